@@ -1,0 +1,195 @@
+/*
+ * aws_http.h - the AWS client core: endpoints, signing, libcurl transport, retries, and the
+ * three wire protocols snaplake speaks (query/XML for RDS and STS, REST-XML for S3, JSON for
+ * Glue and Lake Formation).
+ *
+ * One sl_aws per worker, single-threaded. It keeps one CURL easy handle for sl_aws_call() so
+ * connections are reused, and hands out sl_aws_xfer objects (a signed easy handle each) for
+ * callers that drive many requests at once on their own curl multi handle (the copy worker).
+ *
+ * Endpoints: AWS_ENDPOINT_URL_<SERVICE> (S3, RDS, STS, GLUE, LAKEFORMATION), else
+ * AWS_ENDPOINT_URL, else https://<service>.<region>.amazonaws.com (S3: virtual-hosted
+ * https://<bucket>.s3.<region>.amazonaws.com unless path style is set or an endpoint override
+ * is in force without path style ... see aws_http.c). TLS verification is always on;
+ * AWS_CA_BUNDLE only replaces the CA file.
+ *
+ * Retries (the SDKs' "standard" mode): up to max_attempts attempts in all, sleeping
+ * random(0, min(20 s, base * 2^attempt)) between them (full jitter). Retried: throttling codes
+ * (Throttling, ThrottlingException, ThrottledException, RequestThrottledException,
+ * TooManyRequestsException, ProvisionedThroughputExceededException, TransactionInProgress
+ * Exception, RequestLimitExceeded, BandwidthLimitExceeded, LimitExceededException,
+ * RequestThrottled, SlowDown, PriorRequestNotComplete, EC2ThrottledException), transient codes
+ * (RequestTimeout, RequestTimeoutException, InternalError, ServiceUnavailable), HTTP 500, 502,
+ * 503, 504, curl transport errors and timeouts, and S3's HTTP 200 whose body is an <Error>.
+ * Anything else returns at once with AWS's own code and message.
+ */
+#ifndef SL_AWS_HTTP_H
+#define SL_AWS_HTTP_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <libxml/tree.h>
+
+#include "config.h"
+#include "sigv4.h"
+#include "util.h"
+
+struct sl_creds_provider;
+
+/* Client options; strings owned by whoever owns the struct (a binary's config struct). */
+typedef struct sl_aws_opts {
+    char *region;                 /* AWS_REGION (required) */
+    char *endpoint_url;           /* AWS_ENDPOINT_URL */
+    char *endpoint_s3;            /* AWS_ENDPOINT_URL_S3 */
+    char *endpoint_rds;           /* AWS_ENDPOINT_URL_RDS */
+    char *endpoint_sts;           /* AWS_ENDPOINT_URL_STS */
+    char *endpoint_glue;          /* AWS_ENDPOINT_URL_GLUE */
+    char *endpoint_lakeformation; /* AWS_ENDPOINT_URL_LAKEFORMATION */
+    int s3_path_style;            /* AWS_S3_FORCE_PATH_STYLE */
+    char *ca_bundle;              /* AWS_CA_BUNDLE */
+    long long max_attempts;       /* AWS_MAX_ATTEMPTS (1..20, default 3) */
+    long long connect_timeout_ms; /* AWS_CONNECT_TIMEOUT (default 5s) */
+    long long request_timeout_ms; /* AWS_REQUEST_TIMEOUT (default 60s) */
+    long long retry_base_ms;      /* AWS_RETRY_BASE_DELAY (default 100ms) */
+} sl_aws_opts;
+
+/*
+ * Rows for a binary's config table: SL_AWS_CFG_OPTS(struct my_cfg, aws) expands to the
+ * sl_cfg_opt rows above, with offsets into the embedded sl_aws_opts member.
+ */
+#define SL_AWS_CFG_OPTS(type, member)                                                             \
+    {"AWS_REGION", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(type, member.region),                  \
+     "AWS region of every call"},                                                                 \
+        {"AWS_ENDPOINT_URL", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(type, member.endpoint_url),  \
+         "endpoint for every service (local stacks)"},                                            \
+        {"AWS_ENDPOINT_URL_S3", SL_CFG_STRING, NULL, 0, -1, 0,                                    \
+         offsetof(type, member.endpoint_s3), "S3 endpoint override"},                             \
+        {"AWS_ENDPOINT_URL_RDS", SL_CFG_STRING, NULL, 0, -1, 0,                                   \
+         offsetof(type, member.endpoint_rds), "RDS endpoint override"},                           \
+        {"AWS_ENDPOINT_URL_STS", SL_CFG_STRING, NULL, 0, -1, 0,                                   \
+         offsetof(type, member.endpoint_sts), "STS endpoint override"},                           \
+        {"AWS_ENDPOINT_URL_GLUE", SL_CFG_STRING, NULL, 0, -1, 0,                                  \
+         offsetof(type, member.endpoint_glue), "Glue endpoint override"},                         \
+        {"AWS_ENDPOINT_URL_LAKEFORMATION", SL_CFG_STRING, NULL, 0, -1, 0,                         \
+         offsetof(type, member.endpoint_lakeformation), "Lake Formation endpoint override"},      \
+        {"AWS_S3_FORCE_PATH_STYLE", SL_CFG_BOOL, "false", 0, -1, 0,                               \
+         offsetof(type, member.s3_path_style), "address S3 buckets in the path, not the host"},   \
+        {"AWS_CA_BUNDLE", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(type, member.ca_bundle),        \
+         "CA file for TLS verification (verification is always on)"},                            \
+        {"AWS_MAX_ATTEMPTS", SL_CFG_INT, "3", 1, 20, 0, offsetof(type, member.max_attempts),      \
+         "attempts per AWS call, first one included"},                                            \
+        {"AWS_CONNECT_TIMEOUT", SL_CFG_DURATION, "5s", 100, 600000, 0,                            \
+         offsetof(type, member.connect_timeout_ms), "TCP+TLS connect timeout"},                   \
+        {"AWS_REQUEST_TIMEOUT", SL_CFG_DURATION, "60s", 1000, 3600000, 0,                         \
+         offsetof(type, member.request_timeout_ms), "whole-request timeout"},                     \
+    {                                                                                             \
+        "AWS_RETRY_BASE_DELAY", SL_CFG_DURATION, "100ms", 1, 60000, 0,                            \
+            offsetof(type, member.retry_base_ms), "base of the full-jitter exponential backoff"   \
+    }
+
+/* What went wrong with an AWS call. Plain data, no heap. */
+typedef struct sl_aws_error {
+    long http_status;      /* 0 when no HTTP response arrived */
+    int transient;         /* non-zero: a later retry may succeed (throttling, 5xx, network) */
+    int attempts;          /* attempts made */
+    char code[128];        /* AWS error code ("NoSuchBucket"), or "NetworkError"/"ParseError" */
+    char message[512];     /* AWS's message, or curl's/libxml2's text */
+    char request_id[128];  /* x-amzn-RequestId / x-amz-request-id when present */
+} sl_aws_error;
+
+/* One request. Everything borrowed for the duration of the call. */
+typedef struct sl_aws_request {
+    const char *service;          /* signing name: "s3", "rds", "sts", "glue", "lakeformation" */
+    const char *method;           /* "GET", "PUT", "POST", "DELETE", "HEAD" */
+    const char *bucket;           /* S3 only; NULL for ListBuckets-style calls */
+    const char *path;             /* encoded once (sl_sigv4_uri_encode); for S3 the key part
+                                     "/my%20key", without the bucket; NULL = "/" */
+    const char *query;            /* encoded query without '?', or NULL */
+    const sl_http_header *headers; /* extra headers (Content-Type, X-Amz-Target, x-amz-copy-source) */
+    size_t nheaders;
+    const void *body;
+    size_t body_len;
+    int unsigned_payload;         /* S3: sign "UNSIGNED-PAYLOAD" instead of hashing the body */
+    int anonymous;                /* do not sign (STS AssumeRoleWithWebIdentity) */
+} sl_aws_request;
+
+typedef struct sl_aws_response {
+    long status;
+    sl_buf body;     /* capped at 64 MiB */
+    sl_buf headers;  /* raw header block of the final response */
+} sl_aws_response;
+
+typedef struct sl_aws sl_aws;
+
+/*
+ * Creates a client. `creds` is borrowed and must outlive the client; NULL means the client
+ * can only send anonymous requests. Returns NULL with err set (no region, bad endpoint URL,
+ * curl init failure).
+ */
+sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, char *err,
+                   size_t errlen);
+void sl_aws_free(sl_aws *c);
+
+void sl_aws_response_init(sl_aws_response *r);
+void sl_aws_response_cleanup(sl_aws_response *r);
+/* Copies the value of response header `name` (case-insensitive) into out. 0, or -1 absent. */
+int sl_aws_response_header(const sl_aws_response *r, const char *name, char *out,
+                           size_t outlen);
+
+/*
+ * Sends req with retries. Returns 0 with *resp filled (2xx), or -1 with *err filled; resp may
+ * hold the last error body either way and is always the caller's to clean up.
+ */
+int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp,
+                sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * Query protocol (RDS, STS): POST Action=..&Version=..&<params>. params is NULL or a
+ * NULL-terminated list of raw key, value strings (encoded here). On success *doc is the parsed
+ * response, owned by the caller (xmlFreeDoc). Errors: <ErrorResponse><Error><Code>.
+ */
+int sl_aws_query(sl_aws *c, const char *service, const char *action, const char *version,
+                 const char *const *params, xmlDoc **doc, sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * JSON 1.1 protocol (Glue: target "AWSGlue.GetCrawler"). body may be NULL ({}). On success *out
+ * is the parsed response (cJSON_Delete). Errors: "__type" (after '#') and "message"/"Message".
+ */
+int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body,
+                cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
+
+/* REST-JSON (Lake Formation: POST /GrantPermissions). Errors as above, plus x-amzn-ErrorType. */
+int sl_aws_rest_json(sl_aws *c, const char *service, const char *method, const char *path,
+                     const cJSON *body, cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
+
+/* --- many requests at once on a caller-driven curl multi handle --------------------------- */
+
+typedef struct sl_aws_xfer sl_aws_xfer;
+
+/* Builds a signed easy handle for req (deep-copied). 0, or -1 with err. */
+int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out,
+                    sl_aws_error *err) SL_MUST_CHECK;
+CURL *sl_aws_xfer_handle(sl_aws_xfer *x);
+/* Opaque pointer the caller may attach (the job the transfer belongs to). */
+void sl_aws_xfer_set_user(sl_aws_xfer *x, void *user);
+void *sl_aws_xfer_user(const sl_aws_xfer *x);
+/*
+ * After curl_multi_info_read reported the handle done with `cc`: classifies the outcome.
+ * 0 on success, else -1 with err (err->transient says whether to retry, after
+ * sl_aws_backoff_ms). The response stays owned by x.
+ */
+int sl_aws_xfer_finish(sl_aws_xfer *x, CURLcode cc, sl_aws_error *err) SL_MUST_CHECK;
+const sl_aws_response *sl_aws_xfer_response(const sl_aws_xfer *x);
+void sl_aws_xfer_free(sl_aws_xfer *x);
+
+/* Full-jitter backoff before attempt number `attempt` (1 = first retry), in ms. */
+long long sl_aws_backoff_ms(const sl_aws *c, int attempt);
+int sl_aws_max_attempts(const sl_aws *c);
+const char *sl_aws_region(const sl_aws *c);
+
+/* Classifies an AWS error code / HTTP status as transient (1) or not (0). Pure; unit-tested. */
+int sl_aws_is_transient(const char *code, long http_status);
+
+#endif /* SL_AWS_HTTP_H */
