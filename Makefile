@@ -44,7 +44,8 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all lib bins tests bootstrap test test-unit demo fuzz bench stack-start stack-stop \
         format-check clean help
-all: lib bins tests/sigv4-suite tests
+SUITE := $(if $(wildcard tests/sigv4_suite.c),tests/sigv4-suite)
+all: lib bins $(SUITE) tests
 
 lib: $(LIB)
 bins: $(BINS)
