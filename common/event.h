@@ -59,7 +59,7 @@ void sl_event_cleanup(sl_event *ev);
 
 /*
  * JSON-lines framing helper. Iterates the non-blank lines of buf[0..len): start with
- * *pos = 0; each call returning 1 sets *line/*linelen to the next line (without its `\n` or
+ * *pos = 0; each call returning 1 sets *line and *linelen to the next line (without its `\n` or
  * `\r\n`, leading and trailing blanks trimmed) and advances *pos; returns 0 at the end. A last
  * line without a newline counts. No allocation; *line points into buf.
  */
