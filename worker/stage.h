@@ -1,0 +1,103 @@
+/*
+ * stage.h - the contract between the worker runtime (worker.c) and a pipeline stage
+ * (export.c, copy.c, crawl.c, ...).
+ *
+ * The runtime owns everything that is the same for every stage: the Kafka consumer and
+ * producer, decoding the input (bad input -> dead-letter topic with the reason), the in-order
+ * offset tracker, the run ledger writes, publishing the output or the failure message,
+ * retries with backoff for transient errors, pausing partitions when the stage is full, and
+ * shutdown. A stage only says how one job moves forward.
+ *
+ * A job is one input message. Jobs are driven as small non-blocking steps from the single
+ * worker thread, so one worker runs many jobs at once (several exports, thousands of copies)
+ * while it keeps polling Kafka and stays in its consumer group:
+ *
+ *   start(job)  once, after the runtime wrote "running" to the ledger;
+ *   step(job)   again whenever sl_mono_ms() >= job->next_step_ms, until it returns DONE or
+ *               FAILED (or RETRY, after which the runtime calls start() again later).
+ *
+ * Each call should return within a few hundred milliseconds (an AWS call or two, or one turn
+ * of a curl multi loop); waiting is expressed by setting job->next_step_ms, never by sleeping.
+ *
+ * Results:
+ *   SL_STEP_PENDING  not finished; call step() again at job->next_step_ms.
+ *   SL_STEP_DONE     job->out holds the output message (the stage filled it, usually
+ *                    sl_msg_copy of job->in plus its own fields); the runtime publishes it,
+ *                    records success in the ledger, then stores the offset.
+ *   SL_STEP_FAILED   permanent failure: job->error_code / job->error_message (and
+ *                    job->aws_request_id when AWS answered) say why; the runtime publishes a
+ *                    failure message, records it, stores the offset (the run is over until an
+ *                    operator redoes it by replaying).
+ *   SL_STEP_RETRY    transient failure (throttling beyond the client's own retries, a
+ *                    network outage): the runtime calls job_cleanup, waits a backoff with
+ *                    jitter and calls start() again with job->attempt + 1; after
+ *                    STAGE_MAX_ATTEMPTS attempts it turns into FAILED.
+ */
+#ifndef SL_STAGE_H
+#define SL_STAGE_H
+
+#include <stdint.h>
+
+#include "aws_http.h"
+#include "config.h"
+#include "log.h"
+#include "msg.h"
+#include "util.h"
+
+struct sl_worker;
+
+typedef enum sl_step_result {
+    SL_STEP_PENDING = 0,
+    SL_STEP_DONE,
+    SL_STEP_FAILED,
+    SL_STEP_RETRY
+} sl_step_result;
+
+typedef struct sl_job {
+    /* Set by the runtime before start(); read-only for the stage. */
+    sl_msg in;              /* decoded input; owned by the job */
+    const char *topic;      /* input topic (borrowed from the runtime) */
+    int32_t partition;
+    int64_t offset;
+    int attempt;            /* 1 on the first start() */
+    sl_log_ctx log;         /* run_id, cluster, stage: pass to sl_log_kv */
+
+    /* Filled by the stage. */
+    sl_msg out;             /* output message on DONE (initialised by the runtime) */
+    long long next_step_ms; /* monotonic ms when step() is due; the runtime clamps to >= now */
+    char error_code[128];   /* on FAILED/RETRY: AWS's code or our own (e.g. "ExportFailed") */
+    char error_message[1024];
+    char aws_request_id[128];
+    char export_task_id[64]; /* AWS id the ledger should record as soon as it is known */
+    void *state;            /* stage-private; freed by job_cleanup */
+} sl_job;
+
+typedef struct sl_stage {
+    const char *name;        /* "export", "copy", "crawl": ledger stage, log stage, group */
+    const char *in_topic;    /* SL_KAFKA_TOPIC_* stage name, prefixed by the runtime */
+    sl_msg_type in_type;     /* other message types on the input topic go to the dead letters */
+    const char *out_topic;   /* NULL for the last stage */
+
+    /* The stage's own settings (e.g. EXPORT_TASK_LIMIT), loaded by init() into a struct of
+       its own with sl_config_load; the runtime prints them with --help after its own. */
+    const sl_cfg_opt *cfg_opts;
+    size_t ncfg_opts;
+
+    /* Creates the stage context from the worker (config, AWS client, PG conninfo). */
+    int (*init)(struct sl_worker *w, void **ctx, char *err, size_t errlen);
+    sl_step_result (*start)(struct sl_worker *w, void *ctx, sl_job *job);
+    sl_step_result (*step)(struct sl_worker *w, void *ctx, sl_job *job);
+    /* Frees job->state (and releases anything the job holds, such as an export slot).
+       Called exactly once per start(), whatever the outcome, also on shutdown/revoke. */
+    void (*job_cleanup)(struct sl_worker *w, void *ctx, sl_job *job);
+    /* Optional: called once per loop turn (e.g. to refresh shared state). May be NULL. */
+    void (*tick)(struct sl_worker *w, void *ctx);
+    void (*cleanup)(struct sl_worker *w, void *ctx);
+} sl_stage;
+
+/* The stages, each defined in its own file. */
+extern const sl_stage sl_stage_export;
+extern const sl_stage sl_stage_copy;
+extern const sl_stage sl_stage_crawl;
+
+#endif /* SL_STAGE_H */
