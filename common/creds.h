@@ -9,7 +9,13 @@
  *   4. EC2 IMDSv2: PUT /latest/api/token, then the role's credentials
  *      (AWS_EC2_METADATA_SERVICE_ENDPOINT overrides the address; AWS_EC2_METADATA_DISABLED).
  * On top, optionally, STS AssumeRole into another account (ASSUME_ROLE_ARN,
- * ASSUME_ROLE_EXTERNAL_ID, ASSUME_ROLE_SESSION_NAME) using the chain's credentials.
+ * ASSUME_ROLE_EXTERNAL_ID, ASSUME_ROLE_SESSION_NAME, ASSUME_ROLE_DURATION 900..43200 s) using
+ * the chain's credentials.
+ *
+ * The first *configured* source wins (botocore): once chosen, a failure to fetch from it is an
+ * error naming it, never a silent fall-through to the next source. IMDS is the exception only
+ * in that it is configured by default, so its failure reads "no AWS credentials" and lists
+ * why each source was passed over. IMDS is v2 only (no IMDSv1 fallback).
  *
  * Temporary credentials are cached and refreshed when less than the refresh margin (default
  * 5 minutes) is left before they expire. Single-threaded, like the rest of the client.
@@ -49,7 +55,12 @@ void sl_creds_provider_free(sl_creds_provider *p);
 
 /*
  * Current credentials, refreshed first when they expire within the margin. Fills *out (the
- * caller's copy) and returns 0, or -1 with err naming each source tried and why it failed.
+ * caller's copy: it is overwritten, so clean up an earlier copy first; release it with
+ * sl_creds_cleanup) and returns 0, or -1 with err naming the source and why it failed (or,
+ * when none is configured, each source passed over). A refresh that fails while the cached
+ * credentials have not yet expired is logged and the cached ones are returned (the SDKs'
+ * advisory refresh); the failure is reported only once they have expired. After such a
+ * failure the next refresh attempt waits 5 s, so a dead endpoint does not slow every call.
  */
 int sl_creds_get(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen) SL_MUST_CHECK;
 
@@ -60,5 +71,71 @@ void sl_creds_invalidate(sl_creds_provider *p);
 const char *sl_creds_source(const sl_creds_provider *p);
 
 void sl_creds_cleanup(sl_creds *c);
+
+/* --- pure pieces, exported for the unit tests and the fuzzer ------------------------------ */
+
+/* The base source the environment configures, in the chain's order (see creds_select). */
+typedef enum sl_creds_kind {
+    SL_CREDS_NONE = 0, /* nothing configured and IMDS disabled */
+    SL_CREDS_ENV,
+    SL_CREDS_WEB_IDENTITY,
+    SL_CREDS_CONTAINER,
+    SL_CREDS_IMDS
+} sl_creds_kind;
+
+/*
+ * Which base source wins for this environment (getter NULL = getenv; empty values count as
+ * unset). Pure: reads variables only, no files, no network. The first *configured* source wins
+ * even if fetching from it will fail (botocore's rule): env when AWS_ACCESS_KEY_ID is set, web
+ * identity when AWS_WEB_IDENTITY_TOKEN_FILE is set, container when either container URI is
+ * set, else IMDS unless AWS_EC2_METADATA_DISABLED=true.
+ */
+sl_creds_kind sl_creds_select(sl_cfg_getter getter, void *ud);
+
+/* "env", "web-identity", "container", "imds" or "none". Static strings. */
+const char *sl_creds_kind_name(sl_creds_kind k);
+
+/*
+ * Parses ISO 8601 / RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM|+HHMM)" (the forms
+ * STS, ECS and IMDS use) into epoch milliseconds. Returns 0, or -1 on anything else (no
+ * partial results; years 1970..9999).
+ */
+int sl_creds_parse_iso8601(const char *s, long long *epoch_ms) SL_MUST_CHECK;
+
+/*
+ * Parses the JSON the ECS/EKS container agent and EC2 IMDS return: {AccessKeyId,
+ * SecretAccessKey, Token, Expiration[, Code]}. AccessKeyId and SecretAccessKey are required;
+ * Token and Expiration are optional (no Expiration = never expires); a Code other than
+ * "Success" is an error. Bodies over 64 KiB are refused. On success fills *out (caller
+ * cleans it up with sl_creds_cleanup); on error *out is untouched and err says why.
+ */
+int sl_creds_parse_json(const char *body, size_t len, sl_creds *out, char *err,
+                        size_t errlen) SL_MUST_CHECK;
+
+/*
+ * Reads <Credentials>{AccessKeyId, SecretAccessKey, SessionToken, Expiration} out of an STS
+ * AssumeRole / AssumeRoleWithWebIdentity response (any namespace; all four required). doc is
+ * borrowed. Fills *out on success (caller cleans up); -1 with err otherwise.
+ */
+int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err,
+                          size_t errlen) SL_MUST_CHECK;
+
+/* The same from raw bytes (parsed with libxml2, no network, no entities; capped at 64 KiB). */
+int sl_creds_parse_sts_xml(const char *body, size_t len, sl_creds *out, char *err,
+                           size_t errlen) SL_MUST_CHECK;
+
+/*
+ * The SDKs' rule for AWS_CONTAINER_CREDENTIALS_FULL_URI: https to any host, or http only to
+ * a loopback address (127.0.0.0/8, ::1, "localhost"), the ECS agent 169.254.170.2 or the EKS
+ * Pod Identity agent 169.254.170.23 / fd00:ec2::23. Returns 1 allowed, 0 not (or unparsable).
+ */
+int sl_creds_full_uri_allowed(const char *url);
+
+/*
+ * Refresh arithmetic. needs_refresh: c expires (expires_ms != 0) and less than margin_ms is
+ * left at now_ms. expired: c expires and now_ms is at or past its expiry.
+ */
+int sl_creds_needs_refresh(const sl_creds *c, long long now_ms, long long margin_ms);
+int sl_creds_expired(const sl_creds *c, long long now_ms);
 
 #endif /* SL_CREDS_H */
