@@ -192,4 +192,57 @@ const char *sl_aws_region(const sl_aws *c);
 /* Classifies an AWS error code / HTTP status as transient (1) or not (0). Pure; unit-tested. */
 int sl_aws_is_transient(const char *code, long http_status);
 
+/* --- pure pieces, exported so unit tests and fuzzers reach them ---------------------------- */
+
+/* Wire protocol of a service: decides which error shapes take precedence. */
+typedef enum sl_aws_protocol {
+    SL_AWS_PROTO_QUERY,     /* RDS, STS: <ErrorResponse><Error><Code>, <Response><Errors> */
+    SL_AWS_PROTO_REST_XML,  /* S3: <Error><Code>, HEAD answers have no body */
+    SL_AWS_PROTO_JSON,      /* Glue: {"__type": "...#Code", "message": ...} */
+    SL_AWS_PROTO_REST_JSON  /* Lake Formation: x-amzn-ErrorType header first, then body */
+} sl_aws_protocol;
+
+/* Protocol of a signing name ("s3" -> REST_XML, "glue" -> JSON, ...); QUERY when unknown. */
+sl_aws_protocol sl_aws_service_protocol(const char *service);
+
+/*
+ * Fills *out from an error answer: code, message and request id from the XML or JSON body
+ * (shape sniffed from the first non-blank byte, so a proxy's HTML or an empty HEAD body is
+ * fine), from the x-amzn-ErrorType / x-amzn-RequestId / x-amz-request-id headers (`headers`
+ * is the raw header block, hlen bytes, may be NULL), and failing those from the HTTP status
+ * ("NotFound" for 404, "AccessDenied" for 403, ...). JSON codes lose any "prefix#" and
+ * ":suffix". out->transient is set with sl_aws_is_transient. Never reads past len/hlen;
+ * body need not be NUL-terminated. Returns 0 when the body or headers carried an AWS code,
+ * -1 when the code was derived from the status alone (*out is filled either way).
+ */
+int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body, size_t len,
+                       const char *headers, size_t hlen, sl_aws_error *out);
+
+/*
+ * Where a request goes. All strings heap-owned; sl_aws_endpoint_cleanup frees them.
+ *   url:  what curl is given ("http://127.0.0.1:15000/bucket/key?x=y");
+ *   host: the Host header, signed and sent, with ":port" unless the port is the scheme's
+ *         default (curl would otherwise send a different Host than we signed);
+ *   path: the path as sent and signed (endpoint base path + "/bucket" for path style + key).
+ */
+typedef struct sl_aws_endpoint {
+    char *url;
+    char *host;
+    char *path;
+} sl_aws_endpoint;
+
+/*
+ * Resolves service/bucket/path/query (as in sl_aws_request) against opts: per-service
+ * override, then AWS_ENDPOINT_URL, then the AWS default host, with the S3 addressing rule
+ * described in aws_http.c. Returns 0 with *out filled (caller cleans up), or -1 with err
+ * (bad override URL, path not starting with '/', no region, OOM).
+ */
+int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const char *bucket,
+                            const char *path, const char *query, sl_aws_endpoint *out,
+                            char *err, size_t errlen) SL_MUST_CHECK;
+void sl_aws_endpoint_cleanup(sl_aws_endpoint *e);
+
+/* Non-zero when an S3 bucket name can be put in the host (virtual-hosted style over TLS). */
+int sl_aws_s3_bucket_virtual_ok(const char *bucket);
+
 #endif /* SL_AWS_HTTP_H */
