@@ -55,6 +55,12 @@ int sl_config_load(const sl_cfg_opt *opts, size_t nopts, void *cfg, sl_cfg_gette
 /* Frees the string fields of cfg that the table describes. */
 void sl_config_cleanup(const sl_cfg_opt *opts, size_t nopts, void *cfg);
 
+/*
+ * Logs the loaded configuration as one info line (sl_log), one field per option. Secret
+ * options show only "(set)" or "(unset)". cfg is borrowed.
+ */
+void sl_config_dump(const sl_cfg_opt *opts, size_t nopts, const void *cfg);
+
 /* Prints usage: each option's name, type, default, bounds and help. */
 void sl_config_help(FILE *out, const char *prog, const char *summary, const sl_cfg_opt *opts,
                     size_t nopts);

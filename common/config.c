@@ -1,0 +1,339 @@
+/* config.c - see config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+
+/* A bad value is quoted back in the error, cut to this many bytes: the operator needs to see
+ * what they set, not a megabyte of it. Secret values are never quoted at all. */
+#define CFG_ECHO_MAX 64
+
+/* Values longer than this are refused: nothing we configure is that long, and the cap keeps
+ * a runaway variable from becoming a runaway allocation. */
+#define CFG_VALUE_MAX 8192
+
+static const char *env_getter(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+int sl_config_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < SL_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Strict decimal: optional '-', digits, nothing else; no overflow. */
+static int parse_int(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (!s || !*s || isspace((unsigned char)*s) || *s == '+')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || end == s)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int sl_config_parse_duration(const char *s, long long *ms)
+{
+    static const struct {
+        const char *suffix;
+        long long mult;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000}, {"", 1000}};
+    long long v = 0;
+    const char *p = s;
+
+    if (!s || !isdigit((unsigned char)*p))
+        return -1;
+    while (isdigit((unsigned char)*p)) {
+        int d = *p - '0';
+        if (v > (LLONG_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        p++;
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(units); i++) {
+        if (strcmp(p, units[i].suffix) == 0) {
+            if (v > LLONG_MAX / units[i].mult)
+                return -1;
+            *ms = v * units[i].mult;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Appends one error line to err; keeps going (and stays NUL-terminated) when it is full. */
+static void add_err(char *err, size_t errlen, size_t *used, const char *fmt, ...)
+    SL_PRINTF(4, 5);
+static void add_err(char *err, size_t errlen, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (!err || errlen == 0 || *used >= errlen - 1)
+        return;
+    if (*used > 0) {
+        err[(*used)++] = '\n';
+        err[*used] = '\0';
+        if (*used >= errlen - 1)
+            return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(err + *used, errlen - *used, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    *used += (size_t)n < errlen - *used ? (size_t)n : errlen - *used - 1;
+}
+
+static const char *type_name(sl_cfg_type t)
+{
+    switch (t) {
+    case SL_CFG_STRING:
+        return "string";
+    case SL_CFG_SECRET:
+        return "secret";
+    case SL_CFG_INT:
+        return "int";
+    case SL_CFG_BOOL:
+        return "bool";
+    case SL_CFG_DURATION:
+        return "duration";
+    }
+    return "?";
+}
+
+static char **str_field(void *cfg, const sl_cfg_opt *o)
+{
+    return (char **)(void *)((char *)cfg + o->offset);
+}
+
+static void free_str(char **f, int secret)
+{
+    if (*f && secret)
+        OPENSSL_cleanse(*f, strlen(*f));
+    free(*f);
+    *f = NULL;
+}
+
+/*
+ * Parses and stores one option. Returns 0, or -1 after adding its error line. `raw` is the
+ * value as found (environment or default); `from_default` marks a table defect.
+ */
+static int load_one(const sl_cfg_opt *o, void *cfg, const char *raw, int from_default,
+                    char *err, size_t errlen, size_t *used)
+{
+    const char *origin = from_default ? "default " : "";
+    int secret = o->type == SL_CFG_SECRET;
+    int bounded = o->min <= o->max;
+    long long v;
+    int b;
+
+    if (strlen(raw) > CFG_VALUE_MAX) {
+        add_err(err, errlen, used, "%s: %svalue longer than %d bytes", o->name, origin,
+                CFG_VALUE_MAX);
+        return -1;
+    }
+    switch (o->type) {
+    case SL_CFG_STRING:
+    case SL_CFG_SECRET: {
+        char *copy = strdup(raw);
+        if (!copy) {
+            add_err(err, errlen, used, "%s: out of memory", o->name);
+            return -1;
+        }
+        free_str(str_field(cfg, o), secret);
+        *str_field(cfg, o) = copy;
+        return 0;
+    }
+    case SL_CFG_INT:
+        if (parse_int(raw, &v)) {
+            add_err(err, errlen, used, "%s: %svalue \"%.*s\" is not an integer", o->name, origin,
+                    CFG_ECHO_MAX, raw);
+            return -1;
+        }
+        if (bounded && (v < o->min || v > o->max)) {
+            add_err(err, errlen, used, "%s: %svalue %lld is out of range %lld..%lld", o->name,
+                    origin, v, o->min, o->max);
+            return -1;
+        }
+        *(long long *)(void *)((char *)cfg + o->offset) = v;
+        return 0;
+    case SL_CFG_DURATION:
+        if (sl_config_parse_duration(raw, &v)) {
+            add_err(err, errlen, used,
+                    "%s: %svalue \"%.*s\" is not a duration (250ms, 10s, 5m, 1h or seconds)",
+                    o->name, origin, CFG_ECHO_MAX, raw);
+            return -1;
+        }
+        if (bounded && (v < o->min || v > o->max)) {
+            add_err(err, errlen, used, "%s: %svalue %lldms is out of range %lldms..%lldms",
+                    o->name, origin, v, o->min, o->max);
+            return -1;
+        }
+        *(long long *)(void *)((char *)cfg + o->offset) = v;
+        return 0;
+    case SL_CFG_BOOL:
+        if (sl_config_parse_bool(raw, &b)) {
+            add_err(err, errlen, used,
+                    "%s: %svalue \"%.*s\" is not a boolean (true/false, 1/0, yes/no, on/off)",
+                    o->name, origin, CFG_ECHO_MAX, raw);
+            return -1;
+        }
+        *(int *)(void *)((char *)cfg + o->offset) = b;
+        return 0;
+    }
+    add_err(err, errlen, used, "%s: unknown option type %d", o->name, (int)o->type);
+    return -1;
+}
+
+int sl_config_load(const sl_cfg_opt *opts, size_t nopts, void *cfg, sl_cfg_getter getter,
+                   void *ud, char *err, size_t errlen)
+{
+    size_t used = 0;
+    int failed = 0;
+
+    if (!getter)
+        getter = env_getter;
+    if (err && errlen)
+        err[0] = '\0';
+    /* String fields start NULL so a failure can free exactly what this call set. */
+    for (size_t i = 0; i < nopts; i++)
+        if (opts[i].type == SL_CFG_STRING || opts[i].type == SL_CFG_SECRET)
+            *str_field(cfg, &opts[i]) = NULL;
+
+    for (size_t i = 0; i < nopts; i++) {
+        const sl_cfg_opt *o = &opts[i];
+        const char *raw = getter(o->name, ud);
+        int from_default = 0;
+
+        /* An empty variable counts as unset: Deployments and Compose files often carry
+         * `NAME: ""` for "not configured". */
+        if (!raw || !*raw) {
+            raw = o->def;
+            from_default = 1;
+        }
+        if (!raw) {
+            if (o->required) {
+                add_err(err, errlen, &used, "%s: required but not set (%s)", o->name,
+                        o->help ? o->help : "no help");
+                failed = 1;
+            }
+            continue;
+        }
+        if (load_one(o, cfg, raw, from_default, err, errlen, &used))
+            failed = 1;
+    }
+    if (failed) {
+        sl_config_cleanup(opts, nopts, cfg);
+        return -1;
+    }
+    return 0;
+}
+
+void sl_config_cleanup(const sl_cfg_opt *opts, size_t nopts, void *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < nopts; i++)
+        if (opts[i].type == SL_CFG_STRING || opts[i].type == SL_CFG_SECRET)
+            free_str(str_field(cfg, &opts[i]), opts[i].type == SL_CFG_SECRET);
+}
+
+void sl_config_help(FILE *out, const char *prog, const char *summary, const sl_cfg_opt *opts,
+                    size_t nopts)
+{
+    fprintf(out, "Usage: %s\n", prog ? prog : "snaplake");
+    if (summary)
+        fprintf(out, "%s\n", summary);
+    fprintf(out, "\nConfigured by environment variables:\n");
+    for (size_t i = 0; i < nopts; i++) {
+        const sl_cfg_opt *o = &opts[i];
+        fprintf(out, "  %-32s %s", o->name, type_name(o->type));
+        if (o->required)
+            fprintf(out, ", required");
+        if (o->def && o->type == SL_CFG_SECRET)
+            fprintf(out, ", default: (set)");
+        else if (o->def)
+            fprintf(out, ", default: %s", o->def);
+        if (o->min <= o->max && o->type == SL_CFG_INT)
+            fprintf(out, ", range: %lld..%lld", o->min, o->max);
+        else if (o->min <= o->max && o->type == SL_CFG_DURATION)
+            fprintf(out, ", range: %lldms..%lldms", o->min, o->max);
+        fprintf(out, "\n      %s\n", o->help ? o->help : "");
+    }
+}
+
+void sl_config_dump(const sl_cfg_opt *opts, size_t nopts, const void *cfg)
+{
+    /* name/value pairs plus the terminator; numbers are formatted into one arena. */
+    const char **kv = calloc(nopts * 2 + 1, sizeof *kv);
+    char *nums = calloc(nopts ? nopts : 1, 32);
+    size_t k = 0;
+
+    if (!kv || !nums)
+        goto out;
+    for (size_t i = 0; i < nopts; i++) {
+        const sl_cfg_opt *o = &opts[i];
+        const char *p = (const char *)cfg + o->offset;
+        char *num = nums + i * 32;
+
+        kv[k++] = o->name;
+        switch (o->type) {
+        case SL_CFG_STRING:
+            kv[k++] = *(char *const *)(const void *)p ? *(char *const *)(const void *)p : "";
+            break;
+        case SL_CFG_SECRET:
+            kv[k++] = *(char *const *)(const void *)p ? "(set)" : "(unset)";
+            break;
+        case SL_CFG_INT:
+            snprintf(num, 32, "%lld", *(const long long *)(const void *)p);
+            kv[k++] = num;
+            break;
+        case SL_CFG_DURATION:
+            snprintf(num, 32, "%lldms", *(const long long *)(const void *)p);
+            kv[k++] = num;
+            break;
+        case SL_CFG_BOOL:
+            kv[k++] = *(const int *)(const void *)p ? "true" : "false";
+            break;
+        default:
+            kv[k++] = "?";
+        }
+    }
+    kv[k] = NULL;
+    sl_log_kv(SL_LOG_INFO, NULL, kv, "configuration");
+out:
+    free(nums);
+    free(kv);
+}
