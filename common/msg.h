@@ -124,6 +124,13 @@ void sl_msg_cleanup(sl_msg *m);
  */
 int sl_msg_copy(sl_msg *dst, const sl_msg *src, char *err, size_t errlen) SL_MUST_CHECK;
 
+/*
+ * Non-zero when a and b hold the same message: same type and equal value in every field
+ * (NULL and "" differ; key/payload compared as bytes). Used by tests and fuzzers to check
+ * that decode(encode(m)) == m.
+ */
+int sl_msg_equal(const sl_msg *a, const sl_msg *b);
+
 /* "snapshot", "exported", ... or NULL for an unknown value. */
 const char *sl_msg_type_name(sl_msg_type t);
 
