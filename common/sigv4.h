@@ -75,11 +75,33 @@ typedef struct sl_sigv4_result {
 /*
  * Signs req. Returns 0 and fills *out (caller cleans it up), or -1 with err set (bad method,
  * missing host header, path not starting with '/', OpenSSL failure). *out is untouched on error.
+ *
+ * Headers, as botocore does: names are lowercased, values trimmed with whitespace runs (line
+ * folds included) turned into one space, repeated names joined with ','. Never signed:
+ * authorization, expect, transfer-encoding, user-agent, x-amzn-trace-id (proxies and curl
+ * rewrite them). Header form replaces any x-amz-date given, and x-amz-security-token (when
+ * keys has a token) and x-amz-content-sha256 (S3): the caller sends out->add_headers instead.
+ * The query is decoded and re-encoded (AWS UriEncode) before sorting, so a query that is
+ * already encoded is not encoded twice. Limits: 256 headers, 1024 query parameters, 64 KiB
+ * query, 8 KiB path.
  */
 int sl_sigv4_sign(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
                   const sl_sigv4_params *params, sl_sigv4_result *out, char *err,
                   size_t errlen) SL_MUST_CHECK;
 
+/*
+ * Flags for sl_sigv4_sign_ex(). SL_SIGV4_NO_NORMALIZE: a non-S3 path is still encoded a second
+ * time but "."/".." segments and "//" are kept as sent. Only the aws-c-auth test vectors with
+ * "normalize": false need it; every AWS service snaplake calls wants the default.
+ */
+#define SL_SIGV4_NO_NORMALIZE 0x1u
+
+/* sl_sigv4_sign() with flags (SL_SIGV4_*); sl_sigv4_sign() is this with flags 0. Same contract. */
+int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
+                     const sl_sigv4_params *params, unsigned flags, sl_sigv4_result *out,
+                     char *err, size_t errlen) SL_MUST_CHECK;
+
+/* Frees and wipes what *r holds and zeroes it; r == NULL and a zeroed result are no-ops. */
 void sl_sigv4_result_cleanup(sl_sigv4_result *r);
 
 /*
