@@ -1,0 +1,64 @@
+/*
+ * glue.h - the AWS Glue calls of the crawl stage (JSON 1.1 protocol, target "AWSGlue.<Op>").
+ *
+ * A crawler run is observed only through GetCrawler: State goes RUNNING -> STOPPING -> READY,
+ * and once READY, LastCrawl describes the run that just ended (Status SUCCEEDED | FAILED |
+ * CANCELLED, ErrorMessage, StartTime in epoch seconds). While a run is under way LastCrawl
+ * still describes the *previous* run, which is why callers compare LastCrawl.StartTime with
+ * their own start before trusting the status (see worker/crawl.c).
+ */
+#ifndef SL_GLUE_H
+#define SL_GLUE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "aws_http.h"
+#include "util.h"
+
+/* What GetCrawler says about a crawler. Plain data except last_error (heap). */
+typedef struct sl_glue_crawler {
+    char name[256];
+    char state[16];            /* READY | RUNNING | STOPPING */
+    int has_last_crawl;        /* LastCrawl present */
+    char last_status[16];      /* SUCCEEDED | FAILED | CANCELLED */
+    long long last_start_ms;   /* LastCrawl.StartTime, epoch ms; 0 when absent */
+    char *last_error;          /* LastCrawl.ErrorMessage or NULL */
+    char last_log_group[256];  /* LastCrawl.LogGroup, "" when absent */
+    char last_log_stream[256]; /* LastCrawl.LogStream, "" when absent */
+} sl_glue_crawler;
+
+void sl_glue_crawler_init(sl_glue_crawler *c);
+void sl_glue_crawler_cleanup(sl_glue_crawler *c);
+
+/*
+ * Reads a GetCrawler response object ({"Crawler": {...}}). Pure. Fills *out (initialised
+ * here) and returns 0, or -1 with err when Crawler, Name or State is missing or mistyped.
+ * StartTime is accepted as a number of epoch seconds (Glue's JSON) or an ISO-8601 string.
+ */
+int sl_glue_parse_crawler(const cJSON *resp, sl_glue_crawler *out, char *err,
+                          size_t errlen) SL_MUST_CHECK;
+
+/* As sl_glue_parse_crawler over raw bytes (at most 1 MiB): the fuzzers' entry point. */
+int sl_glue_parse_crawler_bytes(const char *buf, size_t len, sl_glue_crawler *out, char *err,
+                                size_t errlen) SL_MUST_CHECK;
+
+/* GetCrawler. Returns 0 with *out filled (caller cleans up), or -1 with *err. */
+int sl_glue_get_crawler(sl_aws *aws, const char *name, sl_glue_crawler *out,
+                        sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * StartCrawler. Returns 0, or -1 with *err; err->code is "CrawlerRunningException" when a run
+ * is already under way (the caller decides whether that run covers its data).
+ */
+int sl_glue_start_crawler(sl_aws *aws, const char *name, sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * Expands a crawler name template: every "{cluster}" becomes cluster. Returns 0, or -1 when
+ * the result does not fit out or is empty. Pure.
+ */
+int sl_glue_crawler_name(const char *tmpl, const char *cluster, char *out,
+                         size_t outlen) SL_MUST_CHECK;
+
+#endif /* SL_GLUE_H */
