@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define GLUE_MAX_BYTES ((size_t)1024 * 1024)
 
@@ -29,42 +28,6 @@ static int copy_str(const cJSON *obj, const char *name, char *out, size_t outlen
     if (!cJSON_IsString(it) || !it->valuestring)
         return -1;
     snprintf(out, outlen, "%s", it->valuestring);
-    return 0;
-}
-
-/* "2024-02-29T03:05:00Z" / "...00.123Z" / "...+00:00" -> epoch ms. Returns 0 or -1. */
-static int iso8601_ms(const char *s, long long *out)
-{
-    struct tm tm;
-    int y, mo, d, h, mi, sec, n = 0;
-    long long ms = 0;
-    const char *p;
-
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return -1;
-    p = s + 19;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3)
-                ms = ms * 10 + (*p - '0');
-        while (digits > 0 && digits < 3) {
-            ms *= 10;
-            digits++;
-        }
-    }
-    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *out = (long long)timegm(&tm) * 1000 + ms;
     return 0;
 }
 
@@ -95,7 +58,7 @@ int sl_glue_parse_crawler(const cJSON *resp, sl_glue_crawler *out, char *err, si
                 c.last_start_ms = (long long)llround(v * 1000.0);
         } else if (cJSON_IsString(st) && st->valuestring) {
             long long ms;
-            if (iso8601_ms(st->valuestring, &ms) == 0)
+            if (sl_time_parse_ms(st->valuestring, &ms) == 0)
                 c.last_start_ms = ms;
         }
         em = cJSON_GetObjectItemCaseSensitive(last, "ErrorMessage");

@@ -56,6 +56,13 @@ char *sl_strdup0(const char *s);
 long long sl_now_ms(void);
 long long sl_mono_ms(void);
 
+/*
+ * Parses an RFC 3339 / ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+00:00)" into epoch
+ * milliseconds (fraction truncated to ms). Returns 0, or -1 for anything else (other offsets
+ * included: every AWS API and snaplake message uses UTC).
+ */
+int sl_time_parse_ms(const char *s, long long *out) SL_MUST_CHECK;
+
 /* Random 64-bit value from OpenSSL's CSPRNG (jitter, ids). Falls back to time-seeded on error. */
 unsigned long long sl_random_u64(void);
 
