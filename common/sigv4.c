@@ -373,8 +373,12 @@ out:
 
 static int is_unsigned_header(const char *lname, int presign, int has_token, int s3)
 {
-    static const char *const never[] = {"authorization", "expect", "transfer-encoding",
-                                        "user-agent", "x-amzn-trace-id"};
+    /* botocore's SIGNED_HEADERS_BLACKLIST (hop-by-hop headers, and ones that proxies, curl
+       or tracing rewrite in flight), plus authorization, which is the output. */
+    static const char *const never[] = {
+        "authorization", "baggage",     "connection",        "expect",  "keep-alive",
+        "proxy-authenticate", "proxy-authorization", "te", "traceparent", "tracestate",
+        "trailer",       "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"};
     for (size_t i = 0; i < SL_ARRAY_LEN(never); i++)
         if (strcmp(lname, never[i]) == 0)
             return 1;

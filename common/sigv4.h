@@ -77,9 +77,11 @@ typedef struct sl_sigv4_result {
  * missing host header, path not starting with '/', OpenSSL failure). *out is untouched on error.
  *
  * Headers, as botocore does: names are lowercased, values trimmed with whitespace runs (line
- * folds included) turned into one space, repeated names joined with ','. Never signed:
- * authorization, expect, transfer-encoding, user-agent, x-amzn-trace-id (proxies and curl
- * rewrite them). Header form replaces any x-amz-date given, and x-amz-security-token (when
+ * folds included) turned into one space, repeated names joined with ','. Never signed
+ * (botocore's list: hop-by-hop headers and ones proxies, curl or tracing rewrite):
+ * authorization, baggage, connection, expect, keep-alive, proxy-authenticate,
+ * proxy-authorization, te, traceparent, tracestate, trailer, transfer-encoding, upgrade,
+ * user-agent, x-amzn-trace-id. Header form replaces any x-amz-date given, and x-amz-security-token (when
  * keys has a token) and x-amz-content-sha256 (S3): the caller sends out->add_headers instead.
  * The query is decoded and re-encoded (AWS UriEncode) before sorting, so a query that is
  * already encoded is not encoded twice. Limits: 256 headers, 1024 query parameters, 64 KiB
