@@ -1040,7 +1040,7 @@ static void log_attempt(const sl_aws_request *req, const aws_prepared *p, long s
     kv[k++] = code;
     kv[k] = NULL;
     sl_log_kv(code ? SL_LOG_WARN : SL_LOG_DEBUG, NULL, kv,
-              code ? "aws call failed, retrying" : "aws call");
+              code ? "aws call attempt failed" : "aws call");
 }
 
 static void sleep_ms(long long ms)
