@@ -15,6 +15,10 @@
  * Exceptions to the mapping:
  *   - Variables that are snaplake's own settings, not librdkafka properties, are skipped:
  *     SL_KAFKA_OWN_VARS below (KAFKA_TOPIC_PREFIX). Add new KAFKA_-prefixed settings there.
+ *   - Variables other software puts in a container's environment are skipped too:
+ *     Kubernetes service links for a Service named "kafka" (KAFKA_SERVICE_*, KAFKA_PORT,
+ *     KAFKA_PORT_*), the JVM tools' KAFKA_*_OPTS / KAFKA_OPTS, and KAFKA_HOME; and names with
+ *     characters other than [A-Za-z0-9_].
  *   - Properties the at-least-once design depends on are locked and cannot be overridden by
  *     props or environment (a create fails naming the property): for the producer
  *     enable.idempotence=true and acks=all; for the consumer enable.auto.offset.store=false
@@ -22,14 +26,15 @@
  *     rebalance handler uses rd_kafka_assign, which the cooperative protocol forbids).
  *   - librdkafka property names that contain '_' (very few, none needed here) cannot be set
  *     this way; pass them in props.
- * An unknown property or invalid value fails the create with librdkafka's error text (the
- * value is never echoed). Values of properties whose name contains "password", "secret",
+ * An unknown property or invalid value fails the create with librdkafka's error text
+ * (which quotes the value, so for secret properties only the property name is given). Values of properties whose name contains "password", "secret",
  * "key" or "token" (sasl.password, ssl.key.password, sasl.oauthbearer.*) are never logged.
  *
  * `envp` arguments take a NULL-terminated "NAME=VALUE" array like `environ`; NULL means the
  * process environment. Tests pass a fake one.
  *
- * librdkafka's own log lines are routed to sl_log (component "rdkafka") instead of stderr.
+ * librdkafka's own log lines are routed to sl_log (field "source":"rdkafka") instead of
+ * stderr.
  * Errors carry rd_kafka_err2str() text. None of these objects is thread-safe.
  */
 #ifndef SL_KAFKA_H
@@ -75,7 +80,8 @@ int sl_kafka_prop_is_secret(const char *prop);
  * Applies the KAFKA_* variables of envp (NULL = the process environment) to conf with
  * rd_kafka_conf_set(). Each applied property is logged at debug level, its value replaced by
  * "(redacted)" when sl_kafka_prop_is_secret(). Returns 0, or -1 naming the variable and
- * carrying librdkafka's error for the first one librdkafka refuses (never its value).
+ * carrying librdkafka's error for the first one librdkafka refuses (no locked properties
+ * here: those are enforced by the client constructors).
  * conf stays owned by the caller and may be partly updated on failure.
  */
 int sl_kafka_conf_apply_env(rd_kafka_conf_t *conf, char *const *envp, char *err,
