@@ -422,6 +422,17 @@ static int add_bytes(cJSON *o, const char *name, const char *encname, const unsi
     return v && cJSON_AddStringToObject(o, encname, "base64") ? 0 : -1;
 }
 
+/* Integers are written as digits: cJSON's number printer takes "%1.15g" whenever it reads
+ * back within a relative epsilon, which silently rounds counts above 10^15 (2^53 would come
+ * back as 9007199254740990). */
+static int add_int(cJSON *o, const char *name, long long v)
+{
+    char num[32];
+
+    snprintf(num, sizeof(num), "%lld", v);
+    return cJSON_AddRawToObject(o, name, num) ? 0 : -1;
+}
+
 int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t errlen)
 {
     cJSON *root = NULL, *arr, *obj, *in;
@@ -443,7 +454,7 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t
     }
     for (i = 0; i < SL_ARRAY_LEN(nfields); i++)
         if ((nfields[i].present & bit) &&
-            !cJSON_AddNumberToObject(root, nfields[i].name, (double)*cnp(m, nfields[i].off)))
+            add_int(root, nfields[i].name, *cnp(m, nfields[i].off)))
             goto nomem;
     if (bit & COP) {
         if (!(arr = cJSON_AddArrayToObject(root, "tables")))
@@ -470,7 +481,7 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t
         }
     }
     if (bit & B_D) {
-        if (!cJSON_AddNumberToObject(root, "partition", m->partition) ||
+        if (add_int(root, "partition", m->partition) ||
             add_bytes(root, "payload", "payload_encoding", m->payload, m->payload_len) ||
             (m->key && add_bytes(root, "key", "key_encoding", m->key, m->key_len)))
             goto nomem;
