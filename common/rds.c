@@ -1,0 +1,593 @@
+/* rds.c - see rds.h. Query protocol reference: RDS API Reference, "Making query requests";
+ * list parameters are serialised as <Name>.member.N (ExportOnly) or with the shape's
+ * locationName (Filters.Filter.N.Name, Filters.Filter.N.Values.Value.M). */
+#include "rds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "creds.h"
+#include "xml.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* Copies the text of child `name` into out. Absent -> "" and 0. Longer than out -> -1 unless
+ * `cut` (human text), so an id is never silently shortened. */
+static int field(const xmlNode *parent, const char *name, char *out, size_t outlen, int cut,
+                 char *err, size_t errlen)
+{
+    char *t = sl_xml_child_text(parent, name);
+    size_t n;
+
+    out[0] = '\0';
+    if (!t)
+        return 0; /* absent (or out of memory on a tiny string: treated as absent) */
+    n = strlen(t);
+    if (n >= outlen) {
+        if (!cut) {
+            free(t);
+            return sl_seterr(err, errlen, "rds: field %s too long (%zu bytes, max %zu)", name, n,
+                             outlen - 1);
+        }
+        n = outlen - 1;
+    }
+    memcpy(out, t, n);
+    out[n] = '\0';
+    free(t);
+    return 0;
+}
+
+/* ISO 8601 time of child `name` as epoch ms; 0 when absent or unreadable (times are
+ * informational: a bad one must not fail a whole listing). Accepts a missing zone as UTC. */
+static long long time_field(const xmlNode *parent, const char *name)
+{
+    char buf[64], z[72];
+    long long ms = 0;
+
+    if (field(parent, name, buf, sizeof(buf), 0, NULL, 0) || !buf[0])
+        return 0;
+    if (sl_creds_parse_iso8601(buf, &ms) == 0)
+        return ms;
+    snprintf(z, sizeof(z), "%sZ", buf);
+    if (sl_creds_parse_iso8601(z, &ms) == 0)
+        return ms;
+    return 0;
+}
+
+/* The *Result element of an action's response (e.g. DescribeExportTasksResult), or the root
+ * itself when an endpoint leaves the wrapper out. NULL when the root is not <action>Response. */
+static xmlNode *result_node(const xmlDoc *doc, const char *action, char *err, size_t errlen)
+{
+    char name[96];
+    xmlNode *root = sl_xml_root(doc), *res;
+
+    snprintf(name, sizeof(name), "%sResponse", action);
+    if (!root || xmlStrcmp(root->name, (const xmlChar *)name) != 0) {
+        sl_seterr(err, errlen, "rds: expected <%s>, got <%s>", name,
+                  root ? (const char *)root->name : "(none)");
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "%sResult", action);
+    res = sl_xml_child(root, name);
+    return res ? res : root;
+}
+
+/* Grows a heap array of item_size items from *n to *n + 1 (doubling), capped. */
+static void *grow(void *items, size_t n, size_t *cap, size_t item_size)
+{
+    size_t ncap;
+    void *p;
+
+    if (n < *cap)
+        return items;
+    ncap = *cap ? *cap * 2 : 8;
+    if (ncap > SL_RDS_MAX_ITEMS)
+        ncap = SL_RDS_MAX_ITEMS;
+    if (ncap <= n)
+        return NULL;
+    p = realloc(items, ncap * item_size);
+    if (p)
+        *cap = ncap;
+    return p;
+}
+
+static int parse_task(const xmlNode *t, sl_rds_export_task *out, char *err, size_t errlen)
+{
+    sl_rds_export_task v;
+    char pct[32];
+
+    memset(&v, 0, sizeof(v));
+    if (field(t, "ExportTaskIdentifier", v.id, sizeof(v.id), 0, err, errlen) ||
+        field(t, "SourceArn", v.source_arn, sizeof(v.source_arn), 0, err, errlen) ||
+        field(t, "Status", v.status, sizeof(v.status), 0, err, errlen) ||
+        field(t, "S3Bucket", v.s3_bucket, sizeof(v.s3_bucket), 0, err, errlen) ||
+        field(t, "S3Prefix", v.s3_prefix, sizeof(v.s3_prefix), 0, err, errlen) ||
+        field(t, "SourceType", v.source_type, sizeof(v.source_type), 0, err, errlen) ||
+        field(t, "FailureCause", v.failure_cause, sizeof(v.failure_cause), 1, err, errlen) ||
+        field(t, "WarningMessage", v.warning, sizeof(v.warning), 1, err, errlen))
+        return -1;
+    if (!v.id[0])
+        return sl_seterr(err, errlen, "rds: export task without ExportTaskIdentifier");
+    v.percent_progress = -1;
+    if (field(t, "PercentProgress", pct, sizeof(pct), 0, NULL, 0) == 0 && pct[0]) {
+        char *end;
+        long p = strtol(pct, &end, 10);
+        if (*end == '\0' && p >= 0 && p <= 100)
+            v.percent_progress = (int)p;
+    }
+    v.start_ms = time_field(t, "TaskStartTime");
+    v.end_ms = time_field(t, "TaskEndTime");
+    v.snapshot_ms = time_field(t, "SnapshotTime");
+    *out = v;
+    return 0;
+}
+
+/* ---- pure parsers ------------------------------------------------------------------------- */
+
+void sl_rds_snapshots_cleanup(sl_rds_snapshots *l)
+{
+    if (!l)
+        return;
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+void sl_rds_export_tasks_cleanup(sl_rds_export_tasks *l)
+{
+    if (!l)
+        return;
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+int sl_rds_export_running(const char *s)
+{
+    return s && (strcasecmp(s, "STARTING") == 0 || strcasecmp(s, "IN_PROGRESS") == 0 ||
+                 strcasecmp(s, "CANCELING") == 0);
+}
+
+int sl_rds_export_complete(const char *s)
+{
+    return s && strcasecmp(s, "COMPLETE") == 0;
+}
+
+int sl_rds_export_failed(const char *s)
+{
+    return s && strcasecmp(s, "FAILED") == 0;
+}
+
+int sl_rds_export_canceled(const char *s)
+{
+    return s && strcasecmp(s, "CANCELED") == 0;
+}
+
+int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker,
+                           size_t markerlen, char *err, size_t errlen)
+{
+    xmlNode *res, *list, *s;
+    sl_rds_snapshot *items = NULL;
+    size_t n = out->n, cap = out->n;
+    char mk[1024];
+
+    res = result_node(doc, "DescribeDBClusterSnapshots", err, errlen);
+    if (!res)
+        return -1;
+    if (field(res, "Marker", mk, sizeof(mk), 0, err, errlen))
+        return -1;
+    if (strlen(mk) >= markerlen)
+        return sl_seterr(err, errlen, "rds: Marker too long");
+    /* Work on a private copy so *out is untouched on failure. */
+    if (out->n) {
+        items = malloc(out->n * sizeof(*items));
+        if (!items)
+            return sl_seterr(err, errlen, "rds: out of memory");
+        memcpy(items, out->items, out->n * sizeof(*items));
+    }
+    list = sl_xml_child(res, "DBClusterSnapshots");
+    for (s = list ? sl_xml_child(list, "DBClusterSnapshot") : NULL; s;
+         s = sl_xml_next(s, "DBClusterSnapshot")) {
+        sl_rds_snapshot v;
+        void *p;
+
+        memset(&v, 0, sizeof(v));
+        if (field(s, "DBClusterSnapshotIdentifier", v.id, sizeof(v.id), 0, err, errlen) ||
+            field(s, "DBClusterIdentifier", v.cluster, sizeof(v.cluster), 0, err, errlen) ||
+            field(s, "DBClusterSnapshotArn", v.arn, sizeof(v.arn), 0, err, errlen) ||
+            field(s, "Status", v.status, sizeof(v.status), 0, err, errlen) ||
+            field(s, "SnapshotType", v.snapshot_type, sizeof(v.snapshot_type), 0, err, errlen))
+            goto fail;
+        if (!v.id[0]) {
+            sl_seterr(err, errlen, "rds: snapshot without DBClusterSnapshotIdentifier");
+            goto fail;
+        }
+        v.create_ms = time_field(s, "SnapshotCreateTime");
+        if (n >= SL_RDS_MAX_ITEMS) {
+            sl_seterr(err, errlen, "rds: more than %d snapshots", SL_RDS_MAX_ITEMS);
+            goto fail;
+        }
+        p = grow(items, n, &cap, sizeof(*items));
+        if (!p) {
+            sl_seterr(err, errlen, "rds: out of memory");
+            goto fail;
+        }
+        items = p;
+        items[n++] = v;
+    }
+    free(out->items);
+    out->items = items;
+    out->n = n;
+    memcpy(marker, mk, strlen(mk) + 1);
+    return 0;
+fail:
+    free(items);
+    return -1;
+}
+
+int sl_rds_parse_export_tasks(const xmlDoc *doc, sl_rds_export_tasks *out, char *marker,
+                              size_t markerlen, char *err, size_t errlen)
+{
+    xmlNode *res, *list, *t;
+    sl_rds_export_task *items = NULL;
+    size_t n = out->n, cap = out->n;
+    char mk[1024];
+
+    res = result_node(doc, "DescribeExportTasks", err, errlen);
+    if (!res)
+        return -1;
+    if (field(res, "Marker", mk, sizeof(mk), 0, err, errlen))
+        return -1;
+    if (strlen(mk) >= markerlen)
+        return sl_seterr(err, errlen, "rds: Marker too long");
+    if (out->n) {
+        items = malloc(out->n * sizeof(*items));
+        if (!items)
+            return sl_seterr(err, errlen, "rds: out of memory");
+        memcpy(items, out->items, out->n * sizeof(*items));
+    }
+    list = sl_xml_child(res, "ExportTasks");
+    for (t = list ? sl_xml_child(list, "ExportTask") : NULL; t; t = sl_xml_next(t, "ExportTask")) {
+        sl_rds_export_task v;
+        void *p;
+
+        if (parse_task(t, &v, err, errlen))
+            goto fail;
+        if (n >= SL_RDS_MAX_ITEMS) {
+            sl_seterr(err, errlen, "rds: more than %d export tasks", SL_RDS_MAX_ITEMS);
+            goto fail;
+        }
+        p = grow(items, n, &cap, sizeof(*items));
+        if (!p) {
+            sl_seterr(err, errlen, "rds: out of memory");
+            goto fail;
+        }
+        items = p;
+        items[n++] = v;
+    }
+    free(out->items);
+    out->items = items;
+    out->n = n;
+    memcpy(marker, mk, strlen(mk) + 1);
+    return 0;
+fail:
+    free(items);
+    return -1;
+}
+
+int sl_rds_parse_export_result(const xmlDoc *doc, sl_rds_export_task *out, char *err,
+                               size_t errlen)
+{
+    xmlNode *root = sl_xml_root(doc), *res;
+    const char *name = root ? (const char *)root->name : "";
+
+    if (strcmp(name, "StartExportTaskResponse") == 0)
+        res = result_node(doc, "StartExportTask", err, errlen);
+    else if (strcmp(name, "CancelExportTaskResponse") == 0)
+        res = result_node(doc, "CancelExportTask", err, errlen);
+    else
+        return sl_seterr(err, errlen, "rds: expected an export task result, got <%s>",
+                         name[0] ? name : "(none)");
+    if (!res)
+        return -1;
+    return parse_task(res, out, err, errlen);
+}
+
+int sl_rds_parse_cluster_arn(const xmlDoc *doc, const char *cluster, char *arn, size_t arnlen,
+                             char *err, size_t errlen)
+{
+    xmlNode *res, *list, *c;
+    char id[128], a[512];
+
+    res = result_node(doc, "DescribeDBClusters", err, errlen);
+    if (!res)
+        return -1;
+    list = sl_xml_child(res, "DBClusters");
+    for (c = list ? sl_xml_child(list, "DBCluster") : NULL; c; c = sl_xml_next(c, "DBCluster")) {
+        if (field(c, "DBClusterIdentifier", id, sizeof(id), 0, err, errlen) ||
+            field(c, "DBClusterArn", a, sizeof(a), 0, err, errlen))
+            return -1;
+        if (strcasecmp(id, cluster) != 0)
+            continue;
+        if (!a[0])
+            return sl_seterr(err, errlen, "rds: cluster %s has no DBClusterArn", cluster);
+        if (strlen(a) >= arnlen)
+            return sl_seterr(err, errlen, "rds: cluster ARN too long");
+        memcpy(arn, a, strlen(a) + 1);
+        return 0;
+    }
+    return sl_seterr(err, errlen, "rds: cluster %s not in the DescribeDBClusters answer",
+                     cluster);
+}
+
+void sl_rds_request_id(const xmlDoc *doc, char *out, size_t outlen)
+{
+    xmlNode *md = sl_xml_find(sl_xml_root(doc), "ResponseMetadata");
+
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    if (md)
+        (void)sl_xml_child_copy(md, "RequestId", out, outlen);
+}
+
+/* ---- calls -------------------------------------------------------------------------------- */
+
+static void parse_error(sl_aws_error *err, const char *action, const char *why)
+{
+    int attempts = err->attempts;
+
+    memset(err, 0, sizeof(*err));
+    err->attempts = attempts;
+    snprintf(err->code, sizeof(err->code), "ParseError");
+    snprintf(err->message, sizeof(err->message), "rds %s: %s", action, why);
+}
+
+int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_snapshots *out,
+                                      sl_aws_error *err)
+{
+    sl_rds_snapshots l = {NULL, 0};
+    char marker[1024] = "", perr[SL_ERRLEN];
+    int pages = 0;
+
+    do {
+        const char *params[9];
+        size_t k = 0;
+        xmlDoc *doc = NULL;
+        int rc;
+
+        params[k++] = "SnapshotType";
+        params[k++] = "automated";
+        if (cluster) {
+            params[k++] = "DBClusterIdentifier";
+            params[k++] = cluster;
+        }
+        if (marker[0]) {
+            params[k++] = "Marker";
+            params[k++] = marker;
+        }
+        params[k] = NULL;
+        if (sl_aws_query(c, "rds", "DescribeDBClusterSnapshots", SL_RDS_API_VERSION, params,
+                         &doc, err))
+            goto fail;
+        rc = sl_rds_parse_snapshots(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
+        xmlFreeDoc(doc);
+        if (rc) {
+            parse_error(err, "DescribeDBClusterSnapshots", perr);
+            goto fail;
+        }
+        if (++pages >= SL_RDS_MAX_PAGES && marker[0]) {
+            parse_error(err, "DescribeDBClusterSnapshots", "too many pages");
+            goto fail;
+        }
+    } while (marker[0]);
+    *out = l;
+    return 0;
+fail:
+    sl_rds_snapshots_cleanup(&l);
+    return -1;
+}
+
+int sl_rds_cluster_arn(sl_aws *c, const char *cluster, char *arn, size_t arnlen,
+                       sl_aws_error *err)
+{
+    const char *params[] = {"DBClusterIdentifier", cluster, NULL};
+    xmlDoc *doc = NULL;
+    char perr[SL_ERRLEN];
+    int rc;
+
+    if (sl_aws_query(c, "rds", "DescribeDBClusters", SL_RDS_API_VERSION, params, &doc, err))
+        return -1;
+    rc = sl_rds_parse_cluster_arn(doc, cluster, arn, arnlen, perr, sizeof(perr));
+    xmlFreeDoc(doc);
+    if (rc)
+        parse_error(err, "DescribeDBClusters", perr);
+    return rc;
+}
+
+int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_export_task *out,
+                             sl_aws_error *err)
+{
+    /* 6 fixed pairs + up to 64 ExportOnly members + NULL. */
+    enum { MAX_ONLY = 64 };
+    const char *params[2 * (6 + MAX_ONLY) + 1];
+    char names[MAX_ONLY][32];
+    size_t k = 0;
+    xmlDoc *doc = NULL;
+    char perr[SL_ERRLEN];
+    sl_rds_export_task t;
+    int rc = -1;
+
+    memset(err, 0, sizeof(*err));
+    if (!p->task_id || !p->source_arn || !p->s3_bucket || !p->iam_role || !p->kms_key ||
+        p->n_export_only > MAX_ONLY) {
+        snprintf(err->code, sizeof(err->code), "InvalidParameterCombination");
+        snprintf(err->message, sizeof(err->message),
+                 "rds StartExportTask: id, source ARN, bucket, IAM role and KMS key are "
+                 "required; at most %d ExportOnly entries",
+                 MAX_ONLY);
+        return -1;
+    }
+    params[k++] = "ExportTaskIdentifier";
+    params[k++] = p->task_id;
+    params[k++] = "SourceArn";
+    params[k++] = p->source_arn;
+    params[k++] = "S3BucketName";
+    params[k++] = p->s3_bucket;
+    params[k++] = "IamRoleArn";
+    params[k++] = p->iam_role;
+    params[k++] = "KmsKeyId";
+    params[k++] = p->kms_key;
+    if (p->s3_prefix && p->s3_prefix[0]) {
+        params[k++] = "S3Prefix";
+        params[k++] = p->s3_prefix;
+    }
+    for (size_t i = 0; i < p->n_export_only; i++) {
+        snprintf(names[i], sizeof(names[i]), "ExportOnly.member.%zu", i + 1);
+        params[k++] = names[i];
+        params[k++] = p->export_only[i];
+    }
+    params[k] = NULL;
+    if (sl_aws_query(c, "rds", "StartExportTask", SL_RDS_API_VERSION, params, &doc, err))
+        goto out;
+    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
+        parse_error(err, "StartExportTask", perr);
+        goto out;
+    }
+    if (out)
+        *out = t;
+    rc = 0;
+out:
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out,
+                                int *found, sl_aws_error *err)
+{
+    const char *params[] = {"ExportTaskIdentifier", task_id, NULL};
+    sl_rds_export_tasks l = {NULL, 0};
+    xmlDoc *doc = NULL;
+    char marker[1024], perr[SL_ERRLEN];
+    int rc = -1;
+
+    if (sl_aws_query(c, "rds", "DescribeExportTasks", SL_RDS_API_VERSION, params, &doc, err)) {
+        /* The API reference lists ExportTaskNotFound (404) for an unknown id. */
+        if (strcmp(err->code, SL_RDS_ERR_TASK_NOT_FOUND) == 0 ||
+            strcmp(err->code, "ExportTaskNotFoundFault") == 0) {
+            *found = 0;
+            rc = 0;
+        }
+        goto out;
+    }
+    if (sl_rds_parse_export_tasks(doc, &l, marker, sizeof(marker), perr, sizeof(perr))) {
+        parse_error(err, "DescribeExportTasks", perr);
+        goto out;
+    }
+    *found = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (strcmp(l.items[i].id, task_id) == 0) {
+            *out = l.items[i];
+            *found = 1;
+            break;
+        }
+    }
+    rc = 0;
+out:
+    xmlFreeDoc(doc);
+    sl_rds_export_tasks_cleanup(&l);
+    return rc;
+}
+
+int sl_rds_list_export_tasks(sl_aws *c, const char *const *statuses, size_t nstatuses,
+                             sl_rds_export_tasks *out, sl_aws_error *err)
+{
+    enum { MAX_STATUS = 8 };
+    sl_rds_export_tasks l = {NULL, 0};
+    char marker[1024] = "", perr[SL_ERRLEN];
+    char names[MAX_STATUS][48];
+    int pages = 0;
+    size_t keep = 0;
+
+    memset(err, 0, sizeof(*err));
+    if (nstatuses > MAX_STATUS) {
+        snprintf(err->code, sizeof(err->code), "InvalidParameterValue");
+        snprintf(err->message, sizeof(err->message), "rds: at most %d status filters",
+                 MAX_STATUS);
+        return -1;
+    }
+    for (size_t i = 0; i < nstatuses; i++)
+        snprintf(names[i], sizeof(names[i]), "Filters.Filter.1.Values.Value.%zu", i + 1);
+    do {
+        const char *params[2 * (MAX_STATUS + 2) + 1];
+        size_t k = 0;
+        xmlDoc *doc = NULL;
+        int rc;
+
+        if (nstatuses) {
+            params[k++] = "Filters.Filter.1.Name";
+            params[k++] = "status";
+            for (size_t i = 0; i < nstatuses; i++) {
+                params[k++] = names[i];
+                params[k++] = statuses[i];
+            }
+        }
+        if (marker[0]) {
+            params[k++] = "Marker";
+            params[k++] = marker;
+        }
+        params[k] = NULL;
+        if (sl_aws_query(c, "rds", "DescribeExportTasks", SL_RDS_API_VERSION, params, &doc,
+                         err))
+            goto fail;
+        rc = sl_rds_parse_export_tasks(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
+        xmlFreeDoc(doc);
+        if (rc) {
+            parse_error(err, "DescribeExportTasks", perr);
+            goto fail;
+        }
+        if (++pages >= SL_RDS_MAX_PAGES && marker[0]) {
+            parse_error(err, "DescribeExportTasks", "too many pages");
+            goto fail;
+        }
+    } while (marker[0]);
+    /* Apply the filter ourselves too (moto ignores Filters). */
+    for (size_t i = 0; i < l.n; i++) {
+        int match = nstatuses == 0;
+        for (size_t j = 0; j < nstatuses && !match; j++)
+            match = strcasecmp(l.items[i].status, statuses[j]) == 0;
+        if (match)
+            l.items[keep++] = l.items[i];
+    }
+    l.n = keep;
+    *out = l;
+    return 0;
+fail:
+    sl_rds_export_tasks_cleanup(&l);
+    return -1;
+}
+
+int sl_rds_cancel_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out,
+                              sl_aws_error *err)
+{
+    const char *params[] = {"ExportTaskIdentifier", task_id, NULL};
+    xmlDoc *doc = NULL;
+    char perr[SL_ERRLEN];
+    sl_rds_export_task t;
+    int rc = -1;
+
+    if (sl_aws_query(c, "rds", "CancelExportTask", SL_RDS_API_VERSION, params, &doc, err))
+        goto out;
+    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
+        parse_error(err, "CancelExportTask", perr);
+        goto out;
+    }
+    if (out)
+        *out = t;
+    rc = 0;
+out:
+    xmlFreeDoc(doc);
+    return rc;
+}
