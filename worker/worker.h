@@ -1,0 +1,131 @@
+/*
+ * worker.h - the worker runtime: one binary, `snaplake-worker <stage>`, that runs any pipeline
+ * stage (stage.h) on a Kafka group consumer, with the run ledger in PostgreSQL.
+ *
+ * main() reads the runtime's config table and the stage's (sl_worker_new), runs the loop until
+ * SIGTERM/SIGINT (sl_worker_run), and tears down (sl_worker_free). The runtime does for every
+ * stage what stage.h lists: decode (bad input -> `dlq`), in-order offsets, ledger writes before
+ * offsets are stored, publishing output / failure messages, retries with backoff, pausing
+ * partitions while WORKER_MAX_JOBS jobs are in flight, rebalances and shutdown.
+ *
+ * The accessors below are what a stage may use from its init/start/step/job_cleanup hooks.
+ * Everything they return is borrowed from the worker and lives until sl_worker_free.
+ */
+#ifndef SL_WORKER_H
+#define SL_WORKER_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "aws_http.h"
+#include "config.h"
+#include "stage.h"
+#include "util.h"
+
+/* The runtime's own settings (its config table; --help prints it). */
+typedef struct sl_worker_cfg {
+    char *log_level;            /* LOG_LEVEL */
+    char *stage;                /* WORKER_STAGE (the command-line argument wins) */
+    char *topic_prefix;         /* KAFKA_TOPIC_PREFIX */
+    char *group_id;             /* KAFKA_GROUP_ID; NULL = "snaplake-<stage>" */
+    long long max_jobs;         /* WORKER_MAX_JOBS; 0 = the stage's default */
+    long long max_attempts;     /* STAGE_MAX_ATTEMPTS */
+    long long retry_base_ms;    /* STAGE_RETRY_BASE */
+    long long retry_max_ms;     /* STAGE_RETRY_MAX */
+    int create_topics;          /* SL_CREATE_TOPICS */
+    long long topic_partitions; /* TOPIC_PARTITIONS */
+    long long publish_timeout_ms; /* KAFKA_PUBLISH_TIMEOUT */
+    char *database_url;         /* DATABASE_URL (else libpq's PG* environment) */
+    sl_aws_opts aws;            /* AWS_* rows (SL_AWS_CFG_OPTS) */
+} sl_worker_cfg;
+
+typedef struct sl_worker sl_worker;
+
+/* The stages this binary knows (worker/stages.c): NULL-terminated. Each stage's file adds
+ * itself there. */
+extern const sl_stage *const sl_worker_stages[];
+
+/* The stage named `name` from sl_worker_stages, or NULL. */
+const sl_stage *sl_worker_find_stage(const char *name);
+
+/* Prints usage, the runtime's config table, then every known stage's table. */
+void sl_worker_help(FILE *out, const char *prog);
+
+/*
+ * Builds a worker for `stage_name` (NULL = WORKER_STAGE from the environment): loads and
+ * validates both config tables (all errors at once), initialises logging, builds the
+ * credentials chain and AWS client, connects to PostgreSQL and applies the ledger migrations,
+ * creates the topics when SL_CREATE_TOPICS is set, creates the producer and the consumer
+ * (subscribed to <prefix><in_topic>), and calls the stage's init(). Returns the worker (free
+ * with sl_worker_free), or NULL with err saying everything that was wrong.
+ */
+sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen);
+
+/*
+ * Runs the loop until the stop flag (signals.h) is set or the consumer reports a fatal error,
+ * then shuts down cleanly: abandons in-flight jobs (job_cleanup; their offsets stay unstored so
+ * the next owner redoes them), commits stored offsets, closes the consumer, flushes the
+ * producer. Returns 0 on a clean stop, -1 with err on a fatal error.
+ */
+int sl_worker_run(sl_worker *w, char *err, size_t errlen) SL_MUST_CHECK;
+
+/* Calls the stage's cleanup, closes everything, frees. NULL is a no-op. */
+void sl_worker_free(sl_worker *w);
+
+/* ---- accessors for stages --------------------------------------------------------------- */
+
+/* The AWS client (one per worker, single-threaded). */
+sl_aws *sl_worker_aws(sl_worker *w);
+
+/* The runtime's config (read-only). */
+const sl_worker_cfg *sl_worker_config(const sl_worker *w);
+
+/* The running stage's name ("export", ...). */
+const char *sl_worker_stage_name(const sl_worker *w);
+
+/*
+ * The worker's main PostgreSQL connection (the ledger's). Stages may run short queries on it
+ * between steps; they must not leave a transaction open or hold session locks on it (use
+ * sl_worker_pg_connect for those). May be NULL for a moment while the runtime reconnects.
+ */
+PGconn *sl_worker_pg(sl_worker *w);
+
+/*
+ * Opens a new PostgreSQL connection with the worker's settings (DATABASE_URL or PG*), e.g. an
+ * export slot that must hold a session advisory lock for the export's whole life. *out is the
+ * caller's (PQfinish). application_name is "snaplake-<stage>-<suffix>" (suffix may be NULL).
+ * Returns 0 or -1 with libpq's text.
+ */
+int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err,
+                         size_t errlen) SL_MUST_CHECK;
+
+/*
+ * Lets a stage's init() set its default WORKER_MAX_JOBS (used only when WORKER_MAX_JOBS is
+ * not set). n >= 1. The runtime's own default is 16.
+ */
+void sl_worker_set_default_max_jobs(sl_worker *w, long long n);
+
+/* The effective WORKER_MAX_JOBS (after init). */
+long long sl_worker_max_jobs(const sl_worker *w);
+
+/*
+ * Records a job's interim status in the ledger (SL_LEDGER_RUNNING or SL_LEDGER_WAITING) with
+ * job->export_task_id when set, if it differs from the last one recorded. Failures are logged
+ * and retried on the next call (an interim status is informational; the final one is not).
+ */
+void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status);
+
+/* ---- pure helpers (unit-tested) --------------------------------------------------------- */
+
+/*
+ * Full-jitter backoff (AWS Architecture Blog, "Exponential Backoff and Jitter"): a uniform
+ * random delay in [0, min(max_ms, base_ms * 2^(attempt-1))] for retry number attempt >= 1,
+ * using r (a random 64-bit value) as the randomness. Never negative; saturates instead of
+ * overflowing.
+ */
+long long sl_worker_backoff_ms(long long base_ms, long long max_ms, int attempt,
+                               unsigned long long r);
+
+#endif /* SL_WORKER_H */
