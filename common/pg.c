@@ -1,0 +1,307 @@
+/* pg.c - see pg.h. */
+#include "pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/*
+ * libpq's messages span lines ("ERROR: ...\nLINE 1: ...\n        ^\n"); ours are one line
+ * (util.h). Copies msg into out[outlen] with each run of newlines/tabs and the indentation
+ * after them folded into one space, and no trailing space.
+ */
+static void chomp_copy(char *out, size_t outlen, const char *msg)
+{
+    size_t o = 0;
+
+    if (!outlen)
+        return;
+    for (const char *p = msg ? msg : ""; *p && o + 1 < outlen; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            while (p[1] == '\n' || p[1] == '\r' || p[1] == '\t' || p[1] == ' ')
+                p++;
+            if (o > 0 && out[o - 1] != ' ')
+                out[o++] = ' ';
+            continue;
+        }
+        out[o++] = *p;
+    }
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
+/* Server notices (NOTICE, WARNING) as log lines instead of libpq's default stderr print. */
+static void notice_cb(void *arg, const char *message)
+{
+    char msg[SL_ERRLEN];
+
+    (void)arg;
+    chomp_copy(msg, sizeof msg, message);
+    sl_log_kv(strncmp(msg, "WARNING", 7) == 0 ? SL_LOG_WARN : SL_LOG_DEBUG, NULL, NULL,
+              "pg: %s", msg);
+}
+
+int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
+{
+    const char *keys[12], *vals[12];
+    const char *url = getenv("DATABASE_URL");
+    char msg[SL_ERRLEN];
+    PGconn *conn;
+    int n = 0;
+
+    /* Without a bound a connect to a black-holed address hangs for the kernel's SYN retries
+     * (minutes); libpq only applies PGCONNECT_TIMEOUT when the parameter is absent. */
+    if (!getenv("PGCONNECT_TIMEOUT")) {
+        keys[n] = "connect_timeout";
+        vals[n++] = "10";
+    }
+    /* expand_dbname=1: a URL or key=value string here is expanded in place; "" (or absent)
+     * leaves every parameter to libpq's PG* environment. */
+    keys[n] = "dbname";
+    vals[n++] = url && *url ? url : "";
+    /* Keepalives after the target so they hold even when the URL sets its own: a worker
+     * holding an export slot must notice a dead server, and the server must notice a dead
+     * worker (freeing its slot), within idle + count * interval = 60 s, not the kernel's
+     * two hours. */
+    keys[n] = "keepalives";
+    vals[n++] = "1";
+    keys[n] = "keepalives_idle";
+    vals[n++] = "30";
+    keys[n] = "keepalives_interval";
+    vals[n++] = "10";
+    keys[n] = "keepalives_count";
+    vals[n++] = "3";
+    if (app_name) {
+        keys[n] = "application_name";
+        vals[n++] = app_name;
+    }
+    keys[n] = NULL;
+    vals[n] = NULL;
+
+    conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn)
+        return sl_seterr(err, errlen, "pg connect: out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        chomp_copy(msg, sizeof msg, PQerrorMessage(conn));
+        PQfinish(conn);
+        return sl_seterr(err, errlen, "pg connect: %s", msg);
+    }
+    PQsetNoticeProcessor(conn, notice_cb, NULL);
+    *out = conn;
+    return 0;
+}
+
+/* Fills err from a failed result (or the connection when there is none). */
+static int result_err(PGconn *conn, const PGresult *res, const char *sql, char *err,
+                      size_t errlen)
+{
+    char msg[SL_ERRLEN];
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    chomp_copy(msg, sizeof msg, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    if (!msg[0])
+        chomp_copy(msg, sizeof msg, PQerrorMessage(conn));
+    if (!msg[0] && res)
+        snprintf(msg, sizeof msg, "unexpected status %s", PQresStatus(PQresultStatus(res)));
+    return sl_seterr(err, errlen, "pg \"%.60s\": %s%s%s%s", sql, msg, state ? " (SQLSTATE " : "",
+                     state ? state : "", state ? ")" : "");
+}
+
+static int ok_status(const PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+int sl_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+               PGresult **out, char *err, size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+    if (!ok_status(res)) {
+        result_err(conn, res, sql, err, errlen);
+        PQclear(res);
+        return -1;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
+/* Runs sql as a simple query (several statements allowed, no parameters). */
+static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    int rc = 0;
+
+    if (!ok_status(res))
+        rc = result_err(conn, res, sql, err, errlen);
+    PQclear(res);
+    return rc;
+}
+
+/* Runs a query that answers one boolean; *out gets it. */
+static int query_bool(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      int *out, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    int rc = -1;
+
+    if (sl_pg_exec(conn, sql, nparams, params, &res, err, errlen))
+        return -1;
+    if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0)) {
+        sl_seterr(err, errlen, "pg \"%.60s\": expected one boolean, got %d rows", sql,
+                  PQntuples(res));
+        goto out;
+    }
+    *out = PQgetvalue(res, 0, 0)[0] == 't';
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+int sl_pg_try_advisory_lock(PGconn *conn, int32_t ns, int32_t key, int *got, char *err,
+                            size_t errlen)
+{
+    char a[16], b[16];
+    const char *params[] = {a, b};
+
+    snprintf(a, sizeof a, "%d", (int)ns);
+    snprintf(b, sizeof b, "%d", (int)key);
+    return query_bool(conn, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", 2, params, got,
+                      err, errlen);
+}
+
+int sl_pg_advisory_unlock(PGconn *conn, int32_t ns, int32_t key, char *err, size_t errlen)
+{
+    char a[16], b[16];
+    const char *params[] = {a, b};
+    int released = 0;
+
+    snprintf(a, sizeof a, "%d", (int)ns);
+    snprintf(b, sizeof b, "%d", (int)key);
+    if (query_bool(conn, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, params, &released,
+                   err, errlen))
+        return -1;
+    if (!released)
+        return sl_seterr(err, errlen, "pg advisory unlock (%d, %d): not held by this session",
+                         (int)ns, (int)key);
+    return 0;
+}
+
+/* Applies one migration with its ledger row in one transaction. */
+static int apply_one(PGconn *conn, const sl_pg_migration *m, char *err, size_t errlen)
+{
+    char ver[16], msg[SL_ERRLEN];
+    const char *params[] = {ver, m->name};
+
+    snprintf(ver, sizeof ver, "%d", m->version);
+    if (exec_simple(conn, "BEGIN", msg, sizeof msg))
+        goto fail;
+    if (exec_simple(conn, m->sql, msg, sizeof msg) ||
+        sl_pg_exec(conn,
+                   "INSERT INTO snaplake_schema_migrations (version, name, applied_at) "
+                   "VALUES ($1::int4, $2, now())",
+                   2, params, NULL, msg, sizeof msg) ||
+        exec_simple(conn, "COMMIT", msg, sizeof msg)) {
+        char ignore[SL_ERRLEN];
+        (void)!exec_simple(conn, "ROLLBACK", ignore, sizeof ignore);
+        goto fail;
+    }
+    return 0;
+fail:
+    return sl_seterr(err, errlen, "pg migration %d (%s): %s", m->version, m->name, msg);
+}
+
+int sl_pg_migrate(PGconn *conn, const sl_pg_migration *list, size_t n, int *applied, char *err,
+                  size_t errlen)
+{
+    char ns[16], ver[16], ignore[SL_ERRLEN];
+    const char *lock_params[] = {ns, "0"};
+    const char *ver_params[] = {ver};
+    int locked = 0, count = 0, rc = -1, done;
+
+    for (size_t i = 1; i < n; i++)
+        if (list[i].version <= list[i - 1].version)
+            return sl_seterr(err, errlen,
+                             "pg migrate: versions must ascend (%d after %d)", list[i].version,
+                             list[i - 1].version);
+    snprintf(ns, sizeof ns, "%d", (int)SL_PG_LOCK_NS_MIGRATE);
+    /* Serialise starters before even creating the table: two concurrent CREATE TABLE IF NOT
+     * EXISTS can both pass the check and one then fails on pg_type's unique index. The lock
+     * is session-level so it also spans the per-migration transactions. */
+    if (sl_pg_exec(conn, "SELECT pg_advisory_lock($1::int4, $2::int4)", 2, lock_params, NULL,
+                   err, errlen))
+        goto out;
+    locked = 1;
+    if (exec_simple(conn,
+                    "CREATE TABLE IF NOT EXISTS snaplake_schema_migrations ("
+                    "version int PRIMARY KEY, name text NOT NULL, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())",
+                    err, errlen))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ver, sizeof ver, "%d", list[i].version);
+        if (query_bool(conn,
+                       "SELECT EXISTS (SELECT 1 FROM snaplake_schema_migrations "
+                       "WHERE version = $1::int4)",
+                       1, ver_params, &done, err, errlen))
+            goto out;
+        if (done)
+            continue;
+        if (apply_one(conn, &list[i], err, errlen))
+            goto out;
+        count++;
+        {
+            const char *kv[] = {"version", ver, "name", list[i].name, NULL};
+            sl_log_kv(SL_LOG_INFO, NULL, kv, "schema migration applied");
+        }
+    }
+    rc = 0;
+out:
+    if (locked &&
+        sl_pg_exec(conn, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, lock_params, NULL,
+                   ignore, sizeof ignore))
+        sl_warn(NULL, "pg migrate: unlock failed: %s", ignore);
+    if (rc == 0 && applied)
+        *applied = count;
+    return rc;
+}
+
+int sl_pg_ping(PGconn *conn, char *err, size_t errlen)
+{
+    char msg[SL_ERRLEN];
+
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        chomp_copy(msg, sizeof msg, conn ? PQerrorMessage(conn) : "no connection");
+        return sl_seterr(err, errlen, "pg ping: connection is not open: %s", msg);
+    }
+    return sl_pg_exec(conn, "SELECT 1", 0, NULL, NULL, err, errlen);
+}
+
+int sl_pg_reconnect(PGconn *conn, int *reconnected, char *err, size_t errlen)
+{
+    char msg[SL_ERRLEN];
+
+    if (!conn)
+        return sl_seterr(err, errlen, "pg reconnect: no connection");
+    if (sl_pg_ping(conn, msg, sizeof msg) == 0) {
+        *reconnected = 0;
+        return 0;
+    }
+    sl_warn(NULL, "pg: connection lost (%s), reconnecting", msg);
+    /* Same parameters, including keepalives and application_name. */
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        chomp_copy(msg, sizeof msg, PQerrorMessage(conn));
+        return sl_seterr(err, errlen, "pg reconnect: %s", msg);
+    }
+    *reconnected = 1;
+    return 0;
+}
