@@ -61,8 +61,8 @@ static const char hexdig_lower[] = "0123456789abcdef";
 
 static int is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int is_space(unsigned char c)
@@ -300,14 +300,19 @@ static int add_hdr(sigv4_lists *l, const char *name, const char *value)
     return 0;
 }
 
+static void hdr_free(sigv4_hdr *h)
+{
+    free(h->name);
+    /* A value may be the session token, a credential: do not leave it in freed memory. */
+    OPENSSL_cleanse(h->value, strlen(h->value));
+    free(h->value);
+    h->name = h->value = NULL;
+}
+
 static void lists_cleanup(sigv4_lists *l)
 {
-    for (size_t i = 0; i < l->nhdrs; i++) {
-        free(l->hdrs[i].name);
-        /* The token is a credential: do not leave it in freed memory. */
-        OPENSSL_cleanse(l->hdrs[i].value, strlen(l->hdrs[i].value));
-        free(l->hdrs[i].value);
-    }
+    for (size_t i = 0; i < l->nhdrs; i++)
+        hdr_free(&l->hdrs[i]);
     free(l->hdrs);
     for (size_t i = 0; i < l->nparams; i++) {
         free(l->params[i].key);
@@ -375,10 +380,21 @@ static int is_unsigned_header(const char *lname, int presign, int has_token, int
 {
     /* botocore's SIGNED_HEADERS_BLACKLIST (hop-by-hop headers, and ones that proxies, curl
        or tracing rewrite in flight), plus authorization, which is the output. */
-    static const char *const never[] = {
-        "authorization", "baggage",     "connection",        "expect",  "keep-alive",
-        "proxy-authenticate", "proxy-authorization", "te", "traceparent", "tracestate",
-        "trailer",       "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"};
+    static const char *const never[] = {"authorization",
+                                        "baggage",
+                                        "connection",
+                                        "expect",
+                                        "keep-alive",
+                                        "proxy-authenticate",
+                                        "proxy-authorization",
+                                        "te",
+                                        "traceparent",
+                                        "tracestate",
+                                        "trailer",
+                                        "transfer-encoding",
+                                        "upgrade",
+                                        "user-agent",
+                                        "x-amzn-trace-id"};
     for (size_t i = 0; i < SL_ARRAY_LEN(never); i++)
         if (strcmp(lname, never[i]) == 0)
             return 1;
@@ -429,16 +445,17 @@ static int validate(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
             return sl_seterr(err, errlen, "sigv4: bad method (want upper-case letters)");
     if (!req->path || req->path[0] != '/')
         return sl_seterr(err, errlen, "sigv4: path must start with '/'");
-    if (strlen(req->path) > SIGV4_MAX_PATH || has_ctl(req->path, 1) ||
-        strpbrk(req->path, "?#"))
+    if (strlen(req->path) > SIGV4_MAX_PATH || has_ctl(req->path, 1) || strpbrk(req->path, "?#"))
         return sl_seterr(err, errlen,
                          "sigv4: bad path (control byte, '?' or '#', or over %zu bytes)",
                          SIGV4_MAX_PATH);
-    if (req->query && (strlen(req->query) > SIGV4_MAX_QUERY || has_ctl(req->query, 1) ||
-                       strchr(req->query, '#')))
+    if (req->query &&
+        (strlen(req->query) > SIGV4_MAX_QUERY || has_ctl(req->query, 1) || strchr(req->query, '#')))
         return sl_seterr(err, errlen, "sigv4: bad query (control byte, '#', or over %zu bytes)",
                          SIGV4_MAX_QUERY);
-    if (req->nheaders > SIGV4_MAX_HEADERS || (req->nheaders && !req->headers))
+    if (req->nheaders && !req->headers)
+        return sl_seterr(err, errlen, "sigv4: nheaders without headers");
+    if (req->nheaders > SIGV4_MAX_HEADERS)
         return sl_seterr(err, errlen, "sigv4: more than %d headers", SIGV4_MAX_HEADERS);
     for (size_t i = 0; i < req->nheaders; i++) {
         const char *n = req->headers[i].name;
@@ -507,8 +524,8 @@ int sl_sigv4_sign(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
 }
 
 int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
-                     const sl_sigv4_params *params, unsigned flags, sl_sigv4_result *out,
-                     char *err, size_t errlen)
+                     const sl_sigv4_params *params, unsigned flags, sl_sigv4_result *out, char *err,
+                     size_t errlen)
 {
     sl_sigv4_result r;
     sigv4_lists l;
@@ -588,8 +605,7 @@ int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
         if (strcmp(h->name, "host") == 0)
             have_host = 1;
         if (is_unsigned_header(h->name, params->presign, token != NULL, params->s3)) {
-            free(h->name);
-            free(h->value);
+            hdr_free(h);
             l.nhdrs--;
         }
     }
@@ -654,8 +670,7 @@ int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
         int same = i && strcmp(l.hdrs[i].name, l.hdrs[i - 1].name) == 0;
         /* Repeated names: one line, values joined with ',' in the order sent. */
         if (same ? sl_buf_appendf(&creq, ",%s", l.hdrs[i].value)
-                 : sl_buf_appendf(&creq, "%s%s:%s", i ? "\n" : "", l.hdrs[i].name,
-                                  l.hdrs[i].value))
+                 : sl_buf_appendf(&creq, "%s%s:%s", i ? "\n" : "", l.hdrs[i].name, l.hdrs[i].value))
             goto oom;
     }
     if (sl_buf_appendf(&creq, "\n\n%s\n%s", signed_hdrs.data, payload))
@@ -668,8 +683,8 @@ int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
     }
     if (sl_buf_appendf(&sts, "%s\n%s\n%s\n%s", SIGV4_ALGORITHM, r.amz_date, scope, creq_hash))
         goto oom;
-    if (signature_hex(keys->secret_key, date, params->region, params->service, sts.data,
-                      sts.len, r.signature)) {
+    if (signature_hex(keys->secret_key, date, params->region, params->service, sts.data, sts.len,
+                      r.signature)) {
         sl_seterr(err, errlen, "sigv4: OpenSSL HMAC-SHA256 failed");
         goto fail;
     }

@@ -25,11 +25,11 @@
 
 typedef struct rawreq {
     char *method;
-    char *path;               /* target up to '?', as written in the file */
-    char *query;              /* after '?', or NULL */
-    sl_http_header *headers;  /* names and values heap-owned */
+    char *path;              /* target up to '?', as written in the file */
+    char *query;             /* after '?', or NULL */
+    sl_http_header *headers; /* names and values heap-owned */
     size_t nheaders;
-    char *body;               /* heap, NUL-terminated, body_len bytes */
+    char *body; /* heap, NUL-terminated, body_len bytes */
     size_t body_len;
 } rawreq;
 
@@ -78,8 +78,7 @@ static inline int rawreq_line(const char *buf, size_t len, size_t *pos, const ch
 }
 
 /* Parses buf[0..len) into *out (clean up with rawreq_cleanup). 0, or -1 with err. */
-static inline int rawreq_parse(const char *buf, size_t len, rawreq *out, char *err,
-                               size_t errlen)
+static inline int rawreq_parse(const char *buf, size_t len, rawreq *out, char *err, size_t errlen)
 {
     rawreq r;
     const char *line, *sp1, *sp2, *q;

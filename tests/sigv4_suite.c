@@ -256,7 +256,7 @@ static void run_botocore_case(const char *dir, const char *casename, const char 
     }
     parsed = 1;
     {
-        sl_sigv4_request r = {req.method, req.path,     req.query, req.headers,
+        sl_sigv4_request r = {req.method,   req.path, req.query,    req.headers,
                               req.nheaders, req.body, req.body_len, NULL};
         sl_sigv4_keys k = {SUITE_AKID, SUITE_SECRET, token};
         sl_sigv4_params p = {"us-east-1", "service", SUITE_TIME, 0, 0, 0, 0};
@@ -266,11 +266,11 @@ static void run_botocore_case(const char *dir, const char *casename, const char 
             goto out;
         }
     }
-    ok &= check_artifact(casename, "header", "canonical request", text[1],
-                         res.canonical_request, 1);
+    ok &=
+        check_artifact(casename, "header", "canonical request", text[1], res.canonical_request, 1);
     ok &= check_artifact(casename, "header", "string to sign", text[2], res.string_to_sign, 1);
-    ok &= check_artifact(casename, "header", "signature", authz_signature(text[3]),
-                         res.signature, 0);
+    ok &=
+        check_artifact(casename, "header", "signature", authz_signature(text[3]), res.signature, 0);
     ok &= check_artifact(casename, "header", "authorization", text[3], res.authorization, 0);
     if (ok)
         c->passed++;
@@ -318,8 +318,9 @@ static int parse_iso8601(const char *s, time_t *out)
     char z = 0;
 
     memset(&tm, 0, sizeof(tm));
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 ||
+    if (!s ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &z) != 7 ||
         z != 'Z')
         return -1;
     tm.tm_year -= 1900;
@@ -398,7 +399,7 @@ static void run_cac_form(const char *dir, const char *casename, const cac_contex
         hdrs[nh++].value = body_hash;
     }
     {
-        sl_sigv4_request r = {req->method, req->path, req->query, hdrs,
+        sl_sigv4_request r = {req->method, req->path, req->query,    hdrs,
                               nh,          req->body, req->body_len, NULL};
         /* Header form with omit_session_token: the token is added after signing, so it is
            not part of what is signed at all. */
@@ -652,11 +653,11 @@ static cJSON *sign_json_one(const cJSON *in)
         hv[nh++].value = v->valuestring;
     }
     {
-        sl_sigv4_request r = {json_str(in, "method"), path, query, hv, nh, body,
-                              body ? strlen(body) : 0, json_str(in, "payload_hash")};
+        sl_sigv4_request r = {
+            json_str(in, "method"),      path, query, hv, nh, body, body ? strlen(body) : 0,
+            json_str(in, "payload_hash")};
         sl_sigv4_keys k = {json_str(in, "access_key") ? json_str(in, "access_key") : SUITE_AKID,
-                           json_str(in, "secret_key") ? json_str(in, "secret_key")
-                                                      : SUITE_SECRET,
+                           json_str(in, "secret_key") ? json_str(in, "secret_key") : SUITE_SECRET,
                            json_str(in, "token")};
         sl_sigv4_params p = {json_str(in, "region") ? json_str(in, "region") : "us-east-1",
                              json_str(in, "service"),
@@ -665,8 +666,9 @@ static cJSON *sign_json_one(const cJSON *in)
                              json_bool(in, "presign", 0),
                              cJSON_IsNumber(je) ? (long)je->valuedouble : 3600,
                              json_bool(in, "omit_token", 0)};
-        if (sl_sigv4_sign_ex(&r, &k, &p, json_bool(in, "no_normalize", 0) ? SL_SIGV4_NO_NORMALIZE : 0,
-                             &res, err, sizeof(err)))
+        if (sl_sigv4_sign_ex(&r, &k, &p,
+                             json_bool(in, "no_normalize", 0) ? SL_SIGV4_NO_NORMALIZE : 0, &res,
+                             err, sizeof(err)))
             goto out;
     }
     {
@@ -753,8 +755,9 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--sign-json") == 0)
         return sign_json();
     if (argc < 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: %s DIR...   (SigV4 test-suite folders)\n"
-                        "       %s --sign-json < request.json\n",
+        fprintf(stderr,
+                "usage: %s DIR...   (SigV4 test-suite folders)\n"
+                "       %s --sign-json < request.json\n",
                 argv[0], argv[0]);
         return 2;
     }

@@ -43,12 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rawreq_parse((const char *)data + 1, size - 1, &req, err, sizeof(err)))
         return 0;
     {
-        sl_sigv4_request sreq = {req.method, req.path,     req.query, req.headers,
+        sl_sigv4_request sreq = {req.method,   req.path, req.query,    req.headers,
                                  req.nheaders, req.body, req.body_len, NULL};
         sl_sigv4_keys k = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                            (mode & 4) ? "tok/+=" : NULL};
-        sl_sigv4_params p = {"us-east-1", (mode & 1) ? "s3" : "service", (time_t)1440938160,
-                             (int)(mode & 1), (int)((mode >> 1) & 1), 3600, (int)((mode >> 3) & 1)};
+        sl_sigv4_params p = {
+            "us-east-1",           (mode & 1) ? "s3" : "service", (time_t)1440938160,
+            (int)(mode & 1),       (int)((mode >> 1) & 1),        3600,
+            (int)((mode >> 3) & 1)};
         unsigned flags = (mode & 16) ? SL_SIGV4_NO_NORMALIZE : 0;
 
         memset(&r1, 0x5a, sizeof(r1));
@@ -66,9 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 strchr(r1.amz_date, 'T') != r1.amz_date + 8)
                 __builtin_trap();
             if (p.presign) {
-                const char *s = r1.presigned_query ? strstr(r1.presigned_query,
-                                                            "X-Amz-Signature=")
-                                                   : NULL;
+                const char *s =
+                    r1.presigned_query ? strstr(r1.presigned_query, "X-Amz-Signature=") : NULL;
                 if (r1.authorization || !s || strcmp(s + 16, r1.signature) != 0)
                     __builtin_trap();
             } else if (!r1.authorization || r1.presigned_query ||

@@ -15,13 +15,11 @@
 #define T20150830 ((time_t)1440938160) /* 20150830T123600Z */
 
 /* Signs a request with the suite's key; returns 0/-1 like sl_sigv4_sign. */
-static int sign(const char *method, const char *path, const char *query,
-                const sl_http_header *h, size_t nh, const char *body, const char *payload_hash,
-                const char *token, const char *service, int s3, int presign,
-                sl_sigv4_result *out, char *err)
+static int sign(const char *method, const char *path, const char *query, const sl_http_header *h,
+                size_t nh, const char *body, const char *payload_hash, const char *token,
+                const char *service, int s3, int presign, sl_sigv4_result *out, char *err)
 {
-    sl_sigv4_request r = {method, path, query, h, nh, body, body ? strlen(body) : 0,
-                          payload_hash};
+    sl_sigv4_request r = {method, path, query, h, nh, body, body ? strlen(body) : 0, payload_hash};
     sl_sigv4_keys k = {AKID, SECRET, token};
     sl_sigv4_params p = {"us-east-1", service, T20150830, s3, presign, 3600, 0};
     return sl_sigv4_sign(&r, &k, &p, out, err, SL_ERRLEN);
@@ -74,9 +72,9 @@ static void test_uri_encode_table(void)
         {"/", 0, 0, "%2F"},
         {"/", 0, 1, "/"},
         {"a b/c+d", 0, 1, "a%20b/c%2Bd"},
-        {"\xc3\xa9", 0, 0, "%C3%A9"},                /* é */
-        {"\xe6\x97\xa5", 0, 1, "%E6%97%A5"},         /* 日 */
-        {"\xf0\x9f\x98\x80", 0, 1, "%F0%9F%98%80"},  /* emoji, 4 bytes */
+        {"\xc3\xa9", 0, 0, "%C3%A9"},               /* é */
+        {"\xe6\x97\xa5", 0, 1, "%E6%97%A5"},        /* 日 */
+        {"\xf0\x9f\x98\x80", 0, 1, "%F0%9F%98%80"}, /* emoji, 4 bytes */
         {"a\0b", 3, 0, "a%00b"},
         {"!*'();:@&$,?#[]", 0, 0, "%21%2A%27%28%29%3B%3A%40%26%24%2C%3F%23%5B%5D"},
         {"date=2024-01-01/part 0.parquet", 0, 1, "date%3D2024-01-01/part%200.parquet"},
@@ -120,8 +118,8 @@ static void test_canonical_uri_non_s3(void)
         {"/a/..", "/"},
         {"/./", "/"},
         {"/example/$delete", "/example/%24delete"},
-        {"/a%20b", "/a%2520b"},        /* encoded once on the wire -> twice here */
-        {"/a b", "/a%20b"},            /* raw, as the test suites write it */
+        {"/a%20b", "/a%2520b"},          /* encoded once on the wire -> twice here */
+        {"/a b", "/a%20b"},              /* raw, as the test suites write it */
         {"/\xe1\x88\xb4", "/%E1%88%B4"}, /* raw UTF-8 */
         {"/k%2Bv%3D", "/k%252Bv%253D"},
         {"/a/b~c_d.e-f", "/a/b~c_d.e-f"},
@@ -129,8 +127,8 @@ static void test_canonical_uri_non_s3(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         sl_sigv4_result r;
         char err[SL_ERRLEN], line[512];
-        CHECK_INT(sign("GET", cases[i].path, NULL, host_only, 1, NULL, NULL, NULL, "service", 0,
-                       0, &r, err),
+        CHECK_INT(sign("GET", cases[i].path, NULL, host_only, 1, NULL, NULL, NULL, "service", 0, 0,
+                       &r, err),
                   0);
         line_of(r.canonical_request, 1, line, sizeof(line));
         sl_sigv4_result_cleanup(&r);
@@ -152,8 +150,7 @@ static void test_canonical_uri_s3(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(paths); i++) {
         sl_sigv4_result r;
         char err[SL_ERRLEN], line[512];
-        CHECK_INT(sign("GET", paths[i], NULL, host_only, 1, NULL, NULL, NULL, "s3", 1, 0, &r,
-                       err),
+        CHECK_INT(sign("GET", paths[i], NULL, host_only, 1, NULL, NULL, NULL, "s3", 1, 0, &r, err),
                   0);
         line_of(r.canonical_request, 1, line, sizeof(line));
         sl_sigv4_result_cleanup(&r);
@@ -187,8 +184,8 @@ static void test_canonical_query(void)
         {"a=b%20c", "a=b%20c"}, /* already encoded: not encoded twice */
         {"a=b+c", "a=b%2Bc"},   /* '+' is a plus, not a space */
         {"a=b%2Bc", "a=b%2Bc"},
-        {"a=%2f", "a=%2F"},      /* escapes come out upper-case */
-        {"x=%7E", "x=~"},        /* unreserved escapes are decoded */
+        {"a=%2f", "a=%2F"},       /* escapes come out upper-case */
+        {"x=%7E", "x=~"},         /* unreserved escapes are decoded */
         {"x=%zz%", "x=%25zz%25"}, /* a stray '%' is a literal percent */
         {"uploads", "uploads="},
         {"k=", "k="},
@@ -201,8 +198,8 @@ static void test_canonical_query(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         sl_sigv4_result r;
         char err[SL_ERRLEN], line[512];
-        CHECK_INT(sign("GET", "/", cases[i].query, host_only, 1, NULL, NULL, NULL, "service", 0,
-                       0, &r, err),
+        CHECK_INT(sign("GET", "/", cases[i].query, host_only, 1, NULL, NULL, NULL, "service", 0, 0,
+                       &r, err),
                   0);
         line_of(r.canonical_request, 2, line, sizeof(line));
         sl_sigv4_result_cleanup(&r);
@@ -220,25 +217,25 @@ static void test_canonical_headers(void)
         {"my-header2", "value1\r\n  value2\n\tvalue3"}, /* obs-fold */
         {"X-Dup", "second"},
         {"x-dup", " first "},
-        {"User-Agent", "curl/8"},     /* never signed */
-        {"Expect", "100-continue"},   /* never signed */
-        {"Authorization", "stale"},   /* never signed */
+        {"User-Agent", "curl/8"},           /* never signed */
+        {"Expect", "100-continue"},         /* never signed */
+        {"Authorization", "stale"},         /* never signed */
         {"X-Amz-Date", "19990101T000000Z"}, /* replaced by ours in header form */
     };
     sl_sigv4_result r;
     char err[SL_ERRLEN];
 
-    CHECK_INT(sign("POST", "/", NULL, h, SL_ARRAY_LEN(h), NULL, NULL, NULL, "service", 0, 0, &r,
-                   err),
-              0);
-    CHECK_STR(r.canonical_request, "POST\n/\n\n"
-                                   "host:example.amazonaws.com\n"
-                                   "my-header1:a b c\n"
-                                   "my-header2:value1 value2 value3\n"
-                                   "x-amz-date:20150830T123600Z\n"
-                                   "x-dup:second,first\n"
-                                   "\n"
-                                   "host;my-header1;my-header2;x-amz-date;x-dup\n" SL_SIGV4_EMPTY_SHA256);
+    CHECK_INT(
+        sign("POST", "/", NULL, h, SL_ARRAY_LEN(h), NULL, NULL, NULL, "service", 0, 0, &r, err), 0);
+    CHECK_STR(r.canonical_request,
+              "POST\n/\n\n"
+              "host:example.amazonaws.com\n"
+              "my-header1:a b c\n"
+              "my-header2:value1 value2 value3\n"
+              "x-amz-date:20150830T123600Z\n"
+              "x-dup:second,first\n"
+              "\n"
+              "host;my-header1;my-header2;x-amz-date;x-dup\n" SL_SIGV4_EMPTY_SHA256);
     CHECK_INT(r.nadd_headers, 1);
     CHECK_STR(r.add_headers[0].name, "x-amz-date");
     CHECK_STR(r.add_headers[0].value, "20150830T123600Z");
@@ -321,8 +318,7 @@ static void test_session_token_header_form(void)
     CHECK(strstr(r.canonical_request, "\nx-amz-security-token:TOK/+=\n") != NULL);
     CHECK(strstr(r.canonical_request, "stale-token") == NULL);
     CHECK(strstr(r.canonical_request, "\nhost;x-amz-date;x-amz-security-token\n") != NULL);
-    CHECK(strstr(r.authorization, "SignedHeaders=host;x-amz-date;x-amz-security-token,") !=
-          NULL);
+    CHECK(strstr(r.authorization, "SignedHeaders=host;x-amz-date;x-amz-security-token,") != NULL);
     CHECK_INT(r.nadd_headers, 2);
     CHECK_STR(r.add_headers[1].name, "x-amz-security-token");
     CHECK_STR(r.add_headers[1].value, "TOK/+=");
@@ -467,8 +463,8 @@ static void test_errors(void)
          "path"},
         {"path with query", "GET", "/a?b=1", NULL, host_only, 1, 0, 0, "us-east-1", AKID, SECRET,
          "path"},
-        {"path with CRLF", "GET", "/a\r\nX: y", NULL, host_only, 1, 0, 0, "us-east-1", AKID,
-         SECRET, "path"},
+        {"path with CRLF", "GET", "/a\r\nX: y", NULL, host_only, 1, 0, 0, "us-east-1", AKID, SECRET,
+         "path"},
         {"query with LF", "GET", "/", "a=1\nb", host_only, 1, 0, 0, "us-east-1", AKID, SECRET,
          "query"},
         {"lower-case method", "get", "/", NULL, host_only, 1, 0, 0, "us-east-1", AKID, SECRET,
@@ -476,8 +472,7 @@ static void test_errors(void)
         {"empty method", "", "/", NULL, host_only, 1, 0, 0, "us-east-1", AKID, SECRET, "method"},
         {"bad header name", "GET", "/", NULL, bad_name, 2, 0, 0, "us-east-1", AKID, SECRET,
          "header"},
-        {"expires 0", "GET", "/", NULL, host_only, 1, 1, 0, "us-east-1", AKID, SECRET,
-         "expires"},
+        {"expires 0", "GET", "/", NULL, host_only, 1, 1, 0, "us-east-1", AKID, SECRET, "expires"},
         {"expires > 7 days", "GET", "/", NULL, host_only, 1, 1, 604801, "us-east-1", AKID, SECRET,
          "expires"},
         {"region with slash", "GET", "/", NULL, host_only, 1, 0, 0, "us/east", AKID, SECRET,
@@ -486,11 +481,11 @@ static void test_errors(void)
         {"no secret", "GET", "/", NULL, host_only, 1, 0, 0, "us-east-1", AKID, NULL, "key"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
-        sl_sigv4_request req = {cases[i].method, cases[i].path, cases[i].query, cases[i].h,
-                                cases[i].nh,     NULL,          0,              NULL};
+        sl_sigv4_request req = {
+            cases[i].method, cases[i].path, cases[i].query, cases[i].h, cases[i].nh, NULL, 0, NULL};
         sl_sigv4_keys k = {cases[i].akid, cases[i].secret, NULL};
-        sl_sigv4_params p = {cases[i].region, "service", T20150830, 0, cases[i].presign,
-                             cases[i].expires, 0};
+        sl_sigv4_params p = {cases[i].region,  "service",        T20150830, 0,
+                             cases[i].presign, cases[i].expires, 0};
         sl_sigv4_result r;
         char err[SL_ERRLEN] = "";
         int rc;
@@ -565,8 +560,8 @@ static void test_time_and_scope(void)
     CHECK_INT(sl_sigv4_sign(&req, &k, &p, &r, err, sizeof(err)), 0);
     CHECK_STR(r.amz_date, "19700101T000000Z");
     CHECK(strstr(r.string_to_sign, "\n19700101/eu-west-1/glue/aws4_request\n") != NULL);
-    CHECK(strstr(r.authorization, "Credential=AKIDEXAMPLE/19700101/eu-west-1/glue/aws4_request,")
-          != NULL);
+    CHECK(strstr(r.authorization, "Credential=AKIDEXAMPLE/19700101/eu-west-1/glue/aws4_request,") !=
+          NULL);
     sl_sigv4_result_cleanup(&r);
 }
 
@@ -578,8 +573,7 @@ static void test_cleanup_is_safe(void)
     sl_sigv4_result_cleanup(NULL);
     memset(&r, 0, sizeof(r));
     sl_sigv4_result_cleanup(&r);
-    CHECK_INT(sign("GET", "/", NULL, host_only, 1, NULL, NULL, "t", "service", 0, 0, &r, err),
-              0);
+    CHECK_INT(sign("GET", "/", NULL, host_only, 1, NULL, NULL, "t", "service", 0, 0, &r, err), 0);
     sl_sigv4_result_cleanup(&r);
     CHECK(r.canonical_request == NULL && r.authorization == NULL && r.nadd_headers == 0);
     CHECK_INT(r.signature[0], 0);
