@@ -105,8 +105,7 @@ static int str_eq_ci(const char *a, size_t alen, const char *b)
 }
 
 /* Finds header `name` in a raw "Name: value\r\n" block of len bytes; trims the value. */
-static int header_find(const char *block, size_t len, const char *name, char *out,
-                       size_t outlen)
+static int header_find(const char *block, size_t len, const char *name, char *out, size_t outlen)
 {
     size_t i = 0;
 
@@ -208,20 +207,34 @@ sl_aws_protocol sl_aws_service_protocol(const char *service)
 static const char *status_code_name(long status)
 {
     switch (status) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "AccessDenied";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 412: return "PreconditionFailed";
-    case 416: return "InvalidRange";
-    case 429: return "TooManyRequestsException";
-    case 500: return "InternalError";
-    case 502: return "BadGateway";
-    case 503: return "ServiceUnavailable";
-    case 504: return "GatewayTimeout";
-    default: return NULL;
+    case 400:
+        return "BadRequest";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "AccessDenied";
+    case 404:
+        return "NotFound";
+    case 405:
+        return "MethodNotAllowed";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "PreconditionFailed";
+    case 416:
+        return "InvalidRange";
+    case 429:
+        return "TooManyRequestsException";
+    case 500:
+        return "InternalError";
+    case 502:
+        return "BadGateway";
+    case 503:
+        return "ServiceUnavailable";
+    case 504:
+        return "GatewayTimeout";
+    default:
+        return NULL;
     }
 }
 
@@ -300,8 +313,7 @@ static void error_from_json(const char *body, size_t len, sl_aws_error *out)
         return;
     if (cJSON_IsObject(j)) {
         copy_json_string(j, code_names, SL_ARRAY_LEN(code_names), out->code, sizeof(out->code));
-        copy_json_string(j, msg_names, SL_ARRAY_LEN(msg_names), out->message,
-                         sizeof(out->message));
+        copy_json_string(j, msg_names, SL_ARRAY_LEN(msg_names), out->message, sizeof(out->message));
     }
     cJSON_Delete(j);
 }
@@ -315,10 +327,10 @@ int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body
 
     memset(out, 0, sizeof(*out));
     out->http_status = http_status;
-    if (header_find(headers, hlen, "x-amzn-RequestId", out->request_id,
-                    sizeof(out->request_id)) != 0 &&
-        header_find(headers, hlen, "x-amz-request-id", out->request_id,
-                    sizeof(out->request_id)) != 0)
+    if (header_find(headers, hlen, "x-amzn-RequestId", out->request_id, sizeof(out->request_id)) !=
+            0 &&
+        header_find(headers, hlen, "x-amz-request-id", out->request_id, sizeof(out->request_id)) !=
+            0)
         out->request_id[0] = '\0';
 
     if (body && len) {
@@ -414,8 +426,8 @@ static const char *service_override(const sl_aws_opts *o, const char *service)
 }
 
 /* Splits an override URL into scheme, host[:port] and base path (no trailing '/'). */
-static int parse_base(const char *url, char **scheme, char **hostport, char **basepath,
-                      char *err, size_t errlen)
+static int parse_base(const char *url, char **scheme, char **hostport, char **basepath, char *err,
+                      size_t errlen)
 {
     CURLU *u = curl_url();
     char *s = NULL, *h = NULL, *port = NULL, *path = NULL;
@@ -482,8 +494,8 @@ static char *str_join(const char *a, const char *b, const char *c, const char *d
 }
 
 int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const char *bucket,
-                            const char *path, const char *query, sl_aws_endpoint *out,
-                            char *err, size_t errlen)
+                            const char *path, const char *query, sl_aws_endpoint *out, char *err,
+                            size_t errlen)
 {
     const char *override;
     char *scheme = NULL, *hostport = NULL, *base = NULL, *ebucket = NULL;
@@ -509,8 +521,8 @@ int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const 
             goto out;
     } else {
         /* China partition regions live under amazonaws.com.cn. */
-        const char *suffix = strncmp(opts->region, "cn-", 3) == 0 ? "amazonaws.com.cn"
-                                                                  : "amazonaws.com";
+        const char *suffix =
+            strncmp(opts->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
         scheme = strdup("https");
         base = strdup("");
         hostport = str_join(service, ".", opts->region, ".", suffix);
@@ -634,8 +646,8 @@ sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, cha
 
     /* Validate every override now, so a typo fails at start and not on the first call. */
     {
-        const char *urls[] = {c->o.endpoint_url,  c->o.endpoint_s3,   c->o.endpoint_rds,
-                              c->o.endpoint_sts,  c->o.endpoint_glue, c->o.endpoint_lakeformation};
+        const char *urls[] = {c->o.endpoint_url, c->o.endpoint_s3,   c->o.endpoint_rds,
+                              c->o.endpoint_sts, c->o.endpoint_glue, c->o.endpoint_lakeformation};
         for (size_t i = 0; i < SL_ARRAY_LEN(urls); i++) {
             char *s = NULL, *h = NULL, *b = NULL;
             if (!urls[i] || !*urls[i])
@@ -931,10 +943,10 @@ static int setup_easy(sl_aws *c, CURL *h, const aws_prepared *p, const char *met
 {
     CURLcode cc = CURLE_OK;
 
-#define SETOPT(opt, val)                                                                          \
-    do {                                                                                          \
-        if (cc == CURLE_OK)                                                                       \
-            cc = curl_easy_setopt(h, opt, val);                                                   \
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (cc == CURLE_OK)                                                                        \
+            cc = curl_easy_setopt(h, opt, val);                                                    \
     } while (0)
     SETOPT(CURLOPT_URL, p->ep.url);
     SETOPT(CURLOPT_HTTPHEADER, p->hdrs);
@@ -976,8 +988,8 @@ static int setup_easy(sl_aws *c, CURL *h, const aws_prepared *p, const char *met
 }
 
 /* Turns a finished transfer into success (0) or a classified error (-1). */
-static int classify(CURL *h, CURLcode cc, const aws_io *io, const char *service,
-                    const char *method, const char *curl_err, sl_aws_error *err)
+static int classify(CURL *h, CURLcode cc, const aws_io *io, const char *service, const char *method,
+                    const char *curl_err, sl_aws_error *err)
 {
     sl_aws_response *r = io->resp;
     long status = 0;
@@ -1228,8 +1240,7 @@ static int json_call(sl_aws *c, const char *service, const char *method, const c
     }
     if (!j) {
         int attempts = err->attempts;
-        set_error(err, resp.status, 0, "ParseError", "%s %s: response is not JSON", service,
-                  path);
+        set_error(err, resp.status, 0, "ParseError", "%s %s: response is not JSON", service, path);
         err->attempts = attempts;
         goto out;
     }
@@ -1241,8 +1252,8 @@ out:
     return rc;
 }
 
-int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body,
-                cJSON **out, sl_aws_error *err)
+int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body, cJSON **out,
+                sl_aws_error *err)
 {
     sl_http_header hdrs[2];
 

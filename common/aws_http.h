@@ -59,6 +59,7 @@ typedef struct sl_aws_opts {
  * Rows for a binary's config table: SL_AWS_CFG_OPTS(struct my_cfg, aws) expands to the
  * sl_cfg_opt rows above, with offsets into the embedded sl_aws_opts member.
  */
+/* clang-format off */
 #define SL_AWS_CFG_OPTS(type, member)                                                             \
     {"AWS_REGION", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(type, member.region),                  \
      "AWS region of every call"},                                                                 \
@@ -88,37 +89,39 @@ typedef struct sl_aws_opts {
         "AWS_RETRY_BASE_DELAY", SL_CFG_DURATION, "100ms", 1, 60000, 0,                            \
             offsetof(type, member.retry_base_ms), "base of the full-jitter exponential backoff"   \
     }
+/* clang-format on */
 
 /* What went wrong with an AWS call. Plain data, no heap. */
 typedef struct sl_aws_error {
-    long http_status;      /* 0 when no HTTP response arrived */
-    int transient;         /* non-zero: a later retry may succeed (throttling, 5xx, network) */
-    int attempts;          /* attempts made */
-    char code[128];        /* AWS error code ("NoSuchBucket"), or "NetworkError"/"ParseError" */
-    char message[512];     /* AWS's message, or curl's/libxml2's text */
-    char request_id[128];  /* x-amzn-RequestId / x-amz-request-id when present */
+    long http_status;     /* 0 when no HTTP response arrived */
+    int transient;        /* non-zero: a later retry may succeed (throttling, 5xx, network) */
+    int attempts;         /* attempts made */
+    char code[128];       /* AWS error code ("NoSuchBucket"), or "NetworkError"/"ParseError" */
+    char message[512];    /* AWS's message, or curl's/libxml2's text */
+    char request_id[128]; /* x-amzn-RequestId / x-amz-request-id when present */
 } sl_aws_error;
 
 /* One request. Everything borrowed for the duration of the call. */
 typedef struct sl_aws_request {
-    const char *service;          /* signing name: "s3", "rds", "sts", "glue", "lakeformation" */
-    const char *method;           /* "GET", "PUT", "POST", "DELETE", "HEAD" */
-    const char *bucket;           /* S3 only; NULL for ListBuckets-style calls */
-    const char *path;             /* encoded once (sl_sigv4_uri_encode); for S3 the key part
-                                     "/my%20key", without the bucket; NULL = "/" */
-    const char *query;            /* encoded query without '?', or NULL */
-    const sl_http_header *headers; /* extra headers (Content-Type, X-Amz-Target, x-amz-copy-source) */
+    const char *service; /* signing name: "s3", "rds", "sts", "glue", "lakeformation" */
+    const char *method;  /* "GET", "PUT", "POST", "DELETE", "HEAD" */
+    const char *bucket;  /* S3 only; NULL for ListBuckets-style calls */
+    const char *path;    /* encoded once (sl_sigv4_uri_encode); for S3 the key part
+                            "/my%20key", without the bucket; NULL = "/" */
+    const char *query;   /* encoded query without '?', or NULL */
+    const sl_http_header
+        *headers; /* extra headers (Content-Type, X-Amz-Target, x-amz-copy-source) */
     size_t nheaders;
     const void *body;
     size_t body_len;
-    int unsigned_payload;         /* S3: sign "UNSIGNED-PAYLOAD" instead of hashing the body */
-    int anonymous;                /* do not sign (STS AssumeRoleWithWebIdentity) */
+    int unsigned_payload; /* S3: sign "UNSIGNED-PAYLOAD" instead of hashing the body */
+    int anonymous;        /* do not sign (STS AssumeRoleWithWebIdentity) */
 } sl_aws_request;
 
 typedef struct sl_aws_response {
     long status;
-    sl_buf body;     /* capped at 64 MiB */
-    sl_buf headers;  /* raw header block of the final response */
+    sl_buf body;    /* capped at 64 MiB */
+    sl_buf headers; /* raw header block of the final response */
 } sl_aws_response;
 
 typedef struct sl_aws sl_aws;
@@ -135,12 +138,15 @@ void sl_aws_free(sl_aws *c);
 void sl_aws_response_init(sl_aws_response *r);
 void sl_aws_response_cleanup(sl_aws_response *r);
 /* Copies the value of response header `name` (case-insensitive) into out. 0, or -1 absent. */
-int sl_aws_response_header(const sl_aws_response *r, const char *name, char *out,
-                           size_t outlen);
+int sl_aws_response_header(const sl_aws_response *r, const char *name, char *out, size_t outlen);
 
 /*
- * Sends req with retries. Returns 0 with *resp filled (2xx), or -1 with *err filled; resp may
- * hold the last error body either way and is always the caller's to clean up.
+ * Sends req with retries. resp must have been set up with sl_aws_response_init (its body limit
+ * may be lowered first to cap a download). Returns 0 with *resp filled (2xx), or -1 with *err
+ * filled; resp may hold the last error body either way and is always the caller's to clean
+ * up. Credentials are fetched and the request re-signed on every attempt; an ExpiredToken /
+ * ExpiredTokenException answer invalidates the provider's cache and is retried once more,
+ * outside the attempt budget. For S3 PUT/POST a 200 whose body is an <Error> is an error.
  */
 int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp,
                 sl_aws_error *err) SL_MUST_CHECK;
@@ -157,8 +163,8 @@ int sl_aws_query(sl_aws *c, const char *service, const char *action, const char 
  * JSON 1.1 protocol (Glue: target "AWSGlue.GetCrawler"). body may be NULL ({}). On success *out
  * is the parsed response (cJSON_Delete). Errors: "__type" (after '#') and "message"/"Message".
  */
-int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body,
-                cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
+int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body, cJSON **out,
+                sl_aws_error *err) SL_MUST_CHECK;
 
 /* REST-JSON (Lake Formation: POST /GrantPermissions). Errors as above, plus x-amzn-ErrorType. */
 int sl_aws_rest_json(sl_aws *c, const char *service, const char *method, const char *path,
@@ -168,7 +174,12 @@ int sl_aws_rest_json(sl_aws *c, const char *service, const char *method, const c
 
 typedef struct sl_aws_xfer sl_aws_xfer;
 
-/* Builds a signed easy handle for req (deep-copied). 0, or -1 with err. */
+/*
+ * Builds a signed easy handle for req (deep-copied, body included). 0, or -1 with err. The
+ * signature is made now, so a retry is a new xfer (re-signed), not a re-add of this one.
+ * CURLINFO_PRIVATE of the handle is the sl_aws_xfer. Remove the handle from the multi handle
+ * before sl_aws_xfer_free.
+ */
 int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out,
                     sl_aws_error *err) SL_MUST_CHECK;
 CURL *sl_aws_xfer_handle(sl_aws_xfer *x);
@@ -196,10 +207,10 @@ int sl_aws_is_transient(const char *code, long http_status);
 
 /* Wire protocol of a service: decides which error shapes take precedence. */
 typedef enum sl_aws_protocol {
-    SL_AWS_PROTO_QUERY,     /* RDS, STS: <ErrorResponse><Error><Code>, <Response><Errors> */
-    SL_AWS_PROTO_REST_XML,  /* S3: <Error><Code>, HEAD answers have no body */
-    SL_AWS_PROTO_JSON,      /* Glue: {"__type": "...#Code", "message": ...} */
-    SL_AWS_PROTO_REST_JSON  /* Lake Formation: x-amzn-ErrorType header first, then body */
+    SL_AWS_PROTO_QUERY,    /* RDS, STS: <ErrorResponse><Error><Code>, <Response><Errors> */
+    SL_AWS_PROTO_REST_XML, /* S3: <Error><Code>, HEAD answers have no body */
+    SL_AWS_PROTO_JSON,     /* Glue: {"__type": "...#Code", "message": ...} */
+    SL_AWS_PROTO_REST_JSON /* Lake Formation: x-amzn-ErrorType header first, then body */
 } sl_aws_protocol;
 
 /* Protocol of a signing name ("s3" -> REST_XML, "glue" -> JSON, ...); QUERY when unknown. */
@@ -238,8 +249,8 @@ typedef struct sl_aws_endpoint {
  * (bad override URL, path not starting with '/', no region, OOM).
  */
 int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const char *bucket,
-                            const char *path, const char *query, sl_aws_endpoint *out,
-                            char *err, size_t errlen) SL_MUST_CHECK;
+                            const char *path, const char *query, sl_aws_endpoint *out, char *err,
+                            size_t errlen) SL_MUST_CHECK;
 void sl_aws_endpoint_cleanup(sl_aws_endpoint *e);
 
 /* Non-zero when an S3 bucket name can be put in the host (virtual-hosted style over TLS). */

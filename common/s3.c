@@ -13,7 +13,8 @@
 
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 
-/* --- pure helpers ------------------------------------------------------------------------------ */
+/* --- pure helpers ------------------------------------------------------------------------------
+ */
 
 char *sl_s3_key_path(const char *key)
 {
@@ -118,8 +119,8 @@ int sl_s3_part_ranges(long long size, long long part_size, sl_s3_part_range **ou
         part_size = size / SL_S3_MAX_PARTS + (size % SL_S3_MAX_PARTS ? 1 : 0);
         part_size = (part_size + mib - 1) / mib * mib;
         if (part_size > SL_S3_PART_MAX)
-            return sl_seterr(err, errlen,
-                             "s3 part ranges: %lld bytes exceed 10000 parts of 5 GiB", size);
+            return sl_seterr(err, errlen, "s3 part ranges: %lld bytes exceed 10000 parts of 5 GiB",
+                             size);
     }
     count = size / part_size + (size % part_size ? 1 : 0);
     r = calloc((size_t)count, sizeof(*r));
@@ -136,7 +137,8 @@ int sl_s3_part_ranges(long long size, long long part_size, sl_s3_part_range **ou
     return 0;
 }
 
-/* --- request building -------------------------------------------------------------------------- */
+/* --- request building --------------------------------------------------------------------------
+ */
 
 void sl_s3_req_cleanup(sl_s3_req *r)
 {
@@ -314,8 +316,8 @@ static int parse_ll(const char *s, long long *out)
     return 0;
 }
 
-int sl_s3_list_parse(const char *body, size_t len, int url_encoded, sl_s3_list_page *out,
-                     char *err, size_t errlen)
+int sl_s3_list_parse(const char *body, size_t len, int url_encoded, sl_s3_list_page *out, char *err,
+                     size_t errlen)
 {
     char perr[SL_ERRLEN];
     xmlDoc *doc;
@@ -356,8 +358,7 @@ int sl_s3_list_parse(const char *body, size_t len, int url_encoded, sl_s3_list_p
         if (url_encoded) {
             o->key = sl_s3_url_decode(t);
             if (!o->key) {
-                sl_seterr(err, errlen, "s3 list: entry %zu has a malformed encoded key",
-                          pg.count);
+                sl_seterr(err, errlen, "s3 list: entry %zu has a malformed encoded key", pg.count);
                 goto out;
             }
             free(t);
@@ -431,8 +432,8 @@ void sl_s3_delete_failures_free(sl_s3_delete_failure *f, size_t n)
     free(f);
 }
 
-int sl_s3_delete_result_parse(const char *body, size_t len, sl_s3_delete_failure **out,
-                              size_t *n, char *err, size_t errlen)
+int sl_s3_delete_result_parse(const char *body, size_t len, sl_s3_delete_failure **out, size_t *n,
+                              char *err, size_t errlen)
 {
     char perr[SL_ERRLEN];
     xmlDoc *doc;
@@ -481,7 +482,8 @@ out:
     return rc;
 }
 
-/* --- calls ------------------------------------------------------------------------------------- */
+/* --- calls -------------------------------------------------------------------------------------
+ */
 
 static void fail_local(sl_aws_error *err, const char *code, const char *msg)
 {
@@ -606,8 +608,7 @@ int sl_s3_head(sl_aws *c, const char *bucket, const char *key, const char *expec
         goto out;
     }
     (void)sl_aws_response_header(&resp, "ETag", h.etag, sizeof(h.etag));
-    (void)sl_aws_response_header(&resp, "Last-Modified", h.last_modified,
-                                 sizeof(h.last_modified));
+    (void)sl_aws_response_header(&resp, "Last-Modified", h.last_modified, sizeof(h.last_modified));
     *out = h;
     rc = 0;
 out:
@@ -845,9 +846,8 @@ int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
         sl_aws_response resp;
         char etag[128];
 
-        if (sl_s3_upload_part_copy_request(&r, src_bucket, src_key, dst_bucket, dst_key,
-                                           upload_id, (int)done + 1, &ranges[done], o, msg,
-                                           sizeof(msg))) {
+        if (sl_s3_upload_part_copy_request(&r, src_bucket, src_key, dst_bucket, dst_key, upload_id,
+                                           (int)done + 1, &ranges[done], o, msg, sizeof(msg))) {
             fail_local(err, "InvalidRequest", msg);
             goto abort;
         }
@@ -873,13 +873,12 @@ int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
         goto abort;
     rc = 0;
     goto out;
-abort:
-    {
-        /* Best effort: the caller gets the step that failed, not the abort's outcome.
-           Uploaded parts are billed until aborted, so this is not optional. */
-        sl_aws_error aerr;
-        (void)mpu_simple(c, "DELETE", dst_bucket, dst_key, upload_id, NULL, owner, &aerr);
-    }
+abort : {
+    /* Best effort: the caller gets the step that failed, not the abort's outcome.
+       Uploaded parts are billed until aborted, so this is not optional. */
+    sl_aws_error aerr;
+    (void)mpu_simple(c, "DELETE", dst_bucket, dst_key, upload_id, NULL, owner, &aerr);
+}
 out:
     for (size_t i = 0; etags && i < nparts; i++)
         free(etags[i]);

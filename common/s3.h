@@ -88,9 +88,9 @@ int sl_s3_part_ranges(long long size, long long part_size, sl_s3_part_range **ou
 /* --- ListObjectsV2 -------------------------------------------------------------------------- */
 
 typedef struct sl_s3_object {
-    char *key;             /* decoded, heap */
+    char *key; /* decoded, heap */
     long long size;
-    char etag[80];         /* as S3 sends it, with quotes */
+    char etag[80]; /* as S3 sends it, with quotes */
     char last_modified[40];
 } sl_s3_object;
 
@@ -108,8 +108,8 @@ void sl_s3_list_page_cleanup(sl_s3_list_page *p);
  * encoding-type=url, so keys are decoded. Returns 0 with *out filled (caller cleans up), or
  * -1 with err (malformed XML, bad size, bad escape, IsTruncated without a token). Pure; fuzzed.
  */
-int sl_s3_list_parse(const char *body, size_t len, int url_encoded, sl_s3_list_page *out,
-                     char *err, size_t errlen) SL_MUST_CHECK;
+int sl_s3_list_parse(const char *body, size_t len, int url_encoded, sl_s3_list_page *out, char *err,
+                     size_t errlen) SL_MUST_CHECK;
 
 typedef struct sl_s3_list_opts {
     const char *prefix;             /* NULL = whole bucket */
@@ -205,8 +205,8 @@ void sl_s3_delete_failures_free(sl_s3_delete_failure *f, size_t n);
  * Parses a DeleteObjects result: every <Error> entry becomes a failure. 0 with *out (array,
  * free with sl_s3_delete_failures_free; NULL when none) and *n, or -1 with err.
  */
-int sl_s3_delete_result_parse(const char *body, size_t len, sl_s3_delete_failure **out,
-                              size_t *n, char *err, size_t errlen) SL_MUST_CHECK;
+int sl_s3_delete_result_parse(const char *body, size_t len, sl_s3_delete_failure **out, size_t *n,
+                              char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
  * DeleteObjects of up to 1,000 keys in quiet mode (only failures are reported), XML body

@@ -69,8 +69,8 @@ static void client_close(client *cl)
 
 static void show(const char *what, const sl_aws_error *e)
 {
-    fprintf(stderr, "%s: %s (%ld): %s [attempts %d]\n", what, e->code, e->http_status,
-            e->message, e->attempts);
+    fprintf(stderr, "%s: %s (%ld): %s [attempts %d]\n", what, e->code, e->http_status, e->message,
+            e->attempts);
 }
 
 /* --- many requests on one multi handle ------------------------------------------------------ */
@@ -205,9 +205,9 @@ static void test_rds_cluster_snapshot(void)
     snprintf(snap, sizeof(snap), "%s-snap", cluster);
     CHECK(client_open(&cl, getenv("MOTO_ENDPOINT"), NULL, NULL) == 0);
     {
-        const char *const p[] = {"DBClusterIdentifier", cluster, "Engine", "aurora-postgresql",
-                                 "MasterUsername", "snaplake", "MasterUserPassword",
-                                 "not-a-secret-1", NULL};
+        const char *const p[] = {"DBClusterIdentifier", cluster,          "Engine",
+                                 "aurora-postgresql",   "MasterUsername", "snaplake",
+                                 "MasterUserPassword",  "not-a-secret-1", NULL};
         int rc = sl_aws_query(cl.aws, "rds", "CreateDBCluster", "2014-10-31", p, &doc, &e);
         if (rc)
             show("CreateDBCluster", &e);
@@ -220,8 +220,7 @@ static void test_rds_cluster_snapshot(void)
     {
         const char *const p[] = {"DBClusterIdentifier", cluster, "DBClusterSnapshotIdentifier",
                                  snap, NULL};
-        int rc = sl_aws_query(cl.aws, "rds", "CreateDBClusterSnapshot", "2014-10-31", p, &doc,
-                              &e);
+        int rc = sl_aws_query(cl.aws, "rds", "CreateDBClusterSnapshot", "2014-10-31", p, &doc, &e);
         if (rc)
             show("CreateDBClusterSnapshot", &e);
         xmlFreeDoc(doc);
@@ -232,8 +231,8 @@ static void test_rds_cluster_snapshot(void)
     }
     {
         const char *const p[] = {"DBClusterIdentifier", cluster, NULL};
-        int rc = sl_aws_query(cl.aws, "rds", "DescribeDBClusterSnapshots", "2014-10-31", p, &doc,
-                              &e);
+        int rc =
+            sl_aws_query(cl.aws, "rds", "DescribeDBClusterSnapshots", "2014-10-31", p, &doc, &e);
         if (rc)
             show("DescribeDBClusterSnapshots", &e);
         client_close(&cl);
@@ -402,8 +401,8 @@ static void test_s3_multipart_copy_and_delete(void)
         rc = sl_s3_put(cl.aws, bucket, "big/source", data, size, NULL, &e);
     /* Two parts: 5 MiB and the rest, via CreateMultipartUpload/UploadPartCopy/Complete. */
     if (rc == 0)
-        rc = sl_s3_copy_multipart(cl.aws, bucket, "big/source", bucket, "big/copy",
-                                  (long long)size, SL_S3_PART_MIN, NULL, &e);
+        rc = sl_s3_copy_multipart(cl.aws, bucket, "big/source", bucket, "big/copy", (long long)size,
+                                  SL_S3_PART_MIN, NULL, &e);
     if (rc == 0)
         rc = sl_s3_get(cl.aws, bucket, "big/copy", &got, &e);
     if (rc)
@@ -563,9 +562,14 @@ static void test_errors_surface_aws_code(void)
 static void test_awkward_keys_noauth(void)
 {
     static const char *const names[] = {
-        "with space.gz.parquet", "plus+sign", "per%cent", "k=v/date=2024-01-01/x",
-        "tilde~ok",              "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
-        "a+b c%20d=e~f\xc3\xb1", "q?x#y&z",
+        "with space.gz.parquet",
+        "plus+sign",
+        "per%cent",
+        "k=v/date=2024-01-01/x",
+        "tilde~ok",
+        "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+        "a+b c%20d=e~f\xc3\xb1",
+        "q?x#y&z",
     };
     const char *ep = getenv("MOTO_NOAUTH_ENDPOINT");
     client cl;
@@ -634,12 +638,9 @@ static void test_awkward_keys_noauth(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_rds_cluster_snapshot),
-    SL_TEST(test_s3_put_list_copy_get),
-    SL_TEST(test_s3_multipart_copy_and_delete),
-    SL_TEST(test_glue_crawler),
-    SL_TEST(test_errors_surface_aws_code),
-    SL_TEST(test_awkward_keys_noauth),
+    SL_TEST(test_rds_cluster_snapshot),         SL_TEST(test_s3_put_list_copy_get),
+    SL_TEST(test_s3_multipart_copy_and_delete), SL_TEST(test_glue_crawler),
+    SL_TEST(test_errors_surface_aws_code),      SL_TEST(test_awkward_keys_noauth),
 };
 
 int main(void)

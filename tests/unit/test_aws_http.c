@@ -82,8 +82,8 @@ static void test_parse_error(void)
         {SL_AWS_PROTO_REST_XML, 404, "", "x-amz-request-id: h4\r\nContent-Length: 0\r\n", -1,
          "NotFound", "HTTP status 404", "h4", 0},
         {SL_AWS_PROTO_REST_XML, 403, NULL, NULL, -1, "AccessDenied", "HTTP status 403", "", 0},
-        {SL_AWS_PROTO_REST_XML, 503, "  ", NULL, -1, "ServiceUnavailable", "HTTP status 503",
-         "", 1},
+        {SL_AWS_PROTO_REST_XML, 503, "  ", NULL, -1, "ServiceUnavailable", "HTTP status 503", "",
+         1},
         {SL_AWS_PROTO_JSON, 400,
          "{\"__type\":\"com.amazonaws.glue#EntityNotFoundException\",\"message\":\"no crawler\"}",
          "x-amzn-RequestId: j1\r\n", 0, "EntityNotFoundException", "no crawler", "j1", 0},
@@ -94,10 +94,10 @@ static void test_parse_error(void)
          "X-Amzn-ErrorType: InvalidInputException:http://internal.amazon.com/\r\n", 0,
          "InvalidInputException", "bad principal", "", 0},
         {SL_AWS_PROTO_JSON, 400, "{\"message\":\"only a message\"}",
-         "x-amzn-errortype: ValidationException\r\n", 0, "ValidationException",
-         "only a message", "", 0},
-        {SL_AWS_PROTO_QUERY, 502, "<html><body>Bad gateway</body></html>", NULL, -1,
-         "BadGateway", "HTTP status 502", "", 1},
+         "x-amzn-errortype: ValidationException\r\n", 0, "ValidationException", "only a message",
+         "", 0},
+        {SL_AWS_PROTO_QUERY, 502, "<html><body>Bad gateway</body></html>", NULL, -1, "BadGateway",
+         "HTTP status 502", "", 1},
         {SL_AWS_PROTO_JSON, 418, "{not json", NULL, -1, "HTTP418", "HTTP status 418", "", 0},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
@@ -141,12 +141,12 @@ static void test_endpoint_resolve(void)
         {"us-east-1", "http://127.0.0.1:15000/", NULL, NULL, 0, "glue", NULL, NULL, NULL,
          "http://127.0.0.1:15000/", "127.0.0.1:15000", "/"},
         /* The per-service override beats AWS_ENDPOINT_URL; default ports are dropped. */
-        {"us-east-1", "http://127.0.0.1:15000", "https://s3.local:443/base/", NULL, 0, "s3",
-         "bkt", "/k", NULL, "https://s3.local/base/bkt/k", "s3.local", "/base/bkt/k"},
-        {"us-east-1", "http://127.0.0.1:15000", NULL, "http://rds.local:80", 0, "rds", NULL,
-         NULL, NULL, "http://rds.local/", "rds.local", "/"},
-        {"us-east-1", "http://127.0.0.1:15000", NULL, "http://rds.local:80", 0, "sts", NULL,
-         NULL, NULL, "http://127.0.0.1:15000/", "127.0.0.1:15000", "/"},
+        {"us-east-1", "http://127.0.0.1:15000", "https://s3.local:443/base/", NULL, 0, "s3", "bkt",
+         "/k", NULL, "https://s3.local/base/bkt/k", "s3.local", "/base/bkt/k"},
+        {"us-east-1", "http://127.0.0.1:15000", NULL, "http://rds.local:80", 0, "rds", NULL, NULL,
+         NULL, "http://rds.local/", "rds.local", "/"},
+        {"us-east-1", "http://127.0.0.1:15000", NULL, "http://rds.local:80", 0, "sts", NULL, NULL,
+         NULL, "http://127.0.0.1:15000/", "127.0.0.1:15000", "/"},
         {"cn-north-1", NULL, NULL, NULL, 0, "glue", NULL, NULL, NULL,
          "https://glue.cn-north-1.amazonaws.com.cn/", "glue.cn-north-1.amazonaws.com.cn", "/"},
     };
@@ -183,8 +183,7 @@ static void test_endpoint_errors(void)
 
     memset(&o, 0, sizeof(o));
     o.region = "us-east-1";
-    CHECK_INT(sl_aws_endpoint_resolve(&o, "s3", "b", "no-slash", NULL, &ep, err, sizeof(err)),
-              -1);
+    CHECK_INT(sl_aws_endpoint_resolve(&o, "s3", "b", "no-slash", NULL, &ep, err, sizeof(err)), -1);
     CHECK(strstr(err, "does not start") != NULL);
     o.endpoint_url = "ftp://example.com";
     CHECK_INT(sl_aws_endpoint_resolve(&o, "rds", NULL, "/", NULL, &ep, err, sizeof(err)), -1);
@@ -204,9 +203,11 @@ static void test_bucket_virtual_ok(void)
         const char *b;
         int want;
     } cases[] = {
-        {"abc", 1},   {"my-bucket-1", 1}, {"ab", 0},   {"My-Bucket", 0}, {"a.b.c", 0},
-        {"-abc", 0},  {"abc-", 0},        {"a_bc", 0}, {NULL, 0},
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
+        {"abc", 1},   {"my-bucket-1", 1},
+        {"ab", 0},    {"My-Bucket", 0},
+        {"a.b.c", 0}, {"-abc", 0},
+        {"abc-", 0},  {"a_bc", 0},
+        {NULL, 0},    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
         CHECK_INT(sl_aws_s3_bucket_virtual_ok(cases[i].b), cases[i].want);

@@ -131,8 +131,7 @@ static void test_part_ranges(void)
         CHECK_INT(psize % MiB, 0);
         CHECK(psize * (long long)n >= size);
         /* 5 TiB + 1 byte... no: beyond 10,000 x 5 GiB is refused. */
-        CHECK_INT(sl_s3_part_ranges(10000LL * 5 * GiB + 1, 5 * GiB, &r, &n, err, sizeof(err)),
-                  -1);
+        CHECK_INT(sl_s3_part_ranges(10000LL * 5 * GiB + 1, 5 * GiB, &r, &n, err, sizeof(err)), -1);
     }
 }
 
@@ -262,15 +261,15 @@ static void test_request_builders(void)
     CHECK_STR(hdr(&r, "x-amz-source-expected-bucket-owner"), "111122223333");
     sl_s3_req_cleanup(&r);
 
-    CHECK_INT(sl_s3_upload_part_copy_request(&r, "src", "k", "dst", "k2", "up/id+1", 2, &range,
-                                             &o, err, sizeof(err)),
+    CHECK_INT(sl_s3_upload_part_copy_request(&r, "src", "k", "dst", "k2", "up/id+1", 2, &range, &o,
+                                             err, sizeof(err)),
               0);
     CHECK_STR(r.req.query, "partNumber=2&uploadId=up%2Fid%2B1");
     CHECK_STR(hdr(&r, "x-amz-copy-source-range"), "bytes=5242880-10485759");
     CHECK(hdr(&r, "x-amz-server-side-encryption") == NULL);
     sl_s3_req_cleanup(&r);
-    CHECK_INT(sl_s3_upload_part_copy_request(&r, "src", "k", "dst", "k2", "id", 10001, &range,
-                                             NULL, err, sizeof(err)),
+    CHECK_INT(sl_s3_upload_part_copy_request(&r, "src", "k", "dst", "k2", "id", 10001, &range, NULL,
+                                             err, sizeof(err)),
               -1);
 
     CHECK_INT(sl_s3_put_request(&r, "b", "k", "xy", 2, NULL, err, sizeof(err)), 0);
