@@ -165,6 +165,23 @@ int sl_rds_export_canceled(const char *s)
     return s && strcasecmp(s, "CANCELED") == 0;
 }
 
+size_t sl_rds_count_foreign_running(const sl_rds_export_tasks *tasks, const char *const *own_ids,
+                                    size_t nown)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; tasks && i < tasks->n; i++) {
+        int own = 0;
+        if (!sl_rds_export_running(tasks->items[i].status))
+            continue;
+        for (size_t k = 0; k < nown && !own; k++)
+            own = own_ids[k] && strcmp(own_ids[k], tasks->items[i].id) == 0;
+        if (!own)
+            n++;
+    }
+    return n;
+}
+
 int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker,
                            size_t markerlen, char *err, size_t errlen)
 {

@@ -103,6 +103,14 @@ int sl_rds_export_complete(const char *status);
 int sl_rds_export_failed(const char *status);   /* FAILED */
 int sl_rds_export_canceled(const char *status); /* CANCELED */
 
+/*
+ * The export slot rule's pure part: how many tasks of `tasks` are running
+ * (sl_rds_export_running) and are not one of own_ids[0..nown) (the ids snaplake's live slots
+ * hold; NULL entries ignored). Those count against EXPORT_TASK_LIMIT besides snaplake's slots.
+ */
+size_t sl_rds_count_foreign_running(const sl_rds_export_tasks *tasks, const char *const *own_ids,
+                                    size_t nown);
+
 /* ---- pure parsers (unit-tested and fuzzed) -------------------------------------------- */
 
 /*

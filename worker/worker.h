@@ -121,11 +121,23 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status);
 
 /*
  * Full-jitter backoff (AWS Architecture Blog, "Exponential Backoff and Jitter"): a uniform
- * random delay in [0, min(max_ms, base_ms * 2^(attempt-1))] for retry number attempt >= 1,
- * using r (a random 64-bit value) as the randomness. Never negative; saturates instead of
- * overflowing.
+ * delay in [0, min(max_ms, base_ms * 2^(attempt-1))] for retry number attempt >= 1, drawn
+ * from r (a random 64-bit value, sl_random_u64() in the worker). Never negative; the doubling
+ * saturates at max_ms instead of overflowing. Pure and inline so the unit tests reach it
+ * without the runtime's I/O.
  */
-long long sl_worker_backoff_ms(long long base_ms, long long max_ms, int attempt,
-                               unsigned long long r);
+static inline long long sl_worker_backoff_ms(long long base_ms, long long max_ms, int attempt,
+                                             unsigned long long r)
+{
+    long long cap = base_ms;
+
+    if (base_ms <= 0 || max_ms <= 0)
+        return 0;
+    if (cap > max_ms)
+        cap = max_ms;
+    for (int i = 1; i < attempt && cap < max_ms; i++)
+        cap = cap > max_ms / 2 ? max_ms : cap * 2;
+    return (long long)(r % ((unsigned long long)cap + 1ULL));
+}
 
 #endif /* SL_WORKER_H */

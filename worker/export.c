@@ -1,0 +1,558 @@
+/*
+ * export.c - the export stage: `snapshots` -> StartExportTask -> `exports`.
+ *
+ * Per job (one snapshot, or one cluster in cluster mode):
+ *   DESCRIBE  DescribeExportTasks(id), where id is derived deterministically from the snapshot
+ *             (ids.h). An existing task is adopted: COMPLETE publishes at once, STARTING/
+ *             IN_PROGRESS is polled, FAILED/CANCELED fails with AWS's FailureCause. This is
+ *             what makes a redelivered message (or a worker killed mid-export) never start a
+ *             second export.
+ *   SLOT      one of EXPORT_TASK_LIMIT slots: pg_try_advisory_lock(SL_PG_LOCK_NS_EXPORT_SLOT,
+ *             k) on a connection of the job's own, held for the export's whole life, so a
+ *             worker that dies frees its slots when the server drops its connections. No slot:
+ *             stay PENDING (ledger `waiting`) and retry every EXPORT_SLOT_RETRY while the
+ *             consumer keeps polling; a freed slot is taken within that interval.
+ *   START     StartExportTask. ExportTaskAlreadyExists -> adopt. ExportTaskLimitReachedFault
+ *             -> the account is full (someone else's export): keep the slot, wait, retry.
+ *   POLL      DescribeExportTasks every EXPORT_POLL_INTERVAL until COMPLETE (publish) or
+ *             FAILED/CANCELED (fail fast with AWS's FailureCause).
+ *
+ * Exports started elsewhere. RDS caps concurrent exports per account (the seed: 5), whoever
+ * started them. The slot rule: let R be the account's running tasks (STARTING, IN_PROGRESS,
+ * CANCELING) and L the task ids held by live slots of any snaplake worker. Each slot
+ * connection advertises its task id in its application_name ("sl:<id>"; ids are at most 60
+ * chars, so it fits PostgreSQL's 63), which every worker reads from pg_stat_activity; a slot
+ * of a dead worker vanishes with its connection. The foreign count is F = |R \ L|: exports of
+ * other tools, and exports of dead snaplake workers that no one has adopted yet (they do run,
+ * so they must count). A job may only take slot k < EXPORT_TASK_LIMIT - F. Snaplake's own
+ * exports are bounded by the slots, the others by F, so together they stay within the limit;
+ * the rare race in between (a foreign export started after we looked) is answered by AWS's
+ * ExportTaskLimitReachedFault, which we treat as "wait", never as a failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "ids.h"
+#include "kafka.h"
+#include "ledger.h"
+#include "log.h"
+#include "pg.h"
+#include "rds.h"
+#include "stage.h"
+#include "worker.h"
+
+/* How fresh the account view (R and L) must be when deciding on a slot. */
+#define VIEW_TTL_MS 250
+#define MAX_EXPORT_ONLY 64
+
+typedef struct export_cfg {
+    long long task_limit;
+    char *bucket;
+    char *prefix_root;
+    char *iam_role;
+    char *kms_key;
+    char *task_prefix;
+    char *export_only;
+    long long poll_ms;
+    long long slot_retry_ms;
+} export_cfg;
+
+static const sl_cfg_opt export_opts[] = {
+    {"EXPORT_TASK_LIMIT", SL_CFG_INT, "5", 1, 1000, 0, offsetof(export_cfg, task_limit),
+     "concurrent exports allowed in the account (RDS quota), all tools together"},
+    {"EXPORT_S3_BUCKET", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(export_cfg, bucket),
+     "bucket the exports are written to"},
+    {"EXPORT_S3_PREFIX", SL_CFG_STRING, SL_IDS_DEFAULT_EXPORT_ROOT, 0, -1, 0,
+     offsetof(export_cfg, prefix_root), "root of <root>/<cluster>/<date> (\"\" = none)"},
+    {"EXPORT_IAM_ROLE_ARN", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(export_cfg, iam_role),
+     "IAM role RDS assumes to write the export"},
+    {"EXPORT_KMS_KEY_ID", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(export_cfg, kms_key),
+     "KMS key that encrypts the export (required by AWS)"},
+    {"EXPORT_TASK_PREFIX", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(export_cfg, task_prefix),
+     "optional prefix of export task ids (letters, digits, '-', max 16)"},
+    {"EXPORT_ONLY", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(export_cfg, export_only),
+     "optional comma list of database[.schema[.table]] to export"},
+    {"EXPORT_POLL_INTERVAL", SL_CFG_DURATION, "30s", 100, 3600000, 0,
+     offsetof(export_cfg, poll_ms), "DescribeExportTasks interval while an export runs"},
+    {"EXPORT_SLOT_RETRY", SL_CFG_DURATION, "2s", 50, 600000, 0,
+     offsetof(export_cfg, slot_retry_ms), "retry interval while no export slot is free"},
+};
+
+typedef struct export_ctx {
+    export_cfg cfg;
+    char *only_buf;                      /* EXPORT_ONLY split in place */
+    const char *only[MAX_EXPORT_ONLY];
+    size_t nonly;
+    /* The account view, shared by all jobs of this worker. */
+    sl_rds_export_tasks running;
+    char **live;
+    size_t nlive;
+    long long view_ms; /* monotonic time of the last refresh; 0 = never */
+} export_ctx;
+
+typedef enum ex_phase { EX_DESCRIBE, EX_SLOT, EX_START, EX_POLL } ex_phase;
+
+typedef struct ex_job {
+    ex_phase phase;
+    char task_id[SL_IDS_EXPORT_ID_MAX + 1];
+    char s3_prefix[512];
+    PGconn *slot_conn;
+    int slot; /* -1 = none */
+} ex_job;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int set_str(char **dst, const char *v)
+{
+    char *c = sl_strdup0(v);
+    if (v && !c)
+        return -1;
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+static sl_step_result fail(sl_job *job, const char *code, const char *msg, const char *rid)
+{
+    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
+    snprintf(job->error_message, sizeof(job->error_message), "%s", msg);
+    if (rid)
+        snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", rid);
+    return SL_STEP_FAILED;
+}
+
+/* An AWS error the job cannot act on: transient -> RETRY (the runtime backs off and counts
+ * attempts), otherwise FAILED with AWS's own code and message. */
+static sl_step_result aws_fail(sl_job *job, const char *action, const sl_aws_error *e)
+{
+    snprintf(job->error_code, sizeof(job->error_code), "%s", e->code[0] ? e->code : "AwsError");
+    snprintf(job->error_message, sizeof(job->error_message), "%s: %s", action, e->message);
+    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
+    return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
+}
+
+/* "Wait for a slot" refusals: ExportTaskLimitReachedFault (the seed's), and the generic quota
+ * codes AWS uses elsewhere for the same condition. */
+static int is_limit_error(const char *code)
+{
+    return strcmp(code, SL_RDS_ERR_TASK_LIMIT) == 0 || strcmp(code, "ExportTaskLimitReached") == 0 ||
+           strcmp(code, "QuotaExceeded") == 0 || strcmp(code, "QuotaExceededException") == 0 ||
+           strcmp(code, "LimitExceededException") == 0;
+}
+
+static void view_clear(export_ctx *c)
+{
+    sl_rds_export_tasks_cleanup(&c->running);
+    for (size_t i = 0; i < c->nlive; i++)
+        free(c->live[i]);
+    free(c->live);
+    c->live = NULL;
+    c->nlive = 0;
+}
+
+/* Refreshes R (running exports in the account) and L (task ids of live slots). */
+static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
+{
+    static const char *const statuses[] = {"starting", "in_progress", "canceling"};
+    sl_rds_export_tasks r = {NULL, 0};
+    sl_aws_error e;
+    PGresult *res = NULL;
+    char err[SL_ERRLEN];
+    PGconn *pg = sl_worker_pg(w);
+    char **live = NULL;
+    int n;
+
+    if (c->view_ms && sl_mono_ms() - c->view_ms < VIEW_TTL_MS)
+        return 0;
+    if (sl_rds_list_export_tasks(sl_worker_aws(w), statuses, SL_ARRAY_LEN(statuses), &r, &e)) {
+        sl_warn(log, "listing running exports failed: %s: %s", e.code, e.message);
+        return -1;
+    }
+    if (!pg || sl_pg_exec(pg,
+                          "SELECT substr(application_name, 4) FROM pg_stat_activity "
+                          "WHERE application_name LIKE 'sl:%' AND datname = current_database()",
+                          0, NULL, &res, err, sizeof(err))) {
+        sl_warn(log, "reading live export slots failed: %s", pg ? err : "no connection");
+        sl_rds_export_tasks_cleanup(&r);
+        return -1;
+    }
+    n = PQntuples(res);
+    live = calloc((size_t)n + 1, sizeof(*live));
+    for (int i = 0; live && i < n; i++)
+        live[i] = sl_strdup0(PQgetvalue(res, i, 0));
+    PQclear(res);
+    if (!live) {
+        sl_rds_export_tasks_cleanup(&r);
+        return -1;
+    }
+    view_clear(c);
+    c->running = r;
+    c->live = live;
+    c->nlive = (size_t)n;
+    c->view_ms = sl_mono_ms();
+    return 0;
+}
+
+/*
+ * Tries to take a slot for job's task (see the rule at the top). Returns 1 when held, 0 when
+ * none is free now, -1 on a database error (treated as "none free", retried).
+ */
+static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
+{
+    char err[SL_ERRLEN], app[80];
+    size_t foreign;
+    long long usable;
+    const char **own;
+
+    if (x->slot_conn && x->slot >= 0)
+        return 1;
+    if (view_refresh(w, c, &job->log))
+        return -1;
+    own = calloc(c->nlive + 1, sizeof(*own));
+    if (!own)
+        return -1;
+    for (size_t i = 0; i < c->nlive; i++)
+        own[i] = c->live[i];
+    own[c->nlive] = x->task_id; /* an adopted task of ours is not foreign to itself */
+    foreign = sl_rds_count_foreign_running(&c->running, own, c->nlive + 1);
+    free(own);
+    usable = c->cfg.task_limit - (long long)foreign;
+    if (usable <= 0)
+        return 0;
+    if (!x->slot_conn && sl_worker_pg_connect(w, "slot", &x->slot_conn, err, sizeof(err))) {
+        sl_warn(&job->log, "export slot connection failed: %s", err);
+        if (x->slot_conn) {
+            PQfinish(x->slot_conn);
+            x->slot_conn = NULL;
+        }
+        return -1;
+    }
+    for (long long k = 0; k < usable; k++) {
+        int got = 0;
+        if (sl_pg_try_advisory_lock(x->slot_conn, SL_PG_LOCK_NS_EXPORT_SLOT, (int32_t)k, &got,
+                                    err, sizeof(err))) {
+            sl_warn(&job->log, "export slot lock failed: %s", err);
+            PQfinish(x->slot_conn);
+            x->slot_conn = NULL;
+            return -1;
+        }
+        if (!got)
+            continue;
+        /* Advertise which task this slot holds (read by view_refresh of every worker). */
+        snprintf(app, sizeof(app), "sl:%s", x->task_id);
+        {
+            const char *params[] = {app};
+            if (sl_pg_exec(x->slot_conn, "SELECT set_config('application_name', $1, false)", 1,
+                           params, NULL, err, sizeof(err))) {
+                sl_warn(&job->log, "export slot naming failed: %s", err);
+                PQfinish(x->slot_conn); /* frees the lock too */
+                x->slot_conn = NULL;
+                return -1;
+            }
+        }
+        x->slot = (int)k;
+        c->view_ms = 0; /* our own view changed */
+        {
+            char ks[16];
+            const char *kv[] = {"event", "slot", "slot", ks, "export_task_id", x->task_id, NULL};
+            snprintf(ks, sizeof(ks), "%d", x->slot);
+            sl_log_kv(SL_LOG_INFO, &job->log, kv, "export slot %d taken (%zu foreign exports)",
+                      x->slot, foreign);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void release_slot(ex_job *x, const sl_log_ctx *log)
+{
+    char err[SL_ERRLEN];
+
+    if (!x->slot_conn)
+        return;
+    if (x->slot >= 0 &&
+        sl_pg_advisory_unlock(x->slot_conn, SL_PG_LOCK_NS_EXPORT_SLOT, x->slot, err, sizeof(err)))
+        sl_warn(log, "export slot unlock: %s (closing the connection frees it)", err);
+    PQfinish(x->slot_conn);
+    x->slot_conn = NULL;
+    if (x->slot >= 0)
+        sl_info(log, "export slot %d released", x->slot);
+    x->slot = -1;
+}
+
+/* COMPLETE: the next stage's message. */
+static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_export_task *t)
+{
+    char err[SL_ERRLEN], ts[32];
+    sl_msg *o = &job->out;
+
+    if (sl_msg_copy(o, &job->in, err, sizeof(err)))
+        return fail(job, "OutOfMemory", err, NULL);
+    o->type = SL_MSG_EXPORTED;
+    if (set_str(&o->export_task_id, x->task_id) ||
+        set_str(&o->s3_bucket, t->s3_bucket[0] ? t->s3_bucket : c->cfg.bucket) ||
+        set_str(&o->s3_prefix, x->s3_prefix))
+        return fail(job, "OutOfMemory", "building the exported message", NULL);
+    if (t->start_ms && sl_msg_format_time(t->start_ms, ts, sizeof(ts)) == 0 &&
+        set_str(&o->export_started_at, ts))
+        return fail(job, "OutOfMemory", "building the exported message", NULL);
+    if (t->end_ms && sl_msg_format_time(t->end_ms, ts, sizeof(ts)) == 0 &&
+        set_str(&o->export_ended_at, ts))
+        return fail(job, "OutOfMemory", "building the exported message", NULL);
+    {
+        const char *kv[] = {"event", "exported", "export_task_id", x->task_id, "s3_prefix",
+                            x->s3_prefix, NULL};
+        sl_log_kv(SL_LOG_INFO, &job->log, kv, "export complete");
+    }
+    return SL_STEP_DONE;
+}
+
+/* Acts on a task's status: DONE, FAILED, or PENDING (next poll scheduled). */
+static sl_step_result on_status(sl_worker *w, sl_job *job, export_ctx *c, ex_job *x,
+                                const sl_rds_export_task *t)
+{
+    char msg[1200];
+
+    (void)w;
+    if (sl_rds_export_complete(t->status))
+        return done(job, c, x, t);
+    if (sl_rds_export_failed(t->status) || sl_rds_export_canceled(t->status)) {
+        int failed = sl_rds_export_failed(t->status);
+        snprintf(msg, sizeof(msg), "export %s %s: %s", x->task_id, failed ? "failed" : "canceled",
+                 t->failure_cause[0] ? t->failure_cause : "(no FailureCause given)");
+        return fail(job, failed ? "ExportFailed" : "ExportCanceled",
+                    t->failure_cause[0] ? t->failure_cause : msg, NULL);
+    }
+    x->phase = EX_POLL;
+    job->next_step_ms = sl_mono_ms() + c->cfg.poll_ms;
+    if (sl_log_enabled(SL_LOG_DEBUG)) {
+        char pct[16];
+        const char *kv[] = {"export_task_id", x->task_id, "status", t->status, "percent", pct,
+                            NULL};
+        snprintf(pct, sizeof(pct), "%d", t->percent_progress);
+        sl_log_kv(SL_LOG_DEBUG, &job->log, kv, "export running");
+    }
+    return SL_STEP_PENDING;
+}
+
+/* ---- stage hooks -------------------------------------------------------------------------- */
+
+static int export_init(sl_worker *w, void **ctxp, char *err, size_t errlen)
+{
+    export_ctx *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return sl_seterr(err, errlen, "out of memory");
+    if (sl_config_load(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg, NULL, NULL, err,
+                       errlen)) {
+        free(c);
+        return -1;
+    }
+    if (c->cfg.export_only && c->cfg.export_only[0]) {
+        char *save = NULL, *tok;
+        c->only_buf = sl_strdup0(c->cfg.export_only);
+        if (!c->only_buf)
+            goto oom;
+        for (tok = strtok_r(c->only_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ')
+                tok++;
+            if (!*tok)
+                continue;
+            if (c->nonly == MAX_EXPORT_ONLY) {
+                sl_seterr(err, errlen, "EXPORT_ONLY: at most %d entries", MAX_EXPORT_ONLY);
+                goto fail;
+            }
+            c->only[c->nonly++] = tok;
+        }
+    }
+    if (c->cfg.task_prefix && c->cfg.task_prefix[0]) {
+        /* Validate the prefix once, with a sample id, so a bad Deployment fails at start. */
+        sl_snapshot_id id;
+        char tid[SL_IDS_EXPORT_ID_MAX + 1], e2[SL_ERRLEN];
+        if (sl_ids_parse_snapshot("rds:a-2024-01-01-00-00", &id, e2, sizeof(e2)) ||
+            sl_ids_export_task_id(&id, c->cfg.task_prefix, tid, sizeof(tid), e2, sizeof(e2))) {
+            sl_seterr(err, errlen, "EXPORT_TASK_PREFIX: %s", e2);
+            goto fail;
+        }
+    }
+    /* Queued exports wait (and poll) inside the worker: twice the limit in flight. */
+    sl_worker_set_default_max_jobs(w, c->cfg.task_limit * 2);
+    sl_config_dump(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg);
+    *ctxp = c;
+    return 0;
+oom:
+    sl_seterr(err, errlen, "out of memory");
+fail:
+    free(c->only_buf);
+    sl_config_cleanup(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg);
+    free(c);
+    return -1;
+}
+
+static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job);
+
+static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
+{
+    export_ctx *c = ctx;
+    ex_job *x;
+    sl_snapshot_id id;
+    char err[SL_ERRLEN];
+
+    if (!job->in.mode || !job->in.source_arn || !job->in.date)
+        return fail(job, "InvalidInput", "snapshot message lacks mode, source_arn or date", NULL);
+    if (strcmp(job->in.mode, "cluster") == 0) {
+        /* Cluster mode: the run id is `<cluster>-YYYY-MM-DD-HH-MM` (ids.h), which parses as a
+         * snapshot id once `rds:` is put in front. */
+        char sid[SL_IDS_BUFLEN];
+        snprintf(sid, sizeof(sid), "rds:%s", job->in.run_id ? job->in.run_id : "");
+        if (sl_ids_parse_snapshot(sid, &id, err, sizeof(err)))
+            return fail(job, "InvalidInput", err, NULL);
+    } else if (sl_ids_parse_snapshot(job->in.snapshot_id ? job->in.snapshot_id
+                                                         : job->in.source_arn,
+                                     &id, err, sizeof(err))) {
+        return fail(job, "InvalidInput", err, NULL);
+    }
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return fail(job, "OutOfMemory", "export job state", NULL);
+    x->slot = -1;
+    job->state = x;
+    if (sl_ids_export_task_id(&id, c->cfg.task_prefix, x->task_id, sizeof(x->task_id), err,
+                              sizeof(err)) ||
+        sl_ids_export_s3_prefix(c->cfg.prefix_root, id.cluster, id.date, x->s3_prefix,
+                                sizeof(x->s3_prefix), err, sizeof(err)))
+        return fail(job, "InvalidInput", err, NULL);
+    snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", x->task_id);
+    x->phase = EX_DESCRIBE;
+    return export_step(w, ctx, job);
+}
+
+static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
+{
+    export_ctx *c = ctx;
+    ex_job *x = job->state;
+    sl_rds_export_task t;
+    sl_aws_error e;
+    int found = 0;
+
+    switch (x->phase) {
+    case EX_DESCRIBE:
+        if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e))
+            return aws_fail(job, "DescribeExportTasks", &e);
+        if (found) {
+            const char *kv[] = {"event", "adopt", "export_task_id", x->task_id, "status",
+                                t.status, NULL};
+            sl_log_kv(SL_LOG_INFO, &job->log, kv, "export task exists, adopting it");
+            if (sl_rds_export_running(t.status))
+                (void)take_slot(w, c, job, x); /* count it as ours if a slot is free */
+            return on_status(w, job, c, x, &t);
+        }
+        x->phase = EX_SLOT;
+        /* fall through */
+    case EX_SLOT:
+        if (take_slot(w, c, job, x) != 1) {
+            sl_worker_job_status(w, job, SL_LEDGER_WAITING);
+            job->next_step_ms = sl_mono_ms() + c->cfg.slot_retry_ms;
+            return SL_STEP_PENDING;
+        }
+        x->phase = EX_START;
+        /* fall through */
+    case EX_START: {
+        sl_rds_export_params p;
+        memset(&p, 0, sizeof(p));
+        p.task_id = x->task_id;
+        p.source_arn = job->in.source_arn;
+        p.s3_bucket = c->cfg.bucket;
+        p.s3_prefix = x->s3_prefix;
+        p.iam_role = c->cfg.iam_role;
+        p.kms_key = c->cfg.kms_key;
+        p.export_only = c->nonly ? c->only : NULL;
+        p.n_export_only = c->nonly;
+        if (sl_rds_start_export_task(sl_worker_aws(w), &p, &t, &e)) {
+            if (strcmp(e.code, SL_RDS_ERR_TASK_EXISTS) == 0 ||
+                strcmp(e.code, "ExportTaskAlreadyExistsFault") == 0) {
+                sl_info(&job->log, "export task %s already exists, adopting it", x->task_id);
+                x->phase = EX_POLL;
+                job->next_step_ms = sl_mono_ms();
+                return SL_STEP_PENDING;
+            }
+            if (is_limit_error(e.code)) {
+                /* The account is at its cap with exports we did not count (started in the
+                 * moment since we looked): keep the slot, wait, try again. */
+                sl_info(&job->log, "export refused (%s), waiting: %s", e.code, e.message);
+                sl_worker_job_status(w, job, SL_LEDGER_WAITING);
+                c->view_ms = 0;
+                job->next_step_ms = sl_mono_ms() + c->cfg.slot_retry_ms;
+                return SL_STEP_PENDING;
+            }
+            return aws_fail(job, "StartExportTask", &e);
+        }
+        {
+            const char *kv[] = {"event", "export_started", "export_task_id", x->task_id,
+                                "source_arn", job->in.source_arn, "s3_prefix", x->s3_prefix,
+                                NULL};
+            sl_log_kv(SL_LOG_INFO, &job->log, kv, "export started");
+        }
+        sl_worker_job_status(w, job, SL_LEDGER_RUNNING);
+        c->view_ms = 0;
+        return on_status(w, job, c, x, &t);
+    }
+    case EX_POLL:
+    default:
+        if (!x->slot_conn)
+            (void)take_slot(w, c, job, x);
+        if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e))
+            return aws_fail(job, "DescribeExportTasks", &e);
+        if (!found) {
+            /* Just started and not yet listed (eventual consistency): look again later. */
+            job->next_step_ms = sl_mono_ms() + c->cfg.poll_ms;
+            return SL_STEP_PENDING;
+        }
+        sl_worker_job_status(w, job, SL_LEDGER_RUNNING);
+        return on_status(w, job, c, x, &t);
+    }
+}
+
+static void export_job_cleanup(sl_worker *w, void *ctx, sl_job *job)
+{
+    ex_job *x = job->state;
+
+    (void)w;
+    (void)ctx;
+    if (!x)
+        return;
+    release_slot(x, &job->log);
+    free(x);
+    job->state = NULL;
+}
+
+static void export_cleanup(sl_worker *w, void *ctx)
+{
+    export_ctx *c = ctx;
+
+    (void)w;
+    if (!c)
+        return;
+    view_clear(c);
+    free(c->only_buf);
+    sl_config_cleanup(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg);
+    free(c);
+}
+
+const sl_stage sl_stage_export = {
+    .name = "export",
+    .in_topic = SL_KAFKA_TOPIC_SNAPSHOTS,
+    .in_type = SL_MSG_SNAPSHOT,
+    .out_topic = SL_KAFKA_TOPIC_EXPORTS,
+    .cfg_opts = export_opts,
+    .ncfg_opts = SL_ARRAY_LEN(export_opts),
+    .init = export_init,
+    .start = export_start,
+    .step = export_step,
+    .job_cleanup = export_job_cleanup,
+    .tick = NULL,
+    .cleanup = export_cleanup,
+};

@@ -1,0 +1,11 @@
+/*
+ * stages.c - the stages this worker binary can run. Each stage's file defines its sl_stage
+ * (stage.h); add it here when the file lands. Kept apart from worker.c so adding a stage
+ * touches one line.
+ */
+#include "worker.h"
+
+const sl_stage *const sl_worker_stages[] = {
+    &sl_stage_export,
+    NULL,
+};

@@ -1,0 +1,1036 @@
+/*
+ * worker.c - the worker runtime (see worker.h and stage.h).
+ *
+ * One thread. Each loop turn: feed held messages into free job slots, poll Kafka once (up to
+ * 200 ms, less when a job is due sooner), turn the message into a job (or a dead letter),
+ * drive every due job one step, and pause or resume the assignment so that at most
+ * WORKER_MAX_JOBS jobs exist while the consumer keeps polling (staying in its group: a long
+ * export never trips max.poll.interval.ms).
+ *
+ * At-least-once bookkeeping, in this order, each step retried with backoff until it is durable
+ * and never skipped: (1) publish the output / failure / dead letter and wait for its delivery
+ * report, (2) record the outcome in the ledger, (3) tell the offset tracker, and store the
+ * offset it allows (Kafka's committed offset means "everything before is done", so a job that
+ * finishes before an earlier one of the same partition only advances the tracker). A crash
+ * anywhere before (3) redelivers the message; every stage is idempotent, so the redo is
+ * invisible.
+ */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "creds.h"
+#include "kafka.h"
+#include "ledger.h"
+#include "log.h"
+#include "msg.h"
+#include "offsets.h"
+#include "pg.h"
+#include "signals.h"
+
+#define DEFAULT_MAX_JOBS 16
+#define POLL_MAX_MS 200
+#define TOPIC_LEN 256
+
+typedef enum wj_phase {
+    WJ_BEGIN,   /* ledger stage_begin, then start() */
+    WJ_ACTIVE,  /* start()ed: step() when due */
+    WJ_BACKOFF, /* RETRY: waiting to begin again */
+    WJ_FINISH,  /* DONE/FAILED: publish, record, store */
+    WJ_DLQ      /* bad input: dead-letter, store */
+} wj_phase;
+
+/* A job and the runtime's bookkeeping around it. `job` must stay the first member:
+ * sl_worker_job_status gets the sl_job pointer back to its wjob. */
+typedef struct wjob {
+    sl_job job;
+    wj_phase phase;
+    sl_step_result result; /* DONE or FAILED in WJ_FINISH */
+    int started;           /* start() called and job_cleanup() still owed */
+    int published;         /* (1) done */
+    int recorded;          /* (2) done */
+    long long due_ms;      /* when BEGIN/BACKOFF/FINISH/DLQ may act next */
+    int tries;             /* bookkeeping tries, for their backoff */
+    char *topic;
+    unsigned char *key;
+    size_t keylen;
+    char *raw; /* the input bytes, NUL-terminated */
+    size_t rawlen;
+    char reason[512]; /* WJ_DLQ */
+    char ledger_status[16];
+    char ledger_task_id[64];
+} wjob;
+
+struct sl_worker {
+    sl_worker_cfg cfg;
+    const sl_stage *stage;
+    void *ctx;
+    int ctx_ready;
+    long long default_max_jobs;
+    long long max_jobs;
+    sl_creds_provider *creds;
+    sl_aws *aws;
+    PGconn *pg;
+    sl_kafka_producer *prod;
+    sl_kafka_consumer *cons;
+    sl_offsets *offsets;
+    char group[TOPIC_LEN];
+    char in_topic[TOPIC_LEN], out_topic[TOPIC_LEN], fail_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
+    char app_name[64];
+    wjob **jobs;
+    size_t njobs, capjobs;
+    rd_kafka_message_t **held; /* messages that arrived while full, in arrival order */
+    size_t nheld, capheld;
+    int paused;
+    int fatal;
+    char fatal_err[SL_ERRLEN];
+};
+
+static const sl_cfg_opt worker_opts[] = {
+    {"LOG_LEVEL", SL_CFG_STRING, "info", 0, -1, 0, offsetof(sl_worker_cfg, log_level),
+     "debug|info|warn|error"},
+    {"WORKER_STAGE", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_worker_cfg, stage),
+     "stage to run when no argument is given (export, copy, crawl, ...)"},
+    {"KAFKA_TOPIC_PREFIX", SL_CFG_STRING, SL_KAFKA_DEFAULT_PREFIX, 0, -1, 0,
+     offsetof(sl_worker_cfg, topic_prefix), "prefix of every topic name"},
+    {"KAFKA_GROUP_ID", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_worker_cfg, group_id),
+     "consumer group (default snaplake-<stage>)"},
+    {"WORKER_MAX_JOBS", SL_CFG_INT, "0", 0, 100000, 0, offsetof(sl_worker_cfg, max_jobs),
+     "jobs in flight before partitions are paused (0 = the stage's default)"},
+    {"STAGE_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0, offsetof(sl_worker_cfg, max_attempts),
+     "attempts of a job on transient failures before it fails"},
+    {"STAGE_RETRY_BASE", SL_CFG_DURATION, "1s", 1, 3600000, 0,
+     offsetof(sl_worker_cfg, retry_base_ms), "base of the full-jitter backoff between attempts"},
+    {"STAGE_RETRY_MAX", SL_CFG_DURATION, "5m", 1, 86400000, 0,
+     offsetof(sl_worker_cfg, retry_max_ms), "longest backoff between attempts"},
+    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0, offsetof(sl_worker_cfg, create_topics),
+     "create the six pipeline topics at start (tests, demo)"},
+    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0,
+     offsetof(sl_worker_cfg, topic_partitions), "partitions of topics created at start"},
+    {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
+     offsetof(sl_worker_cfg, publish_timeout_ms), "wait for a delivery report this long"},
+    {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_worker_cfg, database_url),
+     "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
+    SL_AWS_CFG_OPTS(sl_worker_cfg, aws),
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+const sl_stage *sl_worker_find_stage(const char *name)
+{
+    for (size_t i = 0; name && sl_worker_stages[i]; i++)
+        if (strcmp(sl_worker_stages[i]->name, name) == 0)
+            return sl_worker_stages[i];
+    return NULL;
+}
+
+void sl_worker_help(FILE *out, const char *prog)
+{
+    char names[256] = "";
+
+    for (size_t i = 0; sl_worker_stages[i]; i++) {
+        size_t n = strlen(names);
+        snprintf(names + n, sizeof(names) - n, "%s%s", n ? "|" : "", sl_worker_stages[i]->name);
+    }
+    fprintf(out, "usage: %s <%s>   (or WORKER_STAGE)\n\n", prog, names);
+    sl_config_help(out, prog, "runtime settings (every stage)", worker_opts,
+                   SL_ARRAY_LEN(worker_opts));
+    for (size_t i = 0; sl_worker_stages[i]; i++) {
+        char title[128];
+        snprintf(title, sizeof(title), "stage %s: %s -> %s", sl_worker_stages[i]->name,
+                 sl_worker_stages[i]->in_topic,
+                 sl_worker_stages[i]->out_topic ? sl_worker_stages[i]->out_topic : "(none)");
+        fprintf(out, "\n");
+        sl_config_help(out, prog, title, sl_worker_stages[i]->cfg_opts,
+                       sl_worker_stages[i]->ncfg_opts);
+    }
+}
+
+sl_aws *sl_worker_aws(sl_worker *w)
+{
+    return w->aws;
+}
+
+const sl_worker_cfg *sl_worker_config(const sl_worker *w)
+{
+    return &w->cfg;
+}
+
+const char *sl_worker_stage_name(const sl_worker *w)
+{
+    return w->stage->name;
+}
+
+PGconn *sl_worker_pg(sl_worker *w)
+{
+    return w->pg;
+}
+
+void sl_worker_set_default_max_jobs(sl_worker *w, long long n)
+{
+    if (n >= 1)
+        w->default_max_jobs = n;
+}
+
+long long sl_worker_max_jobs(const sl_worker *w)
+{
+    return w->max_jobs;
+}
+
+int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err,
+                         size_t errlen)
+{
+    char app[64];
+
+    /* PostgreSQL keeps 63 bytes of application_name; longer names are cut, which is fine. */
+    snprintf(app, sizeof(app), "%.40s%s%.20s", w->app_name, suffix ? "-" : "", suffix ? suffix : "");
+    return sl_pg_connect(out, app, err, errlen);
+}
+
+/* The worker's ledger connection, healed first when it broke (a PG restart must not stop the
+ * worker: the write is retried with backoff by the caller). */
+static void pg_heal(sl_worker *w)
+{
+    char err[SL_ERRLEN];
+    int again = 0;
+
+    if (sl_pg_reconnect(w->pg, &again, err, sizeof(err)))
+        sl_warn(NULL, "postgres still unreachable: %s", err);
+    else if (again)
+        sl_info(NULL, "postgres connection re-established");
+}
+
+static long long bk_delay(const sl_worker *w, int tries)
+{
+    return sl_worker_backoff_ms(w->cfg.retry_base_ms, w->cfg.retry_max_ms < 30000
+                                                          ? w->cfg.retry_max_ms
+                                                          : 30000,
+                                tries < 1 ? 1 : tries, sl_random_u64());
+}
+
+static void log_job(sl_log_level lvl, const wjob *j, const char *event, const char *fmt, ...)
+    SL_PRINTF(4, 5);
+
+static void log_job(sl_log_level lvl, const wjob *j, const char *event, const char *fmt, ...)
+{
+    char msg[1536], part[16], off[32], att[16];
+    va_list ap;
+    const char *kv[] = {"event",     event, "topic", j->topic, "partition",
+                        part,        "offset", off,  "attempt", att,
+                        "export_task_id", j->job.export_task_id[0] ? j->job.export_task_id : NULL,
+                        NULL};
+
+    if (!sl_log_enabled(lvl))
+        return;
+    snprintf(part, sizeof(part), "%d", (int)j->job.partition);
+    snprintf(off, sizeof(off), "%lld", (long long)j->job.offset);
+    snprintf(att, sizeof(att), "%d", j->job.attempt);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sl_log_kv(lvl, &j->job.log, kv, "%s", msg);
+}
+
+/* ---- jobs --------------------------------------------------------------------------------- */
+
+static void wjob_free(sl_worker *w, wjob *j)
+{
+    if (!j)
+        return;
+    if (j->started && w->stage->job_cleanup)
+        w->stage->job_cleanup(w, w->ctx, &j->job);
+    j->started = 0;
+    sl_msg_cleanup(&j->job.in);
+    sl_msg_cleanup(&j->job.out);
+    free(j->topic);
+    free(j->key);
+    free(j->raw);
+    free(j);
+}
+
+static void job_remove_at(sl_worker *w, size_t i)
+{
+    wjob_free(w, w->jobs[i]);
+    memmove(&w->jobs[i], &w->jobs[i + 1], (w->njobs - i - 1) * sizeof(*w->jobs));
+    w->njobs--;
+}
+
+static void job_cleanup_once(sl_worker *w, wjob *j)
+{
+    if (j->started && w->stage->job_cleanup)
+        w->stage->job_cleanup(w, w->ctx, &j->job);
+    j->started = 0;
+    j->job.state = NULL;
+}
+
+void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status)
+{
+    wjob *j = (wjob *)job;
+    char err[SL_ERRLEN];
+    const char *tid = job->export_task_id[0] ? job->export_task_id : NULL;
+
+    if (!job->in.run_id)
+        return;
+    if (strcmp(j->ledger_status, status) == 0 && strcmp(j->ledger_task_id, job->export_task_id) == 0)
+        return;
+    if (!w->pg || sl_ledger_stage_update(w->pg, job->in.run_id, w->stage->name, status, tid, NULL,
+                                         NULL, err, sizeof(err))) {
+        log_job(SL_LOG_WARN, j, "ledger_error", "ledger status %s not recorded: %s", status,
+                w->pg ? err : "no connection");
+        pg_heal(w);
+        return;
+    }
+    snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", status);
+    snprintf(j->ledger_task_id, sizeof(j->ledger_task_id), "%s", job->export_task_id);
+    log_job(SL_LOG_INFO, j, status, "stage %s", status);
+}
+
+/* Interprets a start()/step() result. */
+static void on_result(sl_worker *w, wjob *j, sl_step_result r)
+{
+    long long now = sl_mono_ms();
+
+    switch (r) {
+    case SL_STEP_PENDING:
+        if (j->job.export_task_id[0] &&
+            strcmp(j->ledger_task_id, j->job.export_task_id) != 0)
+            sl_worker_job_status(w, &j->job,
+                                 j->ledger_status[0] ? j->ledger_status : SL_LEDGER_RUNNING);
+        if (j->job.next_step_ms < now)
+            j->job.next_step_ms = now;
+        return;
+    case SL_STEP_DONE:
+    case SL_STEP_FAILED:
+        job_cleanup_once(w, j);
+        if (r == SL_STEP_FAILED && !j->job.error_code[0])
+            snprintf(j->job.error_code, sizeof(j->job.error_code), "StageFailed");
+        j->phase = WJ_FINISH;
+        j->result = r;
+        j->due_ms = now;
+        j->tries = 0;
+        log_job(r == SL_STEP_DONE ? SL_LOG_INFO : SL_LOG_WARN, j,
+                r == SL_STEP_DONE ? "done" : "failed", "%s%s%s",
+                r == SL_STEP_DONE ? "stage done" : j->job.error_code,
+                r == SL_STEP_DONE ? "" : ": ", r == SL_STEP_DONE ? "" : j->job.error_message);
+        return;
+    case SL_STEP_RETRY:
+    default:
+        job_cleanup_once(w, j);
+        if (!j->job.error_code[0])
+            snprintf(j->job.error_code, sizeof(j->job.error_code), "TransientError");
+        if (j->job.attempt >= w->cfg.max_attempts) {
+            size_t n = strlen(j->job.error_message);
+            snprintf(j->job.error_message + n, sizeof(j->job.error_message) - n,
+                     " (gave up after %d attempts)", j->job.attempt);
+            j->phase = WJ_FINISH;
+            j->result = SL_STEP_FAILED;
+            j->due_ms = now;
+            j->tries = 0;
+            log_job(SL_LOG_WARN, j, "failed", "%s: %s", j->job.error_code,
+                    j->job.error_message);
+            return;
+        }
+        j->phase = WJ_BACKOFF;
+        j->due_ms = now + sl_worker_backoff_ms(w->cfg.retry_base_ms, w->cfg.retry_max_ms,
+                                               j->job.attempt, sl_random_u64());
+        log_job(SL_LOG_WARN, j, "retry", "transient failure, retrying: %s: %s",
+                j->job.error_code, j->job.error_message);
+        return;
+    }
+}
+
+static void begin(sl_worker *w, wjob *j)
+{
+    char err[SL_ERRLEN];
+    int ledger_attempt = 0;
+
+    if (!w->pg || sl_ledger_stage_begin(w->pg, &j->job.in, w->stage->name, &ledger_attempt, err,
+                                        sizeof(err))) {
+        j->tries++;
+        j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
+        log_job(SL_LOG_WARN, j, "ledger_error", "ledger begin failed, will retry: %s",
+                w->pg ? err : "no connection");
+        pg_heal(w);
+        return;
+    }
+    j->tries = 0;
+    snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", SL_LEDGER_RUNNING);
+    j->ledger_task_id[0] = '\0';
+    sl_msg_cleanup(&j->job.out);
+    sl_msg_init(&j->job.out);
+    j->job.error_code[0] = j->job.error_message[0] = j->job.aws_request_id[0] = '\0';
+    j->job.next_step_ms = sl_mono_ms();
+    j->job.state = NULL;
+    j->phase = WJ_ACTIVE;
+    j->started = 1;
+    {
+        char la[16];
+        const char *kv[] = {"event", "start", "ledger_attempt", la, NULL};
+        snprintf(la, sizeof(la), "%d", ledger_attempt);
+        sl_log_kv(SL_LOG_INFO, &j->job.log, kv, "stage started (attempt %d)", j->job.attempt);
+    }
+    on_result(w, j, w->stage->start(w, w->ctx, &j->job));
+}
+
+/* Builds the failure message of a FAILED job into *f. */
+static int failure_msg(sl_worker *w, wjob *j, sl_msg *f, char *err, size_t errlen)
+{
+    char now[32];
+
+    sl_msg_init(f);
+    f->type = SL_MSG_FAILURE;
+    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
+        return sl_seterr(err, errlen, "failure message: clock out of range");
+    f->run_id = sl_strdup0(j->job.in.run_id);
+    f->cluster = sl_strdup0(j->job.in.cluster);
+    f->stage = sl_strdup0(w->stage->name);
+    f->error_code = sl_strdup0(j->job.error_code);
+    f->error_message = sl_strdup0(j->job.error_message[0] ? j->job.error_message : j->job.error_code);
+    f->aws_request_id = j->job.aws_request_id[0] ? sl_strdup0(j->job.aws_request_id) : NULL;
+    f->export_task_id = j->job.export_task_id[0] ? sl_strdup0(j->job.export_task_id) : NULL;
+    f->attempt = j->job.attempt;
+    f->failed_at = sl_strdup0(now);
+    f->input_json = sl_strdup0(j->raw);
+    if (!f->run_id || !f->cluster || !f->stage || !f->error_code || !f->error_message ||
+        !f->failed_at || !f->input_json) {
+        sl_msg_cleanup(f);
+        return sl_seterr(err, errlen, "failure message: out of memory");
+    }
+    return 0;
+}
+
+static int dead_letter_msg(wjob *j, sl_msg *d, char *err, size_t errlen)
+{
+    sl_msg_init(d);
+    d->type = SL_MSG_DEAD_LETTER;
+    d->reason = sl_strdup0(j->reason);
+    d->topic = sl_strdup0(j->topic);
+    d->partition = j->job.partition;
+    d->offset = j->job.offset;
+    if (j->key) {
+        d->key = malloc(j->keylen ? j->keylen : 1);
+        if (d->key) {
+            memcpy(d->key, j->key, j->keylen);
+            d->key_len = j->keylen;
+        }
+    }
+    d->payload = malloc(j->rawlen ? j->rawlen : 1);
+    if (d->payload) {
+        memcpy(d->payload, j->raw, j->rawlen);
+        d->payload_len = j->rawlen;
+    }
+    if (!d->reason || !d->topic || !d->payload || (j->key && !d->key)) {
+        sl_msg_cleanup(d);
+        return sl_seterr(err, errlen, "dead letter: out of memory");
+    }
+    return 0;
+}
+
+/* (1) of the bookkeeping. Returns 0 when durable, -1 to retry later. */
+static int publish(sl_worker *w, wjob *j)
+{
+    sl_msg fm;
+    const sl_msg *m;
+    const char *topic;
+    char *text = NULL, err[SL_ERRLEN];
+    size_t len = 0;
+    const char *key = NULL;
+    size_t keylen = 0;
+    int rc = -1;
+
+    sl_msg_init(&fm);
+    if (j->phase == WJ_DLQ) {
+        if (dead_letter_msg(j, &fm, err, sizeof(err)))
+            goto out;
+        m = &fm;
+        topic = w->dlq_topic;
+        key = (const char *)j->key;
+        keylen = j->keylen;
+    } else if (j->result == SL_STEP_DONE && w->stage->out_topic) {
+        m = &j->job.out;
+        topic = w->out_topic;
+    } else if (j->result == SL_STEP_DONE) {
+        rc = 0; /* last stage: nothing to publish */
+        goto out;
+    } else {
+        if (failure_msg(w, j, &fm, err, sizeof(err)))
+            goto out;
+        m = &fm;
+        topic = w->fail_topic;
+    }
+    if (j->phase != WJ_DLQ && j->job.in.cluster) {
+        key = j->job.in.cluster;
+        keylen = strlen(key);
+    }
+    if (sl_msg_encode(m, &text, &len, err, sizeof(err))) {
+        if (j->phase == WJ_FINISH && j->result == SL_STEP_DONE) {
+            /* The stage built an output the next stage could not read: a permanent fault of
+             * this run, reported as a failure rather than retried forever. */
+            j->result = SL_STEP_FAILED;
+            snprintf(j->job.error_code, sizeof(j->job.error_code), "InvalidOutput");
+            snprintf(j->job.error_message, sizeof(j->job.error_message), "%s", err);
+            log_job(SL_LOG_ERROR, j, "failed", "output does not encode: %s", err);
+        } else {
+            /* A failure or dead letter that cannot be encoded cannot be published at all:
+             * log everything and move on so one poison message cannot stall the partition. */
+            log_job(SL_LOG_ERROR, j, "unpublishable", "cannot encode %s message: %s",
+                    sl_msg_type_name(m->type), err);
+            rc = 0;
+        }
+        goto out;
+    }
+    {
+        rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (sl_kafka_produce_sync(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
+                                  NULL, 0, (int)w->cfg.publish_timeout_ms, &code, err,
+                                  sizeof(err))) {
+            log_job(SL_LOG_WARN, j, "publish_error", "publish to %s failed, will retry: %s",
+                    topic, err);
+            goto out;
+        }
+    }
+    log_job(SL_LOG_INFO, j, "published", "published %s to %s", sl_msg_type_name(m->type), topic);
+    rc = 0;
+out:
+    free(text);
+    sl_msg_cleanup(&fm);
+    return rc;
+}
+
+/* (2) of the bookkeeping. */
+static int record(sl_worker *w, wjob *j)
+{
+    char err[SL_ERRLEN];
+    int ok = j->result == SL_STEP_DONE;
+
+    if (j->phase == WJ_DLQ)
+        return 0;
+    if (!w->pg || sl_ledger_stage_finish(w->pg, j->job.in.run_id, w->stage->name,
+                                         ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
+                                         ok ? NULL : j->job.error_code,
+                                         ok ? NULL : j->job.error_message,
+                                         j->job.export_task_id[0] ? j->job.export_task_id : NULL,
+                                         NULL, NULL, err, sizeof(err))) {
+        log_job(SL_LOG_WARN, j, "ledger_error", "ledger finish failed, will retry: %s",
+                w->pg ? err : "no connection");
+        pg_heal(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* (3): returns 1 when the job is over and may be removed. */
+static int finish(sl_worker *w, wjob *j)
+{
+    char err[SL_ERRLEN];
+    int64_t pos;
+
+    if (!j->published) {
+        if (publish(w, j))
+            goto later;
+        j->published = 1;
+    }
+    if (!j->recorded) {
+        if (record(w, j))
+            goto later;
+        j->recorded = 1;
+    }
+    pos = sl_offsets_done(w->offsets, j->topic, j->job.partition, j->job.offset);
+    if (pos >= 0 && sl_kafka_consumer_store_offset(w->cons, j->topic, j->job.partition, pos - 1,
+                                                   err, sizeof(err)))
+        log_job(SL_LOG_WARN, j, "store_error", "offset %lld not stored: %s", (long long)pos, err);
+    log_job(SL_LOG_INFO, j, "committed", "%s", j->phase == WJ_DLQ ? "dead-lettered" : "finished");
+    return 1;
+later:
+    j->tries++;
+    j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
+    return 0;
+}
+
+/* Drives every due job once. */
+static void run_jobs(sl_worker *w)
+{
+    for (size_t i = 0; i < w->njobs && !sl_should_stop();) {
+        wjob *j = w->jobs[i];
+        long long now = sl_mono_ms();
+        int over = 0;
+
+        switch (j->phase) {
+        case WJ_BEGIN:
+        case WJ_BACKOFF:
+            if (now >= j->due_ms) {
+                if (j->phase == WJ_BACKOFF)
+                    j->job.attempt++;
+                j->phase = WJ_BEGIN;
+                begin(w, j);
+            }
+            break;
+        case WJ_ACTIVE:
+            if (now >= j->job.next_step_ms)
+                on_result(w, j, w->stage->step(w, w->ctx, &j->job));
+            break;
+        case WJ_FINISH:
+        case WJ_DLQ:
+            break;
+        }
+        if ((j->phase == WJ_FINISH || j->phase == WJ_DLQ) && sl_mono_ms() >= j->due_ms)
+            over = finish(w, j);
+        if (over)
+            job_remove_at(w, i);
+        else
+            i++;
+    }
+}
+
+static long long next_due(const sl_worker *w)
+{
+    long long due = sl_mono_ms() + POLL_MAX_MS;
+
+    for (size_t i = 0; i < w->njobs; i++) {
+        const wjob *j = w->jobs[i];
+        long long d = j->phase == WJ_ACTIVE ? j->job.next_step_ms : j->due_ms;
+        if (d < due)
+            due = d;
+    }
+    return due;
+}
+
+/* Turns a consumed message into a job. Takes ownership of m. */
+static void accept_message(sl_worker *w, rd_kafka_message_t *m)
+{
+    wjob *j = calloc(1, sizeof(*j));
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    char err[SL_ERRLEN];
+    void **grown;
+
+    if (!j)
+        goto oom;
+    sl_msg_init(&j->job.in);
+    sl_msg_init(&j->job.out);
+    j->topic = sl_strdup0(topic);
+    j->raw = malloc(m->len + 1);
+    if (!j->topic || !j->raw)
+        goto oom;
+    if (m->len)
+        memcpy(j->raw, m->payload, m->len);
+    j->raw[m->len] = '\0';
+    j->rawlen = m->len;
+    if (m->key) {
+        j->key = malloc(m->key_len ? m->key_len : 1);
+        if (!j->key)
+            goto oom;
+        memcpy(j->key, m->key, m->key_len);
+        j->keylen = m->key_len;
+    }
+    j->job.topic = j->topic;
+    j->job.partition = m->partition;
+    j->job.offset = m->offset;
+    j->job.attempt = 1;
+    j->job.log.stage = w->stage->name;
+    if (w->njobs == w->capjobs) {
+        size_t ncap = w->capjobs ? w->capjobs * 2 : 16;
+        grown = realloc(w->jobs, ncap * sizeof(*w->jobs));
+        if (!grown)
+            goto oom;
+        w->jobs = (wjob **)grown;
+        w->capjobs = ncap;
+    }
+    if (sl_offsets_add(w->offsets, topic, m->partition, m->offset, err, sizeof(err))) {
+        /* Offsets arrive in order per partition; refusing one means our tracking broke, and
+         * going on could store an offset past unprocessed work. Stop and let the group
+         * redeliver from the committed offset. */
+        snprintf(w->fatal_err, sizeof(w->fatal_err), "offset tracker: %.480s", err);
+        w->fatal = 1;
+        wjob_free(w, j);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (sl_msg_decode(j->raw, j->rawlen, &j->job.in, err, sizeof(err))) {
+        snprintf(j->reason, sizeof(j->reason), "undecodable message: %.480s", err);
+        j->phase = WJ_DLQ;
+    } else if (j->job.in.type != w->stage->in_type) {
+        snprintf(j->reason, sizeof(j->reason), "unexpected message type %s on %s (stage %s wants %s)",
+                 sl_msg_type_name(j->job.in.type) ? sl_msg_type_name(j->job.in.type) : "?", topic,
+                 w->stage->name, sl_msg_type_name(w->stage->in_type));
+        j->phase = WJ_DLQ;
+    } else {
+        j->job.log.run_id = j->job.in.run_id;
+        j->job.log.cluster = j->job.in.cluster;
+        j->phase = WJ_BEGIN;
+    }
+    j->due_ms = sl_mono_ms();
+    w->jobs[w->njobs++] = j;
+    if (j->phase == WJ_DLQ)
+        log_job(SL_LOG_WARN, j, "dead_letter", "%s", j->reason);
+    else
+        log_job(SL_LOG_INFO, j, "received", "message received");
+    rd_kafka_message_destroy(m);
+    return;
+oom:
+    /* Not stored, not tracked: the message is simply redelivered after a restart. */
+    snprintf(w->fatal_err, sizeof(w->fatal_err), "out of memory taking a message");
+    w->fatal = 1;
+    wjob_free(w, j);
+    rd_kafka_message_destroy(m);
+}
+
+static int full(const sl_worker *w)
+{
+    return (long long)w->njobs >= w->max_jobs;
+}
+
+static void hold_message(sl_worker *w, rd_kafka_message_t *m)
+{
+    if (w->nheld == w->capheld) {
+        size_t ncap = w->capheld ? w->capheld * 2 : 8;
+        rd_kafka_message_t **p = realloc(w->held, ncap * sizeof(*p));
+        if (!p) {
+            snprintf(w->fatal_err, sizeof(w->fatal_err), "out of memory holding a message");
+            w->fatal = 1;
+            rd_kafka_message_destroy(m);
+            return;
+        }
+        w->held = p;
+        w->capheld = ncap;
+    }
+    w->held[w->nheld++] = m;
+}
+
+/* Pauses (or resumes) every assigned partition of the input topic. */
+static void set_paused(sl_worker *w, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_assignment(sl_kafka_consumer_handle(w->cons), &parts);
+    char err[SL_ERRLEN];
+
+    if (e) {
+        sl_warn(NULL, "assignment query failed: %s", rd_kafka_err2str(e));
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int rc = pause ? sl_kafka_consumer_pause(w->cons, p->topic, p->partition, err, sizeof(err))
+                       : sl_kafka_consumer_resume(w->cons, p->topic, p->partition, err,
+                                                  sizeof(err));
+        if (rc)
+            sl_warn(NULL, "%s %s[%d] failed: %s", pause ? "pause" : "resume", p->topic,
+                    (int)p->partition, err);
+    }
+    if (parts->cnt)
+        sl_debug(NULL, "%s %d partitions (%zu jobs, %zu held)", pause ? "paused" : "resumed",
+                 parts->cnt, w->njobs, w->nheld);
+    rd_kafka_topic_partition_list_destroy(parts);
+    w->paused = pause;
+}
+
+static void update_pause(sl_worker *w)
+{
+    int want = full(w) || w->nheld > 0;
+
+    if (want != w->paused)
+        set_paused(w, want);
+}
+
+static void feed_held(sl_worker *w)
+{
+    while (w->nheld > 0 && !full(w) && !w->fatal) {
+        rd_kafka_message_t *m = w->held[0];
+        memmove(&w->held[0], &w->held[1], (w->nheld - 1) * sizeof(*w->held));
+        w->nheld--;
+        accept_message(w, m);
+    }
+}
+
+/* Eager rebalance hook (kafka.h): re-pause after an assignment, drop revoked work. */
+static void on_rebalance(sl_kafka_consumer *c, int assigned,
+                         const rd_kafka_topic_partition_list_t *parts, void *ud)
+{
+    sl_worker *w = ud;
+    char err[SL_ERRLEN];
+
+    if (assigned) {
+        sl_info(NULL, "assigned %d partitions", parts->cnt);
+        if (full(w) || w->nheld > 0) {
+            for (int i = 0; i < parts->cnt; i++)
+                if (sl_kafka_consumer_pause(c, parts->elems[i].topic, parts->elems[i].partition,
+                                            err, sizeof(err)))
+                    sl_warn(NULL, "re-pause failed: %s", err);
+            w->paused = 1;
+        } else {
+            w->paused = 0;
+        }
+        return;
+    }
+    sl_info(NULL, "revoking %d partitions", parts->cnt);
+    for (int k = 0; k < parts->cnt; k++) {
+        const char *t = parts->elems[k].topic;
+        int32_t p = parts->elems[k].partition;
+
+        /* The next owner restarts from the committed offset and redoes these jobs; every
+         * stage is idempotent (an export adopts its task by id). */
+        for (size_t i = 0; i < w->njobs;) {
+            if (w->jobs[i]->job.partition == p && strcmp(w->jobs[i]->topic, t) == 0) {
+                log_job(SL_LOG_INFO, w->jobs[i], "revoked", "partition revoked, job dropped");
+                job_remove_at(w, i);
+            } else {
+                i++;
+            }
+        }
+        for (size_t i = 0; i < w->nheld;) {
+            rd_kafka_message_t *m = w->held[i];
+            if (m->partition == p && strcmp(rd_kafka_topic_name(m->rkt), t) == 0) {
+                rd_kafka_message_destroy(m);
+                memmove(&w->held[i], &w->held[i + 1], (w->nheld - i - 1) * sizeof(*w->held));
+                w->nheld--;
+            } else {
+                i++;
+            }
+        }
+        sl_offsets_forget(w->offsets, t, p);
+    }
+    w->paused = 0;
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+/* Validates a stage's table without knowing its struct: a scratch buffer big enough for the
+ * largest field offset plus the widest field type. */
+static int check_stage_cfg(const sl_stage *s, char *err, size_t errlen)
+{
+    size_t size = 0;
+    void *scratch;
+    int rc;
+
+    for (size_t i = 0; i < s->ncfg_opts; i++)
+        if (s->cfg_opts[i].offset + sizeof(long long) > size)
+            size = s->cfg_opts[i].offset + sizeof(long long);
+    if (size == 0)
+        return 0;
+    scratch = calloc(1, size);
+    if (!scratch)
+        return sl_seterr(err, errlen, "out of memory");
+    rc = sl_config_load(s->cfg_opts, s->ncfg_opts, scratch, NULL, NULL, err, errlen);
+    if (rc == 0)
+        sl_config_cleanup(s->cfg_opts, s->ncfg_opts, scratch);
+    free(scratch);
+    return rc;
+}
+
+static void append_err(char *err, size_t errlen, const char *more)
+{
+    size_t n = strlen(err);
+    if (more[0])
+        snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
+}
+
+sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
+{
+    sl_worker *w = calloc(1, sizeof(*w));
+    char e1[4096] = "", e2[4096] = "", perr[SL_ERRLEN];
+    sl_log_level lvl = SL_LOG_INFO;
+    int cfg_ok;
+
+    if (!w) {
+        sl_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    err[0] = '\0';
+    w->default_max_jobs = DEFAULT_MAX_JOBS;
+    cfg_ok = sl_config_load(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg, NULL, NULL, e1,
+                            sizeof(e1)) == 0;
+    if (!cfg_ok)
+        append_err(err, errlen, e1);
+    if (!stage_name)
+        stage_name = w->cfg.stage ? w->cfg.stage : getenv("WORKER_STAGE");
+    w->stage = sl_worker_find_stage(stage_name);
+    if (!w->stage) {
+        snprintf(e2, sizeof(e2), "unknown or missing stage \"%s\" (see --help)",
+                 stage_name ? stage_name : "");
+        append_err(err, errlen, e2);
+    } else if (check_stage_cfg(w->stage, e2, sizeof(e2))) {
+        append_err(err, errlen, e2);
+    }
+    if (cfg_ok && sl_log_level_parse(w->cfg.log_level, &lvl)) {
+        append_err(err, errlen, "LOG_LEVEL: expected debug|info|warn|error");
+        cfg_ok = 0;
+    }
+    if (!cfg_ok || !w->stage || e2[0])
+        goto fail;
+    snprintf(w->app_name, sizeof(w->app_name), "snaplake-%s", w->stage->name);
+    sl_log_init(w->app_name, lvl);
+    sl_config_dump(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
+    snprintf(w->group, sizeof(w->group), "%s",
+             w->cfg.group_id ? w->cfg.group_id : w->app_name);
+    if (sl_kafka_topic_name(w->in_topic, TOPIC_LEN, w->cfg.topic_prefix, w->stage->in_topic) ||
+        sl_kafka_topic_name(w->fail_topic, TOPIC_LEN, w->cfg.topic_prefix,
+                            SL_KAFKA_TOPIC_FAILURES) ||
+        sl_kafka_topic_name(w->dlq_topic, TOPIC_LEN, w->cfg.topic_prefix, SL_KAFKA_TOPIC_DLQ) ||
+        (w->stage->out_topic && sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topic_prefix,
+                                                    w->stage->out_topic))) {
+        sl_seterr(err, errlen, "KAFKA_TOPIC_PREFIX \"%s\" makes an invalid topic name",
+                  w->cfg.topic_prefix);
+        goto fail;
+    }
+    {
+        sl_creds_opts co;
+        memset(&co, 0, sizeof(co));
+        w->creds = sl_creds_chain_new(&co, &w->cfg.aws, perr, sizeof(perr));
+        if (!w->creds) {
+            sl_seterr(err, errlen, "credentials: %s", perr);
+            goto fail;
+        }
+        w->aws = sl_aws_new(&w->cfg.aws, w->creds, perr, sizeof(perr));
+        if (!w->aws) {
+            sl_seterr(err, errlen, "aws client: %s", perr);
+            goto fail;
+        }
+    }
+    if (sl_pg_connect(&w->pg, w->app_name, perr, sizeof(perr))) {
+        sl_seterr(err, errlen, "postgres: %s", perr);
+        goto fail;
+    }
+    if (sl_ledger_migrate(w->pg, perr, sizeof(perr))) {
+        sl_seterr(err, errlen, "ledger migrations: %s", perr);
+        goto fail;
+    }
+    if (w->cfg.create_topics) {
+        char names[6][TOPIC_LEN];
+        const char *stages[] = {SL_KAFKA_TOPIC_SNAPSHOTS, SL_KAFKA_TOPIC_EXPORTS,
+                                SL_KAFKA_TOPIC_COPIES,    SL_KAFKA_TOPIC_CRAWLS,
+                                SL_KAFKA_TOPIC_FAILURES,  SL_KAFKA_TOPIC_DLQ};
+        const char *topics[6];
+        for (size_t i = 0; i < 6; i++) {
+            if (sl_kafka_topic_name(names[i], TOPIC_LEN, w->cfg.topic_prefix, stages[i])) {
+                sl_seterr(err, errlen, "bad topic name for %s", stages[i]);
+                goto fail;
+            }
+            topics[i] = names[i];
+        }
+        if (sl_kafka_create_topics(topics, 6, (int)w->cfg.topic_partitions, 1, NULL, NULL, 30000,
+                                   perr, sizeof(perr))) {
+            sl_seterr(err, errlen, "creating topics: %s", perr);
+            goto fail;
+        }
+    }
+    {
+        const char *props[] = {"client.id", w->app_name, NULL};
+        const char *const topics[] = {w->in_topic};
+        if (sl_kafka_producer_new(&w->prod, props, NULL, perr, sizeof(perr))) {
+            sl_seterr(err, errlen, "kafka producer: %s", perr);
+            goto fail;
+        }
+        if (w->stage->init(w, &w->ctx, perr, sizeof(perr))) {
+            sl_seterr(err, errlen, "stage %s: %s", w->stage->name, perr);
+            goto fail;
+        }
+        w->ctx_ready = 1;
+        w->max_jobs = w->cfg.max_jobs > 0 ? w->cfg.max_jobs : w->default_max_jobs;
+        w->offsets = sl_offsets_new((size_t)w->max_jobs + 1);
+        if (!w->offsets) {
+            sl_seterr(err, errlen, "out of memory");
+            goto fail;
+        }
+        if (sl_kafka_consumer_new(&w->cons, w->group, props, NULL, perr, sizeof(perr))) {
+            sl_seterr(err, errlen, "kafka consumer: %.480s", perr);
+            goto fail;
+        }
+        sl_kafka_consumer_set_rebalance_hook(w->cons, on_rebalance, w);
+        if (sl_kafka_consumer_subscribe(w->cons, topics, 1, perr, sizeof(perr))) {
+            sl_seterr(err, errlen, "subscribe %s: %s", w->in_topic, perr);
+            goto fail;
+        }
+    }
+    {
+        char mj[24];
+        const char *kv[] = {"in_topic", w->in_topic, "out_topic",
+                            w->stage->out_topic ? w->out_topic : NULL, "group", w->group,
+                            "max_jobs", mj, NULL};
+        snprintf(mj, sizeof(mj), "%lld", w->max_jobs);
+        sl_log_kv(SL_LOG_INFO, NULL, kv, "worker ready");
+    }
+    return w;
+fail:
+    sl_worker_free(w);
+    return NULL;
+}
+
+int sl_worker_run(sl_worker *w, char *err, size_t errlen)
+{
+    int rc = 0;
+    char perr[SL_ERRLEN];
+
+    while (!sl_should_stop() && !w->fatal) {
+        rd_kafka_message_t *m = NULL;
+        long long wait;
+
+        feed_held(w);
+        update_pause(w);
+        if (w->stage->tick)
+            w->stage->tick(w, w->ctx);
+        wait = next_due(w) - sl_mono_ms();
+        if (wait < 0)
+            wait = 0;
+        if (wait > POLL_MAX_MS)
+            wait = POLL_MAX_MS;
+        if (sl_kafka_consumer_poll(w->cons, (int)wait, &m, NULL, perr, sizeof(perr))) {
+            if (sl_kafka_consumer_fatal(w->cons)) {
+                snprintf(w->fatal_err, sizeof(w->fatal_err), "kafka consumer: %.480s", perr);
+                w->fatal = 1;
+                break;
+            }
+            sl_warn(NULL, "kafka consumer: %.480s", perr);
+        } else if (m) {
+            if (full(w) || w->nheld > 0)
+                hold_message(w, m);
+            else
+                accept_message(w, m);
+        }
+        run_jobs(w);
+    }
+    if (w->fatal) {
+        sl_error(NULL, "stopping on a fatal error: %s", w->fatal_err);
+        sl_seterr(err, errlen, "%s", w->fatal_err);
+        rc = -1;
+    }
+    /* Shutdown (SIGTERM): abandon in-flight jobs without storing their offsets (the next
+     * owner redoes them idempotently), commit what is stored, leave the group, flush. */
+    sl_info(NULL, "stopping: abandoning %zu jobs", w->njobs);
+    while (w->njobs)
+        job_remove_at(w, w->njobs - 1);
+    for (size_t i = 0; i < w->nheld; i++)
+        rd_kafka_message_destroy(w->held[i]);
+    w->nheld = 0;
+    if (sl_kafka_consumer_close(w->cons, perr, sizeof(perr)))
+        sl_warn(NULL, "consumer close: %s", perr);
+    if (sl_kafka_producer_flush(w->prod, 10000, perr, sizeof(perr)))
+        sl_warn(NULL, "producer flush: %s", perr);
+    sl_info(NULL, "stopped");
+    return rc;
+}
+
+void sl_worker_free(sl_worker *w)
+{
+    if (!w)
+        return;
+    while (w->njobs)
+        job_remove_at(w, w->njobs - 1);
+    free(w->jobs);
+    for (size_t i = 0; i < w->nheld; i++)
+        rd_kafka_message_destroy(w->held[i]);
+    free(w->held);
+    sl_kafka_consumer_free(w->cons);
+    if (w->ctx_ready && w->stage->cleanup)
+        w->stage->cleanup(w, w->ctx);
+    sl_kafka_producer_free(w->prod);
+    if (w->pg)
+        PQfinish(w->pg);
+    sl_offsets_free(w->offsets);
+    sl_aws_free(w->aws);
+    sl_creds_provider_free(w->creds);
+    sl_config_cleanup(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
+    OPENSSL_cleanse(w, sizeof(*w));
+    free(w);
+}
