@@ -793,7 +793,22 @@ class Standin:
 
     def start_crawler(self, req, forward):
         name = req.get("Name", "")
-        status, headers, body = forward()
+        for _ in range(6):
+            status, headers, body = forward()
+            if error_code_of(status, body) != "CrawlerRunningException":
+                break
+            with self.lock:
+                s = self._crawl_state(name, time.time())
+            if s and s[0] != "READY":
+                break
+            # moto's own crawl stays RUNNING until something advances its
+            # state manager ("manual" progression); StopCrawler moves it to
+            # STOPPING, which moto's StartCrawler accepts.  Re-sending the
+            # same signed request is fine: moto keeps no replay cache.
+            try:
+                self.boto("glue").stop_crawler(Name=name)
+            except Exception as e:
+                log("moto stop_crawler failed", crawler=name, error=repr(e))
         if status != 200:
             return status, headers, body
         with self.lock:
