@@ -7,5 +7,6 @@
 
 const sl_stage *const sl_worker_stages[] = {
     &sl_stage_export,
+    &sl_stage_crawl,
     NULL,
 };
