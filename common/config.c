@@ -93,8 +93,7 @@ int sl_config_parse_duration(const char *s, long long *ms)
 }
 
 /* Appends one error line to err; keeps going (and stays NUL-terminated) when it is full. */
-static void add_err(char *err, size_t errlen, size_t *used, const char *fmt, ...)
-    SL_PRINTF(4, 5);
+static void add_err(char *err, size_t errlen, size_t *used, const char *fmt, ...) SL_PRINTF(4, 5);
 static void add_err(char *err, size_t errlen, size_t *used, const char *fmt, ...)
 {
     va_list ap;
@@ -150,8 +149,8 @@ static void free_str(char **f, int secret)
  * Parses and stores one option. Returns 0, or -1 after adding its error line. `raw` is the
  * value as found (environment or default); `from_default` marks a table defect.
  */
-static int load_one(const sl_cfg_opt *o, void *cfg, const char *raw, int from_default,
-                    char *err, size_t errlen, size_t *used)
+static int load_one(const sl_cfg_opt *o, void *cfg, const char *raw, int from_default, char *err,
+                    size_t errlen, size_t *used)
 {
     const char *origin = from_default ? "default " : "";
     int secret = o->type == SL_CFG_SECRET;
@@ -197,8 +196,8 @@ static int load_one(const sl_cfg_opt *o, void *cfg, const char *raw, int from_de
             return -1;
         }
         if (bounded && (v < o->min || v > o->max)) {
-            add_err(err, errlen, used, "%s: %svalue %lldms is out of range %lldms..%lldms",
-                    o->name, origin, v, o->min, o->max);
+            add_err(err, errlen, used, "%s: %svalue %lldms is out of range %lldms..%lldms", o->name,
+                    origin, v, o->min, o->max);
             return -1;
         }
         *(long long *)(void *)((char *)cfg + o->offset) = v;
@@ -217,8 +216,8 @@ static int load_one(const sl_cfg_opt *o, void *cfg, const char *raw, int from_de
     return -1;
 }
 
-int sl_config_load(const sl_cfg_opt *opts, size_t nopts, void *cfg, sl_cfg_getter getter,
-                   void *ud, char *err, size_t errlen)
+int sl_config_load(const sl_cfg_opt *opts, size_t nopts, void *cfg, sl_cfg_getter getter, void *ud,
+                   char *err, size_t errlen)
 {
     size_t used = 0;
     int failed = 0;

@@ -129,8 +129,8 @@ static int locked_ok(client_kind kind, const char *prop, const char *value)
     return 1;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, client_kind kind, const char *origin,
-                    const char *prop, const char *value, char *err, size_t errlen)
+static int conf_set(rd_kafka_conf_t *conf, client_kind kind, const char *origin, const char *prop,
+                    const char *value, char *err, size_t errlen)
 {
     char errstr[512];
 
@@ -142,8 +142,8 @@ static int conf_set(rd_kafka_conf_t *conf, client_kind kind, const char *origin,
     if (rd_kafka_conf_set(conf, prop, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
         /* librdkafka's text quotes the value; not for a secret one. */
         if (sl_kafka_prop_is_secret(prop))
-            return sl_seterr(err, errlen, "kafka config: %s: property %s refused its value",
-                             origin, prop);
+            return sl_seterr(err, errlen, "kafka config: %s: property %s refused its value", origin,
+                             prop);
         return sl_seterr(err, errlen, "kafka config: %s: %s", origin, errstr);
     }
     return 0;
@@ -164,8 +164,7 @@ static int apply_env(rd_kafka_conf_t *conf, client_kind kind, char *const *envp,
             continue;
         nlen = (size_t)(eq - env[i]);
         if (nlen >= sizeof name)
-            return sl_seterr(err, errlen, "kafka config: variable name %.40s... too long",
-                             env[i]);
+            return sl_seterr(err, errlen, "kafka config: variable name %.40s... too long", env[i]);
         memcpy(name, env[i], nlen);
         name[nlen] = '\0';
         m = sl_kafka_env_to_prop(name, prop, sizeof prop);
@@ -176,8 +175,10 @@ static int apply_env(rd_kafka_conf_t *conf, client_kind kind, char *const *envp,
         if (conf_set(conf, kind, name, prop, eq + 1, err, errlen))
             return -1;
         if (sl_log_enabled(SL_LOG_DEBUG)) {
-            const char *kv[] = {"variable", name, "property", prop, "value",
-                                sl_kafka_prop_is_secret(prop) ? "(redacted)" : eq + 1, NULL};
+            const char *kv[] = {"variable", name,
+                                "property", prop,
+                                "value",    sl_kafka_prop_is_secret(prop) ? "(redacted)" : eq + 1,
+                                NULL};
             sl_log_kv(SL_LOG_DEBUG, NULL, kv, "kafka property from environment");
         }
     }
@@ -192,12 +193,12 @@ int sl_kafka_conf_apply_env(rd_kafka_conf_t *conf, char *const *envp, char *err,
 /* librdkafka's log lines (syslog levels) as our JSON lines. Called from its threads too. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    sl_log_level l = level <= 3 ? SL_LOG_ERROR
+    sl_log_level l = level <= 3   ? SL_LOG_ERROR
                      : level == 4 ? SL_LOG_WARN
                      : level <= 6 ? SL_LOG_INFO
                                   : SL_LOG_DEBUG;
-    const char *kv[] = {"source", "rdkafka", "facility", fac, "client",
-                        rk ? rd_kafka_name(rk) : NULL, NULL};
+    const char *kv[] = {
+        "source", "rdkafka", "facility", fac, "client", rk ? rd_kafka_name(rk) : NULL, NULL};
 
     sl_log_kv(l, NULL, kv, "%s", buf);
 }
@@ -208,8 +209,8 @@ static void error_cb(rd_kafka_t *rk, int errc, const char *reason, void *opaque)
                         rd_kafka_err2name((rd_kafka_resp_err_t)errc), NULL};
 
     (void)opaque;
-    sl_log_kv(errc == RD_KAFKA_RESP_ERR__FATAL ? SL_LOG_ERROR : SL_LOG_WARN, NULL, kv,
-              "kafka: %s", reason);
+    sl_log_kv(errc == RD_KAFKA_RESP_ERR__FATAL ? SL_LOG_ERROR : SL_LOG_WARN, NULL, kv, "kafka: %s",
+              reason);
 }
 
 /*
@@ -262,8 +263,7 @@ int sl_kafka_topic_name(char *out, size_t outlen, const char *prefix, const char
         return -1;
     n = snprintf(out, outlen, "%s%s", prefix, stage);
     /* Kafka's Topic.validate: 1..249 characters of [a-zA-Z0-9._-], not "." or "..". */
-    if (n <= 0 || (size_t)n >= outlen || n > 249 || strcmp(out, ".") == 0 ||
-        strcmp(out, "..") == 0)
+    if (n <= 0 || (size_t)n >= outlen || n > 249 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
         goto fail;
     for (int i = 0; i < n; i++)
         if (!isalnum((unsigned char)out[i]) && out[i] != '.' && out[i] != '_' && out[i] != '-')
@@ -315,8 +315,7 @@ int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partit
         }
     }
     opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    if (!opt || rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, errstr,
-                                                          sizeof errstr) ||
+    if (!opt || rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, errstr, sizeof errstr) ||
         rd_kafka_AdminOptions_set_operation_timeout(opt, timeout_ms, errstr, sizeof errstr)) {
         sl_seterr(err, errlen, "kafka create topics: options: %s", opt ? errstr : "no memory");
         goto out;
@@ -398,6 +397,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 int sl_kafka_producer_new(sl_kafka_producer **out, const char *const *props, char *const *envp,
                           char *err, size_t errlen)
 {
+    /* clang-format off */
     static const char *const defaults[] = {
         "enable.idempotence", "true",
         "acks", "all",
@@ -409,6 +409,7 @@ int sl_kafka_producer_new(sl_kafka_producer **out, const char *const *props, cha
         "partitioner", "murmur2_random",
         NULL,
     };
+    /* clang-format on */
     char errstr[512];
     sl_kafka_producer *p;
     rd_kafka_conf_t *conf;
@@ -489,8 +490,7 @@ int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t parti
         rc = rd_kafka_error_code(e);
         rd_kafka_error_destroy(e);
         /* A full local queue drains as reports are served: wait a little and retry. */
-        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
-            (timeout_ms > 0 && sl_mono_ms() >= deadline)) {
+        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || (timeout_ms > 0 && sl_mono_ms() >= deadline)) {
             sl_seterr(err, errlen, "kafka produce to %s: %s", topic, rd_kafka_err2str(rc));
             goto out;
         }
@@ -606,10 +606,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         sl_error(NULL, "kafka unassign: %s", rd_kafka_err2str(ae));
 }
 
-int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id,
-                          const char *const *props, char *const *envp, char *err,
-                          size_t errlen)
+int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id, const char *const *props,
+                          char *const *envp, char *err, size_t errlen)
 {
+    /* clang-format off */
     static const char *const defaults[] = {
         "enable.auto.offset.store", "false",
         "enable.auto.commit", "true",
@@ -621,6 +621,7 @@ int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id,
         "enable.partition.eof", "false",
         NULL,
     };
+    /* clang-format on */
     char errstr[512];
     sl_kafka_consumer *c;
     rd_kafka_conf_t *conf;
@@ -650,8 +651,7 @@ fail:
     return -1;
 }
 
-void sl_kafka_consumer_set_rebalance_hook(sl_kafka_consumer *c, sl_kafka_rebalance_fn fn,
-                                          void *ud)
+void sl_kafka_consumer_set_rebalance_hook(sl_kafka_consumer *c, sl_kafka_rebalance_fn fn, void *ud)
 {
     c->hook = fn;
     c->hook_ud = ud;
@@ -744,8 +744,8 @@ out:
 int sl_kafka_consumer_store(sl_kafka_consumer *c, const rd_kafka_message_t *m, char *err,
                             size_t errlen)
 {
-    return one_partition(c, OP_STORE, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1,
-                         err, errlen);
+    return one_partition(c, OP_STORE, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1, err,
+                         errlen);
 }
 
 int sl_kafka_consumer_store_offset(sl_kafka_consumer *c, const char *topic, int32_t partition,
@@ -762,14 +762,14 @@ int sl_kafka_consumer_commit(sl_kafka_consumer *c, char *err, size_t errlen)
     return commit_stored(c->rk, err, errlen);
 }
 
-int sl_kafka_consumer_pause(sl_kafka_consumer *c, const char *topic, int32_t partition,
-                            char *err, size_t errlen)
+int sl_kafka_consumer_pause(sl_kafka_consumer *c, const char *topic, int32_t partition, char *err,
+                            size_t errlen)
 {
     return one_partition(c, OP_PAUSE, topic, partition, RD_KAFKA_OFFSET_INVALID, err, errlen);
 }
 
-int sl_kafka_consumer_resume(sl_kafka_consumer *c, const char *topic, int32_t partition,
-                             char *err, size_t errlen)
+int sl_kafka_consumer_resume(sl_kafka_consumer *c, const char *topic, int32_t partition, char *err,
+                             size_t errlen)
 {
     return one_partition(c, OP_RESUME, topic, partition, RD_KAFKA_OFFSET_INVALID, err, errlen);
 }

@@ -27,8 +27,9 @@
  *   - librdkafka property names that contain '_' (very few, none needed here) cannot be set
  *     this way; pass them in props.
  * An unknown property or invalid value fails the create with librdkafka's error text
- * (which quotes the value, so for secret properties only the property name is given). Values of properties whose name contains "password", "secret",
- * "key" or "token" (sasl.password, ssl.key.password, sasl.oauthbearer.*) are never logged.
+ * (which quotes the value, so for secret properties only the property name is given). Values of
+ * properties whose name contains "password", "secret", "key" or "token" (sasl.password,
+ * ssl.key.password, sasl.oauthbearer.*) are never logged.
  *
  * `envp` arguments take a NULL-terminated "NAME=VALUE" array like `environ`; NULL means the
  * process environment. Tests pass a fake one.
@@ -48,7 +49,10 @@
 #include "util.h"
 
 /* KAFKA_-prefixed variables that are snaplake settings, not librdkafka properties. */
-#define SL_KAFKA_OWN_VARS {"KAFKA_TOPIC_PREFIX", NULL}
+#define SL_KAFKA_OWN_VARS                                                                          \
+    {                                                                                              \
+        "KAFKA_TOPIC_PREFIX", NULL                                                                 \
+    }
 
 /* Topic names are <prefix><stage>; the prefix comes from KAFKA_TOPIC_PREFIX or this. */
 #define SL_KAFKA_DEFAULT_PREFIX "snaplake."
@@ -110,7 +114,8 @@ int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partit
 
 /*
  * Idempotent producer. Defaults: enable.idempotence=true, acks=all (locked),
- * delivery.timeout.ms=30000, linger.ms=5, compression.type=lz4.
+ * delivery.timeout.ms=30000, linger.ms=5, compression.type=lz4, partitioner=murmur2_random
+ * (the Java client's, so a key maps to the same partition whichever client produced it).
  */
 typedef struct sl_kafka_producer sl_kafka_producer;
 
@@ -189,13 +194,11 @@ typedef void (*sl_kafka_rebalance_fn)(sl_kafka_consumer *c, int assigned,
  * wins as for any property). On success *out owns it; free with sl_kafka_consumer_free().
  * Returns 0 or -1 with librdkafka's text.
  */
-int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id,
-                          const char *const *props, char *const *envp, char *err,
-                          size_t errlen) SL_MUST_CHECK;
+int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id, const char *const *props,
+                          char *const *envp, char *err, size_t errlen) SL_MUST_CHECK;
 
 /* Registers (or with fn NULL, removes) the rebalance hook. Call before subscribing. */
-void sl_kafka_consumer_set_rebalance_hook(sl_kafka_consumer *c, sl_kafka_rebalance_fn fn,
-                                          void *ud);
+void sl_kafka_consumer_set_rebalance_hook(sl_kafka_consumer *c, sl_kafka_rebalance_fn fn, void *ud);
 
 /* Subscribes to ntopics topics (copied). Returns 0 or -1 with librdkafka's text. */
 int sl_kafka_consumer_subscribe(sl_kafka_consumer *c, const char *const *topics, size_t ntopics,
@@ -240,10 +243,10 @@ int sl_kafka_consumer_commit(sl_kafka_consumer *c, char *err, size_t errlen) SL_
  * polling (and so stays in the group); no messages arrive from that partition. An eager
  * rebalance resumes everything: re-pause from the rebalance hook. Returns 0 or -1.
  */
-int sl_kafka_consumer_pause(sl_kafka_consumer *c, const char *topic, int32_t partition,
-                            char *err, size_t errlen) SL_MUST_CHECK;
-int sl_kafka_consumer_resume(sl_kafka_consumer *c, const char *topic, int32_t partition,
-                             char *err, size_t errlen) SL_MUST_CHECK;
+int sl_kafka_consumer_pause(sl_kafka_consumer *c, const char *topic, int32_t partition, char *err,
+                            size_t errlen) SL_MUST_CHECK;
+int sl_kafka_consumer_resume(sl_kafka_consumer *c, const char *topic, int32_t partition, char *err,
+                             size_t errlen) SL_MUST_CHECK;
 
 /* The underlying handle (borrowed), for rd_kafka_conf() checks and assignment queries. */
 rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer *c);

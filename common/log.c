@@ -37,8 +37,11 @@ int sl_log_level_parse(const char *s, sl_log_level *out)
     static const struct {
         const char *name;
         sl_log_level level;
-    } names[] = {{"debug", SL_LOG_DEBUG}, {"info", SL_LOG_INFO},   {"warn", SL_LOG_WARN},
-                 {"warning", SL_LOG_WARN}, {"error", SL_LOG_ERROR}};
+    } names[] = {{"debug", SL_LOG_DEBUG},
+                 {"info", SL_LOG_INFO},
+                 {"warn", SL_LOG_WARN},
+                 {"warning", SL_LOG_WARN},
+                 {"error", SL_LOG_ERROR}};
 
     if (!s)
         return -1;

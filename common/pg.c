@@ -40,8 +40,8 @@ static void notice_cb(void *arg, const char *message)
 
     (void)arg;
     chomp_copy(msg, sizeof msg, message);
-    sl_log_kv(strncmp(msg, "WARNING", 7) == 0 ? SL_LOG_WARN : SL_LOG_DEBUG, NULL, NULL,
-              "pg: %s", msg);
+    sl_log_kv(strncmp(msg, "WARNING", 7) == 0 ? SL_LOG_WARN : SL_LOG_DEBUG, NULL, NULL, "pg: %s",
+              msg);
 }
 
 int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
@@ -95,8 +95,7 @@ int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
 }
 
 /* Fills err from a failed result (or the connection when there is none). */
-static int result_err(PGconn *conn, const PGresult *res, const char *sql, char *err,
-                      size_t errlen)
+static int result_err(PGconn *conn, const PGresult *res, const char *sql, char *err, size_t errlen)
 {
     char msg[SL_ERRLEN];
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -174,8 +173,8 @@ int sl_pg_try_advisory_lock(PGconn *conn, int32_t ns, int32_t key, int *got, cha
 
     snprintf(a, sizeof a, "%d", (int)ns);
     snprintf(b, sizeof b, "%d", (int)key);
-    return query_bool(conn, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", 2, params, got,
-                      err, errlen);
+    return query_bool(conn, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", 2, params, got, err,
+                      errlen);
 }
 
 int sl_pg_advisory_unlock(PGconn *conn, int32_t ns, int32_t key, char *err, size_t errlen)
@@ -186,8 +185,8 @@ int sl_pg_advisory_unlock(PGconn *conn, int32_t ns, int32_t key, char *err, size
 
     snprintf(a, sizeof a, "%d", (int)ns);
     snprintf(b, sizeof b, "%d", (int)key);
-    if (query_bool(conn, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, params, &released,
-                   err, errlen))
+    if (query_bool(conn, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, params, &released, err,
+                   errlen))
         return -1;
     if (!released)
         return sl_seterr(err, errlen, "pg advisory unlock (%d, %d): not held by this session",
@@ -229,15 +228,14 @@ int sl_pg_migrate(PGconn *conn, const sl_pg_migration *list, size_t n, int *appl
 
     for (size_t i = 1; i < n; i++)
         if (list[i].version <= list[i - 1].version)
-            return sl_seterr(err, errlen,
-                             "pg migrate: versions must ascend (%d after %d)", list[i].version,
-                             list[i - 1].version);
+            return sl_seterr(err, errlen, "pg migrate: versions must ascend (%d after %d)",
+                             list[i].version, list[i - 1].version);
     snprintf(ns, sizeof ns, "%d", (int)SL_PG_LOCK_NS_MIGRATE);
     /* Serialise starters before even creating the table: two concurrent CREATE TABLE IF NOT
      * EXISTS can both pass the check and one then fails on pg_type's unique index. The lock
      * is session-level so it also spans the per-migration transactions. */
-    if (sl_pg_exec(conn, "SELECT pg_advisory_lock($1::int4, $2::int4)", 2, lock_params, NULL,
-                   err, errlen))
+    if (sl_pg_exec(conn, "SELECT pg_advisory_lock($1::int4, $2::int4)", 2, lock_params, NULL, err,
+                   errlen))
         goto out;
     locked = 1;
     if (exec_simple(conn,
@@ -265,9 +263,8 @@ int sl_pg_migrate(PGconn *conn, const sl_pg_migration *list, size_t n, int *appl
     }
     rc = 0;
 out:
-    if (locked &&
-        sl_pg_exec(conn, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, lock_params, NULL,
-                   ignore, sizeof ignore))
+    if (locked && sl_pg_exec(conn, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, lock_params,
+                             NULL, ignore, sizeof ignore))
         sl_warn(NULL, "pg migrate: unlock failed: %s", ignore);
     if (rc == 0 && applied)
         *applied = count;

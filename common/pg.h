@@ -22,7 +22,7 @@
 
 #include "util.h"
 
-#define SL_PG_LOCK_NS_MIGRATE ((int32_t)0x534c0001) /* key 0: schema migrations */
+#define SL_PG_LOCK_NS_MIGRATE ((int32_t)0x534c0001)     /* key 0: schema migrations */
 #define SL_PG_LOCK_NS_EXPORT_SLOT ((int32_t)0x534c0002) /* key = slot 0..EXPORT_TASK_LIMIT-1 */
 
 /* One schema migration; versions are unique and applied in ascending order. */

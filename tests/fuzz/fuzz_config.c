@@ -79,8 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(&cfg, 0, sizeof cfg);
     if (sl_config_load(fz_opts, FZ_N, &cfg, fz_get, &env, err, sizeof err) == 0) {
-        if (!cfg.name || cfg.n < -3 || cfg.n > 64 || cfg.wait_ms < 100 ||
-            cfg.wait_ms > 86400000 || (cfg.flag != 0 && cfg.flag != 1))
+        if (!cfg.name || cfg.n < -3 || cfg.n > 64 || cfg.wait_ms < 100 || cfg.wait_ms > 86400000 ||
+            (cfg.flag != 0 && cfg.flag != 1))
             __builtin_trap();
         sl_config_cleanup(fz_opts, FZ_N, &cfg);
     } else {

@@ -136,9 +136,8 @@ static void test_manual_offsets_survive_restart(void)
         }
         /* Half by message, half by explicit topic/partition/offset. */
         if (got < 5 ? sl_kafka_consumer_store(a, m, err, sizeof err)
-                    : sl_kafka_consumer_store_offset(a, rd_kafka_topic_name(m->rkt),
-                                                     m->partition, m->offset, err,
-                                                     sizeof err)) {
+                    : sl_kafka_consumer_store_offset(a, rd_kafka_topic_name(m->rkt), m->partition,
+                                                     m->offset, err, sizeof err)) {
             fprintf(stderr, "store: %s\n", err);
             ok = 0;
         }
@@ -222,8 +221,7 @@ static void test_pause_resume_stays_in_group(void)
             ok = 0; /* the topic is still empty */
         }
     }
-    if (assignment_size(c) != 2 ||
-        sl_kafka_consumer_pause(c, topic2, 0, err, sizeof err)) {
+    if (assignment_size(c) != 2 || sl_kafka_consumer_pause(c, topic2, 0, err, sizeof err)) {
         fprintf(stderr, "assignment %d, %s\n", assignment_size(c), err);
         sl_kafka_consumer_free(c);
         CHECK(!"assign and pause");
@@ -237,8 +235,8 @@ static void test_pause_resume_stays_in_group(void)
     for (int i = 0; i < 10; i++) {
         char v[16];
         snprintf(v, sizeof v, "p%d-%d", i % 2, i / 2);
-        if (sl_kafka_produce_sync(p, topic2, i % 2, "k", 1, v, strlen(v), NULL, 0, 15000, NULL,
-                                  err, sizeof err)) {
+        if (sl_kafka_produce_sync(p, topic2, i % 2, "k", 1, v, strlen(v), NULL, 0, 15000, NULL, err,
+                                  sizeof err)) {
             fprintf(stderr, "%s\n", err);
             ok = 0;
         }
@@ -341,12 +339,9 @@ static void test_env_client_id_reaches_librdkafka(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_create_topics_idempotent),
-    SL_TEST(test_produce_20_sync),
-    SL_TEST(test_manual_offsets_survive_restart),
-    SL_TEST(test_pause_resume_stays_in_group),
-    SL_TEST(test_produce_errors_surface),
-    SL_TEST(test_env_client_id_reaches_librdkafka),
+    SL_TEST(test_create_topics_idempotent),       SL_TEST(test_produce_20_sync),
+    SL_TEST(test_manual_offsets_survive_restart), SL_TEST(test_pause_resume_stays_in_group),
+    SL_TEST(test_produce_errors_surface),         SL_TEST(test_env_client_id_reaches_librdkafka),
 };
 
 int main(void)

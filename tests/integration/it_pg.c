@@ -158,7 +158,9 @@ static void test_migrate_failure_rolls_back_and_unlocks(void)
 {
     PGconn *c = connect_or_null("it-pg"), *other = NULL;
     sl_pg_migration bad[] = {
-        migs[0], migs[1], {3, "add column", "ALTER TABLE widgets ADD COLUMN color text"},
+        migs[0],
+        migs[1],
+        {3, "add column", "ALTER TABLE widgets ADD COLUMN color text"},
         {4, "broken", "CREATE TABLE half_done (id int); SELEC 1"},
     };
     sl_pg_migration unordered[] = {{5, "b", "SELECT 1"}, {4, "a", "SELECT 1"}};
@@ -183,8 +185,7 @@ static void test_migrate_failure_rolls_back_and_unlocks(void)
         PQfinish(c);
         CHECK(!"connect other");
     }
-    if (sl_pg_try_advisory_lock(other, SL_PG_LOCK_NS_MIGRATE, 0, &got, err, sizeof err) ||
-        !got) {
+    if (sl_pg_try_advisory_lock(other, SL_PG_LOCK_NS_MIGRATE, 0, &got, err, sizeof err) || !got) {
         PQfinish(other);
         PQfinish(c);
         CHECK(!"migration lock still held");
@@ -353,9 +354,8 @@ static void test_reconnect_after_backend_killed(void)
     CHECK_INT(sl_pg_try_advisory_lock(a, lock_ns, 9, &got, err, sizeof err), 0);
     CHECK_INT(got, 1);
     snprintf(pid, sizeof pid, "%d", PQbackendPID(a));
-    CHECK_INT(sl_pg_exec(b, "SELECT pg_terminate_backend($1::int)", 1, params, NULL, err,
-                         sizeof err),
-              0);
+    CHECK_INT(
+        sl_pg_exec(b, "SELECT pg_terminate_backend($1::int)", 1, params, NULL, err, sizeof err), 0);
     CHECK(sl_pg_ping(a, err, sizeof err) == -1);
     CHECK_INT(sl_pg_reconnect(a, &re, err, sizeof err), 0);
     CHECK_INT(re, 1);
@@ -384,9 +384,8 @@ static void test_exec_params_and_errors(void)
          strcmp(PQgetvalue(r, 0, 1), "t") == 0;
     PQclear(r);
     r = (PGresult *)1;
-    ok = ok && sl_pg_exec(c, "SELEC 1", 0, NULL, &r, err, sizeof err) == -1 &&
-         r == (PGresult *)1 && strstr(err, "SQLSTATE 42601") != NULL &&
-         strchr(err, '\n') == NULL;
+    ok = ok && sl_pg_exec(c, "SELEC 1", 0, NULL, &r, err, sizeof err) == -1 && r == (PGresult *)1 &&
+         strstr(err, "SQLSTATE 42601") != NULL && strchr(err, '\n') == NULL;
     ok = ok && sl_pg_exec(c, "SELECT 1/0", 0, NULL, NULL, err, sizeof err) == -1 &&
          strstr(err, "22012") != NULL;
     PQfinish(c);

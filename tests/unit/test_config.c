@@ -60,7 +60,7 @@ static void test_parse_duration_table(void)
         {"5sec", -1, 0},
         {"10S", -1, 0},
         {"9223372036854775807ms", 0, 9223372036854775807LL},
-        {"9223372036854775807", -1, 0},  /* overflows when scaled to ms */
+        {"9223372036854775807", -1, 0}, /* overflows when scaled to ms */
         {"99999999999999999999ms", -1, 0},
         {"3000000000000000h", -1, 0},
         {NULL, -1, 0},
@@ -81,9 +81,9 @@ static void test_parse_bool_table(void)
         const char *in;
         int rc, v;
     } cases[] = {
-        {"1", 0, 1},     {"true", 0, 1},  {"TRUE", 0, 1}, {"yes", 0, 1},  {"On", 0, 1},
-        {"0", 0, 0},     {"false", 0, 0}, {"No", 0, 0},   {"off", 0, 0},  {"", -1, 0},
-        {"2", -1, 0},    {"y", -1, 0},    {"truee", -1, 0}, {" true", -1, 0}, {NULL, -1, 0},
+        {"1", 0, 1},  {"true", 0, 1},  {"TRUE", 0, 1},   {"yes", 0, 1},    {"On", 0, 1},
+        {"0", 0, 0},  {"false", 0, 0}, {"No", 0, 0},     {"off", 0, 0},    {"", -1, 0},
+        {"2", -1, 0}, {"y", -1, 0},    {"truee", -1, 0}, {" true", -1, 0}, {NULL, -1, 0},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         int v = -1;
@@ -94,8 +94,8 @@ static void test_parse_bool_table(void)
 
 static void test_load_defaults_and_values(void)
 {
-    const char *env[] = {"T_BUCKET", "lake", "T_PASSWORD", "hunter2", "T_POLL", "250ms",
-                         "T_DRY_RUN", "yes", "T_REGION", "", NULL};
+    const char *env[] = {"T_BUCKET",  "lake", "T_PASSWORD", "hunter2", "T_POLL", "250ms",
+                         "T_DRY_RUN", "yes",  "T_REGION",   "",        NULL};
     test_cfg c;
     char err[SL_ERRLEN];
 
@@ -130,8 +130,8 @@ static void test_all_errors_reported_at_once(void)
 {
     /* bucket missing, slots out of range, poll not a duration, dry run not a bool,
      * password set (must not appear anywhere) */
-    const char *env[] = {"T_PASSWORD", "s3cr3t-value", "T_SLOTS", "65", "T_POLL", "soon",
-                         "T_DRY_RUN", "maybe", "T_REGION", "eu-west-1", NULL};
+    const char *env[] = {"T_PASSWORD", "s3cr3t-value", "T_SLOTS",  "65",        "T_POLL", "soon",
+                         "T_DRY_RUN",  "maybe",        "T_REGION", "eu-west-1", NULL};
     test_cfg c;
     char err[2048];
     int lines = 1;
@@ -157,9 +157,9 @@ static void test_int_table(void)
         int rc;
         long long v;
     } cases[] = {
-        {"1", 0, 1},      {"64", 0, 64},    {"0", -1, 0},   {"-1", -1, 0},
-        {"+5", -1, 0},    {"5x", -1, 0},    {"0x10", -1, 0}, {" 5", -1, 0},
-        {"99999999999999999999", -1, 0},
+        {"1", 0, 1},     {"64", 0, 64}, {"0", -1, 0},
+        {"-1", -1, 0},   {"+5", -1, 0}, {"5x", -1, 0},
+        {"0x10", -1, 0}, {" 5", -1, 0}, {"99999999999999999999", -1, 0},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         const char *env[] = {"T_BUCKET", "b", "T_SLOTS", cases[i].in, NULL};

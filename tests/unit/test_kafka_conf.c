@@ -35,15 +35,15 @@ static void test_env_to_prop_table(void)
         {"PGHOST", 0, NULL},
         {"kafka_client_id", 0, NULL},
         {"XKAFKA_CLIENT_ID", 0, NULL},
-        {"KAFKA_TOPIC_PREFIX", 0, NULL},       /* ours: SL_KAFKA_OWN_VARS */
-        {"KAFKA_SERVICE_HOST", 0, NULL},       /* Kubernetes service links */
+        {"KAFKA_TOPIC_PREFIX", 0, NULL}, /* ours: SL_KAFKA_OWN_VARS */
+        {"KAFKA_SERVICE_HOST", 0, NULL}, /* Kubernetes service links */
         {"KAFKA_SERVICE_PORT_PLAINTEXT", 0, NULL},
         {"KAFKA_PORT", 0, NULL},
         {"KAFKA_PORT_9092_TCP_ADDR", 0, NULL},
-        {"KAFKA_HEAP_OPTS", 0, NULL},          /* JVM tools */
+        {"KAFKA_HEAP_OPTS", 0, NULL}, /* JVM tools */
         {"KAFKA_OPTS", 0, NULL},
         {"KAFKA_HOME", 0, NULL},
-        {"KAFKA_CLIENT-ID", 0, NULL},          /* not a shell name */
+        {"KAFKA_CLIENT-ID", 0, NULL}, /* not a shell name */
         {"KAFKA_CLIENT.ID", 0, NULL},
         {NULL, 0, NULL},
     };
@@ -112,9 +112,12 @@ static void test_apply_env_reaches_conf(void)
         CHECK(!"apply env");
     }
     static const char *const want[][2] = {
-        {"bootstrap.servers", "b1:9092,b2:9092"}, {"client.id", "snaplake-test"},
-        {"security.protocol", "sasl_ssl"},        {"sasl.mechanisms", "SCRAM-SHA-512"},
-        {"sasl.username", "worker"},              {"sasl.password", "hunter2"},
+        {"bootstrap.servers", "b1:9092,b2:9092"},
+        {"client.id", "snaplake-test"},
+        {"security.protocol", "sasl_ssl"},
+        {"sasl.mechanisms", "SCRAM-SHA-512"},
+        {"sasl.username", "worker"},
+        {"sasl.password", "hunter2"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(want); i++) {
         vlen = sizeof val;

@@ -66,7 +66,7 @@ static void test_level_parse_table(void)
         int rc;
         sl_log_level want;
     } cases[] = {
-        {"debug", 0, SL_LOG_DEBUG}, {"INFO", 0, SL_LOG_INFO},     {"warn", 0, SL_LOG_WARN},
+        {"debug", 0, SL_LOG_DEBUG},  {"INFO", 0, SL_LOG_INFO},   {"warn", 0, SL_LOG_WARN},
         {"Warning", 0, SL_LOG_WARN}, {"error", 0, SL_LOG_ERROR}, {"", -1, SL_LOG_INFO},
         {"trace", -1, SL_LOG_INFO},  {"info ", -1, SL_LOG_INFO}, {NULL, -1, SL_LOG_INFO},
     };
