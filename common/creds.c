@@ -61,6 +61,7 @@ struct sl_creds_provider {
     int resolved;
     sl_creds_kind kind;
     char source[48];
+    int imds_ok; /* IMDS answered once: later failures are refresh failures */
 
     sl_creds cached;
     int have_cached;
@@ -1146,8 +1147,12 @@ static int fetch(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
         /* IMDS is the default last link: when it fails nothing was configured at all, so the
            message lists each source (botocore's "Unable to locate credentials"). */
         char why[SL_ERRLEN] = "";
-        if (fetch_imds(p, out, why, sizeof(why)) == 0)
+        if (fetch_imds(p, out, why, sizeof(why)) == 0) {
+            p->imds_ok = 1;
             return 0;
+        }
+        if (p->imds_ok) /* it worked before: this is a refresh failure, not a missing source */
+            return sl_seterr(err, errlen, "%s", why);
         return sl_seterr(err, errlen,
                          "no AWS credentials: env: AWS_ACCESS_KEY_ID not set; web-identity: "
                          "AWS_WEB_IDENTITY_TOKEN_FILE not set; container: no container URI "

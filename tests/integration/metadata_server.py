@@ -15,6 +15,17 @@ It answers on loopback as
 Every credential answer carries fresh keys (a counter in the key id), so a test can tell a
 refresh from a cached copy, and an Expiration `expires_in` seconds from now.
 
+and, with --sts-forward URL, as a checking relay for STS AssumeRoleWithWebIdentity:
+  * POST /sts must be *unsigned* (no Authorization header, no X-Amz-Security-Token) and carry
+    Action=AssumeRoleWithWebIdentity with RoleArn, RoleSessionName and WebIdentityToken (400
+    otherwise). The relay then signs it with the keys in its own environment
+    (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, botocore's SigV4Auth) and forwards it to URL,
+    returning the answer untouched. Why: AWS accepts this call unsigned, but moto's server
+    with signature checking on (INITIAL_NO_AUTH_ACTION_COUNT spent) fails any request without
+    an Authorization header (KeyError 'HTTP_AUTHORIZATION', HTTP 500; moto 5.2.5). The relay
+    lets the test prove our call is unsigned while moto keeps checking every other call,
+    including those signed with the credentials this call returns.
+
 Control endpoints (no auth; loopback only):
   GET  /_control/stats   -> JSON request counters
   POST /_control/config  <- JSON {"expires_in": N, "auth_token": "...", "fail": bool,
@@ -22,7 +33,7 @@ Control endpoints (no auth; loopback only):
   POST /_control/reset   -> zero the counters
 
 Usage: metadata_server.py [--port 0] [--port-file PATH] [--auth-token TOKEN]
-                          [--expires-in SECONDS] [--role NAME]
+                          [--expires-in SECONDS] [--role NAME] [--sts-forward URL]
 The chosen port is printed as "PORT <n>" on stdout and written to --port-file (atomically).
 Secrets are never logged: the request log is off.
 """
@@ -33,6 +44,9 @@ import secrets
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -181,11 +195,63 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(404, "", "text/plain")
 
+    def sts_error(self, code, message):
+        self.st.count("sts_rejected")
+        body = ("<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message>"
+                "</Error><RequestId>relay</RequestId></ErrorResponse>" % (code, message))
+        self.reply(400, body, "text/xml")
+
+    def sts_relay(self, raw):
+        target = self.server.sts_forward
+        if not target:
+            self.sts_error("RelayDisabled", "started without --sts-forward")
+            return
+        if self.headers.get("Authorization") or self.headers.get("X-Amz-Security-Token"):
+            self.sts_error("SignedRequest", "AssumeRoleWithWebIdentity must not be signed")
+            return
+        form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        want = {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15"}
+        for k, v in want.items():
+            if form.get(k) != [v]:
+                self.sts_error("BadRequest", "%s must be %s" % (k, v))
+                return
+        for k in ("RoleArn", "RoleSessionName", "WebIdentityToken"):
+            if len(form.get(k, [])) != 1 or not form[k][0]:
+                self.sts_error("MissingParameter", k)
+                return
+        try:
+            from botocore.auth import SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+        except ImportError:
+            self.reply(500, "botocore is not installed for the relay\n", "text/plain")
+            return
+        creds = Credentials(os.environ.get("AWS_ACCESS_KEY_ID", ""),
+                            os.environ.get("AWS_SECRET_ACCESS_KEY", ""))
+        url = target.rstrip("/") + "/"
+        req = AWSRequest(method="POST", url=url, data=raw, headers={
+            "Content-Type": self.headers.get("Content-Type",
+                                             "application/x-www-form-urlencoded")})
+        SigV4Auth(creds, "sts", os.environ.get("AWS_REGION", "us-east-1")).add_auth(req)
+        prepared = req.prepare()
+        fwd = urllib.request.Request(url, data=raw, method="POST",
+                                     headers=dict(prepared.headers.items()))
+        try:
+            with urllib.request.urlopen(fwd, timeout=30) as r:
+                status, body, ctype = r.status, r.read(), r.headers.get("Content-Type")
+        except urllib.error.HTTPError as e:
+            status, body, ctype = e.code, e.read(), e.headers.get("Content-Type")
+        self.st.count("sts_relayed")
+        self.reply(status, body, ctype or "text/xml")
+
     def do_POST(self):
         try:
             raw = self.read_body()
         except ValueError:
             self.reply(413, "")
+            return
+        if self.path.split("?", 1)[0] in ("/sts", "/sts/"):
+            self.sts_relay(raw)
             return
         if self.path == "/_control/reset":
             with self.st.lock:
@@ -226,11 +292,14 @@ def main():
                     help="Authorization value the container endpoint requires (none = any)")
     ap.add_argument("--expires-in", type=int, default=3600)
     ap.add_argument("--role", default="snaplake-instance-role")
+    ap.add_argument("--sts-forward", default=None,
+                    help="STS endpoint (moto) to relay unsigned AssumeRoleWithWebIdentity to")
     args = ap.parse_args()
 
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
     srv.state = State(args.auth_token, args.expires_in, args.role)
+    srv.sts_forward = args.sts_forward
     port = srv.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"
