@@ -247,8 +247,8 @@ int sl_creds_parse_iso8601(const char *s, long long *epoch_ms)
     }
     if (*p != '\0')
         return -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 60)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60)
         return -1;
     /* A leap second (:60) is read as the first instant of the next minute. */
     {
@@ -281,8 +281,8 @@ int sl_creds_parse_json(const char *body, size_t len, sl_creds *out, char *err, 
         goto out;
     }
     if (len > CREDS_BODY_CAP) {
-        sl_seterr(err, errlen, "credentials JSON: body of %zu bytes exceeds the %zu-byte cap",
-                  len, CREDS_BODY_CAP);
+        sl_seterr(err, errlen, "credentials JSON: body of %zu bytes exceeds the %zu-byte cap", len,
+                  CREDS_BODY_CAP);
         goto out;
     }
     root = cJSON_ParseWithLength(body, len);
@@ -421,16 +421,18 @@ int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err, size_t er
     exp = child_text(cr, "Expiration");
     if (!ak || !sk || !tok || !exp) {
         sl_seterr(err, errlen, "STS response: <Credentials> lacks <%s>",
-                  !ak ? "AccessKeyId" : !sk ? "SecretAccessKey" : !tok ? "SessionToken"
-                                                                     : "Expiration");
+                  !ak    ? "AccessKeyId"
+                  : !sk  ? "SecretAccessKey"
+                  : !tok ? "SessionToken"
+                         : "Expiration");
         goto out;
     }
     if (sl_creds_parse_iso8601(trim_ws((char *)exp), &exp_ms)) {
         sl_seterr(err, errlen, "STS response: Expiration is not an ISO 8601 timestamp");
         goto out;
     }
-    if (creds_fill(out, trim_ws((char *)ak), trim_ws((char *)sk), trim_ws((char *)tok), exp_ms,
-                   err, errlen))
+    if (creds_fill(out, trim_ws((char *)ak), trim_ws((char *)sk), trim_ws((char *)tok), exp_ms, err,
+                   errlen))
         goto out;
     rc = 0;
 out:
@@ -441,15 +443,13 @@ out:
     return rc;
 }
 
-int sl_creds_parse_sts_xml(const char *body, size_t len, sl_creds *out, char *err,
-                           size_t errlen)
+int sl_creds_parse_sts_xml(const char *body, size_t len, sl_creds *out, char *err, size_t errlen)
 {
     xmlDoc *doc = NULL;
     int rc = -1;
 
     if (!body || len == 0 || len > CREDS_BODY_CAP) {
-        sl_seterr(err, errlen, "STS response: body empty or over the %zu-byte cap",
-                  CREDS_BODY_CAP);
+        sl_seterr(err, errlen, "STS response: body empty or over the %zu-byte cap", CREDS_BODY_CAP);
         goto out;
     }
     if (len > (size_t)0x7fffffff)
@@ -524,8 +524,7 @@ static int host_allowed(const char *host)
     if (strcasecmp(h, "localhost") == 0)
         return 1;
     if (inet_pton(AF_INET, h, a4) == 1)
-        return a4[0] == 127 || strcmp(h, "169.254.170.2") == 0 ||
-               strcmp(h, "169.254.170.23") == 0;
+        return a4[0] == 127 || strcmp(h, "169.254.170.2") == 0 || strcmp(h, "169.254.170.23") == 0;
     if (inet_pton(AF_INET6, h, a6) == 1) {
         if (inet_pton(AF_INET6, "::1", want6) == 1 && memcmp(a6, want6, 16) == 0)
             return 1;
@@ -578,9 +577,8 @@ static size_t meta_write(char *ptr, size_t size, size_t nmemb, void *ud)
  * with err on transport failure. Proxies are bypassed: these endpoints are link-local or
  * loopback and the answer must come from them, not from whatever HTTP_PROXY points at.
  */
-static int meta_http(const char *method, const char *url, struct curl_slist *hdrs,
-                     long connect_ms, long total_ms, sl_buf *body, long *status, char *err,
-                     size_t errlen)
+static int meta_http(const char *method, const char *url, struct curl_slist *hdrs, long connect_ms,
+                     long total_ms, sl_buf *body, long *status, char *err, size_t errlen)
 {
     CURL *h = curl_easy_init();
     char ebuf[CURL_ERROR_SIZE] = "";
@@ -610,8 +608,7 @@ static int meta_http(const char *method, const char *url, struct curl_slist *hdr
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         if (cc == CURLE_WRITE_ERROR)
-            sl_seterr(err, errlen, "%s %s: response body over %zu bytes", method, url,
-                      body->limit);
+            sl_seterr(err, errlen, "%s %s: response body over %zu bytes", method, url, body->limit);
         else
             sl_seterr(err, errlen, "%s %s: %s", method, url,
                       ebuf[0] ? ebuf : curl_easy_strerror(cc));
@@ -726,8 +723,7 @@ static int fetch_env(sl_creds_provider *p, sl_creds *out, char *err, size_t errl
    workers started in the same second do not share a session name in CloudTrail. */
 static void gen_session_name(char *buf, size_t n)
 {
-    snprintf(buf, n, "snaplake-%lld-%08llx", sl_now_ms() / 1000,
-             sl_random_u64() & 0xffffffffULL);
+    snprintf(buf, n, "snaplake-%lld-%08llx", sl_now_ms() / 1000, sl_random_u64() & 0xffffffffULL);
 }
 
 /* Role session names: 2..64 of [\w+=,.@-] (STS API reference). */
@@ -813,9 +809,9 @@ static int fetch_web_identity(sl_creds_provider *p, sl_creds *out, char *err, si
         goto out;
     }
     {
-        const char *params[] = {"Action", "AssumeRoleWithWebIdentity", "Version", STS_VERSION,
-                                "RoleArn", role, "RoleSessionName", sess,
-                                "WebIdentityToken", token};
+        const char *params[] = {
+            "Action", "AssumeRoleWithWebIdentity", "Version", STS_VERSION,        "RoleArn",
+            role,     "RoleSessionName",           sess,      "WebIdentityToken", token};
         if (form_encode(params, SL_ARRAY_LEN(params), &form)) {
             sl_seterr(err, errlen, "web-identity: out of memory");
             goto out;
@@ -837,8 +833,8 @@ static int fetch_web_identity(sl_creds_provider *p, sl_creds *out, char *err, si
         req.anonymous = 1;
         if (sl_aws_call(p->sts, &req, &resp, &ae)) {
             aws_err_text(&ae, aetext, sizeof(aetext));
-            sl_seterr(err, errlen, "web-identity: STS AssumeRoleWithWebIdentity for %s: %s",
-                      role, aetext);
+            sl_seterr(err, errlen, "web-identity: STS AssumeRoleWithWebIdentity for %s: %s", role,
+                      aetext);
             goto out;
         }
     }
@@ -893,8 +889,7 @@ static int fetch_container(sl_creds_provider *p, sl_creds *out, char *err, size_
     }
     /* The token file is preferred and re-read each time: EKS Pod Identity rotates it. */
     if (tokfile) {
-        token = read_secret_file(tokfile, "container authorization token file", why,
-                                 sizeof(why));
+        token = read_secret_file(tokfile, "container authorization token file", why, sizeof(why));
         if (!token) {
             sl_seterr(err, errlen, "container: %s", why);
             goto out;
@@ -1176,8 +1171,8 @@ static int copy_aws_opts(sl_aws_opts *dst, const sl_aws_opts *src)
     dst->region = dst->endpoint_url = dst->endpoint_s3 = dst->endpoint_rds = NULL;
     dst->endpoint_sts = dst->endpoint_glue = dst->endpoint_lakeformation = NULL;
     dst->ca_bundle = NULL;
-#define DUP(f)                                                                                    \
-    if (src->f && !(dst->f = strdup(src->f)))                                                     \
+#define DUP(f)                                                                                     \
+    if (src->f && !(dst->f = strdup(src->f)))                                                      \
         return -1;
     DUP(region)
     DUP(endpoint_url)
@@ -1262,8 +1257,7 @@ static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts
     }
     if (!p->assume_session)
         goto oom;
-    if ((v = penv(p, "ASSUME_ROLE_DURATION")) &&
-        parse_assume_duration(v, &p->assume_duration_s)) {
+    if ((v = penv(p, "ASSUME_ROLE_DURATION")) && parse_assume_duration(v, &p->assume_duration_s)) {
         sl_seterr(err, errlen,
                   "creds: ASSUME_ROLE_DURATION must be 900..43200 seconds (\"3600\", \"1h\")");
         goto fail;
@@ -1344,8 +1338,7 @@ int sl_creds_get(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
         /* The SDKs' advisory refresh: the old credentials still work, so a flaky metadata
            endpoint must not fail the caller's request. The failure is logged (no secrets). */
         const char *kv[] = {"source", p->source, NULL};
-        sl_log_kv(SL_LOG_WARN, NULL, kv, "credentials refresh failed, using cached ones: %s",
-                  why);
+        sl_log_kv(SL_LOG_WARN, NULL, kv, "credentials refresh failed, using cached ones: %s", why);
         p->retry_after_mono_ms = mono + CREDS_RETRY_AFTER_FAIL_MS;
         goto serve;
     }

@@ -32,10 +32,14 @@
 typedef struct sl_creds {
     char access_key[128];
     char secret_key[128];
-    char *session_token; /* heap or NULL */
+    char *session_token;  /* heap or NULL */
     long long expires_ms; /* epoch ms; 0 = does not expire */
 } sl_creds;
 
+/*
+ * getenv_fn/getenv_ud are borrowed for the provider's whole life: variables are read at each
+ * fetch (token files re-read, AssumeRole settings read once at chain_new).
+ */
 typedef struct sl_creds_opts {
     sl_cfg_getter getenv_fn; /* NULL = getenv; lets tests give their own environment */
     void *getenv_ud;
@@ -117,8 +121,7 @@ int sl_creds_parse_json(const char *body, size_t len, sl_creds *out, char *err,
  * AssumeRole / AssumeRoleWithWebIdentity response (any namespace; all four required). doc is
  * borrowed. Fills *out on success (caller cleans up); -1 with err otherwise.
  */
-int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err,
-                          size_t errlen) SL_MUST_CHECK;
+int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err, size_t errlen) SL_MUST_CHECK;
 
 /* The same from raw bytes (parsed with libxml2, no network, no entities; capped at 64 KiB). */
 int sl_creds_parse_sts_xml(const char *body, size_t len, sl_creds *out, char *err,

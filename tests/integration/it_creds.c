@@ -252,8 +252,8 @@ static sl_aws_opts base_opts(void)
     return o;
 }
 
-static sl_creds_provider *chain(fake_env *e, long long margin_ms, const sl_aws_opts *ao,
-                                char *err, size_t errlen)
+static sl_creds_provider *chain(fake_env *e, long long margin_ms, const sl_aws_opts *ao, char *err,
+                                size_t errlen)
 {
     sl_creds_opts o;
     sl_aws_opts def = base_opts();
@@ -265,8 +265,7 @@ static sl_creds_provider *chain(fake_env *e, long long margin_ms, const sl_aws_o
 }
 
 /* One get from a fresh chain: 0 with *out and the source name, else -1 with err. */
-static int get_once(fake_env *e, sl_creds *out, char *src, size_t srclen, char *err,
-                    size_t errlen)
+static int get_once(fake_env *e, sl_creds *out, char *src, size_t srclen, char *err, size_t errlen)
 {
     sl_creds_provider *p = chain(e, 0, NULL, err, errlen);
     int rc;
@@ -299,8 +298,8 @@ static void test_container_with_token(void)
         CHECK(c.access_key[0] != '\0');
     }
     {
-        int ok = strncmp(c.access_key, "ASIAMETA", 8) == 0 && c.secret_key[0] &&
-                 c.session_token && strncmp(c.session_token, "IQoJ", 4) == 0 &&
+        int ok = strncmp(c.access_key, "ASIAMETA", 8) == 0 && c.secret_key[0] && c.session_token &&
+                 strncmp(c.session_token, "IQoJ", 4) == 0 &&
                  /* 3600 s ahead, to the whole second the server writes */
                  c.expires_ms > before + 3598000 && c.expires_ms <= after + 3601000;
         sl_creds_cleanup(&c);
@@ -439,8 +438,8 @@ static void test_imds_disabled_and_unreachable(void)
     CHECK(server_ready() == 0);
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", srv_port);
     {
-        fake_env e = {{"AWS_EC2_METADATA_SERVICE_ENDPOINT", ep, "AWS_EC2_METADATA_DISABLED",
-                       "true", NULL}};
+        fake_env e = {
+            {"AWS_EC2_METADATA_SERVICE_ENDPOINT", ep, "AWS_EC2_METADATA_DISABLED", "true", NULL}};
         CHECK_INT(get_once(&e, &c, src, sizeof(src), err, sizeof(err)), -1);
         CHECK(strstr(err, "no AWS credentials") != NULL);
         CHECK(strstr(err, "imds: disabled") != NULL);
@@ -777,8 +776,7 @@ static void test_assume_role_on_env(void)
     {
         fake_env e = {{"AWS_ACCESS_KEY_ID", keys.kv[1], "AWS_SECRET_ACCESS_KEY", keys.kv[3],
                        "ASSUME_ROLE_ARN", role_arn, "ASSUME_ROLE_SESSION_NAME", "it-assume",
-                       "ASSUME_ROLE_EXTERNAL_ID", "ext-123", "ASSUME_ROLE_DURATION", "900",
-                       NULL}};
+                       "ASSUME_ROLE_EXTERNAL_ID", "ext-123", "ASSUME_ROLE_DURATION", "900", NULL}};
         p = chain(&e, 0, &o, err, sizeof(err));
         CHECK(p != NULL);
         memset(&c, 0, sizeof(c));

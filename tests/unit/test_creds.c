@@ -73,14 +73,14 @@ static void test_iso8601_table(void)
         {"2024-02-29T00:00:00Z", 0, 1709164800000LL},
         {"2000-02-29T00:00:00Z", 0, 951782400000LL},
         {"9999-12-31T23:59:59Z", 0, 253402300799000LL},
-        {"2023-02-29T00:00:00Z", -1, 0},  /* not a leap year */
-        {"1900-02-29T00:00:00Z", -1, 0},  /* century, not leap */
+        {"2023-02-29T00:00:00Z", -1, 0}, /* not a leap year */
+        {"1900-02-29T00:00:00Z", -1, 0}, /* century, not leap */
         {"2019-13-01T00:00:00Z", -1, 0},
         {"2019-00-01T00:00:00Z", -1, 0},
         {"2019-04-31T00:00:00Z", -1, 0},
         {"2019-11-09T24:00:00Z", -1, 0},
         {"2019-11-09T13:60:00Z", -1, 0},
-        {"2019-11-09T13:34:41", -1, 0},   /* no zone: ambiguous */
+        {"2019-11-09T13:34:41", -1, 0}, /* no zone: ambiguous */
         {"2019-11-09 13:34:41Z", -1, 0},
         {"2019-11-09T13:34:41.Z", -1, 0},
         {"2019-11-09T13:34:41.1234567890Z", -1, 0},
@@ -128,12 +128,11 @@ static void test_parse_json_table(void)
          "\"Expiration\":\"2019-11-09T13:34:41Z\"}",
          0, "ASIA2", "t2", 1573306481000LL, NULL},
         /* EKS Pod Identity adds AccountId; no Token/Expiration means long-term keys */
-        {"{\"AccessKeyId\":\"AKIA3\",\"SecretAccessKey\":\"s3\",\"AccountId\":\"1\"}", 0,
-         "AKIA3", NULL, 0, NULL},
+        {"{\"AccessKeyId\":\"AKIA3\",\"SecretAccessKey\":\"s3\",\"AccountId\":\"1\"}", 0, "AKIA3",
+         NULL, 0, NULL},
         {"{\"Code\":\"Failure\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}", -1, NULL, NULL,
          0, "Code"},
-        {"{\"Code\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}", -1, NULL, NULL, 0,
-         "Code"},
+        {"{\"Code\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}", -1, NULL, NULL, 0, "Code"},
         {"{\"SecretAccessKey\":\"s\"}", -1, NULL, NULL, 0, "AccessKeyId"},
         {"{\"AccessKeyId\":\"A\"}", -1, NULL, NULL, 0, "SecretAccessKey"},
         {"{\"AccessKeyId\":5,\"SecretAccessKey\":\"s\"}", -1, NULL, NULL, 0, "AccessKeyId"},
@@ -222,16 +221,16 @@ static void test_parse_json_limits(void)
 
 /* --- STS XML ----------------------------------------------------------------------------- */
 
-#define STS_OK                                                                                    \
-    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"     \
-    "<AssumeRoleWithWebIdentityResult><Credentials>"                                              \
-    "<SessionToken>FQoGZXIvYXdzE</SessionToken>"                                                  \
-    "<SecretAccessKey>wJalrXUtnFEMI</SecretAccessKey>"                                            \
-    "<Expiration>2019-11-09T13:34:41Z</Expiration>"                                               \
-    "<AccessKeyId>ASIAWEB</AccessKeyId>"                                                          \
-    "</Credentials><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn>"                   \
-    "</AssumedRoleUser></AssumeRoleWithWebIdentityResult>"                                        \
-    "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"                               \
+#define STS_OK                                                                                     \
+    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"      \
+    "<AssumeRoleWithWebIdentityResult><Credentials>"                                               \
+    "<SessionToken>FQoGZXIvYXdzE</SessionToken>"                                                   \
+    "<SecretAccessKey>wJalrXUtnFEMI</SecretAccessKey>"                                             \
+    "<Expiration>2019-11-09T13:34:41Z</Expiration>"                                                \
+    "<AccessKeyId>ASIAWEB</AccessKeyId>"                                                           \
+    "</Credentials><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn>"                    \
+    "</AssumedRoleUser></AssumeRoleWithWebIdentityResult>"                                         \
+    "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"                                \
     "</AssumeRoleWithWebIdentityResponse>"
 
 static void test_parse_sts_xml_table(void)
@@ -339,12 +338,12 @@ static void test_refresh_margin(void)
         long long expires, now, margin;
         int refresh, expired;
     } t[] = {
-        {0, 1000, 300000, 0, 0},                  /* never expires */
-        {1000000, 0, 300000, 0, 0},               /* 1000 s left, margin 300 s */
-        {1000000, 700000, 300000, 0, 0},          /* exactly the margin left: still fine */
-        {1000000, 700001, 300000, 1, 0},          /* 1 ms inside the margin */
+        {0, 1000, 300000, 0, 0},         /* never expires */
+        {1000000, 0, 300000, 0, 0},      /* 1000 s left, margin 300 s */
+        {1000000, 700000, 300000, 0, 0}, /* exactly the margin left: still fine */
+        {1000000, 700001, 300000, 1, 0}, /* 1 ms inside the margin */
         {1000000, 999999, 300000, 1, 0},
-        {1000000, 1000000, 300000, 1, 1},         /* at expiry */
+        {1000000, 1000000, 300000, 1, 1}, /* at expiry */
         {1000000, 2000000, 300000, 1, 1},
         {1000000, 0, 9000000000000000000LL, 1, 0}, /* huge margin: no overflow */
     };
@@ -371,13 +370,12 @@ static void test_select_order(void)
         {{{"AWS_EC2_METADATA_DISABLED", "true", NULL}}, SL_CREDS_NONE},
         {{{"AWS_EC2_METADATA_DISABLED", "TRUE", NULL}}, SL_CREDS_NONE},
         {{{"AWS_EC2_METADATA_DISABLED", "false", NULL}}, SL_CREDS_IMDS},
-        {{{"AWS_ACCESS_KEY_ID", "AKIA", "AWS_SECRET_ACCESS_KEY", "s",
-           "AWS_WEB_IDENTITY_TOKEN_FILE", "/t", "AWS_ROLE_ARN", "arn",
-           "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1/", NULL}},
+        {{{"AWS_ACCESS_KEY_ID", "AKIA", "AWS_SECRET_ACCESS_KEY", "s", "AWS_WEB_IDENTITY_TOKEN_FILE",
+           "/t", "AWS_ROLE_ARN", "arn", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1/",
+           NULL}},
          SL_CREDS_ENV},
         /* a key without its secret still selects env (and then fails there) */
-        {{{"AWS_ACCESS_KEY_ID", "AKIA", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://x/",
-           NULL}},
+        {{{"AWS_ACCESS_KEY_ID", "AKIA", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://x/", NULL}},
          SL_CREDS_ENV},
         {{{"AWS_ACCESS_KEY_ID", "", "AWS_WEB_IDENTITY_TOKEN_FILE", "/t", NULL}},
          SL_CREDS_WEB_IDENTITY},
@@ -457,28 +455,35 @@ static void test_chain_configured_failures(void)
         fake_env env;
         const char *errpart1, *errpart2;
     } t[] = {
-        {{{"AWS_ACCESS_KEY_ID", "AKIA", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-           "http://127.0.0.1:9/", NULL}},
-         "env:", "AWS_SECRET_ACCESS_KEY"},
+        {{{"AWS_ACCESS_KEY_ID", "AKIA", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/",
+           NULL}},
+         "env:",
+         "AWS_SECRET_ACCESS_KEY"},
         {{{"AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", "AWS_ROLE_ARN",
            "arn:aws:iam::1:role/r", NULL}},
-         "web-identity:", "/nonexistent/token"},
-        {{{"AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", NULL}}, "web-identity:",
+         "web-identity:",
+         "/nonexistent/token"},
+        {{{"AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", NULL}},
+         "web-identity:",
          "AWS_ROLE_ARN"},
         {{{"AWS_WEB_IDENTITY_TOKEN_FILE", tokfile, "AWS_ROLE_ARN", "arn:aws:iam::1:role/r",
            "AWS_ROLE_SESSION_NAME", "bad name!", NULL}},
-         "web-identity:", "AWS_ROLE_SESSION_NAME"},
-        {{{"AWS_WEB_IDENTITY_TOKEN_FILE", tokfile, "AWS_ROLE_ARN", "arn:aws:iam::1:role/r",
-           NULL}},
-         "web-identity:", "is empty"},
+         "web-identity:",
+         "AWS_ROLE_SESSION_NAME"},
+        {{{"AWS_WEB_IDENTITY_TOKEN_FILE", tokfile, "AWS_ROLE_ARN", "arn:aws:iam::1:role/r", NULL}},
+         "web-identity:",
+         "is empty"},
         {{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds", NULL}},
-         "container:", "FULL_URI"},
+         "container:",
+         "FULL_URI"},
         {{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds",
            "AWS_CONTAINER_AUTHORIZATION_TOKEN", "a\r\nX-Evil: 1", NULL}},
-         "container:", "CR or LF"},
+         "container:",
+         "CR or LF"},
         {{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds",
            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent/tok", NULL}},
-         "container:", "/nonexistent/tok"},
+         "container:",
+         "/nonexistent/tok"},
         {{{"AWS_EC2_METADATA_DISABLED", "true", NULL}}, "no AWS credentials", "imds: disabled"},
     };
 
