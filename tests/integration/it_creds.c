@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -135,6 +136,8 @@ static int server_start(void)
             argv[n++] = (char *)moto;
         }
         argv[n] = NULL;
+        /* Dies with us even if we are killed before atexit runs (Linux). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         /* Its stdout ("PORT n") is not ours to print into the test output. */
         if (!freopen("/dev/null", "w", stdout))
             _exit(126);
