@@ -145,8 +145,7 @@ int sl_event_parse(const char *buf, size_t len, const char *const *allow, size_t
     /* Another kind of event is well-formed for our purposes: it is simply not ours. */
     if (strcmp(source, EV_SOURCE) != 0) {
         clip(source, shown, sizeof(shown));
-        sl_seterr(reason, reasonlen, "not matching: source \"%s\" is not \"" EV_SOURCE "\"",
-                  shown);
+        sl_seterr(reason, reasonlen, "not matching: source \"%s\" is not \"" EV_SOURCE "\"", shown);
         rc = SL_EVENT_NOT_MATCHING;
         goto out;
     }
@@ -181,8 +180,7 @@ int sl_event_parse(const char *buf, size_t len, const char *const *allow, size_t
         goto out;
     if (sl_ids_parse_snapshot(source_id, &sid, ierr, sizeof(ierr))) {
         clip(source_id, shown, sizeof(shown));
-        sl_seterr(reason, reasonlen, "malformed: detail.SourceIdentifier \"%s\": %s", shown,
-                  ierr);
+        sl_seterr(reason, reasonlen, "malformed: detail.SourceIdentifier \"%s\": %s", shown, ierr);
         goto out;
     }
     /* The ARN must name this very snapshot, or the export would read another one:
@@ -191,9 +189,8 @@ int sl_event_parse(const char *buf, size_t len, const char *const *allow, size_t
     if (strncmp(arn, "arn:", 4) != 0 || !tail ||
         strcmp(tail + strlen(":cluster-snapshot:"), source_id) != 0) {
         clip(arn, shown, sizeof(shown));
-        sl_seterr(reason, reasonlen,
-                  "malformed: detail.SourceArn \"%s\" does not name snapshot %s", shown,
-                  sid.snapshot_id);
+        sl_seterr(reason, reasonlen, "malformed: detail.SourceArn \"%s\" does not name snapshot %s",
+                  shown, sid.snapshot_id);
         goto out;
     }
     if (opt_str(root, "account", &acct, reason, reasonlen) ||
@@ -232,8 +229,7 @@ out:
     return rc;
 }
 
-int sl_event_next_line(const char *buf, size_t len, size_t *pos, const char **line,
-                       size_t *linelen)
+int sl_event_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *linelen)
 {
     size_t i = *pos, start, end;
 

@@ -7,9 +7,18 @@
 
 #include <openssl/sha.h>
 
-static int is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static int is_alpha(char c) { return is_lower(c) || (c >= 'A' && c <= 'Z'); }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+static int is_alpha(char c)
+{
+    return is_lower(c) || (c >= 'A' && c <= 'Z');
+}
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Letters/digits/hyphens, first a letter, no `--`, no trailing `-`; `lower` forbids A-Z. */
 static int hyphen_id_ok(const char *s, size_t n, int lower)
@@ -191,8 +200,8 @@ static int prefix_ok(const char *prefix)
     return strstr(prefix, "--") == NULL;
 }
 
-int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *out,
-                          size_t outlen, char *err, size_t errlen)
+int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *out, size_t outlen,
+                          char *err, size_t errlen)
 {
     char full[SL_IDS_BUFLEN], res[SL_IDS_BUFLEN];
     unsigned char md[SHA256_DIGEST_LENGTH];
@@ -220,8 +229,8 @@ int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *ou
         keep = SL_IDS_EXPORT_ID_MAX - plen - 1 - 16 - 1 - 8;
         while (keep > 1 && id->cluster[keep - 1] == '-')
             keep--;
-        snprintf(res, sizeof(res), "%s%.*s-%s-%s-%02x%02x%02x%02x", prefix ? prefix : "",
-                 (int)keep, id->cluster, id->date, id->time, md[0], md[1], md[2], md[3]);
+        snprintf(res, sizeof(res), "%s%.*s-%s-%s-%02x%02x%02x%02x", prefix ? prefix : "", (int)keep,
+                 id->cluster, id->date, id->time, md[0], md[1], md[2], md[3]);
     }
     if (!sl_ids_export_task_id_valid(res))
         return sl_seterr(err, errlen, "export task id: derived id breaks AWS's rules");

@@ -55,8 +55,8 @@ typedef struct sl_snapshot_id {
  * (sl_ids_cluster_id_valid), a real calendar date (leap years included) and a valid time.
  * Fills *out only on success. Returns 0, or -1 with the reason in err.
  */
-int sl_ids_parse_snapshot(const char *id_or_arn, sl_snapshot_id *out, char *err, size_t errlen)
-    SL_MUST_CHECK;
+int sl_ids_parse_snapshot(const char *id_or_arn, sl_snapshot_id *out, char *err,
+                          size_t errlen) SL_MUST_CHECK;
 
 /*
  * Builds the parts for cluster mode from a cluster id and a UTC time in seconds since the
@@ -95,16 +95,16 @@ int sl_ids_export_task_id_valid(const char *s);
  * hyphens starting with a letter (e.g. "sl-"). The result is checked with
  * sl_ids_export_task_id_valid. Returns 0, or -1 with err (bad prefix, bad parts, small out).
  */
-int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *out,
-                          size_t outlen, char *err, size_t errlen) SL_MUST_CHECK;
+int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *out, size_t outlen,
+                          char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
  * The run id of a snapshot: its export task id derived with no prefix. It depends only on
  * the snapshot (not on configuration), so the same snapshot always makes the same run, also
  * after EXPORT_TASK_PREFIX changes. Same buffer rules and errors as sl_ids_export_task_id.
  */
-int sl_ids_run_id(const sl_snapshot_id *id, char *out, size_t outlen, char *err, size_t errlen)
-    SL_MUST_CHECK;
+int sl_ids_run_id(const sl_snapshot_id *id, char *out, size_t outlen, char *err,
+                  size_t errlen) SL_MUST_CHECK;
 
 /*
  * The export's S3 prefix, `<root>/<cluster>/<date>` (the seed's s3-export/<cluster>/<date>).

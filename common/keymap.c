@@ -121,8 +121,7 @@ int sl_keymap_map(const sl_keymap_ctx *ctx, const char *key, sl_keymap_entry *ou
     while (rootlen && ctx->export_root[rootlen - 1] == '/')
         rootlen--;
     if (rootlen) {
-        if (keylen <= rootlen || memcmp(key, ctx->export_root, rootlen) != 0 ||
-            key[rootlen] != '/')
+        if (keylen <= rootlen || memcmp(key, ctx->export_root, rootlen) != 0 || key[rootlen] != '/')
             return reject(out, "outside the export prefix");
         rel = key + rootlen + 1;
     } else {
@@ -216,8 +215,7 @@ static int cmp_ref(const void *a, const void *b)
     return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *err,
-                   size_t errlen)
+int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *err, size_t errlen)
 {
     dest_ref *refs = NULL;
     char **nd = NULL;
@@ -415,8 +413,7 @@ int sl_keymap_parse_tables_info(const char *buf, size_t len, sl_tables_info *out
         sl_table_status *f;
 
         if (!cJSON_IsObject(it)) {
-            sl_seterr(err, errlen, "export_tables_info: perTableStatus[%zu] is not an object",
-                      idx);
+            sl_seterr(err, errlen, "export_tables_info: perTableStatus[%zu] is not an object", idx);
             goto out;
         }
         idx++;
@@ -447,9 +444,10 @@ int sl_keymap_parse_tables_info(const char *buf, size_t len, sl_tables_info *out
         }
         f = &ti.failed[ti.nfailed++];
         if (!why) {
-            snprintf(note, sizeof(note), "%s", !st ? "entry has no status"
-                                               : status ? "table export did not complete"
-                                                        : "status is not a string");
+            snprintf(note, sizeof(note), "%s",
+                     !st      ? "entry has no status"
+                     : status ? "table export did not complete"
+                              : "status is not a string");
             why = note;
         }
         f->table = strdup(target ? target : "(unknown)");

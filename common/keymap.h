@@ -28,12 +28,12 @@
 #define SL_KEYMAP_TABLES_INFO_MAX ((size_t)64 * 1024 * 1024)
 
 typedef enum sl_key_kind {
-    SL_KEY_PARQUET = 0,  /* a data file: mapped, dest set */
-    SL_KEY_SUCCESS,      /* a `_SUCCESS` marker */
-    SL_KEY_EXPORT_INFO,  /* export_info_<id>.json at the export root */
-    SL_KEY_TABLES_INFO,  /* export_tables_info_<id>_from_<a>_to_<b>.json at the export root */
-    SL_KEY_OTHER,        /* anything else inside the export: not copied */
-    SL_KEY_REJECTED      /* unusable key: reason set, nothing else */
+    SL_KEY_PARQUET = 0, /* a data file: mapped, dest set */
+    SL_KEY_SUCCESS,     /* a `_SUCCESS` marker */
+    SL_KEY_EXPORT_INFO, /* export_info_<id>.json at the export root */
+    SL_KEY_TABLES_INFO, /* export_tables_info_<id>_from_<a>_to_<b>.json at the export root */
+    SL_KEY_OTHER,       /* anything else inside the export: not copied */
+    SL_KEY_REJECTED     /* unusable key: reason set, nothing else */
 } sl_key_kind;
 
 /* Where mapping happens. All borrowed; the caller keeps them alive during the call. */
@@ -116,7 +116,7 @@ typedef struct sl_tables_info {
     size_t ncomplete;        /* of which status == "COMPLETE" */
     sl_table_status *failed; /* the others, in file order */
     size_t nfailed;
-    char **warnings;         /* entries with a warningMessage but no status (db-level notes) */
+    char **warnings; /* entries with a warningMessage but no status (db-level notes) */
     size_t nwarnings;
 } sl_tables_info;
 

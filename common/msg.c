@@ -71,19 +71,23 @@ typedef struct nfield {
 } nfield;
 
 static const nfield nfields[] = {
-    {"objects", OFF(objects), COP, COP, 0},
-    {"bytes", OFF(bytes), COP, COP, 0},
-    {"removed", OFF(removed), COP, COP, 0},
-    {"attempt", OFF(attempt), B_F, 0, 0},
+    {"objects", OFF(objects), COP, COP, 0}, {"bytes", OFF(bytes), COP, COP, 0},
+    {"removed", OFF(removed), COP, COP, 0}, {"attempt", OFF(attempt), B_F, 0, 0},
     {"offset", OFF(offset), B_D, B_D, -1},
 };
 
-static char **sp(sl_msg *m, size_t off) { return (char **)(void *)((char *)m + off); }
+static char **sp(sl_msg *m, size_t off)
+{
+    return (char **)(void *)((char *)m + off);
+}
 static char *const *csp(const sl_msg *m, size_t off)
 {
     return (char *const *)(const void *)((const char *)m + off);
 }
-static long long *np(sl_msg *m, size_t off) { return (long long *)(void *)((char *)m + off); }
+static long long *np(sl_msg *m, size_t off)
+{
+    return (long long *)(void *)((char *)m + off);
+}
 static const long long *cnp(const sl_msg *m, size_t off)
 {
     return (const long long *)(const void *)((const char *)m + off);
@@ -91,8 +95,8 @@ static const long long *cnp(const sl_msg *m, size_t off)
 
 static const char *const type_names[] = {NULL,      "snapshot", "exported",   "copied",
                                          "crawled", "failure",  "dead_letter"};
-static const char *const topics[] = {NULL, "snapshots", "exports", "copies",
-                                     "crawls", "failures", "dlq"};
+static const char *const topics[] = {NULL,     "snapshots", "exports", "copies",
+                                     "crawls", "failures",  "dlq"};
 
 const char *sl_msg_type_name(sl_msg_type t)
 {
@@ -267,8 +271,8 @@ static int validate(const sl_msg *m, char *err, size_t errlen)
     for (i = 0; i < SL_ARRAY_LEN(nfields); i++) {
         long long v = *cnp(m, nfields[i].off);
         if ((nfields[i].present & bit) && (v < nfields[i].min || v > SL_MSG_COUNT_MAX))
-            return sl_seterr(err, errlen, "%s message: %s %lld out of range",
-                             type_names[m->type], nfields[i].name, v);
+            return sl_seterr(err, errlen, "%s message: %s %lld out of range", type_names[m->type],
+                             nfields[i].name, v);
     }
     if (bit & RUN) {
         if (!oneof(m->mode, "snapshot", "cluster", NULL))
@@ -278,8 +282,7 @@ static int validate(const sl_msg *m, char *err, size_t errlen)
             return sl_seterr(err, errlen, "%s message: missing snapshot_id (mode snapshot)",
                              type_names[m->type]);
         if (!oneof(m->source, "event", "discovery", "cluster"))
-            return sl_seterr(err, errlen,
-                             "%s message: source must be event, discovery or cluster",
+            return sl_seterr(err, errlen, "%s message: source must be event, discovery or cluster",
                              type_names[m->type]);
     }
     if (bit & COP) {
@@ -292,8 +295,7 @@ static int validate(const sl_msg *m, char *err, size_t errlen)
             return sl_seterr(err, errlen, "copied message: failed_tables missing");
         for (i = 0; i < m->nfailed_tables; i++)
             if (!m->failed_tables[i].table || !m->failed_tables[i].reason)
-                return sl_seterr(err, errlen, "copied message: failed_tables[%zu] incomplete",
-                                 i);
+                return sl_seterr(err, errlen, "copied message: failed_tables[%zu] incomplete", i);
     }
     if (bit & B_D) {
         if (!m->payload)
@@ -392,7 +394,8 @@ static cJSON *embed_input(const char *text)
 {
     cJSON *j = parse_exact(text, strlen(text));
 
-    if (j && (cJSON_IsObject(j) || cJSON_IsArray(j)) && depth(j, INPUT_MAX_DEPTH) <= INPUT_MAX_DEPTH)
+    if (j && (cJSON_IsObject(j) || cJSON_IsArray(j)) &&
+        depth(j, INPUT_MAX_DEPTH) <= INPUT_MAX_DEPTH)
         return j;
     cJSON_Delete(j);
     return cJSON_CreateString(text);
@@ -453,8 +456,7 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t
             goto nomem;
     }
     for (i = 0; i < SL_ARRAY_LEN(nfields); i++)
-        if ((nfields[i].present & bit) &&
-            add_int(root, nfields[i].name, *cnp(m, nfields[i].off)))
+        if ((nfields[i].present & bit) && add_int(root, nfields[i].name, *cnp(m, nfields[i].off)))
             goto nomem;
     if (bit & COP) {
         if (!(arr = cJSON_AddArrayToObject(root, "tables")))
@@ -523,8 +525,8 @@ static int get_count(const cJSON *v, long long min, long long *out)
     return 0;
 }
 
-static int get_bytes(const cJSON *root, const char *name, const char *encname,
-                     unsigned char **out, size_t *outlen, char *err, size_t errlen)
+static int get_bytes(const cJSON *root, const char *name, const char *encname, unsigned char **out,
+                     size_t *outlen, char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, encname);
@@ -672,8 +674,8 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
         cJSON_ArrayForEach(it, v)
         {
             if (!cJSON_IsString(it)) {
-                sl_seterr(err, errlen, "%s message: tables[%zu] is not a string",
-                          type_names[t], m.ntables);
+                sl_seterr(err, errlen, "%s message: tables[%zu] is not a string", type_names[t],
+                          m.ntables);
                 goto out;
             }
             if (!(m.tables[m.ntables] = strdup(it->valuestring)))
@@ -686,8 +688,7 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
             goto out;
         }
         if (cJSON_GetArraySize(v) > 0 &&
-            !(m.failed_tables =
-                  calloc((size_t)cJSON_GetArraySize(v), sizeof(*m.failed_tables))))
+            !(m.failed_tables = calloc((size_t)cJSON_GetArraySize(v), sizeof(*m.failed_tables))))
             goto nomem;
         cJSON_ArrayForEach(it, v)
         {
@@ -722,8 +723,7 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
             sl_seterr(err, errlen, "dead_letter message: missing payload");
             goto out;
         }
-        if (get_bytes(root, "payload", "payload_encoding", &m.payload, &m.payload_len, err,
-                      errlen))
+        if (get_bytes(root, "payload", "payload_encoding", &m.payload, &m.payload_len, err, errlen))
             goto out;
         if (cJSON_GetObjectItemCaseSensitive(root, "key") &&
             !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "key")) &&

@@ -46,7 +46,7 @@ typedef enum sl_msg_type {
 } sl_msg_type;
 
 typedef struct sl_msg_table_failure {
-    char *table;  /* `db/schema.table` */
+    char *table; /* `db/schema.table` */
     char *reason;
 } sl_msg_table_failure;
 
@@ -72,16 +72,16 @@ typedef struct sl_msg {
     char *export_ended_at;   /* RFC 3339; optional */
 
     /* copied and later */
-    char *lake_bucket;                   /* required */
-    char *lake_prefix;                   /* required (may be "") */
-    long long objects;                   /* copied objects, 0..SL_MSG_COUNT_MAX */
-    long long bytes;                     /* copied bytes */
-    long long removed;                   /* stale objects deleted (partition replacement) */
-    char **tables;                       /* `db/schema.table` copied; ntables entries */
+    char *lake_bucket; /* required */
+    char *lake_prefix; /* required (may be "") */
+    long long objects; /* copied objects, 0..SL_MSG_COUNT_MAX */
+    long long bytes;   /* copied bytes */
+    long long removed; /* stale objects deleted (partition replacement) */
+    char **tables;     /* `db/schema.table` copied; ntables entries */
     size_t ntables;
     sl_msg_table_failure *failed_tables; /* from export_tables_info; nfailed_tables entries */
     size_t nfailed_tables;
-    char *copied_at;                     /* RFC 3339; required */
+    char *copied_at; /* RFC 3339; required */
 
     /* crawled */
     char *crawler;          /* required */
@@ -89,21 +89,21 @@ typedef struct sl_msg {
     char *crawl_status;     /* LastCrawl.Status, e.g. "SUCCEEDED"; required */
 
     /* failure: stage, error_message, failed_at required; the rest optional */
-    char *stage;          /* "producer" | "export" | "copy" | "crawl" | "share" ... */
-    char *error_code;     /* AWS error code or our own (e.g. "ExportFailed") */
+    char *stage;      /* "producer" | "export" | "copy" | "crawl" | "share" ... */
+    char *error_code; /* AWS error code or our own (e.g. "ExportFailed") */
     char *error_message;
     char *aws_request_id;
-    long long attempt;    /* 1-based; 0 = unknown */
-    char *failed_at;      /* RFC 3339 */
-    char *input_json;     /* the input message's JSON text; embedded as an object when it
-                           * parses as JSON, else as a string. Optional. */
+    long long attempt; /* 1-based; 0 = unknown */
+    char *failed_at;   /* RFC 3339 */
+    char *input_json;  /* the input message's JSON text; embedded as an object when it
+                        * parses as JSON, else as a string. Optional. */
 
     /* dead_letter: reason, topic, payload required; partition/offset may be -1 (unknown) */
     char *reason;
-    char *topic;          /* source topic ("" for producer input that had none) */
+    char *topic; /* source topic ("" for producer input that had none) */
     int32_t partition;
     long long offset;
-    unsigned char *key;   /* original key bytes, NULL = no key */
+    unsigned char *key; /* original key bytes, NULL = no key */
     size_t key_len;
     unsigned char *payload; /* original payload bytes (never NULL when set; may be len 0) */
     size_t payload_len;
@@ -142,8 +142,8 @@ const char *sl_msg_default_topic(sl_msg_type t);
  * *outlen its length (may be NULL). Returns 0, or -1 with err naming the first missing or
  * invalid field (or out of memory).
  */
-int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t errlen)
-    SL_MUST_CHECK;
+int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err,
+                  size_t errlen) SL_MUST_CHECK;
 
 /*
  * Decodes len bytes (need not be NUL-terminated, at most SL_MSG_MAX_BYTES). Rejects non-JSON,
@@ -152,8 +152,7 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t
  * success (caller then calls sl_msg_cleanup). Returns 0, or -1 with the reason in err (this
  * text goes to the dead-letter topic).
  */
-int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t errlen)
-    SL_MUST_CHECK;
+int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
  * Writes epoch milliseconds as RFC 3339 UTC with milliseconds ("2024-02-29T03:05:00.000Z")

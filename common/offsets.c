@@ -7,7 +7,7 @@
 typedef struct part {
     char *topic;
     int32_t partition;
-    int64_t *inflight;  /* sorted ascending, n entries, capacity o->max_inflight */
+    int64_t *inflight; /* sorted ascending, n entries, capacity o->max_inflight */
     size_t n;
     int64_t last_added; /* highest offset added; -1 = none yet */
     int64_t max_done;   /* highest offset done; -1 = none yet */
@@ -91,8 +91,8 @@ static part *create(sl_offsets *o, const char *topic, int32_t partition)
     return p;
 }
 
-int sl_offsets_add(sl_offsets *o, const char *topic, int32_t partition, int64_t offset,
-                   char *err, size_t errlen)
+int sl_offsets_add(sl_offsets *o, const char *topic, int32_t partition, int64_t offset, char *err,
+                   size_t errlen)
 {
     part *p;
 
@@ -102,12 +102,11 @@ int sl_offsets_add(sl_offsets *o, const char *topic, int32_t partition, int64_t 
         return sl_seterr(err, errlen, "offsets add: negative offset %lld", (long long)offset);
     p = find(o, topic, partition);
     if (p && offset <= p->last_added)
-        return sl_seterr(err, errlen,
-                         "offsets add: %s [%d] offset %lld not above last added %lld", topic,
-                         (int)partition, (long long)offset, (long long)p->last_added);
+        return sl_seterr(err, errlen, "offsets add: %s [%d] offset %lld not above last added %lld",
+                         topic, (int)partition, (long long)offset, (long long)p->last_added);
     if (p && p->n == o->max_inflight)
-        return sl_seterr(err, errlen, "offsets add: %s [%d] has %zu in flight (the maximum)",
-                         topic, (int)partition, p->n);
+        return sl_seterr(err, errlen, "offsets add: %s [%d] has %zu in flight (the maximum)", topic,
+                         (int)partition, p->n);
     if (!p && !(p = create(o, topic, partition)))
         return sl_seterr(err, errlen, "offsets add: partition table full or out of memory");
     /* Adds are monotonic, so appending keeps the array sorted. */

@@ -48,8 +48,8 @@ void sl_offsets_free(sl_offsets *o);
  * partition (since the last forget), the partition already has max_inflight in flight, the
  * partition table is full, or memory ran out. Nothing changes on -1.
  */
-int sl_offsets_add(sl_offsets *o, const char *topic, int32_t partition, int64_t offset,
-                   char *err, size_t errlen) SL_MUST_CHECK;
+int sl_offsets_add(sl_offsets *o, const char *topic, int32_t partition, int64_t offset, char *err,
+                   size_t errlen) SL_MUST_CHECK;
 
 /*
  * Records that the job for (topic, partition, offset) is durable. Returns the offset to store

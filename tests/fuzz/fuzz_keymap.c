@@ -22,7 +22,8 @@ static void check_dest(const sl_keymap_entry *e)
 
     if (strncmp(e->src, ROOT "/", strlen(ROOT) + 1) != 0)
         abort();
-    if (!e->dest || strncmp(e->dest, want, strlen(want)) != 0 || !strstr(e->dest, "/date=2024-01-02/"))
+    if (!e->dest || strncmp(e->dest, want, strlen(want)) != 0 ||
+        !strstr(e->dest, "/date=2024-01-02/"))
         abort();
     n = strlen(e->dest);
     if (strcmp(e->dest + n - strlen(e->file), e->file) != 0)
@@ -93,8 +94,7 @@ static void fuzz_keys(const char *buf, size_t size)
         if (i && strcmp(pre[i - 1], pre[i]) >= 0)
             abort(); /* sorted, unique */
         for (j = 0; j < n && !found; j++)
-            found = e[j].kind == SL_KEY_PARQUET &&
-                    strncmp(e[j].dest, pre[i], strlen(pre[i])) == 0;
+            found = e[j].kind == SL_KEY_PARQUET && strncmp(e[j].dest, pre[i], strlen(pre[i])) == 0;
         if (!found)
             abort();
     }

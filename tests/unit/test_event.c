@@ -6,15 +6,15 @@
 
 #include "event.h"
 
-#define GOOD                                                                                   \
-    "{\"version\":\"0\",\"id\":\"844e2571-85d4-695f-b930-0153b71dcb42\","                      \
-    "\"detail-type\":\"RDS DB Cluster Snapshot Event\",\"source\":\"aws.rds\","                \
-    "\"account\":\"123456789012\",\"time\":\"2024-02-29T03:10:11Z\",\"region\":\"us-east-1\","  \
-    "\"resources\":[\"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-db-2024-" \
-    "02-29-03-05\"],\"detail\":{\"EventCategories\":[\"backup\"],"                             \
-    "\"SourceType\":\"CLUSTER_SNAPSHOT\",\"SourceArn\":\"arn:aws:rds:us-east-1:123456789012:"   \
-    "cluster-snapshot:rds:orders-db-2024-02-29-03-05\",\"Date\":\"2024-02-29T03:10:11.123Z\","   \
-    "\"Message\":\"Automated cluster snapshot created\","                                      \
+#define GOOD                                                                                       \
+    "{\"version\":\"0\",\"id\":\"844e2571-85d4-695f-b930-0153b71dcb42\","                          \
+    "\"detail-type\":\"RDS DB Cluster Snapshot Event\",\"source\":\"aws.rds\","                    \
+    "\"account\":\"123456789012\",\"time\":\"2024-02-29T03:10:11Z\",\"region\":\"us-east-1\","     \
+    "\"resources\":[\"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-db-2024-"     \
+    "02-29-03-05\"],\"detail\":{\"EventCategories\":[\"backup\"],"                                 \
+    "\"SourceType\":\"CLUSTER_SNAPSHOT\",\"SourceArn\":\"arn:aws:rds:us-east-1:123456789012:"      \
+    "cluster-snapshot:rds:orders-db-2024-02-29-03-05\",\"Date\":\"2024-02-29T03:10:11.123Z\","     \
+    "\"Message\":\"Automated cluster snapshot created\","                                          \
     "\"SourceIdentifier\":\"rds:orders-db-2024-02-29-03-05\",\"EventID\":\"RDS-EVENT-0169\"}}"
 
 static void test_good_event(void)
@@ -70,8 +70,8 @@ static const ev_case ev_cases[] = {
      "not matching: source \"aws.ec2\""},
     {"RDS DB Cluster Snapshot Event", "RDS DB Instance Event", SL_EVENT_NOT_MATCHING,
      "not matching: detail-type"},
-    {"Automated cluster snapshot created", "Manual cluster snapshot created",
-     SL_EVENT_NOT_MATCHING, "not matching: detail.Message"},
+    {"Automated cluster snapshot created", "Manual cluster snapshot created", SL_EVENT_NOT_MATCHING,
+     "not matching: detail.Message"},
     {"Automated cluster snapshot created", "Creating automated cluster snapshot",
      SL_EVENT_NOT_MATCHING, "not matching: detail.Message"},
     {"\"detail\":{", "\"detail\":[{", SL_EVENT_MALFORMED, "not valid JSON"},
@@ -79,21 +79,21 @@ static const ev_case ev_cases[] = {
     {"\"detail\":{", "\"detaiX\":{", SL_EVENT_MALFORMED, "missing detail"},
     {"\"Message\":\"Automated cluster snapshot created\",", "", SL_EVENT_MALFORMED,
      "missing detail.Message"},
-    {"\"Message\":\"Automated cluster snapshot created\"", "\"Message\":null",
-     SL_EVENT_MALFORMED, "detail.Message is not a string"},
+    {"\"Message\":\"Automated cluster snapshot created\"", "\"Message\":null", SL_EVENT_MALFORMED,
+     "detail.Message is not a string"},
     {"\"SourceIdentifier\":\"rds:orders-db-2024-02-29-03-05\",", "", SL_EVENT_MALFORMED,
      "missing detail.SourceIdentifier"},
     {"\"SourceIdentifier\":\"rds:orders-db-2024-02-29-03-05\"", "\"SourceIdentifier\":[]",
      SL_EVENT_MALFORMED, "detail.SourceIdentifier is not a string"},
     {"\"SourceIdentifier\":\"rds:orders-db-2024-02-29-03-05\"",
-     "\"SourceIdentifier\":\"rds:orders-db-2023-02-29-03-05\"", SL_EVENT_MALFORMED,
-     "invalid date"},
+     "\"SourceIdentifier\":\"rds:orders-db-2023-02-29-03-05\"", SL_EVENT_MALFORMED, "invalid date"},
     {"\"SourceIdentifier\":\"rds:orders-db-2024-02-29-03-05\"",
      "\"SourceIdentifier\":\"orders-db-2024-02-29-03-05\"", SL_EVENT_MALFORMED, "rds:"},
     {"\"SourceIdentifier\":\"rds:orders-db-2024-02-29-03-05\"",
      "\"SourceIdentifier\":\"rds:orders--db-2024-02-29-03-05\"", SL_EVENT_MALFORMED,
      "invalid cluster id"},
-    {"\"SourceArn\":\"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-db-2024-02-29-03-05\",",
+    {"\"SourceArn\":\"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-db-2024-02-29-"
+     "03-05\",",
      "", SL_EVENT_MALFORMED, "missing detail.SourceArn"},
     {"cluster-snapshot:rds:orders-db-2024-02-29-03-05\",\"Date\"",
      "cluster-snapshot:rds:other-2024-02-29-03-05\",\"Date\"", SL_EVENT_MALFORMED,
@@ -133,11 +133,9 @@ static void test_optional_envelope_fields(void)
     sl_event ev;
     char reason[SL_ERRLEN];
 
-    CHECK_INT(sl_event_parse(min, strlen(min), NULL, 0, &ev, reason, sizeof(reason)),
-              SL_EVENT_OK);
+    CHECK_INT(sl_event_parse(min, strlen(min), NULL, 0, &ev, reason, sizeof(reason)), SL_EVENT_OK);
     CHECK_STR(ev.cluster, "a");
-    CHECK(ev.account == NULL && ev.region == NULL && ev.event_time == NULL &&
-          ev.event_id == NULL);
+    CHECK(ev.account == NULL && ev.region == NULL && ev.event_time == NULL && ev.event_id == NULL);
     sl_event_cleanup(&ev);
 }
 

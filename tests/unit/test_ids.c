@@ -16,30 +16,30 @@ static const parse_case parse_cases[] = {
     {"rds:prod-db-2024-02-29-03-05", 1, "prod-db", "2024-02-29", "03-05"},
     {"rds:a-2023-12-31-23-59", 1, "a", "2023-12-31", "23-59"},
     {"rds:db1-2000-02-29-00-00", 1, "db1", "2000-02-29", "00-00"}, /* 2000: leap (÷400) */
-    {"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-2024-01-02-03-04", 1,
-     "orders", "2024-01-02", "03-04"},
+    {"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-2024-01-02-03-04", 1, "orders",
+     "2024-01-02", "03-04"},
     {"arn:aws-cn:rds:cn-north-1:123456789012:cluster-snapshot:rds:x9-2024-01-02-03-04", 1, "x9",
      "2024-01-02", "03-04"},
     /* 63-char cluster id: the longest RDS allows. */
     {"rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08", 1,
      "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh", "2024-05-06", "07-08"},
     {"rds:a-b-c-2024-01-01-00-00", 1, "a-b-c", "2024-01-01", "00-00"},
-    {"rds:db1-1900-02-29-00-00", 0, NULL, NULL, NULL},  /* 1900: not leap (century) */
-    {"rds:db1-2023-02-29-00-00", 0, NULL, NULL, NULL},  /* not a leap year */
-    {"rds:db1-2024-13-01-00-00", 0, NULL, NULL, NULL},  /* bad month */
-    {"rds:db1-2024-00-10-00-00", 0, NULL, NULL, NULL},  /* month 0 */
-    {"rds:db1-2024-04-31-00-00", 0, NULL, NULL, NULL},  /* April has 30 */
-    {"rds:db1-2024-04-00-00-00", 0, NULL, NULL, NULL},  /* day 0 */
-    {"rds:db1-2024-04-01-24-00", 0, NULL, NULL, NULL},  /* hour 24 */
-    {"rds:db1-2024-04-01-23-60", 0, NULL, NULL, NULL},  /* minute 60 */
-    {"db1-2024-04-01-00-00", 0, NULL, NULL, NULL},      /* manual: no rds: */
-    {"rds:Db1-2024-04-01-00-00", 0, NULL, NULL, NULL},  /* uppercase */
-    {"rds:1db-2024-04-01-00-00", 0, NULL, NULL, NULL},  /* first not a letter */
+    {"rds:db1-1900-02-29-00-00", 0, NULL, NULL, NULL},   /* 1900: not leap (century) */
+    {"rds:db1-2023-02-29-00-00", 0, NULL, NULL, NULL},   /* not a leap year */
+    {"rds:db1-2024-13-01-00-00", 0, NULL, NULL, NULL},   /* bad month */
+    {"rds:db1-2024-00-10-00-00", 0, NULL, NULL, NULL},   /* month 0 */
+    {"rds:db1-2024-04-31-00-00", 0, NULL, NULL, NULL},   /* April has 30 */
+    {"rds:db1-2024-04-00-00-00", 0, NULL, NULL, NULL},   /* day 0 */
+    {"rds:db1-2024-04-01-24-00", 0, NULL, NULL, NULL},   /* hour 24 */
+    {"rds:db1-2024-04-01-23-60", 0, NULL, NULL, NULL},   /* minute 60 */
+    {"db1-2024-04-01-00-00", 0, NULL, NULL, NULL},       /* manual: no rds: */
+    {"rds:Db1-2024-04-01-00-00", 0, NULL, NULL, NULL},   /* uppercase */
+    {"rds:1db-2024-04-01-00-00", 0, NULL, NULL, NULL},   /* first not a letter */
     {"rds:db--1-2024-04-01-00-00", 0, NULL, NULL, NULL}, /* double hyphen */
-    {"rds:db--2024-04-01-00-00", 0, NULL, NULL, NULL},  /* trailing hyphen */
-    {"rds:db_1-2024-04-01-00-00", 0, NULL, NULL, NULL}, /* underscore */
-    {"rds:-2024-04-01-00-00", 0, NULL, NULL, NULL},     /* empty cluster */
-    {"rds:db-2024-4-01-00-00", 0, NULL, NULL, NULL},    /* short month */
+    {"rds:db--2024-04-01-00-00", 0, NULL, NULL, NULL},   /* trailing hyphen */
+    {"rds:db_1-2024-04-01-00-00", 0, NULL, NULL, NULL},  /* underscore */
+    {"rds:-2024-04-01-00-00", 0, NULL, NULL, NULL},      /* empty cluster */
+    {"rds:db-2024-4-01-00-00", 0, NULL, NULL, NULL},     /* short month */
     {"rds:db-2024-04-01-00-0x", 0, NULL, NULL, NULL},
     {"rds:db-2024-04-01", 0, NULL, NULL, NULL},
     {"rds:", 0, NULL, NULL, NULL},
@@ -91,10 +91,10 @@ static const tid_case tid_cases[] = {
     /* 44 chars: shortened; expected values computed independently with Python's hashlib. */
     {"rds:abcdefghij-abcdefghij-abcdefghij-abcdefghijk-2024-01-01-00-00", NULL,
      "abcdefghij-abcdefghij-abcdefghij-a-2024-01-01-00-00-c56defa0"},
-    {"rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08",
-     NULL, NULL},
-    {"rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08",
-     "sl-", NULL},
+    {"rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08", NULL,
+     NULL},
+    {"rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08", "sl-",
+     NULL},
     /* The cut lands right after a hyphen: it must not leave `--` or a trailing hyphen. */
     {"rds:abcdefghijklmnopqrstuvwxyzabcdefg-hijklmnopqrstuvwxyz-2024-05-06-07-08", NULL,
      "abcdefghijklmnopqrstuvwxyzabcdefg-2024-05-06-07-08-dde5711e"},
@@ -127,8 +127,7 @@ static void test_export_task_id_table(void)
                 CHECK(strncmp(out, c->prefix, strlen(c->prefix)) == 0);
         }
         /* Deterministic. */
-        CHECK_INT(sl_ids_export_task_id(&id, c->prefix, again, sizeof(again), err, sizeof(err)),
-                  0);
+        CHECK_INT(sl_ids_export_task_id(&id, c->prefix, again, sizeof(again), err, sizeof(err)), 0);
         CHECK_STR(again, out);
     }
 }
@@ -136,9 +135,12 @@ static void test_export_task_id_table(void)
 static void test_long_ids_stay_unique(void)
 {
     /* Two 63-char clusters sharing the first 60 chars, and two snapshots of one cluster. */
-    const char *a = "rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08";
-    const char *b = "rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgx-2024-05-06-07-08";
-    const char *c = "rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-09";
+    const char *a =
+        "rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-08";
+    const char *b =
+        "rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgx-2024-05-06-07-08";
+    const char *c =
+        "rds:abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh-2024-05-06-07-09";
     sl_snapshot_id ia, ib, ic;
     char oa[SL_IDS_BUFLEN], ob[SL_IDS_BUFLEN], oc[SL_IDS_BUFLEN], err[SL_ERRLEN];
 
@@ -155,8 +157,8 @@ static void test_long_ids_stay_unique(void)
 
 static void test_bad_prefix_and_buffer(void)
 {
-    static const char *const bad[] = {"1sl-", "-sl", "s_l", "sl--", "sl--x",
-                                      "abcdefghijklmnopq" /* 17 > 16 */};
+    static const char *const bad[] = {"1sl-", "-sl",   "s_l",
+                                      "sl--", "sl--x", "abcdefghijklmnopq" /* 17 > 16 */};
     sl_snapshot_id id;
     char out[SL_IDS_BUFLEN], err[SL_ERRLEN];
 
@@ -254,18 +256,17 @@ static void test_export_s3_prefix_table(void)
                   0);
         CHECK_STR(out, prefix_cases[i].want);
     }
-    CHECK_INT(sl_ids_export_s3_prefix(NULL, "orders", "2024-02-30", out, sizeof(out), err,
-                                      sizeof(err)),
-              -1);
-    CHECK_INT(sl_ids_export_s3_prefix(NULL, "orders", "2024-01-02", out, 5, err, sizeof(err)),
-              -1);
+    CHECK_INT(
+        sl_ids_export_s3_prefix(NULL, "orders", "2024-02-30", out, sizeof(out), err, sizeof(err)),
+        -1);
+    CHECK_INT(sl_ids_export_s3_prefix(NULL, "orders", "2024-01-02", out, 5, err, sizeof(err)), -1);
 }
 
 static void test_date_valid_table(void)
 {
     static const valid_case dates[] = {
-        {"2024-02-29", 1}, {"2023-02-28", 1}, {"2023-02-29", 0}, {"2100-02-29", 0},
-        {"2400-02-29", 1}, {"2024-06-31", 0}, {"2024-12-31", 1}, {"2024-1-01", 0},
+        {"2024-02-29", 1},  {"2023-02-28", 1}, {"2023-02-29", 0}, {"2100-02-29", 0},
+        {"2400-02-29", 1},  {"2024-06-31", 0}, {"2024-12-31", 1}, {"2024-1-01", 0},
         {"2024-01-01x", 0}, {"0000-01-01", 0}, {"abcd-01-01", 0},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(dates); i++)
@@ -273,10 +274,14 @@ static void test_date_valid_table(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_parse_snapshot_table),     SL_TEST(test_export_task_id_table),
-    SL_TEST(test_long_ids_stay_unique),     SL_TEST(test_bad_prefix_and_buffer),
-    SL_TEST(test_export_task_id_validator_table), SL_TEST(test_cluster_mode),
-    SL_TEST(test_run_id_ignores_prefix),    SL_TEST(test_export_s3_prefix_table),
+    SL_TEST(test_parse_snapshot_table),
+    SL_TEST(test_export_task_id_table),
+    SL_TEST(test_long_ids_stay_unique),
+    SL_TEST(test_bad_prefix_and_buffer),
+    SL_TEST(test_export_task_id_validator_table),
+    SL_TEST(test_cluster_mode),
+    SL_TEST(test_run_id_ignores_prefix),
+    SL_TEST(test_export_s3_prefix_table),
     SL_TEST(test_date_valid_table),
 };
 SL_TEST_MAIN(tests)

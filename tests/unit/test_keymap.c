@@ -33,20 +33,21 @@ static const map_case map_cases[] = {
     /* Raw bytes survive: spaces, + % = ~ and UTF-8, never decoded or re-encoded. */
     {ROOT "/my db/sch\xc3\xa9ma.t a+b%20c=d~e/3/part 0+%2B=~\xe6\x97\xa5.gz.parquet",
      SL_KEY_PARQUET,
-     "lake/orders/my db/sch\xc3\xa9ma.t a+b%20c=d~e/date=2024-01-02/part 0+%2B=~\xe6\x97\xa5.gz.parquet",
+     "lake/orders/my db/sch\xc3\xa9ma.t a+b%20c=d~e/date=2024-01-02/part "
+     "0+%2B=~\xe6\x97\xa5.gz.parquet",
      "3", NULL},
     {ROOT "/mydb/public.users/1/_SUCCESS", SL_KEY_SUCCESS, NULL, NULL, NULL},
     {ROOT "/mydb/public.users/_SUCCESS", SL_KEY_SUCCESS, NULL, NULL, NULL},
     {ROOT "/export_info_orders-2024-01-02-03-04.json", SL_KEY_EXPORT_INFO, NULL, NULL, NULL},
-    {ROOT "/export_tables_info_orders-2024-01-02-03-04_from_1_to_3.json", SL_KEY_TABLES_INFO,
-     NULL, NULL, NULL},
+    {ROOT "/export_tables_info_orders-2024-01-02-03-04_from_1_to_3.json", SL_KEY_TABLES_INFO, NULL,
+     NULL, NULL},
     {ROOT "/mydb/export_info_x.json", SL_KEY_OTHER, NULL, NULL, NULL},
     {ROOT "/mydb/public.users/1/part-00000.parquet", SL_KEY_OTHER, NULL, NULL, NULL},
     {ROOT "/mydb/public.users/1/part-00000.gz.parquet.tmp", SL_KEY_OTHER, NULL, NULL, NULL},
     {ROOT "/notes.txt", SL_KEY_OTHER, NULL, NULL, NULL},
     /* Rejected. */
-    {"s3-export/orders/2024-01-02/orders-2024-01-02-03-05/mydb/t/p.gz.parquet",
-     SL_KEY_REJECTED, NULL, NULL, "outside"},
+    {"s3-export/orders/2024-01-02/orders-2024-01-02-03-05/mydb/t/p.gz.parquet", SL_KEY_REJECTED,
+     NULL, NULL, "outside"},
     {ROOT "x/mydb/t/p.gz.parquet", SL_KEY_REJECTED, NULL, NULL, "outside"},
     {"other/" ROOT "/mydb/t/p.gz.parquet", SL_KEY_REJECTED, NULL, NULL, "outside"},
     {ROOT, SL_KEY_REJECTED, NULL, NULL, "outside"},
@@ -71,8 +72,7 @@ static void test_map_table(void)
         char err[SL_ERRLEN];
         CHECK_INT(sl_keymap_map(&ctx, c->key, &e, err, sizeof(err)), 0);
         if (e.kind != c->kind)
-            fprintf(stderr, "case %zu (%s): kind %d reason %s\n", i, c->key, (int)e.kind,
-                    e.reason);
+            fprintf(stderr, "case %zu (%s): kind %d reason %s\n", i, c->key, (int)e.kind, e.reason);
         CHECK_INT(e.kind, c->kind);
         if (c->kind == SL_KEY_REJECTED) {
             CHECK(strstr(e.reason, c->reason) != NULL);
@@ -283,11 +283,14 @@ static void test_date_prefixes(void)
 static const char tables_info[] =
     "{\"perTableStatus\":["
     "{\"tableStatistics\":{\"extractionStartTime\":\"2024-01-02T03:10:00Z\","
-    "\"extractionEndTime\":\"2024-01-02T03:12:00Z\",\"partitioningInfo\":{\"numberOfPartitions\":2}},"
-    "\"schemaMetadata\":{\"originalTypeMappings\":[{\"columnName\":\"id\",\"originalType\":\"bigint\","
+    "\"extractionEndTime\":\"2024-01-02T03:12:00Z\",\"partitioningInfo\":{\"numberOfPartitions\":2}"
+    "},"
+    "\"schemaMetadata\":{\"originalTypeMappings\":[{\"columnName\":\"id\",\"originalType\":"
+    "\"bigint\","
     "\"expectedExportedType\":\"int64\"}]},\"status\":\"COMPLETE\",\"sizeGB\":0.1,"
     "\"target\":\"mydb.public.users\"},"
-    "{\"status\":\"FAILED\",\"target\":\"mydb.public.orders\",\"warningMessage\":\"Export failed: out of space\"},"
+    "{\"status\":\"FAILED\",\"target\":\"mydb.public.orders\",\"warningMessage\":\"Export failed: "
+    "out of space\"},"
     "{\"status\":\"FAILED\",\"target\":\"mydb.public.items\"},"
     "{\"status\":\"COMPLETE\",\"target\":\"mydb.public.b\\u00e9\"},"
     "{\"target\":\"mydb\",\"warningMessage\":\"PERMISSIONS_DO_NOT_EXIST: skipped 2 tables\"},"
@@ -300,8 +303,7 @@ static void test_tables_info(void)
     sl_tables_info ti;
     char err[SL_ERRLEN];
 
-    CHECK_INT(sl_keymap_parse_tables_info(tables_info, strlen(tables_info), &ti, err,
-                                          sizeof(err)),
+    CHECK_INT(sl_keymap_parse_tables_info(tables_info, strlen(tables_info), &ti, err, sizeof(err)),
               0);
     CHECK_INT(ti.ntables, 6);
     CHECK_INT(ti.ncomplete, 2);
@@ -323,7 +325,12 @@ static void test_tables_info(void)
 static void test_tables_info_errors(void)
 {
     static const char *const bad[] = {
-        "", "nope", "[]", "{}", "{\"perTableStatus\":{}}", "{\"perTableStatus\":[1]}",
+        "",
+        "nope",
+        "[]",
+        "{}",
+        "{\"perTableStatus\":{}}",
+        "{\"perTableStatus\":[1]}",
         "{\"perTableStatus\":[]} x",
     };
     sl_tables_info ti;
@@ -331,26 +338,28 @@ static void test_tables_info_errors(void)
 
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
         err[0] = '\0';
-        CHECK_INT(sl_keymap_parse_tables_info(bad[i], strlen(bad[i]), &ti, err, sizeof(err)),
-                  -1);
+        CHECK_INT(sl_keymap_parse_tables_info(bad[i], strlen(bad[i]), &ti, err, sizeof(err)), -1);
         CHECK(strstr(err, "export_tables_info") != NULL);
         CHECK(ti.failed == NULL && ti.nfailed == 0);
     }
-    CHECK_INT(sl_keymap_parse_tables_info("{\"perTableStatus\":[]}", 21, &ti, err, sizeof(err)),
-              0);
+    CHECK_INT(sl_keymap_parse_tables_info("{\"perTableStatus\":[]}", 21, &ti, err, sizeof(err)), 0);
     CHECK_INT(ti.ntables, 0);
     sl_keymap_tables_info_cleanup(&ti);
-    CHECK_INT(sl_keymap_parse_tables_info("{}", SL_KEYMAP_TABLES_INFO_MAX + 1, &ti, err,
-                                          sizeof(err)),
-              -1);
+    CHECK_INT(
+        sl_keymap_parse_tables_info("{}", SL_KEYMAP_TABLES_INFO_MAX + 1, &ti, err, sizeof(err)),
+        -1);
     CHECK(strstr(err, "cap") != NULL);
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_map_table),           SL_TEST(test_lake_prefix_forms),
-    SL_TEST(test_key_length_cap),      SL_TEST(test_plan_collisions),
-    SL_TEST(test_plan_mixed_conventions), SL_TEST(test_plan_refuses_unresolvable),
-    SL_TEST(test_date_prefixes),       SL_TEST(test_tables_info),
+    SL_TEST(test_map_table),
+    SL_TEST(test_lake_prefix_forms),
+    SL_TEST(test_key_length_cap),
+    SL_TEST(test_plan_collisions),
+    SL_TEST(test_plan_mixed_conventions),
+    SL_TEST(test_plan_refuses_unresolvable),
+    SL_TEST(test_date_prefixes),
+    SL_TEST(test_tables_info),
     SL_TEST(test_tables_info_errors),
 };
 SL_TEST_MAIN(tests)

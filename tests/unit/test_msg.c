@@ -165,8 +165,7 @@ static void test_decode_rejects_table(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(bad_cases); i++) {
         sl_msg m;
         char err[SL_ERRLEN] = "";
-        int rc = sl_msg_decode(bad_cases[i].json, strlen(bad_cases[i].json), &m, err,
-                               sizeof(err));
+        int rc = sl_msg_decode(bad_cases[i].json, strlen(bad_cases[i].json), &m, err, sizeof(err));
         if (rc != -1 || !strstr(err, bad_cases[i].err_has))
             fprintf(stderr, "case %zu: rc %d err \"%s\"\n", i, rc, err);
         CHECK_INT(rc, -1);
@@ -262,11 +261,13 @@ static void test_dead_letter_encodings(void)
         {"caf\xc3\xa9 \xe6\x97\xa5", 9, NULL, 0, "\"payload_encoding\":\"utf8\""},
         {"", 0, "", 0, "\"payload_encoding\":\"utf8\""},
         {"\xff\xfe\x00\x01", 4, "\x00k", 2, "\"payload_encoding\":\"base64\""},
-        {"a\x00" "b", 3, NULL, 0, "\"payload_encoding\":\"base64\""},       /* NUL byte */
-        {"\xc0\xaf", 2, NULL, 0, "\"payload_encoding\":\"base64\""},        /* overlong */
-        {"\xed\xa0\x80", 3, NULL, 0, "\"payload_encoding\":\"base64\""},    /* surrogate */
+        {"a\x00"
+         "b",
+         3, NULL, 0, "\"payload_encoding\":\"base64\""},                     /* NUL byte */
+        {"\xc0\xaf", 2, NULL, 0, "\"payload_encoding\":\"base64\""},         /* overlong */
+        {"\xed\xa0\x80", 3, NULL, 0, "\"payload_encoding\":\"base64\""},     /* surrogate */
         {"\xf4\x90\x80\x80", 4, NULL, 0, "\"payload_encoding\":\"base64\""}, /* > U+10FFFF */
-        {"ab\xe6\x97", 4, NULL, 0, "\"payload_encoding\":\"base64\""},      /* truncated */
+        {"ab\xe6\x97", 4, NULL, 0, "\"payload_encoding\":\"base64\""},       /* truncated */
         {"\x01\x02", 2, NULL, 0, "\"payload\":\"\\u0001\\u0002\""}, /* control bytes are text */
         {"\xff\x01\x02\x03\x04", 5, NULL, 0, "\"payload\":\"/wECAwQ=\""}, /* 1 pad */
         {"\xff\x01\x02\x03", 4, NULL, 0, "\"payload\":\"/wECAw==\""},     /* 2 pads */

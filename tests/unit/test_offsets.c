@@ -222,10 +222,8 @@ static void test_many_partitions(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_every_completion_order),
-    SL_TEST(test_interleaved_add_done),
-    SL_TEST(test_errors_and_bounds),
-    SL_TEST(test_partitions_are_independent_and_forget),
+    SL_TEST(test_every_completion_order), SL_TEST(test_interleaved_add_done),
+    SL_TEST(test_errors_and_bounds),      SL_TEST(test_partitions_are_independent_and_forget),
     SL_TEST(test_many_partitions),
 };
 SL_TEST_MAIN(tests)
