@@ -82,9 +82,12 @@ def env():
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         standin = "http://127.0.0.1:%d" % port
         wait_http(standin + "/_standin/health")
+    # A shared stand-in (from scripts/stack.sh) gets its config back at the end.
+    saved_cfg = ctl(standin, "/_standin/config") if shared else None
     yield {"moto": moto, "standin": standin, "shared": shared}
     if shared:
         ctl(standin, "/_standin/config/reset", {})
+        ctl(standin, "/_standin/config", saved_cfg)
     for p in reversed(procs):
         p.send_signal(signal.SIGTERM)
         try:
