@@ -1,0 +1,255 @@
+"""Integration tests of the export stage (snaplake-worker export) on the local stack: real
+Kafka, PostgreSQL (advisory-lock slots, run ledger) and moto behind a stand-in of our own that
+gives exports AWS's lifecycle (tests/standin). Run with .stack/env sourced:
+
+    .venv/bin/pytest -q tests/integration/test_export.py
+
+The stand-in's own cap is raised far above EXPORT_TASK_LIMIT in the cap tests, so the bound
+we assert is kept by the workers' slots, not by the stand-in refusing starts.
+"""
+
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+ROLE = "arn:aws:iam::%s:role/rds-s3-export" % h.ACCOUNT
+KMS = "arn:aws:kms:us-east-1:%s:key/snaplake-test" % h.ACCOUNT
+
+
+@pytest.fixture(scope="module")
+def standin():
+    h.require_stack()
+    sd = h.PrivateStandin()
+    sd.start()
+    yield sd
+    sd.stop()
+
+
+@pytest.fixture
+def ctx(standin, request, tmp_path):
+    """A clean stand-in, a bucket, a unique topic prefix, and worker bookkeeping."""
+    h.standin_config_reset()
+    h.standin_reset(all=True)
+    c = {"prefix": h.topic_prefix(request.node.name), "bucket": h.create_bucket(),
+         "tmp": tmp_path, "workers": []}
+    h.create_topics(c["prefix"])
+    yield c
+    for w in c["workers"]:
+        if w.alive():
+            w.stop()
+
+
+def start_worker(c, name, **env):
+    base = dict(EXPORT_S3_BUCKET=c["bucket"], EXPORT_IAM_ROLE_ARN=ROLE, EXPORT_KMS_KEY_ID=KMS,
+                EXPORT_POLL_INTERVAL="1s", EXPORT_SLOT_RETRY="500ms",
+                KAFKA_GROUP_ID="export-" + c["prefix"], KAFKA_SESSION_TIMEOUT_MS="6000",
+                KAFKA_HEARTBEAT_INTERVAL_MS="1000", STAGE_RETRY_BASE="200ms")
+    base.update(env)
+    w = h.Worker("export", h.worker_env(c["prefix"], **base), c["tmp"] / ("%s.log" % name))
+    c["workers"].append(w)
+    return w
+
+
+def assigned_partitions(w):
+    """Partitions assigned by the latest rebalance (0 after a revoke)."""
+    n = 0
+    for r in w.logs():
+        m = r.get("msg", "")
+        if m.startswith("assigned "):
+            n = int(m.split()[1])
+        elif m.startswith("revoking "):
+            n = 0
+    return n
+
+
+def wait_group_settled(workers, total=12, timeout=60):
+    h.wait_for(lambda: all(w.alive() for w in workers)
+               and sum(assigned_partitions(w) for w in workers) == total
+               and all(assigned_partitions(w) > 0 for w in workers),
+               timeout, what="consumer group to settle")
+
+
+def feed(c, clusters, mode="snapshot"):
+    for cl in clusters:
+        h.produce(c["prefix"] + "snapshots", h.snapshot_message(cl, mode), key=cl["cluster"])
+
+
+def our_tasks(state, ids):
+    return [t for t in state["tasks"] if t["ExportTaskIdentifier"] in ids]
+
+
+def test_export_cap_twelve_clusters_two_workers(ctx):
+    h.standin_config(export_cap=50, export_seconds=3.0)
+    clusters = [h.create_cluster() for _ in range(12)]
+    ids = {cl["run_id"] for cl in clusters}
+    w1 = start_worker(ctx, "w1", EXPORT_TASK_LIMIT="5")
+    w2 = start_worker(ctx, "w2", EXPORT_TASK_LIMIT="5")
+    wait_group_settled([w1, w2])
+    feed(ctx, clusters)
+
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(12, 150)
+    got = {x.value["run_id"]: x for x in recs}
+    assert set(got) == ids, "exported runs: %s" % sorted(got)
+    for cl in clusters:
+        v = got[cl["run_id"]].value
+        assert v["type"] == "exported" and v["export_task_id"] == cl["run_id"]
+        assert v["s3_bucket"] == ctx["bucket"]
+        assert v["s3_prefix"] == "s3-export/%s/%s" % (cl["cluster"], cl["date"])
+        assert v["snapshot_id"] == cl["snapshot_id"] and v["export_started_at"]
+        assert got[cl["run_id"]].key == cl["cluster"]
+
+    st = h.standin_state()
+    assert st["accounts"][h.ACCOUNT]["max_concurrent"] <= 5, st["accounts"]
+    assert st["accounts"][h.ACCOUNT]["max_concurrent"] == 5, "the slots were never all used"
+    tasks = our_tasks(st, ids)
+    assert len(tasks) == 12 and all(t["Status"] == "COMPLETE" for t in tasks)
+    starts = [c for c in st["start_calls"] if c["task_id"] in ids]
+    assert [c for c in starts if c["result"] == "started"].__len__() == 12
+    # Our own counting kept us under the limit: the stand-in never had to refuse.
+    assert not [c for c in starts if c["result"] == "ExportTaskLimitReachedFault"]
+    # A queued export starts within seconds of a slot freeing.
+    spans = sorted((t["TaskStartTime"], t["TaskEndTime"]) for t in tasks)
+    ends = sorted(e for _, e in spans)
+    for start, _ in spans[5:]:
+        before = [e for e in ends if e <= start]
+        assert before, "a 6th export started before any ended"
+        assert start - max(before) < 3.0, "queued export waited %.2fs" % (start - max(before))
+
+    rows = h.ledger_stage(list(ids), "export")
+    assert len(rows) == 12 and all(r["status"] == "succeeded" for r in rows.values()), rows
+    assert all(r["export_task_id"] == rid for rid, r in rows.items())
+    # Queued runs were recorded as waiting on the way (how many depends on how fast the 12
+    # messages arrive relative to the 3 s exports; with the slots all used, some did wait).
+    waited = h.psql_json("SELECT DISTINCT run_id FROM snaplake_stage_events WHERE stage = 'export'"
+                         " AND status = 'waiting' AND run_id = ANY(string_to_array(:'p1', ','))",
+                         ",".join(ids))
+    assert len(waited) >= 1, waited
+    assert w1.alive() and w2.alive()
+    assert w1.stop() == 0 and w2.stop() == 0
+
+
+def test_worker_killed_mid_export_is_adopted(ctx):
+    cl = h.create_cluster()
+    h.standin_config(export_cap=50, task_seconds={cl["run_id"]: 12.0})
+    w1 = start_worker(ctx, "w1")
+    w2 = start_worker(ctx, "w2")
+    wait_group_settled([w1, w2])
+    feed(ctx, [cl])
+
+    def who_started():
+        for w in (w1, w2):
+            if any(r.get("event") == "export_started" for r in w.logs()):
+                return w
+        return None
+    victim = h.wait_for(who_started, 60, what="an export to start")
+    survivor = w2 if victim is w1 else w1
+    victim.kill()
+    assert h.standin_state()["tasks"][0]["Status"] in ("STARTING", "IN_PROGRESS")
+
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(1, 90)
+    assert [x.value["run_id"] for x in recs] == [cl["run_id"]]
+    adopt = [x for x in survivor.logs() if x.get("event") == "adopt"]
+    assert adopt and adopt[0]["export_task_id"] == cl["run_id"]
+    calls = [c for c in h.standin_state()["start_calls"] if c["task_id"] == cl["run_id"]]
+    assert [c["result"] for c in calls] == ["started"], calls
+    row = h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
+    assert row["status"] == "succeeded" and row["attempt"] >= 2, row
+    assert survivor.stop() == 0
+
+
+def test_failed_export_publishes_failure_with_cause(ctx):
+    cl = h.create_cluster()
+    cause = "S3 bucket %s is in another region (injected)" % ctx["bucket"]
+    h.standin_config(export_seconds=1.5, fail_tasks={cl["run_id"]: cause})
+    w = start_worker(ctx, "w")
+    w.wait_ready()
+    feed(ctx, [cl])
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        recs = r.read(1, 60)
+    assert len(recs) == 1
+    f = recs[0].value
+    assert f["type"] == "failure" and f["stage"] == "export"
+    assert f["run_id"] == cl["run_id"] and f["cluster"] == cl["cluster"]
+    assert f["error_code"] == "ExportFailed" and cause in f["error_message"]
+    assert f["export_task_id"] == cl["run_id"] and f["attempt"] == 1
+    assert f["input"]["snapshot_id"] == cl["snapshot_id"]
+    row = h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
+    assert row["status"] == "failed" and row["error_code"] == "ExportFailed"
+    assert cause in row["error_message"]
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        assert r.read(1, 3) == []
+    assert w.stop() == 0
+
+
+def test_exports_running_elsewhere_count_against_limit(ctx):
+    h.standin_config(export_cap=50, export_seconds=3.0)
+    foreign = [h.create_cluster() for _ in range(3)]
+    ours = [h.create_cluster() for _ in range(4)]
+    rds = h.aws("rds")
+    for i, cl in enumerate(foreign):
+        tid = "other-team-%s" % h.uid(10)
+        h.standin_config(task_seconds={tid: 8.0})
+        rds.start_export_task(ExportTaskIdentifier=tid, SourceArn=cl["snapshot_arn"],
+                              S3BucketName=ctx["bucket"], IamRoleArn=ROLE, KmsKeyId=KMS)
+    t0 = time.time()
+    w = start_worker(ctx, "w", EXPORT_TASK_LIMIT="5")
+    w.wait_ready()
+    feed(ctx, ours)
+    ids = {cl["run_id"] for cl in ours}
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(4, 120)
+    assert {x.value["run_id"] for x in recs} == ids
+    st = h.standin_state()
+    assert st["accounts"][h.ACCOUNT]["max_concurrent"] <= 5, st["accounts"]
+    assert not [c for c in st["start_calls"]
+                if c["task_id"] in ids and c["result"] != "started"], st["start_calls"]
+    # While the 3 foreign exports ran, at most 2 of ours ran at any moment (3 + 2 = 5).
+    foreign_end = min(t["TaskEndTime"] for t in st["tasks"]
+                      if t["ExportTaskIdentifier"].startswith("other-team-"))
+    mine = our_tasks(st, ids)
+    for s in sorted(t["TaskStartTime"] for t in mine if t["TaskStartTime"] < foreign_end):
+        running = [t for t in mine if t["TaskStartTime"] <= s < t["TaskEndTime"]]
+        assert len(running) <= 2, [(t["ExportTaskIdentifier"], t["TaskStartTime"] - t0)
+                                   for t in running]
+    assert sum(1 for t in mine if t["TaskStartTime"] < foreign_end) >= 3, "never queued"
+    assert st["accounts"][h.ACCOUNT]["max_concurrent"] == 5
+    assert any("2 foreign exports" in r.get("msg", "") or "3 foreign exports" in r.get("msg", "")
+               for r in w.logs())
+    assert w.stop() == 0
+
+
+def test_bad_messages_go_to_dlq_and_worker_keeps_running(ctx):
+    w = start_worker(ctx, "w")
+    w.wait_ready()
+    topic = ctx["prefix"] + "snapshots"
+    h.produce(topic, b"{not json", key=b"bad-1")
+    h.produce(topic, {"v": 1, "type": "snapshot", "cluster": "x"}, key=b"bad-2")
+    wrong = h.snapshot_message(h.create_cluster())
+    wrong["v"] = 2
+    h.produce(topic, wrong, key=b"bad-3")
+    with h.KafkaReader(ctx["prefix"] + "dlq") as r:
+        recs = r.read(3, 60)
+    by_key = {x.key: x.value for x in recs}
+    assert set(by_key) == {"bad-1", "bad-2", "bad-3"}, by_key
+    for k, v in by_key.items():
+        assert v["type"] == "dead_letter" and v["topic"] == topic and v["reason"]
+        assert v["partition"] >= 0 and v["offset"] >= 0
+    assert by_key["bad-1"]["payload"] == "{not json"
+    assert "JSON" in by_key["bad-1"]["reason"]
+    assert "run_id" in by_key["bad-2"]["reason"] or "missing" in by_key["bad-2"]["reason"]
+    assert "v" in by_key["bad-3"]["reason"] or "version" in by_key["bad-3"]["reason"]
+    assert w.alive()
+    # ... and still does its job.
+    h.standin_config(export_seconds=1.0)
+    cl = h.create_cluster()
+    feed(ctx, [cl])
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        assert [x.value["run_id"] for x in r.read(1, 60)] == [cl["run_id"]]
+    assert w.alive() and w.stop() == 0
