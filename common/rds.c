@@ -430,7 +430,7 @@ int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_ex
     /* 6 fixed pairs + up to 64 ExportOnly members + NULL. */
     enum { MAX_ONLY = 64 };
     const char *params[2 * (6 + MAX_ONLY) + 1];
-    char names[MAX_ONLY][32];
+    char names[MAX_ONLY][48];
     size_t k = 0;
     xmlDoc *doc = NULL;
     char perr[SL_ERRLEN];

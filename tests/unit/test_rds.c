@@ -338,7 +338,33 @@ static void test_status_predicates(void)
     }
 }
 
+/* The slot rule's count: running tasks not held by a live snaplake slot. */
+static void test_count_foreign_running(void)
+{
+    sl_rds_export_task items[5];
+    sl_rds_export_tasks l = {items, 5};
+    static const struct {
+        const char *id, *status;
+    } t[] = {{"ours-1", "IN_PROGRESS"}, {"ours-2", "starting"}, {"theirs", "IN_PROGRESS"},
+             {"done", "COMPLETE"},     {"orphan", "CANCELING"}};
+    const char *own[] = {"ours-1", NULL, "ours-2", "not-running"};
+    static const struct {
+        size_t nown;
+        size_t want;
+    } cases[] = {{0, 4}, {1, 3}, {2, 3}, {3, 2}, {4, 2}};
+
+    memset(items, 0, sizeof(items));
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(items[i].id, sizeof(items[i].id), "%s", t[i].id);
+        snprintf(items[i].status, sizeof(items[i].status), "%s", t[i].status);
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
+        CHECK_INT(sl_rds_count_foreign_running(&l, own, cases[i].nown), cases[i].want);
+    CHECK_INT(sl_rds_count_foreign_running(NULL, own, 4), 0);
+}
+
 static const sl_test tests[] = {
+    SL_TEST(test_count_foreign_running),
     SL_TEST(test_snapshots_two_pages),      SL_TEST(test_export_tasks_fields),
     SL_TEST(test_export_result_start_and_cancel), SL_TEST(test_cluster_arn),
     SL_TEST(test_rejects),                  SL_TEST(test_failure_keeps_earlier_pages),
