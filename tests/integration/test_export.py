@@ -253,3 +253,31 @@ def test_bad_messages_go_to_dlq_and_worker_keeps_running(ctx):
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
         assert [x.value["run_id"] for x in r.read(1, 60)] == [cl["run_id"]]
     assert w.alive() and w.stop() == 0
+
+
+def test_full_worker_pauses_and_loses_nothing(ctx):
+    """WORKER_MAX_JOBS=2: the worker pauses its partitions while full, holds what already
+    arrived, resumes when a job ends, and every run still completes exactly once."""
+    h.standin_config(export_cap=50, export_seconds=1.0)
+    clusters = [h.create_cluster() for _ in range(6)]
+    w = start_worker(ctx, "w", WORKER_MAX_JOBS="2", LOG_LEVEL="debug")
+    w.wait_ready()
+    feed(ctx, clusters)
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(6, 90)
+        time.sleep(2)
+        recs = r.read(7, 0.5)
+    assert sorted(x.value["run_id"] for x in recs) == sorted(c["run_id"] for c in clusters)
+    logs = w.logs()
+    assert any(x.get("msg", "").startswith("paused ") for x in logs)
+    assert any(x.get("msg", "").startswith("resumed ") for x in logs)
+    # Never more than 2 jobs at once: each "received" is followed by at most 2 open jobs.
+    open_jobs, peak = set(), 0
+    for x in logs:
+        if x.get("event") == "received":
+            open_jobs.add(x["run_id"])
+        elif x.get("event") == "committed" and x.get("run_id"):
+            open_jobs.discard(x["run_id"])
+        peak = max(peak, len(open_jobs))
+    assert peak <= 2, peak
+    assert w.stop() == 0
