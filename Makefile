@@ -79,6 +79,11 @@ tests/sigv4-suite: $(BUILD)/tests/sigv4_suite.o $(LIB)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Unit tests of a worker's pure logic also link that one object (it is not in the library).
+$(BUILD)/tests/unit/test_copy_plan: $(BUILD)/tests/unit/test_copy_plan.o \
+    $(BUILD)/worker/copy_plan.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
