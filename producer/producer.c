@@ -1,0 +1,910 @@
+/*
+ * producer.c - the producer runtime (see producer.h).
+ *
+ * One thread, no queue of its own: each input is handled to the end (ledger check, produce
+ * and wait for the broker's acknowledgement, ledger record) before the next is read, so
+ * nothing is ever held only in memory. Kafka and PostgreSQL steps are retried with full-jitter
+ * backoff up to PRODUCER_MAX_ATTEMPTS tries; after that the run stops with an error, since
+ * every later input would fail the same way (AWS calls retry inside aws_http.c).
+ */
+#include "producer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "creds.h"
+#include "discover.h"
+#include "event.h"
+#include "evframe.h"
+#include "ids.h"
+#include "kafka.h"
+#include "ledger.h"
+#include "log.h"
+#include "msg.h"
+#include "pg.h"
+#include "rds.h"
+#include "signals.h"
+
+#define TOPIC_LEN 256
+#define READ_CHUNK 65536
+#define POLL_MS 200
+/* Dead-letter payloads are cut to this: with base64 (4/3) and the envelope the record stays
+ * under Kafka's default message.max.bytes (1 MB), and under msg.h's payload cap. */
+#define DLQ_PAYLOAD_MAX ((size_t)256 * 1024)
+#define RETRY_MAX_MS 30000
+#define MAX_CLUSTERS 1000
+
+typedef enum prod_mode { MODE_EVENT, MODE_DISCOVER, MODE_CLUSTER } prod_mode;
+
+static const char *const mode_names[] = {"event", "discover", "cluster"};
+
+struct sl_producer {
+    sl_producer_cfg cfg;
+    prod_mode mode;
+    char **clusters; /* CLUSTERS split; NULL when unset */
+    size_t nclusters;
+    sl_creds_provider *creds;
+    sl_aws *aws;
+    PGconn *pg;
+    sl_kafka_producer *prod;
+    char snap_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
+    sl_producer_stats st;
+};
+
+static const sl_cfg_opt producer_opts[] = {
+    {"LOG_LEVEL", SL_CFG_STRING, "info", 0, -1, 0, offsetof(sl_producer_cfg, log_level),
+     "debug|info|warn|error"},
+    {"PRODUCER_MODE", SL_CFG_STRING, "event", 0, -1, 0, offsetof(sl_producer_cfg, mode),
+     "event|discover|cluster, when no argument is given"},
+    {"CLUSTERS", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_producer_cfg, clusters),
+     "cluster ids, comma or space separated: event mode allowlist (prefix rule of the seed's "
+     "EventBridge pattern), discover mode clusters (unset = all), cluster mode (required)"},
+    {"EVENTS_FILE", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_producer_cfg, events_file),
+     "event mode input file (unset or - = stdin): JSON lines, pretty JSON objects or arrays"},
+    {"EVENT_MAX_BYTES", SL_CFG_INT, "1048576", 1024, 16777216, 0,
+     offsetof(sl_producer_cfg, max_frame),
+     "longest input event or line; a longer one is dead-lettered, not fatal"},
+    {"KAFKA_TOPIC_PREFIX", SL_CFG_STRING, SL_KAFKA_DEFAULT_PREFIX, 0, -1, 0,
+     offsetof(sl_producer_cfg, topic_prefix), "prefix of every topic name"},
+    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0,
+     offsetof(sl_producer_cfg, create_topics),
+     "create the six pipeline topics at start (tests, demo)"},
+    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0,
+     offsetof(sl_producer_cfg, topic_partitions), "partitions of topics created at start"},
+    {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
+     offsetof(sl_producer_cfg, publish_timeout_ms), "wait for a delivery report this long"},
+    {"PRODUCER_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0,
+     offsetof(sl_producer_cfg, max_attempts),
+     "tries of each Kafka/PostgreSQL step before the run fails"},
+    {"PRODUCER_RETRY_BASE", SL_CFG_DURATION, "500ms", 1, 60000, 0,
+     offsetof(sl_producer_cfg, retry_base_ms), "base of the full-jitter backoff between tries"},
+    {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_producer_cfg, database_url),
+     "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
+};
+
+static const sl_cfg_opt aws_opts[] = {SL_AWS_CFG_OPTS(sl_producer_cfg, aws)};
+
+void sl_producer_help(FILE *out, const char *prog)
+{
+    fprintf(out, "usage: %s [event|discover|cluster]   (or PRODUCER_MODE)\n\n", prog);
+    sl_config_help(out, prog, "producer settings", producer_opts, SL_ARRAY_LEN(producer_opts));
+    fprintf(out, "\n");
+    sl_config_help(out, prog, "AWS settings (discover and cluster modes)", aws_opts,
+                   SL_ARRAY_LEN(aws_opts));
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void append_err(char *err, size_t errlen, const char *more)
+{
+    size_t n = strlen(err);
+
+    if (more[0] && n + 1 < errlen)
+        snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
+}
+
+static void free_clusters(sl_producer *p)
+{
+    for (size_t i = 0; i < p->nclusters; i++)
+        free(p->clusters[i]);
+    free(p->clusters);
+    p->clusters = NULL;
+    p->nclusters = 0;
+}
+
+/* Splits CLUSTERS on commas and blanks; every entry must be a valid cluster id. */
+static int parse_clusters(sl_producer *p, const char *s, char *err, size_t errlen)
+{
+    const char *q = s;
+
+    while (*q) {
+        size_t n;
+        char *id;
+        char **grown;
+
+        while (*q == ',' || *q == ' ' || *q == '\t' || *q == '\n')
+            q++;
+        n = strcspn(q, ", \t\n");
+        if (n == 0)
+            break;
+        if (p->nclusters >= MAX_CLUSTERS)
+            return sl_seterr(err, errlen, "CLUSTERS: more than %d entries", MAX_CLUSTERS);
+        id = strndup(q, n);
+        if (!id)
+            return sl_seterr(err, errlen, "CLUSTERS: out of memory");
+        if (!sl_ids_cluster_id_valid(id)) {
+            sl_seterr(err, errlen,
+                      "CLUSTERS: \"%.80s\" is not a cluster id (lowercase letters, digits, "
+                      "single hyphens, 1-63 chars, starting with a letter)",
+                      id);
+            free(id);
+            return -1;
+        }
+        grown = realloc(p->clusters, (p->nclusters + 1) * sizeof(*grown));
+        if (!grown) {
+            free(id);
+            return sl_seterr(err, errlen, "CLUSTERS: out of memory");
+        }
+        p->clusters = grown;
+        p->clusters[p->nclusters++] = id;
+        q += n;
+    }
+    return 0;
+}
+
+/* Sleeps ms milliseconds in short naps, returning early (-1) when a stop was requested. */
+static int nap(long long ms)
+{
+    while (ms > 0 && !sl_should_stop()) {
+        long long step = ms < 100 ? ms : 100;
+        struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+    return sl_should_stop() ? -1 : 0;
+}
+
+/* Full-jitter backoff before try number `attempt` + 1 (attempt >= 1). */
+static long long backoff(const sl_producer *p, int attempt)
+{
+    long long cap = p->cfg.retry_base_ms;
+
+    for (int i = 1; i < attempt && cap < RETRY_MAX_MS; i++)
+        cap *= 2;
+    if (cap > RETRY_MAX_MS)
+        cap = RETRY_MAX_MS;
+    return (long long)(sl_random_u64() % ((unsigned long long)cap + 1ULL));
+}
+
+/* The ledger connection, healed when it broke (PQreset with the same parameters). */
+static void pg_heal(sl_producer *p)
+{
+    char err[SL_ERRLEN];
+    int again = 0;
+
+    if (sl_pg_reconnect(p->pg, &again, err, sizeof(err)))
+        sl_warn(NULL, "postgres still unreachable: %s", err);
+    else if (again)
+        sl_info(NULL, "postgres connection re-established");
+}
+
+static char *dup_time(long long ms)
+{
+    char t[32];
+
+    if (sl_msg_format_time(ms, t, sizeof(t)))
+        return NULL;
+    return strdup(t);
+}
+
+/* ---- the ledger check, publish, record sequence ------------------------------------------ */
+
+typedef enum step_kind { STEP_EXISTS, STEP_PRODUCE, STEP_ENSURE, STEP_DLQ } step_kind;
+
+static const char *const step_names[] = {"ledger run lookup", "publish", "ledger run record",
+                                         "dead-letter publish"};
+
+typedef struct step_args {
+    step_kind kind;
+    const char *run_id;
+    const sl_msg *m;
+    const char *topic;
+    const char *key;
+    const char *text;
+    size_t len;
+    int exists; /* STEP_EXISTS result */
+    int created; /* STEP_ENSURE result */
+} step_args;
+
+static int step_once(sl_producer *p, step_args *a, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    switch (a->kind) {
+    case STEP_EXISTS:
+        return sl_ledger_run_exists(p->pg, a->run_id, &a->exists, err, errlen);
+    case STEP_ENSURE:
+        return sl_ledger_run_ensure(p->pg, a->m, &a->created, err, errlen);
+    case STEP_PRODUCE:
+    case STEP_DLQ:
+        return sl_kafka_produce_sync(p->prod, a->topic, RD_KAFKA_PARTITION_UA, a->key,
+                                     a->key ? strlen(a->key) : 0, a->text, a->len, NULL, 0,
+                                     (int)p->cfg.publish_timeout_ms, &code, err, errlen);
+    }
+    return sl_seterr(err, errlen, "unknown step");
+}
+
+/* Runs one step with retries. Returns 0, or -1 with err after the last try (or a stop). */
+static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char *err,
+                      size_t errlen)
+{
+    char e[SL_ERRLEN];
+
+    for (int attempt = 1;; attempt++) {
+        if (step_once(p, a, e, sizeof(e)) == 0)
+            return 0;
+        if (attempt >= p->cfg.max_attempts)
+            return sl_seterr(err, errlen, "%s failed after %d tries: %s",
+                             step_names[a->kind], attempt, e);
+        sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
+                  step_names[a->kind], attempt, p->cfg.max_attempts, e);
+        if (a->kind == STEP_EXISTS || a->kind == STEP_ENSURE)
+            pg_heal(p);
+        if (nap(backoff(p, attempt)))
+            return sl_seterr(err, errlen, "%s: stopped while retrying: %s",
+                             step_names[a->kind], e);
+    }
+}
+
+/*
+ * The dedupe-then-publish sequence for one snapshot message m. Returns 0 when handled
+ * (published or duplicate), 1 when m does not encode (a permanent fault of this input; reason
+ * in err), -1 on an infrastructure failure (err).
+ */
+static int publish_snapshot(sl_producer *p, const sl_msg *m, char *err, size_t errlen)
+{
+    sl_log_ctx ctx = {m->run_id, m->cluster, "producer"};
+    step_args a;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = STEP_EXISTS;
+    a.run_id = m->run_id;
+    if (step_retry(p, &a, &ctx, err, errlen))
+        goto out;
+    if (a.exists) {
+        const char *kv[] = {"event", "duplicate", "snapshot_id", m->snapshot_id, "source",
+                            m->source, NULL};
+        sl_log_kv(SL_LOG_INFO, &ctx, kv, "duplicate snapshot, run exists");
+        p->st.duplicates++;
+        rc = 0;
+        goto out;
+    }
+    if (sl_msg_encode(m, &text, &len, err, errlen)) {
+        rc = 1;
+        goto out;
+    }
+    a.kind = STEP_PRODUCE;
+    a.topic = p->snap_topic;
+    a.key = m->cluster;
+    a.text = text;
+    a.len = len;
+    if (step_retry(p, &a, &ctx, err, errlen))
+        goto out;
+    p->st.published++;
+    {
+        const char *kv[] = {"event",  "published", "topic",       p->snap_topic,
+                            "mode",   m->mode,     "snapshot_id", m->snapshot_id,
+                            "source", m->source,   "source_arn",  m->source_arn,
+                            NULL};
+        sl_log_kv(SL_LOG_INFO, &ctx, kv, "published snapshot");
+    }
+    /* Only now, with the message durable in Kafka, is the run recorded: the ledger never
+     * claims a run that Kafka does not hold. */
+    a.kind = STEP_ENSURE;
+    a.m = m;
+    if (step_retry(p, &a, &ctx, err, errlen))
+        goto out;
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
+
+/*
+ * Publishes a dead letter for producer input: topic "" (the input had no topic), no key,
+ * partition/offset -1, payload = the raw bytes (cut to DLQ_PAYLOAD_MAX, which the reason then
+ * says). Returns 0, or -1 with err on an infrastructure failure.
+ */
+static int dead_letter(sl_producer *p, const char *raw, size_t len, unsigned long long line,
+                       const char *reason, char *err, size_t errlen)
+{
+    sl_msg d;
+    step_args a;
+    char full[1024], *text = NULL;
+    size_t tlen = 0, keep = len < DLQ_PAYLOAD_MAX ? len : DLQ_PAYLOAD_MAX;
+    int rc = -1;
+
+    if (keep < len)
+        snprintf(full, sizeof(full), "%s (input line %llu; payload cut to its first %zu bytes)",
+                 reason, line, keep);
+    else
+        snprintf(full, sizeof(full), "%s (input line %llu)", reason, line);
+    sl_msg_init(&d);
+    d.type = SL_MSG_DEAD_LETTER;
+    d.reason = strdup(full);
+    d.topic = strdup("");
+    d.payload = malloc(keep ? keep : 1);
+    if (!d.reason || !d.topic || !d.payload) {
+        sl_seterr(err, errlen, "dead letter: out of memory");
+        goto out;
+    }
+    if (keep)
+        memcpy(d.payload, raw, keep);
+    d.payload_len = keep;
+    if (sl_msg_encode(&d, &text, &tlen, err, errlen))
+        goto out;
+    memset(&a, 0, sizeof(a));
+    a.kind = STEP_DLQ;
+    a.topic = p->dlq_topic;
+    a.text = text;
+    a.len = tlen;
+    if (step_retry(p, &a, NULL, err, errlen))
+        goto out;
+    p->st.dead_lettered++;
+    {
+        char ln[24];
+        const char *kv[] = {"event", "dead_letter", "topic", p->dlq_topic, "line", ln, NULL};
+        snprintf(ln, sizeof(ln), "%llu", line);
+        sl_log_kv(SL_LOG_WARN, NULL, kv, "dead-lettered input: %s", full);
+    }
+    rc = 0;
+out:
+    free(text);
+    sl_msg_cleanup(&d);
+    return rc;
+}
+
+/* ---- event mode --------------------------------------------------------------------------- */
+
+/* Builds the snapshot message of a matching event. 0, or -1 with err (a bad id: permanent). */
+static int event_msg(const sl_event *ev, sl_msg *m, char *err, size_t errlen)
+{
+    sl_snapshot_id sid;
+    char run_id[SL_IDS_BUFLEN];
+    long long t;
+
+    sl_msg_init(m);
+    if (sl_ids_parse_snapshot(ev->snapshot_id, &sid, err, errlen) ||
+        sl_ids_run_id(&sid, run_id, sizeof(run_id), err, errlen))
+        return -1;
+    m->type = SL_MSG_SNAPSHOT;
+    m->run_id = strdup(run_id);
+    m->cluster = strdup(sid.cluster);
+    m->mode = strdup("snapshot");
+    m->snapshot_id = strdup(sid.snapshot_id);
+    m->source_arn = strdup(ev->snapshot_arn);
+    m->date = strdup(sid.date);
+    m->source = strdup("event");
+    m->produced_at = dup_time(sl_now_ms());
+    /* The event's time is when RDS announced the snapshot, minutes after it was taken at
+     * most; kept normalised to our RFC 3339 form, and left out when it is not one. */
+    if (ev->event_time && sl_time_parse_ms(ev->event_time, &t) == 0)
+        m->snapshot_time = dup_time(t);
+    if (!m->run_id || !m->cluster || !m->mode || !m->snapshot_id || !m->source_arn ||
+        !m->date || !m->source || !m->produced_at) {
+        sl_msg_cleanup(m);
+        return sl_seterr(err, errlen, "snapshot message: out of memory");
+    }
+    return 0;
+}
+
+/* Handles one input frame. Returns 0 when handled, -1 with err on an infrastructure failure. */
+static int handle_frame(sl_producer *p, const sl_evframe_item *it, char *err, size_t errlen)
+{
+    char reason[SL_ERRLEN];
+    sl_event ev;
+    sl_msg m;
+    int rc;
+
+    if (it->reason) {
+        snprintf(reason, sizeof(reason), "malformed: %s", it->reason);
+        return dead_letter(p, it->data, it->len, it->line, reason, err, errlen);
+    }
+    if (it->oversize) {
+        snprintf(reason, sizeof(reason),
+                 "malformed: input event of %zu bytes exceeds EVENT_MAX_BYTES (%lld)", it->total,
+                 p->cfg.max_frame);
+        return dead_letter(p, it->data, it->len, it->line, reason, err, errlen);
+    }
+    rc = sl_event_parse(it->data, it->len, (const char *const *)p->clusters, p->nclusters, &ev,
+                        reason, sizeof(reason));
+    if (rc < 0)
+        return sl_seterr(err, errlen, "event parse: %s", reason);
+    if (rc != SL_EVENT_OK)
+        return dead_letter(p, it->data, it->len, it->line, reason, err, errlen);
+    rc = event_msg(&ev, &m, reason, sizeof(reason));
+    sl_event_cleanup(&ev);
+    if (rc) {
+        char r2[SL_ERRLEN + 16];
+        snprintf(r2, sizeof(r2), "malformed: %s", reason);
+        return dead_letter(p, it->data, it->len, it->line, r2, err, errlen);
+    }
+    rc = publish_snapshot(p, &m, reason, sizeof(reason));
+    sl_msg_cleanup(&m);
+    if (rc == 1) {
+        char r2[SL_ERRLEN + 32];
+        snprintf(r2, sizeof(r2), "malformed: snapshot message: %s", reason);
+        return dead_letter(p, it->data, it->len, it->line, r2, err, errlen);
+    }
+    if (rc)
+        return sl_seterr(err, errlen, "%s", reason);
+    return 0;
+}
+
+static int run_event(sl_producer *p, char *err, size_t errlen)
+{
+    const char *path = p->cfg.events_file;
+    int use_stdin = !path || strcmp(path, "-") == 0;
+    int fd = use_stdin ? STDIN_FILENO : -1, rc = -1, eof = 0;
+    sl_evframe *fr = NULL;
+    char *buf = NULL;
+
+    if (!use_stdin) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return sl_seterr(err, errlen, "EVENTS_FILE %s: %s", path, strerror(errno));
+    }
+    fr = sl_evframe_new((size_t)p->cfg.max_frame);
+    buf = malloc(READ_CHUNK);
+    if (!fr || !buf) {
+        sl_seterr(err, errlen, "event input: out of memory");
+        goto out;
+    }
+    sl_info(NULL, "reading events from %s", use_stdin ? "stdin" : path);
+    while (!eof && !sl_should_stop()) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        sl_evframe_item it;
+        ssize_t n;
+        int r;
+
+        /* poll first, so a SIGTERM is noticed within POLL_MS even on an idle pipe. */
+        r = poll(&pfd, 1, POLL_MS);
+        if (r < 0 && errno != EINTR) {
+            sl_seterr(err, errlen, "event input: poll: %s", strerror(errno));
+            goto out;
+        }
+        if (r <= 0)
+            continue;
+        n = read(fd, buf, READ_CHUNK);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            sl_seterr(err, errlen, "event input: read: %s", strerror(errno));
+            goto out;
+        }
+        if (n == 0) {
+            eof = 1;
+            sl_evframe_finish(fr);
+        } else if (sl_evframe_feed(fr, buf, (size_t)n)) {
+            sl_seterr(err, errlen, "event input: framer refused input");
+            goto out;
+        }
+        while ((r = sl_evframe_next(fr, &it)) != 0) {
+            if (r < 0) {
+                /* Out of memory for one frame: what was lost cannot be dead-lettered, so
+                 * this is the process failing, not the input. */
+                sl_seterr(err, errlen, "event input: out of memory framing line %llu",
+                          sl_evframe_lines(fr));
+                goto out;
+            }
+            if (handle_frame(p, &it, err, errlen))
+                goto out;
+        }
+    }
+    if (!eof) {
+        const char *kv[] = {"event", "stop", NULL};
+        sl_log_kv(SL_LOG_INFO, NULL, kv,
+                  "stop requested: input left unread, %zu bytes of a partial event dropped",
+                  sl_evframe_pending(fr));
+    }
+    rc = 0;
+out:
+    free(buf);
+    sl_evframe_free(fr);
+    if (!use_stdin && fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- discover mode ------------------------------------------------------------------------ */
+
+static int snap_list_append(sl_rds_snapshots *all, sl_rds_snapshots *more)
+{
+    sl_rds_snapshot *grown;
+
+    if (more->n == 0)
+        return 0;
+    grown = realloc(all->items, (all->n + more->n) * sizeof(*grown));
+    if (!grown)
+        return -1;
+    memcpy(grown + all->n, more->items, more->n * sizeof(*grown));
+    all->items = grown;
+    all->n += more->n;
+    return 0;
+}
+
+static void log_aws_error(const char *what, const char *cluster, const sl_aws_error *e)
+{
+    sl_log_ctx ctx = {NULL, cluster, "producer"};
+    const char *kv[] = {"event", "aws_error", "error_code", e->code, "aws_request_id",
+                        e->request_id[0] ? e->request_id : NULL, NULL};
+
+    sl_log_kv(SL_LOG_ERROR, &ctx, kv, "%s failed after %d attempts: %s: %s", what, e->attempts,
+              e->code, e->message);
+}
+
+static int run_discover(sl_producer *p, char *err, size_t errlen)
+{
+    sl_rds_snapshots all = {NULL, 0};
+    sl_discover_result res;
+    size_t ncalls = p->nclusters ? p->nclusters : 1;
+    int rc = -1;
+
+    memset(&res, 0, sizeof(res));
+    for (size_t i = 0; i < ncalls && !sl_should_stop(); i++) {
+        const char *cluster = p->nclusters ? p->clusters[i] : NULL;
+        sl_rds_snapshots l = {NULL, 0};
+        sl_aws_error ae;
+
+        memset(&ae, 0, sizeof(ae));
+        if (sl_rds_describe_cluster_snapshots(p->aws, cluster, &l, &ae)) {
+            log_aws_error("DescribeDBClusterSnapshots", cluster, &ae);
+            p->st.errors++;
+            continue;
+        }
+        sl_debug(NULL, "%zu automated snapshots listed for %s", l.n, cluster ? cluster : "all");
+        if (snap_list_append(&all, &l)) {
+            sl_rds_snapshots_cleanup(&l);
+            sl_seterr(err, errlen, "discover: out of memory");
+            goto out;
+        }
+        free(l.items);
+    }
+    if (sl_discover_select(all.items, all.n, (const char *const *)p->clusters, p->nclusters,
+                           &res, err, errlen))
+        goto out;
+    for (size_t i = 0; i < all.n; i++) {
+        sl_discover_verdict v = res.verdicts[i];
+        sl_log_ctx ctx = {NULL, all.items[i].cluster, "producer"};
+        const char *kv[] = {"event", "discovered", "snapshot_id", all.items[i].id, "status",
+                            all.items[i].status, "verdict", sl_discover_verdict_name(v), NULL};
+
+        /* Snapshots whose name we cannot read are worth an operator's look; the rest are
+         * the normal course of things. */
+        sl_log_kv(v == SL_DISCOVER_BAD_ID || v == SL_DISCOVER_CLUSTER_MISMATCH ? SL_LOG_WARN
+                                                                                 : SL_LOG_DEBUG,
+                  &ctx, kv, "snapshot %s", sl_discover_verdict_name(v));
+    }
+    for (size_t i = 0; i < p->nclusters; i++) {
+        size_t k;
+        for (k = 0; k < res.npicks; k++)
+            if (strcmp(res.picks[k].id.cluster, p->clusters[i]) == 0)
+                break;
+        if (k == res.npicks) {
+            sl_log_ctx ctx = {NULL, p->clusters[i], "producer"};
+            sl_log_kv(SL_LOG_WARN, &ctx, NULL, "no available automated snapshot for cluster");
+        }
+    }
+    for (size_t k = 0; k < res.npicks && !sl_should_stop(); k++) {
+        const sl_rds_snapshot *s = &all.items[res.picks[k].index];
+        const sl_snapshot_id *sid = &res.picks[k].id;
+        char run_id[SL_IDS_BUFLEN], perr[SL_ERRLEN];
+        sl_msg m;
+        int r;
+
+        if (sl_ids_run_id(sid, run_id, sizeof(run_id), perr, sizeof(perr))) {
+            sl_log_ctx ctx = {NULL, sid->cluster, "producer"};
+            sl_log_kv(SL_LOG_ERROR, &ctx, NULL, "snapshot %s: %s", s->id, perr);
+            p->st.errors++;
+            continue;
+        }
+        sl_msg_init(&m);
+        m.type = SL_MSG_SNAPSHOT;
+        m.run_id = strdup(run_id);
+        m.cluster = strdup(sid->cluster);
+        m.mode = strdup("snapshot");
+        m.snapshot_id = strdup(sid->snapshot_id);
+        m.source_arn = strdup(s->arn);
+        m.date = strdup(sid->date);
+        m.source = strdup("discovery");
+        m.produced_at = dup_time(sl_now_ms());
+        m.snapshot_time = s->create_ms ? dup_time(s->create_ms) : NULL;
+        if (!m.run_id || !m.cluster || !m.mode || !m.snapshot_id || !m.source_arn || !m.date ||
+            !m.source || !m.produced_at) {
+            sl_msg_cleanup(&m);
+            sl_seterr(err, errlen, "discover: out of memory");
+            goto out;
+        }
+        r = publish_snapshot(p, &m, perr, sizeof(perr));
+        sl_msg_cleanup(&m);
+        if (r == 1) {
+            sl_log_ctx ctx = {run_id, sid->cluster, "producer"};
+            sl_log_kv(SL_LOG_ERROR, &ctx, NULL, "snapshot %s: %s", s->id, perr);
+            p->st.errors++;
+        } else if (r) {
+            sl_seterr(err, errlen, "%s", perr);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    sl_discover_result_cleanup(&res);
+    sl_rds_snapshots_cleanup(&all);
+    return rc;
+}
+
+/* ---- cluster mode ------------------------------------------------------------------------- */
+
+static int run_cluster(sl_producer *p, char *err, size_t errlen)
+{
+    long long now_s = sl_now_ms() / 1000;
+
+    for (size_t i = 0; i < p->nclusters && !sl_should_stop(); i++) {
+        const char *cluster = p->clusters[i];
+        sl_log_ctx ctx = {NULL, cluster, "producer"};
+        char arn[512], run_id[SL_IDS_BUFLEN], perr[SL_ERRLEN];
+        sl_snapshot_id sid;
+        sl_aws_error ae;
+        sl_msg m;
+        int r;
+
+        memset(&ae, 0, sizeof(ae));
+        if (sl_rds_cluster_arn(p->aws, cluster, arn, sizeof(arn), &ae)) {
+            log_aws_error("DescribeDBClusters", cluster, &ae);
+            p->st.errors++;
+            continue;
+        }
+        /* One `now` for the whole run: every cluster of one invocation gets the same date and
+         * minute in its ids. */
+        if (sl_ids_from_cluster(cluster, now_s, &sid, perr, sizeof(perr)) ||
+            sl_ids_run_id(&sid, run_id, sizeof(run_id), perr, sizeof(perr))) {
+            sl_log_kv(SL_LOG_ERROR, &ctx, NULL, "cluster ids: %s", perr);
+            p->st.errors++;
+            continue;
+        }
+        sl_msg_init(&m);
+        m.type = SL_MSG_SNAPSHOT;
+        m.run_id = strdup(run_id);
+        m.cluster = strdup(sid.cluster);
+        m.mode = strdup("cluster");
+        m.source_arn = strdup(arn);
+        m.date = strdup(sid.date);
+        m.source = strdup("cluster");
+        m.produced_at = dup_time(sl_now_ms());
+        if (!m.run_id || !m.cluster || !m.mode || !m.source_arn || !m.date || !m.source ||
+            !m.produced_at) {
+            sl_msg_cleanup(&m);
+            return sl_seterr(err, errlen, "cluster mode: out of memory");
+        }
+        r = publish_snapshot(p, &m, perr, sizeof(perr));
+        sl_msg_cleanup(&m);
+        if (r == 1) {
+            sl_log_kv(SL_LOG_ERROR, &ctx, NULL, "cluster message: %s", perr);
+            p->st.errors++;
+        } else if (r) {
+            return sl_seterr(err, errlen, "%s", perr);
+        }
+    }
+    return 0;
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+static int pg_start(sl_producer *p, char *err, size_t errlen)
+{
+    char e[SL_ERRLEN];
+
+    for (int attempt = 1;; attempt++) {
+        if (sl_pg_connect(&p->pg, "snaplake-producer", e, sizeof(e)) == 0) {
+            if (sl_ledger_migrate(p->pg, e, sizeof(e)) == 0)
+                return 0;
+            PQfinish(p->pg);
+            p->pg = NULL;
+            return sl_seterr(err, errlen, "ledger migrations: %s", e);
+        }
+        if (attempt >= p->cfg.max_attempts)
+            return sl_seterr(err, errlen, "postgres: %s (after %d tries)", e, attempt);
+        sl_warn(NULL, "postgres connect failed (try %d of %lld), retrying: %s", attempt,
+                p->cfg.max_attempts, e);
+        if (nap(backoff(p, attempt)))
+            return sl_seterr(err, errlen, "postgres: stopped while retrying: %s", e);
+    }
+}
+
+static int create_topics(sl_producer *p, char *err, size_t errlen)
+{
+    char names[6][TOPIC_LEN], perr[SL_ERRLEN];
+    const char *stages[] = {SL_KAFKA_TOPIC_SNAPSHOTS, SL_KAFKA_TOPIC_EXPORTS,
+                            SL_KAFKA_TOPIC_COPIES,    SL_KAFKA_TOPIC_CRAWLS,
+                            SL_KAFKA_TOPIC_FAILURES,  SL_KAFKA_TOPIC_DLQ};
+    const char *topics[6];
+
+    for (size_t i = 0; i < 6; i++) {
+        if (sl_kafka_topic_name(names[i], TOPIC_LEN, p->cfg.topic_prefix, stages[i]))
+            return sl_seterr(err, errlen, "bad topic name for %s", stages[i]);
+        topics[i] = names[i];
+    }
+    if (sl_kafka_create_topics(topics, 6, (int)p->cfg.topic_partitions, 1, NULL, NULL, 30000,
+                               perr, sizeof(perr)))
+        return sl_seterr(err, errlen, "creating topics: %s", perr);
+    return 0;
+}
+
+sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
+{
+    sl_producer *p = calloc(1, sizeof(*p));
+    char e1[4096] = "", e2[4096] = "", perr[SL_ERRLEN];
+    sl_log_level lvl = SL_LOG_INFO;
+    int ok, need_aws = 0, mode_ok = 0;
+
+    if (!p) {
+        sl_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    err[0] = '\0';
+    ok = sl_config_load(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg, NULL, NULL, e1,
+                        sizeof(e1)) == 0;
+    if (!ok)
+        append_err(err, errlen, e1);
+    if (!mode)
+        mode = p->cfg.mode ? p->cfg.mode : "event";
+    for (size_t i = 0; i < SL_ARRAY_LEN(mode_names); i++)
+        if (strcmp(mode, mode_names[i]) == 0) {
+            p->mode = (prod_mode)i;
+            mode_ok = 1;
+        }
+    if (!mode_ok) {
+        snprintf(e2, sizeof(e2), "unknown mode \"%.64s\" (event|discover|cluster)", mode);
+        append_err(err, errlen, e2);
+        ok = 0;
+    }
+    need_aws = mode_ok && p->mode != MODE_EVENT;
+    if (need_aws && sl_config_load(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg, NULL, NULL, e2,
+                                   sizeof(e2))) {
+        append_err(err, errlen, e2);
+        ok = 0;
+    }
+    if (ok && sl_log_level_parse(p->cfg.log_level, &lvl)) {
+        append_err(err, errlen, "LOG_LEVEL: expected debug|info|warn|error");
+        ok = 0;
+    }
+    if (ok && p->cfg.clusters && parse_clusters(p, p->cfg.clusters, e2, sizeof(e2))) {
+        append_err(err, errlen, e2);
+        ok = 0;
+    }
+    if (ok && p->mode == MODE_CLUSTER && p->nclusters == 0) {
+        append_err(err, errlen, "CLUSTERS: required in cluster mode");
+        ok = 0;
+    }
+    if (ok && (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topic_prefix,
+                                   SL_KAFKA_TOPIC_SNAPSHOTS) ||
+               sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topic_prefix,
+                                   SL_KAFKA_TOPIC_DLQ))) {
+        append_err(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
+        ok = 0;
+    }
+    if (!ok)
+        goto fail;
+    sl_log_init("snaplake-producer", lvl);
+    sl_config_dump(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);
+    if (need_aws) {
+        sl_creds_opts co;
+
+        sl_config_dump(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg);
+        memset(&co, 0, sizeof(co));
+        p->creds = sl_creds_chain_new(&co, &p->cfg.aws, perr, sizeof(perr));
+        if (!p->creds) {
+            sl_seterr(err, errlen, "credentials: %s", perr);
+            goto fail;
+        }
+        p->aws = sl_aws_new(&p->cfg.aws, p->creds, perr, sizeof(perr));
+        if (!p->aws) {
+            sl_seterr(err, errlen, "aws client: %s", perr);
+            goto fail;
+        }
+    }
+    if (pg_start(p, err, errlen))
+        goto fail;
+    if (p->cfg.create_topics && create_topics(p, err, errlen))
+        goto fail;
+    {
+        const char *props[] = {"client.id", "snaplake-producer", NULL};
+        if (sl_kafka_producer_new(&p->prod, props, NULL, perr, sizeof(perr))) {
+            sl_seterr(err, errlen, "kafka producer: %s", perr);
+            goto fail;
+        }
+    }
+    {
+        char nc[24];
+        const char *kv[] = {"mode",      mode_names[p->mode], "topic", p->snap_topic,
+                            "dlq_topic", p->dlq_topic,        "clusters", nc,
+                            NULL};
+        snprintf(nc, sizeof(nc), "%zu", p->nclusters);
+        sl_log_kv(SL_LOG_INFO, NULL, kv, "producer ready");
+    }
+    return p;
+fail:
+    sl_producer_free(p);
+    return NULL;
+}
+
+int sl_producer_run(sl_producer *p, sl_producer_stats *stats, char *err, size_t errlen)
+{
+    char perr[SL_ERRLEN];
+    int rc;
+
+    switch (p->mode) {
+    case MODE_DISCOVER:
+        rc = run_discover(p, err, errlen);
+        break;
+    case MODE_CLUSTER:
+        rc = run_cluster(p, err, errlen);
+        break;
+    case MODE_EVENT:
+    default:
+        rc = run_event(p, err, errlen);
+        break;
+    }
+    if (rc == 0 && p->st.errors > 0) {
+        sl_seterr(err, errlen, "%lld cluster(s) could not be handled (see the error lines)",
+                  p->st.errors);
+        rc = -1;
+    }
+    if (rc)
+        sl_error(NULL, "producer failed: %s", err);
+    /* Every publish already waited for its acknowledgement; the flush only covers what a
+     * stop interrupted. */
+    if (sl_kafka_producer_flush(p->prod, 10000, perr, sizeof(perr)))
+        sl_warn(NULL, "producer flush: %s", perr);
+    {
+        char a[24], b[24], c[24], d[24];
+        const char *kv[] = {"event",         "summary", "mode",   mode_names[p->mode],
+                            "published",     a,         "duplicates", b,
+                            "dead_lettered", c,         "errors", d,
+                            "status",        rc ? "failed" : "ok", NULL};
+        snprintf(a, sizeof(a), "%lld", p->st.published);
+        snprintf(b, sizeof(b), "%lld", p->st.duplicates);
+        snprintf(c, sizeof(c), "%lld", p->st.dead_lettered);
+        snprintf(d, sizeof(d), "%lld", p->st.errors);
+        sl_log_kv(SL_LOG_INFO, NULL, kv, "summary");
+    }
+    if (stats)
+        *stats = p->st;
+    return rc ? -1 : 0;
+}
+
+void sl_producer_free(sl_producer *p)
+{
+    if (!p)
+        return;
+    sl_kafka_producer_free(p->prod);
+    if (p->pg)
+        PQfinish(p->pg);
+    sl_aws_free(p->aws);
+    sl_creds_provider_free(p->creds);
+    free_clusters(p);
+    sl_config_cleanup(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);
+    sl_config_cleanup(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg);
+    OPENSSL_cleanse(p, sizeof(*p));
+    free(p);
+}
