@@ -7,6 +7,7 @@
 
 const sl_stage *const sl_worker_stages[] = {
     &sl_stage_export,
+    &sl_stage_copy,
     &sl_stage_crawl,
     NULL,
 };

@@ -1,0 +1,421 @@
+"""Copy stage against the local stack: a real snaplake-worker (`copy`) consumes `exported`
+messages from its input topic and copies what sits in S3 (moto, through the AWS stand-in).
+
+The export files are written here with boto3 (straight into moto, which the stand-in fronts),
+so each test controls the exact keys; the `exported` message is produced on the worker's input
+topic. Covered: pagination and mapping of 2,500 previous-convention files, re-export of a day
+(partition replacement, `removed`), the current convention with partition folders and a name
+shared by two partitions, failed tables from export_tables_info, a source missing mid-copy
+(failure message with S3's code, nothing deleted), multipart copy above the threshold, keys
+with spaces, '+', '%', '=' and non-ASCII (against moto without signature checking, since
+moto's own check rejects valid signatures for such keys) and injected S3 faults (on a private
+stand-in, so the shared one keeps its config).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from botocore.config import Config
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+
+DATE = "2024-03-05"
+TIMEOUT = 120
+
+
+def s3_at(url):
+    return boto3.client("s3", endpoint_url=url, region_name=os.environ.get("AWS_REGION",
+                                                                         "us-east-1"),
+                        config=Config(retries={"max_attempts": 8, "mode": "standard"},
+                                      s3={"addressing_style": "path"},
+                                      max_pool_connections=32))
+
+
+def put_many(s3, bucket, items):
+    """items: [(key, bytes)] put with 16 threads."""
+    def one(kv):
+        s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1])
+    with ThreadPoolExecutor(16) as ex:
+        list(ex.map(one, items))
+
+
+def all_keys(s3, bucket, prefix=""):
+    keys = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            keys[o["Key"]] = o["Size"]
+    return keys
+
+
+def tables_info(task, statuses):
+    """export_tables_info body: statuses = [(target, status, warning or None)]."""
+    per = []
+    for target, status, warning in statuses:
+        e = {"target": target, "status": status, "sizeGB": 0.0001,
+             "tableStatistics": {"extractionStartTime": "2024-03-05T03:05:00.000Z"}}
+        if warning:
+            e["warningMessage"] = warning
+        per.append(e)
+    return json.dumps({"perTableStatus": per}).encode()
+
+
+class Ctx:
+    """One test's world: buckets, topics, a copy worker, readers of its output."""
+
+    def __init__(self, tmp_path, name, endpoint=None, s3=None, **env):
+        h.require_stack()
+        self.s3 = s3 or h.aws("s3", standin=False)
+        self.cluster = "c-%s" % h.uid(8)
+        self.export_bucket = "sl-exp-%s" % h.uid(12)
+        self.lake_bucket = "sl-lake-%s" % h.uid(12)
+        self.s3.create_bucket(Bucket=self.export_bucket)
+        self.s3.create_bucket(Bucket=self.lake_bucket)
+        self.prefix = h.topic_prefix(name)
+        h.create_topics(self.prefix, partitions=1)
+        self.out = h.KafkaReader(self.prefix + "copies")
+        self.failures = h.KafkaReader(self.prefix + "failures")
+        wenv = h.worker_env(self.prefix, LAKE_BUCKET=self.lake_bucket, LAKE_PREFIX="lake",
+                            AWS_S3_FORCE_PATH_STYLE="true", STAGE_MAX_ATTEMPTS="2",
+                            STAGE_RETRY_BASE="200ms", KAFKA_GROUP_ID="g-" + h.uid(10), **env)
+        if endpoint:
+            wenv["AWS_ENDPOINT_URL"] = endpoint
+        self.worker = h.Worker("copy", wenv, tmp_path / ("worker-%s.log" % name))
+        self.worker.wait_ready(90)
+        self.n = 0
+
+    def export_root(self, task):
+        return "s3-export/%s/%s/%s" % (self.cluster, DATE, task)
+
+    def lake_dir(self, db, table):
+        return "lake/%s/%s/%s/date=%s/" % (self.cluster, db, table, DATE)
+
+    def exported(self, task):
+        run = "%s-%s-03-04" % (self.cluster, DATE)
+        snap = "rds:" + run
+        return {"v": 1, "type": "exported", "run_id": run, "cluster": self.cluster,
+                "mode": "snapshot", "snapshot_id": snap,
+                "source_arn": "arn:aws:rds:us-east-1:%s:cluster-snapshot:%s" % (h.ACCOUNT, snap),
+                "date": DATE, "source": "event", "produced_at": h.now_rfc3339(),
+                "export_task_id": task, "s3_bucket": self.export_bucket,
+                "s3_prefix": "s3-export/%s/%s" % (self.cluster, DATE)}
+
+    def send(self, task):
+        h.produce(self.prefix + "exports", self.exported(task), key=self.cluster)
+
+    def next_copied(self, timeout=TIMEOUT):
+        self.n += 1
+        recs = h.wait_for(lambda: len(self.out.read(self.n, 0.5)) >= self.n
+                          and self.out.records, timeout, what="copied message %d" % self.n)
+        return recs[self.n - 1].value
+
+    def close(self):
+        rc = self.worker.stop(30)
+        self.out.close()
+        self.failures.close()
+        assert rc == 0, "worker exit %s; stderr:\n%s" % (rc, self.worker.stderr()[-3000:])
+        err = self.worker.stderr()
+        assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err[-3000:]
+
+
+@pytest.fixture
+def make_ctx(tmp_path):
+    made = []
+
+    def mk(name, **kw):
+        c = Ctx(tmp_path, name, **kw)
+        made.append(c)
+        return c
+    yield mk
+    for c in made:
+        c.close()
+
+
+def parquet(i):
+    return b"PAR1" + (b"%08d" % i) * 8 + b"PAR1"
+
+
+# ------------------------------------------------------------------------ (a) pagination
+
+def test_pagination_and_mapping_previous_convention(make_ctx):
+    c = make_ctx("copy-pages", COPY_CONCURRENCY="32")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    tables = [("shop", "public.orders", 1200), ("shop", "public.users", 900),
+              ("billing", "acct.invoices", 400)]
+    items, want = [], {}
+    n = 0
+    for db, table, count in tables:
+        for i in range(count):
+            f = "part-%05d-%s.gz.parquet" % (i, h.uid(12))
+            body = parquet(n)
+            items.append(("%s/%s/%s/%s" % (root, db, table, f), body))
+            want[c.lake_dir(db, table) + f] = len(body)
+            n += 1
+        items.append(("%s/%s/%s/_SUCCESS" % (root, db, table), b""))
+    items.append(("%s/export_info_%s.json" % (root, task), b"{}"))
+    items.append(("%s/export_tables_info_%s_from_1_to_3.json" % (root, task),
+                  tables_info(task, [("%s.%s" % (db, t), "COMPLETE", None)
+                                     for db, t, _ in tables])))
+    assert n == 2500
+    put_many(c.s3, c.export_bucket, items)
+
+    c.send(task)
+    m = c.next_copied()
+    got = all_keys(c.s3, c.lake_bucket)
+    assert set(got) == set(want)
+    assert got == want  # same sizes: each file landed where it belongs, whole
+    assert m["type"] == "copied" and m["objects"] == 2500
+    assert m["bytes"] == sum(want.values())
+    assert m["removed"] == 0 and m["failed_tables"] == []
+    assert m["tables"] == ["billing/acct.invoices", "shop/public.orders", "shop/public.users"]
+    assert m["lake_bucket"] == c.lake_bucket and m["lake_prefix"] == "lake"
+    assert m["export_task_id"] == task and m["run_id"] == c.exported(task)["run_id"]
+    # Content survived byte for byte (spot check).
+    k = sorted(want)[1234]
+    src = [kv for kv in items if kv[0].endswith("/" + k.rsplit("/", 1)[1])][0]
+    assert c.s3.get_object(Bucket=c.lake_bucket, Key=k)["Body"].read() == src[1]
+    # Listed page by page: 2,506 keys need three ListObjectsV2 pages of 1,000.
+    done = [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
+    assert done and done[-1]["objects"] == "2500"
+
+
+# ------------------------------------------------------------------------ (b) re-export
+
+def test_reexport_replaces_partition(make_ctx):
+    c = make_ctx("copy-reexport")
+    a, b = "exp-a-%s" % h.uid(6), "exp-b-%s" % h.uid(6)
+    tabs = [("db", "public.t1"), ("db", "public.t2")]
+
+    def export(task, per_table):
+        root, items, dests = c.export_root(task), [], set()
+        for db, t in tabs:
+            for i in range(per_table):
+                f = "part-%05d-%s.gz.parquet" % (i, h.uid(10))
+                items.append(("%s/%s/%s/%s" % (root, db, t, f), parquet(i)))
+                dests.add(c.lake_dir(db, t) + f)
+        items.append(("%s/export_tables_info_%s_from_1_to_2.json" % (root, task),
+                      tables_info(task, [("db.public.t1", "COMPLETE", None),
+                                         ("db.public.t2", "COMPLETE", None)])))
+        put_many(c.s3, c.export_bucket, items)
+        return dests
+
+    other_day = "lake/%s/db/public.t1/date=2024-03-04/part-00000-keep.gz.parquet" % c.cluster
+    c.s3.put_object(Bucket=c.lake_bucket, Key=other_day, Body=b"PAR1 yesterday PAR1")
+    da = export(a, 5)
+    c.send(a)
+    ma = c.next_copied()
+    assert ma["objects"] == 10 and ma["removed"] == 0
+    assert set(all_keys(c.s3, c.lake_bucket)) == da | {other_day}
+
+    db_ = export(b, 3)
+    c.send(b)
+    mb = c.next_copied()
+    got = set(all_keys(c.s3, c.lake_bucket))
+    assert got == db_ | {other_day}, "A's files must be gone, B's there, other days untouched"
+    assert mb["objects"] == 6 and mb["removed"] == 10
+
+    # Redelivery of B: same files again, nothing of B's removed.
+    c.send(b)
+    mb2 = c.next_copied()
+    assert mb2["objects"] == 6 and mb2["removed"] == 0
+    assert set(all_keys(c.s3, c.lake_bucket)) == db_ | {other_day}
+
+
+# --------------------------------------------------------------- (c) current convention
+
+def test_current_convention_partition_folders(make_ctx):
+    c = make_ctx("copy-current")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    u1, u2 = h.uid(12), h.uid(12)
+    items = [
+        ("%s/db/public.events/1/part-00000-%s.gz.parquet" % (root, u1), parquet(1)),
+        ("%s/db/public.events/2/part-00000-%s.gz.parquet" % (root, u2), parquet(2)),
+        # The same file name in two partition folders: both kept, under distinct names.
+        ("%s/db/public.events/1/part-00001-same.gz.parquet" % root, parquet(3)),
+        ("%s/db/public.events/2/part-00001-same.gz.parquet" % root, parquet(4) + b"x"),
+        ("%s/db/public.events/1/_SUCCESS" % root, b""),
+        ("%s/db/public.events/2/_SUCCESS" % root, b""),
+        ("%s/db/s2.logs/1/part-00000-%s.gz.parquet" % (root, u1), parquet(5)),
+        ("%s/export_info_%s.json" % (root, task), b"{}"),
+    ]
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    d, d2 = c.lake_dir("db", "public.events"), c.lake_dir("db", "s2.logs")
+    got = all_keys(c.s3, c.lake_bucket)
+    assert set(got) == {d + "part-00000-%s.gz.parquet" % u1, d + "part-00000-%s.gz.parquet" % u2,
+                        d + "1-part-00001-same.gz.parquet", d + "2-part-00001-same.gz.parquet",
+                        d2 + "part-00000-%s.gz.parquet" % u1}
+    assert c.s3.get_object(Bucket=c.lake_bucket, Key=d + "2-part-00001-same.gz.parquet")[
+        "Body"].read() == parquet(4) + b"x"
+    assert m["objects"] == 5 and m["tables"] == ["db/public.events", "db/s2.logs"]
+
+
+# ------------------------------------------------------------------ (d) failed tables
+
+def test_failed_tables_reported(make_ctx):
+    c = make_ctx("copy-failedtables")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    items = [
+        ("%s/db/public.ok/part-00000-%s.gz.parquet" % (root, h.uid()), parquet(1)),
+        ("%s/export_tables_info_%s_from_1_to_2.json" % (root, task),
+         tables_info(task, [("db.public.ok", "COMPLETE", None),
+                            ("db.public.broken", "FAILED", "table export failed: out of disk")])),
+        ("%s/export_tables_info_%s_from_3_to_3.json" % (root, task),
+         tables_info(task, [("db.audit.log", "FAILED", None)])),
+    ]
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert m["objects"] == 1 and m["tables"] == ["db/public.ok"]
+    ft = {f["table"]: f["reason"] for f in m["failed_tables"]}
+    assert set(ft) == {"db/public.broken", "db/audit.log"}
+    assert "out of disk" in ft["db/public.broken"]
+    warn = [r for r in c.worker.logs() if r.get("msg") == "table export did not complete"]
+    assert {r.get("table") for r in warn} == {"db.public.broken", "db.audit.log"}
+
+
+def test_empty_export_fails(make_ctx):
+    c = make_ctx("copy-empty")
+    task = "exp-%s" % h.uid(8)
+    c.s3.put_object(Bucket=c.export_bucket, Key="%s/export_info_%s.json"
+                    % (c.export_root(task), task), Body=b"{}")
+    c.send(task)
+    f = h.wait_for(lambda: c.failures.read(1, 0.5), TIMEOUT, what="failure")[0].value
+    assert f["type"] == "failure" and f["stage"] == "copy" and f["error_code"] == "EmptyExport"
+
+
+# ----------------------------------------------------------------- (e) missing source
+
+def test_missing_source_fails_with_aws_code(make_ctx):
+    c = make_ctx("copy-missing", COPY_CONCURRENCY="1")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    keys = ["%s/db/public.t/part-%05d-x.gz.parquet" % (root, i) for i in range(400)]
+    put_many(c.s3, c.export_bucket, [(k, parquet(i)) for i, k in enumerate(keys)])
+    # The day already holds good data from an earlier run: a failed run must not touch it.
+    old = c.lake_dir("db", "public.t") + "part-00000-earlier.gz.parquet"
+    c.s3.put_object(Bucket=c.lake_bucket, Key=old, Body=b"PAR1 old PAR1")
+    c.send(task)
+    c.worker.wait_log(lambda r: r.get("msg") == "export listed; copying", 60, "listing done")
+    # Copies run one at a time in key order; the last key vanishes before its turn.
+    c.s3.delete_object(Bucket=c.export_bucket, Key=keys[-1])
+    f = h.wait_for(lambda: c.failures.read(1, 0.5), TIMEOUT, what="failure")[0].value
+    assert f["stage"] == "copy" and f["error_code"] == "NoSuchKey", f
+    assert keys[-1] in f["error_message"]
+    assert f["run_id"] == c.exported(task)["run_id"]
+    assert c.out.read(1, 1) == []
+    assert old in all_keys(c.s3, c.lake_bucket), "the earlier good data was deleted"
+
+
+# ------------------------------------------------------------------- multipart copy
+
+def test_multipart_copy_above_threshold(make_ctx):
+    c = make_ctx("copy-multipart", COPY_MULTIPART_THRESHOLD=str(6 * 1024 * 1024),
+                 COPY_PART_SIZE=str(5 * 1024 * 1024))
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    big = os.urandom(13 * 1024 * 1024 + 123)
+    small = parquet(7)
+    put_many(c.s3, c.export_bucket,
+             [("%s/db/public.big/part-00000-big.gz.parquet" % root, big),
+              ("%s/db/public.big/part-00001-small.gz.parquet" % root, small)])
+    c.send(task)
+    m = c.next_copied()
+    d = c.lake_dir("db", "public.big")
+    assert m["objects"] == 2 and m["bytes"] == len(big) + len(small)
+    assert c.s3.get_object(Bucket=c.lake_bucket, Key=d + "part-00000-big.gz.parquet")[
+        "Body"].read() == big
+    assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []
+
+
+# ----------------------------------------------------------------------- awkward keys
+
+def test_awkward_keys_survive_byte_for_byte(make_ctx):
+    url = os.environ.get("MOTO_NOAUTH_ENDPOINT")
+    if not url:
+        pytest.skip("no moto without signature checking (MOTO_NOAUTH_ENDPOINT)")
+    c = make_ctx("copy-awkward", endpoint=url, s3=s3_at(url))
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    names = [("my db", "sch\u00e9ma.t a+b%20c=d", "part 0+%2B=~\u65e5.gz.parquet"),
+             ("db", "public.t", "part-00001 x+y%z=w.gz.parquet")]
+    items, want = [], set()
+    for i, (db, t, f) in enumerate(names):
+        items.append(("%s/%s/%s/%s" % (root, db, t, f), parquet(i)))
+        want.add(c.lake_dir(db, t) + f)
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert set(all_keys(c.s3, c.lake_bucket)) == want and m["objects"] == 2
+    for (k, body) in items:
+        db, t, f = k[len(root) + 1:].split("/")
+        assert c.s3.get_object(Bucket=c.lake_bucket, Key=c.lake_dir(db, t) + f)[
+            "Body"].read() == body
+
+
+# --------------------------------------------------------------------------- faults
+
+@pytest.fixture
+def private_standin(tmp_path):
+    """A stand-in of our own in front of the stack's moto, so fault injection does not reach
+    other tests using the shared one."""
+    h.require_stack()
+    state = tmp_path / "standin"
+    state.mkdir()
+    env = dict(os.environ)
+    p = subprocess.Popen([os.path.join(h.ROOT, ".venv", "bin", "python"),
+                          os.path.join(h.ROOT, "tests", "standin", "standin.py"), "--port", "0",
+                          "--upstream", os.environ["MOTO_ENDPOINT"], "--state-dir", str(state)],
+                         env=env, stdout=open(str(state / "log"), "wb"), stderr=subprocess.STDOUT)
+    try:
+        port = h.wait_for(lambda: (state / "standin.port").exists() and
+                          (state / "standin.port").read_text().strip(), 30, what="stand-in port")
+        yield "http://127.0.0.1:%s" % port
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def test_transient_s3_faults_are_retried(make_ctx, private_standin):
+    import urllib.request
+    req = urllib.request.Request(private_standin + "/_standin/config", method="POST",
+                                 data=json.dumps({"faults": {"rate": 0.1, "kinds": ["500", "503",
+                                                                                    "throttle"],
+                                                             "services": ["s3"],
+                                                             "seed": 7}}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    c = make_ctx("copy-faults", endpoint=private_standin, COPY_OBJECT_ATTEMPTS="8",
+                 AWS_MAX_ATTEMPTS="5")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    items, want = [], set()
+    for i in range(300):
+        f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
+        items.append(("%s/db/public.t/%s" % (root, f), parquet(i)))
+        want.add(c.lake_dir("db", "public.t") + f)
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert m["objects"] == 300 and set(all_keys(c.s3, c.lake_bucket)) == want
+    with urllib.request.urlopen(private_standin + "/_standin/state", timeout=10) as r:
+        injected = json.loads(r.read())["faults_injected"]
+    assert sum(injected.values()) >= 10, injected
+    # The copies themselves (xfers, which the client does not retry) went through our retries.
+    done = [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
+    assert done and int(done[-1]["retries"]) > 0, done

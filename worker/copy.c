@@ -1,0 +1,1175 @@
+/*
+ * copy.c - the copy stage: `exports` -> copy every exported parquet file into the lake's
+ * `date=` partitions -> `copies`.
+ *
+ * Per job (one completed export), a non-blocking state machine; each step() returns within
+ * about STEP_SLICE_MS so the worker keeps polling Kafka and stays in its group:
+ *
+ *   LIST     ListObjectsV2 of `<s3_prefix>/<export_task_id>/`, one page per step (an export
+ *            can hold 10,000+ files). Every key is classified by sl_keymap_map: data files
+ *            are kept with their size, export_tables_info files are remembered, `_SUCCESS`
+ *            and export_info are skipped, other files are logged and skipped, and a key the
+ *            mapper rejects fails the run (never silently dropped).
+ *   INFO     GetObject (capped) of each export_tables_info file, one per step: tables whose
+ *            export did not complete go into `failed_tables` and a warning (the issue's
+ *            "reports tables whose export failed"; they do not fail the run). An export with
+ *            no data file and no table info is a failure (EmptyExport). Then sl_keymap_plan
+ *            settles destination collisions (or fails: nothing is overwritten by guess).
+ *   COPY     a curl multi handle owned by the job runs up to COPY_CONCURRENCY requests at
+ *            once (one sl_aws_xfer each; the multi handle's connection cache reuses the
+ *            connections). CopyObject up to COPY_MULTIPART_THRESHOLD; above it a multipart
+ *            copy: CreateMultipartUpload and CompleteMultipartUpload are single short calls,
+ *            the UploadPartCopy parts run as xfers like the objects (S3 API: CopyObject
+ *            copies at most 5 GiB). Transient failures of an object or part are retried with
+ *            sl_aws_backoff_ms up to COPY_OBJECT_ATTEMPTS, each retry due at its own time (no
+ *            sleeping); a permanent one fails the run with AWS's code and message and the key.
+ *   REPLACE  only once every copy succeeded (a failed run must never delete the previous
+ *            good data): list each destination `date=` folder and DeleteObjects (1,000 keys
+ *            per call) whatever there is not a destination of this export, so re-exporting a
+ *            day never leaves the old export's rows next to the new ones.
+ *   DONE     the `copied` message: counts, bytes, removed, tables, failed tables.
+ *
+ * Idempotent: a redelivered message copies the same keys to the same destinations (same
+ * bytes) and, since the stale set excludes this export's destinations, deletes nothing of its
+ * own. job_cleanup frees every xfer and the multi handle whatever the phase, and aborts any
+ * multipart upload left open (S3 bills uploaded parts until the upload is aborted).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "copy_plan.h"
+#include "keymap.h"
+#include "log.h"
+#include "s3.h"
+#include "sigv4.h"
+#include "stage.h"
+#include "worker.h"
+
+/* Upper bound of one step's curl slice; the runtime polls Kafka between steps. */
+#define STEP_SLICE_MS 150
+/* One curl_multi_poll wait inside a slice. */
+#define POLL_WAIT_MS 50
+/* Progress line interval while copying. */
+#define PROGRESS_MS 10000
+/* Cap on the keys one export may list (memory is sized by what S3 returns). */
+#define MAX_EXPORT_KEYS 2000000
+/* Cap on stale keys collected for deletion across the destination folders. */
+#define MAX_STALE_KEYS 2000000
+/* Warnings logged one by one (skipped files, failed tables) before only counting them. */
+#define MAX_WARN_LINES 20
+
+typedef struct copy_cfg {
+    char *lake_bucket;
+    char *lake_prefix;
+    long long concurrency;
+    char *kms_key;
+    char *lake_owner;
+    char *export_owner;
+    long long multipart_threshold;
+    long long part_size;
+    int replace_partition;
+    long long object_attempts;
+    long long request_timeout_ms;
+} copy_cfg;
+
+static const sl_cfg_opt copy_opts[] = {
+    {"LAKE_BUCKET", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(copy_cfg, lake_bucket),
+     "bucket of the data lake the crawler reads"},
+    {"LAKE_PREFIX", SL_CFG_STRING, "", 0, -1, 0, offsetof(copy_cfg, lake_prefix),
+     "key prefix of the lake (\"\" = bucket root): <prefix>/<cluster>/<db>/<table>/date=<d>/"},
+    {"COPY_CONCURRENCY", SL_CFG_INT, "64", 1, 1024, 0, offsetof(copy_cfg, concurrency),
+     "copy requests in flight per export"},
+    {"COPY_KMS_KEY_ID", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(copy_cfg, kms_key),
+     "optional SSE-KMS key id or ARN for the copies"},
+    {"LAKE_EXPECTED_BUCKET_OWNER", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(copy_cfg, lake_owner),
+     "optional account id that must own LAKE_BUCKET (x-amz-expected-bucket-owner)"},
+    {"EXPORT_EXPECTED_BUCKET_OWNER", SL_CFG_STRING, NULL, 0, -1, 0,
+     offsetof(copy_cfg, export_owner),
+     "optional account id that must own the export bucket (x-amz-source-expected-bucket-owner)"},
+    {"COPY_MULTIPART_THRESHOLD", SL_CFG_INT, "5368709120", 1, SL_S3_COPY_MAX, 0,
+     offsetof(copy_cfg, multipart_threshold),
+     "bytes: CopyObject up to this size, multipart UploadPartCopy above (max 5 GiB)"},
+    {"COPY_PART_SIZE", SL_CFG_INT, "536870912", SL_S3_PART_MIN, SL_S3_PART_MAX, 0,
+     offsetof(copy_cfg, part_size), "bytes per UploadPartCopy part (grows to fit 10,000 parts)"},
+    {"COPY_REPLACE_PARTITION", SL_CFG_BOOL, "true", 0, -1, 0,
+     offsetof(copy_cfg, replace_partition),
+     "delete objects in the written date= folders that are not from this export"},
+    {"COPY_OBJECT_ATTEMPTS", SL_CFG_INT, "5", 1, 50, 0, offsetof(copy_cfg, object_attempts),
+     "attempts per object or part for transient errors (throttling, 5xx, network)"},
+    {"COPY_REQUEST_TIMEOUT", SL_CFG_DURATION, "15m", 1000, 21600000, 0,
+     offsetof(copy_cfg, request_timeout_ms),
+     "timeout of one CopyObject/UploadPartCopy (S3 copies large objects server-side slowly)"},
+};
+
+typedef enum cp_phase { CP_LIST, CP_INFO, CP_COPY, CP_REPLACE_LIST, CP_DELETE } cp_phase;
+
+/* A multipart copy in progress. */
+typedef struct cp_mpu {
+    char *upload_id;
+    sl_s3_part_range *ranges;
+    size_t nparts;
+    size_t next;  /* parts handed out (first time) */
+    size_t ndone; /* parts finished */
+    char **etags; /* nparts entries */
+    int *attempts;
+} cp_mpu;
+
+typedef struct cp_obj {
+    size_t entry;  /* index into copy_job.entries */
+    long long size;
+    int attempts;  /* CopyObject / whole-multipart attempts made */
+    int done;
+    cp_mpu *mpu;   /* NULL unless a multipart copy is under way */
+} cp_obj;
+
+/* A unit of work: a whole object (part 0) or part `part` (1-based) of a multipart copy. */
+typedef struct cp_unit {
+    size_t obj;
+    int part;
+    long long due; /* monotonic ms (retries) */
+} cp_unit;
+
+/* An in-flight request; the xfer's user pointer is its slot. */
+typedef struct cp_slot {
+    sl_aws_xfer *x;
+    size_t obj;
+    int part;
+} cp_slot;
+
+typedef struct copy_job {
+    cp_phase phase;
+    char *root;        /* <s3_prefix>/<export_task_id> */
+    char *list_prefix; /* root + "/" */
+    char *token;       /* continuation token of the listing in progress */
+    long long t0;      /* monotonic start */
+
+    /* LIST / INFO */
+    sl_keymap_entry *entries; /* PARQUET entries only */
+    long long *sizes;         /* parallel to entries */
+    size_t nentries, capentries;
+    char **info_keys;
+    size_t ninfo, capinfo, info_next;
+    sl_msg_table_failure *failed;
+    size_t nfailed;
+    size_t nskipped; /* SL_KEY_OTHER */
+    size_t nlisted;
+
+    /* COPY */
+    CURLM *multi;
+    cp_obj *objs;
+    size_t nobjs, next_obj, objs_done;
+    long long bytes_done;
+    cp_slot *slots;
+    size_t nslots, inflight;
+    cp_unit *retry;
+    size_t nretry, capretry;
+    size_t *mpu_active; /* objects with parts not yet handed out */
+    size_t nmpu_active, capmpu;
+    long long last_progress;
+    long long copy_ms;
+    long long nretries; /* transient failures retried (summary line) */
+
+    /* REPLACE */
+    char **prefixes;
+    size_t nprefixes, prefix_i;
+    sl_copy_destset dests;
+    char **stale;
+    size_t nstale, capstale, stale_next;
+    long long removed;
+} copy_job;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static sl_step_result fail(sl_job *job, const char *code, const char *fmt, ...) SL_PRINTF(3, 4);
+
+static sl_step_result fail(sl_job *job, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(job->error_message, sizeof(job->error_message), fmt, ap);
+    va_end(ap);
+    return SL_STEP_FAILED;
+}
+
+/* An AWS error the job cannot work around: transient -> RETRY the job (the runtime backs
+ * off and counts attempts), otherwise FAILED with AWS's code and message. */
+static sl_step_result aws_fail(sl_job *job, const char *what, const sl_aws_error *e)
+{
+    snprintf(job->error_code, sizeof(job->error_code), "%s", e->code[0] ? e->code : "AwsError");
+    snprintf(job->error_message, sizeof(job->error_message), "%s: %s", what, e->message);
+    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
+    return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
+}
+
+static char *join2(const char *a, const char *sep, const char *b)
+{
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", a, sep, b);
+    return s;
+}
+
+/* Array growth by doubling: returns p, or a larger block with *cap updated, or NULL when
+   memory ran out (p is then untouched and still the caller's). need >= 1. */
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    size_t nc;
+    void *g;
+
+    if (p && need <= *cap)
+        return p;
+    nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    g = realloc(p, nc * elem);
+    if (g)
+        *cap = nc;
+    return g;
+}
+
+static const sl_s3_write_opts *write_opts(const copy_cfg *cfg, sl_s3_write_opts *o)
+{
+    o->kms_key_id = cfg->kms_key;
+    o->expected_owner = cfg->lake_owner;
+    o->source_expected_owner = cfg->export_owner;
+    return o;
+}
+
+/* ---- init / cleanup ----------------------------------------------------------------------- */
+
+static int copy_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
+{
+    copy_cfg *cfg = calloc(1, sizeof(*cfg));
+
+    if (!cfg)
+        return sl_seterr(err, errlen, "copy: out of memory");
+    if (sl_config_load(copy_opts, SL_ARRAY_LEN(copy_opts), cfg, NULL, NULL, err, errlen) != 0) {
+        free(cfg);
+        return -1;
+    }
+    /* A few exports at a time, each with COPY_CONCURRENCY requests of its own. */
+    sl_worker_set_default_max_jobs(w, 4);
+    sl_config_dump(copy_opts, SL_ARRAY_LEN(copy_opts), cfg);
+    *ctx = cfg;
+    return 0;
+}
+
+static void copy_cleanup(struct sl_worker *w, void *ctx)
+{
+    (void)w;
+    if (!ctx)
+        return;
+    sl_config_cleanup(copy_opts, SL_ARRAY_LEN(copy_opts), ctx);
+    free(ctx);
+}
+
+static void mpu_free(cp_mpu *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; m->etags && i < m->nparts; i++)
+        free(m->etags[i]);
+    free(m->etags);
+    free(m->attempts);
+    free(m->ranges);
+    free(m->upload_id);
+    free(m);
+}
+
+/* ---- multipart: the two short synchronous calls and the abort ---------------------------- */
+
+/* POST/DELETE on the destination key with a query; body may be NULL. */
+static int mpu_call(sl_aws *aws, const copy_cfg *cfg, const char *method, const char *key,
+                    const char *query, const char *body, int sse, sl_aws_response *resp,
+                    sl_aws_error *e)
+{
+    sl_http_header h[3];
+    sl_aws_request req;
+    char *path = sl_s3_key_path(key);
+    size_t nh = 0;
+    int rc;
+
+    if (!path) {
+        memset(e, 0, sizeof(*e));
+        snprintf(e->code, sizeof(e->code), "InternalFailure");
+        snprintf(e->message, sizeof(e->message), "multipart: out of memory");
+        return -1;
+    }
+    if (sse && cfg->kms_key && *cfg->kms_key) {
+        h[nh++] = (sl_http_header){"x-amz-server-side-encryption", "aws:kms"};
+        h[nh++] = (sl_http_header){"x-amz-server-side-encryption-aws-kms-key-id", cfg->kms_key};
+    }
+    if (cfg->lake_owner && *cfg->lake_owner)
+        h[nh++] = (sl_http_header){"x-amz-expected-bucket-owner", cfg->lake_owner};
+    memset(&req, 0, sizeof(req));
+    req.service = "s3";
+    req.method = method;
+    req.bucket = cfg->lake_bucket;
+    req.path = path;
+    req.query = query;
+    req.headers = h;
+    req.nheaders = nh;
+    req.body = body;
+    req.body_len = body ? strlen(body) : 0;
+    rc = sl_aws_call(aws, &req, resp, e);
+    free(path);
+    return rc;
+}
+
+static char *upload_query(const char *upload_id)
+{
+    char *enc = sl_sigv4_uri_encode(upload_id, strlen(upload_id), 0);
+    char *q = enc ? join2("uploadId=", "", enc) : NULL;
+    free(enc);
+    return q;
+}
+
+/* Best effort: the run's error is what made us abort, not the abort's outcome. */
+static void mpu_abort(sl_aws *aws, const copy_cfg *cfg, const copy_job *cj, cp_obj *o,
+                      const sl_log_ctx *log)
+{
+    sl_aws_response resp;
+    sl_aws_error e;
+    char *q;
+
+    if (!o->mpu || !o->mpu->upload_id)
+        return;
+    q = upload_query(o->mpu->upload_id);
+    sl_aws_response_init(&resp);
+    if (q && mpu_call(aws, cfg, "DELETE", cj->entries[o->entry].dest, q, NULL, 0, &resp, &e))
+        sl_log_kv(SL_LOG_WARN, log,
+                  (const char *const[]){"key", cj->entries[o->entry].dest, "error", e.code, NULL},
+                  "AbortMultipartUpload failed: %s", e.message);
+    sl_aws_response_cleanup(&resp);
+    free(q);
+    free(o->mpu->upload_id);
+    o->mpu->upload_id = NULL;
+}
+
+/* CreateMultipartUpload and the part plan. 0, or -1 with e. */
+static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, sl_aws_error *e)
+{
+    sl_aws_response resp;
+    char msg[SL_ERRLEN];
+    cp_mpu *m = calloc(1, sizeof(*m));
+    size_t *act;
+    int rc = -1;
+
+    memset(e, 0, sizeof(*e));
+    sl_aws_response_init(&resp);
+    if (!m || sl_s3_part_ranges(o->size, cfg->part_size, &m->ranges, &m->nparts, msg,
+                                sizeof(msg))) {
+        snprintf(e->code, sizeof(e->code), "InvalidRequest");
+        snprintf(e->message, sizeof(e->message), "%s", m ? msg : "multipart: out of memory");
+        goto out;
+    }
+    m->etags = calloc(m->nparts, sizeof(*m->etags));
+    m->attempts = calloc(m->nparts, sizeof(*m->attempts));
+    act = grow(cj->mpu_active, &cj->capmpu, cj->nmpu_active + 1, sizeof(*act));
+    if (act)
+        cj->mpu_active = act;
+    if (!m->etags || !m->attempts || !act) {
+        snprintf(e->code, sizeof(e->code), "InternalFailure");
+        snprintf(e->message, sizeof(e->message), "multipart: out of memory");
+        goto out;
+    }
+    if (mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, "uploads=", NULL, 1, &resp, e))
+        goto out;
+    if (sl_copy_plan_upload_id(resp.body.data, resp.body.len, &m->upload_id, msg, sizeof(msg))) {
+        snprintf(e->code, sizeof(e->code), "ParseError");
+        snprintf(e->message, sizeof(e->message), "%s", msg);
+        goto out;
+    }
+    o->mpu = m;
+    m = NULL;
+    cj->mpu_active[cj->nmpu_active++] = (size_t)(o - cj->objs);
+    rc = 0;
+out:
+    mpu_free(m);
+    sl_aws_response_cleanup(&resp);
+    return rc;
+}
+
+/* CompleteMultipartUpload with every part's ETag. 0, or -1 with e. */
+static int mpu_complete(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o,
+                        sl_aws_error *e)
+{
+    sl_aws_response resp;
+    char *body = sl_copy_plan_complete_body(o->mpu->etags, o->mpu->nparts);
+    char *q = upload_query(o->mpu->upload_id);
+    int rc = -1;
+
+    sl_aws_response_init(&resp);
+    if (!body || !q) {
+        memset(e, 0, sizeof(*e));
+        snprintf(e->code, sizeof(e->code), "InternalFailure");
+        snprintf(e->message, sizeof(e->message), "multipart: cannot build the completion");
+        goto out;
+    }
+    /* sl_aws_call treats S3's 200-with-<Error> answer to this POST as the error it is. */
+    rc = mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, q, body, 0, &resp, e);
+out:
+    sl_aws_response_cleanup(&resp);
+    free(body);
+    free(q);
+    return rc;
+}
+
+/* ---- job lifecycle ------------------------------------------------------------------------ */
+
+static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
+{
+    copy_cfg *cfg = ctx;
+    copy_job *cj;
+
+    (void)w;
+    cj = calloc(1, sizeof(*cj));
+    if (!cj)
+        return fail(job, "ClientError", "copy: out of memory");
+    job->state = cj;
+    snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", job->in.export_task_id);
+    cj->root = job->in.s3_prefix && *job->in.s3_prefix
+                   ? join2(job->in.s3_prefix, "/", job->in.export_task_id)
+                   : strdup(job->in.export_task_id);
+    cj->list_prefix = cj->root ? join2(cj->root, "", "/") : NULL;
+    cj->multi = curl_multi_init();
+    cj->nslots = (size_t)cfg->concurrency;
+    cj->slots = calloc(cj->nslots, sizeof(*cj->slots));
+    if (!cj->root || !cj->list_prefix || !cj->multi || !cj->slots)
+        return fail(job, "ClientError", "copy: out of memory");
+    /* Keep as many connections as requests in flight, so each is reused, not reopened. */
+    curl_multi_setopt(cj->multi, CURLMOPT_MAXCONNECTS, (long)cj->nslots);
+    cj->t0 = sl_mono_ms();
+    cj->phase = CP_LIST;
+    job->next_step_ms = sl_mono_ms();
+    sl_log_kv(SL_LOG_INFO, &job->log,
+              (const char *const[]){"export_task", job->in.export_task_id, "bucket",
+                                    job->in.s3_bucket, "prefix", cj->list_prefix, NULL},
+              "listing the export");
+    return SL_STEP_PENDING;
+}
+
+static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
+{
+    copy_cfg *cfg = ctx;
+    copy_job *cj = job->state;
+
+    if (!cj)
+        return;
+    for (size_t i = 0; cj->slots && i < cj->nslots; i++) {
+        if (!cj->slots[i].x)
+            continue;
+        curl_multi_remove_handle(cj->multi, sl_aws_xfer_handle(cj->slots[i].x));
+        sl_aws_xfer_free(cj->slots[i].x);
+    }
+    for (size_t i = 0; cj->objs && i < cj->nobjs; i++) {
+        /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
+           parts behind; the next owner of the message starts a fresh upload. */
+        if (cj->objs[i].mpu && !cj->objs[i].done)
+            mpu_abort(sl_worker_aws(w), cfg, cj, &cj->objs[i], &job->log);
+        mpu_free(cj->objs[i].mpu);
+    }
+    if (cj->multi)
+        curl_multi_cleanup(cj->multi);
+    free(cj->slots);
+    free(cj->objs);
+    free(cj->retry);
+    free(cj->mpu_active);
+    for (size_t i = 0; i < cj->nentries; i++)
+        sl_keymap_entry_cleanup(&cj->entries[i]);
+    free(cj->entries);
+    free(cj->sizes);
+    sl_keymap_strv_free(cj->info_keys, cj->ninfo);
+    for (size_t i = 0; i < cj->nfailed; i++) {
+        free(cj->failed[i].table);
+        free(cj->failed[i].reason);
+    }
+    free(cj->failed);
+    sl_keymap_strv_free(cj->prefixes, cj->nprefixes);
+    sl_copy_destset_cleanup(&cj->dests);
+    sl_keymap_strv_free(cj->stale, cj->nstale);
+    free(cj->token);
+    free(cj->root);
+    free(cj->list_prefix);
+    free(cj);
+    job->state = NULL;
+}
+
+/* ---- LIST --------------------------------------------------------------------------------- */
+
+static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_s3_list_opts lo = {0};
+    sl_s3_list_page page = {0};
+    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
+    sl_aws_error e;
+    char err[SL_ERRLEN], what[256];
+    sl_step_result r = SL_STEP_PENDING;
+
+    lo.prefix = cj->list_prefix;
+    lo.continuation_token = cj->token;
+    lo.expected_owner = cfg->export_owner;
+    if (sl_s3_list(aws, job->in.s3_bucket, &lo, &page, &e)) {
+        snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket,
+                 cj->list_prefix);
+        return aws_fail(job, what, &e);
+    }
+    if (cj->nlisted + page.count > MAX_EXPORT_KEYS) {
+        r = fail(job, "ExportTooLarge", "export %s lists more than %d keys",
+                 job->in.export_task_id, MAX_EXPORT_KEYS);
+        goto out;
+    }
+    cj->nlisted += page.count;
+    for (size_t i = 0; i < page.count; i++) {
+        sl_keymap_entry ent;
+        const char *key = page.objects[i].key;
+
+        if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
+            r = fail(job, "BadInput", "cannot map export keys: %s", err);
+            goto out;
+        }
+        switch (ent.kind) {
+        case SL_KEY_PARQUET: {
+            size_t cap = cj->capentries;
+            sl_keymap_entry *ge = grow(cj->entries, &cap, cj->nentries + 1, sizeof(*ge));
+            long long *gs = ge ? grow(cj->sizes, &cj->capentries, cj->nentries + 1,
+                                      sizeof(*gs))
+                               : NULL;
+            if (ge)
+                cj->entries = ge;
+            if (!gs) {
+                sl_keymap_entry_cleanup(&ent);
+                r = fail(job, "ClientError", "copy: out of memory listing the export");
+                goto out;
+            }
+            cj->sizes = gs;
+            cj->sizes[cj->nentries] = page.objects[i].size;
+            cj->entries[cj->nentries++] = ent;
+            continue;
+        }
+        case SL_KEY_TABLES_INFO: {
+            char **gi = grow(cj->info_keys, &cj->capinfo, cj->ninfo + 1, sizeof(*gi));
+            if (gi)
+                cj->info_keys = gi;
+            if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
+                sl_keymap_entry_cleanup(&ent);
+                r = fail(job, "ClientError", "copy: out of memory listing the export");
+                goto out;
+            }
+            cj->ninfo++;
+            break;
+        }
+        case SL_KEY_SUCCESS:
+        case SL_KEY_EXPORT_INFO:
+            break;
+        case SL_KEY_OTHER:
+            if (cj->nskipped++ < MAX_WARN_LINES)
+                sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"key", key, NULL},
+                          "export file is neither data nor export metadata; not copied");
+            break;
+        case SL_KEY_REJECTED:
+        default:
+            r = fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
+                     key, ent.reason);
+            sl_keymap_entry_cleanup(&ent);
+            goto out;
+        }
+        sl_keymap_entry_cleanup(&ent);
+    }
+    free(cj->token);
+    cj->token = NULL;
+    if (page.truncated && page.next_token) {
+        cj->token = page.next_token;
+        page.next_token = NULL;
+    } else {
+        cj->phase = CP_INFO;
+    }
+    job->next_step_ms = sl_mono_ms();
+out:
+    sl_s3_list_page_cleanup(&page);
+    return r;
+}
+
+/* ---- INFO and the plan -------------------------------------------------------------------- */
+
+static int add_failed(copy_job *cj, const char *table, const char *reason)
+{
+    sl_msg_table_failure *g = realloc(cj->failed, (cj->nfailed + 1) * sizeof(*g));
+    if (!g)
+        return -1;
+    cj->failed = g;
+    g[cj->nfailed].table = sl_copy_plan_table_name(table);
+    g[cj->nfailed].reason = strdup(reason ? reason : "");
+    cj->nfailed++;
+    return g[cj->nfailed - 1].table && g[cj->nfailed - 1].reason ? 0 : -1;
+}
+
+static sl_step_result info_step(sl_aws *aws, sl_job *job, copy_job *cj)
+{
+    const char *key = cj->info_keys[cj->info_next];
+    sl_tables_info ti;
+    sl_aws_error e;
+    sl_buf b;
+    char err[SL_ERRLEN], what[256];
+    sl_step_result r = SL_STEP_PENDING;
+
+    sl_buf_init(&b, SL_KEYMAP_TABLES_INFO_MAX);
+    if (sl_s3_get(aws, job->in.s3_bucket, key, &b, &e)) {
+        snprintf(what, sizeof(what), "GetObject s3://%s/%s", job->in.s3_bucket, key);
+        r = aws_fail(job, what, &e);
+        goto out;
+    }
+    if (sl_keymap_parse_tables_info(b.data ? b.data : "", b.len, &ti, err, sizeof(err))) {
+        r = fail(job, "BadTablesInfo", "s3://%s/%s: %s", job->in.s3_bucket, key, err);
+        goto out;
+    }
+    for (size_t i = 0; i < ti.nfailed; i++) {
+        const sl_table_status *t = &ti.failed[i];
+        if (add_failed(cj, t->table, t->reason)) {
+            sl_keymap_tables_info_cleanup(&ti);
+            r = fail(job, "ClientError", "copy: out of memory reading table info");
+            goto out;
+        }
+        if (cj->nfailed <= MAX_WARN_LINES)
+            sl_log_kv(SL_LOG_WARN, &job->log,
+                      (const char *const[]){"table", t->table, "status", t->status, "reason",
+                                            t->reason, NULL},
+                      "table export did not complete");
+    }
+    for (size_t i = 0; i < ti.nwarnings && i < MAX_WARN_LINES; i++)
+        sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"note", ti.warnings[i], NULL},
+                  "export_tables_info warning");
+    sl_keymap_tables_info_cleanup(&ti);
+    cj->info_next++;
+    job->next_step_ms = sl_mono_ms();
+out:
+    sl_buf_cleanup(&b);
+    return r;
+}
+
+static sl_step_result plan_copy(sl_job *job, copy_job *cj)
+{
+    char err[SL_ERRLEN], n1[32], n2[32], n3[32];
+    size_t renamed = 0;
+
+    if (cj->nentries == 0 && cj->ninfo == 0)
+        return fail(job, "EmptyExport",
+                    "export %s has no data file and no export_tables_info under s3://%s/%s",
+                    job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
+    if (sl_keymap_plan(cj->entries, cj->nentries, &renamed, err, sizeof(err)))
+        return fail(job, "KeyCollision", "%s", err);
+    if (sl_copy_destset_init(&cj->dests, cj->entries, cj->nentries, err, sizeof(err)))
+        return fail(job, "ClientError", "%s", err);
+    cj->nobjs = cj->nentries;
+    if (cj->nobjs) {
+        cj->objs = calloc(cj->nobjs, sizeof(*cj->objs));
+        if (!cj->objs)
+            return fail(job, "ClientError", "copy: out of memory planning %zu copies",
+                        cj->nobjs);
+    }
+    for (size_t i = 0; i < cj->nobjs; i++) {
+        cj->objs[i].entry = i;
+        cj->objs[i].size = cj->sizes[i];
+    }
+    snprintf(n1, sizeof(n1), "%zu", cj->nentries);
+    snprintf(n2, sizeof(n2), "%zu", cj->nfailed);
+    snprintf(n3, sizeof(n3), "%zu", renamed);
+    sl_log_kv(SL_LOG_INFO, &job->log,
+              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, NULL},
+              "export listed; copying");
+    cj->phase = CP_COPY;
+    cj->copy_ms = sl_mono_ms();
+    cj->last_progress = cj->copy_ms;
+    job->next_step_ms = sl_mono_ms();
+    return SL_STEP_PENDING;
+}
+
+/* ---- COPY --------------------------------------------------------------------------------- */
+
+/* The next unit that may start now: a due retry, then a part of an open multipart copy,
+   then the next object. 0 with *u, or -1 when nothing can start now. */
+static int pick(copy_job *cj, long long now, cp_unit *u)
+{
+    for (size_t i = 0; i < cj->nretry; i++) {
+        if (cj->retry[i].due <= now) {
+            *u = cj->retry[i];
+            cj->retry[i] = cj->retry[--cj->nretry];
+            return 0;
+        }
+    }
+    while (cj->nmpu_active) {
+        size_t oi = cj->mpu_active[0];
+        cp_mpu *m = cj->objs[oi].mpu;
+        if (m && m->upload_id && m->next < m->nparts) {
+            u->obj = oi;
+            u->part = (int)++m->next;
+            return 0;
+        }
+        cj->mpu_active[0] = cj->mpu_active[--cj->nmpu_active];
+    }
+    if (cj->next_obj < cj->nobjs) {
+        u->obj = cj->next_obj++;
+        u->part = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int schedule_retry(copy_job *cj, size_t obj, int part, long long due)
+{
+    cp_unit *g = grow(cj->retry, &cj->capretry, cj->nretry + 1, sizeof(*g));
+
+    if (!g)
+        return -1;
+    cj->retry = g;
+    cj->retry[cj->nretry++] = (cp_unit){obj, part, due};
+    return 0;
+}
+
+/* Fails the run for object o with AWS's error e of `op`. */
+static sl_step_result object_fail(sl_job *job, copy_job *cj, const cp_obj *o, const char *op,
+                                  const sl_aws_error *e, int attempts)
+{
+    const sl_keymap_entry *ent = &cj->entries[o->entry];
+
+    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
+    return fail(job, e->code[0] ? e->code : "AwsError", "%s s3://%s/%s -> %s: %s (attempt %d)",
+                op, job->in.s3_bucket, ent->src, ent->dest, e->message, attempts);
+}
+
+/* A unit failed with e: retry it later if transient and attempts remain, else fail. */
+static sl_step_result unit_failed(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj,
+                                  size_t oi, int part, const char *op, const sl_aws_error *e)
+{
+    cp_obj *o = &cj->objs[oi];
+    int *attempts = part ? &o->mpu->attempts[part - 1] : &o->attempts;
+
+    ++*attempts;
+    if (e->transient && *attempts < cfg->object_attempts) {
+        long long due = sl_mono_ms() + sl_aws_backoff_ms(aws, *attempts);
+        sl_log_kv(SL_LOG_DEBUG, &job->log,
+                  (const char *const[]){"key", cj->entries[o->entry].src, "error", e->code,
+                                        NULL},
+                  "%s failed, retrying: %s", op, e->message);
+        if (schedule_retry(cj, oi, part, due))
+            return fail(job, "ClientError", "copy: out of memory scheduling a retry");
+        cj->nretries++;
+        return SL_STEP_PENDING;
+    }
+    if (o->mpu)
+        mpu_abort(aws, cfg, cj, o, &job->log);
+    return object_fail(job, cj, o, op, e, *attempts);
+}
+
+static void object_done(copy_job *cj, cp_obj *o)
+{
+    o->done = 1;
+    cj->objs_done++;
+    cj->bytes_done += o->size;
+}
+
+/* Starts unit u: an xfer in a free slot, or (whole multipart object) the upload itself. */
+static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj,
+                                 const cp_unit *u)
+{
+    cp_obj *o = &cj->objs[u->obj];
+    const sl_keymap_entry *ent = &cj->entries[o->entry];
+    sl_s3_write_opts wo;
+    sl_s3_req r;
+    sl_aws_error e;
+    cp_slot *slot = NULL;
+    char err[SL_ERRLEN];
+    int rc;
+
+    write_opts(cfg, &wo);
+    if (u->part == 0 && o->size > cfg->multipart_threshold) {
+        mpu_free(o->mpu);
+        o->mpu = NULL;
+        if (mpu_begin(aws, cfg, cj, o, &e))
+            return unit_failed(aws, cfg, job, cj, u->obj, 0, "CreateMultipartUpload", &e);
+        return SL_STEP_PENDING; /* its parts are picked next */
+    }
+    for (size_t i = 0; i < cj->nslots; i++)
+        if (!cj->slots[i].x) {
+            slot = &cj->slots[i];
+            break;
+        }
+    if (!slot)
+        return fail(job, "ClientError", "copy: no free transfer slot (internal)");
+    if (u->part == 0)
+        rc = sl_s3_copy_request(&r, job->in.s3_bucket, ent->src, cfg->lake_bucket, ent->dest,
+                                &wo, err, sizeof(err));
+    else
+        rc = sl_s3_upload_part_copy_request(&r, job->in.s3_bucket, ent->src, cfg->lake_bucket,
+                                            ent->dest, o->mpu->upload_id, u->part,
+                                            &o->mpu->ranges[u->part - 1], &wo, err, sizeof(err));
+    if (rc)
+        return fail(job, "InvalidRequest", "copy of s3://%s/%s: %s", job->in.s3_bucket, ent->src,
+                    err);
+    rc = sl_aws_xfer_new(aws, &r.req, &slot->x, &e);
+    sl_s3_req_cleanup(&r);
+    if (rc) {
+        slot->x = NULL;
+        return unit_failed(aws, cfg, job, cj, u->obj, u->part,
+                           u->part ? "UploadPartCopy" : "CopyObject", &e);
+    }
+    slot->obj = u->obj;
+    slot->part = u->part;
+    sl_aws_xfer_set_user(slot->x, slot);
+    curl_easy_setopt(sl_aws_xfer_handle(slot->x), CURLOPT_TIMEOUT_MS,
+                     (long)cfg->request_timeout_ms);
+    if (curl_multi_add_handle(cj->multi, sl_aws_xfer_handle(slot->x)) != CURLM_OK) {
+        sl_aws_xfer_free(slot->x);
+        slot->x = NULL;
+        return fail(job, "ClientError", "copy: curl_multi_add_handle failed");
+    }
+    cj->inflight++;
+    return SL_STEP_PENDING;
+}
+
+/* A finished transfer. */
+static sl_step_result on_done(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj,
+                              cp_slot *slot, CURLcode cc)
+{
+    size_t oi = slot->obj;
+    int part = slot->part;
+    cp_obj *o = &cj->objs[oi];
+    const char *op = part ? "UploadPartCopy" : "CopyObject";
+    sl_aws_error e;
+    char etag[128];
+    int rc;
+
+    rc = sl_aws_xfer_finish(slot->x, cc, &e);
+    if (rc == 0 && part) {
+        const sl_aws_response *resp = sl_aws_xfer_response(slot->x);
+        if (sl_s3_copy_result_etag(resp->body.data, resp->body.len, etag, sizeof(etag)) ||
+            !(o->mpu->etags[part - 1] = strdup(etag))) {
+            memset(&e, 0, sizeof(e));
+            snprintf(e.code, sizeof(e.code), "ParseError");
+            snprintf(e.message, sizeof(e.message), "UploadPartCopy answer has no ETag");
+            rc = -1;
+        }
+    }
+    curl_multi_remove_handle(cj->multi, sl_aws_xfer_handle(slot->x));
+    sl_aws_xfer_free(slot->x);
+    slot->x = NULL;
+    cj->inflight--;
+    if (rc)
+        return unit_failed(aws, cfg, job, cj, oi, part, op, &e);
+    if (!part) {
+        object_done(cj, o);
+        return SL_STEP_PENDING;
+    }
+    if (++o->mpu->ndone < o->mpu->nparts)
+        return SL_STEP_PENDING;
+    if (mpu_complete(aws, cfg, cj, o, &e)) {
+        /* The parts are gone with the abort; a transient failure redoes the whole object. */
+        mpu_abort(aws, cfg, cj, o, &job->log);
+        mpu_free(o->mpu);
+        o->mpu = NULL;
+        return unit_failed(aws, cfg, job, cj, oi, 0, "CompleteMultipartUpload", &e);
+    }
+    mpu_free(o->mpu);
+    o->mpu = NULL;
+    object_done(cj, o);
+    return SL_STEP_PENDING;
+}
+
+static void log_progress(sl_job *job, copy_job *cj, const char *msg)
+{
+    char a[32], b[32], c[32], d[32];
+
+    snprintf(a, sizeof(a), "%zu", cj->objs_done);
+    snprintf(b, sizeof(b), "%zu", cj->nobjs);
+    snprintf(c, sizeof(c), "%lld", cj->bytes_done);
+    snprintf(d, sizeof(d), "%zu", cj->inflight);
+    sl_log_kv(SL_LOG_INFO, &job->log,
+              (const char *const[]){"copied", a, "objects", b, "bytes", c, "in_flight", d, NULL},
+              "%s", msg);
+}
+
+static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
+                                      copy_job *cj)
+{
+    long long deadline = sl_mono_ms() + STEP_SLICE_MS;
+    sl_step_result r;
+
+    for (;;) {
+        long long now = sl_mono_ms();
+        cp_unit u;
+        CURLMsg *m;
+        int running = 0, left = 0;
+
+        while (cj->inflight < cj->nslots && pick(cj, now, &u) == 0) {
+            r = start_unit(aws, cfg, job, cj, &u);
+            if (r != SL_STEP_PENDING)
+                return r;
+            if (sl_mono_ms() >= deadline)
+                break; /* multipart calls are synchronous: keep the step short */
+        }
+        if (cj->inflight == 0)
+            break;
+        if (curl_multi_perform(cj->multi, &running) != CURLM_OK)
+            return fail(job, "ClientError", "copy: curl_multi_perform failed");
+        while ((m = curl_multi_info_read(cj->multi, &left))) {
+            char *priv = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            /* CURLINFO_PRIVATE is the xfer (aws_http.h); its user pointer is our slot. */
+            if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
+                return fail(job, "ClientError", "copy: transfer without its xfer (internal)");
+            r = on_done(aws, cfg, job, cj, sl_aws_xfer_user((sl_aws_xfer *)(void *)priv),
+                        m->data.result);
+            if (r != SL_STEP_PENDING)
+                return r;
+        }
+        now = sl_mono_ms();
+        if (now >= deadline)
+            break;
+        if (cj->inflight) {
+            long long wait = deadline - now < POLL_WAIT_MS ? deadline - now : POLL_WAIT_MS;
+            if (curl_multi_poll(cj->multi, NULL, 0, (int)wait, NULL) != CURLM_OK)
+                return fail(job, "ClientError", "copy: curl_multi_poll failed");
+        }
+    }
+    if (sl_mono_ms() - cj->last_progress >= PROGRESS_MS) {
+        cj->last_progress = sl_mono_ms();
+        log_progress(job, cj, "copying");
+    }
+    if (cj->objs_done == cj->nobjs) {
+        cj->copy_ms = sl_mono_ms() - cj->copy_ms;
+        return SL_STEP_DONE; /* to the caller: copies finished */
+    }
+    /* Work in flight or ready: come back at once; only delayed retries left: at the first. */
+    job->next_step_ms = sl_mono_ms();
+    if (cj->inflight == 0 && cj->next_obj >= cj->nobjs && cj->nmpu_active == 0 && cj->nretry) {
+        long long due = cj->retry[0].due;
+        for (size_t i = 1; i < cj->nretry; i++)
+            if (cj->retry[i].due < due)
+                due = cj->retry[i].due;
+        job->next_step_ms = due;
+    }
+    return SL_STEP_PENDING;
+}
+
+/* ---- REPLACE ------------------------------------------------------------------------------ */
+
+static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
+                                        copy_job *cj)
+{
+    const char *prefix = cj->prefixes[cj->prefix_i];
+    sl_s3_list_opts lo = {0};
+    sl_s3_list_page page = {0};
+    sl_aws_error e;
+    const char **keys = NULL, **stale = NULL;
+    size_t nstale = 0;
+    char err[SL_ERRLEN], what[256];
+    sl_step_result r = SL_STEP_PENDING;
+
+    lo.prefix = prefix;
+    lo.continuation_token = cj->token;
+    lo.expected_owner = cfg->lake_owner;
+    if (sl_s3_list(aws, cfg->lake_bucket, &lo, &page, &e)) {
+        snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", cfg->lake_bucket, prefix);
+        return aws_fail(job, what, &e);
+    }
+    if (page.count && !(keys = calloc(page.count, sizeof(*keys)))) {
+        r = fail(job, "ClientError", "copy: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < page.count; i++)
+        keys[i] = page.objects[i].key;
+    if (sl_copy_plan_stale(&cj->dests, prefix, keys, page.count, &stale, &nstale, err,
+                           sizeof(err))) {
+        r = fail(job, "ClientError", "%s", err);
+        goto out;
+    }
+    if (cj->nstale + nstale > MAX_STALE_KEYS) {
+        r = fail(job, "TooManyStaleObjects", "more than %d objects to remove under s3://%s/%s",
+                 MAX_STALE_KEYS, cfg->lake_bucket, prefix);
+        goto out;
+    }
+    if (nstale) {
+        char **g = grow(cj->stale, &cj->capstale, cj->nstale + nstale, sizeof(*g));
+        if (!g) {
+            r = fail(job, "ClientError", "copy: out of memory");
+            goto out;
+        }
+        cj->stale = g;
+    }
+    for (size_t i = 0; i < nstale; i++) {
+        if (!(cj->stale[cj->nstale] = strdup(stale[i]))) {
+            r = fail(job, "ClientError", "copy: out of memory");
+            goto out;
+        }
+        cj->nstale++;
+    }
+    free(cj->token);
+    cj->token = NULL;
+    if (page.truncated && page.next_token) {
+        cj->token = page.next_token;
+        page.next_token = NULL;
+    } else if (++cj->prefix_i >= cj->nprefixes) {
+        cj->phase = CP_DELETE;
+    }
+    job->next_step_ms = sl_mono_ms();
+out:
+    free((void *)stale);
+    free((void *)keys);
+    sl_s3_list_page_cleanup(&page);
+    return r;
+}
+
+static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    size_t n = cj->nstale - cj->stale_next;
+    sl_s3_delete_failure *f = NULL;
+    size_t nf = 0;
+    sl_aws_error e;
+    char what[256];
+    sl_step_result r = SL_STEP_PENDING;
+
+    if (n > SL_S3_DELETE_MAX)
+        n = SL_S3_DELETE_MAX;
+    if (sl_s3_delete_objects(aws, cfg->lake_bucket, (const char *const *)cj->stale + cj->stale_next,
+                             n, cfg->lake_owner, &f, &nf, &e)) {
+        snprintf(what, sizeof(what), "DeleteObjects in s3://%s (%zu keys from %s)",
+                 cfg->lake_bucket, n, cj->stale[cj->stale_next]);
+        return aws_fail(job, what, &e);
+    }
+    if (nf) {
+        /* Keys S3 could not delete: the partition would keep old rows. Redo the job when the
+           cause is transient (InternalError, SlowDown), else stop with S3's reason. */
+        snprintf(job->error_code, sizeof(job->error_code), "%s", f[0].code);
+        snprintf(job->error_message, sizeof(job->error_message),
+                 "DeleteObjects could not delete %zu of %zu stale keys, first s3://%s/%s: %s", nf,
+                 n, cfg->lake_bucket, f[0].key ? f[0].key : "", f[0].message);
+        r = sl_aws_is_transient(f[0].code, 0) ? SL_STEP_RETRY : SL_STEP_FAILED;
+        goto out;
+    }
+    cj->stale_next += n;
+    cj->removed += (long long)n;
+    job->next_step_ms = sl_mono_ms();
+out:
+    sl_s3_delete_failures_free(f, nf);
+    return r;
+}
+
+/* ---- DONE --------------------------------------------------------------------------------- */
+
+static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    char err[SL_ERRLEN], now[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+    long long ms = sl_mono_ms() - cj->t0;
+
+    if (sl_msg_copy(&job->out, &job->in, err, sizeof(err)))
+        return fail(job, "ClientError", "%s", err);
+    job->out.type = SL_MSG_COPIED;
+    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
+        return fail(job, "ClientError", "copy: clock out of range");
+    free(job->out.lake_bucket);
+    free(job->out.lake_prefix);
+    free(job->out.copied_at);
+    job->out.lake_bucket = strdup(cfg->lake_bucket);
+    job->out.lake_prefix = strdup(cfg->lake_prefix ? cfg->lake_prefix : "");
+    job->out.copied_at = strdup(now);
+    if (!job->out.lake_bucket || !job->out.lake_prefix || !job->out.copied_at)
+        return fail(job, "ClientError", "copy: out of memory");
+    job->out.objects = (long long)cj->objs_done;
+    job->out.bytes = cj->bytes_done;
+    job->out.removed = cj->removed;
+    /* An input that already carried copy fields (a replayed `copied`) must not mix. */
+    sl_keymap_strv_free(job->out.tables, job->out.ntables);
+    job->out.tables = NULL;
+    job->out.ntables = 0;
+    if (sl_copy_plan_tables(cj->entries, cj->nentries, &job->out.tables, &job->out.ntables, err,
+                            sizeof(err)))
+        return fail(job, "ClientError", "%s", err);
+    for (size_t i = 0; i < job->out.nfailed_tables; i++) {
+        free(job->out.failed_tables[i].table);
+        free(job->out.failed_tables[i].reason);
+    }
+    free(job->out.failed_tables);
+    job->out.failed_tables = cj->failed;
+    job->out.nfailed_tables = cj->nfailed;
+    cj->failed = NULL;
+    cj->nfailed = 0;
+
+    snprintf(a, sizeof(a), "%zu", cj->objs_done);
+    snprintf(b, sizeof(b), "%lld", cj->bytes_done);
+    snprintf(c, sizeof(c), "%lld", cj->removed);
+    snprintf(d, sizeof(d), "%.3f", (double)ms / 1000.0);
+    snprintf(e, sizeof(e), "%.1f", sl_copy_plan_rate((long long)cj->objs_done, cj->copy_ms));
+    snprintf(f, sizeof(f), "%.2f",
+             sl_copy_plan_rate(cj->bytes_done, cj->copy_ms) / (1024.0 * 1024.0));
+    snprintf(g, sizeof(g), "%lld", cj->nretries);
+    sl_log_kv(SL_LOG_INFO, &job->log,
+              (const char *const[]){"objects", a, "bytes", b, "removed", c, "seconds", d,
+                                    "objects_per_s", e, "mib_per_s", f, "retries", g, NULL},
+              "copy finished");
+    return SL_STEP_DONE;
+}
+
+/* ---- step --------------------------------------------------------------------------------- */
+
+static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
+{
+    copy_cfg *cfg = ctx;
+    copy_job *cj = job->state;
+    sl_aws *aws = sl_worker_aws(w);
+    char err[SL_ERRLEN];
+    sl_step_result r;
+
+    switch (cj->phase) {
+    case CP_LIST:
+        return list_step(aws, cfg, job, cj);
+    case CP_INFO:
+        if (cj->info_next < cj->ninfo)
+            return info_step(aws, job, cj);
+        return plan_copy(job, cj);
+    case CP_COPY:
+        r = copy_step_slice(aws, cfg, job, cj);
+        if (r != SL_STEP_DONE)
+            return r;
+        log_progress(job, cj, "all copies done");
+        if (!cfg->replace_partition || cj->nobjs == 0)
+            return finish(cfg, job, cj);
+        if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes,
+                                    err, sizeof(err)))
+            return fail(job, "ClientError", "%s", err);
+        cj->prefix_i = 0;
+        cj->phase = cj->nprefixes ? CP_REPLACE_LIST : CP_DELETE;
+        job->next_step_ms = sl_mono_ms();
+        return SL_STEP_PENDING;
+    case CP_REPLACE_LIST:
+        return replace_list_step(aws, cfg, job, cj);
+    case CP_DELETE:
+        if (cj->stale_next < cj->nstale)
+            return delete_step(aws, cfg, job, cj);
+        return finish(cfg, job, cj);
+    }
+    return fail(job, "ClientError", "copy: unknown phase");
+}
+
+const sl_stage sl_stage_copy = {
+    .name = "copy",
+    .in_topic = "exports",
+    .in_type = SL_MSG_EXPORTED,
+    .out_topic = "copies",
+    .cfg_opts = copy_opts,
+    .ncfg_opts = SL_ARRAY_LEN(copy_opts),
+    .init = copy_init,
+    .start = copy_start,
+    .step = copy_step,
+    .job_cleanup = copy_job_cleanup,
+    .tick = NULL,
+    .cleanup = copy_cleanup,
+};
