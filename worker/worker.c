@@ -390,7 +390,9 @@ static int failure_msg(sl_worker *w, wjob *j, sl_msg *f, char *err, size_t errle
     f->error_code = sl_strdup0(j->job.error_code);
     f->error_message = sl_strdup0(j->job.error_message[0] ? j->job.error_message : j->job.error_code);
     f->aws_request_id = j->job.aws_request_id[0] ? sl_strdup0(j->job.aws_request_id) : NULL;
-    f->export_task_id = j->job.export_task_id[0] ? sl_strdup0(j->job.export_task_id) : NULL;
+    /* Later stages know the export task from their input: the failure names it too. */
+    f->export_task_id = j->job.export_task_id[0] ? sl_strdup0(j->job.export_task_id)
+                                                 : sl_strdup0(j->job.in.export_task_id);
     f->attempt = j->job.attempt;
     f->failed_at = sl_strdup0(now);
     f->input_json = sl_strdup0(j->raw);
