@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# scripts/format-check.sh - check every C source against .clang-format, change nothing.
+#
+# Lists the *.c/*.h files (tracked by git, or every one outside build/ and .venv/ when this is not
+# a git checkout) that clang-format would change, and exits 1 if there are any. Fix one with
+# `clang-format -i FILE`. Without clang-format installed it says so and exits 0 (bootstrap
+# installs it).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$SL_ROOT"
+
+if ! command -v clang-format >/dev/null 2>&1; then
+    sl_say "format-check: clang-format not installed, skipped"
+    exit 0
+fi
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    mapfile -t files < <(git ls-files -- '*.c' '*.h')
+else
+    mapfile -t files < <(find . \( -path ./build -o -path ./.venv -o -path ./.stack \) -prune -o \
+        -type f \( -name '*.c' -o -name '*.h' \) -print | sed 's|^\./||' | sort)
+fi
+bad=()
+for f in "${files[@]}"; do
+    [[ -f "$f" ]] || continue
+    clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+done
+if ((${#bad[@]})); then
+    sl_say "format-check: ${#bad[@]} of ${#files[@]} files differ from .clang-format:"
+    printf '  %s\n' "${bad[@]}"
+    exit 1
+fi
+sl_say "format-check: ${#files[@]} files clean"
