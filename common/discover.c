@@ -5,9 +5,13 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const verdict_names[] = {
-    "picked", "older", "not available", "not automated", "bad snapshot id",
-    "snapshot id names another cluster", "cluster not listed"};
+static const char *const verdict_names[] = {"picked",
+                                            "older",
+                                            "not available",
+                                            "not automated",
+                                            "bad snapshot id",
+                                            "snapshot id names another cluster",
+                                            "cluster not listed"};
 
 const char *sl_discover_verdict_name(sl_discover_verdict v)
 {
@@ -23,8 +27,8 @@ void sl_discover_result_cleanup(sl_discover_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-int sl_discover_newer(const sl_rds_snapshot *a, const sl_snapshot_id *ia,
-                      const sl_rds_snapshot *b, const sl_snapshot_id *ib)
+int sl_discover_newer(const sl_rds_snapshot *a, const sl_snapshot_id *ia, const sl_rds_snapshot *b,
+                      const sl_snapshot_id *ib)
 {
     int c;
 

@@ -47,9 +47,9 @@ typedef struct sl_discover_pick {
 } sl_discover_pick;
 
 typedef struct sl_discover_result {
-    sl_discover_pick *picks;         /* heap; npicks entries, sorted by cluster id */
+    sl_discover_pick *picks; /* heap; npicks entries, sorted by cluster id */
     size_t npicks;
-    sl_discover_verdict *verdicts;   /* heap; one per input snapshot (NULL when n was 0) */
+    sl_discover_verdict *verdicts; /* heap; one per input snapshot (NULL when n was 0) */
 } sl_discover_result;
 
 /*
@@ -72,7 +72,7 @@ const char *sl_discover_verdict_name(sl_discover_verdict v);
  * Non-zero when snapshot a is newer than b by the rule above (both already usable, ids parsed
  * into ia and ib). Exposed for the unit tests.
  */
-int sl_discover_newer(const sl_rds_snapshot *a, const sl_snapshot_id *ia,
-                      const sl_rds_snapshot *b, const sl_snapshot_id *ib);
+int sl_discover_newer(const sl_rds_snapshot *a, const sl_snapshot_id *ia, const sl_rds_snapshot *b,
+                      const sl_snapshot_id *ib);
 
 #endif /* SL_DISCOVER_H */

@@ -15,8 +15,8 @@ typedef enum ev_state {
 } ev_state;
 
 typedef enum ev_kind {
-    FK_LINE, /* ends at the newline */
-    FK_OPEN, /* `{` and only blanks so far on its line: a newline makes it FK_MULTI */
+    FK_LINE,  /* ends at the newline */
+    FK_OPEN,  /* `{` and only blanks so far on its line: a newline makes it FK_MULTI */
     FK_MULTI, /* pretty object: ends where its braces balance */
     FK_ELEM   /* array element: ends where it balances, or before `,`/`]` at depth 0 */
 } ev_kind;
@@ -240,7 +240,9 @@ static void emit(sl_evframe *f, sl_evframe_item *out)
 {
     size_t n = f->len;
 
-    while (n > 0 && blank(f->buf[n - 1]))
+    /* An oversize frame keeps exactly its first max bytes, blanks included: the dead letter
+     * shows the input as it was. */
+    while (!f->oversize && n > 0 && blank(f->buf[n - 1]))
         n--;
     memset(out, 0, sizeof(*out));
     out->data = f->buf ? f->buf : "";

@@ -23,8 +23,9 @@
  * handed out flagged `oversize` with its full length, for the dead-letter topic. Memory is
  * thus bounded by max_frame whatever the input.
  *
- * Frames are handed out trimmed of surrounding blanks (space, tab, CR, LF, FF, VT). A frame
- * is *not* validated as JSON here: sl_event_parse does that and gives the reason.
+ * Frames are handed out trimmed of surrounding blanks (space, tab, CR, LF, FF, VT; an oversize
+ * frame only in front). A frame is *not* validated as JSON here: sl_event_parse does that and
+ * gives the reason.
  */
 #ifndef SL_EVFRAME_H
 #define SL_EVFRAME_H
@@ -40,13 +41,13 @@
 
 /* One frame. data points into the framer and stays valid until the next call on it. */
 typedef struct sl_evframe_item {
-    const char *data;  /* the frame's bytes (not NUL-terminated); may be empty when reason set */
-    size_t len;        /* bytes at data (<= max_frame) */
-    size_t total;      /* the frame's full length; > len only when oversize */
-    int oversize;      /* non-zero: longer than max_frame, only the first len bytes kept */
+    const char *data;   /* the frame's bytes (not NUL-terminated); may be empty when reason set */
+    size_t len;         /* bytes at data (<= max_frame) */
+    size_t total;       /* the frame's full length; > len only when oversize */
+    int oversize;       /* non-zero: longer than max_frame, only the first len bytes kept */
     const char *reason; /* NULL, or a framing problem without a frame of its own
                          * ("unterminated JSON array at end of input"); static string */
-    unsigned long long line; /* 1-based input line the frame starts on */
+    unsigned long long line;  /* 1-based input line the frame starts on */
     unsigned long long index; /* 1-based number of this frame */
 } sl_evframe_item;
 

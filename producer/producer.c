@@ -73,15 +73,13 @@ static const sl_cfg_opt producer_opts[] = {
      "longest input event or line; a longer one is dead-lettered, not fatal"},
     {"KAFKA_TOPIC_PREFIX", SL_CFG_STRING, SL_KAFKA_DEFAULT_PREFIX, 0, -1, 0,
      offsetof(sl_producer_cfg, topic_prefix), "prefix of every topic name"},
-    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0,
-     offsetof(sl_producer_cfg, create_topics),
+    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0, offsetof(sl_producer_cfg, create_topics),
      "create the six pipeline topics at start (tests, demo)"},
-    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0,
-     offsetof(sl_producer_cfg, topic_partitions), "partitions of topics created at start"},
+    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0, offsetof(sl_producer_cfg, topic_partitions),
+     "partitions of topics created at start"},
     {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
      offsetof(sl_producer_cfg, publish_timeout_ms), "wait for a delivery report this long"},
-    {"PRODUCER_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0,
-     offsetof(sl_producer_cfg, max_attempts),
+    {"PRODUCER_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0, offsetof(sl_producer_cfg, max_attempts),
      "tries of each Kafka/PostgreSQL step before the run fails"},
     {"PRODUCER_RETRY_BASE", SL_CFG_DURATION, "500ms", 1, 60000, 0,
      offsetof(sl_producer_cfg, retry_base_ms), "base of the full-jitter backoff between tries"},
@@ -219,7 +217,7 @@ typedef struct step_args {
     const char *key;
     const char *text;
     size_t len;
-    int exists; /* STEP_EXISTS result */
+    int exists;  /* STEP_EXISTS result */
     int created; /* STEP_ENSURE result */
 } step_args;
 
@@ -242,8 +240,7 @@ static int step_once(sl_producer *p, step_args *a, char *err, size_t errlen)
 }
 
 /* Runs one step with retries. Returns 0, or -1 with err after the last try (or a stop). */
-static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char *err,
-                      size_t errlen)
+static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char *err, size_t errlen)
 {
     char e[SL_ERRLEN];
 
@@ -251,15 +248,14 @@ static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char 
         if (step_once(p, a, e, sizeof(e)) == 0)
             return 0;
         if (attempt >= p->cfg.max_attempts)
-            return sl_seterr(err, errlen, "%s failed after %d tries: %s",
-                             step_names[a->kind], attempt, e);
+            return sl_seterr(err, errlen, "%s failed after %d tries: %s", step_names[a->kind],
+                             attempt, e);
         sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
                   step_names[a->kind], attempt, p->cfg.max_attempts, e);
         if (a->kind == STEP_EXISTS || a->kind == STEP_ENSURE)
             pg_heal(p);
         if (nap(backoff(p, attempt)))
-            return sl_seterr(err, errlen, "%s: stopped while retrying: %s",
-                             step_names[a->kind], e);
+            return sl_seterr(err, errlen, "%s: stopped while retrying: %s", step_names[a->kind], e);
     }
 }
 
@@ -282,8 +278,8 @@ static int publish_snapshot(sl_producer *p, const sl_msg *m, char *err, size_t e
     if (step_retry(p, &a, &ctx, err, errlen))
         goto out;
     if (a.exists) {
-        const char *kv[] = {"event", "duplicate", "snapshot_id", m->snapshot_id, "source",
-                            m->source, NULL};
+        const char *kv[] = {"event",  "duplicate", "snapshot_id", m->snapshot_id,
+                            "source", m->source,   NULL};
         sl_log_kv(SL_LOG_INFO, &ctx, kv, "duplicate snapshot, run exists");
         p->st.duplicates++;
         rc = 0;
@@ -400,8 +396,8 @@ static int event_msg(const sl_event *ev, sl_msg *m, char *err, size_t errlen)
      * most; kept normalised to our RFC 3339 form, and left out when it is not one. */
     if (ev->event_time && sl_time_parse_ms(ev->event_time, &t) == 0)
         m->snapshot_time = dup_time(t);
-    if (!m->run_id || !m->cluster || !m->mode || !m->snapshot_id || !m->source_arn ||
-        !m->date || !m->source || !m->produced_at) {
+    if (!m->run_id || !m->cluster || !m->mode || !m->snapshot_id || !m->source_arn || !m->date ||
+        !m->source || !m->produced_at) {
         sl_msg_cleanup(m);
         return sl_seterr(err, errlen, "snapshot message: out of memory");
     }
@@ -546,8 +542,9 @@ static int snap_list_append(sl_rds_snapshots *all, sl_rds_snapshots *more)
 static void log_aws_error(const char *what, const char *cluster, const sl_aws_error *e)
 {
     sl_log_ctx ctx = {NULL, cluster, "producer"};
-    const char *kv[] = {"event", "aws_error", "error_code", e->code, "aws_request_id",
-                        e->request_id[0] ? e->request_id : NULL, NULL};
+    const char *kv[] = {"event", "aws_error",      "error_code",
+                        e->code, "aws_request_id", e->request_id[0] ? e->request_id : NULL,
+                        NULL};
 
     sl_log_kv(SL_LOG_ERROR, &ctx, kv, "%s failed after %d attempts: %s: %s", what, e->attempts,
               e->code, e->message);
@@ -580,19 +577,21 @@ static int run_discover(sl_producer *p, char *err, size_t errlen)
         }
         free(l.items);
     }
-    if (sl_discover_select(all.items, all.n, (const char *const *)p->clusters, p->nclusters,
-                           &res, err, errlen))
+    if (sl_discover_select(all.items, all.n, (const char *const *)p->clusters, p->nclusters, &res,
+                           err, errlen))
         goto out;
     for (size_t i = 0; i < all.n; i++) {
         sl_discover_verdict v = res.verdicts[i];
         sl_log_ctx ctx = {NULL, all.items[i].cluster, "producer"};
-        const char *kv[] = {"event", "discovered", "snapshot_id", all.items[i].id, "status",
-                            all.items[i].status, "verdict", sl_discover_verdict_name(v), NULL};
+        const char *kv[] = {
+            "event",  "discovered",        "snapshot_id", all.items[i].id,
+            "status", all.items[i].status, "verdict",     sl_discover_verdict_name(v),
+            NULL};
 
         /* Snapshots whose name we cannot read are worth an operator's look; the rest are
          * the normal course of things. */
         sl_log_kv(v == SL_DISCOVER_BAD_ID || v == SL_DISCOVER_CLUSTER_MISMATCH ? SL_LOG_WARN
-                                                                                 : SL_LOG_DEBUG,
+                                                                               : SL_LOG_DEBUG,
                   &ctx, kv, "snapshot %s", sl_discover_verdict_name(v));
     }
     for (size_t i = 0; i < p->nclusters; i++) {
@@ -744,8 +743,8 @@ static int create_topics(sl_producer *p, char *err, size_t errlen)
             return sl_seterr(err, errlen, "bad topic name for %s", stages[i]);
         topics[i] = names[i];
     }
-    if (sl_kafka_create_topics(topics, 6, (int)p->cfg.topic_partitions, 1, NULL, NULL, 30000,
-                               perr, sizeof(perr)))
+    if (sl_kafka_create_topics(topics, 6, (int)p->cfg.topic_partitions, 1, NULL, NULL, 30000, perr,
+                               sizeof(perr)))
         return sl_seterr(err, errlen, "creating topics: %s", perr);
     return 0;
 }
@@ -779,8 +778,8 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
         ok = 0;
     }
     need_aws = mode_ok && p->mode != MODE_EVENT;
-    if (need_aws && sl_config_load(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg, NULL, NULL, e2,
-                                   sizeof(e2))) {
+    if (need_aws &&
+        sl_config_load(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg, NULL, NULL, e2, sizeof(e2))) {
         append_err(err, errlen, e2);
         ok = 0;
     }
@@ -796,10 +795,10 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
         append_err(err, errlen, "CLUSTERS: required in cluster mode");
         ok = 0;
     }
-    if (ok && (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topic_prefix,
-                                   SL_KAFKA_TOPIC_SNAPSHOTS) ||
-               sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topic_prefix,
-                                   SL_KAFKA_TOPIC_DLQ))) {
+    if (ok &&
+        (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topic_prefix,
+                             SL_KAFKA_TOPIC_SNAPSHOTS) ||
+         sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topic_prefix, SL_KAFKA_TOPIC_DLQ))) {
         append_err(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
         ok = 0;
     }
@@ -836,9 +835,8 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
     }
     {
         char nc[24];
-        const char *kv[] = {"mode",      mode_names[p->mode], "topic", p->snap_topic,
-                            "dlq_topic", p->dlq_topic,        "clusters", nc,
-                            NULL};
+        const char *kv[] = {"mode",       mode_names[p->mode], "topic", p->snap_topic, "dlq_topic",
+                            p->dlq_topic, "clusters",          nc,      NULL};
         snprintf(nc, sizeof(nc), "%zu", p->nclusters);
         sl_log_kv(SL_LOG_INFO, NULL, kv, "producer ready");
     }
@@ -878,10 +876,21 @@ int sl_producer_run(sl_producer *p, sl_producer_stats *stats, char *err, size_t 
         sl_warn(NULL, "producer flush: %s", perr);
     {
         char a[24], b[24], c[24], d[24];
-        const char *kv[] = {"event",         "summary", "mode",   mode_names[p->mode],
-                            "published",     a,         "duplicates", b,
-                            "dead_lettered", c,         "errors", d,
-                            "status",        rc ? "failed" : "ok", NULL};
+        const char *kv[] = {"event",
+                            "summary",
+                            "mode",
+                            mode_names[p->mode],
+                            "published",
+                            a,
+                            "duplicates",
+                            b,
+                            "dead_lettered",
+                            c,
+                            "errors",
+                            d,
+                            "status",
+                            rc ? "failed" : "ok",
+                            NULL};
         snprintf(a, sizeof(a), "%lld", p->st.published);
         snprintf(b, sizeof(b), "%lld", p->st.duplicates);
         snprintf(c, sizeof(c), "%lld", p->st.dead_lettered);

@@ -98,27 +98,56 @@ static const frame_case frame_cases[] = {
     {"empty", "", 0, {NULL}, {0}},
     {"blank lines only", "\n \r\n\t\n", 0, {NULL}, {0}},
     {"one line, no newline", "{\"a\":1}", 1, {"{\"a\":1}"}, {1}},
-    {"json lines with blanks and CRLF", "{\"a\":1}\r\n\n  {\"b\":2}  \n\n{\"c\":3}\n", 3,
-     {"{\"a\":1}", "{\"b\":2}", "{\"c\":3}"}, {1, 3, 5}},
-    {"malformed line costs only itself", "{\"a\":1\n{\"b\":2}\nnot json\n{\"c\":\"}\"}\n", 4,
-     {"{\"a\":1", "{\"b\":2}", "not json", "{\"c\":\"}\"}"}, {1, 2, 3, 4}},
-    {"junk after a line's object stays in that line", "{\"a\":1} junk\n{\"b\":2}\n", 2,
-     {"{\"a\":1} junk", "{\"b\":2}"}, {1, 2}},
-    {"pretty object", "{\n  \"a\": {\n    \"b\": \"}\"\n  }\n}\n", 1,
-     {"{\n  \"a\": {\n    \"b\": \"}\"\n  }\n}"}, {1}},
-    {"two pretty objects back to back", "{\n \"a\": 1\n}\n{\n \"b\": [1, {\"c\": 2}]\n}", 2,
-     {"{\n \"a\": 1\n}", "{\n \"b\": [1, {\"c\": 2}]\n}"}, {1, 4}},
+    {"json lines with blanks and CRLF",
+     "{\"a\":1}\r\n\n  {\"b\":2}  \n\n{\"c\":3}\n",
+     3,
+     {"{\"a\":1}", "{\"b\":2}", "{\"c\":3}"},
+     {1, 3, 5}},
+    {"malformed line costs only itself",
+     "{\"a\":1\n{\"b\":2}\nnot json\n{\"c\":\"}\"}\n",
+     4,
+     {"{\"a\":1", "{\"b\":2}", "not json", "{\"c\":\"}\"}"},
+     {1, 2, 3, 4}},
+    {"junk after a line's object stays in that line",
+     "{\"a\":1} junk\n{\"b\":2}\n",
+     2,
+     {"{\"a\":1} junk", "{\"b\":2}"},
+     {1, 2}},
+    {"pretty object",
+     "{\n  \"a\": {\n    \"b\": \"}\"\n  }\n}\n",
+     1,
+     {"{\n  \"a\": {\n    \"b\": \"}\"\n  }\n}"},
+     {1}},
+    {"two pretty objects back to back",
+     "{\n \"a\": 1\n}\n{\n \"b\": [1, {\"c\": 2}]\n}",
+     2,
+     {"{\n \"a\": 1\n}", "{\n \"b\": [1, {\"c\": 2}]\n}"},
+     {1, 4}},
     {"pretty object with escaped quote and brace in strings",
-     "{\n \"a\": \"x\\\"}\",\n \"b\": \"\\\\\"\n}\n{\"c\":3}\n", 2,
-     {"{\n \"a\": \"x\\\"}\",\n \"b\": \"\\\\\"\n}", "{\"c\":3}"}, {1, 5}},
+     "{\n \"a\": \"x\\\"}\",\n \"b\": \"\\\\\"\n}\n{\"c\":3}\n",
+     2,
+     {"{\n \"a\": \"x\\\"}\",\n \"b\": \"\\\\\"\n}", "{\"c\":3}"},
+     {1, 5}},
     {"unclosed string in a pretty object ends at the newline",
-     "{\n \"a\": \"oops\n}\n{\"b\":2}\n", 3, {"{\n \"a\": \"oops", "}", "{\"b\":2}"}, {1, 3, 4}},
-    {"compact array", "[{\"a\":1},{\"b\":[2,3]}, {\"c\":\"],\"}]\n", 3,
-     {"{\"a\":1}", "{\"b\":[2,3]}", "{\"c\":\"],\"}"}, {1, 1, 1}},
-    {"pretty array", "[\n  {\n    \"a\": 1\n  },\n  {\n    \"b\": 2\n  }\n]\n", 2,
-     {"{\n    \"a\": 1\n  }", "{\n    \"b\": 2\n  }"}, {2, 5}},
-    {"array of scalars and junk", "[1, \"two\", nope ,{\"x\":1}]", 4,
-     {"1", "\"two\"", "nope", "{\"x\":1}"}, {1, 1, 1, 1}},
+     "{\n \"a\": \"oops\n}\n{\"b\":2}\n",
+     3,
+     {"{\n \"a\": \"oops", "}", "{\"b\":2}"},
+     {1, 3, 4}},
+    {"compact array",
+     "[{\"a\":1},{\"b\":[2,3]}, {\"c\":\"],\"}]\n",
+     3,
+     {"{\"a\":1}", "{\"b\":[2,3]}", "{\"c\":\"],\"}"},
+     {1, 1, 1}},
+    {"pretty array",
+     "[\n  {\n    \"a\": 1\n  },\n  {\n    \"b\": 2\n  }\n]\n",
+     2,
+     {"{\n    \"a\": 1\n  }", "{\n    \"b\": 2\n  }"},
+     {2, 5}},
+    {"array of scalars and junk",
+     "[1, \"two\", nope ,{\"x\":1}]",
+     4,
+     {"1", "\"two\"", "nope", "{\"x\":1}"},
+     {1, 1, 1, 1}},
     {"empty array", "[]\n[ ]\n", 0, {NULL}, {0}},
     {"array then lines", "[{\"a\":1}]\n{\"b\":2}\n", 2, {"{\"a\":1}", "{\"b\":2}"}, {1, 2}},
     {"stray closing brace in an array", "[}, {\"a\":1}]", 2, {"}", "{\"a\":1}"}, {1, 1}},
@@ -137,8 +166,8 @@ static void check_case(const frame_case *c, size_t chunk)
     CHECK_INT(f.n, c->n);
     for (size_t i = 0; i < c->n; i++) {
         if (strcmp(f.text[i], c->want[i]) != 0 || f.line[i] != c->lines[i])
-            fprintf(stderr, "case \"%s\" chunk %zu frame %zu: got [%s] line %llu\n", c->name,
-                    chunk, i, f.text[i], f.line[i]);
+            fprintf(stderr, "case \"%s\" chunk %zu frame %zu: got [%s] line %llu\n", c->name, chunk,
+                    i, f.text[i], f.line[i]);
         CHECK_STR(f.text[i], c->want[i]);
         CHECK_INT(f.line[i], c->lines[i]);
         CHECK(!f.oversize[i]);
@@ -256,6 +285,14 @@ static void test_frame_oversize(void)
         CHECK_INT(f.total[0], strlen(in) - strlen("\n{\"c\":3}\n"));
         CHECK_STR(f.text[1], "{\"c\":3}");
         CHECK(!f.oversize[1]);
+        frames_free(&f);
+
+        /* an oversize frame keeps its first bytes as they were, blanks included */
+        f = frame_all("ab                              c\n", chunks[k], 16);
+        CHECK_INT(f.n, 1);
+        CHECK(f.oversize[0]);
+        CHECK_STR(f.text[0], "ab              ");
+        CHECK_INT(f.total[0], 33);
         frames_free(&f);
 
         /* an over-long array element */
@@ -438,8 +475,8 @@ static void test_discover_cluster_list_and_bad_ids(void)
     sl_discover_result r;
     char err[SL_ERRLEN];
 
-    CHECK_INT(sl_discover_select(in, SL_ARRAY_LEN(in), clusters, SL_ARRAY_LEN(clusters), &r,
-                                 err, sizeof(err)),
+    CHECK_INT(sl_discover_select(in, SL_ARRAY_LEN(in), clusters, SL_ARRAY_LEN(clusters), &r, err,
+                                 sizeof(err)),
               0);
     CHECK_INT(r.npicks, 2);
     CHECK_STR(r.picks[0].id.cluster, "prod");
