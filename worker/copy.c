@@ -429,6 +429,7 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
 {
     copy_cfg *cfg = ctx;
     copy_job *cj;
+    size_t plen;
 
     (void)w;
     cj = calloc(1, sizeof(*cj));
@@ -436,9 +437,15 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
         return fail(job, "ClientError", "copy: out of memory");
     job->state = cj;
     snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", job->in.export_task_id);
-    cj->root = job->in.s3_prefix && *job->in.s3_prefix
-                   ? join2(job->in.s3_prefix, "/", job->in.export_task_id)
-                   : strdup(job->in.export_task_id);
+    /* RDS writes under `<S3Prefix>/<task id>/`; a prefix given with a trailing '/' must not
+       make the listing look under `prefix//task`. */
+    plen = job->in.s3_prefix ? strlen(job->in.s3_prefix) : 0;
+    while (plen && job->in.s3_prefix[plen - 1] == '/')
+        plen--;
+    cj->root = malloc(plen + strlen(job->in.export_task_id) + 2);
+    if (cj->root)
+        snprintf(cj->root, plen + strlen(job->in.export_task_id) + 2, "%.*s%s%s", (int)plen,
+                 plen ? job->in.s3_prefix : "", plen ? "/" : "", job->in.export_task_id);
     cj->list_prefix = cj->root ? join2(cj->root, "", "/") : NULL;
     cj->multi = curl_multi_init();
     cj->nslots = (size_t)cfg->concurrency;
