@@ -96,8 +96,7 @@ static const sl_cfg_opt copy_opts[] = {
      "bytes: CopyObject up to this size, multipart UploadPartCopy above (max 5 GiB)"},
     {"COPY_PART_SIZE", SL_CFG_INT, "536870912", SL_S3_PART_MIN, SL_S3_PART_MAX, 0,
      offsetof(copy_cfg, part_size), "bytes per UploadPartCopy part (grows to fit 10,000 parts)"},
-    {"COPY_REPLACE_PARTITION", SL_CFG_BOOL, "true", 0, -1, 0,
-     offsetof(copy_cfg, replace_partition),
+    {"COPY_REPLACE_PARTITION", SL_CFG_BOOL, "true", 0, -1, 0, offsetof(copy_cfg, replace_partition),
      "delete objects in the written date= folders that are not from this export"},
     {"COPY_OBJECT_ATTEMPTS", SL_CFG_INT, "5", 1, 50, 0, offsetof(copy_cfg, object_attempts),
      "attempts per object or part for transient errors (throttling, 5xx, network)"},
@@ -120,11 +119,11 @@ typedef struct cp_mpu {
 } cp_mpu;
 
 typedef struct cp_obj {
-    size_t entry;  /* index into copy_job.entries */
+    size_t entry; /* index into copy_job.entries */
     long long size;
-    int attempts;  /* CopyObject / whole-multipart attempts made */
+    int attempts; /* CopyObject / whole-multipart attempts made */
     int done;
-    cp_mpu *mpu;   /* NULL unless a multipart copy is under way */
+    cp_mpu *mpu; /* NULL unless a multipart copy is under way */
 } cp_obj;
 
 /* A unit of work: a whole object (part 0) or part `part` (1-based) of a multipart copy. */
@@ -365,8 +364,8 @@ static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, 
 
     memset(e, 0, sizeof(*e));
     sl_aws_response_init(&resp);
-    if (!m || sl_s3_part_ranges(o->size, cfg->part_size, &m->ranges, &m->nparts, msg,
-                                sizeof(msg))) {
+    if (!m ||
+        sl_s3_part_ranges(o->size, cfg->part_size, &m->ranges, &m->nparts, msg, sizeof(msg))) {
         snprintf(e->code, sizeof(e->code), "InvalidRequest");
         snprintf(e->message, sizeof(e->message), "%s", m ? msg : "multipart: out of memory");
         goto out;
@@ -399,8 +398,7 @@ out:
 }
 
 /* CompleteMultipartUpload with every part's ETag. 0, or -1 with e. */
-static int mpu_complete(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o,
-                        sl_aws_error *e)
+static int mpu_complete(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, sl_aws_error *e)
 {
     sl_aws_response resp;
     char *body = sl_copy_plan_complete_body(o->mpu->etags, o->mpu->nparts);
@@ -530,8 +528,8 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
         return aws_fail(job, what, &e);
     }
     if (cj->nlisted + page.count > MAX_EXPORT_KEYS) {
-        r = fail(job, "ExportTooLarge", "export %s lists more than %d keys",
-                 job->in.export_task_id, MAX_EXPORT_KEYS);
+        r = fail(job, "ExportTooLarge", "export %s lists more than %d keys", job->in.export_task_id,
+                 MAX_EXPORT_KEYS);
         goto out;
     }
     cj->nlisted += page.count;
@@ -547,9 +545,8 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
         case SL_KEY_PARQUET: {
             size_t cap = cj->capentries;
             sl_keymap_entry *ge = grow(cj->entries, &cap, cj->nentries + 1, sizeof(*ge));
-            long long *gs = ge ? grow(cj->sizes, &cj->capentries, cj->nentries + 1,
-                                      sizeof(*gs))
-                               : NULL;
+            long long *gs =
+                ge ? grow(cj->sizes, &cj->capentries, cj->nentries + 1, sizeof(*gs)) : NULL;
             if (ge)
                 cj->entries = ge;
             if (!gs) {
@@ -584,8 +581,8 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
             break;
         case SL_KEY_REJECTED:
         default:
-            r = fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
-                     key, ent.reason);
+            r = fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s", key,
+                     ent.reason);
             sl_keymap_entry_cleanup(&ent);
             goto out;
         }
@@ -679,8 +676,7 @@ static sl_step_result plan_copy(sl_job *job, copy_job *cj)
     if (cj->nobjs) {
         cj->objs = calloc(cj->nobjs, sizeof(*cj->objs));
         if (!cj->objs)
-            return fail(job, "ClientError", "copy: out of memory planning %zu copies",
-                        cj->nobjs);
+            return fail(job, "ClientError", "copy: out of memory planning %zu copies", cj->nobjs);
     }
     for (size_t i = 0; i < cj->nobjs; i++) {
         cj->objs[i].entry = i;
@@ -748,8 +744,8 @@ static sl_step_result object_fail(sl_job *job, copy_job *cj, const cp_obj *o, co
     const sl_keymap_entry *ent = &cj->entries[o->entry];
 
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    return fail(job, e->code[0] ? e->code : "AwsError", "%s s3://%s/%s -> %s: %s (attempt %d)",
-                op, job->in.s3_bucket, ent->src, ent->dest, e->message, attempts);
+    return fail(job, e->code[0] ? e->code : "AwsError", "%s s3://%s/%s -> %s: %s (attempt %d)", op,
+                job->in.s3_bucket, ent->src, ent->dest, e->message, attempts);
 }
 
 /* A unit failed with e: retry it later if transient and attempts remain, else fail. */
@@ -763,8 +759,7 @@ static sl_step_result unit_failed(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
     if (e->transient && *attempts < cfg->object_attempts) {
         long long due = sl_mono_ms() + sl_aws_backoff_ms(aws, *attempts);
         sl_log_kv(SL_LOG_DEBUG, &job->log,
-                  (const char *const[]){"key", cj->entries[o->entry].src, "error", e->code,
-                                        NULL},
+                  (const char *const[]){"key", cj->entries[o->entry].src, "error", e->code, NULL},
                   "%s failed, retrying: %s", op, e->message);
         if (schedule_retry(cj, oi, part, due))
             return fail(job, "ClientError", "copy: out of memory scheduling a retry");
@@ -812,8 +807,8 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
     if (!slot)
         return fail(job, "ClientError", "copy: no free transfer slot (internal)");
     if (u->part == 0)
-        rc = sl_s3_copy_request(&r, job->in.s3_bucket, ent->src, cfg->lake_bucket, ent->dest,
-                                &wo, err, sizeof(err));
+        rc = sl_s3_copy_request(&r, job->in.s3_bucket, ent->src, cfg->lake_bucket, ent->dest, &wo,
+                                err, sizeof(err));
     else
         rc = sl_s3_upload_part_copy_request(&r, job->in.s3_bucket, ent->src, cfg->lake_bucket,
                                             ent->dest, o->mpu->upload_id, u->part,
@@ -903,8 +898,7 @@ static void log_progress(sl_job *job, copy_job *cj, const char *msg)
               "%s", msg);
 }
 
-static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
-                                      copy_job *cj)
+static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     long long deadline = sl_mono_ms() + STEP_SLICE_MS;
     sl_step_result r;
@@ -969,8 +963,7 @@ static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *
 
 /* ---- REPLACE ------------------------------------------------------------------------------ */
 
-static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
-                                        copy_job *cj)
+static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     const char *prefix = cj->prefixes[cj->prefix_i];
     sl_s3_list_opts lo = {0};
@@ -1149,8 +1142,8 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
         log_progress(job, cj, "all copies done");
         if (!cfg->replace_partition || cj->nobjs == 0)
             return finish(cfg, job, cj);
-        if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes,
-                                    err, sizeof(err)))
+        if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes, err,
+                                    sizeof(err)))
             return fail(job, "ClientError", "%s", err);
         cj->prefix_i = 0;
         cj->phase = cj->nprefixes ? CP_REPLACE_LIST : CP_DELETE;

@@ -56,9 +56,8 @@ void sl_copy_destset_cleanup(sl_copy_destset *s)
     memset(s, 0, sizeof(*s));
 }
 
-int sl_copy_plan_stale(const sl_copy_destset *dests, const char *prefix,
-                       const char *const *listed, size_t nlisted, const char ***out,
-                       size_t *nout, char *err, size_t errlen)
+int sl_copy_plan_stale(const sl_copy_destset *dests, const char *prefix, const char *const *listed,
+                       size_t nlisted, const char ***out, size_t *nout, char *err, size_t errlen)
 {
     size_t plen = prefix ? strlen(prefix) : 0, add = 0;
     const char **grown;
@@ -74,8 +73,7 @@ int sl_copy_plan_stale(const sl_copy_destset *dests, const char *prefix,
         return 0;
     grown = realloc((void *)*out, (*nout + add) * sizeof(*grown));
     if (!grown)
-        return sl_seterr(err, errlen, "copy plan: out of memory for %zu stale keys",
-                         *nout + add);
+        return sl_seterr(err, errlen, "copy plan: out of memory for %zu stale keys", *nout + add);
     *out = grown;
     for (size_t i = 0; i < nlisted; i++)
         if (listed[i] && strncmp(listed[i], prefix, plen) == 0 && listed[i][plen] &&

@@ -49,9 +49,9 @@ void sl_copy_destset_cleanup(sl_copy_destset *s);
  * free(*out) when done). Returns 0, or -1 with err when memory ran out (*out / *nout
  * unchanged).
  */
-int sl_copy_plan_stale(const sl_copy_destset *dests, const char *prefix,
-                       const char *const *listed, size_t nlisted, const char ***out,
-                       size_t *nout, char *err, size_t errlen) SL_MUST_CHECK;
+int sl_copy_plan_stale(const sl_copy_destset *dests, const char *prefix, const char *const *listed,
+                       size_t nlisted, const char ***out, size_t *nout, char *err,
+                       size_t errlen) SL_MUST_CHECK;
 
 /*
  * The distinct tables the PARQUET entries belong to, as `db/schema.table` (the form of the

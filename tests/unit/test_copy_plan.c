@@ -99,26 +99,31 @@ typedef struct stale_case {
 } stale_case;
 
 static const stale_case stale_cases[] = {
-    {"only this export's files", DIR_U,
+    {"only this export's files",
+     DIR_U,
      {DIR_U "1-part-00000-a.gz.parquet", DIR_U "2-part-00000-a.gz.parquet",
       DIR_U "part-00001-b.gz.parquet"},
      {NULL}},
-    {"an older export's files are stale", DIR_U,
+    {"an older export's files are stale",
+     DIR_U,
      {DIR_U "1-part-00000-a.gz.parquet", DIR_U "part-00000-a.gz.parquet",
       DIR_U "part-00009-old.gz.parquet", DIR_U "part-00001-b.gz.parquet"},
      {DIR_U "part-00000-a.gz.parquet", DIR_U "part-00009-old.gz.parquet"}},
-    {"anything in the folder that is not ours, subfolders too", DIR_U,
+    {"anything in the folder that is not ours, subfolders too",
+     DIR_U,
      {DIR_U "notes.txt", DIR_U "sub/part-00000-a.gz.parquet", DIR_U "2-part-00000-a.gz.parquet"},
      {DIR_U "notes.txt", DIR_U "sub/part-00000-a.gz.parquet"}},
-    {"another table's destination is stale in this folder", DIR_U,
+    {"another table's destination is stale in this folder",
+     DIR_U,
      {DIR_U "part-00000-c.gz.parquet"},
      {DIR_U "part-00000-c.gz.parquet"}},
-    {"keys outside the folder are never stale", DIR_U,
+    {"keys outside the folder are never stale",
+     DIR_U,
      {DIR_O "part-00009-old.gz.parquet", "lake/orders/mydb/public.users/date=2024-01-01/x",
-      "lake/orders/mydb/public.users/date=2024-01-02", DIR_U, "elsewhere", "",
-      DIR_U "zzz"},
+      "lake/orders/mydb/public.users/date=2024-01-02", DIR_U, "elsewhere", "", DIR_U "zzz"},
      {DIR_U "zzz"}},
-    {"a prefix that is a string prefix but another folder", "lake/orders/mydb/public.users/date=2024-01-0",
+    {"a prefix that is a string prefix but another folder",
+     "lake/orders/mydb/public.users/date=2024-01-0",
      {"lake/orders/mydb/public.users/date=2024-01-03/x"},
      {"lake/orders/mydb/public.users/date=2024-01-03/x"}},
     {"empty prefix deletes nothing", "", {DIR_U "notes.txt", "other"}, {NULL}},
@@ -158,8 +163,8 @@ static void test_stale_table(void)
         } else {
             for (size_t i = 0; i < ns; i++)
                 if (strcmp(out[i], tc->stale[i]) != 0) {
-                    fprintf(stderr, "case '%s': stale[%zu] = '%s', expected '%s'\n", tc->name,
-                            i, out[i], tc->stale[i]);
+                    fprintf(stderr, "case '%s': stale[%zu] = '%s', expected '%s'\n", tc->name, i,
+                            out[i], tc->stale[i]);
                     bad = 1;
                 }
         }
@@ -221,8 +226,7 @@ static void test_stale_reexport_replaces_day(void)
     listed[0] = ea[0].dest;
     listed[1] = ea[1].dest;
     listed[2] = eb[0].dest;
-    CHECK(sl_copy_plan_stale(&sb, eb[0].dest_dir, listed, 3, &out, &nout, err, sizeof(err)) ==
-          0);
+    CHECK(sl_copy_plan_stale(&sb, eb[0].dest_dir, listed, 3, &out, &nout, err, sizeof(err)) == 0);
     CHECK_INT(nout, 2);
     CHECK_STR(out[0], DIR_U "part-00000-aaaa.gz.parquet");
     CHECK_STR(out[1], DIR_U "part-00001-aaaa.gz.parquet");
@@ -230,8 +234,8 @@ static void test_stale_reexport_replaces_day(void)
     /* Run again (redelivery): B's own files are still not stale. */
     out = NULL;
     nout = 0;
-    CHECK(sl_copy_plan_stale(&sb, eb[0].dest_dir, &listed[2], 1, &out, &nout, err,
-                             sizeof(err)) == 0);
+    CHECK(sl_copy_plan_stale(&sb, eb[0].dest_dir, &listed[2], 1, &out, &nout, err, sizeof(err)) ==
+          0);
     CHECK_INT(nout, 0);
     CHECK(out == NULL);
     sl_copy_destset_cleanup(&sb);
@@ -308,8 +312,8 @@ static void test_complete_body(void)
     CHECK(doc != NULL);
     root = sl_xml_root(doc);
     CHECK(root && strcmp((const char *)root->name, "CompleteMultipartUpload") == 0);
-    CHECK(root->ns && strcmp((const char *)root->ns->href,
-                             "http://s3.amazonaws.com/doc/2006-03-01/") == 0);
+    CHECK(root->ns &&
+          strcmp((const char *)root->ns->href, "http://s3.amazonaws.com/doc/2006-03-01/") == 0);
     for (p = sl_xml_child(root, "Part"); p; p = sl_xml_next(p, "Part"), i++) {
         char num[16], etag[32], want[16];
         if (i >= 3)
@@ -370,8 +374,8 @@ static void test_upload_id_table(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         char err[SL_ERRLEN] = "";
         char *id = NULL;
-        int rc = sl_copy_plan_upload_id(cases[i].body, strlen(cases[i].body), &id, err,
-                                        sizeof(err));
+        int rc =
+            sl_copy_plan_upload_id(cases[i].body, strlen(cases[i].body), &id, err, sizeof(err));
         int ok = cases[i].id ? rc == 0 && id && strcmp(id, cases[i].id) == 0
                              : rc == -1 && id == NULL && err[0];
         if (!ok)
@@ -388,8 +392,12 @@ static void test_rate_table(void)
         long long amount, ms;
         double want;
     } cases[] = {
-        {0, 1000, 0.0},     {1000, 1000, 1000.0}, {9000, 360000, 25.0},
-        {5, 0, 0.0},        {5, -3, 0.0},         {1, 4, 250.0},
+        {0, 1000, 0.0},
+        {1000, 1000, 1000.0},
+        {9000, 360000, 25.0},
+        {5, 0, 0.0},
+        {5, -3, 0.0},
+        {1, 4, 250.0},
         {3LL << 40, 1000, (double)(3LL << 40)},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
