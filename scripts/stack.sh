@@ -37,6 +37,7 @@ STANDIN_PY="$SL_ROOT/tests/standin/standin.py"
 LOGS="$STACK/logs"
 PIDS="$STACK/pids"
 START_TIMEOUT="${SL_STACK_START_TIMEOUT:-120}"
+MOTO_RESTARTED=0
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -337,6 +338,7 @@ moto_checked_start() {
         sl_stop_pid "$(readpid moto)" "$(moto_marker "$MOTO_PORT")" moto 15
     fi
     rm -f "$STACK/aws-keys.env"
+    MOTO_RESTARTED=1
     local count
     count="$("$PY" "$SL_ROOT/tests/aws_setup.py" --count)"
     moto_start moto "$MOTO_PORT" "$count"
@@ -369,13 +371,26 @@ standin_up() {
 standin_start() {
     [[ -f "$STANDIN_PY" ]] || return 0
     if standin_up; then
-        sl_say "standin: already up on 127.0.0.1:$STANDIN_PORT"
-        return 0
+        if ((MOTO_RESTARTED == 0)); then
+            sl_say "standin: already up on 127.0.0.1:$STANDIN_PORT"
+            return 0
+        fi
+        # A new moto has a new IAM user: the running stand-in still holds the old keys.
+        stop_simple standin "$(standin_marker)"
     fi
     ensure_port_free standin "$STANDIN_PORT"
     mkdir -p "$STACK/standin"
-    spawn standin "$LOGS/standin.log" "$PY" "$STANDIN_PY" --port "$STANDIN_PORT" \
-        --upstream "http://127.0.0.1:$MOTO_PORT" --state-dir "$STACK/standin"
+    # The stand-in writes export files into moto's S3 and steers moto's crawlers with its own
+    # calls, which moto's signature checking only accepts with the IAM keys aws_setup issued.
+    # They go in its environment, never on a command line where ps would show them.
+    (
+        set -a
+        # shellcheck source=/dev/null
+        . "$STACK/aws-keys.env"
+        set +a
+        spawn standin "$LOGS/standin.log" "$PY" "$STANDIN_PY" --port "$STANDIN_PORT" \
+            --upstream "http://127.0.0.1:$MOTO_PORT" --state-dir "$STACK/standin"
+    ) || exit 1
     wait_ready standin "$(standin_marker)" "$LOGS/standin.log" \
         http_ok "http://127.0.0.1:$STANDIN_PORT/_standin/health"
     sl_say "standin: up on 127.0.0.1:$STANDIN_PORT (pid $(readpid standin)) over moto"

@@ -810,6 +810,12 @@ class Standin:
             except Exception as e:
                 log("moto stop_crawler failed", crawler=name, error=repr(e))
         if status != 200:
+            if error_code_of(status, body) == "CrawlerRunningException":
+                # moto refused because our run is under way: the same answer AWS gives, and
+                # a start call the tests count like the ones refused below.
+                with self.lock:
+                    self.crawl_starts.append({"crawler": name, "time": time.time(),
+                                              "result": "CrawlerRunningException"})
             return status, headers, body
         with self.lock:
             now = time.time()
