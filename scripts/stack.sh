@@ -55,6 +55,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 spawn() {
     local name="$1" log="$2"
     shift 2
+    rm -f "$(pidfile "$name")"
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$(pidfile "$name")" "$@" \
         </dev/null >>"$log" 2>&1 9>&- &
     local i
