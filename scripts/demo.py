@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""The snaplake demo: three Aurora clusters through the whole pipeline on the local stack.
+
+Run by scripts/demo.sh (`make demo`) with .stack/env in the environment. Everything AWS goes
+through the stand-in over moto with signature checking on, so every call our C binaries make
+is verified by an independent SigV4 implementation.
+
+  orders-<id>   exported under the current naming convention (partition folders)
+  events-<id>   exported under the previous naming convention, 2,400 files; one of its
+                tables fails to export (listed in export_tables_info, reported by copy)
+  billing-<id>  its export fails (the stand-in answers FAILED with a cause)
+
+The producer reads the three EventBridge "Automated cluster snapshot created" events (plus a
+duplicate and a malformed line, to show dedupe and the dead-letter topic) from stdin; one
+worker per stage (export, copy, crawl) does the rest. The demo then prints the run ledger,
+the failure message and the lake layout, and exits non-zero unless two runs were crawled and
+the third failed at export with AWS's cause.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import boto3
+from botocore.config import Config
+from confluent_kafka import Consumer
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BIN = os.path.join(ROOT, "build", "bin")
+LOGS = os.path.join(ROOT, ".stack", "logs")
+TIMEOUT_S = 100
+FAIL_CAUSE = ("The IAM role arn:aws:iam::123456789012:role/snaplake-export does not have "
+              "kms:GenerateDataKey on the export key")
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def client(service):
+    return boto3.client(service, endpoint_url=os.environ["STANDIN_ENDPOINT"],
+                        region_name=os.environ["AWS_REGION"],
+                        config=Config(retries={"max_attempts": 5, "mode": "standard"},
+                                      s3={"addressing_style": "path"}))
+
+
+def standin(path, body):
+    import urllib.request
+    req = urllib.request.Request(os.environ["STANDIN_ENDPOINT"] + path,
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def create_cluster(rds, name):
+    r = rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql",
+                              MasterUsername="snaplake", MasterUserPassword="demo-only-pw1")
+    snaps = rds.describe_db_cluster_snapshots(DBClusterIdentifier=name,
+                                              SnapshotType="automated")["DBClusterSnapshots"]
+    if not snaps:
+        sys.exit("demo: moto made no automated snapshot for %s" % name)
+    s = snaps[0]
+    return {"cluster": name, "arn": r["DBCluster"]["DBClusterArn"],
+            "snapshot_id": s["DBClusterSnapshotIdentifier"],
+            "snapshot_arn": s["DBClusterSnapshotArn"],
+            "run_id": s["DBClusterSnapshotIdentifier"][len("rds:"):]}
+
+
+def event(c):
+    """The EventBridge event RDS sends when an automated cluster snapshot is created."""
+    return {"version": "0", "id": str(uuid.uuid4()),
+            "detail-type": "RDS DB Cluster Snapshot Event", "source": "aws.rds",
+            "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": os.environ["AWS_REGION"], "resources": [c["snapshot_arn"]],
+            "detail": {"EventCategories": ["backup"], "SourceType": "CLUSTER_SNAPSHOT",
+                       "SourceArn": c["snapshot_arn"],
+                       "Date": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                       "Message": "Automated cluster snapshot created",
+                       "SourceIdentifier": c["snapshot_id"], "EventID": "RDS-EVENT-0169"}}
+
+
+def psql(sql):
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-c", sql], check=True,
+                         capture_output=True, text=True).stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def read_topic(topic, n, timeout):
+    c = Consumer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+                  "group.id": "demo-reader-%s" % uuid.uuid4().hex[:8],
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    out, deadline = [], time.time() + timeout
+    try:
+        while len(out) < n and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            out.append(json.loads(m.value()))
+    finally:
+        c.close()
+    return out
+
+
+def main():
+    tag = uuid.uuid4().hex[:6]
+    prefix = "demo-%s." % tag
+    export_bucket = "snaplake-demo-exports-%s" % tag
+    lake_bucket = "snaplake-demo-lake-%s" % tag
+    s3, rds, glue, kms = client("s3"), client("rds"), client("glue"), client("kms")
+
+    say("-- AWS (moto + stand-in, signature checking on): buckets, KMS key, Glue, clusters")
+    s3.create_bucket(Bucket=export_bucket)
+    s3.create_bucket(Bucket=lake_bucket)
+    key_arn = kms.create_key(Description="snaplake demo export key")["KeyMetadata"]["Arn"]
+    db = "snaplake_demo_%s" % tag
+    glue.create_database(DatabaseInput={"Name": db})
+    clusters = [create_cluster(rds, "%s-%s" % (name, tag))
+                for name in ("orders", "events", "billing")]
+    orders, events, billing = clusters
+    for c in clusters:
+        glue.create_crawler(Name="snaplake-%s" % c["cluster"], DatabaseName=db,
+                            Role="arn:aws:iam::123456789012:role/snaplake-glue",
+                            Targets={"S3Targets": [{"Path": "s3://%s/lake/%s/"
+                                                    % (lake_bucket, c["cluster"])}]})
+    # What each export writes (stand-in layouts, keyed by cluster id).
+    standin("/_standin/config", {
+        "export_seconds": 4, "crawler_seconds": 2, "crawler_stopping_seconds": 0.3,
+        "layouts": {
+            orders["cluster"]: {"convention": "current", "databases": {
+                "shop": {"public.orders": {"files": 3, "partitions": 2},
+                         "public.order_items": {"files": 2, "partitions": 3},
+                         "public.customers": {"files": 2, "partitions": 1}}}},
+            events["cluster"]: {"convention": "previous", "databases": {
+                "tracking": {"public.page_views": {"files": 1200, "partitions": 1},
+                             "public.clicks": {"files": 800, "partitions": 1},
+                             "public.sessions": {"files": 400, "partitions": 1},
+                             "public.audit_log": {"files": 10, "partitions": 1}}},
+                "failed_tables": ["tracking.public.audit_log"]}},
+        "fail_sources": {billing["cluster"]: FAIL_CAUSE}})
+    for c in clusters:
+        say("   %-15s snapshot %s" % (c["cluster"], c["snapshot_id"]))
+
+    env = dict(os.environ)
+    env.update({"AWS_ENDPOINT_URL": os.environ["STANDIN_ENDPOINT"], "KAFKA_TOPIC_PREFIX": prefix,
+                "SL_CREATE_TOPICS": "true", "TOPIC_PARTITIONS": "6", "LOG_LEVEL": "info",
+                "EXPORT_S3_BUCKET": export_bucket,
+                "EXPORT_IAM_ROLE_ARN": "arn:aws:iam::123456789012:role/snaplake-export",
+                "EXPORT_KMS_KEY_ID": key_arn, "EXPORT_POLL_INTERVAL": "1s",
+                "EXPORT_SLOT_RETRY": "500ms", "LAKE_BUCKET": lake_bucket, "LAKE_PREFIX": "lake",
+                "CRAWL_POLL_INTERVAL": "1s", "CRAWLER_NAME": "snaplake-{cluster}"})
+
+    say("-- producer (event mode): 3 snapshot events, 1 duplicate, 1 malformed line")
+    lines = [json.dumps(event(c)) for c in clusters]
+    lines += [lines[0], '{"source": "aws.rds", "detail-type": ']
+    os.makedirs(LOGS, exist_ok=True)
+    with open(os.path.join(LOGS, "demo-producer.log"), "wb") as log:
+        p = subprocess.run([os.path.join(BIN, "snaplake-producer"), "event"], env=env,
+                           input=("\n".join(lines) + "\n").encode(), stdout=log,
+                           stderr=subprocess.STDOUT, timeout=60)
+    summary = [json.loads(l) for l in open(os.path.join(LOGS, "demo-producer.log"), "rb")
+               if l.startswith(b"{") and b'"published"' in l]
+    if p.returncode != 0 or not summary:
+        sys.exit("demo: producer failed (exit %d), see .stack/logs/demo-producer.log"
+                 % p.returncode)
+    s = summary[-1]
+    say("   published %s, duplicates %s, dead-lettered %s"
+        % (s.get("published"), s.get("duplicates"), s.get("dead_lettered")))
+
+    say("-- workers: export, copy, crawl (one each)")
+    workers = {}
+    t_start = time.time()
+    for stage in ("export", "copy", "crawl"):
+        log = open(os.path.join(LOGS, "demo-%s.log" % stage), "wb")
+        workers[stage] = subprocess.Popen([os.path.join(BIN, "snaplake-worker"), stage],
+                                          env=env, stdout=log, stderr=subprocess.STDOUT)
+    run_ids = [c["run_id"] for c in clusters]
+    ids_sql = ",".join("'%s'" % r for r in run_ids)
+    done = False
+    while time.time() - t_start < TIMEOUT_S:
+        for stage, w in workers.items():
+            if w.poll() is not None:
+                sys.exit("demo: %s worker exited (%d), see .stack/logs/demo-%s.log"
+                         % (stage, w.returncode, stage))
+        rows = psql("SELECT run_id, stage, status FROM snaplake_stage_runs"
+                    " WHERE run_id IN (%s)" % ids_sql)
+        st = {(r[0], r[1]): r[2] for r in rows}
+        done = (st.get((orders["run_id"], "crawl")) in ("succeeded", "failed") and
+                st.get((events["run_id"], "crawl")) in ("succeeded", "failed") and
+                st.get((billing["run_id"], "export")) in ("succeeded", "failed"))
+        if done:
+            break
+        time.sleep(0.5)
+    elapsed = time.time() - t_start
+    for stage, w in workers.items():
+        w.send_signal(signal.SIGTERM)
+    codes = {stage: w.wait(30) for stage, w in workers.items()}
+    if not done:
+        sys.exit("demo: runs did not finish within %d s; logs in .stack/logs/demo-*.log"
+                 % TIMEOUT_S)
+    say("   all runs settled in %.1f s; workers stopped (exit codes %s)" % (elapsed, codes))
+
+    say("\n-- runs (snaplakectl runs): stage, outcome, attempt, duration")
+    subprocess.run([os.path.join(BIN, "snaplakectl"), "runs"] + run_ids, env=env, check=True)
+
+    failures = read_topic(prefix + "failures", 1, 15)
+    if failures:
+        f = failures[0]
+        say("-- failure message on %sfailures: cluster %s, stage %s, %s: %s"
+            % (prefix, f.get("cluster"), f.get("stage"), f.get("error_code"),
+               f.get("error_message")))
+    dlq = read_topic(prefix + "dlq", 1, 10)
+    if dlq:
+        say("-- dead letter on %sdlq: %s" % (prefix, dlq[0].get("reason")))
+    crawled = read_topic(prefix + "crawls", 2, 15)
+    for m in crawled:
+        say("-- crawled: %s  %s objects, %s bytes, %s tables, crawl %s%s"
+            % (m["cluster"], m["objects"], m["bytes"], len(m["tables"]), m["crawl_status"],
+               ", failed tables: %s" % [t["table"] for t in m["failed_tables"]]
+               if m.get("failed_tables") else ""))
+
+    say("\n-- lake layout (snaplakectl lake)")
+    subprocess.run([os.path.join(BIN, "snaplakectl"), "lake"], env=env, check=True)
+
+    # The outcome the demo promises.
+    st = {(r[0], r[1]): r[2] for r in psql("SELECT run_id, stage, status FROM "
+                                           "snaplake_stage_runs WHERE run_id IN (%s)" % ids_sql)}
+    problems = []
+    for c in (orders, events):
+        for stage in ("export", "copy", "crawl"):
+            if st.get((c["run_id"], stage)) != "succeeded":
+                problems.append("%s %s is %s" % (c["cluster"], stage,
+                                                 st.get((c["run_id"], stage))))
+    if st.get((billing["run_id"], "export")) != "failed":
+        problems.append("billing export is %s" % st.get((billing["run_id"], "export")))
+    if not failures or FAIL_CAUSE not in failures[0].get("error_message", ""):
+        problems.append("no failure message carrying the export's FailureCause")
+    if len(crawled) != 2:
+        problems.append("%d crawled messages, expected 2" % len(crawled))
+    if any(code != 0 for code in codes.values()):
+        problems.append("a worker did not stop cleanly: %s" % codes)
+    if problems:
+        sys.exit("demo: unexpected outcome:\n  " + "\n  ".join(problems))
+    say("\ndemo: ok (orders and events crawled, billing failed at export with AWS's cause)")
+
+
+if __name__ == "__main__":
+    main()
