@@ -328,6 +328,7 @@ class Standin:
                 if t.status in ACTIVE_EXPORT:
                     self.max_running[t.account] = self.max_running.get(t.account, 0) + 1
             self.faults_injected = {}
+            self.faults_by_request = {}   # "service:action" -> faults injected
             self.requests = {}
             self.crawl_starts = []
 
@@ -357,6 +358,7 @@ class Standin:
                     "tasks": [t.to_json() for t in self.tasks.values()],
                     "crawlers": crawls, "crawl_starts": list(self.crawl_starts),
                     "faults_injected": dict(self.faults_injected),
+                    "faults_by_request": dict(self.faults_by_request),
                     "requests": dict(self.requests)}
 
     # ------------------------------------------------------------ persistence
@@ -1029,6 +1031,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sd.latency()
         kind = sd.pick_fault(service, action)
         if kind:
+            with sd.lock:
+                sd.faults_by_request[k] = sd.faults_by_request.get(k, 0) + 1
             self._reply(*sd.fault_response(kind, protocol))
             return
 
