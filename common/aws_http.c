@@ -589,8 +589,36 @@ void sl_aws_endpoint_cleanup(sl_aws_endpoint *e)
 
 /* --- client ----------------------------------------------------------------------------------- */
 
-static void opts_free_strings(sl_aws_opts *o)
+int sl_aws_opts_copy(sl_aws_opts *dst, const sl_aws_opts *src, char *err, size_t errlen)
 {
+    memset(dst, 0, sizeof(*dst));
+    if (!src)
+        return 0;
+    *dst = *src;
+    dst->region = sl_strdup0(src->region);
+    dst->endpoint_url = sl_strdup0(src->endpoint_url);
+    dst->endpoint_s3 = sl_strdup0(src->endpoint_s3);
+    dst->endpoint_rds = sl_strdup0(src->endpoint_rds);
+    dst->endpoint_sts = sl_strdup0(src->endpoint_sts);
+    dst->endpoint_glue = sl_strdup0(src->endpoint_glue);
+    dst->endpoint_lakeformation = sl_strdup0(src->endpoint_lakeformation);
+    dst->ca_bundle = sl_strdup0(src->ca_bundle);
+    if ((src->region && !dst->region) || (src->endpoint_url && !dst->endpoint_url) ||
+        (src->endpoint_s3 && !dst->endpoint_s3) || (src->endpoint_rds && !dst->endpoint_rds) ||
+        (src->endpoint_sts && !dst->endpoint_sts) ||
+        (src->endpoint_glue && !dst->endpoint_glue) ||
+        (src->endpoint_lakeformation && !dst->endpoint_lakeformation) ||
+        (src->ca_bundle && !dst->ca_bundle)) {
+        sl_aws_opts_cleanup(dst);
+        return sl_seterr(err, errlen, "aws: out of memory");
+    }
+    return 0;
+}
+
+void sl_aws_opts_cleanup(sl_aws_opts *o)
+{
+    if (!o)
+        return;
     free(o->region);
     free(o->endpoint_url);
     free(o->endpoint_s3);
@@ -599,6 +627,7 @@ static void opts_free_strings(sl_aws_opts *o)
     free(o->endpoint_glue);
     free(o->endpoint_lakeformation);
     free(o->ca_bundle);
+    memset(o, 0, sizeof(*o));
 }
 
 sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, char *err,
@@ -615,24 +644,8 @@ sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, cha
         sl_seterr(err, errlen, "aws: out of memory");
         return NULL;
     }
-    c->o = *opts;
-    c->o.region = sl_strdup0(opts->region);
-    c->o.endpoint_url = sl_strdup0(opts->endpoint_url);
-    c->o.endpoint_s3 = sl_strdup0(opts->endpoint_s3);
-    c->o.endpoint_rds = sl_strdup0(opts->endpoint_rds);
-    c->o.endpoint_sts = sl_strdup0(opts->endpoint_sts);
-    c->o.endpoint_glue = sl_strdup0(opts->endpoint_glue);
-    c->o.endpoint_lakeformation = sl_strdup0(opts->endpoint_lakeformation);
-    c->o.ca_bundle = sl_strdup0(opts->ca_bundle);
-    if (!c->o.region || (opts->endpoint_url && !c->o.endpoint_url) ||
-        (opts->endpoint_s3 && !c->o.endpoint_s3) || (opts->endpoint_rds && !c->o.endpoint_rds) ||
-        (opts->endpoint_sts && !c->o.endpoint_sts) ||
-        (opts->endpoint_glue && !c->o.endpoint_glue) ||
-        (opts->endpoint_lakeformation && !c->o.endpoint_lakeformation) ||
-        (opts->ca_bundle && !c->o.ca_bundle)) {
-        sl_seterr(err, errlen, "aws: out of memory");
+    if (sl_aws_opts_copy(&c->o, opts, err, errlen))
         goto fail;
-    }
     if (c->o.max_attempts <= 0)
         c->o.max_attempts = 3;
     if (c->o.max_attempts > 20)
@@ -677,7 +690,7 @@ void sl_aws_free(sl_aws *c)
         return;
     if (c->easy)
         curl_easy_cleanup(c->easy);
-    opts_free_strings(&c->o);
+    sl_aws_opts_cleanup(&c->o);
     free(c);
 }
 

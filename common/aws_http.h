@@ -56,6 +56,17 @@ typedef struct sl_aws_opts {
 } sl_aws_opts;
 
 /*
+ * Deep-copies src into dst: the numbers as they are, each string with strdup (NULL stays NULL).
+ * src NULL gives a zeroed dst. dst is overwritten, not freed first; the copy is dst's owner's
+ * to release with sl_aws_opts_cleanup. Returns 0, or -1 with err ("out of memory"), dst then
+ * zeroed (nothing to free).
+ */
+int sl_aws_opts_copy(sl_aws_opts *dst, const sl_aws_opts *src, char *err,
+                     size_t errlen) SL_MUST_CHECK;
+/* Frees the strings of an sl_aws_opts (as made by sl_aws_opts_copy) and zeroes it. NULL: no-op. */
+void sl_aws_opts_cleanup(sl_aws_opts *o);
+
+/*
  * Rows for a binary's config table: SL_AWS_CFG_OPTS(struct my_cfg, aws) expands to the
  * sl_cfg_opt rows above, with offsets into the embedded sl_aws_opts member.
  */

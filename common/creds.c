@@ -1162,43 +1162,6 @@ static int fetch(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
 
 /* --- the provider ------------------------------------------------------------------------ */
 
-static int copy_aws_opts(sl_aws_opts *dst, const sl_aws_opts *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    if (!src)
-        return 0;
-    *dst = *src;
-    dst->region = dst->endpoint_url = dst->endpoint_s3 = dst->endpoint_rds = NULL;
-    dst->endpoint_sts = dst->endpoint_glue = dst->endpoint_lakeformation = NULL;
-    dst->ca_bundle = NULL;
-#define DUP(f)                                                                                     \
-    if (src->f && !(dst->f = strdup(src->f)))                                                      \
-        return -1;
-    DUP(region)
-    DUP(endpoint_url)
-    DUP(endpoint_s3)
-    DUP(endpoint_rds)
-    DUP(endpoint_sts)
-    DUP(endpoint_glue)
-    DUP(endpoint_lakeformation)
-    DUP(ca_bundle)
-#undef DUP
-    return 0;
-}
-
-static void free_aws_opts(sl_aws_opts *o)
-{
-    free(o->region);
-    free(o->endpoint_url);
-    free(o->endpoint_s3);
-    free(o->endpoint_rds);
-    free(o->endpoint_sts);
-    free(o->endpoint_glue);
-    free(o->endpoint_lakeformation);
-    free(o->ca_bundle);
-    memset(o, 0, sizeof(*o));
-}
-
 /* Bare seconds, or the config module's duration forms ("1h", "900s"). STS: 900..43200 s. */
 static int parse_assume_duration(const char *s, long long *secs)
 {
@@ -1233,10 +1196,8 @@ static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts
     if (p->margin_ms == 0)
         p->margin_ms = CREDS_DEFAULT_MARGIN_MS;
     snprintf(p->source, sizeof(p->source), "none");
-    if (copy_aws_opts(&p->aws, aws_opts)) {
-        sl_seterr(err, errlen, "creds: out of memory");
+    if (sl_aws_opts_copy(&p->aws, aws_opts, err, errlen))
         goto fail;
-    }
     if (!with_assume || !(v = penv(p, "ASSUME_ROLE_ARN")))
         return p;
 
@@ -1290,7 +1251,7 @@ void sl_creds_provider_free(sl_creds_provider *p)
     free(p->assume_arn);
     wipe_free(p->assume_external_id);
     free(p->assume_session);
-    free_aws_opts(&p->aws);
+    sl_aws_opts_cleanup(&p->aws);
     free(p);
 }
 

@@ -213,6 +213,35 @@ static void test_bucket_virtual_ok(void)
         CHECK_INT(sl_aws_s3_bucket_virtual_ok(cases[i].b), cases[i].want);
 }
 
+/* The deep copy owns its own strings: the source may be freed first; cleanup zeroes. */
+static void test_opts_copy_cleanup(void)
+{
+    char region[] = "eu-west-1", ep[] = "http://127.0.0.1:1", err[SL_ERRLEN];
+    sl_aws_opts src, dst;
+
+    memset(&src, 0, sizeof(src));
+    src.region = region;
+    src.endpoint_s3 = ep;
+    src.s3_path_style = 1;
+    src.max_attempts = 7;
+    CHECK_INT(sl_aws_opts_copy(&dst, &src, err, sizeof(err)), 0);
+    CHECK(dst.region != region && dst.endpoint_s3 != ep);
+    memset(region, 'x', sizeof(region) - 1);
+    CHECK_STR(dst.region, "eu-west-1");
+    CHECK_STR(dst.endpoint_s3, "http://127.0.0.1:1");
+    CHECK(dst.endpoint_url == NULL && dst.ca_bundle == NULL && dst.endpoint_glue == NULL);
+    CHECK_INT(dst.s3_path_style, 1);
+    CHECK_INT(dst.max_attempts, 7);
+    sl_aws_opts_cleanup(&dst);
+    CHECK(dst.region == NULL && dst.endpoint_s3 == NULL && dst.max_attempts == 0);
+    sl_aws_opts_cleanup(NULL);
+
+    /* A NULL source gives zeroed options. */
+    dst.max_attempts = 5;
+    CHECK_INT(sl_aws_opts_copy(&dst, NULL, err, sizeof(err)), 0);
+    CHECK(dst.region == NULL && dst.max_attempts == 0);
+}
+
 static void test_backoff_bounds(void)
 {
     sl_aws_opts o;
@@ -495,6 +524,7 @@ static const sl_test tests[] = {
     SL_TEST(test_endpoint_resolve),
     SL_TEST(test_endpoint_errors),
     SL_TEST(test_bucket_virtual_ok),
+    SL_TEST(test_opts_copy_cleanup),
     SL_TEST(test_backoff_bounds),
     SL_TEST(test_response_header),
     SL_TEST(test_call_retries_then_succeeds),
