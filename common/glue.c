@@ -40,10 +40,11 @@ int sl_glue_parse_crawler(const cJSON *resp, sl_glue_crawler *out, char *err, si
     cr = cJSON_GetObjectItemCaseSensitive(resp, "Crawler");
     if (!cJSON_IsObject(cr))
         return sl_seterr(err, errlen, "GetCrawler: response has no Crawler object");
-    if (copy_str(cr, "Name", c.name, sizeof(c.name)) != 0)
-        return sl_seterr(err, errlen, "GetCrawler: Crawler.Name missing");
-    if (copy_str(cr, "State", c.state, sizeof(c.state)) != 0)
-        return sl_seterr(err, errlen, "GetCrawler: Crawler.State missing");
+    /* Glue never answers an empty name or state; an empty one is a broken response. */
+    if (copy_str(cr, "Name", c.name, sizeof(c.name)) != 0 || !c.name[0])
+        return sl_seterr(err, errlen, "GetCrawler: Crawler.Name missing or empty");
+    if (copy_str(cr, "State", c.state, sizeof(c.state)) != 0 || !c.state[0])
+        return sl_seterr(err, errlen, "GetCrawler: Crawler.State missing or empty");
     last = cJSON_GetObjectItemCaseSensitive(cr, "LastCrawl");
     if (cJSON_IsObject(last)) {
         c.has_last_crawl = 1;

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (sl_glue_parse_crawler_bytes((const char *)data, size, &c, err, sizeof(err)) == 0) {
         /* Accepted: a name and a state were present, and strings are terminated. */
-        if (c.name[0] == '\0' && c.state[0] == '\0')
+        if (c.name[0] == '\0' || c.state[0] == '\0')
             abort();
         if (strlen(c.state) >= sizeof(c.state) || c.last_start_ms < 0)
             abort();

@@ -62,6 +62,8 @@ static void test_parse_rejects(void)
         "{\"Crawler\":{\"State\":\"READY\"}}",
         "{\"Crawler\":{\"Name\":\"x\"}}",
         "{\"Crawler\":{\"Name\":7,\"State\":\"READY\"}}",
+        "{\"Crawler\":{\"Name\":\"\",\"State\":\"READY\"}}",
+        "{\"Crawler\":{\"Name\":\"x\",\"State\":\"\\u0000\"}}",
         "{\"Crawler\":{\"Name\":\"x\",\"State\":\"READY\"",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
