@@ -13,13 +13,15 @@ WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wform
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS   += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Icommon $(PKG_CFLAGS)
-CFLAGS     ?= -O1 -g
-CFLAGS     += $(WARN) -fno-omit-frame-pointer
+# OPT is the optimisation level; CFLAGS from the command line or the environment is added
+# after the warnings, so `make CFLAGS=...` can never drop -std=c11 or -Werror.
+OPT        ?= -O1 -g
+override CFLAGS := $(OPT) $(WARN) -fno-omit-frame-pointer $(CFLAGS)
 LDLIBS     += $(PKG_LIBS) -lm
 
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
-CFLAGS   += $(SANFLAGS)
+override CFLAGS += $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
 endif
 
@@ -115,7 +117,7 @@ demo: bootstrap
 	scripts/demo.sh
 
 bench: bootstrap
-	$(MAKE) BUILD=build/bench-rel CFLAGS=-O2 all
+	$(MAKE) BUILD=build/bench-rel OPT=-O2 all
 	scripts/bench.sh
 
 stack-start:
