@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 
 /*
@@ -42,6 +44,74 @@ static void notice_cb(void *arg, const char *message)
     chomp_copy(msg, sizeof msg, message);
     sl_log_kv(strncmp(msg, "WARNING", 7) == 0 ? SL_LOG_WARN : SL_LOG_DEBUG, NULL, NULL, "pg: %s",
               msg);
+}
+
+/* Replaces every occurrence of secret[0..slen) in msg (a NUL-terminated string in a buffer
+ * of SL_ERRLEN bytes) with "***". */
+static void redact_one(char *msg, const char *secret, size_t slen)
+{
+    char out[SL_ERRLEN];
+    size_t o = 0;
+    const char *p = msg;
+
+    if (!slen)
+        return;
+    while (*p && o + 1 < sizeof out) {
+        if (strncmp(p, secret, slen) == 0) {
+            for (const char *r = "***"; *r && o + 1 < sizeof out; r++)
+                out[o++] = *r;
+            p += slen;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    memcpy(msg, out, o + 1);
+    OPENSSL_cleanse(out, sizeof out);
+}
+
+/*
+ * libpq's conninfo/URI parse errors quote the offending text, and that can be the password
+ * or the whole URL ('invalid percent-encoded token: "<password>"', 'end of string reached
+ * when looking for matching "]" in IPv6 host address in URI: "<url>"'; libpq 15
+ * fe-connect.c). So every password DATABASE_URL carries is cut out of a connect error: the
+ * userinfo password of a postgres[ql]:// URL, and the value of each password keyword (a
+ * URI query parameter or a key=value conninfo entry, quoted or not). msg holds SL_ERRLEN
+ * bytes.
+ */
+static void redact_conninfo(char *msg, const char *url)
+{
+    const char *p, *at, *colon;
+
+    if (!url || !*url)
+        return;
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+        p = strstr(url, "://") + 3;
+        /* The last '@' ends the userinfo: a malformed URL may carry an unescaped one. */
+        at = strrchr(p, '@');
+        colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+        if (colon)
+            redact_one(msg, colon + 1, (size_t)(at - colon - 1));
+    }
+    for (p = strstr(url, "password"); p; p = strstr(p + 8, "password")) {
+        const char *v = p + 8, *e;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v != '=')
+            continue;
+        v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v == '\'') {
+            v++;
+            for (e = v; *e && *e != '\''; e++)
+                if (*e == '\\' && e[1])
+                    e++;
+        } else {
+            e = v + strcspn(v, " \t&#");
+        }
+        redact_one(msg, v, (size_t)(e - v));
+    }
 }
 
 int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
@@ -87,6 +157,7 @@ int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
     if (PQstatus(conn) != CONNECTION_OK) {
         chomp_copy(msg, sizeof msg, PQerrorMessage(conn));
         PQfinish(conn);
+        redact_conninfo(msg, url);
         return sl_seterr(err, errlen, "pg connect: %s", msg);
     }
     PQsetNoticeProcessor(conn, notice_cb, NULL);

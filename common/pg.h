@@ -38,7 +38,8 @@ typedef struct sl_pg_migration {
  * PGPASSWORD, PGSSLMODE, ...). Always adds TCP keepalives (keepalives=1, keepalives_idle=30,
  * keepalives_interval=10, keepalives_count=3), application_name=app_name (when non-NULL), and
  * connect_timeout=10 unless PGCONNECT_TIMEOUT is set. On success *out owns the connection
- * (PQfinish it). Returns 0 or -1 with PQerrorMessage (the password never appears in it).
+ * (PQfinish it). Returns 0 or -1 with PQerrorMessage, with any password DATABASE_URL carries
+ * replaced by "***" (libpq's parse errors quote the URL).
  */
 int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen) SL_MUST_CHECK;
 
