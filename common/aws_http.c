@@ -29,6 +29,7 @@
 #include <openssl/crypto.h>
 
 #include "creds.h"
+#include "json.h"
 #include "log.h"
 #include "xml.h"
 
@@ -295,9 +296,9 @@ static void copy_json_string(const cJSON *obj, const char *const *names, size_t 
                              size_t outlen)
 {
     for (size_t i = 0; i < n; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, names[i]);
-        if (cJSON_IsString(v) && v->valuestring) {
-            copy_str(out, outlen, v->valuestring, strlen(v->valuestring));
+        const char *v = sl_json_str(obj, names[i]);
+        if (v) {
+            copy_str(out, outlen, v, strlen(v));
             return;
         }
     }
@@ -605,8 +606,7 @@ int sl_aws_opts_copy(sl_aws_opts *dst, const sl_aws_opts *src, char *err, size_t
     dst->ca_bundle = sl_strdup0(src->ca_bundle);
     if ((src->region && !dst->region) || (src->endpoint_url && !dst->endpoint_url) ||
         (src->endpoint_s3 && !dst->endpoint_s3) || (src->endpoint_rds && !dst->endpoint_rds) ||
-        (src->endpoint_sts && !dst->endpoint_sts) ||
-        (src->endpoint_glue && !dst->endpoint_glue) ||
+        (src->endpoint_sts && !dst->endpoint_sts) || (src->endpoint_glue && !dst->endpoint_glue) ||
         (src->endpoint_lakeformation && !dst->endpoint_lakeformation) ||
         (src->ca_bundle && !dst->ca_bundle)) {
         sl_aws_opts_cleanup(dst);
