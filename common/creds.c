@@ -35,6 +35,7 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
+#include "json.h"
 #include "log.h"
 
 #define CREDS_DEFAULT_MARGIN_MS (5LL * 60 * 1000)
@@ -263,12 +264,6 @@ int sl_creds_parse_iso8601(const char *s, long long *epoch_ms)
 
 /* --- JSON (container agent, IMDS) -------------------------------------------------------- */
 
-static const char *json_str(const cJSON *o, const char *name)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 int sl_creds_parse_json(const char *body, size_t len, sl_creds *out, char *err, size_t errlen)
 {
     cJSON *root = NULL;
@@ -291,26 +286,26 @@ int sl_creds_parse_json(const char *body, size_t len, sl_creds *out, char *err, 
         goto out;
     }
     /* IMDS adds "Code": "Success"; anything else means the role has no usable credentials. */
-    code = json_str(root, "Code");
+    code = sl_json_str(root, "Code");
     if (cJSON_GetObjectItemCaseSensitive(root, "Code") && (!code || strcmp(code, "Success"))) {
         sl_seterr(err, errlen, "credentials JSON: Code is \"%.64s\", not Success",
                   code ? code : "(not a string)");
         goto out;
     }
-    ak = json_str(root, "AccessKeyId");
-    sk = json_str(root, "SecretAccessKey");
+    ak = sl_json_str(root, "AccessKeyId");
+    sk = sl_json_str(root, "SecretAccessKey");
     if (!ak || !sk) {
         sl_seterr(err, errlen, "credentials JSON: %s missing or not a string",
                   !ak ? "AccessKeyId" : "SecretAccessKey");
         goto out;
     }
-    if (cJSON_GetObjectItemCaseSensitive(root, "Token") && !(tok = json_str(root, "Token"))) {
+    if (cJSON_GetObjectItemCaseSensitive(root, "Token") && !(tok = sl_json_str(root, "Token"))) {
         sl_seterr(err, errlen, "credentials JSON: Token is not a string");
         goto out;
     }
-    tok = json_str(root, "Token");
+    tok = sl_json_str(root, "Token");
     if (cJSON_GetObjectItemCaseSensitive(root, "Expiration")) {
-        exp = json_str(root, "Expiration");
+        exp = sl_json_str(root, "Expiration");
         if (!exp || sl_creds_parse_iso8601(exp, &exp_ms)) {
             sl_seterr(err, errlen, "credentials JSON: Expiration is not an ISO 8601 timestamp");
             goto out;

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "ids.h"
+#include "json.h"
 
 #define EV_SOURCE "aws.rds"
 #define EV_DETAIL_TYPE "RDS DB Cluster Snapshot Event"
@@ -90,23 +91,6 @@ static int blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-/* One JSON value and nothing but blanks after it: `{...} junk` is not an event. */
-static cJSON *parse_exact(const char *buf, size_t len)
-{
-    const char *end = NULL;
-    cJSON *r = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-
-    if (!r)
-        return NULL;
-    while (end && end < buf + len && blank(*end))
-        end++;
-    if (end != buf + len) {
-        cJSON_Delete(r);
-        return NULL;
-    }
-    return r;
-}
-
 int sl_event_parse(const char *buf, size_t len, const char *const *allow, size_t nallow,
                    sl_event *out, char *reason, size_t reasonlen)
 {
@@ -130,7 +114,12 @@ int sl_event_parse(const char *buf, size_t len, const char *const *allow, size_t
                   SL_EVENT_MAX_BYTES);
         goto out;
     }
-    root = parse_exact(buf, len);
+    /* One JSON value and nothing but blanks after it: `{...} junk` is not an event. The
+       blanks are evframe's (\f and \v too, beyond JSON's whitespace), so trim those first;
+       no JSON value ends in a blank, so this never cuts into the value. */
+    while (len > 0 && blank(buf[len - 1]))
+        len--;
+    root = sl_json_parse_exact(buf, len);
     if (!root) {
         sl_seterr(reason, reasonlen, "malformed: not valid JSON");
         goto out;

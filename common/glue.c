@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 #define GLUE_MAX_BYTES ((size_t)1024 * 1024)
 
 void sl_glue_crawler_init(sl_glue_crawler *c)
@@ -22,18 +24,19 @@ void sl_glue_crawler_cleanup(sl_glue_crawler *c)
 
 static int copy_str(const cJSON *obj, const char *name, char *out, size_t outlen)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    const char *s = sl_json_str(obj, name);
 
     out[0] = '\0';
-    if (!cJSON_IsString(it) || !it->valuestring)
+    if (!s)
         return -1;
-    snprintf(out, outlen, "%s", it->valuestring);
+    snprintf(out, outlen, "%s", s);
     return 0;
 }
 
 int sl_glue_parse_crawler(const cJSON *resp, sl_glue_crawler *out, char *err, size_t errlen)
 {
-    const cJSON *cr, *last, *st, *em;
+    const cJSON *cr, *last, *st;
+    const char *em;
     sl_glue_crawler c;
 
     sl_glue_crawler_init(&c);
@@ -62,9 +65,9 @@ int sl_glue_parse_crawler(const cJSON *resp, sl_glue_crawler *out, char *err, si
             if (sl_time_parse_ms(st->valuestring, &ms) == 0)
                 c.last_start_ms = ms;
         }
-        em = cJSON_GetObjectItemCaseSensitive(last, "ErrorMessage");
-        if (cJSON_IsString(em) && em->valuestring) {
-            c.last_error = strdup(em->valuestring);
+        em = sl_json_str(last, "ErrorMessage");
+        if (em) {
+            c.last_error = strdup(em);
             if (!c.last_error)
                 return sl_seterr(err, errlen, "GetCrawler: out of memory");
         }

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "ids.h"
+#include "json.h"
 
 #define PARQUET_SUFFIX ".gz.parquet"
 #define MAX_SEGS 4
@@ -349,33 +350,6 @@ void sl_keymap_tables_info_cleanup(sl_tables_info *ti)
     memset(ti, 0, sizeof(*ti));
 }
 
-static const char *str_member(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static cJSON *parse_exact(const char *buf, size_t len)
-{
-    const char *end = NULL;
-    cJSON *r = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-
-    if (!r)
-        return NULL;
-    while (end && end < buf + len && is_blank(*end))
-        end++;
-    if (end != buf + len) {
-        cJSON_Delete(r);
-        return NULL;
-    }
-    return r;
-}
-
 int sl_keymap_parse_tables_info(const char *buf, size_t len, sl_tables_info *out, char *err,
                                 size_t errlen)
 {
@@ -391,7 +365,7 @@ int sl_keymap_parse_tables_info(const char *buf, size_t len, sl_tables_info *out
         return sl_seterr(err, errlen, "export_tables_info: empty");
     if (len > SL_KEYMAP_TABLES_INFO_MAX)
         return sl_seterr(err, errlen, "export_tables_info: %zu bytes exceeds the cap", len);
-    if (!(root = parse_exact(buf, len)))
+    if (!(root = sl_json_parse_exact(buf, len)))
         return sl_seterr(err, errlen, "export_tables_info: not valid JSON");
     arr = cJSON_GetObjectItemCaseSensitive(root, "perTableStatus");
     if (!cJSON_IsObject(root) || !cJSON_IsArray(arr)) {
@@ -417,13 +391,13 @@ int sl_keymap_parse_tables_info(const char *buf, size_t len, sl_tables_info *out
             goto out;
         }
         idx++;
-        target = str_member(it, "target");
+        target = sl_json_str(it, "target");
         st = cJSON_GetObjectItemCaseSensitive(it, "status");
-        why = str_member(it, "warningMessage");
+        why = sl_json_str(it, "warningMessage");
         if (!why)
-            why = str_member(it, "failureCause");
+            why = sl_json_str(it, "failureCause");
         if (!why)
-            why = str_member(it, "errorMessage");
+            why = sl_json_str(it, "errorMessage");
         if (!st && why) {
             /* A note on the database rather than a table (e.g. tables skipped for missing
              * permissions, PERMISSIONS_DO_NOT_EXIST). */

@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "json.h"
+
 /* Field tables: which types carry a field, and which require it. Bit t = type t. */
 #define B_S (1u << SL_MSG_SNAPSHOT)
 #define B_E (1u << SL_MSG_EXPORTED)
@@ -350,27 +352,6 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static cJSON *parse_exact(const char *buf, size_t len)
-{
-    const char *end = NULL;
-    cJSON *r = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-
-    if (!r)
-        return NULL;
-    while (end && end < buf + len && is_blank(*end))
-        end++;
-    if (end != buf + len) {
-        cJSON_Delete(r);
-        return NULL;
-    }
-    return r;
-}
-
 static int depth(const cJSON *j, int limit)
 {
     const cJSON *c;
@@ -392,7 +373,7 @@ static int depth(const cJSON *j, int limit)
  * too deep), else the text as a JSON string. Decode inverts this exactly. */
 static cJSON *embed_input(const char *text)
 {
-    cJSON *j = parse_exact(text, strlen(text));
+    cJSON *j = sl_json_parse_exact(text, strlen(text));
 
     if (j && (cJSON_IsObject(j) || cJSON_IsArray(j)) &&
         depth(j, INPUT_MAX_DEPTH) <= INPUT_MAX_DEPTH)
@@ -574,7 +555,7 @@ static int decode_input(const cJSON *in, char **out)
     if (cJSON_IsString(in)) {
         /* Canonical form: text that is an object/array is re-printed, so a struct read here
          * re-encodes to the same bytes. */
-        j = parse_exact(in->valuestring, strlen(in->valuestring));
+        j = sl_json_parse_exact(in->valuestring, strlen(in->valuestring));
         if (j && (cJSON_IsObject(j) || cJSON_IsArray(j)) &&
             depth(j, INPUT_MAX_DEPTH) <= INPUT_MAX_DEPTH)
             *out = cJSON_PrintUnformatted(j);
@@ -602,7 +583,7 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
         return sl_seterr(err, errlen, "message: empty");
     if (len > SL_MSG_MAX_BYTES)
         return sl_seterr(err, errlen, "message: %zu bytes exceeds %zu", len, SL_MSG_MAX_BYTES);
-    if (!(root = parse_exact(buf, len)))
+    if (!(root = sl_json_parse_exact(buf, len)))
         return sl_seterr(err, errlen, "message: not valid JSON");
     if (!cJSON_IsObject(root)) {
         sl_seterr(err, errlen, "message: not a JSON object");

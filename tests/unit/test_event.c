@@ -39,6 +39,31 @@ static void test_good_event(void)
     sl_event_cleanup(NULL);
 }
 
+/* Blanks after the object are the framer's (\f and \v included); anything else is junk. */
+static void test_trailing_blanks(void)
+{
+    static const struct {
+        const char *tail;
+        int rc;
+    } cases[] = {
+        {" \t\r\n", SL_EVENT_OK},
+        {"\f\v \n", SL_EVENT_OK},
+        {"\v x", SL_EVENT_MALFORMED},
+        {"{}", SL_EVENT_MALFORMED},
+    };
+    char buf[2048], reason[SL_ERRLEN];
+    sl_event ev;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s%s", GOOD, cases[i].tail);
+        CHECK_INT(sl_event_parse(buf, strlen(buf), NULL, 0, &ev, reason, sizeof(reason)),
+                  cases[i].rc);
+        if (cases[i].rc == SL_EVENT_OK)
+            CHECK_STR(ev.cluster, "orders-db");
+        sl_event_cleanup(&ev);
+    }
+}
+
 /* Replaces the first occurrence of `from` in GOOD by `to`. */
 static void variant(char *out, size_t outlen, const char *from, const char *to)
 {
@@ -217,6 +242,7 @@ static void test_json_lines_framing(void)
 
 static const sl_test tests[] = {
     SL_TEST(test_good_event),
+    SL_TEST(test_trailing_blanks),
     SL_TEST(test_bad_events_table),
     SL_TEST(test_optional_envelope_fields),
     SL_TEST(test_allowlist_prefix_rule),
