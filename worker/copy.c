@@ -34,7 +34,6 @@
  * own. job_cleanup frees every xfer and the multi handle whatever the phase, and aborts any
  * multipart upload left open (S3 bills uploaded parts until the upload is aborted).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,29 +182,6 @@ typedef struct copy_job {
 } copy_job;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static sl_step_result fail(sl_job *job, const char *code, const char *fmt, ...) SL_PRINTF(3, 4);
-
-static sl_step_result fail(sl_job *job, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-
-    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
-    va_start(ap, fmt);
-    vsnprintf(job->error_message, sizeof(job->error_message), fmt, ap);
-    va_end(ap);
-    return SL_STEP_FAILED;
-}
-
-/* An AWS error the job cannot work around: transient -> RETRY the job (the runtime backs
- * off and counts attempts), otherwise FAILED with AWS's code and message. */
-static sl_step_result aws_fail(sl_job *job, const char *what, const sl_aws_error *e)
-{
-    snprintf(job->error_code, sizeof(job->error_code), "%s", e->code[0] ? e->code : "AwsError");
-    snprintf(job->error_message, sizeof(job->error_message), "%s: %s", what, e->message);
-    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
-}
 
 static char *join2(const char *a, const char *sep, const char *b)
 {
@@ -432,7 +408,7 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
     (void)w;
     cj = calloc(1, sizeof(*cj));
     if (!cj)
-        return fail(job, "ClientError", "copy: out of memory");
+        return sl_job_fail(job, "ClientError", "copy: out of memory");
     job->state = cj;
     snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", job->in.export_task_id);
     /* RDS writes under `<S3Prefix>/<task id>/`; a prefix given with a trailing '/' must not
@@ -449,7 +425,7 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
     cj->nslots = (size_t)cfg->concurrency;
     cj->slots = calloc(cj->nslots, sizeof(*cj->slots));
     if (!cj->root || !cj->list_prefix || !cj->multi || !cj->slots)
-        return fail(job, "ClientError", "copy: out of memory");
+        return sl_job_fail(job, "ClientError", "copy: out of memory");
     /* Keep as many connections as requests in flight, so each is reused, not reopened. */
     curl_multi_setopt(cj->multi, CURLMOPT_MAXCONNECTS, (long)cj->nslots);
     cj->t0 = sl_mono_ms();
@@ -525,11 +501,11 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
     if (sl_s3_list(aws, job->in.s3_bucket, &lo, &page, &e)) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket,
                  cj->list_prefix);
-        return aws_fail(job, what, &e);
+        return sl_job_fail_aws(job, what, &e);
     }
     if (cj->nlisted + page.count > MAX_EXPORT_KEYS) {
-        r = fail(job, "ExportTooLarge", "export %s lists more than %d keys", job->in.export_task_id,
-                 MAX_EXPORT_KEYS);
+        r = sl_job_fail(job, "ExportTooLarge", "export %s lists more than %d keys",
+                        job->in.export_task_id, MAX_EXPORT_KEYS);
         goto out;
     }
     cj->nlisted += page.count;
@@ -538,7 +514,7 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
         const char *key = page.objects[i].key;
 
         if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
-            r = fail(job, "BadInput", "cannot map export keys: %s", err);
+            r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
             goto out;
         }
         switch (ent.kind) {
@@ -551,7 +527,7 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
                 cj->entries = ge;
             if (!gs) {
                 sl_keymap_entry_cleanup(&ent);
-                r = fail(job, "ClientError", "copy: out of memory listing the export");
+                r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
                 goto out;
             }
             cj->sizes = gs;
@@ -565,7 +541,7 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
                 cj->info_keys = gi;
             if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
                 sl_keymap_entry_cleanup(&ent);
-                r = fail(job, "ClientError", "copy: out of memory listing the export");
+                r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
                 goto out;
             }
             cj->ninfo++;
@@ -581,8 +557,8 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
             break;
         case SL_KEY_REJECTED:
         default:
-            r = fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s", key,
-                     ent.reason);
+            r = sl_job_fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
+                            key, ent.reason);
             sl_keymap_entry_cleanup(&ent);
             goto out;
         }
@@ -628,18 +604,18 @@ static sl_step_result info_step(sl_aws *aws, sl_job *job, copy_job *cj)
     sl_buf_init(&b, SL_KEYMAP_TABLES_INFO_MAX);
     if (sl_s3_get(aws, job->in.s3_bucket, key, &b, &e)) {
         snprintf(what, sizeof(what), "GetObject s3://%s/%s", job->in.s3_bucket, key);
-        r = aws_fail(job, what, &e);
+        r = sl_job_fail_aws(job, what, &e);
         goto out;
     }
     if (sl_keymap_parse_tables_info(b.data ? b.data : "", b.len, &ti, err, sizeof(err))) {
-        r = fail(job, "BadTablesInfo", "s3://%s/%s: %s", job->in.s3_bucket, key, err);
+        r = sl_job_fail(job, "BadTablesInfo", "s3://%s/%s: %s", job->in.s3_bucket, key, err);
         goto out;
     }
     for (size_t i = 0; i < ti.nfailed; i++) {
         const sl_table_status *t = &ti.failed[i];
         if (add_failed(cj, t->table, t->reason)) {
             sl_keymap_tables_info_cleanup(&ti);
-            r = fail(job, "ClientError", "copy: out of memory reading table info");
+            r = sl_job_fail(job, "ClientError", "copy: out of memory reading table info");
             goto out;
         }
         if (cj->nfailed <= MAX_WARN_LINES)
@@ -665,18 +641,19 @@ static sl_step_result plan_copy(sl_job *job, copy_job *cj)
     size_t renamed = 0;
 
     if (cj->nentries == 0 && cj->ninfo == 0)
-        return fail(job, "EmptyExport",
-                    "export %s has no data file and no export_tables_info under s3://%s/%s",
-                    job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
+        return sl_job_fail(job, "EmptyExport",
+                           "export %s has no data file and no export_tables_info under s3://%s/%s",
+                           job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
     if (sl_keymap_plan(cj->entries, cj->nentries, &renamed, err, sizeof(err)))
-        return fail(job, "KeyCollision", "%s", err);
+        return sl_job_fail(job, "KeyCollision", "%s", err);
     if (sl_copy_destset_init(&cj->dests, cj->entries, cj->nentries, err, sizeof(err)))
-        return fail(job, "ClientError", "%s", err);
+        return sl_job_fail(job, "ClientError", "%s", err);
     cj->nobjs = cj->nentries;
     if (cj->nobjs) {
         cj->objs = calloc(cj->nobjs, sizeof(*cj->objs));
         if (!cj->objs)
-            return fail(job, "ClientError", "copy: out of memory planning %zu copies", cj->nobjs);
+            return sl_job_fail(job, "ClientError", "copy: out of memory planning %zu copies",
+                               cj->nobjs);
     }
     for (size_t i = 0; i < cj->nobjs; i++) {
         cj->objs[i].entry = i;
@@ -744,8 +721,9 @@ static sl_step_result object_fail(sl_job *job, copy_job *cj, const cp_obj *o, co
     const sl_keymap_entry *ent = &cj->entries[o->entry];
 
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    return fail(job, e->code[0] ? e->code : "AwsError", "%s s3://%s/%s -> %s: %s (attempt %d)", op,
-                job->in.s3_bucket, ent->src, ent->dest, e->message, attempts);
+    return sl_job_fail(job, e->code[0] ? e->code : "AwsError",
+                       "%s s3://%s/%s -> %s: %s (attempt %d)", op, job->in.s3_bucket, ent->src,
+                       ent->dest, e->message, attempts);
 }
 
 /* A unit failed with e: retry it later if transient and attempts remain, else fail. */
@@ -762,7 +740,7 @@ static sl_step_result unit_failed(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
                   (const char *const[]){"key", cj->entries[o->entry].src, "error", e->code, NULL},
                   "%s failed, retrying: %s", op, e->message);
         if (schedule_retry(cj, oi, part, due))
-            return fail(job, "ClientError", "copy: out of memory scheduling a retry");
+            return sl_job_fail(job, "ClientError", "copy: out of memory scheduling a retry");
         cj->nretries++;
         return SL_STEP_PENDING;
     }
@@ -805,7 +783,7 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
             break;
         }
     if (!slot)
-        return fail(job, "ClientError", "copy: no free transfer slot (internal)");
+        return sl_job_fail(job, "ClientError", "copy: no free transfer slot (internal)");
     if (u->part == 0)
         rc = sl_s3_copy_request(&r, job->in.s3_bucket, ent->src, cfg->lake_bucket, ent->dest, &wo,
                                 err, sizeof(err));
@@ -814,8 +792,8 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
                                             ent->dest, o->mpu->upload_id, u->part,
                                             &o->mpu->ranges[u->part - 1], &wo, err, sizeof(err));
     if (rc)
-        return fail(job, "InvalidRequest", "copy of s3://%s/%s: %s", job->in.s3_bucket, ent->src,
-                    err);
+        return sl_job_fail(job, "InvalidRequest", "copy of s3://%s/%s: %s", job->in.s3_bucket,
+                           ent->src, err);
     rc = sl_aws_xfer_new(aws, &r.req, &slot->x, &e);
     sl_s3_req_cleanup(&r);
     if (rc) {
@@ -831,7 +809,7 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
     if (curl_multi_add_handle(cj->multi, sl_aws_xfer_handle(slot->x)) != CURLM_OK) {
         sl_aws_xfer_free(slot->x);
         slot->x = NULL;
-        return fail(job, "ClientError", "copy: curl_multi_add_handle failed");
+        return sl_job_fail(job, "ClientError", "copy: curl_multi_add_handle failed");
     }
     cj->inflight++;
     return SL_STEP_PENDING;
@@ -919,14 +897,15 @@ static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *
         if (cj->inflight == 0)
             break;
         if (curl_multi_perform(cj->multi, &running) != CURLM_OK)
-            return fail(job, "ClientError", "copy: curl_multi_perform failed");
+            return sl_job_fail(job, "ClientError", "copy: curl_multi_perform failed");
         while ((m = curl_multi_info_read(cj->multi, &left))) {
             char *priv = NULL;
             if (m->msg != CURLMSG_DONE)
                 continue;
             /* CURLINFO_PRIVATE is the xfer (aws_http.h); its user pointer is our slot. */
             if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
-                return fail(job, "ClientError", "copy: transfer without its xfer (internal)");
+                return sl_job_fail(job, "ClientError",
+                                   "copy: transfer without its xfer (internal)");
             r = on_done(aws, cfg, job, cj, sl_aws_xfer_user((sl_aws_xfer *)(void *)priv),
                         m->data.result);
             if (r != SL_STEP_PENDING)
@@ -938,7 +917,7 @@ static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *
         if (cj->inflight) {
             long long wait = deadline - now < POLL_WAIT_MS ? deadline - now : POLL_WAIT_MS;
             if (curl_multi_poll(cj->multi, NULL, 0, (int)wait, NULL) != CURLM_OK)
-                return fail(job, "ClientError", "copy: curl_multi_poll failed");
+                return sl_job_fail(job, "ClientError", "copy: curl_multi_poll failed");
         }
     }
     if (sl_mono_ms() - cj->last_progress >= PROGRESS_MS) {
@@ -979,35 +958,36 @@ static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job
     lo.expected_owner = cfg->lake_owner;
     if (sl_s3_list(aws, cfg->lake_bucket, &lo, &page, &e)) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", cfg->lake_bucket, prefix);
-        return aws_fail(job, what, &e);
+        return sl_job_fail_aws(job, what, &e);
     }
     if (page.count && !(keys = calloc(page.count, sizeof(*keys)))) {
-        r = fail(job, "ClientError", "copy: out of memory");
+        r = sl_job_fail(job, "ClientError", "copy: out of memory");
         goto out;
     }
     for (size_t i = 0; i < page.count; i++)
         keys[i] = page.objects[i].key;
     if (sl_copy_plan_stale(&cj->dests, prefix, keys, page.count, &stale, &nstale, err,
                            sizeof(err))) {
-        r = fail(job, "ClientError", "%s", err);
+        r = sl_job_fail(job, "ClientError", "%s", err);
         goto out;
     }
     if (cj->nstale + nstale > MAX_STALE_KEYS) {
-        r = fail(job, "TooManyStaleObjects", "more than %d objects to remove under s3://%s/%s",
-                 MAX_STALE_KEYS, cfg->lake_bucket, prefix);
+        r = sl_job_fail(job, "TooManyStaleObjects",
+                        "more than %d objects to remove under s3://%s/%s", MAX_STALE_KEYS,
+                        cfg->lake_bucket, prefix);
         goto out;
     }
     if (nstale) {
         char **g = grow(cj->stale, &cj->capstale, cj->nstale + nstale, sizeof(*g));
         if (!g) {
-            r = fail(job, "ClientError", "copy: out of memory");
+            r = sl_job_fail(job, "ClientError", "copy: out of memory");
             goto out;
         }
         cj->stale = g;
     }
     for (size_t i = 0; i < nstale; i++) {
         if (!(cj->stale[cj->nstale] = strdup(stale[i]))) {
-            r = fail(job, "ClientError", "copy: out of memory");
+            r = sl_job_fail(job, "ClientError", "copy: out of memory");
             goto out;
         }
         cj->nstale++;
@@ -1043,7 +1023,7 @@ static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
                              n, cfg->lake_owner, &f, &nf, &e)) {
         snprintf(what, sizeof(what), "DeleteObjects in s3://%s (%zu keys from %s)",
                  cfg->lake_bucket, n, cj->stale[cj->stale_next]);
-        return aws_fail(job, what, &e);
+        return sl_job_fail_aws(job, what, &e);
     }
     if (nf) {
         /* Keys S3 could not delete: the partition would keep old rows. Redo the job when the
@@ -1071,10 +1051,10 @@ static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
     long long ms = sl_mono_ms() - cj->t0;
 
     if (sl_msg_copy(&job->out, &job->in, err, sizeof(err)))
-        return fail(job, "ClientError", "%s", err);
+        return sl_job_fail(job, "ClientError", "%s", err);
     job->out.type = SL_MSG_COPIED;
     if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
-        return fail(job, "ClientError", "copy: clock out of range");
+        return sl_job_fail(job, "ClientError", "copy: clock out of range");
     free(job->out.lake_bucket);
     free(job->out.lake_prefix);
     free(job->out.copied_at);
@@ -1082,7 +1062,7 @@ static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
     job->out.lake_prefix = strdup(cfg->lake_prefix ? cfg->lake_prefix : "");
     job->out.copied_at = strdup(now);
     if (!job->out.lake_bucket || !job->out.lake_prefix || !job->out.copied_at)
-        return fail(job, "ClientError", "copy: out of memory");
+        return sl_job_fail(job, "ClientError", "copy: out of memory");
     job->out.objects = (long long)cj->objs_done;
     job->out.bytes = cj->bytes_done;
     job->out.removed = cj->removed;
@@ -1092,7 +1072,7 @@ static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
     job->out.ntables = 0;
     if (sl_copy_plan_tables(cj->entries, cj->nentries, &job->out.tables, &job->out.ntables, err,
                             sizeof(err)))
-        return fail(job, "ClientError", "%s", err);
+        return sl_job_fail(job, "ClientError", "%s", err);
     for (size_t i = 0; i < job->out.nfailed_tables; i++) {
         free(job->out.failed_tables[i].table);
         free(job->out.failed_tables[i].reason);
@@ -1144,7 +1124,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
             return finish(cfg, job, cj);
         if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes, err,
                                     sizeof(err)))
-            return fail(job, "ClientError", "%s", err);
+            return sl_job_fail(job, "ClientError", "%s", err);
         cj->prefix_i = 0;
         cj->phase = cj->nprefixes ? CP_REPLACE_LIST : CP_DELETE;
         job->next_step_ms = sl_mono_ms();
@@ -1156,7 +1136,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
             return delete_step(aws, cfg, job, cj);
         return finish(cfg, job, cj);
     }
-    return fail(job, "ClientError", "copy: unknown phase");
+    return sl_job_fail(job, "ClientError", "copy: unknown phase");
 }
 
 const sl_stage sl_stage_copy = {

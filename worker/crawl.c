@@ -15,7 +15,6 @@
  *
  * Both comparisons allow CRAWL_CLOCK_SKEW between our clock and Glue's.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,28 +83,6 @@ static void crawl_cleanup(struct sl_worker *w, void *ctx)
     free(ctx);
 }
 
-static sl_step_result fail(sl_job *job, const char *code, const char *fmt, ...) SL_PRINTF(3, 4);
-
-static sl_step_result fail(sl_job *job, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-
-    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
-    va_start(ap, fmt);
-    vsnprintf(job->error_message, sizeof(job->error_message), fmt, ap);
-    va_end(ap);
-    return SL_STEP_FAILED;
-}
-
-/* An AWS error from a call: transient -> retry the whole job later, else fail the run. */
-static sl_step_result aws_fail(sl_job *job, const sl_aws_error *e)
-{
-    snprintf(job->error_code, sizeof(job->error_code), "%s", e->code);
-    snprintf(job->error_message, sizeof(job->error_message), "%s", e->message);
-    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
-}
-
 static sl_step_result crawl_start(struct sl_worker *w, void *ctx, sl_job *job)
 {
     crawl_cfg *cfg = ctx;
@@ -114,15 +91,15 @@ static sl_step_result crawl_start(struct sl_worker *w, void *ctx, sl_job *job)
     (void)w;
     cj = calloc(1, sizeof(*cj));
     if (!cj)
-        return fail(job, "ClientError", "%s", "crawl: out of memory");
+        return sl_job_fail(job, "ClientError", "crawl: out of memory");
     job->state = cj;
     if (sl_glue_crawler_name(cfg->crawler_name, job->in.cluster, cj->crawler,
                              sizeof(cj->crawler)) != 0)
-        return fail(job, "BadConfig", "CRAWLER_NAME '%s' gives no usable crawler name",
-                    cfg->crawler_name);
+        return sl_job_fail(job, "BadConfig", "CRAWLER_NAME '%s' gives no usable crawler name",
+                           cfg->crawler_name);
     if (!job->in.copied_at || sl_time_parse_ms(job->in.copied_at, &cj->copied_ms) != 0)
-        return fail(job, "BadInput", "copied_at '%s' is not an RFC 3339 UTC time",
-                    job->in.copied_at ? job->in.copied_at : "");
+        return sl_job_fail(job, "BadInput", "copied_at '%s' is not an RFC 3339 UTC time",
+                           job->in.copied_at ? job->in.copied_at : "");
     cj->phase = PHASE_START;
     cj->deadline = sl_mono_ms() + cfg->timeout_ms;
     job->next_step_ms = sl_mono_ms();
@@ -141,18 +118,18 @@ static sl_step_result finish(sl_job *job, const crawl_job *cj, const sl_glue_cra
         snprintf(msg, sizeof(msg), "crawler %s run %s: %s", cj->crawler,
                  c->last_status[0] ? c->last_status : "(no status)",
                  c->last_error ? c->last_error : "no ErrorMessage");
-        return fail(job, code, "%s", msg);
+        return sl_job_fail(job, code, "%s", msg);
     }
     if (sl_msg_format_time(c->last_start_ms, started, sizeof(started)) != 0)
-        return fail(job, "BadResponse", "%s", "crawler LastCrawl.StartTime out of range");
+        return sl_job_fail(job, "BadResponse", "crawler LastCrawl.StartTime out of range");
     if (sl_msg_copy(&job->out, &job->in, msg, sizeof(msg)) != 0)
-        return fail(job, "ClientError", "%s", msg);
+        return sl_job_fail(job, "ClientError", "%s", msg);
     job->out.type = SL_MSG_CRAWLED;
     job->out.crawler = strdup(cj->crawler);
     job->out.crawl_started_at = strdup(started);
     job->out.crawl_status = strdup(c->last_status);
     if (!job->out.crawler || !job->out.crawl_started_at || !job->out.crawl_status)
-        return fail(job, "ClientError", "%s", "crawl: out of memory");
+        return sl_job_fail(job, "ClientError", "crawl: out of memory");
     return SL_STEP_DONE;
 }
 
@@ -167,8 +144,8 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
     long long since;
 
     if (sl_mono_ms() > cj->deadline)
-        return fail(job, "CrawlTimeout", "crawler %s did not finish within CRAWL_TIMEOUT",
-                    cj->crawler);
+        return sl_job_fail(job, "CrawlTimeout", "crawler %s did not finish within CRAWL_TIMEOUT",
+                           cj->crawler);
 
     if (cj->phase == PHASE_START) {
         long long t = sl_now_ms();
@@ -182,7 +159,7 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
             sl_log_kv(SL_LOG_INFO, &job->log, (const char *const[]){"crawler", cj->crawler, NULL},
                       "crawler already running; waiting to see whether that run covers this copy");
         } else {
-            return aws_fail(job, &e);
+            return sl_job_fail_aws(job, NULL, &e);
         }
         job->next_step_ms = sl_mono_ms() + cfg->poll_ms;
         return SL_STEP_PENDING;
@@ -197,7 +174,7 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
             job->next_step_ms = sl_mono_ms() + cfg->poll_ms;
             return SL_STEP_PENDING;
         }
-        return aws_fail(job, &e);
+        return sl_job_fail_aws(job, NULL, &e);
     }
     if (strcmp(c.state, "READY") != 0 || !c.has_last_crawl)
         goto wait;

@@ -115,25 +115,6 @@ static int set_str(char **dst, const char *v)
     return 0;
 }
 
-static sl_step_result fail(sl_job *job, const char *code, const char *msg, const char *rid)
-{
-    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
-    snprintf(job->error_message, sizeof(job->error_message), "%s", msg);
-    if (rid)
-        snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", rid);
-    return SL_STEP_FAILED;
-}
-
-/* An AWS error the job cannot act on: transient -> RETRY (the runtime backs off and counts
- * attempts), otherwise FAILED with AWS's own code and message. */
-static sl_step_result aws_fail(sl_job *job, const char *action, const sl_aws_error *e)
-{
-    snprintf(job->error_code, sizeof(job->error_code), "%s", e->code[0] ? e->code : "AwsError");
-    snprintf(job->error_message, sizeof(job->error_message), "%s: %s", action, e->message);
-    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
-}
-
 /* "Wait for a slot" refusals: ExportTaskLimitReachedFault (the seed's), and the generic quota
  * codes AWS uses elsewhere for the same condition. */
 static int is_limit_error(const char *code)
@@ -290,18 +271,18 @@ static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_e
     sl_msg *o = &job->out;
 
     if (sl_msg_copy(o, &job->in, err, sizeof(err)))
-        return fail(job, "OutOfMemory", err, NULL);
+        return sl_job_fail(job, "OutOfMemory", "%s", err);
     o->type = SL_MSG_EXPORTED;
     if (set_str(&o->export_task_id, x->task_id) ||
         set_str(&o->s3_bucket, t->s3_bucket[0] ? t->s3_bucket : c->cfg.bucket) ||
         set_str(&o->s3_prefix, x->s3_prefix))
-        return fail(job, "OutOfMemory", "building the exported message", NULL);
+        return sl_job_fail(job, "OutOfMemory", "building the exported message");
     if (t->start_ms && sl_msg_format_time(t->start_ms, ts, sizeof(ts)) == 0 &&
         set_str(&o->export_started_at, ts))
-        return fail(job, "OutOfMemory", "building the exported message", NULL);
+        return sl_job_fail(job, "OutOfMemory", "building the exported message");
     if (t->end_ms && sl_msg_format_time(t->end_ms, ts, sizeof(ts)) == 0 &&
         set_str(&o->export_ended_at, ts))
-        return fail(job, "OutOfMemory", "building the exported message", NULL);
+        return sl_job_fail(job, "OutOfMemory", "building the exported message");
     {
         const char *kv[] = {"event", "exported", "export_task_id", x->task_id, "s3_prefix",
                             x->s3_prefix, NULL};
@@ -323,8 +304,8 @@ static sl_step_result on_status(sl_worker *w, sl_job *job, export_ctx *c, ex_job
         int failed = sl_rds_export_failed(t->status);
         snprintf(msg, sizeof(msg), "export %s %s: %s", x->task_id, failed ? "failed" : "canceled",
                  t->failure_cause[0] ? t->failure_cause : "(no FailureCause given)");
-        return fail(job, failed ? "ExportFailed" : "ExportCanceled",
-                    t->failure_cause[0] ? t->failure_cause : msg, NULL);
+        return sl_job_fail(job, failed ? "ExportFailed" : "ExportCanceled", "%s",
+                           t->failure_cause[0] ? t->failure_cause : msg);
     }
     x->phase = EX_POLL;
     job->next_step_ms = sl_mono_ms() + c->cfg.poll_ms;
@@ -402,29 +383,29 @@ static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
     char err[SL_ERRLEN];
 
     if (!job->in.mode || !job->in.source_arn || !job->in.date)
-        return fail(job, "InvalidInput", "snapshot message lacks mode, source_arn or date", NULL);
+        return sl_job_fail(job, "InvalidInput", "snapshot message lacks mode, source_arn or date");
     if (strcmp(job->in.mode, "cluster") == 0) {
         /* Cluster mode: the run id is `<cluster>-YYYY-MM-DD-HH-MM` (ids.h), which parses as a
          * snapshot id once `rds:` is put in front. */
         char sid[SL_IDS_BUFLEN];
         snprintf(sid, sizeof(sid), "rds:%s", job->in.run_id ? job->in.run_id : "");
         if (sl_ids_parse_snapshot(sid, &id, err, sizeof(err)))
-            return fail(job, "InvalidInput", err, NULL);
+            return sl_job_fail(job, "InvalidInput", "%s", err);
     } else if (sl_ids_parse_snapshot(job->in.snapshot_id ? job->in.snapshot_id
                                                          : job->in.source_arn,
                                      &id, err, sizeof(err))) {
-        return fail(job, "InvalidInput", err, NULL);
+        return sl_job_fail(job, "InvalidInput", "%s", err);
     }
     x = calloc(1, sizeof(*x));
     if (!x)
-        return fail(job, "OutOfMemory", "export job state", NULL);
+        return sl_job_fail(job, "OutOfMemory", "export job state");
     x->slot = -1;
     job->state = x;
     if (sl_ids_export_task_id(&id, c->cfg.task_prefix, x->task_id, sizeof(x->task_id), err,
                               sizeof(err)) ||
         sl_ids_export_s3_prefix(c->cfg.prefix_root, id.cluster, id.date, x->s3_prefix,
                                 sizeof(x->s3_prefix), err, sizeof(err)))
-        return fail(job, "InvalidInput", err, NULL);
+        return sl_job_fail(job, "InvalidInput", "%s", err);
     snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", x->task_id);
     x->phase = EX_DESCRIBE;
     return export_step(w, ctx, job);
@@ -441,7 +422,7 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
     switch (x->phase) {
     case EX_DESCRIBE:
         if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e))
-            return aws_fail(job, "DescribeExportTasks", &e);
+            return sl_job_fail_aws(job, "DescribeExportTasks", &e);
         if (found) {
             const char *kv[] = {"event", "adopt", "export_task_id", x->task_id, "status",
                                 t.status, NULL};
@@ -488,7 +469,7 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
                 job->next_step_ms = sl_mono_ms() + c->cfg.slot_retry_ms;
                 return SL_STEP_PENDING;
             }
-            return aws_fail(job, "StartExportTask", &e);
+            return sl_job_fail_aws(job, "StartExportTask", &e);
         }
         {
             const char *kv[] = {"event", "export_started", "export_task_id", x->task_id,
@@ -505,7 +486,7 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
         if (!x->slot_conn)
             (void)take_slot(w, c, job, x);
         if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e))
-            return aws_fail(job, "DescribeExportTasks", &e);
+            return sl_job_fail_aws(job, "DescribeExportTasks", &e);
         if (!found) {
             /* Just started and not yet listed (eventual consistency): look again later. */
             job->next_step_ms = sl_mono_ms() + c->cfg.poll_ms;

@@ -36,7 +36,9 @@
 #ifndef SL_STAGE_H
 #define SL_STAGE_H
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "aws_http.h"
 #include "config.h"
@@ -94,6 +96,46 @@ typedef struct sl_stage {
     void (*tick)(struct sl_worker *w, void *ctx);
     void (*cleanup)(struct sl_worker *w, void *ctx);
 } sl_stage;
+
+/*
+ * The failure helpers every stage uses. static inline (like sl_worker_backoff_ms) so a unit test
+ * reaches them without linking the worker's objects.
+ */
+
+/*
+ * Permanent failure: sets job->error_code to `code` and job->error_message to the printf-style
+ * message (both truncated to their fields), leaves job->aws_request_id alone, and returns
+ * SL_STEP_FAILED so a stage can `return sl_job_fail(job, "BadInput", "...", ...);`.
+ */
+static inline sl_step_result sl_job_fail(sl_job *job, const char *code, const char *fmt, ...)
+    SL_PRINTF(3, 4);
+static inline sl_step_result sl_job_fail(sl_job *job, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(job->error_message, sizeof(job->error_message), fmt, ap);
+    va_end(ap);
+    return SL_STEP_FAILED;
+}
+
+/*
+ * An AWS error the job cannot work around: job->error_code is AWS's code ("AwsError" if
+ * empty), job->error_message is "<what>: <AWS's message>" (just the message when what is
+ * NULL), job->aws_request_id is AWS's request id. Returns SL_STEP_RETRY when e->transient
+ * (the runtime backs off and counts attempts), else SL_STEP_FAILED. e is only read.
+ */
+static inline sl_step_result sl_job_fail_aws(sl_job *job, const char *what, const sl_aws_error *e)
+{
+    snprintf(job->error_code, sizeof(job->error_code), "%s", e->code[0] ? e->code : "AwsError");
+    if (what)
+        snprintf(job->error_message, sizeof(job->error_message), "%s: %s", what, e->message);
+    else
+        snprintf(job->error_message, sizeof(job->error_message), "%s", e->message);
+    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
+    return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
+}
 
 /* The stages, each defined in its own file. */
 extern const sl_stage sl_stage_export;

@@ -1,0 +1,71 @@
+/* test_stage.c - the stages' shared failure helpers (sl_job_fail, sl_job_fail_aws). */
+#include <string.h>
+
+#include "../../worker/stage.h"
+#include "sl_test.h"
+
+static void test_job_fail_formats_and_keeps_request_id(void)
+{
+    sl_job job;
+
+    memset(&job, 0, sizeof(job));
+    snprintf(job.aws_request_id, sizeof(job.aws_request_id), "req-1");
+    CHECK_INT(sl_job_fail(&job, "BadInput", "key '%s' at %d", "a/b", 7), SL_STEP_FAILED);
+    CHECK_STR(job.error_code, "BadInput");
+    CHECK_STR(job.error_message, "key 'a/b' at 7");
+    CHECK_STR(job.aws_request_id, "req-1");
+}
+
+static void test_job_fail_truncates(void)
+{
+    char big[4096];
+    sl_job job;
+
+    memset(&job, 0, sizeof(job));
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    CHECK_INT(sl_job_fail(&job, big, "%s", big), SL_STEP_FAILED);
+    CHECK_INT(strlen(job.error_code), sizeof(job.error_code) - 1);
+    CHECK_INT(strlen(job.error_message), sizeof(job.error_message) - 1);
+}
+
+static void test_job_fail_aws_table(void)
+{
+    static const struct {
+        const char *what, *code, *message;
+        int transient;
+        sl_step_result want;
+        const char *want_code, *want_message;
+    } cases[] = {
+        {"StartExportTask", "InvalidParameterValue", "bad role", 0, SL_STEP_FAILED,
+         "InvalidParameterValue", "StartExportTask: bad role"},
+        {"DescribeExportTasks", "ThrottlingException", "slow down", 1, SL_STEP_RETRY,
+         "ThrottlingException", "DescribeExportTasks: slow down"},
+        {NULL, "EntityNotFoundException", "no crawler", 0, SL_STEP_FAILED,
+         "EntityNotFoundException", "no crawler"},
+        {NULL, "", "odd", 1, SL_STEP_RETRY, "AwsError", "odd"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_aws_error e;
+        sl_job job;
+
+        memset(&e, 0, sizeof(e));
+        memset(&job, 0, sizeof(job));
+        snprintf(e.code, sizeof(e.code), "%s", cases[i].code);
+        snprintf(e.message, sizeof(e.message), "%s", cases[i].message);
+        snprintf(e.request_id, sizeof(e.request_id), "rid-%zu", i);
+        e.transient = cases[i].transient;
+        CHECK_INT(sl_job_fail_aws(&job, cases[i].what, &e), cases[i].want);
+        CHECK_STR(job.error_code, cases[i].want_code);
+        CHECK_STR(job.error_message, cases[i].want_message);
+        CHECK_STR(job.aws_request_id, e.request_id);
+    }
+}
+
+static const sl_test tests[] = {
+    SL_TEST(test_job_fail_formats_and_keeps_request_id),
+    SL_TEST(test_job_fail_truncates),
+    SL_TEST(test_job_fail_aws_table),
+};
+
+SL_TEST_MAIN(tests)
