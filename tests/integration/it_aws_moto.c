@@ -643,32 +643,17 @@ static const sl_test tests[] = {
     SL_TEST(test_errors_surface_aws_code),      SL_TEST(test_awkward_keys_noauth),
 };
 
-int main(void)
+static int setup(void)
 {
-    int passed = 0, failed = 0;
-    const char *ep = getenv("MOTO_ENDPOINT");
-
-    if (!ep || !*ep) {
-        for (size_t i = 0; i < SL_ARRAY_LEN(tests); i++)
-            printf("skip - %s (MOTO_ENDPOINT is not set; source .stack/env)\n", tests[i].name);
-        printf("%s: 0 passed, 0 failed, %zu skipped\n", __FILE__, SL_ARRAY_LEN(tests));
-        return 0;
-    }
     /* Unique names per run: buckets, clusters and crawlers outlive the test in moto. */
     snprintf(run_id, sizeof(run_id), "%llx", sl_random_u64() & 0xffffffffffULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    for (size_t i = 0; i < SL_ARRAY_LEN(tests); i++) {
-        sl_test_failed_ = 0;
-        tests[i].fn();
-        if (sl_test_failed_) {
-            failed++;
-            printf("not ok - %s\n", tests[i].name);
-        } else {
-            passed++;
-            printf("ok - %s\n", tests[i].name);
-        }
-    }
-    curl_global_cleanup();
-    printf("%s: %d passed, %d failed\n", __FILE__, passed, failed);
-    return failed ? 1 : 0;
+    return 0;
 }
+
+static void teardown(void)
+{
+    curl_global_cleanup();
+}
+
+SL_TEST_MAIN_REQUIRE(tests, setup, teardown, "MOTO_ENDPOINT")

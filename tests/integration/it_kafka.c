@@ -344,34 +344,16 @@ static const sl_test tests[] = {
     SL_TEST(test_produce_errors_surface),         SL_TEST(test_env_client_id_reaches_librdkafka),
 };
 
-int main(void)
+static int setup(void)
 {
-    int passed = 0, failed = 0;
-    long long id;
+    long long id = (long long)getpid() * 1000000 + sl_now_ms() % 1000000;
 
-    if (!getenv("KAFKA_BOOTSTRAP_SERVERS") || !*getenv("KAFKA_BOOTSTRAP_SERVERS")) {
-        printf("it_kafka: SKIP: KAFKA_BOOTSTRAP_SERVERS is not set (source .stack/env)\n");
-        return 0;
-    }
     sl_log_init("it_kafka", SL_LOG_WARN);
-    id = (long long)getpid() * 1000000 + sl_now_ms() % 1000000;
     snprintf(topic1, sizeof topic1, "it_kafka.roundtrip.%lld", id);
     snprintf(topic2, sizeof topic2, "it_kafka.pause.%lld", id);
     snprintf(group1, sizeof group1, "it_kafka.g1.%lld", id);
     snprintf(group2, sizeof group2, "it_kafka.g2.%lld", id);
-
-    for (size_t i = 0; i < SL_ARRAY_LEN(tests); i++) {
-        sl_test_failed_ = 0;
-        tests[i].fn();
-        if (sl_test_failed_) {
-            failed++;
-            printf("not ok - %s\n", tests[i].name);
-        } else {
-            passed++;
-            printf("ok - %s\n", tests[i].name);
-        }
-        fflush(stdout);
-    }
-    printf("%s: %d passed, %d failed\n", __FILE__, passed, failed);
-    return failed ? 1 : 0;
+    return 0;
 }
+
+SL_TEST_MAIN_REQUIRE(tests, setup, NULL, "KAFKA_BOOTSTRAP_SERVERS")

@@ -151,31 +151,21 @@ static const sl_test tests[] = {
     SL_TEST(test_report),
 };
 
-int main(void)
+static int setup(void)
 {
     char err[SL_ERRLEN];
-    int passed = 0, failed = 0;
 
-    if (!getenv("PGHOST") && !getenv("DATABASE_URL")) {
-        printf("it_ledger: skipped: PGHOST/DATABASE_URL unset (no local stack)\n");
-        printf("it_ledger.c: 0 passed, 0 failed, %zu skipped\n", SL_ARRAY_LEN(tests));
-        return 0;
-    }
     if (sl_pg_connect(&conn, "it_ledger", err, sizeof(err)) != 0) {
         fprintf(stderr, "it_ledger: %s\n", err);
-        return 1;
+        return -1;
     }
     snprintf(run_id, sizeof(run_id), "ledger-test-%d-%lld", (int)getpid(), sl_now_ms());
-    for (size_t i = 0; i < SL_ARRAY_LEN(tests); i++) {
-        sl_test_failed_ = 0;
-        tests[i].fn();
-        printf("%s - %s\n", sl_test_failed_ ? "not ok" : "ok", tests[i].name);
-        if (sl_test_failed_)
-            failed++;
-        else
-            passed++;
-    }
-    PQfinish(conn);
-    printf("it_ledger.c: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return 0;
 }
+
+static void teardown(void)
+{
+    PQfinish(conn);
+}
+
+SL_TEST_MAIN_REQUIRE(tests, setup, teardown, "PGHOST|DATABASE_URL")

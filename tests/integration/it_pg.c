@@ -425,50 +425,40 @@ static const sl_test tests[] = {
     SL_TEST(test_connect_failure_reports_libpq_text),
 };
 
-int main(void)
+/* The connection that made the run's schema; it drops the schema after the tests. */
+static PGconn *admin;
+
+static int setup(void)
 {
     char err[SL_ERRLEN], opts[160], sql[128];
     const char *old = getenv("PGOPTIONS");
-    int passed = 0, failed = 0;
-    PGconn *admin;
 
-    if (!getenv("PGHOST") && !getenv("DATABASE_URL")) {
-        printf("it_pg: SKIP: neither PGHOST nor DATABASE_URL is set (source .stack/env)\n");
-        return 0;
-    }
     sl_log_init("it_pg", SL_LOG_WARN);
     snprintf(schema, sizeof schema, "it_pg_%ld_%lld", (long)getpid(), sl_now_ms() % 100000);
     lock_ns = (int32_t)(0x49540000 | (getpid() & 0xffff)); /* unique per run */
     if (sl_pg_connect(&admin, "it-pg-setup", err, sizeof err)) {
-        printf("it_pg: cannot connect: %s\n", err);
-        printf("%s: 0 passed, 1 failed\n", __FILE__);
-        return 1;
+        fprintf(stderr, "it_pg: cannot connect: %s\n", err);
+        return -1;
     }
     snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
     if (sl_pg_exec(admin, sql, 0, NULL, NULL, err, sizeof err)) {
-        printf("it_pg: %s\n", err);
+        fprintf(stderr, "it_pg: %s\n", err);
         PQfinish(admin);
-        return 1;
+        return -1;
     }
     snprintf(opts, sizeof opts, "%s%s-c search_path=%s", old ? old : "", old ? " " : "", schema);
     setenv("PGOPTIONS", opts, 1);
+    return 0;
+}
 
-    for (size_t i = 0; i < SL_ARRAY_LEN(tests); i++) {
-        sl_test_failed_ = 0;
-        tests[i].fn();
-        if (sl_test_failed_) {
-            failed++;
-            printf("not ok - %s\n", tests[i].name);
-        } else {
-            passed++;
-            printf("ok - %s\n", tests[i].name);
-        }
-        fflush(stdout);
-    }
+static void teardown(void)
+{
+    char err[SL_ERRLEN], sql[128];
+
     snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
     if (sl_pg_exec(admin, sql, 0, NULL, NULL, err, sizeof err))
         fprintf(stderr, "cleanup: %s\n", err);
     PQfinish(admin);
-    printf("%s: %d passed, %d failed\n", __FILE__, passed, failed);
-    return failed ? 1 : 0;
 }
+
+SL_TEST_MAIN_REQUIRE(tests, setup, teardown, "PGHOST|DATABASE_URL")

@@ -7,11 +7,22 @@
  * A failed check prints file:line and the expression, marks the current test failed and
  * returns from it. main prints "ok - name" / "not ok - name" per test and a last line
  * "<file>: N passed, M failed"; the exit status is non-zero when anything failed.
+ *
+ * Integration tests that need the local stack use instead
+ *     SL_TEST_MAIN_REQUIRE(tests, setup, teardown, "MOTO_ENDPOINT", "PGHOST|DATABASE_URL")
+ * Each string names an environment variable that must be set and non-empty ("A|B": either
+ * one will do). When one is missing, every test prints "skip - name (<why>)", the last line is
+ * "<file>: 0 passed, 0 failed, N skipped" and the exit status is 0, so a run without the stack
+ * says what it did not test instead of failing. Otherwise setup (NULL, or int (*)(void)
+ * returning 0 to go on; on non-zero it has said why on stderr and main prints
+ * "<file>: 0 passed, 1 failed" and exits 1) runs first, then the tests, then teardown (NULL, or
+ * void (*)(void)).
  */
 #ifndef SL_TEST_H
 #define SL_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct sl_test {
@@ -54,23 +65,86 @@ static int sl_test_failed_;
         }                                                                                         \
     } while (0)
 
+/* Non-zero when environment variable spec "A" or "A|B|..." has one set, non-empty name. */
+static inline int sl_test_env_present_(const char *spec)
+{
+    char name[128];
+
+    while (*spec) {
+        size_t n = strcspn(spec, "|");
+        const char *v;
+        if (n < sizeof(name)) {
+            memcpy(name, spec, n);
+            name[n] = '\0';
+            v = getenv(name);
+            if (v && *v)
+                return 1;
+        }
+        spec += n;
+        if (*spec == '|')
+            spec++;
+    }
+    return 0;
+}
+
+/* The main() of SL_TEST_MAIN and SL_TEST_MAIN_REQUIRE; need is NULL-terminated or NULL. */
+static inline int sl_test_run_(const char *file, const sl_test *t, size_t n,
+                               const char *const *need, int (*setup)(void), void (*teardown)(void))
+{
+    int passed = 0, failed = 0;
+
+    for (size_t k = 0; need && need[k]; k++) {
+        const char *spec = need[k];
+        if (sl_test_env_present_(spec))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            printf("skip - %s (", t[i].name);
+            for (const char *p = spec; *p; p++) {
+                if (*p == '|')
+                    fputs(" or ", stdout);
+                else
+                    putchar(*p);
+            }
+            printf(" is not set; source .stack/env)\n");
+        }
+        printf("%s: 0 passed, 0 failed, %zu skipped\n", file, n);
+        return 0;
+    }
+    if (setup && setup() != 0) {
+        printf("%s: 0 passed, 1 failed\n", file);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sl_test_failed_ = 0;
+        t[i].fn();
+        if (sl_test_failed_) {
+            failed++;
+            printf("not ok - %s\n", t[i].name);
+        } else {
+            passed++;
+            printf("ok - %s\n", t[i].name);
+        }
+        fflush(stdout);
+    }
+    if (teardown)
+        teardown();
+    printf("%s: %d passed, %d failed\n", file, passed, failed);
+    return failed ? 1 : 0;
+}
+
 #define SL_TEST_MAIN(table)                                                                       \
     int main(void)                                                                                \
     {                                                                                             \
-        int passed = 0, failed = 0;                                                               \
-        for (size_t i = 0; i < sizeof(table) / sizeof((table)[0]); i++) {                         \
-            sl_test_failed_ = 0;                                                                  \
-            (table)[i].fn();                                                                      \
-            if (sl_test_failed_) {                                                                \
-                failed++;                                                                         \
-                printf("not ok - %s\n", (table)[i].name);                                         \
-            } else {                                                                              \
-                passed++;                                                                         \
-                printf("ok - %s\n", (table)[i].name);                                             \
-            }                                                                                     \
-        }                                                                                         \
-        printf("%s: %d passed, %d failed\n", __FILE__, passed, failed);                           \
-        return failed ? 1 : 0;                                                                    \
+        return sl_test_run_(__FILE__, table, sizeof(table) / sizeof((table)[0]), NULL, NULL,      \
+                            NULL);                                                                \
+    }
+
+#define SL_TEST_MAIN_REQUIRE(table, setup, teardown, ...)                                         \
+    int main(void)                                                                                \
+    {                                                                                             \
+        static const char *const sl_test_need_[] = {__VA_ARGS__, NULL};                           \
+        return sl_test_run_(__FILE__, table, sizeof(table) / sizeof((table)[0]), sl_test_need_,   \
+                            setup, teardown);                                                     \
     }
 
 #endif /* SL_TEST_H */
