@@ -74,22 +74,63 @@ static xmlNode *result_node(const xmlDoc *doc, const char *action, char *err, si
     return res ? res : root;
 }
 
-/* Grows a heap array of item_size items from *n to *n + 1 (doubling), capped. */
-static void *grow(void *items, size_t n, size_t *cap, size_t item_size)
+/* Opens one page of a paged Describe* answer: the result node of `action`, with its Marker
+ * copied into mk (mklen bytes; "" on the last page). The Marker must also fit the caller's
+ * markerlen. NULL with err for a wrong root element or an oversized Marker. */
+static xmlNode *page_result(const xmlDoc *doc, const char *action, char *mk, size_t mklen,
+                            size_t markerlen, char *err, size_t errlen)
+{
+    xmlNode *res = result_node(doc, action, err, errlen);
+
+    if (!res)
+        return NULL;
+    if (field(res, "Marker", mk, mklen, 0, err, errlen))
+        return NULL;
+    if (strlen(mk) >= markerlen) {
+        sl_seterr(err, errlen, "rds: Marker too long");
+        return NULL;
+    }
+    return res;
+}
+
+/* A private copy of the n items a list already holds, so the list is untouched when a later
+ * page fails. NULL when n is 0 or memory ran out (the caller tells the two apart by n). */
+static void *items_dup(const void *items, size_t n, size_t item_size)
+{
+    void *p;
+
+    if (!n)
+        return NULL;
+    p = malloc(n * item_size);
+    if (p)
+        memcpy(p, items, n * item_size);
+    return p;
+}
+
+/* Grows a heap array of item_size items so it can hold n + 1 (doubling), capped at
+ * SL_RDS_MAX_ITEMS. Returns the array (maybe moved), or NULL with err ("more than N <what>",
+ * or out of memory) and items unchanged. */
+static void *grow(void *items, size_t n, size_t *cap, size_t item_size, const char *what, char *err,
+                  size_t errlen)
 {
     size_t ncap;
     void *p;
 
+    if (n >= SL_RDS_MAX_ITEMS) {
+        sl_seterr(err, errlen, "rds: more than %d %s", SL_RDS_MAX_ITEMS, what);
+        return NULL;
+    }
     if (n < *cap)
         return items;
     ncap = *cap ? *cap * 2 : 8;
     if (ncap > SL_RDS_MAX_ITEMS)
         ncap = SL_RDS_MAX_ITEMS;
-    if (ncap <= n)
-        return NULL;
     p = realloc(items, ncap * item_size);
-    if (p)
-        *cap = ncap;
+    if (!p) {
+        sl_seterr(err, errlen, "rds: out of memory");
+        return NULL;
+    }
+    *cap = ncap;
     return p;
 }
 
@@ -190,20 +231,13 @@ int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marke
     size_t n = out->n, cap = out->n;
     char mk[1024];
 
-    res = result_node(doc, "DescribeDBClusterSnapshots", err, errlen);
+    res = page_result(doc, "DescribeDBClusterSnapshots", mk, sizeof(mk), markerlen, err, errlen);
     if (!res)
         return -1;
-    if (field(res, "Marker", mk, sizeof(mk), 0, err, errlen))
-        return -1;
-    if (strlen(mk) >= markerlen)
-        return sl_seterr(err, errlen, "rds: Marker too long");
     /* Work on a private copy so *out is untouched on failure. */
-    if (out->n) {
-        items = malloc(out->n * sizeof(*items));
-        if (!items)
-            return sl_seterr(err, errlen, "rds: out of memory");
-        memcpy(items, out->items, out->n * sizeof(*items));
-    }
+    items = items_dup(out->items, out->n, sizeof(*items));
+    if (out->n && !items)
+        return sl_seterr(err, errlen, "rds: out of memory");
     list = sl_xml_child(res, "DBClusterSnapshots");
     for (s = list ? sl_xml_child(list, "DBClusterSnapshot") : NULL; s;
          s = sl_xml_next(s, "DBClusterSnapshot")) {
@@ -222,15 +256,9 @@ int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marke
             goto fail;
         }
         v.create_ms = time_field(s, "SnapshotCreateTime");
-        if (n >= SL_RDS_MAX_ITEMS) {
-            sl_seterr(err, errlen, "rds: more than %d snapshots", SL_RDS_MAX_ITEMS);
+        p = grow(items, n, &cap, sizeof(*items), "snapshots", err, errlen);
+        if (!p)
             goto fail;
-        }
-        p = grow(items, n, &cap, sizeof(*items));
-        if (!p) {
-            sl_seterr(err, errlen, "rds: out of memory");
-            goto fail;
-        }
         items = p;
         items[n++] = v;
     }
@@ -252,19 +280,12 @@ int sl_rds_parse_export_tasks(const xmlDoc *doc, sl_rds_export_tasks *out, char 
     size_t n = out->n, cap = out->n;
     char mk[1024];
 
-    res = result_node(doc, "DescribeExportTasks", err, errlen);
+    res = page_result(doc, "DescribeExportTasks", mk, sizeof(mk), markerlen, err, errlen);
     if (!res)
         return -1;
-    if (field(res, "Marker", mk, sizeof(mk), 0, err, errlen))
-        return -1;
-    if (strlen(mk) >= markerlen)
-        return sl_seterr(err, errlen, "rds: Marker too long");
-    if (out->n) {
-        items = malloc(out->n * sizeof(*items));
-        if (!items)
-            return sl_seterr(err, errlen, "rds: out of memory");
-        memcpy(items, out->items, out->n * sizeof(*items));
-    }
+    items = items_dup(out->items, out->n, sizeof(*items));
+    if (out->n && !items)
+        return sl_seterr(err, errlen, "rds: out of memory");
     list = sl_xml_child(res, "ExportTasks");
     for (t = list ? sl_xml_child(list, "ExportTask") : NULL; t; t = sl_xml_next(t, "ExportTask")) {
         sl_rds_export_task v;
@@ -272,15 +293,9 @@ int sl_rds_parse_export_tasks(const xmlDoc *doc, sl_rds_export_tasks *out, char 
 
         if (parse_task(t, &v, err, errlen))
             goto fail;
-        if (n >= SL_RDS_MAX_ITEMS) {
-            sl_seterr(err, errlen, "rds: more than %d export tasks", SL_RDS_MAX_ITEMS);
+        p = grow(items, n, &cap, sizeof(*items), "export tasks", err, errlen);
+        if (!p)
             goto fail;
-        }
-        p = grow(items, n, &cap, sizeof(*items));
-        if (!p) {
-            sl_seterr(err, errlen, "rds: out of memory");
-            goto fail;
-        }
         items = p;
         items[n++] = v;
     }

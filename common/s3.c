@@ -781,40 +781,62 @@ out:
     return rc;
 }
 
-/* <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>"..."</ETag></Part>...,
-   built with libxml2 so ETags are escaped. */
-static char *complete_body(char **etags, size_t n)
+/* --- XML request bodies (built with libxml2, so every value is escaped) ---------------------- */
+
+/* A new document whose root element `name` declares S3's namespace. NULL on out of memory. */
+static xmlDoc *body_new(const char *name, xmlNode **root)
 {
     xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNode *root;
+    xmlNode *r;
+
+    if (!doc)
+        return NULL;
+    r = xmlNewNode(NULL, BAD_CAST name);
+    if (!r) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    xmlDocSetRootElement(doc, r);
+    xmlNewNs(r, BAD_CAST S3_NS, NULL);
+    *root = r;
+    return doc;
+}
+
+/* Serialises doc as UTF-8 and frees it. The text (free()), or NULL on out of memory. */
+static char *body_finish(xmlDoc *doc)
+{
     xmlChar *mem = NULL;
     int size = 0;
     char *out = NULL;
 
-    if (!doc)
-        return NULL;
-    root = xmlNewNode(NULL, BAD_CAST "CompleteMultipartUpload");
-    if (!root)
-        goto out;
-    xmlDocSetRootElement(doc, root);
-    xmlNewNs(root, BAD_CAST S3_NS, NULL);
-    for (size_t i = 0; i < n; i++) {
-        char num[24];
-        xmlNode *p = xmlNewChild(root, NULL, BAD_CAST "Part", NULL);
-        if (!p)
-            goto out;
-        snprintf(num, sizeof(num), "%zu", i + 1);
-        if (!xmlNewTextChild(p, NULL, BAD_CAST "PartNumber", BAD_CAST num) ||
-            !xmlNewTextChild(p, NULL, BAD_CAST "ETag", BAD_CAST etags[i]))
-            goto out;
-    }
     xmlDocDumpMemoryEnc(doc, &mem, &size, "UTF-8");
     if (mem)
         out = strndup((const char *)mem, (size_t)size);
-out:
     xmlFree(mem);
     xmlFreeDoc(doc);
     return out;
+}
+
+/* <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>"..."</ETag></Part>... */
+static char *complete_body(char **etags, size_t n)
+{
+    xmlNode *root;
+    xmlDoc *doc = body_new("CompleteMultipartUpload", &root);
+
+    if (!doc)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char num[24];
+        xmlNode *p = xmlNewChild(root, NULL, BAD_CAST "Part", NULL);
+        snprintf(num, sizeof(num), "%zu", i + 1);
+        if (!p || !xmlNewTextChild(p, NULL, BAD_CAST "PartNumber", BAD_CAST num) ||
+            !xmlNewTextChild(p, NULL, BAD_CAST "ETag", BAD_CAST etags[i]))
+            goto fail;
+    }
+    return body_finish(doc);
+fail:
+    xmlFreeDoc(doc);
+    return NULL;
 }
 
 int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
@@ -901,34 +923,23 @@ static int xml_safe(const char *s)
 
 static char *delete_body(const char *const *keys, size_t nkeys)
 {
-    xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
     xmlNode *root;
-    xmlChar *mem = NULL;
-    int size = 0;
-    char *out = NULL;
+    xmlDoc *doc = body_new("Delete", &root);
 
     if (!doc)
         return NULL;
-    root = xmlNewNode(NULL, BAD_CAST "Delete");
-    if (!root)
-        goto out;
-    xmlDocSetRootElement(doc, root);
-    xmlNewNs(root, BAD_CAST S3_NS, NULL);
     /* Quiet: the answer lists only the keys that failed. */
     if (!xmlNewTextChild(root, NULL, BAD_CAST "Quiet", BAD_CAST "true"))
-        goto out;
+        goto fail;
     for (size_t i = 0; i < nkeys; i++) {
         xmlNode *o = xmlNewChild(root, NULL, BAD_CAST "Object", NULL);
         if (!o || !xmlNewTextChild(o, NULL, BAD_CAST "Key", BAD_CAST keys[i]))
-            goto out;
+            goto fail;
     }
-    xmlDocDumpMemoryEnc(doc, &mem, &size, "UTF-8");
-    if (mem)
-        out = strndup((const char *)mem, (size_t)size);
-out:
-    xmlFree(mem);
+    return body_finish(doc);
+fail:
     xmlFreeDoc(doc);
-    return out;
+    return NULL;
 }
 
 int sl_s3_delete_objects(sl_aws *c, const char *bucket, const char *const *keys, size_t nkeys,

@@ -319,6 +319,49 @@ static void test_failure_keeps_earlier_pages(void)
     }
 }
 
+/* The list cap counts every page together, and a Marker must fit the caller's buffer; both
+ * failures leave the list as it was. */
+static void test_item_cap_and_marker_length(void)
+{
+    char marker[64] = "unchanged", small[12] = "unchanged", err[SL_ERRLEN];
+    sl_rds_snapshots s = {NULL, 0};
+    sl_rds_export_tasks t = {NULL, 0};
+    xmlDoc *snaps = doc_of(SNAPS_PAGE1), *tasks = doc_of(TASKS);
+    int rc_small, rc_snaps, rc_tasks;
+    char err_small[SL_ERRLEN], err_snaps[SL_ERRLEN], err_tasks[SL_ERRLEN];
+    size_t n_snaps, n_tasks;
+
+    CHECK(snaps && tasks);
+    rc_small = sl_rds_parse_snapshots(snaps, &s, small, sizeof(small), err, sizeof(err));
+    snprintf(err_small, sizeof(err_small), "%s", err);
+    s.n = SL_RDS_MAX_ITEMS - 1; /* two more on the page: one over the cap */
+    s.items = calloc(s.n, sizeof(*s.items));
+    t.n = SL_RDS_MAX_ITEMS - 2; /* three more on the page */
+    t.items = calloc(t.n, sizeof(*t.items));
+    rc_snaps = s.items ? sl_rds_parse_snapshots(snaps, &s, marker, sizeof(marker), err_snaps,
+                                                sizeof(err_snaps))
+                       : 0;
+    rc_tasks = t.items ? sl_rds_parse_export_tasks(tasks, &t, marker, sizeof(marker), err_tasks,
+                                                   sizeof(err_tasks))
+                       : 0;
+    n_snaps = s.n;
+    n_tasks = t.n;
+    sl_rds_snapshots_cleanup(&s);
+    sl_rds_export_tasks_cleanup(&t);
+    xmlFreeDoc(snaps);
+    xmlFreeDoc(tasks);
+    CHECK_INT(rc_small, -1);
+    CHECK_STR(err_small, "rds: Marker too long");
+    CHECK_STR(small, "unchanged");
+    CHECK_INT(rc_snaps, -1);
+    CHECK_STR(err_snaps, "rds: more than 10000 snapshots");
+    CHECK_INT(n_snaps, SL_RDS_MAX_ITEMS - 1);
+    CHECK_INT(rc_tasks, -1);
+    CHECK_STR(err_tasks, "rds: more than 10000 export tasks");
+    CHECK_INT(n_tasks, SL_RDS_MAX_ITEMS - 2);
+    CHECK_STR(marker, "unchanged");
+}
+
 static void test_status_predicates(void)
 {
     static const struct {
@@ -365,9 +408,13 @@ static void test_count_foreign_running(void)
 
 static const sl_test tests[] = {
     SL_TEST(test_count_foreign_running),
-    SL_TEST(test_snapshots_two_pages),      SL_TEST(test_export_tasks_fields),
-    SL_TEST(test_export_result_start_and_cancel), SL_TEST(test_cluster_arn),
-    SL_TEST(test_rejects),                  SL_TEST(test_failure_keeps_earlier_pages),
+    SL_TEST(test_snapshots_two_pages),
+    SL_TEST(test_export_tasks_fields),
+    SL_TEST(test_export_result_start_and_cancel),
+    SL_TEST(test_cluster_arn),
+    SL_TEST(test_rejects),
+    SL_TEST(test_failure_keeps_earlier_pages),
     SL_TEST(test_status_predicates),
+    SL_TEST(test_item_cap_and_marker_length),
 };
 SL_TEST_MAIN(tests)
