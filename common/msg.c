@@ -583,6 +583,11 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
         return sl_seterr(err, errlen, "message: empty");
     if (len > SL_MSG_MAX_BYTES)
         return sl_seterr(err, errlen, "message: %zu bytes exceeds %zu", len, SL_MSG_MAX_BYTES);
+    /* JSON text exchanged between systems is UTF-8 (RFC 8259 section 8.1) and cJSON does not
+       check it: invalid bytes would reach PostgreSQL (which refuses them, SQLSTATE 22021, so
+       the run's ledger row could never be finished) and the messages we write. */
+    if (!utf8_ok((const unsigned char *)buf, len))
+        return sl_seterr(err, errlen, "message: not valid UTF-8");
     if (!(root = sl_json_parse_exact(buf, len)))
         return sl_seterr(err, errlen, "message: not valid JSON");
     if (!cJSON_IsObject(root)) {

@@ -158,6 +158,12 @@ static const bad_case bad_cases[] = {
      "\"offset\":1e300,\"payload\":\"a\"}",
      "offset is not an integer"},
     {"{\"v\":1,\"type\":\"failure\"} extra", "not valid JSON"},
+    /* Not UTF-8 (PostgreSQL would refuse these bytes in the ledger): a lone continuation
+       byte, an overlong '/', a UTF-16 surrogate, and a truncated sequence at the end. */
+    {"{\"v\":1,\"type\":\"snapshot\",\"run_id\":\"\xff\xfe\"}", "not valid UTF-8"},
+    {"{\"v\":1,\"type\":\"snapshot\",\"run_id\":\"\xc0\xaf\"}", "not valid UTF-8"},
+    {"{\"v\":1,\"type\":\"snapshot\",\"run_id\":\"\xed\xa0\x80\"}", "not valid UTF-8"},
+    {"{\"v\":1,\"type\":\"snapshot\",\"run_id\":\"r\"}\xe6\x97", "not valid UTF-8"},
 };
 
 static void test_decode_rejects_table(void)
