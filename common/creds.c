@@ -422,6 +422,12 @@ int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err, size_t er
                          : "Expiration");
         goto out;
     }
+    /* STS credentials are temporary: without their token every signed call would fail
+       (InvalidClientTokenId), so a blank SessionToken is a bad answer, not long-term keys. */
+    if (!*trim_ws((char *)tok)) {
+        sl_seterr(err, errlen, "STS response: <SessionToken> is empty");
+        goto out;
+    }
     if (sl_creds_parse_iso8601(trim_ws((char *)exp), &exp_ms)) {
         sl_seterr(err, errlen, "STS response: Expiration is not an ISO 8601 timestamp");
         goto out;

@@ -251,6 +251,11 @@ static void test_parse_sts_xml_table(void)
         {"<R><Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
          "<Expiration>2019-11-09T13:34:41Z</Expiration></Credentials></R>",
          -1, "SessionToken"},
+        /* Blank token (found by fuzz_creds_json): STS keys are useless without one. */
+        {"<R><Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+         "<SessionToken> \r\n</SessionToken><Expiration>2019-11-09T13:34:41Z</Expiration>"
+         "</Credentials></R>",
+         -1, "SessionToken"},
         {"<R><Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
          "<SessionToken>t</SessionToken></Credentials></R>",
          -1, "Expiration"},
