@@ -406,23 +406,36 @@ static int failure_msg(sl_worker *w, wjob *j, sl_msg *f, char *err, size_t errle
 
 static int dead_letter_msg(wjob *j, sl_msg *d, char *err, size_t errlen)
 {
+    /* A dead letter carries at most SL_MSG_MAX_BYTES / 2 of key and of payload
+       (docs/messages.md): an oversize input (the very reason it is here) is cut, and the
+       reason says so, or sl_msg_encode would refuse it and the input would vanish. */
+    size_t cap = SL_MSG_MAX_BYTES / 2;
+    size_t keep = j->rawlen < cap ? j->rawlen : cap, kkeep = j->keylen < cap ? j->keylen : cap;
+
     sl_msg_init(d);
     d->type = SL_MSG_DEAD_LETTER;
-    d->reason = sl_strdup0(j->reason);
+    if (keep < j->rawlen || (j->key && kkeep < j->keylen)) {
+        const char *r = j->reason;
+        size_t n = strlen(r) + 96;
+        if ((d->reason = malloc(n)))
+            snprintf(d->reason, n, "%s (key and payload cut to their first %zu bytes)", r, cap);
+    } else {
+        d->reason = sl_strdup0(j->reason);
+    }
     d->topic = sl_strdup0(j->topic);
     d->partition = j->job.partition;
     d->offset = j->job.offset;
     if (j->key) {
-        d->key = malloc(j->keylen ? j->keylen : 1);
+        d->key = malloc(kkeep ? kkeep : 1);
         if (d->key) {
-            memcpy(d->key, j->key, j->keylen);
-            d->key_len = j->keylen;
+            memcpy(d->key, j->key, kkeep);
+            d->key_len = kkeep;
         }
     }
-    d->payload = malloc(j->rawlen ? j->rawlen : 1);
+    d->payload = malloc(keep ? keep : 1);
     if (d->payload) {
-        memcpy(d->payload, j->raw, j->rawlen);
-        d->payload_len = j->rawlen;
+        memcpy(d->payload, j->raw, keep);
+        d->payload_len = keep;
     }
     if (!d->reason || !d->topic || !d->payload || (j->key && !d->key)) {
         sl_msg_cleanup(d);
@@ -441,7 +454,7 @@ static int publish(sl_worker *w, wjob *j)
     size_t len = 0;
     const char *key = NULL;
     size_t keylen = 0;
-    int rc = -1;
+    int rc = -1, enc, cut = 0;
 
     sl_msg_init(&fm);
     if (j->phase == WJ_DLQ) {
@@ -467,7 +480,26 @@ static int publish(sl_worker *w, wjob *j)
         key = j->job.in.cluster;
         keylen = strlen(key);
     }
-    if (sl_msg_encode(m, &text, &len, err, sizeof(err))) {
+    enc = sl_msg_encode(m, &text, &len, err, sizeof(err));
+    /* A dead letter whose payload grows past SL_MSG_MAX_BYTES as JSON (control characters
+       are written \u00XX, six bytes each) is cut further until it fits, and says so: the
+       input must reach the dead-letter topic, not vanish. */
+    while (enc && j->phase == WJ_DLQ && (fm.payload_len > 1 || fm.key_len > 1)) {
+        if (!cut) {
+            size_t n = strlen(fm.reason) + 64;
+            char *r = malloc(n);
+            if (r) {
+                snprintf(r, n, "%s (payload cut to fit the dead-letter topic)", fm.reason);
+                free(fm.reason);
+                fm.reason = r;
+            }
+            cut = 1;
+        }
+        fm.payload_len /= 2;
+        fm.key_len /= 2;
+        enc = sl_msg_encode(m, &text, &len, err, sizeof(err));
+    }
+    if (enc) {
         if (j->phase == WJ_FINISH && j->result == SL_STEP_DONE) {
             /* The stage built an output the next stage could not read: a permanent fault of
              * this run, reported as a failure rather than retried forever. */
