@@ -98,7 +98,9 @@ FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
-	    $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
+	    $(FUZZ_FLAGS) -o $@ $< $(filter worker/%.c,$^) $(COMMON_SRC) $(LDLIBS)
+# A harness of a worker's pure parser also compiles that one source.
+$(FUZZ_BUILD)/fuzz_s3_results: worker/copy_plan.c
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 bootstrap:
