@@ -100,7 +100,6 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRC)
 	clang $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
 	    $(FUZZ_FLAGS) -o $@ $< $(filter worker/%.c,$^) $(COMMON_SRC) $(LDLIBS)
 # A harness of a worker's pure parser also compiles that one source.
-$(FUZZ_BUILD)/fuzz_s3_results: worker/copy_plan.c
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 bootstrap:

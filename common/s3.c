@@ -717,7 +717,6 @@ static int mpu_create(sl_aws *c, const char *bucket, const char *key, const sl_s
     sl_s3_req r;
     sl_aws_response resp;
     char msg[SL_ERRLEN];
-    xmlDoc *doc = NULL;
     char *id = NULL;
     int rc = -1;
 
@@ -731,10 +730,8 @@ static int mpu_create(sl_aws *c, const char *bucket, const char *key, const sl_s
     req_write_opts(&r, o, 1);
     if (sl_aws_call(c, &r.req, &resp, err))
         goto out;
-    doc = sl_xml_parse(resp.body.data, resp.body.len, msg, sizeof(msg));
-    id = doc ? sl_xml_text(sl_xml_find(sl_xml_root(doc), "UploadId")) : NULL;
-    if (!id || !*id) {
-        fail_local(err, "ParseError", "s3 create multipart upload: no UploadId in the answer");
+    if (sl_s3_parse_upload_id(resp.body.data, resp.body.len, &id, msg, sizeof(msg))) {
+        fail_local(err, "ParseError", msg);
         goto out;
     }
     *upload_id = id;
@@ -742,7 +739,6 @@ static int mpu_create(sl_aws *c, const char *bucket, const char *key, const sl_s
     rc = 0;
 out:
     free(id);
-    xmlFreeDoc(doc);
     sl_s3_req_cleanup(&r);
     sl_aws_response_cleanup(&resp);
     return rc;
@@ -817,18 +813,24 @@ static char *body_finish(xmlDoc *doc)
     return out;
 }
 
-/* <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>"..."</ETag></Part>... */
-static char *complete_body(char **etags, size_t n)
+char *sl_s3_complete_body(char *const *etags, size_t n)
 {
     xmlNode *root;
-    xmlDoc *doc = body_new("CompleteMultipartUpload", &root);
+    xmlDoc *doc;
 
+    if (n == 0 || n > SL_S3_MAX_PARTS || !etags)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!etags[i])
+            return NULL;
+    doc = body_new("CompleteMultipartUpload", &root);
     if (!doc)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         char num[24];
         xmlNode *p = xmlNewChild(root, NULL, BAD_CAST "Part", NULL);
         snprintf(num, sizeof(num), "%zu", i + 1);
+        /* xmlNewTextChild escapes the ETag's quotes and anything else. */
         if (!p || !xmlNewTextChild(p, NULL, BAD_CAST "PartNumber", BAD_CAST num) ||
             !xmlNewTextChild(p, NULL, BAD_CAST "ETag", BAD_CAST etags[i]))
             goto fail;
@@ -837,6 +839,25 @@ static char *complete_body(char **etags, size_t n)
 fail:
     xmlFreeDoc(doc);
     return NULL;
+}
+
+int sl_s3_parse_upload_id(const char *body, size_t len, char **out, char *err, size_t errlen)
+{
+    char perr[SL_ERRLEN];
+    xmlDoc *doc;
+    char *id;
+
+    doc = sl_xml_parse(body, len, perr, sizeof(perr));
+    if (!doc)
+        return sl_seterr(err, errlen, "CreateMultipartUpload answer: %s", perr);
+    id = sl_xml_text(sl_xml_find(sl_xml_root(doc), "UploadId"));
+    xmlFreeDoc(doc);
+    if (!id || !*id) {
+        free(id);
+        return sl_seterr(err, errlen, "CreateMultipartUpload answer has no UploadId");
+    }
+    *out = id;
+    return 0;
 }
 
 int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
@@ -886,7 +907,7 @@ int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
         }
         sl_aws_response_cleanup(&resp);
     }
-    body = complete_body(etags, nparts);
+    body = sl_s3_complete_body(etags, nparts);
     if (!body) {
         fail_local(err, "InternalFailure", "s3 multipart: cannot build the completion body");
         goto abort;

@@ -126,6 +126,20 @@ typedef struct sl_s3_list_opts {
 int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_list_page *out,
                sl_aws_error *err) SL_MUST_CHECK;
 
+/*
+ * The CompleteMultipartUpload request body for parts 1..n with the given ETags (as S3 sent
+ * them, quotes included), built with libxml2 so every value is escaped. A heap string
+ * (free()), or NULL when n is 0 or above SL_S3_MAX_PARTS, an ETag is NULL, or memory ran out.
+ */
+char *sl_s3_complete_body(char *const *etags, size_t n);
+
+/*
+ * Reads the UploadId out of a CreateMultipartUpload answer. 0 with *out a heap string
+ * (free()), or -1 with err for malformed XML or a missing/empty UploadId. Pure.
+ */
+int sl_s3_parse_upload_id(const char *body, size_t len, char **out, char *err,
+                          size_t errlen) SL_MUST_CHECK;
+
 /* --- objects ---------------------------------------------------------------------------------- */
 
 /* CreateBucket (LocationConstraint unless the region is us-east-1). For tests and the demo. */

@@ -358,7 +358,7 @@ static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, 
     }
     if (mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, "uploads=", NULL, 1, &resp, e))
         goto out;
-    if (sl_copy_plan_upload_id(resp.body.data, resp.body.len, &m->upload_id, msg, sizeof(msg))) {
+    if (sl_s3_parse_upload_id(resp.body.data, resp.body.len, &m->upload_id, msg, sizeof(msg))) {
         snprintf(e->code, sizeof(e->code), "ParseError");
         snprintf(e->message, sizeof(e->message), "%s", msg);
         goto out;
@@ -377,7 +377,7 @@ out:
 static int mpu_complete(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, sl_aws_error *e)
 {
     sl_aws_response resp;
-    char *body = sl_copy_plan_complete_body(o->mpu->etags, o->mpu->nparts);
+    char *body = sl_s3_complete_body(o->mpu->etags, o->mpu->nparts);
     char *q = upload_query(o->mpu->upload_id);
     int rc = -1;
 

@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
-
-#include "s3.h"
-#include "xml.h"
-
-/* S3's XML namespace, on the CompleteMultipartUpload root as the SDKs send it. */
-#define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
-
 static int cmp_strp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -145,71 +137,6 @@ char *sl_copy_plan_table_name(const char *target)
     if (dot)
         *dot = '/';
     return s;
-}
-
-char *sl_copy_plan_complete_body(char *const *etags, size_t n)
-{
-    xmlDoc *doc;
-    xmlNode *root;
-    xmlChar *mem = NULL;
-    int size = 0;
-    char *out = NULL;
-
-    if (n == 0 || n > SL_S3_MAX_PARTS || !etags)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (!etags[i])
-            return NULL;
-    doc = xmlNewDoc(BAD_CAST "1.0");
-    if (!doc)
-        return NULL;
-    root = xmlNewNode(NULL, BAD_CAST "CompleteMultipartUpload");
-    if (!root)
-        goto out;
-    xmlDocSetRootElement(doc, root);
-    xmlSetNs(root, xmlNewNs(root, BAD_CAST S3_NS, NULL));
-    for (size_t i = 0; i < n; i++) {
-        char num[24];
-        xmlNode *p = xmlNewChild(root, NULL, BAD_CAST "Part", NULL);
-        if (!p)
-            goto out;
-        snprintf(num, sizeof(num), "%zu", i + 1);
-        /* xmlNewTextChild escapes the ETag's quotes and anything else. */
-        if (!xmlNewTextChild(p, NULL, BAD_CAST "ETag", BAD_CAST etags[i]) ||
-            !xmlNewTextChild(p, NULL, BAD_CAST "PartNumber", BAD_CAST num))
-            goto out;
-    }
-    xmlDocDumpMemoryEnc(doc, &mem, &size, "UTF-8");
-    if (mem && size > 0)
-        out = strndup((const char *)mem, (size_t)size);
-out:
-    xmlFree(mem);
-    xmlFreeDoc(doc);
-    return out;
-}
-
-int sl_copy_plan_upload_id(const char *body, size_t len, char **out, char *err, size_t errlen)
-{
-    char perr[SL_ERRLEN];
-    xmlDoc *doc;
-    char *id = NULL;
-    int rc = -1;
-
-    doc = sl_xml_parse(body, len, perr, sizeof(perr));
-    if (!doc)
-        return sl_seterr(err, errlen, "CreateMultipartUpload answer: %s", perr);
-    id = sl_xml_text(sl_xml_find(sl_xml_root(doc), "UploadId"));
-    if (!id || !*id) {
-        sl_seterr(err, errlen, "CreateMultipartUpload answer has no UploadId");
-        goto out;
-    }
-    *out = id;
-    id = NULL;
-    rc = 0;
-out:
-    free(id);
-    xmlFreeDoc(doc);
-    return rc;
 }
 
 double sl_copy_plan_rate(long long amount, long long elapsed_ms)

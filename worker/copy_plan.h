@@ -1,10 +1,10 @@
 /*
  * copy_plan.h - the copy stage's pure logic (no I/O), apart from copy.c so it can be tested
  * with tables: the destination set and the stale set of partition replacement, the tables a
- * copy reports, the multipart completion body and UploadId, and rates for the summary line.
+ * copy reports, and rates for the summary line.
  *
- * Key mapping and collision planning themselves are keymap.h's; multipart part ranges are
- * s3.h's (sl_s3_part_ranges).
+ * Key mapping and collision planning themselves are keymap.h's; multipart part ranges, the
+ * completion body and the UploadId are s3.h's.
  */
 #ifndef SL_COPY_PLAN_H
 #define SL_COPY_PLAN_H
@@ -68,20 +68,6 @@ int sl_copy_plan_tables(const sl_keymap_entry *entries, size_t n, char ***out, s
  * is. Heap string (free()), NULL on OOM or NULL input.
  */
 char *sl_copy_plan_table_name(const char *target);
-
-/*
- * The CompleteMultipartUpload body for parts 1..n with the given ETags (as S3 returned
- * them, quotes included), built with libxml2 so every value is escaped. Heap string (free()),
- * NULL when n is 0 or above SL_S3_MAX_PARTS, an ETag is NULL, or memory ran out.
- */
-char *sl_copy_plan_complete_body(char *const *etags, size_t n);
-
-/*
- * Reads <UploadId> out of a CreateMultipartUpload answer (len bytes). 0 with *out (heap,
- * free()), or -1 with err for unparsable XML or a missing/empty UploadId.
- */
-int sl_copy_plan_upload_id(const char *body, size_t len, char **out, char *err,
-                           size_t errlen) SL_MUST_CHECK;
 
 /* amount per second over elapsed_ms (amount * 1000 / elapsed_ms); 0 when elapsed_ms <= 0. */
 double sl_copy_plan_rate(long long amount, long long elapsed_ms);

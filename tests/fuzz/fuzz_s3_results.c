@@ -1,7 +1,7 @@
 /*
  * fuzz_s3_results.c - the S3 answers the copy stage reads besides the listing: DeleteObjects
  * results (partition replacement), CopyObject/UploadPartCopy results (the ETag),
- * CreateMultipartUpload (the UploadId, worker/copy_plan.c), and the CompleteMultipartUpload
+ * CreateMultipartUpload (the UploadId), and the CompleteMultipartUpload
  * body we build from those ETags. All of it comes off the network; parsing must never crash,
  * what it accepts must be consistent, and the body we send must say exactly what we meant.
  *
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../worker/copy_plan.h"
 #include "s3.h"
 #include "xml.h"
 
@@ -82,7 +81,7 @@ static void upload_id(const char *b, size_t len)
 {
     char *id = NULL, err[SL_ERRLEN] = "";
 
-    if (sl_copy_plan_upload_id(b, len, &id, err, sizeof(err)) == 0) {
+    if (sl_s3_parse_upload_id(b, len, &id, err, sizeof(err)) == 0) {
         if (!id || !id[0] || !count_in(b, len, "UploadId"))
             abort();
         free(id);
@@ -113,7 +112,7 @@ static void complete_body(const char *b, size_t len)
             start = i + 1;
         }
     }
-    body = sl_copy_plan_complete_body(etags, n);
+    body = sl_s3_complete_body(etags, n);
     if (printable) {
         /* Printable ASCII is always expressible: the body must carry each ETag verbatim. */
         char err[SL_ERRLEN];

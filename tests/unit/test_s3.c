@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "s3.h"
+#include "xml.h"
 #include "sl_test.h"
 
 static void test_key_path(void)
@@ -279,7 +280,101 @@ static void test_request_builders(void)
     CHECK_INT(sl_s3_put_request(&r, "b", "", "xy", 2, NULL, err, sizeof(err)), -1);
 }
 
+static void test_complete_body(void)
+{
+    char *etags[3] = {"\"e1\"", "\"a<b&c\"", "\"e3\""};
+    char *body = sl_s3_complete_body(etags, 3);
+    char err[SL_ERRLEN];
+    xmlDoc *doc;
+    xmlNode *root, *p;
+    size_t i = 0;
+
+    CHECK(body != NULL);
+    /* Escaped on the wire, not written raw. */
+    CHECK(strstr(body, "a&lt;b&amp;c") != NULL);
+    doc = sl_xml_parse(body, strlen(body), err, sizeof(err));
+    free(body);
+    CHECK(doc != NULL);
+    root = sl_xml_root(doc);
+    CHECK(root && strcmp((const char *)root->name, "CompleteMultipartUpload") == 0);
+    CHECK(root->ns &&
+          strcmp((const char *)root->ns->href, "http://s3.amazonaws.com/doc/2006-03-01/") == 0);
+    for (p = sl_xml_child(root, "Part"); p; p = sl_xml_next(p, "Part"), i++) {
+        char num[16], etag[32], want[16];
+        if (i >= 3)
+            break;
+        snprintf(want, sizeof(want), "%zu", i + 1);
+        if (sl_xml_child_copy(p, "PartNumber", num, sizeof(num)) ||
+            sl_xml_child_copy(p, "ETag", etag, sizeof(etag)) || strcmp(num, want) != 0 ||
+            strcmp(etag, etags[i]) != 0) {
+            xmlFreeDoc(doc);
+            CHECK(!"part number or etag wrong");
+        }
+    }
+    xmlFreeDoc(doc);
+    CHECK_INT(i, 3);
+}
+
+static void test_complete_body_refuses(void)
+{
+    char *one[1] = {"\"x\""};
+    char *with_null[2] = {"\"x\"", NULL};
+    char **many = calloc(SL_S3_MAX_PARTS + 1, sizeof(*many));
+
+    CHECK(many != NULL);
+    for (size_t i = 0; i <= SL_S3_MAX_PARTS; i++)
+        many[i] = one[0];
+    CHECK(sl_s3_complete_body(one, 0) == NULL);
+    CHECK(sl_s3_complete_body(NULL, 1) == NULL);
+    CHECK(sl_s3_complete_body(with_null, 2) == NULL);
+    CHECK(sl_s3_complete_body(many, SL_S3_MAX_PARTS + 1) == NULL);
+    {
+        char *b = sl_s3_complete_body(many, SL_S3_MAX_PARTS);
+        int ok = b && strstr(b, "<PartNumber>10000</PartNumber>") != NULL;
+        free(b);
+        free(many);
+        CHECK(ok);
+    }
+}
+
+static void test_upload_id_table(void)
+{
+    static const struct {
+        const char *body;
+        const char *id; /* NULL = error */
+    } cases[] = {
+        {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult "
+         "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><Key>k</Key>"
+         "<UploadId>VXBsb2FkIElE-x.y_z</UploadId></InitiateMultipartUploadResult>",
+         "VXBsb2FkIElE-x.y_z"},
+        {"<InitiateMultipartUploadResult><UploadId>a&amp;b</UploadId>"
+         "</InitiateMultipartUploadResult>",
+         "a&b"},
+        {"<InitiateMultipartUploadResult><UploadId></UploadId></InitiateMultipartUploadResult>",
+         NULL},
+        {"<InitiateMultipartUploadResult><Key>k</Key></InitiateMultipartUploadResult>", NULL},
+        {"<InitiateMultipartUploadResult><UploadId>x</Upload", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char err[SL_ERRLEN] = "";
+        char *id = NULL;
+        int rc =
+            sl_s3_parse_upload_id(cases[i].body, strlen(cases[i].body), &id, err, sizeof(err));
+        int ok = cases[i].id ? rc == 0 && id && strcmp(id, cases[i].id) == 0
+                             : rc == -1 && id == NULL && err[0];
+        if (!ok)
+            fprintf(stderr, "upload id case %zu: rc %d id '%s' err '%s'\n", i, rc,
+                    id ? id : "(null)", err);
+        free(id);
+        CHECK(ok);
+    }
+}
+
 static const sl_test tests[] = {
+    SL_TEST(test_complete_body),
+    SL_TEST(test_complete_body_refuses),
+    SL_TEST(test_upload_id_table),
     SL_TEST(test_key_path),           SL_TEST(test_copy_source),
     SL_TEST(test_url_decode),         SL_TEST(test_key_roundtrip),
     SL_TEST(test_part_ranges),        SL_TEST(test_list_parse),
