@@ -37,6 +37,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "xml.h"
 
 #define CREDS_DEFAULT_MARGIN_MS (5LL * 60 * 1000)
 /* After a failed refresh while the cached credentials are still valid, wait this long before
@@ -330,47 +331,10 @@ out:
 
 /* --- STS XML ----------------------------------------------------------------------------- */
 
-static int name_is(const xmlNode *n, const char *name)
-{
-    return n->type == XML_ELEMENT_NODE && n->name && strcmp((const char *)n->name, name) == 0;
-}
-
-/* Depth-first search for an element by local name, iterative so deep input cannot recurse. */
-static const xmlNode *find_elem(const xmlNode *root, const char *name)
-{
-    const xmlNode *n = root;
-
-    while (n) {
-        if (name_is(n, name))
-            return n;
-        if (n->type == XML_ELEMENT_NODE && n->children) {
-            n = n->children;
-            continue;
-        }
-        while (n && !n->next) {
-            n = n->parent;
-            if (n == root || (n && n->type == XML_DOCUMENT_NODE))
-                return NULL;
-        }
-        if (!n || n == root)
-            return NULL;
-        n = n->next;
-    }
-    return NULL;
-}
-
-static const xmlNode *child_elem(const xmlNode *parent, const char *name)
-{
-    for (const xmlNode *c = parent->children; c; c = c->next)
-        if (name_is(c, name))
-            return c;
-    return NULL;
-}
-
 /* Text of a child element, heap (xmlFree via wipe_xml), or NULL when absent. */
 static xmlChar *child_text(const xmlNode *parent, const char *name)
 {
-    const xmlNode *c = child_elem(parent, name);
+    const xmlNode *c = sl_xml_child(parent, name);
     return c ? xmlNodeGetContent(c) : NULL;
 }
 
@@ -405,7 +369,8 @@ int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err, size_t er
         sl_seterr(err, errlen, "STS response: empty document");
         goto out;
     }
-    cr = find_elem(root, "Credentials");
+    /* sl_xml_find only reads the tree; it takes a non-const node like libxml2's own API. */
+    cr = sl_xml_find((xmlNode *)root, "Credentials");
     if (!cr) {
         sl_seterr(err, errlen, "STS response: no <Credentials> element");
         goto out;
