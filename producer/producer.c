@@ -77,6 +77,8 @@ static const sl_cfg_opt producer_opts[] = {
      "create the six pipeline topics at start (tests, demo)"},
     {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0, offsetof(sl_producer_cfg, topic_partitions),
      "partitions of topics created at start"},
+    {"TOPIC_REPLICATION", SL_CFG_INT, "1", 1, 32, 0, offsetof(sl_producer_cfg, topic_replication),
+     "replication factor of topics created at start (3 on a production cluster)"},
     {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
      offsetof(sl_producer_cfg, publish_timeout_ms), "wait for a delivery report this long"},
     {"PRODUCER_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0, offsetof(sl_producer_cfg, max_attempts),
@@ -743,7 +745,8 @@ static int create_topics(sl_producer *p, char *err, size_t errlen)
             return sl_seterr(err, errlen, "bad topic name for %s", stages[i]);
         topics[i] = names[i];
     }
-    if (sl_kafka_create_topics(topics, 6, (int)p->cfg.topic_partitions, 1, NULL, NULL, 30000, perr,
+    if (sl_kafka_create_topics(topics, 6, (int)p->cfg.topic_partitions,
+                               (int)p->cfg.topic_replication, NULL, NULL, 30000, perr,
                                sizeof(perr)))
         return sl_seterr(err, errlen, "creating topics: %s", perr);
     return 0;

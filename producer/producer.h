@@ -44,6 +44,7 @@ typedef struct sl_producer_cfg {
     char *topic_prefix;           /* KAFKA_TOPIC_PREFIX */
     int create_topics;            /* SL_CREATE_TOPICS */
     long long topic_partitions;   /* TOPIC_PARTITIONS */
+    long long topic_replication;  /* TOPIC_REPLICATION */
     long long publish_timeout_ms; /* PUBLISH_TIMEOUT */
     long long max_attempts;       /* PRODUCER_MAX_ATTEMPTS: tries of Kafka/PostgreSQL steps */
     long long retry_base_ms;      /* PRODUCER_RETRY_BASE */

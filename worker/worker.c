@@ -108,8 +108,10 @@ static const sl_cfg_opt worker_opts[] = {
      offsetof(sl_worker_cfg, retry_max_ms), "longest backoff between attempts"},
     {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0, offsetof(sl_worker_cfg, create_topics),
      "create the six pipeline topics at start (tests, demo)"},
-    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0,
-     offsetof(sl_worker_cfg, topic_partitions), "partitions of topics created at start"},
+    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0, offsetof(sl_worker_cfg, topic_partitions),
+     "partitions of topics created at start"},
+    {"TOPIC_REPLICATION", SL_CFG_INT, "1", 1, 32, 0, offsetof(sl_worker_cfg, topic_replication),
+     "replication factor of topics created at start (3 on a production cluster)"},
     {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
      offsetof(sl_worker_cfg, publish_timeout_ms), "wait for a delivery report this long"},
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_worker_cfg, database_url),
@@ -180,13 +182,13 @@ long long sl_worker_max_jobs(const sl_worker *w)
     return w->max_jobs;
 }
 
-int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err,
-                         size_t errlen)
+int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err, size_t errlen)
 {
     char app[64];
 
     /* PostgreSQL keeps 63 bytes of application_name; longer names are cut, which is fine. */
-    snprintf(app, sizeof(app), "%.40s%s%.20s", w->app_name, suffix ? "-" : "", suffix ? suffix : "");
+    snprintf(app, sizeof(app), "%.40s%s%.20s", w->app_name, suffix ? "-" : "",
+             suffix ? suffix : "");
     return sl_pg_connect(out, app, err, errlen);
 }
 
@@ -205,9 +207,8 @@ static void pg_heal(sl_worker *w)
 
 static long long bk_delay(const sl_worker *w, int tries)
 {
-    return sl_worker_backoff_ms(w->cfg.retry_base_ms, w->cfg.retry_max_ms < 30000
-                                                          ? w->cfg.retry_max_ms
-                                                          : 30000,
+    return sl_worker_backoff_ms(w->cfg.retry_base_ms,
+                                w->cfg.retry_max_ms < 30000 ? w->cfg.retry_max_ms : 30000,
                                 tries < 1 ? 1 : tries, sl_random_u64());
 }
 
@@ -218,9 +219,18 @@ static void log_job(sl_log_level lvl, const wjob *j, const char *event, const ch
 {
     char msg[1536], part[16], off[32], att[16];
     va_list ap;
-    const char *kv[] = {"event",     event, "topic", j->topic, "partition",
-                        part,        "offset", off,  "attempt", att,
-                        "export_task_id", j->job.export_task_id[0] ? j->job.export_task_id : NULL,
+    const char *kv[] = {"event",
+                        event,
+                        "topic",
+                        j->topic,
+                        "partition",
+                        part,
+                        "offset",
+                        off,
+                        "attempt",
+                        att,
+                        "export_task_id",
+                        j->job.export_task_id[0] ? j->job.export_task_id : NULL,
                         NULL};
 
     if (!sl_log_enabled(lvl))
@@ -274,7 +284,8 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status)
 
     if (!job->in.run_id)
         return;
-    if (strcmp(j->ledger_status, status) == 0 && strcmp(j->ledger_task_id, job->export_task_id) == 0)
+    if (strcmp(j->ledger_status, status) == 0 &&
+        strcmp(j->ledger_task_id, job->export_task_id) == 0)
         return;
     if (!w->pg || sl_ledger_stage_update(w->pg, job->in.run_id, w->stage->name, status, tid, NULL,
                                          NULL, err, sizeof(err))) {
@@ -295,8 +306,7 @@ static void on_result(sl_worker *w, wjob *j, sl_step_result r)
 
     switch (r) {
     case SL_STEP_PENDING:
-        if (j->job.export_task_id[0] &&
-            strcmp(j->ledger_task_id, j->job.export_task_id) != 0)
+        if (j->job.export_task_id[0] && strcmp(j->ledger_task_id, j->job.export_task_id) != 0)
             sl_worker_job_status(w, &j->job,
                                  j->ledger_status[0] ? j->ledger_status : SL_LEDGER_RUNNING);
         if (j->job.next_step_ms < now)
@@ -313,8 +323,8 @@ static void on_result(sl_worker *w, wjob *j, sl_step_result r)
         j->tries = 0;
         log_job(r == SL_STEP_DONE ? SL_LOG_INFO : SL_LOG_WARN, j,
                 r == SL_STEP_DONE ? "done" : "failed", "%s%s%s",
-                r == SL_STEP_DONE ? "stage done" : j->job.error_code,
-                r == SL_STEP_DONE ? "" : ": ", r == SL_STEP_DONE ? "" : j->job.error_message);
+                r == SL_STEP_DONE ? "stage done" : j->job.error_code, r == SL_STEP_DONE ? "" : ": ",
+                r == SL_STEP_DONE ? "" : j->job.error_message);
         return;
     case SL_STEP_RETRY:
     default:
@@ -329,15 +339,14 @@ static void on_result(sl_worker *w, wjob *j, sl_step_result r)
             j->result = SL_STEP_FAILED;
             j->due_ms = now;
             j->tries = 0;
-            log_job(SL_LOG_WARN, j, "failed", "%s: %s", j->job.error_code,
-                    j->job.error_message);
+            log_job(SL_LOG_WARN, j, "failed", "%s: %s", j->job.error_code, j->job.error_message);
             return;
         }
         j->phase = WJ_BACKOFF;
         j->due_ms = now + sl_worker_backoff_ms(w->cfg.retry_base_ms, w->cfg.retry_max_ms,
                                                j->job.attempt, sl_random_u64());
-        log_job(SL_LOG_WARN, j, "retry", "transient failure, retrying: %s: %s",
-                j->job.error_code, j->job.error_message);
+        log_job(SL_LOG_WARN, j, "retry", "transient failure, retrying: %s: %s", j->job.error_code,
+                j->job.error_message);
         return;
     }
 }
@@ -388,7 +397,8 @@ static int failure_msg(sl_worker *w, wjob *j, sl_msg *f, char *err, size_t errle
     f->cluster = sl_strdup0(j->job.in.cluster);
     f->stage = sl_strdup0(w->stage->name);
     f->error_code = sl_strdup0(j->job.error_code);
-    f->error_message = sl_strdup0(j->job.error_message[0] ? j->job.error_message : j->job.error_code);
+    f->error_message =
+        sl_strdup0(j->job.error_message[0] ? j->job.error_message : j->job.error_code);
     f->aws_request_id = j->job.aws_request_id[0] ? sl_strdup0(j->job.aws_request_id) : NULL;
     /* Later stages know the export task from their input: the failure names it too. */
     f->export_task_id = j->job.export_task_id[0] ? sl_strdup0(j->job.export_task_id)
@@ -521,8 +531,8 @@ static int publish(sl_worker *w, wjob *j)
         if (sl_kafka_produce_sync(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
                                   NULL, 0, (int)w->cfg.publish_timeout_ms, &code, err,
                                   sizeof(err))) {
-            log_job(SL_LOG_WARN, j, "publish_error", "publish to %s failed, will retry: %s",
-                    topic, err);
+            log_job(SL_LOG_WARN, j, "publish_error", "publish to %s failed, will retry: %s", topic,
+                    err);
             goto out;
         }
     }
@@ -542,12 +552,12 @@ static int record(sl_worker *w, wjob *j)
 
     if (j->phase == WJ_DLQ)
         return 0;
-    if (!w->pg || sl_ledger_stage_finish(w->pg, j->job.in.run_id, w->stage->name,
-                                         ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
-                                         ok ? NULL : j->job.error_code,
-                                         ok ? NULL : j->job.error_message,
-                                         j->job.export_task_id[0] ? j->job.export_task_id : NULL,
-                                         NULL, NULL, err, sizeof(err))) {
+    if (!w->pg ||
+        sl_ledger_stage_finish(w->pg, j->job.in.run_id, w->stage->name,
+                               ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
+                               ok ? NULL : j->job.error_code, ok ? NULL : j->job.error_message,
+                               j->job.export_task_id[0] ? j->job.export_task_id : NULL, NULL, NULL,
+                               err, sizeof(err))) {
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger finish failed, will retry: %s",
                 w->pg ? err : "no connection");
         pg_heal(w);
@@ -686,7 +696,8 @@ static void accept_message(sl_worker *w, rd_kafka_message_t *m)
         snprintf(j->reason, sizeof(j->reason), "undecodable message: %.480s", err);
         j->phase = WJ_DLQ;
     } else if (j->job.in.type != w->stage->in_type) {
-        snprintf(j->reason, sizeof(j->reason), "unexpected message type %s on %s (stage %s wants %s)",
+        snprintf(j->reason, sizeof(j->reason),
+                 "unexpected message type %s on %s (stage %s wants %s)",
                  sl_msg_type_name(j->job.in.type) ? sl_msg_type_name(j->job.in.type) : "?", topic,
                  w->stage->name, sl_msg_type_name(w->stage->in_type));
         j->phase = WJ_DLQ;
@@ -746,9 +757,9 @@ static void set_paused(sl_worker *w, int pause)
     }
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int rc = pause ? sl_kafka_consumer_pause(w->cons, p->topic, p->partition, err, sizeof(err))
-                       : sl_kafka_consumer_resume(w->cons, p->topic, p->partition, err,
-                                                  sizeof(err));
+        int rc = pause
+                     ? sl_kafka_consumer_pause(w->cons, p->topic, p->partition, err, sizeof(err))
+                     : sl_kafka_consumer_resume(w->cons, p->topic, p->partition, err, sizeof(err));
         if (rc)
             sl_warn(NULL, "%s %s[%d] failed: %s", pause ? "pause" : "resume", p->topic,
                     (int)p->partition, err);
@@ -896,14 +907,13 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     snprintf(w->app_name, sizeof(w->app_name), "snaplake-%s", w->stage->name);
     sl_log_init(w->app_name, lvl);
     sl_config_dump(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
-    snprintf(w->group, sizeof(w->group), "%s",
-             w->cfg.group_id ? w->cfg.group_id : w->app_name);
+    snprintf(w->group, sizeof(w->group), "%s", w->cfg.group_id ? w->cfg.group_id : w->app_name);
     if (sl_kafka_topic_name(w->in_topic, TOPIC_LEN, w->cfg.topic_prefix, w->stage->in_topic) ||
         sl_kafka_topic_name(w->fail_topic, TOPIC_LEN, w->cfg.topic_prefix,
                             SL_KAFKA_TOPIC_FAILURES) ||
         sl_kafka_topic_name(w->dlq_topic, TOPIC_LEN, w->cfg.topic_prefix, SL_KAFKA_TOPIC_DLQ) ||
-        (w->stage->out_topic && sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topic_prefix,
-                                                    w->stage->out_topic))) {
+        (w->stage->out_topic &&
+         sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topic_prefix, w->stage->out_topic))) {
         sl_seterr(err, errlen, "KAFKA_TOPIC_PREFIX \"%s\" makes an invalid topic name",
                   w->cfg.topic_prefix);
         goto fail;
@@ -943,8 +953,9 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             }
             topics[i] = names[i];
         }
-        if (sl_kafka_create_topics(topics, 6, (int)w->cfg.topic_partitions, 1, NULL, NULL, 30000,
-                                   perr, sizeof(perr))) {
+        if (sl_kafka_create_topics(topics, 6, (int)w->cfg.topic_partitions,
+                                   (int)w->cfg.topic_replication, NULL, NULL, 30000, perr,
+                                   sizeof(perr))) {
             sl_seterr(err, errlen, "creating topics: %s", perr);
             goto fail;
         }
@@ -979,9 +990,10 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     }
     {
         char mj[24];
-        const char *kv[] = {"in_topic", w->in_topic, "out_topic",
-                            w->stage->out_topic ? w->out_topic : NULL, "group", w->group,
-                            "max_jobs", mj, NULL};
+        const char *kv[] = {
+            "in_topic", w->in_topic, "out_topic", w->stage->out_topic ? w->out_topic : NULL,
+            "group",    w->group,    "max_jobs",  mj,
+            NULL};
         snprintf(mj, sizeof(mj), "%lld", w->max_jobs);
         sl_log_kv(SL_LOG_INFO, NULL, kv, "worker ready");
     }
