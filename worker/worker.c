@@ -299,6 +299,17 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status)
     log_job(SL_LOG_INFO, j, status, "stage %s", status);
 }
 
+/* The texts a finished job hands to the failure message and the ledger, made valid UTF-8
+ * (see sl_worker_utf8_repair: a cut inside a character would make the ledger refuse the
+ * final write on every retry). */
+static void repair_texts(sl_job *job)
+{
+    (void)sl_worker_utf8_repair(job->error_code);
+    (void)sl_worker_utf8_repair(job->error_message);
+    (void)sl_worker_utf8_repair(job->aws_request_id);
+    (void)sl_worker_utf8_repair(job->export_task_id);
+}
+
 /* Interprets a start()/step() result. */
 static void on_result(sl_worker *w, wjob *j, sl_step_result r)
 {
@@ -317,6 +328,7 @@ static void on_result(sl_worker *w, wjob *j, sl_step_result r)
         job_cleanup_once(w, j);
         if (r == SL_STEP_FAILED && !j->job.error_code[0])
             snprintf(j->job.error_code, sizeof(j->job.error_code), "StageFailed");
+        repair_texts(&j->job);
         j->phase = WJ_FINISH;
         j->result = r;
         j->due_ms = now;
@@ -335,6 +347,7 @@ static void on_result(sl_worker *w, wjob *j, sl_step_result r)
             size_t n = strlen(j->job.error_message);
             snprintf(j->job.error_message + n, sizeof(j->job.error_message) - n,
                      " (gave up after %d attempts)", j->job.attempt);
+            repair_texts(&j->job);
             j->phase = WJ_FINISH;
             j->result = SL_STEP_FAILED;
             j->due_ms = now;

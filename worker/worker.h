@@ -141,4 +141,48 @@ static inline long long sl_worker_backoff_ms(long long base_ms, long long max_ms
     return (long long)(r % ((unsigned long long)cap + 1ULL));
 }
 
+/*
+ * Makes s (NUL-terminated, edited in place) valid UTF-8 by replacing every byte that is not
+ * part of a well-formed sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF) with '?'.
+ * Why: error texts are cut to the fixed fields of sl_job (and AWS's FailureCause to its own),
+ * and a cut can split a multi-byte character; PostgreSQL refuses such text (SQLSTATE 22021),
+ * which would wedge the job's final ledger write, and JSON readers refuse it too. The length
+ * never changes. Returns the number of bytes replaced.
+ */
+static inline size_t sl_worker_utf8_repair(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t fixed = 0;
+
+    while (*p) {
+        unsigned c = p[0];
+        size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                                                              : (c >= 0xF0 && c <= 0xF4) ? 4
+                                                                                         : 0;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+        size_t k;
+
+        if (c == 0xE0)
+            lo = 0xA0; /* no overlong 3-byte forms */
+        else if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+        else if (c == 0xF0)
+            lo = 0x90; /* no overlong 4-byte forms */
+        else if (c == 0xF4)
+            hi = 0x8F; /* nothing above U+10FFFF */
+        for (k = 1; k < n; k++) {
+            unsigned b = p[k];
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
+                break; /* also stops at the terminating NUL */
+        }
+        if (n == 0 || k < n) {
+            *p++ = '?';
+            fixed++;
+            continue;
+        }
+        p += n;
+    }
+    return fixed;
+}
+
 #endif /* SL_WORKER_H */

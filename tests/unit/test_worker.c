@@ -1,5 +1,7 @@
-/* test_worker.c - the worker runtime's pure helper: full-jitter backoff bounds. */
+/* test_worker.c - the worker runtime's pure helpers: full-jitter backoff bounds, UTF-8 repair
+ * of error texts. */
 #include <limits.h>
+#include <string.h>
 
 #include "../../worker/worker.h"
 #include "sl_test.h"
@@ -43,8 +45,61 @@ static void test_backoff_never_exceeds_cap(void)
     }
 }
 
+static void test_utf8_repair_table(void)
+{
+    static const struct {
+        const char *in, *want;
+        size_t fixed;
+    } cases[] = {
+        {"", "", 0},
+        {"plain ASCII: ok", "plain ASCII: ok", 0},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+         0},                                      /* 2-, 3- and 4-byte characters kept */
+        {"\xc3\xa9\xc3", "\xc3\xa9?", 1},          /* cut after a lead byte (the bug) */
+        {"x\xe2\x82", "x??", 2},                  /* cut inside a 3-byte character */
+        {"x\xf0\x9f\x98", "x???", 3},              /* cut inside a 4-byte character */
+        {"\xc0\xaf", "??", 2},                      /* overlong '/' */
+        {"\xe0\x80\xaf", "???", 3},                /* overlong 3-byte */
+        {"\xed\xa0\x80", "???", 3},                /* UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", "????", 4},          /* above U+10FFFF */
+        {"\xf5\x80", "??", 2},                      /* lead byte never valid */
+        {"a\x80" "b", "a?b", 1},                       /* stray continuation byte */
+        {"\xc3(", "?(", 1},                         /* lead byte then ASCII */
+        {"\xef\xbf\xbf\xf4\x8f\xbf\xbf", "\xef\xbf\xbf\xf4\x8f\xbf\xbf", 0}, /* edges kept */
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%s", cases[i].in);
+        CHECK_INT((long long)sl_worker_utf8_repair(buf), (long long)cases[i].fixed);
+        CHECK(strcmp(buf, cases[i].want) == 0);
+        CHECK_INT((long long)strlen(buf), (long long)strlen(cases[i].in));
+    }
+}
+
+/* The case from the review: a 1,023-byte cut of 2-byte characters, as sl_job's fields do. */
+static void test_utf8_repair_after_field_cut(void)
+{
+    char msg[1024], big[1500];
+    size_t n = 0;
+
+    while (n + 2 < sizeof(big)) {
+        big[n++] = (char)0xc3;
+        big[n++] = (char)0xa9;
+    }
+    big[n] = '\0';
+    /* What snprintf into a 1,024-byte field does to it. */
+    memcpy(msg, big, sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    CHECK_INT((long long)strlen(msg), 1023);
+    CHECK_INT((long long)sl_worker_utf8_repair(msg), 1);
+    CHECK(msg[1022] == '?' && msg[1021] == (char)0xa9);
+    CHECK_INT((long long)sl_worker_utf8_repair(msg), 0); /* idempotent */
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_backoff_bounds_table),
     SL_TEST(test_backoff_never_exceeds_cap),
+    SL_TEST(test_utf8_repair_table),
+    SL_TEST(test_utf8_repair_after_field_cut),
 };
 SL_TEST_MAIN(tests)
