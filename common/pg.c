@@ -176,8 +176,13 @@ static int result_err(PGconn *conn, const PGresult *res, const char *sql, char *
         chomp_copy(msg, sizeof msg, PQerrorMessage(conn));
     if (!msg[0] && res)
         snprintf(msg, sizeof msg, "unexpected status %s", PQresStatus(PQresultStatus(res)));
-    return sl_seterr(err, errlen, "pg \"%.60s\": %s%s%s%s", sql, msg, state ? " (SQLSTATE " : "",
-                     state ? state : "", state ? ")" : "");
+    /* The message is cut, not the SQLSTATE after it: callers tell a refusal of the data
+     * (classes 22, 23, 54) from a lost connection by it (worker.c's ledger writes), and
+     * PostgreSQL's DETAIL/HINT/CONTEXT lines can fill err on their own. 96 bytes hold
+     * `pg "<60>": ` and ` (SQLSTATE xxxxx)`. */
+    return sl_seterr(err, errlen, "pg \"%.60s\": %.*s%s%s%s", sql,
+                     errlen > 96 && state ? (int)(errlen - 96) : (int)sizeof(msg), msg,
+                     state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
 }
 
 static int ok_status(const PGresult *res)

@@ -310,6 +310,24 @@ static void repair_texts(sl_job *job)
     (void)sl_worker_utf8_repair(job->export_task_id);
 }
 
+/*
+ * Non-zero when err (sl_pg_exec's text, which ends with "(SQLSTATE xxxxx)" when the server
+ * answered) says the server refused the statement because of the data it was given: class 22
+ * data exception (a date like 2024-02-30, bad UTF-8), 23 integrity constraint violation, 54
+ * program limit exceeded (a value too large for a btree index row). PostgreSQL Appendix A.
+ * Retrying such a write can never succeed; connection failures carry no SQLSTATE (or class
+ * 08/57) and serialization failures class 40, so those are still retried.
+ */
+static int ledger_refused_data(const char *err)
+{
+    const char *p = strstr(err, "(SQLSTATE ");
+
+    if (!p)
+        return 0;
+    p += strlen("(SQLSTATE ");
+    return strncmp(p, "22", 2) == 0 || strncmp(p, "23", 2) == 0 || strncmp(p, "54", 2) == 0;
+}
+
 /* Interprets a start()/step() result. */
 static void on_result(sl_worker *w, wjob *j, sl_step_result r)
 {
@@ -371,6 +389,18 @@ static void begin(sl_worker *w, wjob *j)
 
     if (!w->pg || sl_ledger_stage_begin(w->pg, &j->job.in, w->stage->name, &ledger_attempt, err,
                                         sizeof(err))) {
+        if (w->pg && ledger_refused_data(err)) {
+            /* A poison message: the ledger will refuse it on every retry, and an endless
+             * retry would hold a job slot and the partition's committed offset forever. */
+            snprintf(j->reason, sizeof(j->reason), "the run ledger refuses this message: %.440s",
+                     err);
+            (void)sl_worker_utf8_repair(j->reason);
+            j->phase = WJ_DLQ;
+            j->tries = 0;
+            j->due_ms = sl_mono_ms();
+            log_job(SL_LOG_WARN, j, "dead_letter", "%s", j->reason);
+            return;
+        }
         j->tries++;
         j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger begin failed, will retry: %s",

@@ -54,6 +54,58 @@ def export_worker(c, name="w", **env):
     return w
 
 
+def committed(group, topic, partition):
+    """The group's committed offset of topic[partition] (-1001 when none)."""
+    from confluent_kafka import Consumer, TopicPartition
+    cons = Consumer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+                     "group.id": group, "enable.auto.commit": False})
+    try:
+        return cons.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
+    finally:
+        cons.close()
+
+
+def test_message_the_ledger_refuses_is_dead_lettered_and_offsets_move_on(ctx):
+    """A message the run ledger refuses as data goes to the dead letters; offsets move on.
+
+    Before: a date PostgreSQL does not accept (2024-02-30) or a run id too long for the
+    ledger's primary-key index made the runtime's ledger `begin` fail on every retry, forever:
+    the job never ended, held a job slot, and the partition's committed offset never passed it,
+    so every later message of that partition was redone after each restart.
+    """
+    h.standin_config(export_seconds=1.0)
+    good = h.create_cluster()
+    key = good["cluster"]                      # all three on one partition, in this order
+    bad_date = h.snapshot_message(good)
+    bad_date.update(run_id="%s-bad-date" % good["run_id"], date="2024-02-30")
+    long_id = h.snapshot_message(good)
+    long_id["run_id"] = "r" + os.urandom(4000).hex()   # past the btree index row limit
+    w = export_worker(ctx)
+    w.wait_ready()
+    topic = ctx["prefix"] + "snapshots"
+    with h.KafkaReader(ctx["prefix"] + "dlq") as dlq, \
+            h.KafkaReader(ctx["prefix"] + "exports") as out:
+        h.produce(topic, bad_date, key=key)
+        h.produce(topic, long_id, key=key)
+        h.produce(topic, h.snapshot_message(good), key=key)
+        dead = dlq.read(2, 30)
+        exported = out.read(1, 60)
+    assert len(dead) == 2, "refused messages were not dead-lettered: %r" % dead
+    reasons = [d.value["reason"] for d in dead]
+    assert all("ledger" in r for r in reasons), reasons
+    assert "22008" in reasons[0] or "date" in reasons[0], reasons[0]
+    assert [d.value["offset"] for d in dead] == sorted(d.value["offset"] for d in dead)
+    part = dead[0].value["partition"]
+    assert len(exported) == 1 and exported[0].value["run_id"] == good["run_id"]
+    last = max(d.value["offset"] for d in dead) + 1     # the good message's offset
+    # Everything up to and including the good message is done: the group commits past it
+    # (auto.commit every 5 s; the worker commits on stop too).
+    assert w.stop() == 0
+    assert committed("export-" + ctx["prefix"], topic, part) == last + 1
+    # The worker did not spin on the ledger.
+    assert sum(1 for r in w.logs() if r.get("event") == "ledger_error") <= 2
+
+
 def test_error_text_cut_inside_a_utf8_character_still_reaches_the_ledger(ctx):
     """A FailureCause of 2-byte characters cut at 1,023 bytes: the run still ends failed.
 
