@@ -13,7 +13,9 @@
  *     no earlier than our start: right after the call, GetCrawler can still show READY with
  *     the previous run's result (eventual consistency), which must not be mistaken for ours.
  *
- * Both comparisons allow CRAWL_CLOCK_SKEW between our clock and Glue's.
+ * Both comparisons allow CRAWL_CLOCK_SKEW between our clock and Glue's, in the direction that
+ * can only cost a spare crawl: our run counts from skew before our start, another run only
+ * from skew after the copy ended.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +143,6 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
     sl_aws_error e;
     sl_glue_crawler c;
     sl_step_result r = SL_STEP_PENDING;
-    long long since;
 
     if (sl_mono_ms() > cj->deadline)
         return sl_job_fail(job, "CrawlTimeout", "crawler %s did not finish within CRAWL_TIMEOUT",
@@ -179,8 +180,12 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
     if (strcmp(c.state, "READY") != 0 || !c.has_last_crawl)
         goto wait;
 
-    since = cj->phase == PHASE_WAIT_OURS ? cj->started_ms : cj->copied_ms;
-    if (c.last_start_ms + cfg->skew_ms >= since) {
+    /* The skew allowance always leans to crawling again, which is only a spare run, never a
+     * missed file: our own run may show a StartTime up to skew before our clock's start, but
+     * someone else's run is only trusted when it began at least skew after the copy ended
+     * (a run begun just before it may have listed the lake before the last files were there). */
+    if (cj->phase == PHASE_WAIT_OURS ? c.last_start_ms + cfg->skew_ms >= cj->started_ms
+                                     : c.last_start_ms >= cj->copied_ms + cfg->skew_ms) {
         r = finish(job, cj, &c);
         goto out;
     }

@@ -137,7 +137,7 @@ def test_running_crawl_that_started_after_the_copy_covers_it(crawl_env):
     cluster = "cw-%s" % h.uid()
     crawler = make_crawler(crawl_env, cluster)
     msg = copied_message(cluster)          # copy finished now ...
-    time.sleep(0.05)
+    time.sleep(0.5)            # more than CRAWL_CLOCK_SKEW (200ms) later
     crawl_env["glue"].start_crawler(Name=crawler)   # ... and someone starts the crawler after
     w = start_worker(crawl_env)
     try:

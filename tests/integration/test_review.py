@@ -134,3 +134,59 @@ def test_error_text_cut_inside_a_utf8_character_still_reaches_the_ledger(ctx):
     assert row["error_code"] == "ExportFailed"
     assert row["error_message"].startswith("\u00e9" * 500)
     assert w.stop() == 0
+
+
+# ------------------------------------------------------------------------------- crawl stage
+
+def copied_message(cluster, copied_at):
+    run = "%s-2024-02-29-03-05" % cluster
+    c = {"cluster": cluster, "run_id": run, "snapshot_id": "rds:" + run,
+         "snapshot_arn": "arn:aws:rds:us-east-1:%s:cluster-snapshot:rds:%s" % (h.ACCOUNT, run),
+         "cluster_arn": "arn:aws:rds:us-east-1:%s:cluster:%s" % (h.ACCOUNT, cluster),
+         "date": "2024-02-29"}
+    m = h.snapshot_message(c)
+    m.update(type="copied", export_task_id=run, s3_bucket="exports",
+             s3_prefix="s3-export/%s/2024-02-29" % cluster, lake_bucket="lake",
+             lake_prefix="lake", objects=1, bytes=100, removed=0, tables=["db/public.t1"],
+             failed_tables=[], copied_at=copied_at)
+    return m
+
+
+def test_other_run_started_within_the_skew_before_the_copy_is_not_trusted(tmp_path):
+    """Someone else's run that began 1 s before the copy ended is not trusted: crawl again.
+
+    Before: CRAWL_CLOCK_SKEW was applied in the accepting direction for another's run, so a
+    run that began up to the skew *before* the copy finished counted as covering it, though it
+    may have listed the lake before the last files (or the new date= folder) were there.
+    """
+    h.require_stack()
+    h.standin_config(crawler_seconds=2.5)
+    glue = h.aws("glue")
+    db = "sl_db_%s" % h.uid()
+    glue.create_database(DatabaseInput={"Name": db})
+    prefix = h.topic_prefix("review-crawl")
+    h.create_topics(prefix)
+    cluster = "rs-%s" % h.uid()
+    crawler = "snaplake-%s" % cluster
+    glue.create_crawler(Name=crawler, Role="arn:aws:iam::%s:role/glue" % h.ACCOUNT,
+                        DatabaseName=db,
+                        Targets={"S3Targets": [{"Path": "s3://lake/lake/%s/" % cluster}]})
+    glue.start_crawler(Name=crawler)            # someone's run starts ...
+    time.sleep(1.0)
+    msg = copied_message(cluster, h.now_rfc3339())  # ... and our copy ends 1 s into it
+    w = h.Worker("crawl", h.worker_env(prefix, CRAWL_POLL_INTERVAL="300ms",
+                                       CRAWL_CLOCK_SKEW="2s"), tmp_path / "crawl.log")
+    try:
+        w.wait_ready()
+        with h.KafkaReader(prefix + "crawls") as out:
+            h.produce(prefix + "copies", msg, key=cluster)
+            recs = out.read(1, 40)
+        assert len(recs) == 1
+        starts = [s for s in h.standin_state()["crawl_starts"] if s["crawler"] == crawler]
+        results = [s["result"] for s in starts]
+        # 1 s before the copy ended is inside the 2 s allowance either way: crawl again.
+        assert results == ["started", "CrawlerRunningException", "started"], results
+        assert recs[0].value["crawl_started_at"][:19] >= time.strftime(
+            "%Y-%m-%dT%H:%M:%S", time.gmtime(int(starts[-1]["time"])))
+    finally:
+        assert w.stop() == 0
