@@ -24,8 +24,9 @@
  * chars, so it fits PostgreSQL's 63), which every worker reads from pg_stat_activity; a slot
  * of a dead worker vanishes with its connection. The foreign count is F = |R \ L|: exports of
  * other tools, and exports of dead snaplake workers that no one has adopted yet (they do run,
- * so they must count). A job may only take slot k < EXPORT_TASK_LIMIT - F. Snaplake's own
- * exports are bounded by the slots, the others by F, so together they stay within the limit;
+ * so they must count). A job may only take a slot when |L| + F < EXPORT_TASK_LIMIT, and only
+ * slot k < EXPORT_TASK_LIMIT - F. Snaplake's own exports are bounded by the slots, the others
+ * by F, so together they stay within the limit;
  * the rare race in between (a foreign export started after we looked) is answered by AWS's
  * ExportTaskLimitReachedFault, which we treat as "wait", never as a failure.
  */
@@ -201,7 +202,12 @@ static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
     foreign = sl_rds_count_foreign_running(&c->running, own, c->nlive + 1);
     free(own);
     usable = c->cfg.task_limit - (long long)foreign;
-    if (usable <= 0)
+    /* Bounding the slot number alone is not enough: slot 0 freed while slot 1 is held and a
+     * foreign export runs passes k < limit - F with limit - 1 exports already running (a slot
+     * lost with its connection, a retry or a revoke turns a running export foreign the same
+     * way). Exports running or about to run are |L| + F; a new slot must keep that within
+     * the limit. The slot-number bound stays: it settles two workers deciding at once. */
+    if (usable <= 0 || (long long)c->nlive + (long long)foreign >= c->cfg.task_limit)
         return 0;
     if (!x->slot_conn && sl_worker_pg_connect(w, "slot", &x->slot_conn, err, sizeof(err))) {
         sl_warn(&job->log, "export slot connection failed: %s", err);

@@ -190,3 +190,45 @@ def test_other_run_started_within_the_skew_before_the_copy_is_not_trusted(tmp_pa
             "%Y-%m-%dT%H:%M:%S", time.gmtime(int(starts[-1]["time"])))
     finally:
         assert w.stop() == 0
+
+
+# ------------------------------------------------------------------ export slots, foreign count
+
+def test_free_low_slot_does_not_admit_past_the_limit_with_a_foreign_export(ctx):
+    """Slots 0..L-1 plus the foreign count: a freed low slot must not start an L+1-th export.
+
+    The old rule only bounded the slot *number* (k < limit - foreign): with slot 1 held by a
+    running export, a foreign export running, and slot 0 just freed, k = 0 passed and a third
+    export started under a limit of 2. The stand-in's cap is raised so only the worker's rule
+    is under test (as in test_export.py's cap tests).
+    """
+    h.standin_config(export_cap=50, export_seconds=2.0)
+    a, b, c3 = h.create_cluster(), h.create_cluster(), h.create_cluster()
+    h.standin_config(task_seconds={a["run_id"]: 1.5, b["run_id"]: 9.0, c3["run_id"]: 1.5})
+    w = export_worker(ctx, EXPORT_TASK_LIMIT="2", EXPORT_POLL_INTERVAL="300ms",
+                      EXPORT_SLOT_RETRY="200ms")
+    w.wait_ready()
+    topic = ctx["prefix"] + "snapshots"
+    with h.KafkaReader(ctx["prefix"] + "exports") as out:
+        h.produce(topic, h.snapshot_message(a), key=a["cluster"])
+        h.produce(topic, h.snapshot_message(b), key=b["cluster"])
+        h.wait_for(lambda: {s["task_id"] for s in h.standin_state()["start_calls"]
+                            if s["result"] == "started"} >= {a["run_id"], b["run_id"]},
+                   20, what="A and B started")
+        other = h.create_cluster()
+        tid = "other-team-%s" % h.uid(10)
+        h.standin_config(task_seconds={tid: 9.0})
+        h.aws("rds").start_export_task(ExportTaskIdentifier=tid, SourceArn=other["snapshot_arn"],
+                                       S3BucketName=ctx["bucket"], IamRoleArn=ROLE, KmsKeyId=KMS)
+        first = out.read(1, 20)
+        assert [r.value["run_id"] for r in first] == [a["run_id"]]
+        h.produce(topic, h.snapshot_message(c3), key=c3["cluster"])
+        recs = out.read(3, 60)
+    assert {r.value["run_id"] for r in recs} == {a["run_id"], b["run_id"], c3["run_id"]}
+    tasks = {t["ExportTaskIdentifier"]: t for t in h.standin_state()["tasks"]}
+    c_start = tasks[c3["run_id"]]["TaskStartTime"]
+    # (TaskEndTime is only filled once someone describes the task: use the set durations.)
+    busy_until = min(tasks[b["run_id"]]["TaskStartTime"] + 9.0, tasks[tid]["TaskStartTime"] + 9.0)
+    # C may only start once B or the foreign export ended (2 running = the limit).
+    assert c_start >= busy_until - 0.05, (c_start, busy_until)
+    assert w.stop() == 0
