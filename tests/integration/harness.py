@@ -27,6 +27,7 @@ Stable API (other test files import it; extend, do not change):
   standin(method, path, body=None) -> dict
   standin_state() / standin_config(**kv) / standin_config_reset() / standin_reset(all=False)
   standin_fail_export(task_id, cause, now=False)
+  (conftest.py) fixture `standin`      a PrivateStandin for the whole test module
   PrivateStandin()                     a stand-in of our own over MOTO_ENDPOINT on a free port,
                                        started with this process's AWS keys (so it can write
                                        export files into moto with signature checking on) and
@@ -42,6 +43,7 @@ Stable API (other test files import it; extend, do not change):
 
   Processes
   worker_binary() -> path              $SNAPLAKE_WORKER_BIN, else build/asan/bin/..., else build/bin
+  producer_binary() -> path            the same for snaplake-producer ($SNAPLAKE_PRODUCER_BIN)
   Worker(stage, env, log_path)         a running snaplake-worker; .logs() -> [dict JSON lines],
                                        .wait_log(pred, timeout), .stop(timeout) (SIGTERM, returns
                                        the exit code), .kill() (SIGKILL), .alive()
@@ -309,15 +311,24 @@ class KafkaReader:
 
 # --------------------------------------------------------------------------------- processes
 
-def worker_binary():
-    b = os.environ.get("SNAPLAKE_WORKER_BIN")
+def binary(name, env_var):
+    """Path of a snaplake binary: $env_var, else the ASan build, else the plain build."""
+    b = os.environ.get(env_var)
     if b:
         return b
-    for p in ("build/asan/bin/snaplake-worker", "build/bin/snaplake-worker"):
-        full = os.path.join(ROOT, p)
+    for d in ("build/asan/bin", "build/bin"):
+        full = os.path.join(ROOT, d, name)
         if os.path.exists(full):
             return full
-    pytest.skip("snaplake-worker is not built (make)")
+    pytest.skip("%s is not built (make)" % name)
+
+
+def worker_binary():
+    return binary("snaplake-worker", "SNAPLAKE_WORKER_BIN")
+
+
+def producer_binary():
+    return binary("snaplake-producer", "SNAPLAKE_PRODUCER_BIN")
 
 
 def worker_env(prefix, **overrides):

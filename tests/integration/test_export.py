@@ -21,15 +21,6 @@ ROLE = "arn:aws:iam::%s:role/rds-s3-export" % h.ACCOUNT
 KMS = "arn:aws:kms:us-east-1:%s:key/snaplake-test" % h.ACCOUNT
 
 
-@pytest.fixture(scope="module")
-def standin():
-    h.require_stack()
-    sd = h.PrivateStandin()
-    sd.start()
-    yield sd
-    sd.stop()
-
-
 @pytest.fixture
 def ctx(standin, request, tmp_path):
     """A clean stand-in, a bucket, a unique topic prefix, and worker bookkeeping."""

@@ -93,15 +93,6 @@ def find_leaks(text, secrets):
     return hits
 
 
-@pytest.fixture(scope="module")
-def standin():
-    h.require_stack()
-    sd = h.PrivateStandin()
-    sd.start()
-    yield sd
-    sd.stop()
-
-
 def test_no_secret_in_any_output_of_a_debug_pipeline(standin, tmp_path):
     creds = temp_credentials()
     secrets = {"secret access key": creds["SecretAccessKey"],

@@ -54,26 +54,6 @@ def layout_files(layout):
                for tables in layout["databases"].values() for t in tables.values())
 
 
-def producer_binary():
-    b = os.environ.get("SNAPLAKE_PRODUCER_BIN")
-    if b:
-        return b
-    for p in ("build/asan/bin/snaplake-producer", "build/bin/snaplake-producer"):
-        full = os.path.join(h.ROOT, p)
-        if os.path.exists(full):
-            return full
-    pytest.skip("snaplake-producer is not built (make)")
-
-
-@pytest.fixture(scope="module")
-def standin():
-    h.require_stack()
-    sd = h.PrivateStandin()
-    sd.start()
-    yield sd
-    sd.stop()
-
-
 class Pipeline:
     """One test's world: buckets, a Glue database, topics, clusters with a crawler each, one
     worker per stage, readers of the output topics."""
@@ -155,7 +135,7 @@ class Pipeline:
                            PRODUCER_RETRY_BASE="100ms", EVENTS_FILE=str(f))
         for k in ("CLUSTERS", "PRODUCER_MODE"):
             env.pop(k, None)
-        r = subprocess.run([producer_binary(), "event"], env=env, capture_output=True,
+        r = subprocess.run([h.producer_binary(), "event"], env=env, capture_output=True,
                            timeout=60, cwd=h.ROOT)
         out = r.stdout.decode("utf-8", "replace")
         err = r.stderr.decode("utf-8", "replace")

@@ -23,17 +23,6 @@ import harness as h  # noqa: E402
 DATE = "2024-02-29"
 
 
-def producer_binary():
-    b = os.environ.get("SNAPLAKE_PRODUCER_BIN")
-    if b:
-        return b
-    for p in ("build/asan/bin/snaplake-producer", "build/bin/snaplake-producer"):
-        full = os.path.join(h.ROOT, p)
-        if os.path.exists(full):
-            return full
-    pytest.skip("snaplake-producer is not built (make)")
-
-
 def penv(prefix, **kv):
     """Environment for the producer: stack env, RDS = moto itself, unique topic prefix."""
     e = h.worker_env(prefix, AWS_ENDPOINT_URL=os.environ["MOTO_ENDPOINT"],
@@ -61,7 +50,7 @@ def summary(logs):
 
 
 def run(mode, env, stdin=None, timeout=120):
-    r = subprocess.run([producer_binary(), mode], env=env, input=stdin, capture_output=True,
+    r = subprocess.run([h.producer_binary(), mode], env=env, input=stdin, capture_output=True,
                        timeout=timeout, cwd=h.ROOT)
     return r.returncode, log_lines(r.stdout.decode("utf-8", "replace")), \
         r.stderr.decode("utf-8", "replace")
@@ -222,7 +211,7 @@ def test_event_pipe_keeps_running_between_lines(ctx, tmp_path):
     u = ctx["u"]
     c1, c2 = "pipe-%s-a" % u, "pipe-%s-b" % u
     out = open(tmp_path / "producer.log", "wb")
-    p = subprocess.Popen([producer_binary(), "event"], env=penv(ctx["prefix"]),
+    p = subprocess.Popen([h.producer_binary(), "event"], env=penv(ctx["prefix"]),
                          stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, cwd=h.ROOT)
 
     def logs():
@@ -274,7 +263,7 @@ def test_event_pipe_keeps_running_between_lines(ctx, tmp_path):
 def test_event_sigterm_on_idle_pipe(ctx, tmp_path):
     u = ctx["u"]
     out = open(tmp_path / "producer.log", "wb")
-    p = subprocess.Popen([producer_binary(), "event"], env=penv(ctx["prefix"]),
+    p = subprocess.Popen([h.producer_binary(), "event"], env=penv(ctx["prefix"]),
                          stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, cwd=h.ROOT)
     try:
         p.stdin.write((line(event("term-%s" % u)) + "\n").encode())

@@ -21,14 +21,6 @@ KMS = "arn:aws:kms:us-east-1:%s:key/snaplake-test" % h.ACCOUNT
 
 # ------------------------------------------------------------------------------ export stage
 
-@pytest.fixture(scope="module")
-def standin():
-    h.require_stack()
-    sd = h.PrivateStandin()
-    sd.start()
-    yield sd
-    sd.stop()
-
 
 @pytest.fixture
 def ctx(standin, request, tmp_path):
