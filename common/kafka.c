@@ -364,6 +364,25 @@ out:
     return rc;
 }
 
+int sl_kafka_create_pipeline_topics(const sl_kafka_topic_opts *o, char *const *envp, char *err,
+                                    size_t errlen)
+{
+    static const char *const stages[] = {SL_KAFKA_TOPIC_SNAPSHOTS, SL_KAFKA_TOPIC_EXPORTS,
+                                         SL_KAFKA_TOPIC_COPIES,    SL_KAFKA_TOPIC_CRAWLS,
+                                         SL_KAFKA_TOPIC_FAILURES,  SL_KAFKA_TOPIC_DLQ};
+    char names[SL_ARRAY_LEN(stages)][256];
+    const char *topics[SL_ARRAY_LEN(stages)];
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(stages); i++) {
+        if (sl_kafka_topic_name(names[i], sizeof(names[i]), o->prefix, stages[i]))
+            return sl_seterr(err, errlen, "KAFKA_TOPIC_PREFIX makes no valid topic name for %s",
+                             stages[i]);
+        topics[i] = names[i];
+    }
+    return sl_kafka_create_topics(topics, SL_ARRAY_LEN(stages), (int)o->partitions,
+                                  (int)o->replication, NULL, envp, 30000, err, errlen);
+}
+
 /* ---- producer ---- */
 
 struct sl_kafka_producer {

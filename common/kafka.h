@@ -46,6 +46,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "config.h"
 #include "util.h"
 
 /* KAFKA_-prefixed variables that are snaplake settings, not librdkafka properties. */
@@ -109,6 +110,40 @@ int sl_kafka_topic_name(char *out, size_t outlen, const char *prefix,
 int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partitions,
                            int replication, const char *const *props, char *const *envp,
                            int timeout_ms, char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
+ * The pipeline-topic settings every binary shares, embedded in its config struct and read
+ * through its table with SL_KAFKA_TOPIC_CFG_OPTS(type, member). Strings owned by that struct.
+ */
+typedef struct sl_kafka_topic_opts {
+    char *prefix;                 /* KAFKA_TOPIC_PREFIX */
+    int create;                   /* SL_CREATE_TOPICS */
+    long long partitions;         /* TOPIC_PARTITIONS */
+    long long replication;        /* TOPIC_REPLICATION */
+    long long publish_timeout_ms; /* PUBLISH_TIMEOUT */
+} sl_kafka_topic_opts;
+
+/* clang-format off */
+#define SL_KAFKA_TOPIC_CFG_OPTS(type, member)                                                     \
+    {"KAFKA_TOPIC_PREFIX", SL_CFG_STRING, SL_KAFKA_DEFAULT_PREFIX, 0, -1, 0,                      \
+     offsetof(type, member.prefix), "prefix of every topic name"},                                \
+    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0, offsetof(type, member.create),           \
+     "create the six pipeline topics at start (local stack, tests, demo)"},                       \
+    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0, offsetof(type, member.partitions),        \
+     "partitions of topics created at start"},                                                    \
+    {"TOPIC_REPLICATION", SL_CFG_INT, "1", 1, 32, 0, offsetof(type, member.replication),          \
+     "replication factor of topics created at start (3 on a production cluster)"},                \
+    {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,                                   \
+     offsetof(type, member.publish_timeout_ms), "wait for a delivery report this long"}
+/* clang-format on */
+
+/*
+ * Creates the six pipeline topics (<prefix>snapshots, exports, copies, crawls, failures, dlq)
+ * with o->partitions and o->replication, through sl_kafka_create_topics (existing topics are
+ * fine; envp as there). Returns 0, or -1 with err naming the topic or the broker's error.
+ */
+int sl_kafka_create_pipeline_topics(const sl_kafka_topic_opts *o, char *const *envp, char *err,
+                                    size_t errlen) SL_MUST_CHECK;
 
 /* ---- producer ---- */
 

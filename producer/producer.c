@@ -71,20 +71,11 @@ static const sl_cfg_opt producer_opts[] = {
     {"EVENT_MAX_BYTES", SL_CFG_INT, "1048576", 1024, 16777216, 0,
      offsetof(sl_producer_cfg, max_frame),
      "longest input event or line; a longer one is dead-lettered, not fatal"},
-    {"KAFKA_TOPIC_PREFIX", SL_CFG_STRING, SL_KAFKA_DEFAULT_PREFIX, 0, -1, 0,
-     offsetof(sl_producer_cfg, topic_prefix), "prefix of every topic name"},
-    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0, offsetof(sl_producer_cfg, create_topics),
-     "create the six pipeline topics at start (tests, demo)"},
-    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0, offsetof(sl_producer_cfg, topic_partitions),
-     "partitions of topics created at start"},
-    {"TOPIC_REPLICATION", SL_CFG_INT, "1", 1, 32, 0, offsetof(sl_producer_cfg, topic_replication),
-     "replication factor of topics created at start (3 on a production cluster)"},
-    {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
-     offsetof(sl_producer_cfg, publish_timeout_ms), "wait for a delivery report this long"},
     {"PRODUCER_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0, offsetof(sl_producer_cfg, max_attempts),
      "tries of each Kafka/PostgreSQL step before the run fails"},
     {"PRODUCER_RETRY_BASE", SL_CFG_DURATION, "500ms", 1, 60000, 0,
      offsetof(sl_producer_cfg, retry_base_ms), "base of the full-jitter backoff between tries"},
+    SL_KAFKA_TOPIC_CFG_OPTS(sl_producer_cfg, topics),
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_producer_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
 };
@@ -236,7 +227,7 @@ static int step_once(sl_producer *p, step_args *a, char *err, size_t errlen)
     case STEP_DLQ:
         return sl_kafka_produce_sync(p->prod, a->topic, RD_KAFKA_PARTITION_UA, a->key,
                                      a->key ? strlen(a->key) : 0, a->text, a->len, NULL, 0,
-                                     (int)p->cfg.publish_timeout_ms, &code, err, errlen);
+                                     (int)p->cfg.topics.publish_timeout_ms, &code, err, errlen);
     }
     return sl_seterr(err, errlen, "unknown step");
 }
@@ -732,26 +723,6 @@ static int pg_start(sl_producer *p, char *err, size_t errlen)
     }
 }
 
-static int create_topics(sl_producer *p, char *err, size_t errlen)
-{
-    char names[6][TOPIC_LEN], perr[SL_ERRLEN];
-    const char *stages[] = {SL_KAFKA_TOPIC_SNAPSHOTS, SL_KAFKA_TOPIC_EXPORTS,
-                            SL_KAFKA_TOPIC_COPIES,    SL_KAFKA_TOPIC_CRAWLS,
-                            SL_KAFKA_TOPIC_FAILURES,  SL_KAFKA_TOPIC_DLQ};
-    const char *topics[6];
-
-    for (size_t i = 0; i < 6; i++) {
-        if (sl_kafka_topic_name(names[i], TOPIC_LEN, p->cfg.topic_prefix, stages[i]))
-            return sl_seterr(err, errlen, "bad topic name for %s", stages[i]);
-        topics[i] = names[i];
-    }
-    if (sl_kafka_create_topics(topics, 6, (int)p->cfg.topic_partitions,
-                               (int)p->cfg.topic_replication, NULL, NULL, 30000, perr,
-                               sizeof(perr)))
-        return sl_seterr(err, errlen, "creating topics: %s", perr);
-    return 0;
-}
-
 sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
 {
     sl_producer *p = calloc(1, sizeof(*p));
@@ -799,9 +770,9 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
         ok = 0;
     }
     if (ok &&
-        (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topic_prefix,
+        (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topics.prefix,
                              SL_KAFKA_TOPIC_SNAPSHOTS) ||
-         sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topic_prefix, SL_KAFKA_TOPIC_DLQ))) {
+         sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ))) {
         append_err(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
         ok = 0;
     }
@@ -827,8 +798,11 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
     }
     if (pg_start(p, err, errlen))
         goto fail;
-    if (p->cfg.create_topics && create_topics(p, err, errlen))
+    if (p->cfg.topics.create &&
+        sl_kafka_create_pipeline_topics(&p->cfg.topics, NULL, perr, sizeof(perr))) {
+        sl_seterr(err, errlen, "creating topics: %s", perr);
         goto fail;
+    }
     {
         const char *props[] = {"client.id", "snaplake-producer", NULL};
         if (sl_kafka_producer_new(&p->prod, props, NULL, perr, sizeof(perr))) {

@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "aws_http.h"
+#include "kafka.h"
 #include "util.h"
 
 /* The producer's settings (its config table; --help prints it). */
@@ -41,11 +42,7 @@ typedef struct sl_producer_cfg {
     char *clusters;               /* CLUSTERS: comma/space separated cluster ids */
     char *events_file;            /* EVENTS_FILE: event mode input; unset or "-" = stdin */
     long long max_frame;          /* EVENT_MAX_BYTES: cap on one input event/line */
-    char *topic_prefix;           /* KAFKA_TOPIC_PREFIX */
-    int create_topics;            /* SL_CREATE_TOPICS */
-    long long topic_partitions;   /* TOPIC_PARTITIONS */
-    long long topic_replication;  /* TOPIC_REPLICATION */
-    long long publish_timeout_ms; /* PUBLISH_TIMEOUT */
+    sl_kafka_topic_opts topics;   /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
     long long max_attempts;       /* PRODUCER_MAX_ATTEMPTS: tries of Kafka/PostgreSQL steps */
     long long retry_base_ms;      /* PRODUCER_RETRY_BASE */
     char *database_url;           /* DATABASE_URL (else libpq's PG* environment) */

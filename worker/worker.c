@@ -94,8 +94,6 @@ static const sl_cfg_opt worker_opts[] = {
      "debug|info|warn|error"},
     {"WORKER_STAGE", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_worker_cfg, stage),
      "stage to run when no argument is given (export, copy, crawl, ...)"},
-    {"KAFKA_TOPIC_PREFIX", SL_CFG_STRING, SL_KAFKA_DEFAULT_PREFIX, 0, -1, 0,
-     offsetof(sl_worker_cfg, topic_prefix), "prefix of every topic name"},
     {"KAFKA_GROUP_ID", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_worker_cfg, group_id),
      "consumer group (default snaplake-<stage>)"},
     {"WORKER_MAX_JOBS", SL_CFG_INT, "0", 0, 100000, 0, offsetof(sl_worker_cfg, max_jobs),
@@ -106,14 +104,7 @@ static const sl_cfg_opt worker_opts[] = {
      offsetof(sl_worker_cfg, retry_base_ms), "base of the full-jitter backoff between attempts"},
     {"STAGE_RETRY_MAX", SL_CFG_DURATION, "5m", 1, 86400000, 0,
      offsetof(sl_worker_cfg, retry_max_ms), "longest backoff between attempts"},
-    {"SL_CREATE_TOPICS", SL_CFG_BOOL, "false", 0, -1, 0, offsetof(sl_worker_cfg, create_topics),
-     "create the six pipeline topics at start (tests, demo)"},
-    {"TOPIC_PARTITIONS", SL_CFG_INT, "12", 1, 10000, 0, offsetof(sl_worker_cfg, topic_partitions),
-     "partitions of topics created at start"},
-    {"TOPIC_REPLICATION", SL_CFG_INT, "1", 1, 32, 0, offsetof(sl_worker_cfg, topic_replication),
-     "replication factor of topics created at start (3 on a production cluster)"},
-    {"PUBLISH_TIMEOUT", SL_CFG_DURATION, "30s", 100, 600000, 0,
-     offsetof(sl_worker_cfg, publish_timeout_ms), "wait for a delivery report this long"},
+    SL_KAFKA_TOPIC_CFG_OPTS(sl_worker_cfg, topics),
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_worker_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
     SL_AWS_CFG_OPTS(sl_worker_cfg, aws),
@@ -572,7 +563,7 @@ static int publish(sl_worker *w, wjob *j)
     {
         rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (sl_kafka_produce_sync(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
-                                  NULL, 0, (int)w->cfg.publish_timeout_ms, &code, err,
+                                  NULL, 0, (int)w->cfg.topics.publish_timeout_ms, &code, err,
                                   sizeof(err))) {
             log_job(SL_LOG_WARN, j, "publish_error", "publish to %s failed, will retry: %s", topic,
                     err);
@@ -951,14 +942,14 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     sl_log_init(w->app_name, lvl);
     sl_config_dump(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
     snprintf(w->group, sizeof(w->group), "%s", w->cfg.group_id ? w->cfg.group_id : w->app_name);
-    if (sl_kafka_topic_name(w->in_topic, TOPIC_LEN, w->cfg.topic_prefix, w->stage->in_topic) ||
-        sl_kafka_topic_name(w->fail_topic, TOPIC_LEN, w->cfg.topic_prefix,
+    if (sl_kafka_topic_name(w->in_topic, TOPIC_LEN, w->cfg.topics.prefix, w->stage->in_topic) ||
+        sl_kafka_topic_name(w->fail_topic, TOPIC_LEN, w->cfg.topics.prefix,
                             SL_KAFKA_TOPIC_FAILURES) ||
-        sl_kafka_topic_name(w->dlq_topic, TOPIC_LEN, w->cfg.topic_prefix, SL_KAFKA_TOPIC_DLQ) ||
+        sl_kafka_topic_name(w->dlq_topic, TOPIC_LEN, w->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ) ||
         (w->stage->out_topic &&
-         sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topic_prefix, w->stage->out_topic))) {
+         sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topics.prefix, w->stage->out_topic))) {
         sl_seterr(err, errlen, "KAFKA_TOPIC_PREFIX \"%s\" makes an invalid topic name",
-                  w->cfg.topic_prefix);
+                  w->cfg.topics.prefix);
         goto fail;
     }
     {
@@ -983,25 +974,10 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         sl_seterr(err, errlen, "ledger migrations: %s", perr);
         goto fail;
     }
-    if (w->cfg.create_topics) {
-        char names[6][TOPIC_LEN];
-        const char *stages[] = {SL_KAFKA_TOPIC_SNAPSHOTS, SL_KAFKA_TOPIC_EXPORTS,
-                                SL_KAFKA_TOPIC_COPIES,    SL_KAFKA_TOPIC_CRAWLS,
-                                SL_KAFKA_TOPIC_FAILURES,  SL_KAFKA_TOPIC_DLQ};
-        const char *topics[6];
-        for (size_t i = 0; i < 6; i++) {
-            if (sl_kafka_topic_name(names[i], TOPIC_LEN, w->cfg.topic_prefix, stages[i])) {
-                sl_seterr(err, errlen, "bad topic name for %s", stages[i]);
-                goto fail;
-            }
-            topics[i] = names[i];
-        }
-        if (sl_kafka_create_topics(topics, 6, (int)w->cfg.topic_partitions,
-                                   (int)w->cfg.topic_replication, NULL, NULL, 30000, perr,
-                                   sizeof(perr))) {
-            sl_seterr(err, errlen, "creating topics: %s", perr);
-            goto fail;
-        }
+    if (w->cfg.topics.create &&
+        sl_kafka_create_pipeline_topics(&w->cfg.topics, NULL, perr, sizeof(perr))) {
+        sl_seterr(err, errlen, "creating topics: %s", perr);
+        goto fail;
     }
     {
         const char *props[] = {"client.id", w->app_name, NULL};

@@ -21,6 +21,7 @@
 
 #include "aws_http.h"
 #include "config.h"
+#include "kafka.h"
 #include "stage.h"
 #include "util.h"
 
@@ -28,16 +29,12 @@
 typedef struct sl_worker_cfg {
     char *log_level;              /* LOG_LEVEL */
     char *stage;                  /* WORKER_STAGE (the command-line argument wins) */
-    char *topic_prefix;           /* KAFKA_TOPIC_PREFIX */
     char *group_id;               /* KAFKA_GROUP_ID; NULL = "snaplake-<stage>" */
     long long max_jobs;           /* WORKER_MAX_JOBS; 0 = the stage's default */
     long long max_attempts;       /* STAGE_MAX_ATTEMPTS */
     long long retry_base_ms;      /* STAGE_RETRY_BASE */
     long long retry_max_ms;       /* STAGE_RETRY_MAX */
-    int create_topics;            /* SL_CREATE_TOPICS */
-    long long topic_partitions;   /* TOPIC_PARTITIONS */
-    long long topic_replication;  /* TOPIC_REPLICATION */
-    long long publish_timeout_ms; /* KAFKA_PUBLISH_TIMEOUT */
+    sl_kafka_topic_opts topics;   /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
     char *database_url;           /* DATABASE_URL (else libpq's PG* environment) */
     sl_aws_opts aws;              /* AWS_* rows (SL_AWS_CFG_OPTS) */
 } sl_worker_cfg;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kafka.h"
@@ -69,6 +70,53 @@ static void test_create_topics_idempotent(void)
         CHECK(strstr(err, name) != NULL);
         fprintf(stderr, "expected refusal: %s\n", err);
     }
+}
+
+/* The six pipeline topics come out of one call, with the asked partitions; a bad prefix is
+   refused before any broker call. */
+static void test_create_pipeline_topics(void)
+{
+    static const char *const stages[] = {"snapshots", "exports", "copies",
+                                         "crawls",    "failures", "dlq"};
+    char prefix[192], err[SL_ERRLEN];
+    sl_kafka_topic_opts o = {.prefix = prefix, .create = 1, .partitions = 3, .replication = 1};
+    sl_kafka_topic_opts bad = {.prefix = "no spaces allowed.", .partitions = 1, .replication = 1};
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    const rd_kafka_metadata_t *md = NULL;
+    int found = 0;
+
+    snprintf(prefix, sizeof prefix, "%s.pipe.", topic1);
+    CHECK_INT(sl_kafka_create_pipeline_topics(&o, NULL, err, sizeof err), 0);
+    CHECK_INT(sl_kafka_create_pipeline_topics(&o, NULL, err, sizeof err), 0);
+    CHECK_INT(sl_kafka_create_pipeline_topics(&bad, NULL, err, sizeof err), -1);
+    CHECK(strstr(err, "KAFKA_TOPIC_PREFIX") != NULL);
+
+    CHECK(rd_kafka_conf_set(conf, "bootstrap.servers", getenv("KAFKA_BOOTSTRAP_SERVERS"), err,
+                            sizeof err) == RD_KAFKA_CONF_OK);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    CHECK(rk != NULL);
+    /* CreateTopics answers before every broker's metadata cache has the topics: look again
+       for up to 10 s. */
+    for (long long until = sl_mono_ms() + 10000; found < 6 && sl_mono_ms() < until;) {
+        found = 0;
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        for (int i = 0; i < md->topic_cnt; i++)
+            for (size_t k = 0; k < SL_ARRAY_LEN(stages); k++) {
+                char want[256];
+                snprintf(want, sizeof want, "%s%s", prefix, stages[k]);
+                if (strcmp(md->topics[i].topic, want) == 0 && md->topics[i].partition_cnt == 3)
+                    found++;
+            }
+        rd_kafka_metadata_destroy(md);
+        if (found < 6) {
+            struct timespec ts = {0, 200 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    rd_kafka_destroy(rk);
+    CHECK_INT(found, 6);
 }
 
 static void test_produce_20_sync(void)
@@ -339,7 +387,8 @@ static void test_env_client_id_reaches_librdkafka(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_create_topics_idempotent),       SL_TEST(test_produce_20_sync),
+    SL_TEST(test_create_topics_idempotent),       SL_TEST(test_create_pipeline_topics),
+    SL_TEST(test_produce_20_sync),
     SL_TEST(test_manual_offsets_survive_restart), SL_TEST(test_pause_resume_stays_in_group),
     SL_TEST(test_produce_errors_surface),         SL_TEST(test_env_client_id_reaches_librdkafka),
 };
