@@ -111,8 +111,7 @@ int sl_ledger_run_ensure(PGconn *conn, const sl_msg *m, int *created, char *err,
     return run_insert(conn, m, created, err, errlen);
 }
 
-int sl_ledger_run_exists(PGconn *conn, const char *run_id, int *exists, char *err,
-                         size_t errlen)
+int sl_ledger_run_exists(PGconn *conn, const char *run_id, int *exists, char *err, size_t errlen)
 {
     PGresult *res = NULL;
     const char *params[1] = {run_id};
@@ -125,8 +124,33 @@ int sl_ledger_run_exists(PGconn *conn, const char *run_id, int *exists, char *er
     return 0;
 }
 
-int sl_ledger_stage_begin(PGconn *conn, const sl_msg *m, const char *stage, int *attempt,
-                          char *err, size_t errlen)
+/* Appends a history row carrying the stage row's current attempt (inside the caller's
+   transaction). error_code, error_message and details_json may be NULL. */
+static int append_event(PGconn *conn, const char *run_id, const char *stage, const char *status,
+                        const char *error_code, const char *error_message, const char *details_json,
+                        char *err, size_t errlen)
+{
+    const char *ev[6] = {run_id, stage, status, error_code, error_message, details_json};
+
+    return sl_pg_exec(conn,
+                      "INSERT INTO snaplake_stage_events (run_id, stage, status, attempt,"
+                      " error_code, error_message, details)"
+                      " SELECT $1, $2, $3, attempt, $4, $5, $6::jsonb FROM snaplake_stage_runs"
+                      " WHERE run_id = $1 AND stage = $2",
+                      6, ev, NULL, err, errlen);
+}
+
+/* Marks the run as touched by this transition. */
+static int touch_run(PGconn *conn, const char *run_id, char *err, size_t errlen)
+{
+    const char *p[1] = {run_id};
+
+    return sl_pg_exec(conn, "UPDATE snaplake_runs SET updated_at = now() WHERE run_id = $1", 1, p,
+                      NULL, err, errlen);
+}
+
+int sl_ledger_stage_begin(PGconn *conn, const sl_msg *m, const char *stage, int *attempt, char *err,
+                          size_t errlen)
 {
     PGresult *res = NULL;
     const char *params[2];
@@ -152,14 +176,9 @@ int sl_ledger_stage_begin(PGconn *conn, const sl_msg *m, const char *stage, int 
     got = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     res = NULL;
-    if (sl_pg_exec(conn,
-                   "INSERT INTO snaplake_stage_events (run_id, stage, status, attempt)"
-                   " VALUES ($1, $2, 'running',"
-                   "   (SELECT attempt FROM snaplake_stage_runs WHERE run_id = $1 AND stage = $2))",
-                   2, params, NULL, err, errlen) != 0)
-        goto out;
-    if (sl_pg_exec(conn, "UPDATE snaplake_runs SET updated_at = now() WHERE run_id = $1", 1,
-                   params, NULL, err, errlen) != 0)
+    if (append_event(conn, m->run_id, stage, SL_LEDGER_RUNNING, NULL, NULL, NULL, err, errlen) !=
+            0 ||
+        touch_run(conn, m->run_id, err, errlen) != 0)
         goto out;
     failed = 0;
 out:
@@ -221,18 +240,10 @@ static int stage_write(PGconn *conn, const char *run_id, const char *stage, cons
                    " WHERE run_id = $1 AND stage = $2",
                    9, params, NULL, err, errlen) != 0)
         goto out;
-    if (finished || changed) {
-        const char *ev[6] = {run_id, stage, status, error_code, error_message, details_json};
-        if (sl_pg_exec(conn,
-                       "INSERT INTO snaplake_stage_events (run_id, stage, status, attempt,"
-                       " error_code, error_message, details)"
-                       " SELECT $1, $2, $3, attempt, $4, $5, $6::jsonb FROM snaplake_stage_runs"
-                       " WHERE run_id = $1 AND stage = $2",
-                       6, ev, NULL, err, errlen) != 0)
-            goto out;
-    }
-    if (sl_pg_exec(conn, "UPDATE snaplake_runs SET updated_at = now() WHERE run_id = $1", 1,
-                   params, NULL, err, errlen) != 0)
+    if ((finished || changed) && append_event(conn, run_id, stage, status, error_code,
+                                              error_message, details_json, err, errlen) != 0)
+        goto out;
+    if (touch_run(conn, run_id, err, errlen) != 0)
         goto out;
     failed = 0;
 out:
@@ -248,10 +259,9 @@ static int status_ok(const char *status, int finished)
            strcmp(status, SL_LEDGER_QUEUED) == 0;
 }
 
-int sl_ledger_stage_update(PGconn *conn, const char *run_id, const char *stage,
-                           const char *status, const char *export_task_id,
-                           const char *aws_ids_json, const char *details_json, char *err,
-                           size_t errlen)
+int sl_ledger_stage_update(PGconn *conn, const char *run_id, const char *stage, const char *status,
+                           const char *export_task_id, const char *aws_ids_json,
+                           const char *details_json, char *err, size_t errlen)
 {
     if (!status_ok(status, 0))
         return sl_seterr(err, errlen, "ledger: '%s' is not an in-progress status", status);
@@ -259,16 +269,15 @@ int sl_ledger_stage_update(PGconn *conn, const char *run_id, const char *stage,
                        details_json, err, errlen);
 }
 
-int sl_ledger_stage_finish(PGconn *conn, const char *run_id, const char *stage,
-                           const char *status, const char *error_code,
-                           const char *error_message, const char *export_task_id,
-                           const char *aws_ids_json, const char *details_json, char *err,
-                           size_t errlen)
+int sl_ledger_stage_finish(PGconn *conn, const char *run_id, const char *stage, const char *status,
+                           const char *error_code, const char *error_message,
+                           const char *export_task_id, const char *aws_ids_json,
+                           const char *details_json, char *err, size_t errlen)
 {
     if (!status_ok(status, 1))
         return sl_seterr(err, errlen, "ledger: '%s' is not a final status", status);
-    return stage_write(conn, run_id, stage, status, 1, error_code, error_message,
-                       export_task_id, aws_ids_json, details_json, err, errlen);
+    return stage_write(conn, run_id, stage, status, 1, error_code, error_message, export_task_id,
+                       aws_ids_json, details_json, err, errlen);
 }
 
 /* Builds a PostgreSQL text[] literal {"a","b"} with " and \ escaped. */
@@ -301,8 +310,8 @@ fail:
     return NULL;
 }
 
-int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t n,
-                     int since_hours, char *err, size_t errlen)
+int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t n, int since_hours,
+                     char *err, size_t errlen)
 {
     PGresult *res = NULL;
     char hours[32];
@@ -339,8 +348,8 @@ int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t
                     PQgetvalue(res, i, 2));
             last_run = run;
         }
-        fprintf(out, "  %-6s %-9s attempt %-2s %8ss", PQgetvalue(res, i, 3),
-                PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+        fprintf(out, "  %-6s %-9s attempt %-2s %8ss", PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
         if (*PQgetvalue(res, i, 9))
             fprintf(out, "  task %s", PQgetvalue(res, i, 9));
         if (*PQgetvalue(res, i, 7))
