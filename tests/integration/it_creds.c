@@ -46,15 +46,6 @@ typedef struct fake_env {
     const char *kv[40]; /* name, value, ..., NULL */
 } fake_env;
 
-static const char *fake_get(const char *name, void *ud)
-{
-    const fake_env *e = ud;
-    for (size_t i = 0; e->kv[i]; i += 2)
-        if (strcmp(e->kv[i], name) == 0)
-            return e->kv[i + 1];
-    return NULL;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -261,7 +252,7 @@ static sl_creds_provider *chain(fake_env *e, long long margin_ms, const sl_aws_o
     sl_creds_opts o;
     sl_aws_opts def = base_opts();
     memset(&o, 0, sizeof(o));
-    o.getenv_fn = fake_get;
+    o.getenv_fn = sl_test_env_get;
     o.getenv_ud = e;
     o.refresh_margin_ms = margin_ms;
     return sl_creds_chain_new(&o, ao ? ao : &def, err, errlen);

@@ -32,6 +32,20 @@ typedef struct sl_test {
 
 static int sl_test_failed_;
 
+/*
+ * A fake environment for code that takes an sl_cfg_getter-style lookup (config tables, the
+ * credentials chain): ud is a NULL-terminated array of name, value strings (or a struct whose
+ * first member is such an array). Returns the value of the first pair named `name`, or NULL.
+ */
+static inline const char *sl_test_env_get(const char *name, void *ud)
+{
+    const char *const *kv = ud;
+    for (size_t i = 0; kv[i]; i += 2)
+        if (strcmp(kv[i], name) == 0)
+            return kv[i + 1];
+    return NULL;
+}
+
 #define SL_TEST(fn) {#fn, fn}
 
 #define CHECK(cond)                                                                               \

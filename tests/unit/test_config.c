@@ -8,16 +8,6 @@
 #include "config.h"
 #include "sl_test.h"
 
-/* A fake environment: NULL-terminated name, value pairs. */
-static const char *fake_get(const char *name, void *ud)
-{
-    const char *const *env = ud;
-    for (size_t i = 0; env[i]; i += 2)
-        if (strcmp(env[i], name) == 0)
-            return env[i + 1];
-    return NULL;
-}
-
 typedef struct test_cfg {
     char *bucket;
     char *password;
@@ -100,7 +90,7 @@ static void test_load_defaults_and_values(void)
     char err[SL_ERRLEN];
 
     memset(&c, 0x5a, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err), 0);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), 0);
     CHECK_STR(c.bucket, "lake");
     CHECK_STR(c.password, "hunter2");
     CHECK_INT(c.slots, 5);
@@ -119,7 +109,7 @@ static void test_optional_unset_is_null(void)
     char err[SL_ERRLEN];
 
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err), 0);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), 0);
     CHECK(c.password == NULL);
     CHECK_INT(c.dry_run, 0);
     CHECK_INT(c.poll_ms, 30000);
@@ -137,7 +127,7 @@ static void test_all_errors_reported_at_once(void)
     int lines = 1;
 
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), -1);
     for (const char *p = err; *p; p++)
         lines += *p == '\n';
     CHECK_INT(lines, 4);
@@ -167,7 +157,7 @@ static void test_int_table(void)
         char err[SL_ERRLEN];
 
         memset(&c, 0, sizeof c);
-        CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err),
+        CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
                   cases[i].rc);
         if (cases[i].rc == 0)
             CHECK_INT(c.slots, cases[i].v);
@@ -184,7 +174,7 @@ static void test_duration_bounds(void)
     char err[SL_ERRLEN];
 
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), -1);
     CHECK(strstr(err, "T_POLL: value 50ms is out of range 100ms..3600000ms") != NULL);
 }
 
@@ -203,7 +193,7 @@ static void test_secret_bad_value_not_echoed(void)
     CHECK(big != NULL);
     memset(big, 'Z', 8999);
     big[8999] = '\0';
-    rc = sl_config_load(sopts, 1, &tok, fake_get, (void *)env, err, sizeof err);
+    rc = sl_config_load(sopts, 1, &tok, sl_test_env_get, (void *)env, err, sizeof err);
     free(big);
     CHECK_INT(rc, -1);
     CHECK(strstr(err, "ZZZ") == NULL);
@@ -220,7 +210,7 @@ static void test_bad_default_reported(void)
     long long n = 0;
     char err[SL_ERRLEN];
 
-    CHECK_INT(sl_config_load(bopts, 1, &n, fake_get, (void *)env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(bopts, 1, &n, sl_test_env_get, (void *)env, err, sizeof err), -1);
     CHECK(strstr(err, "T_N: default value \"lots\"") != NULL);
 }
 
@@ -232,7 +222,7 @@ static void test_tiny_error_buffer(void)
 
     memset(&c, 0, sizeof c);
     memset(err, 'X', sizeof err);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), -1);
     CHECK(memchr(err, '\0', sizeof err) != NULL);
     CHECK(strncmp(err, "T_BUCKET", 8) == 0);
 }
@@ -301,7 +291,7 @@ static void test_dump_hides_secrets(void)
 
     CHECK(f != NULL);
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, fake_get, env, err, sizeof err), 0);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), 0);
     fflush(stdout);
     saved = dup(STDOUT_FILENO);
     dup2(fileno(f), STDOUT_FILENO);

@@ -18,15 +18,6 @@ typedef struct fake_env {
     const char *kv[32]; /* name, value, ..., NULL */
 } fake_env;
 
-static const char *fake_get(const char *name, void *ud)
-{
-    const fake_env *e = ud;
-    for (size_t i = 0; e->kv[i]; i += 2)
-        if (strcmp(e->kv[i], name) == 0)
-            return e->kv[i + 1];
-    return NULL;
-}
-
 static sl_aws_opts test_aws_opts(void)
 {
     sl_aws_opts o;
@@ -45,7 +36,7 @@ static sl_creds_provider *chain(fake_env *e, long long margin_ms, char *err, siz
     sl_creds_opts o;
     sl_aws_opts a = test_aws_opts();
     memset(&o, 0, sizeof(o));
-    o.getenv_fn = fake_get;
+    o.getenv_fn = sl_test_env_get;
     o.getenv_ud = e;
     o.refresh_margin_ms = margin_ms;
     return sl_creds_chain_new(&o, &a, err, errlen);
@@ -396,7 +387,7 @@ static void test_select_order(void)
         {{{"AWS_SECRET_ACCESS_KEY", "s", NULL}}, SL_CREDS_IMDS},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(t); i++) {
-        sl_creds_kind k = sl_creds_select(fake_get, (void *)&t[i].env);
+        sl_creds_kind k = sl_creds_select(sl_test_env_get, (void *)&t[i].env);
         if (k != t[i].want)
             fprintf(stderr, "case %zu: %s, want %s\n", i, sl_creds_kind_name(k),
                     sl_creds_kind_name(t[i].want));
