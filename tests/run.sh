@@ -3,7 +3,7 @@
 #
 #   a. build      ASan+UBSan build of everything (make BUILD=build/asan SAN=1 all)
 #   b. unit       every build/asan/tests/unit/test_* (sl_test.h: last line "<file>: N passed, M failed")
-#   c. sigv4      tests/sigv4-suite over ../shared/sigv4's two suites ("sigv4: N passed, M failed, K skipped")
+#   c. sigv4      tests/sigv4-suite over tests/sigv4-vectors' two suites ("sigv4: N passed, M failed, K skipped")
 #   d. valgrind   plain build (BUILD=build/plain), every unit test under valgrind, leaks are errors
 #   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (8) on a copy of its corpus
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
@@ -15,7 +15,7 @@
 # could not run, or when nothing ran at all. A test binary that crashes, times out or exits non-zero
 # without reporting a failure counts as one failed case on top of what it printed.
 #
-# Environment: SL_SHARED_DIR (default: the checkout's sibling shared/), SL_JOBS (2),
+# Environment: SL_JOBS (2),
 # SL_FUZZ_SECONDS (8), SL_TEST_TIMEOUT (300 s per binary), SL_STACK_STOP=1 (stop the stack on
 # exit; CI=true implies it). Per-test output: build/test-logs/.
 set -uo pipefail
@@ -41,7 +41,7 @@ done
 JOBS="${SL_JOBS:-2}"
 FUZZ_SECONDS="${SL_FUZZ_SECONDS:-8}"
 TEST_TIMEOUT="${SL_TEST_TIMEOUT:-300}"
-SHARED="${SL_SHARED_DIR:-$(dirname "$SL_ROOT")/shared}"
+VECTORS="$SL_ROOT/tests/sigv4-vectors"
 LOGDIR="$SL_ROOT/build/test-logs"
 STACK_STOP="${SL_STACK_STOP:-0}"
 [[ "${CI:-}" == true ]] && STACK_STOP=1
@@ -219,10 +219,10 @@ if [[ ! -f tests/sigv4_suite.c ]]; then
 elif ((BUILD_OK == 0)); then
     step_skip c "the ASan build failed"
 else
-    step_begin c "sigv4 suites: tests/sigv4-suite (shared dir $SHARED)"
-    suites=("$SHARED/sigv4/botocore-aws4_testsuite" "$SHARED/sigv4/aws-c-auth-v4")
+    step_begin c "sigv4 suites: tests/sigv4-suite (vectors in ${VECTORS#"$SL_ROOT"/})"
+    suites=("$VECTORS/botocore-aws4_testsuite" "$VECTORS/aws-c-auth-v4")
     if [[ ! -d "${suites[0]}" || ! -d "${suites[1]}" ]]; then
-        step_error "suite folders missing under $SHARED/sigv4 (set SL_SHARED_DIR)"
+        step_error "suite folders missing under $VECTORS"
     else
         mkdir -p "$LOGDIR/sigv4"
         run_one sigv4-suite "$LOGDIR/sigv4/sigv4-suite.log" tests/sigv4-suite "${suites[@]}"
