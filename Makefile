@@ -92,15 +92,25 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# libFuzzer harnesses: clang, built from the sources directly (not the gcc library).
+# libFuzzer harnesses: clang. common/ is compiled once with the harnesses' instrumentation
+# (fuzzer-no-link: coverage without libFuzzer's main) into its own library; each harness is one
+# object linked against it, so adding a harness costs one compile, not a rebuild of common/.
 FUZZ_BUILD := build/fuzz
-FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(COMMON_SRC)
+FUZZ_SAN   := address,undefined -fno-sanitize-recover=all -g -O1
+FUZZ_CC    := clang $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror -Wno-unused-command-line-argument
+FUZZ_LIB   := $(FUZZ_BUILD)/libsnaplake-fuzz.a
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=c11 -Wall -Wextra -Werror -Wno-unused-command-line-argument \
-	    $(FUZZ_FLAGS) -o $@ $< $(filter worker/%.c,$^) $(COMMON_SRC) $(LDLIBS)
-# A harness of a worker's pure parser also compiles that one source.
-fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -MMD -MP -c -o $@ $<
+$(FUZZ_LIB): $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+# A harness of a worker's pure parser adds that object as a prerequisite:
+#   $(FUZZ_BUILD)/fuzz_x: $(FUZZ_BUILD)/obj/worker/x_plan.o
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o $(FUZZ_LIB)
+	$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $(filter %.o,$^) $(FUZZ_LIB) $(LDLIBS)
+fuzz: $(FUZZ_BINS)
 
 bootstrap:
 	scripts/bootstrap.sh
@@ -139,4 +149,4 @@ help:
 	@echo "make demo       install what is missing, run the pipeline on the local stack"
 	@echo "make stack-start / stack-stop   the local Kafka, PostgreSQL and moto"
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
