@@ -373,6 +373,11 @@ if ((TP + TF == 0)); then
     printf 'no test ran\n'
     BAD=1
 fi
+# CI must not pass on what it did not run: a skipped case or step is a failure there.
+if [[ "${CI:-}" == true ]] && ((TS > 0)) || [[ "${CI:-}" == true && " ${S_STATE[*]} " == *" skipped:"* ]]; then
+    printf 'CI=true: skipped tests or steps count as a failure\n'
+    BAD=1
+fi
 printf '\n'
 if ((TS > 0)); then
     printf 'tests: %d passed, %d failed, %d skipped\n' "$TP" "$TF" "$TS"

@@ -18,3 +18,16 @@ def standin():
     sd.start()
     yield sd
     sd.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped test is a failed one: CI must never pass on a test it did not run
+    (a missing stack, binary or service). A developer's run without the stack still skips, with
+    the reason."""
+    outcome = yield
+    rep = outcome.get_result()
+    if os.environ.get("CI") == "true" and rep.skipped and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = "skipped under CI=true, which counts as a failure: %s" % reason

@@ -12,8 +12,11 @@
  *     SL_TEST_MAIN_REQUIRE(tests, setup, teardown, "MOTO_ENDPOINT", "PGHOST|DATABASE_URL")
  * Each string names an environment variable that must be set and non-empty ("A|B": either
  * one will do). When one is missing, every test prints "skip - name (<why>)", the last line is
- * "<file>: 0 passed, 0 failed, N skipped" and the exit status is 0, so a run without the stack
- * says what it did not test instead of failing. Otherwise setup (NULL, or int (*)(void)
+ * "<file>: 0 passed, 0 failed, N skipped" and the exit status is 0, so a developer's run without
+ * the stack says what it did not test instead of failing. Under CI=true a missing variable is a
+ * failure instead: every test prints "not ok - name (<why>)", the last line is
+ * "<file>: 0 passed, N failed" and the exit status is 1, because CI must never pass on tests it
+ * did not run. Otherwise setup (NULL, or int (*)(void)
  * returning 0 to go on; on non-zero it has said why on stderr and main prints
  * "<file>: 0 passed, 1 failed" and exits 1) runs first, then the tests, then teardown (NULL, or
  * void (*)(void)).
@@ -109,17 +112,23 @@ static inline int sl_test_run_(const char *file, const sl_test *t, size_t n,
 
     for (size_t k = 0; need && need[k]; k++) {
         const char *spec = need[k];
+        const char *ci = getenv("CI");
+        int must_run = ci && strcmp(ci, "true") == 0;
         if (sl_test_env_present_(spec))
             continue;
         for (size_t i = 0; i < n; i++) {
-            printf("skip - %s (", t[i].name);
+            printf("%s - %s (", must_run ? "not ok" : "skip", t[i].name);
             for (const char *p = spec; *p; p++) {
                 if (*p == '|')
                     fputs(" or ", stdout);
                 else
                     putchar(*p);
             }
-            printf(" is not set; source .stack/env)\n");
+            printf(" is not set; source .stack/env%s)\n", must_run ? "; CI=true: a skip fails" : "");
+        }
+        if (must_run) {
+            printf("%s: 0 passed, %zu failed\n", file, n);
+            return 1;
         }
         printf("%s: 0 passed, 0 failed, %zu skipped\n", file, n);
         return 0;
