@@ -58,6 +58,9 @@ struct sl_creds_provider {
     sl_cfg_getter getenv_fn;
     void *getenv_ud;
     long long margin_ms;
+    long long (*wall_ms)(void *); /* never NULL after chain_new */
+    long long (*mono_ms)(void *);
+    void *clock_ud;
     sl_aws_opts aws; /* deep copy: the caller's opts are only borrowed for chain_new */
 
     int resolved;
@@ -1140,6 +1143,18 @@ static int parse_assume_duration(const char *s, long long *secs)
     return 0;
 }
 
+static long long real_wall_ms(void *ud)
+{
+    (void)ud;
+    return sl_now_ms();
+}
+
+static long long real_mono_ms(void *ud)
+{
+    (void)ud;
+    return sl_mono_ms();
+}
+
 static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
                                     int with_assume, char *err, size_t errlen)
 {
@@ -1154,7 +1169,14 @@ static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts
         p->getenv_fn = opts->getenv_fn;
         p->getenv_ud = opts->getenv_ud;
         p->margin_ms = opts->refresh_margin_ms;
+        p->wall_ms = opts->wall_ms;
+        p->mono_ms = opts->mono_ms;
+        p->clock_ud = opts->clock_ud;
     }
+    if (!p->wall_ms)
+        p->wall_ms = real_wall_ms;
+    if (!p->mono_ms)
+        p->mono_ms = real_mono_ms;
     if (p->margin_ms < 0) {
         sl_seterr(err, errlen, "creds: refresh_margin_ms must not be negative");
         goto fail;
@@ -1241,10 +1263,12 @@ int sl_creds_get(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
 {
     sl_creds fresh;
     char why[SL_ERRLEN] = "";
-    long long now = sl_now_ms(), mono = sl_mono_ms();
+    long long now, mono;
 
     if (!p || !out)
         return sl_seterr(err, errlen, "sl_creds_get: NULL argument");
+    now = p->wall_ms(p->clock_ud);
+    mono = p->mono_ms(p->clock_ud);
     if (p->have_cached && !sl_creds_needs_refresh(&p->cached, now, p->margin_ms))
         goto serve;
     /* Inside the margin but still valid, and a refresh failed a moment ago: keep serving. */

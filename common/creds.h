@@ -44,6 +44,13 @@ typedef struct sl_creds_opts {
     sl_cfg_getter getenv_fn; /* NULL = getenv; lets tests give their own environment */
     void *getenv_ud;
     long long refresh_margin_ms; /* 0 = 5 minutes */
+    /* The clocks the cache reads: wall time (epoch ms, compared with an expiry) and monotonic
+       time (ms, for the wait after a failed refresh). NULL = sl_now_ms / sl_mono_ms; tests
+       give their own so that expiry is a step of the test, not a sleep. clock_ud is borrowed
+       for the provider's life. */
+    long long (*wall_ms)(void *clock_ud);
+    long long (*mono_ms)(void *clock_ud);
+    void *clock_ud;
 } sl_creds_opts;
 
 typedef struct sl_creds_provider sl_creds_provider;

@@ -246,6 +246,21 @@ static sl_aws_opts base_opts(void)
     return o;
 }
 
+/* The chains' clock: real time plus what a test advanced, so expiry is a step of the test. */
+static long long clock_skip_ms;
+
+static long long test_wall_ms(void *ud)
+{
+    (void)ud;
+    return sl_now_ms() + clock_skip_ms;
+}
+
+static long long test_mono_ms(void *ud)
+{
+    (void)ud;
+    return sl_mono_ms() + clock_skip_ms;
+}
+
 static sl_creds_provider *chain(fake_env *e, long long margin_ms, const sl_aws_opts *ao, char *err,
                                 size_t errlen)
 {
@@ -255,6 +270,9 @@ static sl_creds_provider *chain(fake_env *e, long long margin_ms, const sl_aws_o
     o.getenv_fn = sl_test_env_get;
     o.getenv_ud = e;
     o.refresh_margin_ms = margin_ms;
+    o.wall_ms = test_wall_ms;
+    o.mono_ms = test_mono_ms;
+    clock_skip_ms = 0;
     return sl_creds_chain_new(&o, ao ? ao : &def, err, errlen);
 }
 
@@ -414,7 +432,7 @@ static void test_imds_token_flow(void)
                        &tok);
         snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", tok.data ? tok.data : "");
         st2 = raw_http("GET", "/latest/meta-data/iam/security-credentials/", hdr, NULL, NULL);
-        sleep_ms(1300);
+        CHECK(ctl("{\"advance\": 2}") == 0); /* the 1 s token is now expired */
         CHECK_INT(st1, 200);
         CHECK_INT(st2, 200);
         st2 = raw_http("GET", "/latest/meta-data/iam/security-credentials/", hdr, NULL, NULL);
@@ -481,7 +499,7 @@ static void test_refresh_before_expiry(void)
             sl_creds_cleanup(&c);
         }
         n2 = stat_of("container_ok");
-        sleep_ms(2600); /* now inside the 2 s margin (expiry is whole seconds: 3..4 s) */
+        clock_skip_ms = 2600; /* now inside the 2 s margin (expiry is whole seconds: 3..4 s) */
         if (sl_creds_get(p, &c, err, sizeof(err)) == 0) {
             snprintf(k3, sizeof(k3), "%s", c.access_key);
             sl_creds_cleanup(&c);
@@ -531,7 +549,7 @@ static void test_refresh_failure_serves_cached_until_expiry(void)
         if (sl_creds_get(p, &c, err, sizeof(err)) == 0)
             sl_creds_cleanup(&c);
         CHECK(stat_of("imds_creds") == fetches_after_fail || (sl_creds_provider_free(p), 0));
-        sleep_ms(4200); /* past the expiry */
+        clock_skip_ms = 4200; /* past the expiry */
         rc3 = sl_creds_get(p, &c, err, sizeof(err));
         if (rc3 == 0)
             sl_creds_cleanup(&c);

@@ -29,7 +29,9 @@ and, with --sts-forward URL, as a checking relay for STS AssumeRoleWithWebIdenti
 Control endpoints (no auth; loopback only):
   GET  /_control/stats   -> JSON request counters
   POST /_control/config  <- JSON {"expires_in": N, "auth_token": "...", "fail": bool,
-                                  "role": "name"}; unknown keys are refused
+                                  "role": "name", "advance": S}; unknown keys are refused.
+                            "advance" moves the server's clock S seconds on: IMDS session
+                            tokens expire as if that time had passed (no test sleeps for it).
   POST /_control/reset   -> zero the counters
 
 Usage: metadata_server.py [--port 0] [--port-file PATH] [--auth-token TOKEN]
@@ -61,8 +63,13 @@ class State:
         self.role = role
         self.fail = False
         self.serial = 0
-        self.tokens = {}  # IMDS session token -> monotonic expiry
+        self.tokens = {}  # IMDS session token -> expiry on the clock below
         self.counts = {}
+        self.clock_offset = 0.0  # seconds added by "advance"
+
+    def clock(self):
+        """Monotonic seconds, plus what the tests advanced; called with the lock held."""
+        return time.monotonic() + self.clock_offset
 
     def count(self, name):
         with self.lock:
@@ -131,7 +138,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         token = "AQAE" + secrets.token_urlsafe(40)
         with self.st.lock:
-            now = time.monotonic()
+            now = self.st.clock()
             self.st.tokens = {t: e for t, e in self.st.tokens.items() if e > now}
             self.st.tokens[token] = now + ttl_n
         self.reply(200, token, "text/plain")
@@ -172,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
         token = self.headers.get("X-aws-ec2-metadata-token")
         with self.st.lock:
             exp = self.st.tokens.get(token) if token else None
-            live = exp is not None and exp > time.monotonic()
+            live = exp is not None and exp > self.st.clock()
             role = self.st.role
             fail = self.st.fail
         if not live:
@@ -265,7 +272,7 @@ class Handler(BaseHTTPRequestHandler):
             cfg = json.loads(raw or b"{}")
             if not isinstance(cfg, dict):
                 raise ValueError("not an object")
-            allowed = {"expires_in", "auth_token", "fail", "role"}
+            allowed = {"expires_in", "auth_token", "fail", "role", "advance"}
             bad = set(cfg) - allowed
             if bad:
                 raise ValueError("unknown keys: %s" % ", ".join(sorted(bad)))
@@ -281,6 +288,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.st.fail = bool(cfg["fail"])
             if "role" in cfg:
                 self.st.role = str(cfg["role"])
+            if "advance" in cfg:
+                self.st.clock_offset += float(cfg["advance"])
         self.reply(200, "{}")
 
 
