@@ -503,3 +503,21 @@ def test_crawl_creates_tables_and_partitions_without_duplicates(standin):
     res = h.standin("GET", "/_standin/lakeformation")["crawl_catalog"][name]
     assert res["tables_created"] == [] and res["tables_updated"] == ["public_orders"]
     assert res["partitions_created"] == 1 and res["errors"] == []
+    # Another cluster's crawler into the same database, with a table of the same name:
+    # the first table keeps its name and location, the second gets a hash suffix.
+    other = "c-%s" % h.uid(8)
+    s3.put_object(Bucket=bucket, Key="lake/%s/shop/public.orders/date=2026-03-01/p.parquet"
+                  % other, Body=b"PAR1PAR1")
+    glue.create_crawler(Name="snaplake-%s" % other, Role="arn:aws:iam::%s:role/glue" % ACCOUNT,
+                        DatabaseName=db,
+                        Targets={"S3Targets": [{"Path": "s3://%s/lake/%s/" % (bucket, other)}]})
+    name = "snaplake-%s" % other
+    crawl()
+    got = {t["Name"]: t["StorageDescriptor"]["Location"]
+           for t in glue.get_tables(DatabaseName=db)["TableList"]}
+    assert got["public_orders"].endswith("/lake/%s/shop/public.orders/" % cluster)
+    suffixed = [n for n in got if n.startswith("public_orders_")]
+    assert len(suffixed) == 1 and got[suffixed[0]].endswith("/lake/%s/shop/public.orders/"
+                                                             % other)
+    crawl()   # and again: still one table per folder
+    assert len(glue.get_tables(DatabaseName=db)["TableList"]) == 3

@@ -14,7 +14,9 @@ The rule (README "Crawler runs create Glue tables"):
 * the table name is the root folder's name, lower-cased, every character
   other than a-z, 0-9 and '_' replaced by '_', after the crawler's TablePrefix;
   two roots of one run with the same name both get '_' + 8 hex digits of the
-  MD5 of their location (crawlers add a hash suffix to duplicate names);
+  MD5 of their location (crawlers add a hash suffix to duplicate names), and
+  so does a root whose name is taken by a table with another location (another
+  crawler's, or one registered by hand);
 * partition keys are the `key=value` folder keys (`date` in the lake),
   later non-Hive folders `partition_N`; one partition per distinct value list;
 * Parquet SerDe, input and output formats, classification parquet;
@@ -91,8 +93,11 @@ def name_tables(roots, prefix=""):
     count = {}
     for n in names.values():
         count[n] = count.get(n, 0) + 1
-    return {r: (n if count[n] == 1 else "%s_%s" % (n, hashlib.md5(r.encode()).hexdigest()[:8]))
-            for r, n in names.items()}
+    return {r: (n if count[n] == 1 else hashed_name(n, r)) for r, n in names.items()}
+
+
+def hashed_name(name, location):
+    return "%s_%s" % (name, hashlib.md5(location.encode()).hexdigest()[:8])
 
 
 def _hive_type(t):
@@ -214,6 +219,15 @@ class CrawlCatalog:
             cur = glue.get_table(DatabaseName=db, Name=tname)["Table"]
         except glue.exceptions.EntityNotFoundException:
             cur = None
+        if cur is not None and cur.get("StorageDescriptor", {}).get("Location") != loc:
+            # Another folder's table (another crawler's, or a registered one) holds the
+            # name: the crawler keeps it and names its own with a hash suffix.
+            tname = hashed_name(tname, loc)
+            ti["Name"] = tname
+            try:
+                cur = glue.get_table(DatabaseName=db, Name=tname)["Table"]
+            except glue.exceptions.EntityNotFoundException:
+                cur = None
         if cur is None:
             glue.create_table(DatabaseName=db, TableInput=ti)
             res["tables_created"].append(tname)
