@@ -308,6 +308,29 @@ def test_wrong_secret_is_refused(lf):
         getattr(client(service), call)()
 
 
+def test_keys_of_an_assumed_role_are_verified(lf):
+    """The consumer side signs with a role assumed through STS: the stand-in learnt those
+    keys from the AssumeRole answer it passed on, and checks the signatures made with them."""
+    creds = client("sts").assume_role(
+        RoleArn="arn:aws:iam::%s:role/snaplake-analytics" % ANALYTICS,
+        RoleSessionName="consumer")["Credentials"]
+
+    def ram(secret, key=None):
+        return boto3.client("ram", endpoint_url=os.environ["STANDIN_ENDPOINT"],
+                            region_name=os.environ.get("AWS_REGION", "us-east-1"),
+                            aws_access_key_id=key or creds["AccessKeyId"],
+                            aws_secret_access_key=secret,
+                            aws_session_token=creds["SessionToken"],
+                            config=Config(retries={"total_max_attempts": 1}))
+    ram(creds["SecretAccessKey"]).get_resource_share_invitations()
+    with pytest.raises(ClientError) as e:
+        ram(creds["SecretAccessKey"][:-1] + "x").get_resource_share_invitations()
+    assert code(e) == "InvalidSignatureException"
+    with pytest.raises(ClientError) as e:   # a key nobody issued
+        ram("secret", key="ASIANOBODYISSUEDTHIS").get_resource_share_invitations()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
 def test_injected_faults(lf, table):
     db, tbl = table
     lf.create_lf_tag(TagKey="confidential", TagValues=["private", "public"])

@@ -6,10 +6,12 @@ batch calls, does not check tag values, replaces a resource's whole tag list in
 AddLFTagsToResource and has no RAM invitations.  This module answers those
 services itself, with state, after three checks every request goes through:
 
-1. SigV4: a request signed with the stand-in's own access key is verified here
-   with botocore's signer (moto does not route most of these paths, so it
-   cannot check them); any other key is checked by forwarding the request to
-   moto unchanged, as the stand-in does for every other service.
+1. SigV4: a request signed with the stand-in's own access key, or with a key it
+   saw moto issue (IAM CreateAccessKey, STS AssumeRole* answers passing through
+   it), is verified here with botocore's signer (moto does not route most of
+   these paths, so it cannot check them); any other key is checked by
+   forwarding the request to moto unchanged, as the stand-in does for every
+   other service.
 2. botocore's ParamValidator over the operation's input shape from botocore's
    own service model: a mismatch is InvalidInputException (Lake Formation) or
    MissingRequiredParameterException / InvalidParameterException (RAM) with
@@ -35,6 +37,10 @@ import urllib.parse
 import uuid
 
 SERVICES = ("lakeformation", "ram")
+# Answers that carry a new access key and its secret (see learn_keys).
+KEY_SOURCES = {("iam", "CreateAccessKey"), ("sts", "AssumeRole"),
+               ("sts", "AssumeRoleWithWebIdentity"), ("sts", "GetSessionToken"),
+               ("sts", "GetFederationToken")}
 AUTH_RE = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
                      r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]+)")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -124,6 +130,8 @@ class LakeFormation:
         self.account = account
         self.lock = threading.RLock()
         self.rng = random.Random()
+        self._glue_client = None
+        self.keys = {}   # access key id -> secret, learnt from IAM / STS answers
         self.reset()
         self.load()
 
@@ -192,6 +200,10 @@ class LakeFormation:
             out = fn(req)
         except ApiError as e:
             return self._error(service, e.code, e.message)
+        except Exception as e:  # a stand-in bug or a Glue lookup failing: AWS's 500
+            return self._error(service, "InternalServiceException" if service ==
+                               "lakeformation" else "ServerInternalException",
+                               "stand-in error: %r" % e, 500)
         self.save()
         return 200, [("Content-Type", "application/json"),
                      ("x-amzn-RequestId", str(uuid.uuid4()))], json.dumps(out).encode()
@@ -237,10 +249,14 @@ class LakeFormation:
             return self._error(service, "MissingAuthenticationTokenException",
                                "Missing Authentication Token", 403)
         key_id, _day, region, svc, signed, sig = m.groups()
-        own_key = os.environ.get("AWS_ACCESS_KEY_ID")
-        own_secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-        if own_key and own_secret and key_id == own_key:
-            want = self._signature(own_key, own_secret, region, svc, signed.split(";"),
+        secret = None
+        if key_id == os.environ.get("AWS_ACCESS_KEY_ID"):
+            secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+        else:
+            with self.lock:
+                secret = self.keys.get(key_id)
+        if secret:
+            want = self._signature(key_id, secret, region, svc, signed.split(";"),
                                    method, path, headers, body)
             if want is None or not hmac.compare_digest(want, sig):
                 return self._error(service, "InvalidSignatureException",
@@ -257,6 +273,31 @@ class LakeFormation:
             return self._error(service, "UnrecognizedClientException",
                                "The security token included in the request is invalid.", 403)
         return None
+
+    def learn_keys(self, body):
+        """Remembers the AccessKeyId/SecretAccessKey pairs of an IAM CreateAccessKey or
+        STS AssumeRole* answer that passed through the stand-in, so that requests
+        signed with those keys (a role assumed in the analytics account) are verified
+        here too."""
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return
+        for el in root.iter():
+            kid = sec = None
+            for ch in el:
+                tag = ch.tag.rsplit("}", 1)[-1]
+                if tag == "AccessKeyId":
+                    kid = (ch.text or "").strip()
+                elif tag == "SecretAccessKey":
+                    sec = (ch.text or "").strip()
+            if kid and sec:
+                with self.lock:
+                    self.keys[kid] = sec
+                    del_n = len(self.keys) - 10000
+                    for k in list(self.keys)[:max(del_n, 0)]:
+                        del self.keys[k]
 
     @staticmethod
     def _signature(key, secret, region, svc, signed, method, path, headers, body):
@@ -320,7 +361,11 @@ class LakeFormation:
 
     # ------------------------------------------------------------ Glue
     def _glue(self):
-        return self.sd.boto("glue")
+        # One client (boto3 clients are thread-safe; making one costs tens of ms).
+        with self.lock:
+            if self._glue_client is None:
+                self._glue_client = self.sd.boto("glue")
+            return self._glue_client
 
     def _catalog(self, cid):
         return cid or self.account
@@ -452,10 +497,12 @@ class LakeFormation:
     def _tags_edit(self, req, op, remove):
         keys, _gt = self._tag_resource(req["Resource"])
         failures = []
+        # Drawn before taking self.lock: _entry_fault takes the stand-in's lock, and
+        # the stand-in's lock is never taken inside ours (it is the other way round).
+        faults = [self._entry_fault(op) for _ in req["LFTags"]]
         with self.lock:
-            for pair in req["LFTags"]:
+            for pair, fault in zip(req["LFTags"], faults):
                 c = self._catalog(pair.get("CatalogId"))
-                fault = self._entry_fault(op)
                 out_pair = {"CatalogId": c, "TagKey": pair["TagKey"],
                             "TagValues": list(pair["TagValues"])}
                 if fault:

@@ -1065,6 +1065,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif service in lakeformation.SERVICES:
             resp = sd.lf.handle(service, action, self.command, self.path, self.headers,
                                 body, forward)
+        elif (service, action) in lakeformation.KEY_SOURCES:
+            resp = forward()   # keys issued by moto: lakeformation.py verifies with them
+            if resp[0] == 200:
+                sd.lf.learn_keys(resp[2])
         elif protocol == "json" and action in ("AWSGlue.StartCrawler", "AWSGlue.StopCrawler",
                                                "AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"):
             try:
