@@ -92,6 +92,9 @@ def test_lf_tags_lifecycle_and_pagination(lf):
     with pytest.raises(ClientError) as e:
         lf.get_lf_tag(TagKey=keys[1])
     assert code(e) == "EntityNotFoundException"
+    admins = [{"DataLakePrincipalIdentifier": "arn:aws:iam::%s:role/admin" % ACCOUNT}]
+    lf.put_data_lake_settings(DataLakeSettings={"DataLakeAdmins": admins})
+    assert lf.get_data_lake_settings()["DataLakeSettings"]["DataLakeAdmins"] == admins
 
 
 def test_add_lf_tags_merges_enforces_values_and_inherits(lf, table):
