@@ -288,6 +288,18 @@ def test_malformed_requests_are_refused_by_the_service_model(lf):
     with pytest.raises(ClientError) as e:
         raw.batch_grant_permissions(Entries=[{"Principal": {}}])   # Id missing
     assert code(e) == "InvalidInputException"
+    # Beyond what botocore checks: the model's max, and 20 entries per batch call.
+    with pytest.raises(ClientError) as e:
+        raw.list_permissions(MaxResults=5000)
+    assert code(e) == "InvalidInputException" and "valid max value" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        raw.create_lf_tag(TagKey="k" * 129, TagValues=["a"])
+    assert code(e) == "InvalidInputException" and "valid max length" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        raw.batch_grant_permissions(Entries=[
+            {"Id": str(i), "Principal": {"DataLakePrincipalIdentifier": ANALYTICS},
+             "Resource": {"Catalog": {}}, "Permissions": ["DESCRIBE"]} for i in range(21)])
+    assert code(e) == "InvalidInputException" and "at most 20" in str(e.value)
     ram = client("ram", validate=False)
     with pytest.raises(ClientError) as e:
         ram.accept_resource_share_invitation()

@@ -101,13 +101,18 @@ def hashed_name(name, location):
 
 
 def _hive_type(t):
+    """Hive type of a pyarrow type, as a crawler writes it."""
     s = str(t)
-    return {"int64": "bigint", "int32": "int", "int16": "smallint", "int8": "tinyint",
-            "string": "string", "large_string": "string", "double": "double",
-            "float": "float", "bool": "boolean", "date32[day]": "date",
-            "binary": "binary"}.get(s, "timestamp" if s.startswith("timestamp") else
-                                    s.replace("decimal128", "decimal") if s.startswith(
-                                        "decimal") else "string")
+    simple = {"int64": "bigint", "int32": "int", "int16": "smallint", "int8": "tinyint",
+              "string": "string", "large_string": "string", "double": "double",
+              "float": "float", "bool": "boolean", "date32[day]": "date", "binary": "binary"}
+    if s in simple:
+        return simple[s]
+    if s.startswith("timestamp"):
+        return "timestamp"
+    if s.startswith("decimal"):
+        return s.replace("decimal128", "decimal").replace(" ", "")
+    return "string"
 
 
 def _declared(cfg, path):

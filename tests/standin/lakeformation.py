@@ -240,7 +240,15 @@ class LakeFormation:
         if shape is None:
             return "" if not params else "The operation takes no input"
         report = ParamValidator().validate(params, shape)
-        return report.generate_report() if report.has_errors() else ""
+        if report.has_errors():
+            return report.generate_report()
+        over = _over_max(params, shape, "input")
+        if over:
+            return over
+        if operation in ("BatchGrantPermissions", "BatchRevokePermissions") and \
+                len(req.get("Entries") or []) > 20:
+            return "Entries: at most 20 entries per call, got %d" % len(req["Entries"])
+        return ""
 
     def check_auth(self, service, method, path, headers, body, forward):
         """None when the request's SigV4 signature is good, else the refusal."""
@@ -1064,6 +1072,44 @@ class LakeFormation:
             self.shares = {tuple(k): s for k, s in d.get("shares", [])}
             self.invitations = {i["resourceShareInvitationArn"]: i
                                 for i in d.get("invitations", [])}
+
+
+def _over_max(value, shape, where):
+    """The model's `max` (string length, list length, integer value), which botocore's
+    validator leaves to the service: the first breach as a message, or ''."""
+    mx = shape.metadata.get("max")
+    t = shape.type_name
+    if t == "structure" and isinstance(value, dict):
+        for k, v in value.items():
+            if k in shape.members:
+                msg = _over_max(v, shape.members[k], "%s.%s" % (where, k))
+                if msg:
+                    return msg
+        return ""
+    if t == "list" and isinstance(value, list):
+        if mx is not None and len(value) > mx:
+            return "Invalid length for parameter %s, value: %d, valid max length: %d" % (
+                where, len(value), mx)
+        for i, v in enumerate(value):
+            msg = _over_max(v, shape.member, "%s[%d]" % (where, i))
+            if msg:
+                return msg
+        return ""
+    if t == "map" and isinstance(value, dict):
+        for k, v in value.items():
+            msg = _over_max(v, shape.value, "%s.%s" % (where, k))
+            if msg:
+                return msg
+        return ""
+    if mx is None:
+        return ""
+    if t == "string" and isinstance(value, str) and len(value) > mx:
+        return "Invalid length for parameter %s, value: %d, valid max length: %d" % (
+            where, len(value), mx)
+    if t in ("integer", "long") and isinstance(value, int) and value > mx:
+        return "Invalid value for parameter %s, value: %d, valid max value: %d" % (
+            where, value, mx)
+    return ""
 
 
 class _Signed:

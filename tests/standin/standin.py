@@ -40,8 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape as xml_escape
 
-import crawl_catalog  # noqa: E402  (tests/standin/, next to this file)
-import lakeformation  # noqa: E402
+import crawl_catalog  # tests/standin/, next to this file
+import lakeformation
 
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 DEFAULT_ACCOUNT = os.environ.get("MOTO_ACCOUNT_ID", "123456789012")
