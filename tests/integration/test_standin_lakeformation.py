@@ -398,52 +398,73 @@ def test_injected_faults(lf, table):
         outcomes.count("ConcurrentModificationException")
 
 
+def assumed(service, account, name="consumer"):
+    """A client signing with a role assumed (through the stand-in) in another account."""
+    creds = client("sts").assume_role(RoleArn="arn:aws:iam::%s:role/snaplake-analytics"
+                                      % account, RoleSessionName=name)["Credentials"]
+    return boto3.client(service, endpoint_url=os.environ["STANDIN_ENDPOINT"],
+                        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"],
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
 def test_cross_account_grant_makes_a_ram_invitation(lf, table):
     db, tbl = table
     lf.create_lf_tag(TagKey="confidential", TagValues=["private", "public"])
     lf.add_lf_tags_to_resource(Resource={"Table": {"DatabaseName": db, "Name": tbl}},
                                LFTags=[{"TagKey": "confidential", "TagValues": ["public"]}])
-    ram = client("ram")
+    ram = assumed("ram", ANALYTICS)
+    third = assumed("ram", "333344445555", "third")
     assert ram.get_resource_share_invitations()["resourceShareInvitations"] == []
     # A grant inside the account makes no share; one to another account does.
     lf.grant_permissions(Principal={"DataLakePrincipalIdentifier":
                                     "arn:aws:iam::%s:role/local" % ACCOUNT},
                          Resource={"Database": {"Name": db}}, Permissions=["DESCRIBE"])
     assert ram.get_resource_share_invitations()["resourceShareInvitations"] == []
+    # An LF-Tag policy shares the database holding the table tagged public.
     lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYTICS},
                          Resource={"LFTagPolicy": {"ResourceType": "TABLE", "Expression": [
                              {"TagKey": "confidential", "TagValues": ["public"]}]}},
                          Permissions=["SELECT", "DESCRIBE"])
     other = "sl_lf2_%s" % h.uid()
     h.aws("glue").create_database(DatabaseInput={"Name": other})
+    lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYTICS},
+                         Resource={"Database": {"Name": other}}, Permissions=["DESCRIBE"])
     lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": "333344445555"},
                          Resource={"Database": {"Name": other}}, Permissions=["DESCRIBE"])
     r = ram.get_resource_share_invitations(maxResults=1)
     assert len(r["resourceShareInvitations"]) == 1 and r.get("nextToken")
     r2 = ram.get_resource_share_invitations(maxResults=1, nextToken=r["nextToken"])
     invs = r["resourceShareInvitations"] + r2["resourceShareInvitations"]
-    assert not r2.get("nextToken")
-    assert sorted(i["receiverAccountId"] for i in invs) == sorted(["333344445555", ANALYTICS])
-    inv = [i for i in invs if i["receiverAccountId"] == ANALYTICS][0]
-    assert inv["status"] == "PENDING" and inv["senderAccountId"] == ACCOUNT
-    # Granting again makes no second invitation.
+    assert not r2.get("nextToken") and len({i["resourceShareArn"] for i in invs}) == 2
+    assert {(i["receiverAccountId"], i["senderAccountId"], i["status"]) for i in invs} == \
+        {(ANALYTICS, ACCOUNT, "PENDING")}
+    # Each account sees only what it received; the service account received nothing.
+    theirs = third.get_resource_share_invitations()["resourceShareInvitations"]
+    assert [i["receiverAccountId"] for i in theirs] == ["333344445555"]
+    assert client("ram").get_resource_share_invitations()["resourceShareInvitations"] == []
+    # Granting again makes no new invitation.
     lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ANALYTICS},
                          Resource={"Table": {"DatabaseName": db, "Name": tbl}},
                          Permissions=["SELECT"])
     assert len(ram.get_resource_share_invitations()["resourceShareInvitations"]) == 2
-    acc = ram.accept_resource_share_invitation(
-        resourceShareInvitationArn=inv["resourceShareInvitationArn"], clientToken="t1")
+    inv = invs[0]
+    arn = inv["resourceShareInvitationArn"]
+    with pytest.raises(ClientError) as e:   # not the third account's to accept
+        third.accept_resource_share_invitation(resourceShareInvitationArn=arn)
+    assert code(e) == "ResourceShareInvitationArnNotFoundException"
+    acc = ram.accept_resource_share_invitation(resourceShareInvitationArn=arn, clientToken="t1")
     assert acc["resourceShareInvitation"]["status"] == "ACCEPTED"
-    got = ram.get_resource_share_invitations(
-        resourceShareInvitationArns=[inv["resourceShareInvitationArn"]])
+    assert acc["clientToken"] == "t1"
+    got = ram.get_resource_share_invitations(resourceShareInvitationArns=[arn])
     assert got["resourceShareInvitations"][0]["status"] == "ACCEPTED"
     with pytest.raises(ClientError) as e:
-        ram.accept_resource_share_invitation(
-            resourceShareInvitationArn=inv["resourceShareInvitationArn"])
+        ram.accept_resource_share_invitation(resourceShareInvitationArn=arn)
     assert code(e) == "ResourceShareInvitationAlreadyAcceptedException"
     with pytest.raises(ClientError) as e:
-        ram.accept_resource_share_invitation(
-            resourceShareInvitationArn=inv["resourceShareInvitationArn"] + "0")
+        ram.accept_resource_share_invitation(resourceShareInvitationArn=arn + "0")
     assert code(e) == "ResourceShareInvitationArnNotFoundException"
 
 

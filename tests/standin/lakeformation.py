@@ -132,6 +132,8 @@ class LakeFormation:
         self.rng = random.Random()
         self._glue_client = None
         self.keys = {}   # access key id -> secret, learnt from IAM / STS answers
+        self.key_account = {}   # access key id -> the account it acts in
+        self.caller = threading.local()   # .account: the account of the request served
         self.reset()
         self.load()
 
@@ -258,6 +260,8 @@ class LakeFormation:
             return self._error(service, "MissingAuthenticationTokenException",
                                "Missing Authentication Token", 403)
         key_id, _day, region, svc, signed, sig = m.groups()
+        with self.lock:
+            self.caller.account = self.key_account.get(key_id, self.account)
         secret = None
         if key_id == os.environ.get("AWS_ACCESS_KEY_ID"):
             secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
@@ -293,6 +297,13 @@ class LakeFormation:
             root = ET.fromstring(body)
         except ET.ParseError:
             return
+        # The account the key acts in: an assumed role's (AssumedRoleUser/Arn), else ours.
+        account = self.account
+        for el in root.iter():
+            if el.tag.rsplit("}", 1)[-1] == "AssumedRoleUser":
+                for ch in el:
+                    if ch.tag.rsplit("}", 1)[-1] == "Arn" and len((ch.text or "").split(":")) > 4:
+                        account = ch.text.split(":")[4] or account
         for el in root.iter():
             kid = sec = None
             for ch in el:
@@ -304,9 +315,10 @@ class LakeFormation:
             if kid and sec:
                 with self.lock:
                     self.keys[kid] = sec
-                    del_n = len(self.keys) - 10000
-                    for k in list(self.keys)[:max(del_n, 0)]:
+                    self.key_account[kid] = account
+                    for k in list(self.keys)[:max(len(self.keys) - 10000, 0)]:
                         del self.keys[k]
+                        self.key_account.pop(k, None)
 
     @staticmethod
     def _signature(key, secret, region, svc, signed, method, path, headers, body):
@@ -967,12 +979,14 @@ class LakeFormation:
         if arns and shares:
             raise ApiError("InvalidParameterException", "Give invitation ARNs or share ARNs, "
                            "not both.")
+        me = self._me()
         with self.lock:
-            items = [copy.deepcopy(i) for i in self.invitations.values()
+            mine = {a: i for a, i in self.invitations.items() if i["receiverAccountId"] == me}
+            items = [copy.deepcopy(i) for i in mine.values()
                      if (not arns or i["resourceShareInvitationArn"] in arns) and
                      (not shares or i["resourceShareArn"] in shares)]
             if arns:
-                missing = [a for a in arns if a not in self.invitations]
+                missing = [a for a in arns if a not in mine]
                 if missing:
                     raise ApiError("ResourceShareInvitationArnNotFoundException",
                                    "ResourceShareInvitationArn %s not found" % missing[0])
@@ -988,11 +1002,16 @@ class LakeFormation:
             out["nextToken"] = nxt
         return out
 
+    def _me(self):
+        """The calling account (RAM answers only about invitations it received)."""
+        return getattr(self.caller, "account", None) or self.account
+
     def op_AcceptResourceShareInvitation(self, req):
         arn = req["resourceShareInvitationArn"]
+        me = self._me()
         with self.lock:
             inv = self.invitations.get(arn)
-            if inv is None:
+            if inv is None or inv["receiverAccountId"] != me:
                 raise ApiError("ResourceShareInvitationArnNotFoundException",
                                "ResourceShareInvitationArn %s not found" % arn)
             if inv["status"] == "ACCEPTED":
@@ -1009,9 +1028,10 @@ class LakeFormation:
 
     def op_RejectResourceShareInvitation(self, req):
         arn = req["resourceShareInvitationArn"]
+        me = self._me()
         with self.lock:
             inv = self.invitations.get(arn)
-            if inv is None:
+            if inv is None or inv["receiverAccountId"] != me:
                 raise ApiError("ResourceShareInvitationArnNotFoundException",
                                "ResourceShareInvitationArn %s not found" % arn)
             if inv["status"] != "PENDING":
