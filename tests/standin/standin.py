@@ -40,6 +40,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape as xml_escape
 
+import crawl_catalog  # tests/standin/, next to this file
+import lakeformation
+
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 DEFAULT_ACCOUNT = os.environ.get("MOTO_ACCOUNT_ID", "123456789012")
 # Request bodies are read into memory before forwarding; the cap keeps a
@@ -100,6 +103,7 @@ def default_config():
                    "query_throttle_code": "ThrottlingException"},
         "latency_ms": 0,
         "latency_jitter_ms": 0,
+        **lakeformation.default_config(),   # lf_faults (lakeformation.py)
     }
 
 
@@ -196,9 +200,13 @@ class CrawlRun:
         # fail: None, or (status, message) with status FAILED or CANCELLED.
         self.fail = fail
         self.message_prefix = str(uuid.uuid4())
+        self.catalog_done = None   # crawl_catalog.py: set when the tables are written
 
     def state(self, now):
         """Returns (crawler state, final LastCrawl status or None)."""
+        if self.catalog_done is not None and not self.catalog_done.is_set() and \
+                self.stop_requested_at is None:
+            return "RUNNING", None   # a crawler is not done before its tables are
         if self.stop_requested_at is not None:
             if now < self.stop_requested_at + self.stopping:
                 return "STOPPING", None
@@ -316,6 +324,8 @@ class Standin:
         self.writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="export")
         self._boto = None
         self.stop = threading.Event()
+        self.lf = lakeformation.LakeFormation(self, DEFAULT_ACCOUNT)
+        self.catalog = crawl_catalog.CrawlCatalog(self)
         self.reset_stats()
         self._load()
 
@@ -833,6 +843,7 @@ class Standin:
             self.crawls.setdefault(name, []).append(run)
             self.crawl_starts.append({"crawler": name, "time": now, "result": "started"})
             log("crawler started", crawler=name, seconds=dur)
+            self.catalog.begin(run)
         return status, headers, body
 
     def stop_crawler(self, req, forward):
@@ -946,9 +957,15 @@ class Standin:
                 return 200, self.cfg
         if path == "/_standin/state":
             return 200, self.state_json()
+        if path == "/_standin/lakeformation":   # lakeformation.py / crawl_catalog.py state
+            if method == "POST" and req.get("reset"):
+                self.lf.reset()
+                self.lf.save()
+            return 200, dict(self.lf.state_json(), crawl_catalog=dict(self.catalog.results))
         if path == "/_standin/reset" and method == "POST":
             with self.lock:
                 if req.get("all"):
+                    self.lf.reset()
                     self.tasks.clear()
                     self.crawls.clear()
                     self.crawl_fail.clear()
@@ -1045,6 +1062,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resp = sd.describe_exports(params, forward)
         elif service == "rds" and action == "CancelExportTask":
             resp = sd.cancel_export(params, forward)
+        elif service in lakeformation.SERVICES:
+            resp = sd.lf.handle(service, action, self.command, self.path, self.headers,
+                                body, forward)
+        elif (service, action) in lakeformation.KEY_SOURCES:
+            resp = forward()   # keys issued by moto: lakeformation.py verifies with them
+            if resp[0] == 200:
+                sd.lf.learn_keys(resp[2])
         elif protocol == "json" and action in ("AWSGlue.StartCrawler", "AWSGlue.StopCrawler",
                                                "AWSGlue.GetCrawler", "AWSGlue.GetCrawlers"):
             try:
@@ -1100,6 +1124,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not service:
                 service = target.split(".")[0].lower().replace("awsglue", "glue")
             return service, "json", target, {}
+        if service in lakeformation.SERVICES:   # REST-JSON: the operation is the path
+            return service, "json", lakeformation.operation_of(
+                service, self.command, self.path), {}
         params = dict(qs)
         ctype = self.headers.get("Content-Type", "")
         if self.command == "POST" and "x-www-form-urlencoded" in ctype:
