@@ -405,7 +405,7 @@ int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t
                    "  coalesce(round(extract(epoch FROM coalesce(s.finished_at, now())"
                    "    - s.started_at)::numeric, 1)::text, '-'),"
                    "  coalesce(s.error_code, ''), coalesce(s.error_message, ''),"
-                   "  coalesce(s.export_task_id, '')"
+                   "  coalesce(s.export_task_id, ''), coalesce(s.generation, 0)"
                    " FROM snaplake_runs r LEFT JOIN snaplake_stage_runs s USING (run_id)"
                    " WHERE (cardinality($1::text[]) > 0 AND r.run_id = ANY ($1::text[]))"
                    "    OR (cardinality($1::text[]) = 0"
@@ -425,6 +425,8 @@ int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t
                 PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
         if (*PQgetvalue(res, i, 9))
             fprintf(out, "  task %s", PQgetvalue(res, i, 9));
+        if (atoi(PQgetvalue(res, i, 10)) > 1)
+            fprintf(out, " (generation %s)", PQgetvalue(res, i, 10));
         if (*PQgetvalue(res, i, 7))
             fprintf(out, "  error %s: %s", PQgetvalue(res, i, 7), PQgetvalue(res, i, 8));
         fputc('\n', out);

@@ -646,12 +646,18 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
                          " (gave up after %d failed polls in a row)", x->poll_failures);
                 return SL_STEP_FAILED;
             }
-            /* The export goes on at AWS: poll again (keeping the slot) after a backoff. */
-            sl_warn(&job->log, "polling export %s failed (%d in a row), polling again: %s: %s",
-                    x->task_id, x->poll_failures, e.code, e.message);
-            job->next_step_ms =
-                sl_mono_ms() + sl_worker_backoff_ms(c->retry_base_ms, c->retry_max_ms,
-                                                    x->poll_failures, sl_random_u64());
+            /* The export goes on at AWS: poll again (keeping the slot) after a backoff, never
+             * sooner than the shorter of the poll interval and the retry base (full jitter
+             * may draw 0, and a throttled endpoint needs no burst of polls). */
+            {
+                long long d = sl_worker_backoff_ms(c->retry_base_ms, c->retry_max_ms,
+                                                   x->poll_failures, sl_random_u64());
+                long long floor_ms =
+                    c->cfg.poll_ms < c->retry_base_ms ? c->cfg.poll_ms : c->retry_base_ms;
+                sl_warn(&job->log, "polling export %s failed (%d in a row), polling again: %s: %s",
+                        x->task_id, x->poll_failures, e.code, e.message);
+                job->next_step_ms = sl_mono_ms() + (d > floor_ms ? d : floor_ms);
+            }
             return SL_STEP_PENDING;
         }
         (void)sl_stage_retry_note(&x->poll_failures, 0, c->max_attempts);

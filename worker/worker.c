@@ -388,7 +388,6 @@ static void begin(sl_worker *w, wjob *j)
 
     if (!w->pg || sl_ledger_stage_begin(w->pg, &j->job.in, w->stage->name, &ledger_attempt, err,
                                         sizeof(err))) {
-        /* (the attempt is this job's ledger fence; see ledger.h) */
         if (w->pg && ledger_refused_data(err)) {
             /* A poison message: the ledger will refuse it on every retry, and an endless
              * retry would hold a job slot and the partition's committed offset forever. */
@@ -409,7 +408,7 @@ static void begin(sl_worker *w, wjob *j)
         return;
     }
     j->tries = 0;
-    j->fence = ledger_attempt;
+    j->fence = ledger_attempt; /* every later ledger write carries it (ledger.h, fencing) */
     j->fenced = 0;
     j->job.export_generation = 0;
     snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", SL_LEDGER_RUNNING);
