@@ -238,6 +238,45 @@ int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *ou
     return 0;
 }
 
+int sl_ids_export_task_id_gen(const char *base, int gen, char *out, size_t outlen, char *err,
+                              size_t errlen)
+{
+    char suffix[16], res[SL_IDS_BUFLEN];
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    size_t blen, slen, keep;
+
+    if (!sl_ids_export_task_id_valid(base))
+        return sl_seterr(err, errlen, "export task id: invalid base id");
+    if (gen < 1 || gen > SL_IDS_EXPORT_GEN_MAX)
+        return sl_seterr(err, errlen, "export task id: generation %d out of range 1..%d", gen,
+                         SL_IDS_EXPORT_GEN_MAX);
+    if (outlen < SL_IDS_EXPORT_ID_MAX + 1)
+        return sl_seterr(err, errlen, "export task id: output buffer too small");
+    blen = strlen(base);
+    if (gen == 1) {
+        memcpy(out, base, blen + 1);
+        return 0;
+    }
+    snprintf(suffix, sizeof(suffix), "-g%d", gen);
+    slen = strlen(suffix);
+    if (blen + slen <= SL_IDS_EXPORT_ID_MAX) {
+        snprintf(res, sizeof(res), "%s%s", base, suffix);
+    } else {
+        /* Cutting alone could merge two bases (two long cluster ids already cut to 60 differ
+         * only in their hash tail), so the cut base is followed by a hash of the whole. */
+        SHA256((const unsigned char *)base, blen, md);
+        keep = SL_IDS_EXPORT_ID_MAX - slen - 1 - 8;
+        while (keep > 1 && base[keep - 1] == '-')
+            keep--;
+        snprintf(res, sizeof(res), "%.*s-%02x%02x%02x%02x%s", (int)keep, base, md[0], md[1], md[2],
+                 md[3], suffix);
+    }
+    if (!sl_ids_export_task_id_valid(res))
+        return sl_seterr(err, errlen, "export task id: derived id breaks AWS's rules");
+    memcpy(out, res, strlen(res) + 1);
+    return 0;
+}
+
 int sl_ids_run_id(const sl_snapshot_id *id, char *out, size_t outlen, char *err, size_t errlen)
 {
     return sl_ids_export_task_id(id, NULL, out, outlen, err, errlen);

@@ -98,6 +98,27 @@ int sl_ids_export_task_id_valid(const char *s);
 int sl_ids_export_task_id(const sl_snapshot_id *id, const char *prefix, char *out, size_t outlen,
                           char *err, size_t errlen) SL_MUST_CHECK;
 
+/* Highest export generation sl_ids_export_task_id_gen derives (a run redone this many times
+ * wants an operator, not another export). */
+#define SL_IDS_EXPORT_GEN_MAX 999
+
+/*
+ * The export task id of generation `gen` of a run whose generation-1 id is `base` (what
+ * sl_ids_export_task_id derived). AWS never forgets an export id, and a FAILED or CANCELED task
+ * keeps its id, so a redo of such a run needs a new id, derived deterministically so that a
+ * redelivery of the same redo adopts it instead of starting a third:
+ *   gen 1    base itself;
+ *   gen >= 2 `<base>-g<gen>` when that fits in 60 chars, else
+ *            `<base cut>-<h>-g<gen>`, h = the first 8 lowercase hex chars of SHA-256 over base,
+ *            the cut (a hyphen left at it dropped) making the whole at most 60 chars, so two
+ *            bases that differ only past the cut still get distinct ids.
+ * A derived base ends with a digit or a hex digit, never with `-g<digits>`, so a generation id
+ * never equals another run's base. base must pass sl_ids_export_task_id_valid; gen is
+ * 1..SL_IDS_EXPORT_GEN_MAX; outlen >= SL_IDS_EXPORT_ID_MAX + 1. Returns 0, or -1 with err.
+ */
+int sl_ids_export_task_id_gen(const char *base, int gen, char *out, size_t outlen, char *err,
+                              size_t errlen) SL_MUST_CHECK;
+
 /*
  * The run id of a snapshot: its export task id derived with no prefix. It depends only on
  * the snapshot (not on configuration), so the same snapshot always makes the same run, also

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pg.h"
 
 static const sl_pg_migration ledger_migrations[] = {
@@ -53,6 +54,11 @@ static const sl_pg_migration ledger_migrations[] = {
      "  error_message text,"
      "  details       jsonb);"
      "CREATE INDEX snaplake_stage_events_run ON snaplake_stage_events (run_id, at);"},
+    /* The export generation (ids.h: a redo of a FAILED/CANCELED export gets `<id>-g<N>`).
+     * IF NOT EXISTS: a column added by hand before this migration is not an error. */
+    {2, "export generation",
+     "ALTER TABLE snaplake_stage_runs ADD COLUMN IF NOT EXISTS generation integer;"
+     "ALTER TABLE snaplake_stage_events ADD COLUMN IF NOT EXISTS generation integer;"},
 };
 
 int sl_ledger_migrate(PGconn *conn, char *err, size_t errlen)
@@ -124,8 +130,8 @@ int sl_ledger_run_exists(PGconn *conn, const char *run_id, int *exists, char *er
     return 0;
 }
 
-/* Appends a history row carrying the stage row's current attempt (inside the caller's
-   transaction). error_code, error_message and details_json may be NULL. */
+/* Appends a history row carrying the stage row's current attempt and generation (inside the
+   caller's transaction). error_code, error_message and details_json may be NULL. */
 static int append_event(PGconn *conn, const char *run_id, const char *stage, const char *status,
                         const char *error_code, const char *error_message, const char *details_json,
                         char *err, size_t errlen)
@@ -134,8 +140,9 @@ static int append_event(PGconn *conn, const char *run_id, const char *stage, con
 
     return sl_pg_exec(conn,
                       "INSERT INTO snaplake_stage_events (run_id, stage, status, attempt,"
-                      " error_code, error_message, details)"
-                      " SELECT $1, $2, $3, attempt, $4, $5, $6::jsonb FROM snaplake_stage_runs"
+                      " generation, error_code, error_message, details)"
+                      " SELECT $1, $2, $3, attempt, generation, $4, $5, $6::jsonb"
+                      " FROM snaplake_stage_runs"
                       " WHERE run_id = $1 AND stage = $2",
                       6, ev, NULL, err, errlen);
 }
@@ -149,7 +156,7 @@ static int touch_run(PGconn *conn, const char *run_id, char *err, size_t errlen)
                       NULL, err, errlen);
 }
 
-int sl_ledger_stage_begin(PGconn *conn, const sl_msg *m, const char *stage, int *attempt, char *err,
+int sl_ledger_stage_begin(PGconn *conn, const sl_msg *m, const char *stage, int *fence, char *err,
                           size_t errlen)
 {
     PGresult *res = NULL;
@@ -162,7 +169,9 @@ int sl_ledger_stage_begin(PGconn *conn, const sl_msg *m, const char *stage, int 
         goto out;
     params[0] = m->run_id;
     params[1] = stage;
-    /* A redelivered or replayed message begins the stage again: attempt + 1. */
+    /* A redelivered or replayed message begins the stage again: attempt + 1. The increment
+     * happens under the row lock of ON CONFLICT DO UPDATE, so two writers beginning at once
+     * get distinct attempts, and the later one's is the fence every write must carry. */
     if (sl_pg_exec(conn,
                    "INSERT INTO snaplake_stage_runs (run_id, stage, status, attempt, started_at)"
                    " VALUES ($1, $2, 'running', 1, now())"
@@ -185,23 +194,63 @@ out:
     PQclear(res);
     if (tx_end(conn, failed, err, errlen) != 0)
         return -1;
-    if (attempt)
-        *attempt = got;
+    if (fence)
+        *fence = got;
     return 0;
 }
 
-/*
- * Shared by update and finish: sets the stage row and appends a history row when `always_log`
- * or the status changed. finished: non-zero to stamp finished_at and the error columns.
- */
-static int stage_write(PGconn *conn, const char *run_id, const char *stage, const char *status,
-                       int finished, const char *error_code, const char *error_message,
-                       const char *export_task_id, const char *aws_ids_json,
-                       const char *details_json, char *err, size_t errlen)
+/* The stale writer's refusal: logged here so that no caller can forget it. */
+static int fenced_out(const char *run_id, const char *stage, int fence, const char *current,
+                      char *err, size_t errlen)
+{
+    char mine[16];
+    const char *kv[] = {"event", "fenced_out", "fence", mine, "current_fence", current, NULL};
+    sl_log_ctx log = {run_id, NULL, stage};
+
+    snprintf(mine, sizeof(mine), "%d", fence);
+    sl_log_kv(SL_LOG_WARN, &log, kv,
+              "ledger write refused: stage %s of run %s was begun again (my fence %d, current %s)",
+              stage, run_id, fence, current);
+    sl_seterr(err, errlen, "ledger: fenced out: stage %s of run %s has fence %s, mine is %d", stage,
+              run_id, current, fence);
+    return SL_LEDGER_FENCED;
+}
+
+int sl_ledger_stage_check(PGconn *conn, const char *run_id, const char *stage, int fence, char *err,
+                          size_t errlen)
 {
     PGresult *res = NULL;
-    const char *params[9];
-    int failed = 1;
+    const char *params[2] = {run_id, stage};
+    int rc;
+
+    if (sl_pg_exec(conn, "SELECT attempt FROM snaplake_stage_runs WHERE run_id = $1 AND stage = $2",
+                   2, params, &res, err, errlen) != 0)
+        return -1;
+    if (PQntuples(res) != 1)
+        rc = sl_seterr(err, errlen, "ledger: stage %s of run %s was never begun", stage, run_id);
+    else if (atoi(PQgetvalue(res, 0, 0)) != fence)
+        rc = fenced_out(run_id, stage, fence, PQgetvalue(res, 0, 0), err, errlen);
+    else
+        rc = 0;
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Shared by update and finish: sets the stage row and appends a history row when `finished`,
+ * the status or the generation changed. Fenced: only the writer whose begin produced the row's
+ * current attempt may write (an UPDATE ... WHERE attempt = fence); any other gets
+ * SL_LEDGER_FENCED and changes nothing. generation 0 leaves it as it is.
+ */
+static int stage_write(PGconn *conn, const char *run_id, const char *stage, int fence,
+                       const char *status, int finished, const char *error_code,
+                       const char *error_message, const char *export_task_id, int generation,
+                       const char *aws_ids_json, const char *details_json, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    const char *params[11];
+    char fs[16], gs[16], current[16] = "";
+    int failed = 1, rc = -1;
     int changed;
 
     if (tx_begin(conn, err, errlen) != 0)
@@ -209,18 +258,22 @@ static int stage_write(PGconn *conn, const char *run_id, const char *stage, cons
     params[0] = run_id;
     params[1] = stage;
     if (sl_pg_exec(conn,
-                   "SELECT status FROM snaplake_stage_runs WHERE run_id = $1 AND stage = $2"
-                   " FOR UPDATE",
+                   "SELECT status, attempt, coalesce(generation, 0) FROM snaplake_stage_runs"
+                   " WHERE run_id = $1 AND stage = $2 FOR UPDATE",
                    2, params, &res, err, errlen) != 0)
         goto out;
     if (PQntuples(res) != 1) {
         sl_seterr(err, errlen, "ledger: stage %s of run %s was never begun", stage, run_id);
         goto out;
     }
-    changed = strcmp(PQgetvalue(res, 0, 0), status) != 0;
+    changed = strcmp(PQgetvalue(res, 0, 0), status) != 0 ||
+              (generation > 0 && atoi(PQgetvalue(res, 0, 2)) != generation);
+    snprintf(current, sizeof(current), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     res = NULL;
 
+    snprintf(fs, sizeof(fs), "%d", fence);
+    snprintf(gs, sizeof(gs), "%d", generation);
     params[2] = status;
     params[3] = finished ? "t" : "f";
     params[4] = error_code;
@@ -228,27 +281,46 @@ static int stage_write(PGconn *conn, const char *run_id, const char *stage, cons
     params[6] = export_task_id;
     params[7] = aws_ids_json;
     params[8] = details_json;
+    params[9] = fs;
+    params[10] = generation > 0 ? gs : NULL;
     if (sl_pg_exec(conn,
                    "UPDATE snaplake_stage_runs SET status = $3,"
                    "  finished_at = CASE WHEN $4::boolean THEN now() ELSE finished_at END,"
                    "  error_code = CASE WHEN $4::boolean THEN $5 ELSE error_code END,"
                    "  error_message = CASE WHEN $4::boolean THEN $6 ELSE error_message END,"
                    "  export_task_id = COALESCE($7, export_task_id),"
+                   "  generation = COALESCE($11::integer, generation),"
                    "  aws_ids = aws_ids || COALESCE($8::jsonb, '{}'::jsonb),"
                    "  details = details || COALESCE($9::jsonb, '{}'::jsonb),"
                    "  updated_at = now()"
-                   " WHERE run_id = $1 AND stage = $2",
-                   9, params, NULL, err, errlen) != 0)
+                   " WHERE run_id = $1 AND stage = $2 AND attempt = $10::integer",
+                   11, params, &res, err, errlen) != 0)
         goto out;
+    if (strcmp(PQcmdTuples(res), "1") != 0) {
+        /* A later begin owns the row: this writer lost its partition (or was replayed over)
+         * and must not overwrite the new owner's state. */
+        rc = fenced_out(run_id, stage, fence, current, err, errlen);
+        goto out;
+    }
+    PQclear(res);
+    res = NULL;
     if ((finished || changed) && append_event(conn, run_id, stage, status, error_code,
                                               error_message, details_json, err, errlen) != 0)
         goto out;
     if (touch_run(conn, run_id, err, errlen) != 0)
         goto out;
     failed = 0;
+    rc = 0;
 out:
     PQclear(res);
-    return tx_end(conn, failed, err, errlen);
+    if (failed) {
+        char ignored[SL_ERRLEN];
+        /* The refusal (or the first error) is already in err. */
+        if (sl_pg_exec(conn, "ROLLBACK", 0, NULL, NULL, ignored, sizeof(ignored)) != 0)
+            return -1;
+        return rc == SL_LEDGER_FENCED ? SL_LEDGER_FENCED : -1;
+    }
+    return tx_end(conn, 0, err, errlen);
 }
 
 static int status_ok(const char *status, int finished)
@@ -259,25 +331,26 @@ static int status_ok(const char *status, int finished)
            strcmp(status, SL_LEDGER_QUEUED) == 0;
 }
 
-int sl_ledger_stage_update(PGconn *conn, const char *run_id, const char *stage, const char *status,
-                           const char *export_task_id, const char *aws_ids_json,
-                           const char *details_json, char *err, size_t errlen)
+int sl_ledger_stage_update(PGconn *conn, const char *run_id, const char *stage, int fence,
+                           const char *status, const char *export_task_id, int generation,
+                           const char *aws_ids_json, const char *details_json, char *err,
+                           size_t errlen)
 {
     if (!status_ok(status, 0))
         return sl_seterr(err, errlen, "ledger: '%s' is not an in-progress status", status);
-    return stage_write(conn, run_id, stage, status, 0, NULL, NULL, export_task_id, aws_ids_json,
-                       details_json, err, errlen);
+    return stage_write(conn, run_id, stage, fence, status, 0, NULL, NULL, export_task_id,
+                       generation, aws_ids_json, details_json, err, errlen);
 }
 
-int sl_ledger_stage_finish(PGconn *conn, const char *run_id, const char *stage, const char *status,
-                           const char *error_code, const char *error_message,
-                           const char *export_task_id, const char *aws_ids_json,
+int sl_ledger_stage_finish(PGconn *conn, const char *run_id, const char *stage, int fence,
+                           const char *status, const char *error_code, const char *error_message,
+                           const char *export_task_id, int generation, const char *aws_ids_json,
                            const char *details_json, char *err, size_t errlen)
 {
     if (!status_ok(status, 1))
         return sl_seterr(err, errlen, "ledger: '%s' is not a final status", status);
-    return stage_write(conn, run_id, stage, status, 1, error_code, error_message, export_task_id,
-                       aws_ids_json, details_json, err, errlen);
+    return stage_write(conn, run_id, stage, fence, status, 1, error_code, error_message,
+                       export_task_id, generation, aws_ids_json, details_json, err, errlen);
 }
 
 /* Builds a PostgreSQL text[] literal {"a","b"} with " and \ escaped. */
@@ -332,7 +405,7 @@ int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t
                    "  coalesce(round(extract(epoch FROM coalesce(s.finished_at, now())"
                    "    - s.started_at)::numeric, 1)::text, '-'),"
                    "  coalesce(s.error_code, ''), coalesce(s.error_message, ''),"
-                   "  coalesce(s.export_task_id, '')"
+                   "  coalesce(s.export_task_id, ''), coalesce(s.generation, 0)"
                    " FROM snaplake_runs r LEFT JOIN snaplake_stage_runs s USING (run_id)"
                    " WHERE (cardinality($1::text[]) > 0 AND r.run_id = ANY ($1::text[]))"
                    "    OR (cardinality($1::text[]) = 0"
@@ -352,6 +425,8 @@ int sl_ledger_report(PGconn *conn, FILE *out, const char *const *run_ids, size_t
                 PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
         if (*PQgetvalue(res, i, 9))
             fprintf(out, "  task %s", PQgetvalue(res, i, 9));
+        if (atoi(PQgetvalue(res, i, 10)) > 1)
+            fprintf(out, " (generation %s)", PQgetvalue(res, i, 10));
         if (*PQgetvalue(res, i, 7))
             fprintf(out, "  error %s: %s", PQgetvalue(res, i, 7), PQgetvalue(res, i, 8));
         fputc('\n', out);

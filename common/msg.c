@@ -73,8 +73,11 @@ typedef struct nfield {
 } nfield;
 
 static const nfield nfields[] = {
-    {"objects", OFF(objects), COP, COP, 0}, {"bytes", OFF(bytes), COP, COP, 0},
-    {"removed", OFF(removed), COP, COP, 0}, {"attempt", OFF(attempt), B_F, 0, 0},
+    {"objects", OFF(objects), COP, COP, 0},
+    {"bytes", OFF(bytes), COP, COP, 0},
+    {"removed", OFF(removed), COP, COP, 0},
+    {"attempt", OFF(attempt), B_F, 0, 0},
+    {"export_generation", OFF(export_generation), EXP, 0, 0},
     {"offset", OFF(offset), B_D, B_D, -1},
 };
 

@@ -70,6 +70,8 @@ typedef struct sl_msg {
     char *s3_prefix;         /* required (may be ""): files under <s3_prefix>/<export_task_id>/ */
     char *export_started_at; /* RFC 3339; optional */
     char *export_ended_at;   /* RFC 3339; optional */
+    long long export_generation; /* 1.. (ids.h, sl_ids_export_task_id_gen); 0 = absent: a
+                                  * message from before generations, generation 1 */
 
     /* copied and later */
     char *lake_bucket; /* required */

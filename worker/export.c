@@ -2,20 +2,37 @@
  * export.c - the export stage: `snapshots` -> StartExportTask -> `exports`.
  *
  * Per job (one snapshot, or one cluster in cluster mode):
- *   DESCRIBE  DescribeExportTasks(id), where id is derived deterministically from the snapshot
- *             (ids.h). An existing task is adopted: COMPLETE publishes at once, STARTING/
- *             IN_PROGRESS is polled, FAILED/CANCELED fails with AWS's FailureCause. This is
- *             what makes a redelivered message (or a worker killed mid-export) never start a
- *             second export.
+ *   DESCRIBE  DescribeExportTasks(id) for generation 1, 2, ... in order, one per step, where
+ *             id is derived deterministically from the snapshot (ids.h: generation 1 is the
+ *             snapshot's id, generation g >= 2 is `<id>-g<g>`). AWS keeps a FAILED or
+ *             CANCELED task's id for good, so a redo of such a run (a replay of its snapshot
+ *             message) must use a new id; and generation g+1 only ever exists once g ended
+ *             FAILED/CANCELED, so the walk stops at the first id that does not exist. The
+ *             highest existing generation decides: STARTING/IN_PROGRESS is adopted and polled,
+ *             COMPLETE is adopted and published at once, FAILED/CANCELED moves on to the next
+ *             generation, which is then started. This is what makes a redelivered message (or
+ *             a worker killed mid-export) never start a second export of one generation, and
+ *             a failed export redoable at all.
  *   SLOT      one of EXPORT_TASK_LIMIT slots: pg_try_advisory_lock(SL_PG_LOCK_NS_EXPORT_SLOT,
  *             k) on a connection of the job's own, held for the export's whole life, so a
  *             worker that dies frees its slots when the server drops its connections. No slot:
  *             stay PENDING (ledger `waiting`) and retry every EXPORT_SLOT_RETRY while the
  *             consumer keeps polling; a freed slot is taken within that interval.
- *   START     StartExportTask. ExportTaskAlreadyExists -> adopt. ExportTaskLimitReachedFault
- *             -> the account is full (someone else's export): keep the slot, wait, retry.
+ *   START     StartExportTask, right after checking that the slot's connection is alive (a
+ *             slot whose connection dropped, e.g. during an hours-long wait below, no longer
+ *             holds its lock and is invisible to the other workers' counts, which may already
+ *             have given it to another job: then take a slot again). ExportTaskAlreadyExists
+ *             -> adopt. ExportTaskLimitReachedFault -> the account is full (someone else's
+ *             export): keep the slot, wait, retry.
  *   POLL      DescribeExportTasks every EXPORT_POLL_INTERVAL until COMPLETE (publish) or
- *             FAILED/CANCELED (fail fast with AWS's FailureCause).
+ *             FAILED/CANCELED (fail fast with AWS's FailureCause). A transient error polls
+ *             again after a backoff; only STAGE_MAX_ATTEMPTS failures in a row fail the run
+ *             (sl_stage_retry_note), since an export may run for hours.
+ *
+ * PostgreSQL connections. The account view reads the worker's main connection, and a job
+ * that only waits for a slot writes nothing to the ledger, so nothing else would repair that
+ * connection after a server restart: export_pg() resets it (with a backoff deadline) before
+ * each use. Slot connections are replaced when a lock call on them fails.
  *
  * Exports started elsewhere. RDS caps concurrent exports per account (the seed: 5), whoever
  * started them. The slot rule: let R be the account's running tasks (STARTING, IN_PROGRESS,
@@ -30,6 +47,7 @@
  * the rare race in between (a foreign export started after we looked) is answered by AWS's
  * ExportTaskLimitReachedFault, which we treat as "wait", never as a failure.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +66,8 @@
 /* How fresh the account view (R and L) must be when deciding on a slot. */
 #define VIEW_TTL_MS 250
 #define MAX_EXPORT_ONLY 64
+/* How long the liveness round trip on a slot's connection may take before StartExportTask. */
+#define SLOT_PING_MS 2000
 
 typedef struct export_cfg {
     long long task_limit;
@@ -76,15 +96,19 @@ static const sl_cfg_opt export_opts[] = {
      "optional prefix of export task ids (letters, digits, '-', max 16)"},
     {"EXPORT_ONLY", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(export_cfg, export_only),
      "optional comma list of database[.schema[.table]] to export"},
-    {"EXPORT_POLL_INTERVAL", SL_CFG_DURATION, "30s", 100, 3600000, 0,
-     offsetof(export_cfg, poll_ms), "DescribeExportTasks interval while an export runs"},
-    {"EXPORT_SLOT_RETRY", SL_CFG_DURATION, "2s", 50, 600000, 0,
-     offsetof(export_cfg, slot_retry_ms), "retry interval while no export slot is free"},
+    {"EXPORT_POLL_INTERVAL", SL_CFG_DURATION, "30s", 100, 3600000, 0, offsetof(export_cfg, poll_ms),
+     "DescribeExportTasks interval while an export runs"},
+    {"EXPORT_SLOT_RETRY", SL_CFG_DURATION, "2s", 50, 600000, 0, offsetof(export_cfg, slot_retry_ms),
+     "retry interval while no export slot is free"},
 };
 
 typedef struct export_ctx {
     export_cfg cfg;
-    char *only_buf;                      /* EXPORT_ONLY split in place */
+    long long max_attempts; /* STAGE_MAX_ATTEMPTS, STAGE_RETRY_BASE/MAX (runtime settings) */
+    long long retry_base_ms, retry_max_ms;
+    int pg_failures;     /* resets of the main connection that failed in a row */
+    long long pg_due_ms; /* no reset before this (monotonic ms) */
+    char *only_buf;      /* EXPORT_ONLY split in place */
     const char *only[MAX_EXPORT_ONLY];
     size_t nonly;
     /* The account view, shared by all jobs of this worker. */
@@ -98,6 +122,9 @@ typedef enum ex_phase { EX_DESCRIBE, EX_SLOT, EX_START, EX_POLL } ex_phase;
 
 typedef struct ex_job {
     ex_phase phase;
+    char base_id[SL_IDS_EXPORT_ID_MAX + 1]; /* generation 1's id */
+    int gen;                                /* generation of task_id, 1.. */
+    int poll_failures;                      /* transient poll errors in a row */
     char task_id[SL_IDS_EXPORT_ID_MAX + 1];
     char s3_prefix[512];
     PGconn *slot_conn;
@@ -120,9 +147,71 @@ static int set_str(char **dst, const char *v)
  * codes AWS uses elsewhere for the same condition. */
 static int is_limit_error(const char *code)
 {
-    return strcmp(code, SL_RDS_ERR_TASK_LIMIT) == 0 || strcmp(code, "ExportTaskLimitReached") == 0 ||
-           strcmp(code, "QuotaExceeded") == 0 || strcmp(code, "QuotaExceededException") == 0 ||
+    return strcmp(code, SL_RDS_ERR_TASK_LIMIT) == 0 ||
+           strcmp(code, "ExportTaskLimitReached") == 0 || strcmp(code, "QuotaExceeded") == 0 ||
+           strcmp(code, "QuotaExceededException") == 0 ||
            strcmp(code, "LimitExceededException") == 0;
+}
+
+/*
+ * The worker's main connection, reset first when it broke (PQstatus is bad after a statement
+ * failed on a dropped connection, e.g. a server restart). Resets are tried at most once per
+ * backoff deadline, never with a sleep; NULL while the server is unreachable (callers treat
+ * it as "no slot now" and come back). TODO(runtime): the generic sl_pg_* healing of pg.c /
+ * worker.c should replace this once it lands (sl_worker_pg would hand out a healed conn).
+ */
+static PGconn *export_pg(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
+{
+    PGconn *pg = sl_worker_pg(w);
+
+    if (!pg)
+        return NULL;
+    if (PQstatus(pg) == CONNECTION_OK)
+        return pg;
+    if (sl_mono_ms() < c->pg_due_ms)
+        return NULL;
+    PQreset(pg);
+    if (PQstatus(pg) == CONNECTION_OK) {
+        sl_info(log, "postgres connection re-established (export view)");
+        c->pg_failures = 0;
+        c->pg_due_ms = 0;
+        return pg;
+    }
+    if (c->pg_failures < 30)
+        c->pg_failures++;
+    /* At least 100 ms apart, up to ~10 s with jitter: PQreset blocks up to connect_timeout. */
+    c->pg_due_ms =
+        sl_mono_ms() + 100 + sl_worker_backoff_ms(200, 10000, c->pg_failures, sl_random_u64());
+    sl_warn(log, "postgres still unreachable (export view): %s", PQerrorMessage(pg));
+    return NULL;
+}
+
+/*
+ * Non-zero when the slot's connection still answers a round trip within timeout_ms (and so
+ * still holds its session advisory lock). A connection that the server dropped (a restart,
+ * pg_terminate_backend, a pooler) lost its lock with it; PQstatus alone only notices that
+ * after a statement failed, hence the SELECT 1. Asynchronous with poll() so a connection
+ * whose peer vanished cannot block the loop past timeout_ms. Result cleared on every path.
+ */
+static int slot_alive(PGconn *conn, long long timeout_ms)
+{
+    long long deadline = sl_mono_ms() + timeout_ms;
+    PGresult *res;
+    int ok = 0;
+
+    if (!conn || PQstatus(conn) != CONNECTION_OK || !PQsendQuery(conn, "SELECT 1"))
+        return 0;
+    while (PQisBusy(conn)) {
+        struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
+        long long left = deadline - sl_mono_ms();
+        if (pfd.fd < 0 || left <= 0 || poll(&pfd, 1, (int)left) <= 0 || !PQconsumeInput(conn))
+            return 0; /* the caller drops the connection: its state is unknown now */
+    }
+    while ((res = PQgetResult(conn)) != NULL) {
+        ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+    }
+    return ok && PQstatus(conn) == CONNECTION_OK;
 }
 
 static void view_clear(export_ctx *c)
@@ -143,12 +232,13 @@ static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
     sl_aws_error e;
     PGresult *res = NULL;
     char err[SL_ERRLEN];
-    PGconn *pg = sl_worker_pg(w);
+    PGconn *pg;
     char **live = NULL;
     int n;
 
     if (c->view_ms && sl_mono_ms() - c->view_ms < VIEW_TTL_MS)
         return 0;
+    pg = export_pg(w, c, log);
     if (sl_rds_list_export_tasks(sl_worker_aws(w), statuses, SL_ARRAY_LEN(statuses), &r, &e)) {
         sl_warn(log, "listing running exports failed: %s: %s", e.code, e.message);
         return -1;
@@ -219,8 +309,8 @@ static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
     }
     for (long long k = 0; k < usable; k++) {
         int got = 0;
-        if (sl_pg_try_advisory_lock(x->slot_conn, SL_PG_LOCK_NS_EXPORT_SLOT, (int32_t)k, &got,
-                                    err, sizeof(err))) {
+        if (sl_pg_try_advisory_lock(x->slot_conn, SL_PG_LOCK_NS_EXPORT_SLOT, (int32_t)k, &got, err,
+                                    sizeof(err))) {
             sl_warn(&job->log, "export slot lock failed: %s", err);
             PQfinish(x->slot_conn);
             x->slot_conn = NULL;
@@ -254,6 +344,18 @@ static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
     return 0;
 }
 
+/* The slot's connection is gone (and its lock with it): close what is left, hold no slot. */
+static void drop_slot(ex_job *x, const sl_log_ctx *log)
+{
+    if (!x->slot_conn)
+        return;
+    sl_warn(log, "export slot %d lost its connection (its lock is gone); taking a slot again",
+            x->slot);
+    PQfinish(x->slot_conn);
+    x->slot_conn = NULL;
+    x->slot = -1;
+}
+
 static void release_slot(ex_job *x, const sl_log_ctx *log)
 {
     char err[SL_ERRLEN];
@@ -279,6 +381,7 @@ static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_e
     if (sl_msg_copy(o, &job->in, err, sizeof(err)))
         return sl_job_fail(job, "OutOfMemory", "%s", err);
     o->type = SL_MSG_EXPORTED;
+    o->export_generation = x->gen;
     if (set_str(&o->export_task_id, x->task_id) ||
         set_str(&o->s3_bucket, t->s3_bucket[0] ? t->s3_bucket : c->cfg.bucket) ||
         set_str(&o->s3_prefix, x->s3_prefix))
@@ -290,7 +393,7 @@ static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_e
         set_str(&o->export_ended_at, ts))
         return sl_job_fail(job, "OutOfMemory", "building the exported message");
     {
-        const char *kv[] = {"event", "exported", "export_task_id", x->task_id, "s3_prefix",
+        const char *kv[] = {"event",      "exported", "export_task_id", x->task_id, "s3_prefix",
                             x->s3_prefix, NULL};
         sl_log_kv(SL_LOG_INFO, &job->log, kv, "export complete");
     }
@@ -317,8 +420,8 @@ static sl_step_result on_status(sl_worker *w, sl_job *job, export_ctx *c, ex_job
     job->next_step_ms = sl_mono_ms() + c->cfg.poll_ms;
     if (sl_log_enabled(SL_LOG_DEBUG)) {
         char pct[16];
-        const char *kv[] = {"export_task_id", x->task_id, "status", t->status, "percent", pct,
-                            NULL};
+        const char *kv[] = {"export_task_id", x->task_id, "status", t->status,
+                            "percent",        pct,        NULL};
         snprintf(pct, sizeof(pct), "%d", t->percent_progress);
         sl_log_kv(SL_LOG_DEBUG, &job->log, kv, "export running");
     }
@@ -333,11 +436,13 @@ static int export_init(sl_worker *w, void **ctxp, char *err, size_t errlen)
 
     if (!c)
         return sl_seterr(err, errlen, "out of memory");
-    if (sl_config_load(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg, NULL, NULL, err,
-                       errlen)) {
+    if (sl_config_load(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg, NULL, NULL, err, errlen)) {
         free(c);
         return -1;
     }
+    c->max_attempts = sl_worker_config(w)->max_attempts;
+    c->retry_base_ms = sl_worker_config(w)->retry_base_ms;
+    c->retry_max_ms = sl_worker_config(w)->retry_max_ms;
     if (c->cfg.export_only && c->cfg.export_only[0]) {
         char *save = NULL, *tok;
         c->only_buf = sl_strdup0(c->cfg.export_only);
@@ -381,6 +486,17 @@ fail:
 
 static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job);
 
+/* Makes generation gen the job's task (x->task_id, and the ids the ledger records). */
+static int set_generation(sl_job *job, ex_job *x, int gen, char *err, size_t errlen)
+{
+    if (sl_ids_export_task_id_gen(x->base_id, gen, x->task_id, sizeof(x->task_id), err, errlen))
+        return -1;
+    x->gen = gen;
+    snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", x->task_id);
+    job->export_generation = gen;
+    return 0;
+}
+
 static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
 {
     export_ctx *c = ctx;
@@ -397,8 +513,7 @@ static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
         snprintf(sid, sizeof(sid), "rds:%s", job->in.run_id ? job->in.run_id : "");
         if (sl_ids_parse_snapshot(sid, &id, err, sizeof(err)))
             return sl_job_fail(job, "InvalidInput", "%s", err);
-    } else if (sl_ids_parse_snapshot(job->in.snapshot_id ? job->in.snapshot_id
-                                                         : job->in.source_arn,
+    } else if (sl_ids_parse_snapshot(job->in.snapshot_id ? job->in.snapshot_id : job->in.source_arn,
                                      &id, err, sizeof(err))) {
         return sl_job_fail(job, "InvalidInput", "%s", err);
     }
@@ -407,12 +522,12 @@ static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
         return sl_job_fail(job, "OutOfMemory", "export job state");
     x->slot = -1;
     job->state = x;
-    if (sl_ids_export_task_id(&id, c->cfg.task_prefix, x->task_id, sizeof(x->task_id), err,
+    if (sl_ids_export_task_id(&id, c->cfg.task_prefix, x->base_id, sizeof(x->base_id), err,
                               sizeof(err)) ||
+        set_generation(job, x, 1, err, sizeof(err)) ||
         sl_ids_export_s3_prefix(c->cfg.prefix_root, id.cluster, id.date, x->s3_prefix,
                                 sizeof(x->s3_prefix), err, sizeof(err)))
         return sl_job_fail(job, "InvalidInput", "%s", err);
-    snprintf(job->export_task_id, sizeof(job->export_task_id), "%s", x->task_id);
     x->phase = EX_DESCRIBE;
     return export_step(w, ctx, job);
 }
@@ -429,8 +544,27 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
     case EX_DESCRIBE:
         if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e))
             return sl_job_fail_aws(job, "DescribeExportTasks", &e);
+        if (found && (sl_rds_export_failed(t.status) || sl_rds_export_canceled(t.status))) {
+            /* This generation is over for good: the redo is the next one (looked up next
+             * step: a redelivery of an earlier redo finds it there and adopts it). */
+            char err[SL_ERRLEN], gs[16];
+            const char *kv[] = {"event",  "next_generation", "export_task_id", x->task_id,
+                                "status", t.status,          "generation",     gs,
+                                NULL};
+            snprintf(gs, sizeof(gs), "%d", x->gen + 1);
+            if (x->gen >= SL_IDS_EXPORT_GEN_MAX)
+                return sl_job_fail(job, "ExportGenerationsExhausted",
+                                   "export %s is generation %d, the last one allowed", x->task_id,
+                                   x->gen);
+            sl_log_kv(SL_LOG_INFO, &job->log, kv, "export task %s ended %s, redo is generation %d",
+                      x->task_id, t.status, x->gen + 1);
+            if (set_generation(job, x, x->gen + 1, err, sizeof(err)))
+                return sl_job_fail(job, "InvalidInput", "%s", err);
+            job->next_step_ms = sl_mono_ms();
+            return SL_STEP_PENDING;
+        }
         if (found) {
-            const char *kv[] = {"event", "adopt", "export_task_id", x->task_id, "status",
+            const char *kv[] = {"event",  "adopt", "export_task_id", x->task_id, "status",
                                 t.status, NULL};
             sl_log_kv(SL_LOG_INFO, &job->log, kv, "export task exists, adopting it");
             if (sl_rds_export_running(t.status))
@@ -449,6 +583,14 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
         /* fall through */
     case EX_START: {
         sl_rds_export_params p;
+        if (!slot_alive(x->slot_conn, SLOT_PING_MS)) {
+            drop_slot(x, &job->log);
+            x->phase = EX_SLOT;
+            c->view_ms = 0;
+            sl_worker_job_status(w, job, SL_LEDGER_WAITING);
+            job->next_step_ms = sl_mono_ms();
+            return SL_STEP_PENDING;
+        }
         memset(&p, 0, sizeof(p));
         p.task_id = x->task_id;
         p.source_arn = job->in.source_arn;
@@ -478,9 +620,9 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
             return sl_job_fail_aws(job, "StartExportTask", &e);
         }
         {
-            const char *kv[] = {"event", "export_started", "export_task_id", x->task_id,
-                                "source_arn", job->in.source_arn, "s3_prefix", x->s3_prefix,
-                                NULL};
+            const char *kv[] = {"event",     "export_started", "export_task_id",
+                                x->task_id,  "source_arn",     job->in.source_arn,
+                                "s3_prefix", x->s3_prefix,     NULL};
             sl_log_kv(SL_LOG_INFO, &job->log, kv, "export started");
         }
         sl_worker_job_status(w, job, SL_LEDGER_RUNNING);
@@ -489,10 +631,36 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
     }
     case EX_POLL:
     default:
+        if (x->slot_conn && PQstatus(x->slot_conn) != CONNECTION_OK)
+            drop_slot(x, &job->log); /* the running export counts as foreign until re-taken */
         if (!x->slot_conn)
             (void)take_slot(w, c, job, x);
-        if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e))
-            return sl_job_fail_aws(job, "DescribeExportTasks", &e);
+        if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e)) {
+            if (!e.transient)
+                return sl_job_fail_aws(job, "DescribeExportTasks", &e);
+            if (sl_stage_retry_note(&x->poll_failures, 1, c->max_attempts)) {
+                size_t n;
+                (void)sl_job_fail_aws(job, "DescribeExportTasks", &e);
+                n = strlen(job->error_message);
+                snprintf(job->error_message + n, sizeof(job->error_message) - n,
+                         " (gave up after %d failed polls in a row)", x->poll_failures);
+                return SL_STEP_FAILED;
+            }
+            /* The export goes on at AWS: poll again (keeping the slot) after a backoff, never
+             * sooner than the shorter of the poll interval and the retry base (full jitter
+             * may draw 0, and a throttled endpoint needs no burst of polls). */
+            {
+                long long d = sl_worker_backoff_ms(c->retry_base_ms, c->retry_max_ms,
+                                                   x->poll_failures, sl_random_u64());
+                long long floor_ms =
+                    c->cfg.poll_ms < c->retry_base_ms ? c->cfg.poll_ms : c->retry_base_ms;
+                sl_warn(&job->log, "polling export %s failed (%d in a row), polling again: %s: %s",
+                        x->task_id, x->poll_failures, e.code, e.message);
+                job->next_step_ms = sl_mono_ms() + (d > floor_ms ? d : floor_ms);
+            }
+            return SL_STEP_PENDING;
+        }
+        (void)sl_stage_retry_note(&x->poll_failures, 0, c->max_attempts);
         if (!found) {
             /* Just started and not yet listed (eventual consistency): look again later. */
             job->next_step_ms = sl_mono_ms() + c->cfg.poll_ms;

@@ -71,6 +71,7 @@ typedef struct sl_job {
     char error_message[1024];
     char aws_request_id[128];
     char export_task_id[64]; /* AWS id the ledger should record as soon as it is known */
+    int export_generation;   /* its generation (ids.h), recorded with it; 0 = none/unknown */
     void *state;            /* stage-private; freed by job_cleanup */
 } sl_job;
 
@@ -135,6 +136,25 @@ static inline sl_step_result sl_job_fail_aws(sl_job *job, const char *what, cons
         snprintf(job->error_message, sizeof(job->error_message), "%s", e->message);
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
     return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
+}
+
+/*
+ * The retry budget of one step that a job repeats (a poll): counts CONSECUTIVE transient
+ * failures, and progress (a success) resets it. A budget counted over the job's whole life
+ * would fail an eight-hour export that AWS is still completing after five unrelated blips.
+ * Call with failed = 0 after a success, 1 after a transient failure; returns 1 when the
+ * failures in a row reached max_attempts (give up), else 0 (try again; *consecutive is the
+ * retry number to back off by). Pure.
+ */
+static inline int sl_stage_retry_note(int *consecutive, int failed, long long max_attempts)
+{
+    if (!failed) {
+        *consecutive = 0;
+        return 0;
+    }
+    if (*consecutive < 1000000)
+        (*consecutive)++;
+    return (long long)*consecutive >= max_attempts;
 }
 
 /* The stages, each defined in its own file. */

@@ -62,6 +62,8 @@ typedef struct wjob {
     char reason[512]; /* WJ_DLQ */
     char ledger_status[16];
     char ledger_task_id[64];
+    int fence;  /* the ledger attempt our begin got: every ledger write carries it */
+    int fenced; /* a later begin owns the ledger row: drop the job, publish nothing */
 } wjob;
 
 struct sl_worker {
@@ -272,14 +274,20 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status)
     wjob *j = (wjob *)job;
     char err[SL_ERRLEN];
     const char *tid = job->export_task_id[0] ? job->export_task_id : NULL;
+    int rc = 0;
 
-    if (!job->in.run_id)
+    if (!job->in.run_id || j->fenced)
         return;
     if (strcmp(j->ledger_status, status) == 0 &&
         strcmp(j->ledger_task_id, job->export_task_id) == 0)
         return;
-    if (!w->pg || sl_ledger_stage_update(w->pg, job->in.run_id, w->stage->name, status, tid, NULL,
-                                         NULL, err, sizeof(err))) {
+    if (!w->pg ||
+        (rc = sl_ledger_stage_update(w->pg, job->in.run_id, w->stage->name, j->fence, status, tid,
+                                     job->export_generation, NULL, NULL, err, sizeof(err)))) {
+        if (rc == SL_LEDGER_FENCED) {
+            j->fenced = 1; /* run_jobs drops the job after this step */
+            return;
+        }
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger status %s not recorded: %s", status,
                 w->pg ? err : "no connection");
         pg_heal(w);
@@ -400,6 +408,9 @@ static void begin(sl_worker *w, wjob *j)
         return;
     }
     j->tries = 0;
+    j->fence = ledger_attempt; /* every later ledger write carries it (ledger.h, fencing) */
+    j->fenced = 0;
+    j->job.export_generation = 0;
     snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", SL_LEDGER_RUNNING);
     j->ledger_task_id[0] = '\0';
     sl_msg_cleanup(&j->job.out);
@@ -582,22 +593,49 @@ out:
 static int record(sl_worker *w, wjob *j)
 {
     char err[SL_ERRLEN];
-    int ok = j->result == SL_STEP_DONE;
+    int ok = j->result == SL_STEP_DONE, rc = 0;
 
     if (j->phase == WJ_DLQ)
         return 0;
-    if (!w->pg ||
-        sl_ledger_stage_finish(w->pg, j->job.in.run_id, w->stage->name,
-                               ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
-                               ok ? NULL : j->job.error_code, ok ? NULL : j->job.error_message,
-                               j->job.export_task_id[0] ? j->job.export_task_id : NULL, NULL, NULL,
-                               err, sizeof(err))) {
+    if (!w->pg || (rc = sl_ledger_stage_finish(
+                       w->pg, j->job.in.run_id, w->stage->name, j->fence,
+                       ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED, ok ? NULL : j->job.error_code,
+                       ok ? NULL : j->job.error_message,
+                       j->job.export_task_id[0] ? j->job.export_task_id : NULL,
+                       j->job.export_generation, NULL, NULL, err, sizeof(err)))) {
+        if (rc == SL_LEDGER_FENCED) {
+            j->fenced = 1;
+            return -1;
+        }
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger finish failed, will retry: %s",
                 w->pg ? err : "no connection");
         pg_heal(w);
         return -1;
     }
     return 0;
+}
+
+/*
+ * A job whose ledger row a later begin took (ledger.h, fencing): the new owner does the run,
+ * so this one stops without publishing or writing the ledger. Its offset is still marked done
+ * in our tracker (the message is handled, by the fence holder): a worker that kept the
+ * partition (the run was replayed in another group) must not stall every later offset of
+ * it, and a zombie that lost the partition cannot store or commit it anyway.
+ */
+static void drop_fenced(sl_worker *w, wjob *j)
+{
+    char err[SL_ERRLEN];
+    int64_t pos;
+
+    job_cleanup_once(w, j);
+    log_job(SL_LOG_WARN, j, "fenced_out",
+            "another consumer began this stage again (ledger fence %d is stale): job dropped, "
+            "nothing published",
+            j->fence);
+    pos = sl_offsets_done(w->offsets, j->topic, j->job.partition, j->job.offset);
+    if (pos >= 0 && sl_kafka_consumer_store_offset(w->cons, j->topic, j->job.partition, pos - 1,
+                                                   err, sizeof(err)))
+        log_job(SL_LOG_INFO, j, "store_error", "offset %lld not stored: %s", (long long)pos, err);
 }
 
 /* (3): returns 1 when the job is over and may be removed. */
@@ -607,13 +645,33 @@ static int finish(sl_worker *w, wjob *j)
     int64_t pos;
 
     if (!j->published) {
+        /* A stale owner must not publish over the new owner's result: check the fence first
+         * (the final ledger write is fenced again, for the moment in between). */
+        if (j->phase != WJ_DLQ && !j->fenced) {
+            int rc = w->pg ? sl_ledger_stage_check(w->pg, j->job.in.run_id, w->stage->name,
+                                                   j->fence, err, sizeof(err))
+                           : -1;
+            if (rc == SL_LEDGER_FENCED)
+                j->fenced = 1;
+            else if (rc) {
+                log_job(SL_LOG_WARN, j, "ledger_error", "ledger fence check failed, will retry: %s",
+                        w->pg ? err : "no connection");
+                pg_heal(w);
+                goto later;
+            }
+        }
+        if (j->fenced)
+            goto fenced;
         if (publish(w, j))
             goto later;
         j->published = 1;
     }
     if (!j->recorded) {
-        if (record(w, j))
+        if (record(w, j)) {
+            if (j->fenced)
+                goto fenced;
             goto later;
+        }
         j->recorded = 1;
     }
     pos = sl_offsets_done(w->offsets, j->topic, j->job.partition, j->job.offset);
@@ -621,6 +679,9 @@ static int finish(sl_worker *w, wjob *j)
                                                    err, sizeof(err)))
         log_job(SL_LOG_WARN, j, "store_error", "offset %lld not stored: %s", (long long)pos, err);
     log_job(SL_LOG_INFO, j, "committed", "%s", j->phase == WJ_DLQ ? "dead-lettered" : "finished");
+    return 1;
+fenced:
+    drop_fenced(w, j);
     return 1;
 later:
     j->tries++;
@@ -654,7 +715,11 @@ static void run_jobs(sl_worker *w)
         case WJ_DLQ:
             break;
         }
-        if ((j->phase == WJ_FINISH || j->phase == WJ_DLQ) && sl_mono_ms() >= j->due_ms)
+        if (j->fenced) { /* a ledger write of start()/step() was refused */
+            drop_fenced(w, j);
+            over = 1;
+        }
+        if (!over && (j->phase == WJ_FINISH || j->phase == WJ_DLQ) && sl_mono_ms() >= j->due_ms)
             over = finish(w, j);
         if (over)
             job_remove_at(w, i);

@@ -27,10 +27,10 @@ static void fill_msg(sl_msg *m)
     m->source = strdup("event");
 }
 
-static long long count(const char *sql)
+static long long count_for(const char *id, const char *sql)
 {
     PGresult *res = NULL;
-    const char *p[1] = {run_id};
+    const char *p[1] = {id};
     char err[SL_ERRLEN];
     long long n;
 
@@ -41,6 +41,11 @@ static long long count(const char *sql)
     n = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);
     return n;
+}
+
+static long long count(const char *sql)
+{
+    return count_for(run_id, sql);
 }
 
 static void test_migrate_twice(void)
@@ -77,15 +82,15 @@ static void test_stage_lifecycle(void)
     fill_msg(&m);
     CHECK(sl_ledger_stage_begin(conn, &m, "export", &attempt, err, sizeof(err)) == 0);
     CHECK_INT(attempt, 1);
-    CHECK(sl_ledger_stage_update(conn, run_id, "export", SL_LEDGER_WAITING, NULL, NULL,
+    CHECK(sl_ledger_stage_update(conn, run_id, "export", attempt, SL_LEDGER_WAITING, NULL, 0, NULL,
                                  "{\"reason\":\"no slot\"}", err, sizeof(err)) == 0);
     /* Same status again: no new history row. */
-    CHECK(sl_ledger_stage_update(conn, run_id, "export", SL_LEDGER_WAITING, NULL, NULL, NULL,
-                                 err, sizeof(err)) == 0);
-    CHECK(sl_ledger_stage_update(conn, run_id, "export", SL_LEDGER_RUNNING, "task-1",
+    CHECK(sl_ledger_stage_update(conn, run_id, "export", attempt, SL_LEDGER_WAITING, NULL, 0, NULL,
+                                 NULL, err, sizeof(err)) == 0);
+    CHECK(sl_ledger_stage_update(conn, run_id, "export", attempt, SL_LEDGER_RUNNING, "task-1", 0,
                                  "{\"export_task\":\"task-1\"}", NULL, err, sizeof(err)) == 0);
-    CHECK(sl_ledger_stage_finish(conn, run_id, "export", SL_LEDGER_FAILED, "ExportFailed",
-                                 "S3 access denied", NULL, NULL, NULL, err, sizeof(err)) == 0);
+    CHECK(sl_ledger_stage_finish(conn, run_id, "export", attempt, SL_LEDGER_FAILED, "ExportFailed",
+                                 "S3 access denied", NULL, 0, NULL, NULL, err, sizeof(err)) == 0);
     CHECK_INT(count("SELECT count(*) FROM snaplake_stage_events WHERE run_id = $1"), 4);
     CHECK_INT(count("SELECT count(*) FROM snaplake_stage_runs WHERE run_id = $1 AND"
                     " status = 'failed' AND error_code = 'ExportFailed' AND"
@@ -98,8 +103,8 @@ static void test_stage_lifecycle(void)
     CHECK_INT(count("SELECT count(*) FROM snaplake_stage_runs WHERE run_id = $1 AND"
                     " status = 'running' AND error_code IS NULL AND finished_at IS NULL"),
               1);
-    CHECK(sl_ledger_stage_finish(conn, run_id, "export", SL_LEDGER_SUCCEEDED, NULL, NULL, NULL,
-                                 NULL, "{\"objects\":3}", err, sizeof(err)) == 0);
+    CHECK(sl_ledger_stage_finish(conn, run_id, "export", attempt, SL_LEDGER_SUCCEEDED, NULL, NULL,
+                                 NULL, 0, NULL, "{\"objects\":3}", err, sizeof(err)) == 0);
     CHECK_INT(count("SELECT count(*) FROM snaplake_stage_runs WHERE run_id = $1 AND"
                     " status = 'succeeded' AND attempt = 2 AND details->>'objects' = '3'"),
               1);
@@ -110,20 +115,87 @@ static void test_rejects_bad_transitions(void)
 {
     char err[SL_ERRLEN];
 
-    CHECK(sl_ledger_stage_update(conn, run_id, "export", SL_LEDGER_SUCCEEDED, NULL, NULL, NULL,
-                                 err, sizeof(err)) != 0);
-    CHECK(sl_ledger_stage_finish(conn, run_id, "export", SL_LEDGER_RUNNING, NULL, NULL, NULL,
+    CHECK(sl_ledger_stage_update(conn, run_id, "export", 2, SL_LEDGER_SUCCEEDED, NULL, 0, NULL,
+                                 NULL, err, sizeof(err)) != 0);
+    CHECK(sl_ledger_stage_finish(conn, run_id, "export", 2, SL_LEDGER_RUNNING, NULL, NULL, NULL, 0,
                                  NULL, NULL, err, sizeof(err)) != 0);
     /* A stage that never began cannot be finished. */
-    CHECK(sl_ledger_stage_finish(conn, run_id, "crawl", SL_LEDGER_SUCCEEDED, NULL, NULL, NULL,
-                                 NULL, NULL, err, sizeof(err)) != 0);
+    CHECK(sl_ledger_stage_finish(conn, run_id, "crawl", 1, SL_LEDGER_SUCCEEDED, NULL, NULL, NULL, 0,
+                                 NULL, NULL, err, sizeof(err)) == -1);
     CHECK(strstr(err, "never begun") != NULL);
     /* Bad JSON in details is refused by the server and leaves the row unchanged. */
-    CHECK(sl_ledger_stage_update(conn, run_id, "export", SL_LEDGER_RUNNING, NULL, NULL,
-                                 "{not json", err, sizeof(err)) != 0);
+    CHECK(sl_ledger_stage_update(conn, run_id, "export", 2, SL_LEDGER_RUNNING, NULL, 0, NULL,
+                                 "{not json", err, sizeof(err)) == -1);
     CHECK_INT(count("SELECT count(*) FROM snaplake_stage_runs WHERE run_id = $1 AND"
                     " status = 'succeeded'"),
               1);
+}
+
+/*
+ * Two writers of one stage row: A begins, loses its partition, B begins (a later fence); every
+ * write of A is refused with SL_LEDGER_FENCED and changes nothing, B's go through.
+ */
+static void test_stale_writer_is_fenced_out(void)
+{
+    sl_msg m;
+    char err[SL_ERRLEN], rid[80];
+    int a = 0, b = 0;
+
+    fill_msg(&m);
+    snprintf(rid, sizeof(rid), "%s-fence", run_id);
+    free(m.run_id);
+    m.run_id = strdup(rid);
+    CHECK(sl_ledger_stage_begin(conn, &m, "export", &a, err, sizeof(err)) == 0);
+    CHECK(sl_ledger_stage_update(conn, rid, "export", a, SL_LEDGER_RUNNING, "task-a", 1, NULL, NULL,
+                                 err, sizeof(err)) == 0);
+    CHECK(sl_ledger_stage_begin(conn, &m, "export", &b, err, sizeof(err)) == 0);
+    CHECK(b > a);
+    CHECK_INT(sl_ledger_stage_check(conn, rid, "export", a, err, sizeof(err)), SL_LEDGER_FENCED);
+    CHECK(strstr(err, "fenced out") != NULL);
+    CHECK_INT(sl_ledger_stage_check(conn, rid, "export", b, err, sizeof(err)), 0);
+    CHECK(sl_ledger_stage_update(conn, rid, "export", b, SL_LEDGER_RUNNING, "task-b", 2, NULL, NULL,
+                                 err, sizeof(err)) == 0);
+    /* The zombie's interim and final writes are refused... */
+    CHECK_INT(sl_ledger_stage_update(conn, rid, "export", a, SL_LEDGER_WAITING, "task-a", 1, NULL,
+                                     NULL, err, sizeof(err)),
+              SL_LEDGER_FENCED);
+    CHECK_INT(sl_ledger_stage_finish(conn, rid, "export", a, SL_LEDGER_FAILED, "ExportFailed",
+                                     "old cause", "task-a", 1, NULL, NULL, err, sizeof(err)),
+              SL_LEDGER_FENCED);
+    /* ... and leave no trace: B's state stands, and the connection is usable (rolled back). */
+    {
+        PGresult *res = NULL;
+        const char *p[1] = {rid};
+        CHECK(sl_pg_exec(conn,
+                         "SELECT status, export_task_id, generation, attempt, error_code IS NULL"
+                         " FROM snaplake_stage_runs WHERE run_id = $1 AND stage = 'export'",
+                         1, p, &res, err, sizeof(err)) == 0);
+        CHECK_INT(PQntuples(res), 1);
+        if (PQntuples(res) == 1) {
+            CHECK_STR(PQgetvalue(res, 0, 0), "running");
+            CHECK_STR(PQgetvalue(res, 0, 1), "task-b");
+            CHECK_STR(PQgetvalue(res, 0, 2), "2");
+            CHECK_INT(atoi(PQgetvalue(res, 0, 3)), b);
+            CHECK_STR(PQgetvalue(res, 0, 4), "t");
+        }
+        PQclear(res);
+    }
+    CHECK_INT(count_for(rid, "SELECT count(*) FROM snaplake_stage_events WHERE run_id = $1 AND"
+                             " status IN ('failed', 'waiting')"),
+              0);
+    /* History carries attempt and generation: A's gen 1 and B's gen 2 both show. */
+    {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM snaplake_stage_events WHERE run_id = $1 AND status ="
+                 " 'running' AND ((attempt = %d AND generation = 1) OR (attempt = %d AND"
+                 " generation = 2))",
+                 a, b);
+        CHECK_INT(count_for(rid, sql), 2);
+    }
+    CHECK(sl_ledger_stage_finish(conn, rid, "export", b, SL_LEDGER_SUCCEEDED, NULL, NULL, NULL, 0,
+                                 NULL, NULL, err, sizeof(err)) == 0);
+    sl_msg_cleanup(&m);
 }
 
 static void test_report(void)
@@ -148,6 +220,7 @@ static const sl_test tests[] = {
     SL_TEST(test_run_dedupe),
     SL_TEST(test_stage_lifecycle),
     SL_TEST(test_rejects_bad_transitions),
+    SL_TEST(test_stale_writer_is_fenced_out),
     SL_TEST(test_report),
 };
 

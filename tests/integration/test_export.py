@@ -272,3 +272,207 @@ def test_full_worker_pauses_and_loses_nothing(ctx):
         peak = max(peak, len(open_jobs))
     assert peak <= 2, peak
     assert w.stop() == 0
+
+
+# ------------------------------------------------------------------ issue 6: export redo, ledger
+# fences, poll budget, dead slot connections, PostgreSQL restarts
+
+def events(run_id, stage="export"):
+    return h.psql_json("SELECT status, attempt, generation, error_code FROM snaplake_stage_events"
+                       " WHERE run_id = :'p1' AND stage = :'p2' ORDER BY id", run_id, stage)
+
+
+def test_failed_export_is_redone_by_replaying_its_snapshot(ctx):
+    """AWS keeps a FAILED task's id: replaying the snapshot message must start generation 2
+    (`<id>-g2`), and a redelivery of that redo must adopt generation 2, not start a third."""
+    cl = h.create_cluster()
+    rid, gen2 = cl["run_id"], cl["run_id"] + "-g2"
+    cause = "generation 1 fails (injected)"
+    h.standin_config(export_seconds=1.0, fail_tasks={rid: cause})
+    w = start_worker(ctx, "w")
+    w.wait_ready()
+    msg = h.snapshot_message(cl)
+    topic = ctx["prefix"] + "snapshots"
+    h.produce(topic, msg, key=cl["cluster"])
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        fails = r.read(1, 60)
+    assert len(fails) == 1 and cause in fails[0].value["error_message"]
+    h.wait_for(lambda: h.ledger_stage([rid], "export").get(rid, {}).get("status") == "failed",
+               30, what="generation 1 recorded as failed")
+
+    h.produce(topic, msg, key=cl["cluster"])  # the operator's redo: the same message again
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(1, 60)
+    assert len(recs) == 1, "the redo did not export: %s" % [
+        x.get("msg") for x in w.logs() if x.get("level") != "debug"][-10:]
+    v = recs[0].value
+    assert v["export_task_id"] == gen2 and v["export_generation"] == 2, v
+    st = h.standin_state()
+    by_id = {t["ExportTaskIdentifier"]: t for t in st["tasks"]}
+    assert by_id[rid]["Status"] == "FAILED" and by_id[gen2]["Status"] == "COMPLETE"
+    row = h.ledger_stage([rid], "export")[rid]
+    assert row["status"] == "succeeded" and row["generation"] == 2, row
+    assert row["export_task_id"] == gen2 and row["attempt"] == 2, row
+    ev = events(rid)
+    assert {"status": "failed", "attempt": 1, "generation": 1, "error_code": "ExportFailed"} in ev
+    assert {"status": "succeeded", "attempt": 2, "generation": 2, "error_code": None} in ev
+
+    # A redelivery of the redo adopts generation 2 (COMPLETE): no third task, no new start.
+    h.produce(topic, msg, key=cl["cluster"])
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(2, 60)
+    assert [x.value["export_task_id"] for x in recs] == [gen2, gen2]
+    starts = [c["task_id"] for c in h.standin_state()["start_calls"]
+              if c["task_id"].startswith(rid)]
+    assert starts == [rid, gen2], starts
+    assert w.stop() == 0
+
+
+def test_stale_owner_is_fenced_out_and_publishes_nothing(ctx):
+    """Two consumers of one run (a replay in another group while the first still works): the
+    later begin fences the earlier one, which must drop its job without publishing."""
+    cl = h.create_cluster()
+    h.standin_config(export_cap=50, task_seconds={cl["run_id"]: 6.0})
+    a = start_worker(ctx, "a")
+    a.wait_ready()
+    feed(ctx, [cl])
+    a.wait_log(lambda r: r.get("event") == "export_started", 60, "A to start the export")
+    b = start_worker(ctx, "b", KAFKA_GROUP_ID="export-replay-" + ctx["prefix"])
+    b.wait_log(lambda r: r.get("event") == "adopt", 60, "B to adopt the export")
+    # Both jobs end (A fenced out, or, before fencing, A publishing too), then count.
+    a.wait_log(lambda r: r.get("event") in ("fenced_out", "committed") and
+               r.get("run_id") == cl["run_id"], 60, "A's job to end")
+    b.wait_log(lambda r: r.get("event") == "committed" and r.get("run_id") == cl["run_id"], 60,
+               "B's job to end")
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(2, 10)
+    assert len(recs) == 1, recs
+    assert any(r.get("event") == "fenced_out" for r in a.logs())
+    row = h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
+    assert row["status"] == "succeeded" and row["attempt"] == 2, row
+    assert a.alive() and a.stop() == 0
+    assert b.stop() == 0
+
+
+def test_transient_poll_errors_fail_only_when_consecutive(ctx):
+    """STAGE_MAX_ATTEMPTS=3 while every other DescribeExportTasks fails: many more than 3
+    transient errors over the export, never two in a row, and the run completes. Then every
+    poll fails: 3 in a row fail the run."""
+    ok, bad = h.create_cluster(), h.create_cluster()
+    h.standin_config(export_cap=50, task_seconds={ok["run_id"]: 6.0, bad["run_id"]: 60.0})
+    w = start_worker(ctx, "w", STAGE_MAX_ATTEMPTS="3", AWS_MAX_ATTEMPTS="1",
+                     EXPORT_POLL_INTERVAL="200ms", STAGE_RETRY_BASE="100ms",
+                     STAGE_RETRY_MAX="200ms")
+    w.wait_ready()
+    h.standin_config(faults={"pattern": [0, 1], "actions": ["DescribeExportTasks"],
+                             "kinds": ["503"]})
+    feed(ctx, [ok])
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(1, 60)
+    assert [x.value["run_id"] for x in recs] == [ok["run_id"]]
+    injected = h.standin_state()["faults_by_request"].get("rds:DescribeExportTasks", 0)
+    assert injected > 3, injected
+    polls = [x for x in w.logs() if "polling again" in x.get("msg", "")]
+    assert len(polls) > 3, len(polls)
+    assert h.ledger_stage([ok["run_id"]], "export")[ok["run_id"]]["status"] == "succeeded"
+
+    h.standin_config(faults={"pattern": []})
+    feed(ctx, [bad])
+    w.wait_log(lambda r: r.get("event") == "export_started" and r.get("run_id") == bad["run_id"],
+               60, "the second export to start")
+    h.standin_config(faults={"pattern": [1]})
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        fails = r.read(1, 60)
+    h.standin_config(faults={"pattern": []})
+    assert len(fails) == 1 and fails[0].value["run_id"] == bad["run_id"]
+    assert "3 failed polls in a row" in fails[0].value["error_message"], fails[0].value
+    assert w.stop() == 0
+
+
+def test_slot_whose_connection_died_is_taken_again(ctx):
+    """EXPORT_TASK_LIMIT=2, the stand-in's cap 1: A runs, B holds slot 1 waiting on
+    ExportTaskLimitReachedFault. B's slot connection is killed, C takes the freed slot 1.
+    Once the cap rises, B must not start on its dead slot: never more than 2 exports."""
+    a, b, c3 = h.create_cluster(), h.create_cluster(), h.create_cluster()
+    h.standin_config(export_cap=1, task_seconds={a["run_id"]: 40.0, b["run_id"]: 2.0,
+                                                 c3["run_id"]: 2.0})
+    w = start_worker(ctx, "w", EXPORT_TASK_LIMIT="2")
+    w.wait_ready()
+    feed(ctx, [a])
+    w.wait_log(lambda r: r.get("event") == "export_started" and r.get("run_id") == a["run_id"],
+               60, "A to start")
+    feed(ctx, [b])
+
+    def b_refused():
+        return sum(1 for x in w.logs() if x.get("run_id") == b["run_id"] and
+                   x.get("msg", "").startswith("export refused"))
+    h.wait_for(b_refused, 60, what="B to wait on the cap")
+    killed = h.psql_json("SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity"
+                         " WHERE application_name = 'sl:' || :'p1'", b["run_id"])
+    assert killed == [{"k": True}], killed
+    feed(ctx, [c3])
+    h.wait_for(lambda: h.psql_json(
+        "SELECT 1 FROM snaplake_stage_events WHERE run_id = :'p1' AND status = 'waiting'",
+        c3["run_id"]), 60, what="C to wait")
+    # Let B try again on its slot (and notice it is dead, or not) before capacity frees.
+    n0 = b_refused()
+    h.wait_for(lambda: b_refused() >= n0 + 2 or any(
+        x.get("run_id") == b["run_id"] and "lost its connection" in x.get("msg", "")
+        for x in w.logs()), 30, what="B to retry")
+    h.standin_config(export_cap=50)
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(3, 90)
+    assert {x.value["run_id"] for x in recs} == {a["run_id"], b["run_id"], c3["run_id"]}
+    st = h.standin_state()
+    assert st["accounts"][h.ACCOUNT]["max_concurrent"] <= 2, st["accounts"]
+    assert any(x.get("run_id") == b["run_id"] and "lost its connection" in x.get("msg", "")
+               for x in w.logs())
+    assert w.stop() == 0
+
+
+def pg_restart():
+    """Restarts the stack's PostgreSQL (pg_ctl restart on its data directory) and updates the
+    stack's pid file so that scripts/stack.sh stop still finds it."""
+    import subprocess
+    root = os.path.realpath(os.path.join(h.ROOT, ".stack", "pg"))
+    data = os.path.join(root, "data")
+    cmd = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", data, "-l", os.path.join(root,
+                                                                                 "postgres.log"),
+           "-m", "fast", "-w", "-t", "60", "restart"]
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, start_new_session=True, timeout=120)
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        pid = f.readline().strip()
+    with open(os.path.join(h.ROOT, ".stack", "pids", "postgres.pid"), "w") as f:
+        f.write(pid + "\n")
+
+
+def test_waiting_exports_start_after_postgres_restart(ctx):
+    """Every job waits for a slot (a foreign export fills EXPORT_TASK_LIMIT=1) when
+    PostgreSQL restarts; once the foreign export ends, the waiting runs start and complete."""
+    clusters = [h.create_cluster() for _ in range(2)]
+    ids = [cl["run_id"] for cl in clusters]
+    h.standin_config(export_cap=50, export_seconds=1.0)
+    other = h.create_cluster()
+    tid = "other-team-%s" % h.uid(10)
+    h.standin_config(task_seconds={tid: 600.0})
+    h.aws("rds").start_export_task(ExportTaskIdentifier=tid, SourceArn=other["snapshot_arn"],
+                                   S3BucketName=ctx["bucket"], IamRoleArn=ROLE, KmsKeyId=KMS)
+    w = start_worker(ctx, "w", EXPORT_TASK_LIMIT="1")
+    w.wait_ready()
+    feed(ctx, clusters)
+    h.wait_for(lambda: len({r["run_id"] for r in h.psql_json(
+        "SELECT run_id FROM snaplake_stage_runs WHERE stage = 'export' AND status = 'waiting'"
+        " AND run_id = ANY(string_to_array(:'p1', ','))", ",".join(ids))}) == 2, 60,
+        what="both runs waiting for a slot")
+    pg_restart()
+    # The worker must notice the dead connection on its own, with no ledger write to help.
+    h.aws("rds").cancel_export_task(ExportTaskIdentifier=tid)
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(2, 90)
+    assert sorted(x.value["run_id"] for x in recs) == sorted(ids)
+    rows = h.ledger_stage(ids, "export")
+    assert all(r["status"] == "succeeded" for r in rows.values()), rows
+    assert w.alive() and w.stop() == 0

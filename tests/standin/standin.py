@@ -99,7 +99,7 @@ def default_config():
         "crawler_seconds_by_name": {},
         # Fault injection (AWS requests only, never control requests).
         "faults": {"rate": 0.0, "kinds": ["500", "503", "throttle"],
-                   "services": [], "actions": [], "seed": None,
+                   "services": [], "actions": [], "seed": None, "pattern": [],
                    "query_throttle_code": "ThrottlingException"},
         "latency_ms": 0,
         "latency_jitter_ms": 0,
@@ -321,6 +321,7 @@ class Standin:
         self.crawl_fail = {}     # crawler name -> (status, message), next run
         self.id_locks = {}
         self.rng = random.Random()
+        self.pattern_i = 0  # position in faults.pattern (matching requests seen since set)
         self.writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="export")
         self._boto = None
         self.stop = threading.Event()
@@ -884,13 +885,20 @@ class Standin:
         with self.lock:
             f = self.cfg["faults"]
             rate = float(f.get("rate", 0))
-            if rate <= 0:
+            pattern = f.get("pattern") or []
+            if rate <= 0 and not pattern:
                 return None
             if f.get("services") and service not in f["services"]:
                 return None
             if f.get("actions") and action not in f["actions"]:
                 return None
-            if self.rng.random() >= rate:
+            if pattern:
+                # Deterministic: the n-th matching request fails when pattern[n % len] is true.
+                hit = pattern[self.pattern_i % len(pattern)]
+                self.pattern_i += 1
+                if not hit:
+                    return None
+            elif self.rng.random() >= rate:
                 return None
             kinds = f.get("kinds") or ["500"]
             kind = kinds[self.rng.randrange(len(kinds))]
@@ -948,11 +956,14 @@ class Standin:
                         self.cfg[k] = v
                 if "faults" in req and "seed" in req["faults"]:
                     self.rng = random.Random(req["faults"]["seed"])
+                if "faults" in req and "pattern" in req["faults"]:
+                    self.pattern_i = 0
                 self._save()
                 return 200, self.cfg
         if path == "/_standin/config/reset" and method == "POST":
             with self.lock:
                 self.cfg = default_config()
+                self.pattern_i = 0
                 self._save()
                 return 200, self.cfg
         if path == "/_standin/state":

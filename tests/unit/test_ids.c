@@ -273,7 +273,75 @@ static void test_date_valid_table(void)
         CHECK_INT(sl_ids_date_valid(dates[i].s) != 0, dates[i].ok);
 }
 
+typedef struct gen_case {
+    const char *base;
+    int gen;
+    const char *want; /* NULL: must fail */
+} gen_case;
+
+static const gen_case gen_cases[] = {
+    {"orders-2024-01-02-03-04", 1, "orders-2024-01-02-03-04"},
+    {"orders-2024-01-02-03-04", 2, "orders-2024-01-02-03-04-g2"},
+    {"sl-orders-2024-01-02-03-04", 17, "sl-orders-2024-01-02-03-04-g17"},
+    /* 57 + 3 = 60: still fits whole. */
+    {"abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-ab", 2,
+     "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-ab-g2"},
+    /* 60-char base: cut to 48, hash of the whole base, suffix (SHA-256 from Python's hashlib). */
+    {"abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcde", 2,
+     "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcd-165050f9-g2"},
+    {"orders-2024-01-02-03-04", 0, NULL},
+    {"orders-2024-01-02-03-04", SL_IDS_EXPORT_GEN_MAX + 1, NULL},
+    {"orders--2024", 2, NULL}, /* not a valid base */
+    {"", 2, NULL},
+};
+
+static void test_export_task_id_gen_table(void)
+{
+    char out[SL_IDS_EXPORT_ID_MAX + 1], err[SL_ERRLEN];
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(gen_cases); i++) {
+        const gen_case *c = &gen_cases[i];
+        int rc = sl_ids_export_task_id_gen(c->base, c->gen, out, sizeof(out), err, sizeof(err));
+        CHECK_INT(rc, c->want ? 0 : -1);
+        if (c->want && rc == 0)
+            CHECK_STR(out, c->want);
+    }
+    CHECK_INT(sl_ids_export_task_id_gen("a", 2, out, SL_IDS_EXPORT_ID_MAX, err, sizeof(err)), -1);
+}
+
+/* Every generation of the longest bases (and of cuts landing on a hyphen) keeps AWS's rules,
+ * is distinct from every other generation and from the base of another run. */
+static void test_export_task_id_gen_rules_and_uniqueness(void)
+{
+    static const char *const bases[] = {
+        "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcde",
+        "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdf",
+        "abcdefghij-abcdefghij-abcdefghij-abcdefg-ij-abcdefghij-abcde", /* hyphen at a cut */
+        "abcdefghij-abcdefghij-abcdefghij-abcdef-hij-abcdefghij-abcde",
+        "a-2024-01-01-00-00",
+    };
+    static const int gens[] = {2, 3, 9, 10, 99, 100, SL_IDS_EXPORT_GEN_MAX};
+    char ids[SL_ARRAY_LEN(bases) * SL_ARRAY_LEN(gens)][SL_IDS_EXPORT_ID_MAX + 1], err[SL_ERRLEN];
+    size_t n = 0;
+
+    for (size_t b = 0; b < SL_ARRAY_LEN(bases); b++) {
+        for (size_t g = 0; g < SL_ARRAY_LEN(gens); g++, n++) {
+            CHECK_INT(sl_ids_export_task_id_gen(bases[b], gens[g], ids[n], sizeof(ids[n]), err,
+                                                sizeof(err)),
+                      0);
+            CHECK(sl_ids_export_task_id_valid(ids[n]));
+            CHECK(strlen(ids[n]) <= SL_IDS_EXPORT_ID_MAX);
+            for (size_t k = 0; k < SL_ARRAY_LEN(bases); k++)
+                CHECK(strcmp(ids[n], bases[k]) != 0);
+            for (size_t k = 0; k < n; k++)
+                CHECK(strcmp(ids[n], ids[k]) != 0);
+        }
+    }
+}
+
 static const sl_test tests[] = {
+    SL_TEST(test_export_task_id_gen_table),
+    SL_TEST(test_export_task_id_gen_rules_and_uniqueness),
     SL_TEST(test_parse_snapshot_table),
     SL_TEST(test_export_task_id_table),
     SL_TEST(test_long_ids_stay_unique),

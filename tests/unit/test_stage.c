@@ -62,7 +62,56 @@ static void test_job_fail_aws_table(void)
     }
 }
 
+/*
+ * The poll retry budget: a sequence of outcomes (1 = transient failure, 0 = success) and the
+ * index at which it must give up (-1 = never). Failures interleaved with progress never add
+ * up; only max_attempts in a row do.
+ */
+static void test_retry_note_counts_consecutive_failures_only(void)
+{
+    static const struct {
+        long long max;
+        const char *seq; /* '1' failure, '0' success */
+        int give_up_at;
+    } cases[] = {
+        {5, "11110111101111011110111101111", -1}, /* 24 failures, never 5 in a row */
+        {5, "1010101010101010101010101010", -1},
+        {5, "11111", 4},
+        {5, "0111101111100", 10},
+        {1, "01", 1},
+        {2, "1010110", 5},
+        {3, "", -1},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        int consecutive = 0, at = -1;
+        for (int k = 0; cases[i].seq[k]; k++) {
+            int failed = cases[i].seq[k] == '1';
+            if (sl_stage_retry_note(&consecutive, failed, cases[i].max)) {
+                at = k;
+                break;
+            }
+            if (!failed)
+                CHECK_INT(consecutive, 0);
+        }
+        CHECK_INT(at, cases[i].give_up_at);
+    }
+}
+
+static void test_retry_note_reset_and_backoff_number(void)
+{
+    int consecutive = 0;
+
+    CHECK_INT(sl_stage_retry_note(&consecutive, 1, 5), 0);
+    CHECK_INT(consecutive, 1);
+    CHECK_INT(sl_stage_retry_note(&consecutive, 1, 5), 0);
+    CHECK_INT(consecutive, 2); /* the retry number the backoff doubles by */
+    CHECK_INT(sl_stage_retry_note(&consecutive, 0, 5), 0);
+    CHECK_INT(consecutive, 0);
+}
+
 static const sl_test tests[] = {
+    SL_TEST(test_retry_note_counts_consecutive_failures_only),
+    SL_TEST(test_retry_note_reset_and_backoff_number),
     SL_TEST(test_job_fail_formats_and_keeps_request_id),
     SL_TEST(test_job_fail_truncates),
     SL_TEST(test_job_fail_aws_table),
