@@ -75,7 +75,9 @@ typedef struct nfield {
 static const nfield nfields[] = {
     {"objects", OFF(objects), COP, COP, 0}, {"bytes", OFF(bytes), COP, COP, 0},
     {"removed", OFF(removed), COP, COP, 0}, {"attempt", OFF(attempt), B_F, 0, 0},
-    {"offset", OFF(offset), B_D, B_D, -1},
+    {"offset", OFF(offset), B_D, B_D, -1}, {"skipped", OFF(skipped), COP, 0, 0},
+    {"tables_total", OFF(tables_total), COP, 0, 0},
+    {"failed_tables_total", OFF(failed_tables_total), COP, 0, 0},
 };
 
 static char **sp(sl_msg *m, size_t off)
