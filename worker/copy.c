@@ -15,24 +15,36 @@
  *            "reports tables whose export failed"; they do not fail the run). An export with
  *            no data file and no table info is a failure (EmptyExport). Then sl_keymap_plan
  *            settles destination collisions (or fails: nothing is overwritten by guess).
- *   COPY     a curl multi handle owned by the job runs up to COPY_CONCURRENCY requests at
- *            once (one sl_aws_xfer each; the multi handle's connection cache reuses the
- *            connections). CopyObject up to COPY_MULTIPART_THRESHOLD; above it a multipart
- *            copy: CreateMultipartUpload and CompleteMultipartUpload are single short calls,
- *            the UploadPartCopy parts run as xfers like the objects (S3 API: CopyObject
- *            copies at most 5 GiB). Transient failures of an object or part are retried with
- *            sl_aws_backoff_ms up to COPY_OBJECT_ATTEMPTS, each retry due at its own time (no
- *            sleeping); a permanent one fails the run with AWS's code and message and the key.
- *   REPLACE  only once every copy succeeded (a failed run must never delete the previous
- *            good data): list each destination `date=` folder and DeleteObjects (1,000 keys
- *            per call) whatever there is not a destination of this export, so re-exporting a
- *            day never leaves the old export's rows next to the new ones.
- *   DONE     the `copied` message: counts, bytes, removed, tables, failed tables.
+ *   COPY     (runs after LOCK and DEST, below) a curl multi handle owned by the job runs up
+ *            to COPY_CONCURRENCY requests at once (one sl_aws_xfer each; the multi handle's
+ * connection cache reuses the connections). CopyObject up to COPY_MULTIPART_THRESHOLD; above it a
+ * multipart copy: CreateMultipartUpload and CompleteMultipartUpload are single short calls, the
+ * UploadPartCopy parts run as xfers like the objects (S3 API: CopyObject copies at most 5 GiB).
+ * Transient failures of an object or part are retried with sl_aws_backoff_ms up to
+ * COPY_OBJECT_ATTEMPTS, each retry due at its own time (no sleeping); a permanent one fails the run
+ * with AWS's code and message and the key. LOCK     replacement of one (cluster, date) runs one
+ * export at a time across every worker: pg_try_advisory_lock (partlock.h) on a connection of the
+ * job's own, tried again every LOCK_RETRY_MS (status `waiting`) up to COPY_LOCK_TIMEOUT. Under the
+ * lock, snaplake_partitions says which export the partition holds; if that one is newer
+ * (sl_copy_plan_superseded: snapshot time, then export id), this export writes nothing at all and
+ * ends superseded (ledger succeeded with details.superseded_by, no `copied` message). DEST (under
+ * the lock) one listing of each destination `date=` folder: objects already there with the source's
+ * size and ETag (multipart copies: size and the source-ETag marker read with HeadObject) are not
+ * copied again, so a restart resumes; keys that are not destinations of this export are the stale
+ * set. COPY     as described above, under the lock; the copies overwrite same-named keys, which is
+ * why no export may write into a partition before it holds the lock and has checked. DELETE   only
+ * once every copy succeeded (a failed run must never delete the previous good data), the lock still
+ * held: DeleteObjects (1,000 keys per call) of the stale set; keys failing with a transient per-key
+ * error are sent again alone (bounded). Then the holder record names this export, and the lock goes
+ * with job_cleanup. DONE     the `copied` message, drafted and bounded under SL_MSG_MAX_BYTES right
+ * after INFO (before anything is written): counts, bytes, removed, skipped, tables.
  *
- * Idempotent: a redelivered message copies the same keys to the same destinations (same
- * bytes) and, since the stale set excludes this export's destinations, deletes nothing of its
- * own. job_cleanup frees every xfer and the multi handle whatever the phase, and aborts any
- * multipart upload left open (S3 bills uploaded parts until the upload is aborted).
+ * Idempotent: a redelivered message finds its objects in place (skipped) and, since the
+ * stale set excludes this export's destinations, deletes nothing of its own. job_cleanup
+ * frees every xfer and the multi handle whatever the phase, and queues the abort of any
+ * multipart upload left open (S3 bills uploaded parts until the upload is aborted); the
+ * stage's tick() sends the queued aborts without blocking (job_cleanup also runs inside the
+ * rebalance callback, which must stay short).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +149,15 @@ static const sl_cfg_opt copy_opts[] = {
      "replacing the partition before the attempt is retried"},
 };
 
-typedef enum cp_phase { CP_LIST, CP_INFO, CP_LOCK, CP_DEST_LIST, CP_COPY, CP_DELETE } cp_phase;
+typedef enum cp_phase {
+    CP_LIST,
+    CP_INFO,
+    CP_LOCK,
+    CP_DEST_LIST,
+    CP_DEST_HEAD,
+    CP_COPY,
+    CP_DELETE
+} cp_phase;
 
 /* A source object as listed. */
 typedef struct cp_src {
@@ -226,6 +246,8 @@ typedef struct copy_job {
     sl_copy_destset dests;
     char **stale;
     unsigned char *stale_tries; /* DeleteObjects attempts per stale key */
+    size_t *heads;              /* multipart objects whose marker is to be read (HeadObject) */
+    size_t nheads, capheads, head_next;
     size_t nstale, capstale, captries, stale_next;
     long long removed;
 } copy_job;
@@ -436,12 +458,13 @@ static void mpu_free(cp_mpu *m)
 
 /* ---- multipart: the two short synchronous calls and the abort ---------------------------- */
 
-/* POST/DELETE on the destination key with a query; body may be NULL. */
+/* POST/DELETE on the destination key with a query; body may be NULL; marker (the source
+   ETag, bare) is set as SL_S3_META_SOURCE_ETAG when non-NULL (CreateMultipartUpload). */
 static int mpu_call(sl_aws *aws, const copy_cfg *cfg, const char *method, const char *key,
-                    const char *query, const char *body, int sse, sl_aws_response *resp,
-                    sl_aws_error *e)
+                    const char *query, const char *body, int sse, const char *marker,
+                    sl_aws_response *resp, sl_aws_error *e)
 {
-    sl_http_header h[3];
+    sl_http_header h[4];
     sl_aws_request req;
     char *path = sl_s3_key_path(key);
     size_t nh = 0;
@@ -459,6 +482,8 @@ static int mpu_call(sl_aws *aws, const copy_cfg *cfg, const char *method, const 
     }
     if (cfg->lake_owner && *cfg->lake_owner)
         h[nh++] = (sl_http_header){"x-amz-expected-bucket-owner", cfg->lake_owner};
+    if (marker && *marker)
+        h[nh++] = (sl_http_header){SL_S3_META_SOURCE_ETAG, marker};
     memset(&req, 0, sizeof(req));
     req.service = "s3";
     req.method = method;
@@ -501,7 +526,7 @@ static void mpu_abort(copy_ctx *cx, const copy_job *cj, cp_obj *o, const sl_log_
 static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, sl_aws_error *e)
 {
     sl_aws_response resp;
-    char msg[SL_ERRLEN];
+    char msg[SL_ERRLEN], marker[96];
     cp_mpu *m = calloc(1, sizeof(*m));
     size_t *act;
     int rc = -1;
@@ -524,7 +549,10 @@ static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, 
         snprintf(e->message, sizeof(e->message), "multipart: out of memory");
         goto out;
     }
-    if (mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, "uploads=", NULL, 1, &resp, e))
+    /* The marker lets a restarted copy recognise the finished object (sl_copy_plan_skip). */
+    sl_copy_plan_etag_bare(cj->srcs[o->entry].etag, marker, sizeof(marker));
+    if (mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, "uploads=", NULL, 1, marker, &resp,
+                 e))
         goto out;
     if (sl_s3_parse_upload_id(resp.body.data, resp.body.len, &m->upload_id, msg, sizeof(msg))) {
         snprintf(e->code, sizeof(e->code), "ParseError");
@@ -557,7 +585,7 @@ static int mpu_complete(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *
         goto out;
     }
     /* sl_aws_call treats S3's 200-with-<Error> answer to this POST as the error it is. */
-    rc = mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, q, body, 0, &resp, e);
+    rc = mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, q, body, 0, NULL, &resp, e);
 out:
     sl_aws_response_cleanup(&resp);
     free(body);
@@ -656,6 +684,7 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     sl_copy_destset_cleanup(&cj->dests);
     sl_keymap_strv_free(cj->stale, cj->nstale);
     free(cj->stale_tries);
+    free(cj->heads);
     free(cj->token);
     free(cj->root);
     free(cj->list_prefix);
@@ -1383,11 +1412,27 @@ static sl_step_result dest_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *j
     for (size_t i = 0; i < page.count; i++) {
         const sl_s3_object *d = &page.objects[i];
         keys[i] = d->key;
-        if (sl_copy_destset_find(&cj->dests, d->key, &ei) && !cj->objs[ei].done &&
-            sl_copy_plan_skip(cj->srcs[ei].size, cj->srcs[ei].etag, d->size, d->etag,
-                              cj->srcs[ei].size > cfg->multipart_threshold)) {
+        if (!sl_copy_destset_find(&cj->dests, d->key, &ei) || cj->objs[ei].done)
+            continue;
+        switch (sl_copy_plan_skip(cj->srcs[ei].size, cj->srcs[ei].etag, d->size, d->etag,
+                                  cj->srcs[ei].size > cfg->multipart_threshold)) {
+        case SL_COPY_SKIP:
             object_done(cj, &cj->objs[ei]);
             cj->nskipped_dest++;
+            break;
+        case SL_COPY_CHECK: {
+            size_t *g = grow(cj->heads, &cj->capheads, cj->nheads + 1, sizeof(*g));
+            if (!g) {
+                r = sl_job_fail(job, "ClientError", "copy: out of memory");
+                goto out;
+            }
+            cj->heads = g;
+            cj->heads[cj->nheads++] = ei;
+            break;
+        }
+        case SL_COPY_DO:
+        default:
+            break;
         }
     }
     if (cfg->replace_partition && sl_copy_plan_stale(&cj->dests, prefix, keys, page.count, &stale,
@@ -1412,6 +1457,41 @@ static sl_step_result dest_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *j
         cj->token = page.next_token;
         page.next_token = NULL;
     } else if (++cj->prefix_i >= cj->nprefixes) {
+        cj->phase = CP_DEST_HEAD;
+    }
+    job->next_step_ms = sl_mono_ms();
+out:
+    free((void *)stale);
+    free((void *)keys);
+    sl_s3_list_page_cleanup(&page);
+    return r;
+}
+
+/* Multipart objects already there with the right size: HeadObject (a few per step, as time
+   allows) reads the marker their copy recorded; then the copy starts. Any error just means
+   "copy it" (the copy itself reports what is really wrong). */
+static sl_step_result dest_head_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    long long deadline = sl_mono_ms() + STEP_SLICE_MS;
+
+    while (cj->head_next < cj->nheads && sl_mono_ms() < deadline) {
+        size_t ei = cj->heads[cj->head_next++];
+        sl_s3_head_result hr;
+        sl_aws_error e;
+
+        if (sl_s3_head(aws, cfg->lake_bucket, cj->entries[ei].dest, cfg->lake_owner, &hr, &e)) {
+            sl_log_kv(SL_LOG_DEBUG, &job->log,
+                      (const char *const[]){"key", cj->entries[ei].dest, "error", e.code, NULL},
+                      "HeadObject failed; copying the object again: %s", e.message);
+            continue;
+        }
+        if (hr.size == cj->srcs[ei].size &&
+            sl_copy_plan_marker_matches(cj->srcs[ei].etag, hr.source_etag) && !cj->objs[ei].done) {
+            object_done(cj, &cj->objs[ei]);
+            cj->nskipped_dest++;
+        }
+    }
+    if (cj->head_next >= cj->nheads) {
         char n1[32], n2[32];
         snprintf(n1, sizeof(n1), "%zu", cj->nskipped_dest);
         snprintf(n2, sizeof(n2), "%zu", cj->nstale);
@@ -1423,11 +1503,7 @@ static sl_step_result dest_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *j
         cj->last_progress = cj->copy_ms;
     }
     job->next_step_ms = sl_mono_ms();
-out:
-    free((void *)stale);
-    free((void *)keys);
-    sl_s3_list_page_cleanup(&page);
-    return r;
+    return SL_STEP_PENDING;
 }
 
 static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
@@ -1556,6 +1632,8 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
         return lock_step(w, cfg, job, cj);
     case CP_DEST_LIST:
         return dest_list_step(aws, cfg, job, cj);
+    case CP_DEST_HEAD:
+        return dest_head_step(aws, cfg, job, cj);
     case CP_COPY:
         r = copy_step_slice(aws, cx, job, cj);
         if (r != SL_STEP_DONE)

@@ -181,12 +181,38 @@ double sl_copy_plan_rate(long long amount, long long elapsed_ms)
     return (double)amount * 1000.0 / (double)elapsed_ms;
 }
 
-int sl_copy_plan_skip(long long src_size, const char *src_etag, long long dst_size,
-                      const char *dst_etag, int multipart)
+sl_copy_skip sl_copy_plan_skip(long long src_size, const char *src_etag, long long dst_size,
+                               const char *dst_etag, int multipart)
 {
-    if (multipart || src_size != dst_size || !src_etag || !dst_etag || !*src_etag)
-        return 0;
-    return strcmp(src_etag, dst_etag) == 0;
+    if (src_size != dst_size || !src_etag || !dst_etag || !*src_etag || !*dst_etag)
+        return SL_COPY_DO;
+    if (multipart)
+        return SL_COPY_CHECK;
+    return strcmp(src_etag, dst_etag) == 0 ? SL_COPY_SKIP : SL_COPY_DO;
+}
+
+void sl_copy_plan_etag_bare(const char *etag, char *out, size_t outlen)
+{
+    size_t n;
+
+    if (!outlen)
+        return;
+    etag = etag ? etag : "";
+    n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+        etag++;
+        n -= 2;
+    }
+    snprintf(out, outlen, "%.*s", (int)n, etag);
+}
+
+int sl_copy_plan_marker_matches(const char *src_etag, const char *marker)
+{
+    char a[96], b[96];
+
+    sl_copy_plan_etag_bare(src_etag, a, sizeof(a));
+    sl_copy_plan_etag_bare(marker, b, sizeof(b));
+    return a[0] && strcmp(a, b) == 0;
 }
 
 int sl_copy_plan_time_ms(const char *s, long long *ms)

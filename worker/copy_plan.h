@@ -78,17 +78,31 @@ char *sl_copy_plan_table_name(const char *target);
 double sl_copy_plan_rate(long long amount, long long elapsed_ms);
 
 /*
- * Restart skip rule: non-zero when a destination object listed with dst_size / dst_etag
- * already holds the source object src_size / src_etag, so a restarted copy (rebalance,
- * deploy, transient failure) need not copy it again. CopyObject gives the copy the source's
- * ETag (the MD5 of the bytes for a non-multipart, non-KMS object), so equal sizes and equal,
- * non-empty ETags mean the same bytes. A multipart copy (`multipart` non-zero: the object is
- * above COPY_MULTIPART_THRESHOLD) gets an ETag of its own ("<md5 of part md5s>-<parts>"),
- * which the listing cannot match with the source: it is recopied (never skipped by guess).
- * With SSE-KMS the ETags differ too, so everything is recopied: slower, never wrong.
+ * Restart skip rule, for a destination object listed with dst_size / dst_etag where the
+ * source object is src_size / src_etag, so a restarted copy (rebalance, deploy, transient
+ * failure) need not copy it again:
+ *   SL_COPY_SKIP   CopyObject gives the copy the source's ETag (the MD5 of the bytes for a
+ *                  non-KMS object), so equal sizes and equal, non-empty ETags mean the same
+ *                  bytes;
+ *   SL_COPY_CHECK  a multipart copy (`multipart` non-zero: the object is above
+ *                  COPY_MULTIPART_THRESHOLD) gets an ETag of its own ("<md5 of part
+ *                  md5s>-<parts>"): with the same size, the caller reads the marker the copy
+ *                  put on it (HeadObject, SL_S3_META_SOURCE_ETAG) and skips only when
+ *                  sl_copy_plan_marker_matches;
+ *   SL_COPY_DO     anything else: copy (never skipped by guess). With SSE-KMS the ETags of
+ *                  single copies differ, so they are recopied: slower, never wrong.
  */
-int sl_copy_plan_skip(long long src_size, const char *src_etag, long long dst_size,
-                      const char *dst_etag, int multipart);
+typedef enum sl_copy_skip { SL_COPY_DO = 0, SL_COPY_SKIP = 1, SL_COPY_CHECK = 2 } sl_copy_skip;
+
+sl_copy_skip sl_copy_plan_skip(long long src_size, const char *src_etag, long long dst_size,
+                               const char *dst_etag, int multipart);
+
+/* Non-zero when the marker (the source ETag a multipart copy recorded, quotes stripped) names
+   src_etag (as listed, with quotes). Empty values never match. */
+int sl_copy_plan_marker_matches(const char *src_etag, const char *marker);
+
+/* src_etag without its surrounding quotes into out (outlen bytes). */
+void sl_copy_plan_etag_bare(const char *etag, char *out, size_t outlen);
 
 /*
  * RFC 3339 time ("2024-03-05T03:04:00Z", fractions and +hh:mm offsets allowed) as epoch

@@ -378,6 +378,20 @@ def test_multipart_copy_above_threshold(make_ctx):
     etag = c.s3.head_object(Bucket=c.lake_bucket, Key=d + "part-00001-small.gz.parquet")["ETag"]
     assert "-" not in etag, etag
     assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []
+    # A second run skips both: the small one by size + ETag, the multipart one (whose ETag is
+    # its own) by size + the source ETag its copy recorded in its metadata.
+    c.send(task)
+    m2 = c.next_copied()
+    assert m2["objects"] == 2 and m2["skipped"] == 2, m2
+    # Recorded marker of another source (as if the source changed): copied again.
+    c.s3.copy_object(Bucket=c.lake_bucket, Key=d + "part-00000-big.gz.parquet",
+                     CopySource={"Bucket": c.lake_bucket, "Key": d + "part-00000-big.gz.parquet"},
+                     Metadata={"sl-source-etag": "0" * 32}, MetadataDirective="REPLACE")
+    c.send(task)
+    m3 = c.next_copied()
+    assert m3["objects"] == 2 and m3["skipped"] == 1, m3
+    assert c.s3.get_object(Bucket=c.lake_bucket, Key=d + "part-00000-big.gz.parquet")[
+        "Body"].read() == big
 
 
 # ----------------------------------------------------------------------- awkward keys
@@ -640,3 +654,40 @@ def test_delete_key_errors_retry_only_those_keys(make_ctx, private_standin):
             "only those"]
     done = [r for r in logs if r.get("event") == "done"]
     assert done and done[-1]["attempt"] == "1", "the whole job was redone"
+
+
+def test_abandoned_multipart_is_aborted_after_cleanup(make_ctx, private_standin, tmp_path):
+    """A worker stopped while a multipart copy is open: job_cleanup only queues the abort
+    (it runs inside the rebalance callback too), and the stage sends it afterwards (here in
+    its shutdown, with a short overall deadline): no upload is left open to bill parts."""
+    import urllib.request
+    req = urllib.request.Request(private_standin + "/_standin/config", method="POST",
+                                 data=json.dumps({"latency_ms": 400}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    c = make_ctx("copy-abort", endpoint=private_standin, COPY_CONCURRENCY="1",
+                 COPY_MULTIPART_THRESHOLD=str(6 * 1024 * 1024),
+                 COPY_PART_SIZE=str(5 * 1024 * 1024))
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    put_many(c.s3, c.export_bucket,
+             [("%s/db/public.big/part-00000-big.gz.parquet" % root,
+               os.urandom(10 * 5 * 1024 * 1024 + 17))])
+    c.send(task)
+    h.wait_for(lambda: c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads"),
+               TIMEOUT, interval=0.1, what="the multipart upload open")
+    rc = c.worker.stop(30)
+    assert rc == 0, c.worker.stderr()[-3000:]
+    assert not [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
+    assert [r for r in c.worker.logs() if r.get("msg") == "multipart upload aborted"]
+    assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []
+    # The next worker of the group redoes the copy from a fresh upload.
+    c.worker = h.Worker("copy", c.wenv, tmp_path / "worker-copy-abort-2.log")
+    c.worker.wait_ready(90)
+    urllib.request.urlopen(urllib.request.Request(
+        private_standin + "/_standin/config", method="POST",
+        data=json.dumps({"latency_ms": 0}).encode(),
+        headers={"Content-Type": "application/json"}), timeout=10).read()
+    m = c.next_copied()
+    assert m["objects"] == 1
+    assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []

@@ -345,22 +345,49 @@ static void test_skip_table(void)
         const char *setag;
         long long dsize;
         const char *detag;
-        int multipart, want;
+        int multipart;
+        sl_copy_skip want;
     } cases[] = {
-        {100, "\"abc\"", 100, "\"abc\"", 0, 1}, /* CopyObject result: same size and ETag */
-        {100, "\"abc\"", 101, "\"abc\"", 0, 0}, /* size differs (partial/other object) */
-        {100, "\"abc\"", 100, "\"abd\"", 0, 0}, /* other bytes (or SSE-KMS ETag) */
-        {100, "\"abc\"", 100, "\"abc\"", 1, 0}, /* multipart copies are always redone */
-        {100, "\"a-2\"", 100, "\"a-2\"", 0, 1}, /* a multipart source copied whole: same tag */
-        {100, "", 100, "", 0, 0},               /* no ETag listed: never guess */
-        {100, NULL, 100, "\"abc\"", 0, 0},
-        {100, "\"abc\"", 100, NULL, 0, 0},
+        {100, "\"abc\"", 100, "\"abc\"", 0, SL_COPY_SKIP},  /* CopyObject: same size, ETag */
+        {100, "\"abc\"", 101, "\"abc\"", 0, SL_COPY_DO},    /* size differs (partial/other) */
+        {100, "\"abc\"", 100, "\"abd\"", 0, SL_COPY_DO},    /* other bytes (or SSE-KMS ETag) */
+        {100, "\"abc\"", 100, "\"x-3\"", 1, SL_COPY_CHECK}, /* multipart: read the marker */
+        {100, "\"abc\"", 99, "\"x-3\"", 1, SL_COPY_DO},     /* multipart, other size */
+        {100, "\"a-2\"", 100, "\"a-2\"", 0, SL_COPY_SKIP},  /* multipart source copied whole */
+        {100, "", 100, "", 0, SL_COPY_DO},                  /* no ETag listed: never guess */
+        {100, NULL, 100, "\"abc\"", 0, SL_COPY_DO},
+        {100, "\"abc\"", 100, NULL, 0, SL_COPY_DO},
+        {100, "\"abc\"", 100, "", 1, SL_COPY_DO},
         {0, "\"d41d8cd98f00b204e9800998ecf8427e\"", 0, "\"d41d8cd98f00b204e9800998ecf8427e\"", 0,
-         1}, /* empty object */
+         SL_COPY_SKIP}, /* empty object */
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
         CHECK(sl_copy_plan_skip(cases[i].ssize, cases[i].setag, cases[i].dsize, cases[i].detag,
                                 cases[i].multipart) == cases[i].want);
+}
+
+static void test_marker_table(void)
+{
+    static const struct {
+        const char *src, *marker;
+        int want;
+    } cases[] = {
+        {"\"abc\"", "abc", 1},     /* the marker is stored without quotes */
+        {"\"abc\"", "\"abc\"", 1}, /* tolerated with them */
+        {"\"abc-4\"", "abc-4", 1}, /* a multipart source */
+        {"\"abc\"", "abd", 0},
+        {"\"abc\"", "", 0}, /* no marker (copied by an older version, or by hand) */
+        {"", "", 0},
+        {"\"\"", "", 0},
+        {NULL, "abc", 0},
+        {"\"abc\"", NULL, 0},
+    };
+    char bare[8];
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
+        CHECK(sl_copy_plan_marker_matches(cases[i].src, cases[i].marker) == cases[i].want);
+    sl_copy_plan_etag_bare("\"0123456789\"", bare, sizeof(bare));
+    CHECK(strcmp(bare, "0123456") == 0); /* truncated, never overrun */
 }
 
 static void test_time_ms_table(void)
@@ -590,6 +617,7 @@ static const sl_test tests[] = {
     SL_TEST(test_rate_table),
     SL_TEST(test_destset_find_gives_entry),
     SL_TEST(test_skip_table),
+    SL_TEST(test_marker_table),
     SL_TEST(test_time_ms_table),
     SL_TEST(test_snap_time_fallbacks),
     SL_TEST(test_superseded_table),
