@@ -79,6 +79,9 @@ static const nfield nfields[] = {
     {"attempt", OFF(attempt), B_F, 0, 0},
     {"export_generation", OFF(export_generation), EXP, 0, 0},
     {"offset", OFF(offset), B_D, B_D, -1},
+    {"skipped", OFF(skipped), COP, 0, 0},
+    {"tables_total", OFF(tables_total), COP, 0, 0},
+    {"failed_tables_total", OFF(failed_tables_total), COP, 0, 0},
 };
 
 static char **sp(sl_msg *m, size_t off)

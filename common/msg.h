@@ -79,10 +79,15 @@ typedef struct sl_msg {
     long long objects; /* copied objects, 0..SL_MSG_COUNT_MAX */
     long long bytes;   /* copied bytes */
     long long removed; /* stale objects deleted (partition replacement) */
+    long long skipped; /* of `objects`, those already at their destination (not recopied);
+                          optional (0 when absent) */
     char **tables;     /* `db/schema.table` copied; ntables entries */
     size_t ntables;
+    long long tables_total; /* distinct tables copied; more than ntables when `tables` was cut
+                               to keep the message under SL_MSG_MAX_BYTES; optional */
     sl_msg_table_failure *failed_tables; /* from export_tables_info; nfailed_tables entries */
     size_t nfailed_tables;
+    long long failed_tables_total; /* likewise for failed_tables; optional */
     char *copied_at; /* RFC 3339; required */
 
     /* crawled */

@@ -609,6 +609,8 @@ int sl_s3_head(sl_aws *c, const char *bucket, const char *key, const char *expec
     }
     (void)sl_aws_response_header(&resp, "ETag", h.etag, sizeof(h.etag));
     (void)sl_aws_response_header(&resp, "Last-Modified", h.last_modified, sizeof(h.last_modified));
+    (void)sl_aws_response_header(&resp, SL_S3_META_SOURCE_ETAG, h.source_etag,
+                                 sizeof(h.source_etag));
     *out = h;
     rc = 0;
 out:

@@ -23,6 +23,9 @@
 #define SL_S3_PART_MAX ((long long)5 * 1024 * 1024 * 1024)
 #define SL_S3_MAX_PARTS 10000
 #define SL_S3_DELETE_MAX 1000
+/* User metadata the copy stage puts on a multipart copy: the source object's ETag (without
+   quotes), so a restarted copy can tell the object is already there (its own ETag differs). */
+#define SL_S3_META_SOURCE_ETAG "x-amz-meta-sl-source-etag"
 
 /* Options shared by writes. All borrowed; NULL = not sent. */
 typedef struct sl_s3_write_opts {
@@ -165,6 +168,7 @@ typedef struct sl_s3_head_result {
     long long size;
     char etag[80];
     char last_modified[64];
+    char source_etag[80]; /* SL_S3_META_SOURCE_ETAG, "" when absent */
 } sl_s3_head_result;
 
 /* HeadObject. 0 with *out, or -1 with err; a missing key is code "NoSuchKey" (HEAD answers

@@ -15,24 +15,36 @@
  *            "reports tables whose export failed"; they do not fail the run). An export with
  *            no data file and no table info is a failure (EmptyExport). Then sl_keymap_plan
  *            settles destination collisions (or fails: nothing is overwritten by guess).
- *   COPY     a curl multi handle owned by the job runs up to COPY_CONCURRENCY requests at
- *            once (one sl_aws_xfer each; the multi handle's connection cache reuses the
- *            connections). CopyObject up to COPY_MULTIPART_THRESHOLD; above it a multipart
- *            copy: CreateMultipartUpload and CompleteMultipartUpload are single short calls,
- *            the UploadPartCopy parts run as xfers like the objects (S3 API: CopyObject
- *            copies at most 5 GiB). Transient failures of an object or part are retried with
- *            sl_aws_backoff_ms up to COPY_OBJECT_ATTEMPTS, each retry due at its own time (no
- *            sleeping); a permanent one fails the run with AWS's code and message and the key.
- *   REPLACE  only once every copy succeeded (a failed run must never delete the previous
- *            good data): list each destination `date=` folder and DeleteObjects (1,000 keys
- *            per call) whatever there is not a destination of this export, so re-exporting a
- *            day never leaves the old export's rows next to the new ones.
- *   DONE     the `copied` message: counts, bytes, removed, tables, failed tables.
+ *   COPY     (runs after LOCK and DEST, below) a curl multi handle owned by the job runs up
+ *            to COPY_CONCURRENCY requests at once (one sl_aws_xfer each; the multi handle's
+ * connection cache reuses the connections). CopyObject up to COPY_MULTIPART_THRESHOLD; above it a
+ * multipart copy: CreateMultipartUpload and CompleteMultipartUpload are single short calls, the
+ * UploadPartCopy parts run as xfers like the objects (S3 API: CopyObject copies at most 5 GiB).
+ * Transient failures of an object or part are retried with sl_aws_backoff_ms up to
+ * COPY_OBJECT_ATTEMPTS, each retry due at its own time (no sleeping); a permanent one fails the run
+ * with AWS's code and message and the key. LOCK     replacement of one (cluster, date) runs one
+ * export at a time across every worker: pg_try_advisory_lock (partlock.h) on a connection of the
+ * job's own, tried again every LOCK_RETRY_MS (status `waiting`) up to COPY_LOCK_TIMEOUT. Under the
+ * lock, snaplake_partitions says which export the partition holds; if that one is newer
+ * (sl_copy_plan_superseded: snapshot time, then export id), this export writes nothing at all and
+ * ends superseded (ledger succeeded with details.superseded_by, no `copied` message). DEST (under
+ * the lock) one listing of each destination `date=` folder: objects already there with the source's
+ * size and ETag (multipart copies: size and the source-ETag marker read with HeadObject) are not
+ * copied again, so a restart resumes; keys that are not destinations of this export are the stale
+ * set. COPY     as described above, under the lock; the copies overwrite same-named keys, which is
+ * why no export may write into a partition before it holds the lock and has checked. DELETE   only
+ * once every copy succeeded (a failed run must never delete the previous good data), the lock still
+ * held: DeleteObjects (1,000 keys per call) of the stale set; keys failing with a transient per-key
+ * error are sent again alone (bounded). Then the holder record names this export, and the lock goes
+ * with job_cleanup. DONE     the `copied` message, drafted and bounded under SL_MSG_MAX_BYTES right
+ * after INFO (before anything is written): counts, bytes, removed, skipped, tables.
  *
- * Idempotent: a redelivered message copies the same keys to the same destinations (same
- * bytes) and, since the stale set excludes this export's destinations, deletes nothing of its
- * own. job_cleanup frees every xfer and the multi handle whatever the phase, and aborts any
- * multipart upload left open (S3 bills uploaded parts until the upload is aborted).
+ * Idempotent: a redelivered message finds its objects in place (skipped) and, since the
+ * stale set excludes this export's destinations, deletes nothing of its own. job_cleanup
+ * frees every xfer and the multi handle whatever the phase, and queues the abort of any
+ * multipart upload left open (S3 bills uploaded parts until the upload is aborted); the
+ * stage's tick() sends the queued aborts without blocking (job_cleanup also runs inside the
+ * rebalance callback, which must stay short).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +54,12 @@
 
 #include "config.h"
 #include "copy_plan.h"
+#include "json.h"
 #include "keymap.h"
+#include "ledger.h"
 #include "log.h"
+#include "partlock.h"
+#include "pg.h"
 #include "s3.h"
 #include "sigv4.h"
 #include "stage.h"
@@ -61,6 +77,19 @@
 #define MAX_STALE_KEYS 2000000
 /* Warnings logged one by one (skipped files, failed tables) before only counting them. */
 #define MAX_WARN_LINES 20
+/* Caps on what the `copied` message lists (the counts are always whole). */
+#define MSG_MAX_TABLES 2000
+#define MSG_MAX_FAILED 500
+#define MSG_MAX_REASON 512
+/* Room left under SL_MSG_MAX_BYTES for what the runtime may add; counters are sized at their
+   widest when the draft is bounded, so the final message is never longer than the draft. */
+#define MSG_MARGIN 4096
+/* Interval between tries of a partition lock another export holds. */
+#define LOCK_RETRY_MS 1000
+/* Aborts queued (bounded) and in flight at once; the shutdown's overall deadline for them. */
+#define ABORT_QUEUE_MAX 4096
+#define ABORT_INFLIGHT 8
+#define ABORT_SHUTDOWN_MS 5000
 
 typedef struct copy_cfg {
     char *lake_bucket;
@@ -74,7 +103,19 @@ typedef struct copy_cfg {
     int replace_partition;
     long long object_attempts;
     long long request_timeout_ms;
+    long long lock_timeout_ms;
 } copy_cfg;
+
+/* The stage context: settings, plus the AbortMultipartUpload calls owed (job_cleanup queues,
+   tick sends; see sl_copy_abortq). */
+typedef struct copy_ctx {
+    copy_cfg cfg;
+    sl_copy_abortq aborts;
+    CURLM *amulti;
+    sl_aws_xfer *ax[ABORT_INFLIGHT];
+    char *akey[ABORT_INFLIGHT]; /* the key of ax[i], for the log */
+    size_t nax;
+} copy_ctx;
 
 static const sl_cfg_opt copy_opts[] = {
     {"LAKE_BUCKET", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(copy_cfg, lake_bucket),
@@ -102,9 +143,27 @@ static const sl_cfg_opt copy_opts[] = {
     {"COPY_REQUEST_TIMEOUT", SL_CFG_DURATION, "15m", 1000, 21600000, 0,
      offsetof(copy_cfg, request_timeout_ms),
      "timeout of one CopyObject/UploadPartCopy (S3 copies large objects server-side slowly)"},
+    {"COPY_LOCK_TIMEOUT", SL_CFG_DURATION, "2h", 1000, 604800000, 0,
+     offsetof(copy_cfg, lock_timeout_ms),
+     "how long an export waits for another export of the same cluster and date to finish "
+     "replacing the partition before the attempt is retried"},
 };
 
-typedef enum cp_phase { CP_LIST, CP_INFO, CP_COPY, CP_REPLACE_LIST, CP_DELETE } cp_phase;
+typedef enum cp_phase {
+    CP_LIST,
+    CP_INFO,
+    CP_LOCK,
+    CP_DEST_LIST,
+    CP_DEST_HEAD,
+    CP_COPY,
+    CP_DELETE
+} cp_phase;
+
+/* A source object as listed. */
+typedef struct cp_src {
+    long long size;
+    char etag[80];
+} cp_src;
 
 /* A multipart copy in progress. */
 typedef struct cp_mpu {
@@ -148,7 +207,7 @@ typedef struct copy_job {
 
     /* LIST / INFO */
     sl_keymap_entry *entries; /* PARQUET entries only */
-    long long *sizes;         /* parallel to entries */
+    cp_src *srcs;             /* parallel to entries */
     size_t nentries, capentries;
     char **info_keys;
     size_t ninfo, capinfo, info_next;
@@ -170,14 +229,26 @@ typedef struct copy_job {
     size_t nmpu_active, capmpu;
     long long last_progress;
     long long copy_ms;
-    long long nretries; /* transient failures retried (summary line) */
+    long long nretries;   /* transient failures retried (summary line) */
+    size_t nskipped_dest; /* already at their destination (restart), not recopied */
 
-    /* REPLACE */
+    /* LOCK: the partition's replacement lock, on a connection of the job's own */
+    PGconn *pg;
+    int32_t lock_key;
+    int locked;
+    long long lock_deadline;
+    int lock_logged;
+    long long snap_ms; /* sl_copy_plan_snap_time of the input */
+
+    /* DEST_LIST / DELETE */
     char **prefixes;
     size_t nprefixes, prefix_i;
     sl_copy_destset dests;
     char **stale;
-    size_t nstale, capstale, stale_next;
+    unsigned char *stale_tries; /* DeleteObjects attempts per stale key */
+    size_t *heads;              /* multipart objects whose marker is to be read (HeadObject) */
+    size_t nheads, capheads, head_next;
+    size_t nstale, capstale, captries, stale_next;
     long long removed;
 } copy_job;
 
@@ -222,28 +293,154 @@ static const sl_s3_write_opts *write_opts(const copy_cfg *cfg, sl_s3_write_opts 
 
 static int copy_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
 {
-    copy_cfg *cfg = calloc(1, sizeof(*cfg));
+    copy_ctx *cx = calloc(1, sizeof(*cx));
+    char perr[SL_ERRLEN];
 
-    if (!cfg)
+    if (!cx)
         return sl_seterr(err, errlen, "copy: out of memory");
-    if (sl_config_load(copy_opts, SL_ARRAY_LEN(copy_opts), cfg, NULL, NULL, err, errlen) != 0) {
-        free(cfg);
+    if (sl_config_load(copy_opts, SL_ARRAY_LEN(copy_opts), &cx->cfg, NULL, NULL, err, errlen) !=
+        0) {
+        free(cx);
         return -1;
     }
+    /* The partition holder record (newest snapshot wins) lives next to the ledger. */
+    if (!sl_worker_pg(w) || sl_partlock_migrate(sl_worker_pg(w), perr, sizeof(perr))) {
+        sl_config_cleanup(copy_opts, SL_ARRAY_LEN(copy_opts), &cx->cfg);
+        free(cx);
+        return sl_seterr(err, errlen, "copy: partition table migration: %s",
+                         sl_worker_pg(w) ? perr : "no PostgreSQL connection");
+    }
+    sl_copy_abortq_init(&cx->aborts, ABORT_QUEUE_MAX);
     /* A few exports at a time, each with COPY_CONCURRENCY requests of its own. */
     sl_worker_set_default_max_jobs(w, 4);
-    sl_config_dump(copy_opts, SL_ARRAY_LEN(copy_opts), cfg);
-    *ctx = cfg;
+    sl_config_dump(copy_opts, SL_ARRAY_LEN(copy_opts), &cx->cfg);
+    *ctx = cx;
     return 0;
+}
+
+/* ---- deferred AbortMultipartUpload --------------------------------------------------------- */
+
+/* Starts queued aborts (up to ABORT_INFLIGHT at once) and reaps finished ones; never waits. */
+static void abort_pump(copy_ctx *cx, sl_aws *aws)
+{
+    int running = 0, left = 0;
+    CURLMsg *m;
+
+    if (!cx->amulti && cx->aborts.n && !(cx->amulti = curl_multi_init()))
+        return;
+    while (cx->nax < ABORT_INFLIGHT && cx->aborts.n) {
+        sl_copy_abort a;
+        sl_aws_request req;
+        sl_aws_error e;
+        sl_http_header h[1];
+        char *path, *enc, *q;
+        size_t i;
+
+        if (sl_copy_abortq_pop(&cx->aborts, &a))
+            break;
+        path = sl_s3_key_path(a.key);
+        enc = sl_sigv4_uri_encode(a.upload_id, strlen(a.upload_id), 0);
+        q = enc ? join2("uploadId=", "", enc) : NULL;
+        memset(&req, 0, sizeof(req));
+        req.service = "s3";
+        req.method = "DELETE";
+        req.bucket = a.bucket;
+        req.path = path;
+        req.query = q;
+        if (cx->cfg.lake_owner && *cx->cfg.lake_owner) {
+            h[0] = (sl_http_header){"x-amz-expected-bucket-owner", cx->cfg.lake_owner};
+            req.headers = h;
+            req.nheaders = 1;
+        }
+        for (i = 0; i < ABORT_INFLIGHT && cx->ax[i]; i++)
+            ;
+        if (!path || !q || i == ABORT_INFLIGHT || sl_aws_xfer_new(aws, &req, &cx->ax[i], &e) ||
+            curl_multi_add_handle(cx->amulti, sl_aws_xfer_handle(cx->ax[i])) != CURLM_OK) {
+            sl_log_kv(SL_LOG_WARN, NULL, (const char *const[]){"key", a.key, NULL},
+                      "AbortMultipartUpload could not be sent; the upload stays open");
+            if (i < ABORT_INFLIGHT && cx->ax[i]) {
+                sl_aws_xfer_free(cx->ax[i]);
+                cx->ax[i] = NULL;
+            }
+        } else {
+            cx->akey[i] = a.key;
+            a.key = NULL;
+            cx->nax++;
+        }
+        free(path);
+        free(enc);
+        free(q);
+        sl_copy_abort_cleanup(&a);
+    }
+    if (!cx->nax)
+        return;
+    curl_multi_perform(cx->amulti, &running);
+    while ((m = curl_multi_info_read(cx->amulti, &left))) {
+        sl_aws_error e;
+        size_t i;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        for (i = 0; i < ABORT_INFLIGHT; i++)
+            if (cx->ax[i] && sl_aws_xfer_handle(cx->ax[i]) == m->easy_handle)
+                break;
+        if (i == ABORT_INFLIGHT)
+            continue;
+        if (sl_aws_xfer_finish(cx->ax[i], m->data.result, &e) && strcmp(e.code, "NoSuchUpload"))
+            sl_log_kv(SL_LOG_WARN, NULL,
+                      (const char *const[]){"key", cx->akey[i], "error", e.code, NULL},
+                      "AbortMultipartUpload failed: %s", e.message);
+        else
+            sl_log_kv(SL_LOG_INFO, NULL, (const char *const[]){"key", cx->akey[i], NULL},
+                      "multipart upload aborted");
+        curl_multi_remove_handle(cx->amulti, m->easy_handle);
+        sl_aws_xfer_free(cx->ax[i]);
+        cx->ax[i] = NULL;
+        free(cx->akey[i]);
+        cx->akey[i] = NULL;
+        cx->nax--;
+    }
+}
+
+static void copy_tick(struct sl_worker *w, void *ctx)
+{
+    copy_ctx *cx = ctx;
+
+    if (cx && (cx->aborts.n || cx->nax))
+        abort_pump(cx, sl_worker_aws(w));
 }
 
 static void copy_cleanup(struct sl_worker *w, void *ctx)
 {
-    (void)w;
-    if (!ctx)
+    copy_ctx *cx = ctx;
+    long long deadline = sl_mono_ms() + ABORT_SHUTDOWN_MS;
+    char n[32];
+
+    if (!cx)
         return;
-    sl_config_cleanup(copy_opts, SL_ARRAY_LEN(copy_opts), ctx);
-    free(ctx);
+    /* Final shutdown: the aborts still owed get a short overall deadline, then are left to
+       the bucket's lifecycle rule. */
+    while ((cx->aborts.n || cx->nax) && sl_mono_ms() < deadline) {
+        abort_pump(cx, sl_worker_aws(w));
+        if (cx->nax && cx->amulti)
+            curl_multi_poll(cx->amulti, NULL, 0, 50, NULL);
+    }
+    if (cx->aborts.n || cx->nax || cx->aborts.dropped) {
+        snprintf(n, sizeof(n), "%zu", cx->aborts.n + cx->nax + cx->aborts.dropped);
+        sl_log_kv(SL_LOG_WARN, NULL, (const char *const[]){"uploads", n, NULL},
+                  "multipart uploads left open (not aborted in time, or the queue was full)");
+    }
+    for (size_t i = 0; i < ABORT_INFLIGHT; i++) {
+        if (cx->ax[i]) {
+            curl_multi_remove_handle(cx->amulti, sl_aws_xfer_handle(cx->ax[i]));
+            sl_aws_xfer_free(cx->ax[i]);
+        }
+        free(cx->akey[i]);
+    }
+    if (cx->amulti)
+        curl_multi_cleanup(cx->amulti);
+    sl_copy_abortq_cleanup(&cx->aborts);
+    sl_config_cleanup(copy_opts, SL_ARRAY_LEN(copy_opts), &cx->cfg);
+    free(cx);
 }
 
 static void mpu_free(cp_mpu *m)
@@ -261,12 +458,13 @@ static void mpu_free(cp_mpu *m)
 
 /* ---- multipart: the two short synchronous calls and the abort ---------------------------- */
 
-/* POST/DELETE on the destination key with a query; body may be NULL. */
+/* POST/DELETE on the destination key with a query; body may be NULL; marker (the source
+   ETag, bare) is set as SL_S3_META_SOURCE_ETAG when non-NULL (CreateMultipartUpload). */
 static int mpu_call(sl_aws *aws, const copy_cfg *cfg, const char *method, const char *key,
-                    const char *query, const char *body, int sse, sl_aws_response *resp,
-                    sl_aws_error *e)
+                    const char *query, const char *body, int sse, const char *marker,
+                    sl_aws_response *resp, sl_aws_error *e)
 {
-    sl_http_header h[3];
+    sl_http_header h[4];
     sl_aws_request req;
     char *path = sl_s3_key_path(key);
     size_t nh = 0;
@@ -284,6 +482,8 @@ static int mpu_call(sl_aws *aws, const copy_cfg *cfg, const char *method, const 
     }
     if (cfg->lake_owner && *cfg->lake_owner)
         h[nh++] = (sl_http_header){"x-amz-expected-bucket-owner", cfg->lake_owner};
+    if (marker && *marker)
+        h[nh++] = (sl_http_header){SL_S3_META_SOURCE_ETAG, marker};
     memset(&req, 0, sizeof(req));
     req.service = "s3";
     req.method = method;
@@ -307,24 +507,17 @@ static char *upload_query(const char *upload_id)
     return q;
 }
 
-/* Best effort: the run's error is what made us abort, not the abort's outcome. */
-static void mpu_abort(sl_aws *aws, const copy_cfg *cfg, const copy_job *cj, cp_obj *o,
-                      const sl_log_ctx *log)
+/* Queues the abort of o's open upload on the stage context (sent by tick, never inline: this
+   runs inside job_cleanup, i.e. the rebalance callback, too). Best effort: the run's error is
+   what made us abort, not the abort's outcome. */
+static void mpu_abort(copy_ctx *cx, const copy_job *cj, cp_obj *o, const sl_log_ctx *log)
 {
-    sl_aws_response resp;
-    sl_aws_error e;
-    char *q;
-
     if (!o->mpu || !o->mpu->upload_id)
         return;
-    q = upload_query(o->mpu->upload_id);
-    sl_aws_response_init(&resp);
-    if (q && mpu_call(aws, cfg, "DELETE", cj->entries[o->entry].dest, q, NULL, 0, &resp, &e))
-        sl_log_kv(SL_LOG_WARN, log,
-                  (const char *const[]){"key", cj->entries[o->entry].dest, "error", e.code, NULL},
-                  "AbortMultipartUpload failed: %s", e.message);
-    sl_aws_response_cleanup(&resp);
-    free(q);
+    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, cj->entries[o->entry].dest,
+                            o->mpu->upload_id))
+        sl_log_kv(SL_LOG_WARN, log, (const char *const[]){"key", cj->entries[o->entry].dest, NULL},
+                  "abort queue full; multipart upload left open");
     free(o->mpu->upload_id);
     o->mpu->upload_id = NULL;
 }
@@ -333,7 +526,7 @@ static void mpu_abort(sl_aws *aws, const copy_cfg *cfg, const copy_job *cj, cp_o
 static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, sl_aws_error *e)
 {
     sl_aws_response resp;
-    char msg[SL_ERRLEN];
+    char msg[SL_ERRLEN], marker[96];
     cp_mpu *m = calloc(1, sizeof(*m));
     size_t *act;
     int rc = -1;
@@ -356,7 +549,10 @@ static int mpu_begin(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *o, 
         snprintf(e->message, sizeof(e->message), "multipart: out of memory");
         goto out;
     }
-    if (mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, "uploads=", NULL, 1, &resp, e))
+    /* The marker lets a restarted copy recognise the finished object (sl_copy_plan_skip). */
+    sl_copy_plan_etag_bare(cj->srcs[o->entry].etag, marker, sizeof(marker));
+    if (mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, "uploads=", NULL, 1, marker, &resp,
+                 e))
         goto out;
     if (sl_s3_parse_upload_id(resp.body.data, resp.body.len, &m->upload_id, msg, sizeof(msg))) {
         snprintf(e->code, sizeof(e->code), "ParseError");
@@ -389,7 +585,7 @@ static int mpu_complete(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_obj *
         goto out;
     }
     /* sl_aws_call treats S3's 200-with-<Error> answer to this POST as the error it is. */
-    rc = mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, q, body, 0, &resp, e);
+    rc = mpu_call(aws, cfg, "POST", cj->entries[o->entry].dest, q, body, 0, NULL, &resp, e);
 out:
     sl_aws_response_cleanup(&resp);
     free(body);
@@ -401,7 +597,7 @@ out:
 
 static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
 {
-    copy_cfg *cfg = ctx;
+    copy_cfg *cfg = &((copy_ctx *)ctx)->cfg;
     copy_job *cj;
     size_t plen;
 
@@ -440,11 +636,21 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
 
 static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
 {
-    copy_cfg *cfg = ctx;
+    copy_ctx *cx = ctx;
     copy_job *cj = job->state;
+    char err[SL_ERRLEN];
 
+    (void)w;
     if (!cj)
         return;
+    if (cj->pg) {
+        /* Closing the session frees the lock anyway; the unlock just says so at once. */
+        if (cj->locked &&
+            sl_pg_advisory_unlock(cj->pg, SL_PARTLOCK_NS, cj->lock_key, err, sizeof(err)))
+            sl_log_kv(SL_LOG_DEBUG, &job->log, NULL, "partition unlock: %s", err);
+        PQfinish(cj->pg);
+        cj->pg = NULL;
+    }
     for (size_t i = 0; cj->slots && i < cj->nslots; i++) {
         if (!cj->slots[i].x)
             continue;
@@ -455,7 +661,7 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
         /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
            parts behind; the next owner of the message starts a fresh upload. */
         if (cj->objs[i].mpu && !cj->objs[i].done)
-            mpu_abort(sl_worker_aws(w), cfg, cj, &cj->objs[i], &job->log);
+            mpu_abort(cx, cj, &cj->objs[i], &job->log);
         mpu_free(cj->objs[i].mpu);
     }
     if (cj->multi)
@@ -467,7 +673,7 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     for (size_t i = 0; i < cj->nentries; i++)
         sl_keymap_entry_cleanup(&cj->entries[i]);
     free(cj->entries);
-    free(cj->sizes);
+    free(cj->srcs);
     sl_keymap_strv_free(cj->info_keys, cj->ninfo);
     for (size_t i = 0; i < cj->nfailed; i++) {
         free(cj->failed[i].table);
@@ -477,6 +683,8 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     sl_keymap_strv_free(cj->prefixes, cj->nprefixes);
     sl_copy_destset_cleanup(&cj->dests);
     sl_keymap_strv_free(cj->stale, cj->nstale);
+    free(cj->stale_tries);
+    free(cj->heads);
     free(cj->token);
     free(cj->root);
     free(cj->list_prefix);
@@ -521,8 +729,7 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
         case SL_KEY_PARQUET: {
             size_t cap = cj->capentries;
             sl_keymap_entry *ge = grow(cj->entries, &cap, cj->nentries + 1, sizeof(*ge));
-            long long *gs =
-                ge ? grow(cj->sizes, &cj->capentries, cj->nentries + 1, sizeof(*gs)) : NULL;
+            cp_src *gs = ge ? grow(cj->srcs, &cj->capentries, cj->nentries + 1, sizeof(*gs)) : NULL;
             if (ge)
                 cj->entries = ge;
             if (!gs) {
@@ -530,8 +737,10 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
                 r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
                 goto out;
             }
-            cj->sizes = gs;
-            cj->sizes[cj->nentries] = page.objects[i].size;
+            cj->srcs = gs;
+            cj->srcs[cj->nentries].size = page.objects[i].size;
+            snprintf(cj->srcs[cj->nentries].etag, sizeof(cj->srcs[cj->nentries].etag), "%s",
+                     page.objects[i].etag);
             cj->entries[cj->nentries++] = ent;
             continue;
         }
@@ -635,9 +844,80 @@ out:
     return r;
 }
 
-static sl_step_result plan_copy(sl_job *job, copy_job *cj)
+/* A transient failure of the job (the runtime backs off and starts it again). */
+static sl_step_result job_retry(sl_job *job, const char *code, const char *fmt, ...)
+    SL_PRINTF(3, 4);
+static sl_step_result job_retry(sl_job *job, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(job->error_message, sizeof(job->error_message), fmt, ap);
+    va_end(ap);
+    return SL_STEP_RETRY;
+}
+
+/*
+ * The `copied` message, built as soon as the tables are known and bounded to fit under
+ * SL_MSG_MAX_BYTES before anything is written or deleted: an output that could not be
+ * published must fail the run while the partition is still untouched. Counters hold their
+ * widest values here (finish() writes the real ones), so the final message is never longer.
+ */
+static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_msg *o = &job->out;
+    char err[SL_ERRLEN], now[32], a[32], b[32];
+
+    sl_msg_cleanup(o);
+    if (sl_msg_copy(o, &job->in, err, sizeof(err)))
+        return sl_job_fail(job, "ClientError", "%s", err);
+    o->type = SL_MSG_COPIED;
+    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
+        return sl_job_fail(job, "ClientError", "copy: clock out of range");
+    free(o->lake_bucket);
+    free(o->lake_prefix);
+    free(o->copied_at);
+    o->lake_bucket = strdup(cfg->lake_bucket);
+    o->lake_prefix = strdup(cfg->lake_prefix ? cfg->lake_prefix : "");
+    o->copied_at = strdup(now);
+    if (!o->lake_bucket || !o->lake_prefix || !o->copied_at)
+        return sl_job_fail(job, "ClientError", "copy: out of memory");
+    o->objects = o->bytes = o->removed = o->skipped = SL_MSG_COUNT_MAX;
+    /* An input that already carried copy fields (a replayed `copied`) must not mix. */
+    sl_keymap_strv_free(o->tables, o->ntables);
+    o->tables = NULL;
+    o->ntables = 0;
+    for (size_t i = 0; i < o->nfailed_tables; i++) {
+        free(o->failed_tables[i].table);
+        free(o->failed_tables[i].reason);
+    }
+    free(o->failed_tables);
+    o->tables_total = o->failed_tables_total = 0;
+    if (sl_copy_plan_tables(cj->entries, cj->nentries, &o->tables, &o->ntables, err, sizeof(err)))
+        return sl_job_fail(job, "ClientError", "%s", err);
+    o->failed_tables = cj->failed;
+    o->nfailed_tables = cj->nfailed;
+    cj->failed = NULL;
+    cj->nfailed = 0;
+    if (sl_copy_plan_bound_msg(o, MSG_MAX_TABLES, MSG_MAX_FAILED, MSG_MAX_REASON,
+                               SL_MSG_MAX_BYTES - MSG_MARGIN, err, sizeof(err)))
+        return sl_job_fail(job, "OutputTooLarge", "%s", err);
+    if ((long long)o->ntables < o->tables_total ||
+        (long long)o->nfailed_tables < o->failed_tables_total) {
+        snprintf(a, sizeof(a), "%lld", o->tables_total);
+        snprintf(b, sizeof(b), "%lld", o->failed_tables_total);
+        sl_log_kv(SL_LOG_WARN, &job->log,
+                  (const char *const[]){"tables", a, "failed_tables", b, NULL},
+                  "the copied message lists only part of the tables (the counts are whole)");
+    }
+    return SL_STEP_PENDING;
+}
+
+static sl_step_result plan_copy(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     char err[SL_ERRLEN], n1[32], n2[32], n3[32];
+    sl_step_result r;
     size_t renamed = 0;
 
     if (cj->nentries == 0 && cj->ninfo == 0)
@@ -657,18 +937,152 @@ static sl_step_result plan_copy(sl_job *job, copy_job *cj)
     }
     for (size_t i = 0; i < cj->nobjs; i++) {
         cj->objs[i].entry = i;
-        cj->objs[i].size = cj->sizes[i];
+        cj->objs[i].size = cj->srcs[i].size;
     }
     snprintf(n1, sizeof(n1), "%zu", cj->nentries);
     snprintf(n2, sizeof(n2), "%zu", cj->nfailed);
     snprintf(n3, sizeof(n3), "%zu", renamed);
+    if ((r = draft_out(cfg, job, cj)) != SL_STEP_PENDING)
+        return r;
     sl_log_kv(SL_LOG_INFO, &job->log,
               (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, NULL},
               "export listed; copying");
-    cj->phase = CP_COPY;
-    cj->copy_ms = sl_mono_ms();
-    cj->last_progress = cj->copy_ms;
     job->next_step_ms = sl_mono_ms();
+    if (cj->nobjs == 0) {
+        /* Nothing to write: no partition is touched, so no lock and no holder record. */
+        cj->phase = CP_COPY;
+        cj->copy_ms = sl_mono_ms();
+        cj->last_progress = cj->copy_ms;
+        return SL_STEP_PENDING;
+    }
+    if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes, err,
+                                sizeof(err)))
+        return sl_job_fail(job, "ClientError", "%s", err);
+    cj->lock_key = sl_partlock_key(job->in.cluster, job->in.date);
+    sl_copy_plan_snap_time(&job->in, &cj->snap_ms);
+    cj->lock_deadline = sl_mono_ms() + cfg->lock_timeout_ms;
+    cj->phase = CP_LOCK;
+    return SL_STEP_PENDING;
+}
+
+/* ---- LOCK: one replacement of a (cluster, date) at a time, newest snapshot wins ---------- */
+
+/* The partition holds a newer export's files: this one writes nothing and ends, recorded in
+   the ledger as succeeded with details {"superseded_by": ...}, publishing no message. */
+static sl_step_result superseded(sl_job *job, copy_job *cj, const sl_partlock_holder *h)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON *by = d ? cJSON_AddObjectToObject(d, "superseded_by") : NULL;
+    char *text = NULL, err[SL_ERRLEN];
+    sl_step_result r;
+
+    if (!by || !cJSON_AddStringToObject(by, "export_task_id", h->export_task_id) ||
+        !cJSON_AddStringToObject(by, "run_id", h->run_id ? h->run_id : "") ||
+        !(text = cJSON_PrintUnformatted(d))) {
+        r = sl_job_fail(job, "ClientError", "copy: out of memory");
+        goto out;
+    }
+    if (sl_partlock_ledger_details(cj->pg, job->in.run_id, sl_stage_copy.name, text, err,
+                                   sizeof(err))) {
+        r = job_retry(job, "LedgerUnavailable", "recording the superseded copy: %s", err);
+        goto out;
+    }
+    sl_log_kv(SL_LOG_WARN, &job->log,
+              (const char *const[]){"superseded_by", h->export_task_id, "holder_run_id",
+                                    h->run_id ? h->run_id : "", NULL},
+              "the partition holds a newer snapshot's export; this older export is superseded "
+              "and copies nothing");
+    /* SL_MSG_NONE: done, nothing to publish (stage.h). */
+    sl_msg_cleanup(&job->out);
+    sl_msg_init(&job->out);
+    r = SL_STEP_DONE;
+out:
+    cJSON_free(text);
+    cJSON_Delete(d);
+    return r;
+}
+
+static sl_step_result lock_step(struct sl_worker *w, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_partlock_holder h;
+    sl_copy_snap mine, theirs;
+    char err[SL_ERRLEN];
+    int got = 0;
+    long long now = sl_mono_ms();
+
+    (void)cfg;
+    if (!cj->pg && sl_worker_pg_connect(w, "partlock", &cj->pg, err, sizeof(err))) {
+        cj->pg = NULL;
+        return job_retry(job, "LedgerUnavailable", "partition lock connection: %s", err);
+    }
+    if (sl_pg_try_advisory_lock(cj->pg, SL_PARTLOCK_NS, cj->lock_key, &got, err, sizeof(err))) {
+        PQfinish(cj->pg);
+        cj->pg = NULL;
+        return job_retry(job, "LedgerUnavailable", "partition lock: %s", err);
+    }
+    if (!got) {
+        if (now >= cj->lock_deadline)
+            return job_retry(job, "PartitionBusy",
+                             "another export of cluster %s date %s held the partition for "
+                             "longer than COPY_LOCK_TIMEOUT",
+                             job->in.cluster, job->in.date);
+        if (!cj->lock_logged++)
+            sl_log_kv(SL_LOG_INFO, &job->log, NULL,
+                      "waiting: another export of this cluster and date is replacing the "
+                      "partition");
+        sl_worker_job_status(w, job, SL_LEDGER_WAITING);
+        job->next_step_ms = now + LOCK_RETRY_MS;
+        return SL_STEP_PENDING;
+    }
+    cj->locked = 1;
+    sl_worker_job_status(w, job, SL_LEDGER_RUNNING);
+    /* The check is made under the lock, and so is everything that writes the partition. */
+    if (sl_partlock_holder_get(cj->pg, job->in.cluster, job->in.date, &h, err, sizeof(err)))
+        return job_retry(job, "LedgerUnavailable", "partition holder: %s", err);
+    mine = (sl_copy_snap){cj->snap_ms, job->in.export_task_id};
+    theirs = (sl_copy_snap){h.time_ms, h.export_task_id};
+    if (h.found && sl_copy_plan_superseded(&mine, &theirs)) {
+        sl_step_result r = superseded(job, cj, &h);
+        sl_partlock_holder_cleanup(&h);
+        return r;
+    }
+    sl_partlock_holder_cleanup(&h);
+    cj->prefix_i = 0;
+    cj->phase = CP_DEST_LIST;
+    job->next_step_ms = sl_mono_ms();
+    return SL_STEP_PENDING;
+}
+
+/* Before deleting, and before recording: a connection reset drops the lock silently. */
+static sl_step_result check_lock(sl_job *job, copy_job *cj)
+{
+    char err[SL_ERRLEN];
+    int held = 0;
+
+    if (!cj->pg || sl_partlock_held(cj->pg, cj->lock_key, &held, err, sizeof(err)))
+        return job_retry(job, "PartitionLockLost", "partition lock check: %s",
+                         cj->pg ? err : "no connection");
+    if (!held)
+        return job_retry(job, "PartitionLockLost", "the partition lock was lost (reconnect)");
+    return SL_STEP_PENDING;
+}
+
+/* Under the lock, after the replacement: the partition now holds this export's files. */
+static sl_step_result record_holder(sl_job *job, copy_job *cj)
+{
+    char err[SL_ERRLEN];
+    int written = 0;
+    sl_step_result r;
+
+    if ((r = check_lock(job, cj)) != SL_STEP_PENDING)
+        return r;
+    if (sl_partlock_holder_set(cj->pg, job->in.cluster, job->in.date, cj->snap_ms,
+                               job->in.export_task_id, job->in.run_id, job->in.snapshot_id,
+                               &written, err, sizeof(err)))
+        return job_retry(job, "LedgerUnavailable", "recording the partition holder: %s", err);
+    if (!written)
+        return job_retry(job, "PartitionLockLost",
+                         "a newer export recorded the partition meanwhile");
     return SL_STEP_PENDING;
 }
 
@@ -695,6 +1109,8 @@ static int pick(copy_job *cj, long long now, cp_unit *u)
         }
         cj->mpu_active[0] = cj->mpu_active[--cj->nmpu_active];
     }
+    while (cj->next_obj < cj->nobjs && cj->objs[cj->next_obj].done)
+        cj->next_obj++; /* already at its destination (restart) */
     if (cj->next_obj < cj->nobjs) {
         u->obj = cj->next_obj++;
         u->part = 0;
@@ -727,9 +1143,10 @@ static sl_step_result object_fail(sl_job *job, copy_job *cj, const cp_obj *o, co
 }
 
 /* A unit failed with e: retry it later if transient and attempts remain, else fail. */
-static sl_step_result unit_failed(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj,
-                                  size_t oi, int part, const char *op, const sl_aws_error *e)
+static sl_step_result unit_failed(sl_aws *aws, copy_ctx *cx, sl_job *job, copy_job *cj, size_t oi,
+                                  int part, const char *op, const sl_aws_error *e)
 {
+    const copy_cfg *cfg = &cx->cfg;
     cp_obj *o = &cj->objs[oi];
     int *attempts = part ? &o->mpu->attempts[part - 1] : &o->attempts;
 
@@ -745,7 +1162,7 @@ static sl_step_result unit_failed(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
         return SL_STEP_PENDING;
     }
     if (o->mpu)
-        mpu_abort(aws, cfg, cj, o, &job->log);
+        mpu_abort(cx, cj, o, &job->log);
     return object_fail(job, cj, o, op, e, *attempts);
 }
 
@@ -757,9 +1174,10 @@ static void object_done(copy_job *cj, cp_obj *o)
 }
 
 /* Starts unit u: an xfer in a free slot, or (whole multipart object) the upload itself. */
-static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj,
+static sl_step_result start_unit(sl_aws *aws, copy_ctx *cx, sl_job *job, copy_job *cj,
                                  const cp_unit *u)
 {
+    const copy_cfg *cfg = &cx->cfg;
     cp_obj *o = &cj->objs[u->obj];
     const sl_keymap_entry *ent = &cj->entries[o->entry];
     sl_s3_write_opts wo;
@@ -774,7 +1192,7 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
         mpu_free(o->mpu);
         o->mpu = NULL;
         if (mpu_begin(aws, cfg, cj, o, &e))
-            return unit_failed(aws, cfg, job, cj, u->obj, 0, "CreateMultipartUpload", &e);
+            return unit_failed(aws, cx, job, cj, u->obj, 0, "CreateMultipartUpload", &e);
         return SL_STEP_PENDING; /* its parts are picked next */
     }
     for (size_t i = 0; i < cj->nslots; i++)
@@ -798,7 +1216,7 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
     sl_s3_req_cleanup(&r);
     if (rc) {
         slot->x = NULL;
-        return unit_failed(aws, cfg, job, cj, u->obj, u->part,
+        return unit_failed(aws, cx, job, cj, u->obj, u->part,
                            u->part ? "UploadPartCopy" : "CopyObject", &e);
     }
     slot->obj = u->obj;
@@ -816,9 +1234,10 @@ static sl_step_result start_unit(sl_aws *aws, const copy_cfg *cfg, sl_job *job, 
 }
 
 /* A finished transfer. */
-static sl_step_result on_done(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj,
-                              cp_slot *slot, CURLcode cc)
+static sl_step_result on_done(sl_aws *aws, copy_ctx *cx, sl_job *job, copy_job *cj, cp_slot *slot,
+                              CURLcode cc)
 {
+    const copy_cfg *cfg = &cx->cfg;
     size_t oi = slot->obj;
     int part = slot->part;
     cp_obj *o = &cj->objs[oi];
@@ -843,7 +1262,7 @@ static sl_step_result on_done(sl_aws *aws, const copy_cfg *cfg, sl_job *job, cop
     slot->x = NULL;
     cj->inflight--;
     if (rc)
-        return unit_failed(aws, cfg, job, cj, oi, part, op, &e);
+        return unit_failed(aws, cx, job, cj, oi, part, op, &e);
     if (!part) {
         object_done(cj, o);
         return SL_STEP_PENDING;
@@ -852,10 +1271,10 @@ static sl_step_result on_done(sl_aws *aws, const copy_cfg *cfg, sl_job *job, cop
         return SL_STEP_PENDING;
     if (mpu_complete(aws, cfg, cj, o, &e)) {
         /* The parts are gone with the abort; a transient failure redoes the whole object. */
-        mpu_abort(aws, cfg, cj, o, &job->log);
+        mpu_abort(cx, cj, o, &job->log);
         mpu_free(o->mpu);
         o->mpu = NULL;
-        return unit_failed(aws, cfg, job, cj, oi, 0, "CompleteMultipartUpload", &e);
+        return unit_failed(aws, cx, job, cj, oi, 0, "CompleteMultipartUpload", &e);
     }
     mpu_free(o->mpu);
     o->mpu = NULL;
@@ -876,7 +1295,7 @@ static void log_progress(sl_job *job, copy_job *cj, const char *msg)
               "%s", msg);
 }
 
-static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+static sl_step_result copy_step_slice(sl_aws *aws, copy_ctx *cx, sl_job *job, copy_job *cj)
 {
     long long deadline = sl_mono_ms() + STEP_SLICE_MS;
     sl_step_result r;
@@ -888,7 +1307,7 @@ static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *
         int running = 0, left = 0;
 
         while (cj->inflight < cj->nslots && pick(cj, now, &u) == 0) {
-            r = start_unit(aws, cfg, job, cj, &u);
+            r = start_unit(aws, cx, job, cj, &u);
             if (r != SL_STEP_PENDING)
                 return r;
             if (sl_mono_ms() >= deadline)
@@ -906,7 +1325,7 @@ static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *
             if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
                 return sl_job_fail(job, "ClientError",
                                    "copy: transfer without its xfer (internal)");
-            r = on_done(aws, cfg, job, cj, sl_aws_xfer_user((sl_aws_xfer *)(void *)priv),
+            r = on_done(aws, cx, job, cj, sl_aws_xfer_user((sl_aws_xfer *)(void *)priv),
                         m->data.result);
             if (r != SL_STEP_PENDING)
                 return r;
@@ -940,16 +1359,42 @@ static sl_step_result copy_step_slice(sl_aws *aws, const copy_cfg *cfg, sl_job *
     return SL_STEP_PENDING;
 }
 
-/* ---- REPLACE ------------------------------------------------------------------------------ */
+/* ---- DEST_LIST and DELETE (under the lock) ------------------------------------------------ */
 
-static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+/* Appends key (copied) to the stale set with `tries` DeleteObjects attempts made. */
+static int stale_add(copy_job *cj, const char *key, unsigned char tries)
+{
+    char **g = grow(cj->stale, &cj->capstale, cj->nstale + 1, sizeof(*g));
+    unsigned char *t;
+
+    if (!g)
+        return -1;
+    cj->stale = g;
+    t = grow(cj->stale_tries, &cj->captries, cj->nstale + 1, sizeof(*t));
+    if (!t)
+        return -1;
+    cj->stale_tries = t;
+    if (!(cj->stale[cj->nstale] = strdup(key)))
+        return -1;
+    cj->stale_tries[cj->nstale++] = tries;
+    return 0;
+}
+
+/*
+ * One page of a destination `date=` folder, listed before anything is copied (the lock keeps
+ * other exports out, so the listing stays true): keys that are destinations of this export
+ * and already hold the source's bytes (sl_copy_plan_skip) are not copied again, so a restart
+ * resumes instead of redoing a 100,000-file copy; keys that are not destinations of this
+ * export are the stale set that replacement deletes once every copy succeeded.
+ */
+static sl_step_result dest_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     const char *prefix = cj->prefixes[cj->prefix_i];
     sl_s3_list_opts lo = {0};
     sl_s3_list_page page = {0};
     sl_aws_error e;
     const char **keys = NULL, **stale = NULL;
-    size_t nstale = 0;
+    size_t nstale = 0, ei;
     char err[SL_ERRLEN], what[256];
     sl_step_result r = SL_STEP_PENDING;
 
@@ -964,10 +1409,34 @@ static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job
         r = sl_job_fail(job, "ClientError", "copy: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < page.count; i++)
-        keys[i] = page.objects[i].key;
-    if (sl_copy_plan_stale(&cj->dests, prefix, keys, page.count, &stale, &nstale, err,
-                           sizeof(err))) {
+    for (size_t i = 0; i < page.count; i++) {
+        const sl_s3_object *d = &page.objects[i];
+        keys[i] = d->key;
+        if (!sl_copy_destset_find(&cj->dests, d->key, &ei) || cj->objs[ei].done)
+            continue;
+        switch (sl_copy_plan_skip(cj->srcs[ei].size, cj->srcs[ei].etag, d->size, d->etag,
+                                  cj->srcs[ei].size > cfg->multipart_threshold)) {
+        case SL_COPY_SKIP:
+            object_done(cj, &cj->objs[ei]);
+            cj->nskipped_dest++;
+            break;
+        case SL_COPY_CHECK: {
+            size_t *g = grow(cj->heads, &cj->capheads, cj->nheads + 1, sizeof(*g));
+            if (!g) {
+                r = sl_job_fail(job, "ClientError", "copy: out of memory");
+                goto out;
+            }
+            cj->heads = g;
+            cj->heads[cj->nheads++] = ei;
+            break;
+        }
+        case SL_COPY_DO:
+        default:
+            break;
+        }
+    }
+    if (cfg->replace_partition && sl_copy_plan_stale(&cj->dests, prefix, keys, page.count, &stale,
+                                                     &nstale, err, sizeof(err))) {
         r = sl_job_fail(job, "ClientError", "%s", err);
         goto out;
     }
@@ -977,28 +1446,18 @@ static sl_step_result replace_list_step(sl_aws *aws, const copy_cfg *cfg, sl_job
                         cfg->lake_bucket, prefix);
         goto out;
     }
-    if (nstale) {
-        char **g = grow(cj->stale, &cj->capstale, cj->nstale + nstale, sizeof(*g));
-        if (!g) {
+    for (size_t i = 0; i < nstale; i++)
+        if (stale_add(cj, stale[i], 0)) {
             r = sl_job_fail(job, "ClientError", "copy: out of memory");
             goto out;
         }
-        cj->stale = g;
-    }
-    for (size_t i = 0; i < nstale; i++) {
-        if (!(cj->stale[cj->nstale] = strdup(stale[i]))) {
-            r = sl_job_fail(job, "ClientError", "copy: out of memory");
-            goto out;
-        }
-        cj->nstale++;
-    }
     free(cj->token);
     cj->token = NULL;
     if (page.truncated && page.next_token) {
         cj->token = page.next_token;
         page.next_token = NULL;
     } else if (++cj->prefix_i >= cj->nprefixes) {
-        cj->phase = CP_DELETE;
+        cj->phase = CP_DEST_HEAD;
     }
     job->next_step_ms = sl_mono_ms();
 out:
@@ -1006,6 +1465,45 @@ out:
     free((void *)keys);
     sl_s3_list_page_cleanup(&page);
     return r;
+}
+
+/* Multipart objects already there with the right size: HeadObject (a few per step, as time
+   allows) reads the marker their copy recorded; then the copy starts. Any error just means
+   "copy it" (the copy itself reports what is really wrong). */
+static sl_step_result dest_head_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    long long deadline = sl_mono_ms() + STEP_SLICE_MS;
+
+    while (cj->head_next < cj->nheads && sl_mono_ms() < deadline) {
+        size_t ei = cj->heads[cj->head_next++];
+        sl_s3_head_result hr;
+        sl_aws_error e;
+
+        if (sl_s3_head(aws, cfg->lake_bucket, cj->entries[ei].dest, cfg->lake_owner, &hr, &e)) {
+            sl_log_kv(SL_LOG_DEBUG, &job->log,
+                      (const char *const[]){"key", cj->entries[ei].dest, "error", e.code, NULL},
+                      "HeadObject failed; copying the object again: %s", e.message);
+            continue;
+        }
+        if (hr.size == cj->srcs[ei].size &&
+            sl_copy_plan_marker_matches(cj->srcs[ei].etag, hr.source_etag) && !cj->objs[ei].done) {
+            object_done(cj, &cj->objs[ei]);
+            cj->nskipped_dest++;
+        }
+    }
+    if (cj->head_next >= cj->nheads) {
+        char n1[32], n2[32];
+        snprintf(n1, sizeof(n1), "%zu", cj->nskipped_dest);
+        snprintf(n2, sizeof(n2), "%zu", cj->nstale);
+        sl_log_kv(SL_LOG_INFO, &job->log,
+                  (const char *const[]){"already_there", n1, "stale", n2, NULL},
+                  "partition locked and listed; copying");
+        cj->phase = CP_COPY;
+        cj->copy_ms = sl_mono_ms();
+        cj->last_progress = cj->copy_ms;
+    }
+    job->next_step_ms = sl_mono_ms();
+    return SL_STEP_PENDING;
 }
 
 static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
@@ -1016,6 +1514,7 @@ static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
     sl_aws_error e;
     char what[256];
     sl_step_result r = SL_STEP_PENDING;
+    int again = 1, maxtries = 0;
 
     if (n > SL_S3_DELETE_MAX)
         n = SL_S3_DELETE_MAX;
@@ -1025,9 +1524,25 @@ static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
                  cfg->lake_bucket, n, cj->stale[cj->stale_next]);
         return sl_job_fail_aws(job, what, &e);
     }
-    if (nf) {
-        /* Keys S3 could not delete: the partition would keep old rows. Redo the job when the
-           cause is transient (InternalError, SlowDown), else stop with S3's reason. */
+    /* Keys S3 could not delete would leave old rows in the partition. Transient per-key errors
+       (InternalError, SlowDown) retry only those keys, COPY_OBJECT_ATTEMPTS times each; any
+       other error, or a key out of attempts, ends the batch as before (permanent: fail with
+       S3's reason; transient: redo the job). */
+    for (size_t k = 0; k < nf && again; k++) {
+        size_t j;
+        if (!sl_aws_is_transient(f[k].code, 0) || !f[k].key) {
+            again = 0;
+            break;
+        }
+        for (j = cj->stale_next; j < cj->stale_next + n; j++)
+            if (strcmp(cj->stale[j], f[k].key) == 0)
+                break;
+        if (j == cj->stale_next + n || cj->stale_tries[j] + 1 >= cfg->object_attempts)
+            again = 0;
+        else if (cj->stale_tries[j] + 1 > maxtries)
+            maxtries = cj->stale_tries[j] + 1;
+    }
+    if (nf && !again) {
         snprintf(job->error_code, sizeof(job->error_code), "%s", f[0].code);
         snprintf(job->error_message, sizeof(job->error_message),
                  "DeleteObjects could not delete %zu of %zu stale keys, first s3://%s/%s: %s", nf,
@@ -1035,9 +1550,27 @@ static sl_step_result delete_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job,
         r = sl_aws_is_transient(f[0].code, 0) ? SL_STEP_RETRY : SL_STEP_FAILED;
         goto out;
     }
+    for (size_t k = 0; k < nf; k++) {
+        size_t j;
+        for (j = cj->stale_next; j < cj->stale_next + n; j++)
+            if (strcmp(cj->stale[j], f[k].key) == 0)
+                break;
+        if (stale_add(cj, f[k].key, (unsigned char)(cj->stale_tries[j] + 1))) {
+            r = sl_job_fail(job, "ClientError", "copy: out of memory");
+            goto out;
+        }
+    }
+    if (nf) {
+        char a[32];
+        snprintf(a, sizeof(a), "%zu", nf);
+        sl_log_kv(SL_LOG_WARN, &job->log,
+                  (const char *const[]){"keys", a, "error", f[0].code, NULL},
+                  "DeleteObjects failed for some keys; retrying only those");
+        cj->nretries += (long long)nf;
+    }
     cj->stale_next += n;
-    cj->removed += (long long)n;
-    job->next_step_ms = sl_mono_ms();
+    cj->removed += (long long)(n - nf);
+    job->next_step_ms = sl_mono_ms() + (nf ? sl_aws_backoff_ms(aws, maxtries) : 0);
 out:
     sl_s3_delete_failures_free(f, nf);
     return r;
@@ -1045,43 +1578,21 @@ out:
 
 /* ---- DONE --------------------------------------------------------------------------------- */
 
-static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+static sl_step_result finish(sl_job *job, copy_job *cj)
 {
-    char err[SL_ERRLEN], now[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+    char now[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32], k[32];
     long long ms = sl_mono_ms() - cj->t0;
 
-    if (sl_msg_copy(&job->out, &job->in, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    job->out.type = SL_MSG_COPIED;
+    /* job->out is the draft of draft_out (bounded before anything was written). */
     if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
         return sl_job_fail(job, "ClientError", "copy: clock out of range");
-    free(job->out.lake_bucket);
-    free(job->out.lake_prefix);
     free(job->out.copied_at);
-    job->out.lake_bucket = strdup(cfg->lake_bucket);
-    job->out.lake_prefix = strdup(cfg->lake_prefix ? cfg->lake_prefix : "");
-    job->out.copied_at = strdup(now);
-    if (!job->out.lake_bucket || !job->out.lake_prefix || !job->out.copied_at)
+    if (!(job->out.copied_at = strdup(now)))
         return sl_job_fail(job, "ClientError", "copy: out of memory");
     job->out.objects = (long long)cj->objs_done;
     job->out.bytes = cj->bytes_done;
     job->out.removed = cj->removed;
-    /* An input that already carried copy fields (a replayed `copied`) must not mix. */
-    sl_keymap_strv_free(job->out.tables, job->out.ntables);
-    job->out.tables = NULL;
-    job->out.ntables = 0;
-    if (sl_copy_plan_tables(cj->entries, cj->nentries, &job->out.tables, &job->out.ntables, err,
-                            sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    for (size_t i = 0; i < job->out.nfailed_tables; i++) {
-        free(job->out.failed_tables[i].table);
-        free(job->out.failed_tables[i].reason);
-    }
-    free(job->out.failed_tables);
-    job->out.failed_tables = cj->failed;
-    job->out.nfailed_tables = cj->nfailed;
-    cj->failed = NULL;
-    cj->nfailed = 0;
+    job->out.skipped = (long long)cj->nskipped_dest;
 
     snprintf(a, sizeof(a), "%zu", cj->objs_done);
     snprintf(b, sizeof(b), "%lld", cj->bytes_done);
@@ -1091,9 +1602,11 @@ static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
     snprintf(f, sizeof(f), "%.2f",
              sl_copy_plan_rate(cj->bytes_done, cj->copy_ms) / (1024.0 * 1024.0));
     snprintf(g, sizeof(g), "%lld", cj->nretries);
+    snprintf(k, sizeof(k), "%zu", cj->nskipped_dest);
     sl_log_kv(SL_LOG_INFO, &job->log,
               (const char *const[]){"objects", a, "bytes", b, "removed", c, "seconds", d,
-                                    "objects_per_s", e, "mib_per_s", f, "retries", g, NULL},
+                                    "objects_per_s", e, "mib_per_s", f, "retries", g, "skipped", k,
+                                    NULL},
               "copy finished");
     return SL_STEP_DONE;
 }
@@ -1102,10 +1615,10 @@ static sl_step_result finish(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 
 static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
 {
-    copy_cfg *cfg = ctx;
+    copy_ctx *cx = ctx;
+    copy_cfg *cfg = &cx->cfg;
     copy_job *cj = job->state;
     sl_aws *aws = sl_worker_aws(w);
-    char err[SL_ERRLEN];
     sl_step_result r;
 
     switch (cj->phase) {
@@ -1114,27 +1627,31 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
     case CP_INFO:
         if (cj->info_next < cj->ninfo)
             return info_step(aws, job, cj);
-        return plan_copy(job, cj);
+        return plan_copy(cfg, job, cj);
+    case CP_LOCK:
+        return lock_step(w, cfg, job, cj);
+    case CP_DEST_LIST:
+        return dest_list_step(aws, cfg, job, cj);
+    case CP_DEST_HEAD:
+        return dest_head_step(aws, cfg, job, cj);
     case CP_COPY:
-        r = copy_step_slice(aws, cfg, job, cj);
+        r = copy_step_slice(aws, cx, job, cj);
         if (r != SL_STEP_DONE)
             return r;
         log_progress(job, cj, "all copies done");
-        if (!cfg->replace_partition || cj->nobjs == 0)
-            return finish(cfg, job, cj);
-        if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes, err,
-                                    sizeof(err)))
-            return sl_job_fail(job, "ClientError", "%s", err);
-        cj->prefix_i = 0;
-        cj->phase = cj->nprefixes ? CP_REPLACE_LIST : CP_DELETE;
+        if (cj->nobjs == 0)
+            return finish(job, cj);
+        if ((r = check_lock(job, cj)) != SL_STEP_PENDING)
+            return r;
+        cj->phase = CP_DELETE;
         job->next_step_ms = sl_mono_ms();
         return SL_STEP_PENDING;
-    case CP_REPLACE_LIST:
-        return replace_list_step(aws, cfg, job, cj);
     case CP_DELETE:
         if (cj->stale_next < cj->nstale)
             return delete_step(aws, cfg, job, cj);
-        return finish(cfg, job, cj);
+        if ((r = record_holder(job, cj)) != SL_STEP_PENDING)
+            return r;
+        return finish(job, cj);
     }
     return sl_job_fail(job, "ClientError", "copy: unknown phase");
 }
@@ -1150,6 +1667,6 @@ const sl_stage sl_stage_copy = {
     .start = copy_start,
     .step = copy_step,
     .job_cleanup = copy_job_cleanup,
-    .tick = NULL,
+    .tick = copy_tick,
     .cleanup = copy_cleanup,
 };

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "keymap.h"
+#include "msg.h"
 #include "util.h"
 
 /*
@@ -21,6 +22,7 @@
  */
 typedef struct sl_copy_destset {
     const char **keys; /* sorted bytewise (strcmp), duplicates kept */
+    size_t *idx;       /* idx[i]: index into the entries of keys[i] */
     size_t n;
 } sl_copy_destset;
 
@@ -35,6 +37,9 @@ int sl_copy_destset_init(sl_copy_destset *s, const sl_keymap_entry *entries, siz
 
 /* Non-zero when key is in the set (binary search). */
 int sl_copy_destset_has(const sl_copy_destset *s, const char *key);
+
+/* Non-zero when key is in the set, with *entry the index of (one) entry writing it. */
+int sl_copy_destset_find(const sl_copy_destset *s, const char *key, size_t *entry);
 
 /* Frees the pointer array and zeroes s. NULL is a no-op. */
 void sl_copy_destset_cleanup(sl_copy_destset *s);
@@ -71,5 +76,106 @@ char *sl_copy_plan_table_name(const char *target);
 
 /* amount per second over elapsed_ms (amount * 1000 / elapsed_ms); 0 when elapsed_ms <= 0. */
 double sl_copy_plan_rate(long long amount, long long elapsed_ms);
+
+/*
+ * Restart skip rule, for a destination object listed with dst_size / dst_etag where the
+ * source object is src_size / src_etag, so a restarted copy (rebalance, deploy, transient
+ * failure) need not copy it again:
+ *   SL_COPY_SKIP   CopyObject gives the copy the source's ETag (the MD5 of the bytes for a
+ *                  non-KMS object), so equal sizes and equal, non-empty ETags mean the same
+ *                  bytes;
+ *   SL_COPY_CHECK  a multipart copy (`multipart` non-zero: the object is above
+ *                  COPY_MULTIPART_THRESHOLD) gets an ETag of its own ("<md5 of part
+ *                  md5s>-<parts>"): with the same size, the caller reads the marker the copy
+ *                  put on it (HeadObject, SL_S3_META_SOURCE_ETAG) and skips only when
+ *                  sl_copy_plan_marker_matches;
+ *   SL_COPY_DO     anything else: copy (never skipped by guess). With SSE-KMS the ETags of
+ *                  single copies differ, so they are recopied: slower, never wrong.
+ */
+typedef enum sl_copy_skip { SL_COPY_DO = 0, SL_COPY_SKIP = 1, SL_COPY_CHECK = 2 } sl_copy_skip;
+
+sl_copy_skip sl_copy_plan_skip(long long src_size, const char *src_etag, long long dst_size,
+                               const char *dst_etag, int multipart);
+
+/* Non-zero when the marker (the source ETag a multipart copy recorded, quotes stripped) names
+   src_etag (as listed, with quotes). Empty values never match. */
+int sl_copy_plan_marker_matches(const char *src_etag, const char *marker);
+
+/* src_etag without its surrounding quotes into out (outlen bytes). */
+void sl_copy_plan_etag_bare(const char *etag, char *out, size_t outlen);
+
+/*
+ * RFC 3339 time ("2024-03-05T03:04:00Z", fractions and +hh:mm offsets allowed) as epoch
+ * milliseconds. Returns 0 with *ms, or -1 for NULL or anything else.
+ */
+int sl_copy_plan_time_ms(const char *s, long long *ms);
+
+/*
+ * The time a message's data is from, which orders exports of one (cluster, date): the
+ * snapshot's creation time, else (cluster mode without it) the export's start, else the
+ * snapshot message's produced_at. *ms is -1 when none parses (oldest of all).
+ */
+void sl_copy_plan_snap_time(const sl_msg *m, long long *ms);
+
+/* Which export's files a (cluster, date) partition holds, as the order key of exports. */
+typedef struct sl_copy_snap {
+    long long time_ms;          /* sl_copy_plan_snap_time; -1 = unknown */
+    const char *export_task_id; /* deterministic tie-break between equal times */
+} sl_copy_snap;
+
+/* <0, 0, >0 as a is older than, the same as, newer than b (time, then export id bytewise). */
+int sl_copy_plan_snap_cmp(const sl_copy_snap *a, const sl_copy_snap *b);
+
+/*
+ * The newest-wins rule of partition replacement: non-zero when `holder` (the export whose
+ * files the partition holds; NULL = none recorded) is newer than `mine`, so mine must not
+ * write into the partition at all and ends as superseded. The same export (a redelivery)
+ * is not superseded: it redoes its own copy.
+ */
+int sl_copy_plan_superseded(const sl_copy_snap *mine, const sl_copy_snap *holder);
+
+/*
+ * Bounds a `copied` message so that it encodes within `limit` bytes (SL_MSG_MAX_BYTES, less a
+ * margin), before the copy does anything destructive: sets tables_total and
+ * failed_tables_total to the full counts, keeps at most max_tables / max_failed entries
+ * (lists are sorted, so the first ones are kept), cuts each failure reason to max_reason
+ * bytes (on a UTF-8 boundary), then halves the longer list until the encoded message fits.
+ * Returns 0, or -1 with err when it cannot fit even with empty lists, or is invalid.
+ */
+int sl_copy_plan_bound_msg(sl_msg *m, size_t max_tables, size_t max_failed, size_t max_reason,
+                           size_t limit, char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
+ * The queue of AbortMultipartUpload calls the stage owes: job_cleanup (which runs inside the
+ * rebalance callback) only queues, and the stage's tick() sends them without blocking. Bounded:
+ * a full queue drops the request and counts it (an upload left open is then for the bucket's
+ * AbortIncompleteMultipartUpload lifecycle rule). Strings are owned by the queue.
+ */
+typedef struct sl_copy_abort {
+    char *bucket;
+    char *key;
+    char *upload_id;
+} sl_copy_abort;
+
+typedef struct sl_copy_abortq {
+    sl_copy_abort *v;
+    size_t n, cap, max;
+    size_t dropped;
+} sl_copy_abortq;
+
+/* An empty queue holding at most max (>= 1) requests. */
+void sl_copy_abortq_init(sl_copy_abortq *q, size_t max);
+
+/* Appends a copy of the request: 0 queued, 1 dropped (full), -1 out of memory (dropped). */
+int sl_copy_abortq_push(sl_copy_abortq *q, const char *bucket, const char *key,
+                        const char *upload_id);
+
+/* Takes the oldest request into *out (the caller's; sl_copy_abort_cleanup): 0, or -1 empty. */
+int sl_copy_abortq_pop(sl_copy_abortq *q, sl_copy_abort *out);
+
+void sl_copy_abort_cleanup(sl_copy_abort *a);
+
+/* Frees every queued request. */
+void sl_copy_abortq_cleanup(sl_copy_abortq *q);
 
 #endif /* SL_COPY_PLAN_H */

@@ -23,7 +23,9 @@
  *   SL_STEP_PENDING  not finished; call step() again at job->next_step_ms.
  *   SL_STEP_DONE     job->out holds the output message (the stage filled it, usually
  *                    sl_msg_copy of job->in plus its own fields); the runtime publishes it,
- *                    records success in the ledger, then stores the offset.
+ *                    records success in the ledger, then stores the offset. An output left
+ *                    of type SL_MSG_NONE is not published (the job succeeded with nothing
+ *                    to hand on, e.g. a superseded copy).
  *   SL_STEP_FAILED   permanent failure: job->error_code / job->error_message (and
  *                    job->aws_request_id when AWS answered) say why; the runtime publishes a
  *                    failure message, records it, stores the offset (the run is over until an

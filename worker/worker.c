@@ -519,11 +519,12 @@ static int publish(sl_worker *w, wjob *j)
         topic = w->dlq_topic;
         key = (const char *)j->key;
         keylen = j->keylen;
-    } else if (j->result == SL_STEP_DONE && w->stage->out_topic) {
+    } else if (j->result == SL_STEP_DONE && w->stage->out_topic &&
+               j->job.out.type != SL_MSG_NONE) {
         m = &j->job.out;
         topic = w->out_topic;
     } else if (j->result == SL_STEP_DONE) {
-        rc = 0; /* last stage: nothing to publish */
+        rc = 0; /* last stage, or an output of SL_MSG_NONE (stage.h): nothing to publish */
         goto out;
     } else {
         if (failure_msg(w, j, &fm, err, sizeof(err)))

@@ -98,18 +98,24 @@ class Ctx:
     def lake_dir(self, db, table):
         return "lake/%s/%s/%s/date=%s/" % (self.cluster, db, table, DATE)
 
-    def exported(self, task):
+    def exported(self, task, snapshot_time=None):
+        """snapshot_time given: a run of its own per export (two exports of one day)."""
         run = "%s-%s-03-04" % (self.cluster, DATE)
+        if snapshot_time:
+            run = "%s-%s-%s" % (self.cluster, DATE, task)
         snap = "rds:" + run
-        return {"v": 1, "type": "exported", "run_id": run, "cluster": self.cluster,
-                "mode": "snapshot", "snapshot_id": snap,
-                "source_arn": "arn:aws:rds:us-east-1:%s:cluster-snapshot:%s" % (h.ACCOUNT, snap),
-                "date": DATE, "source": "event", "produced_at": h.now_rfc3339(),
-                "export_task_id": task, "s3_bucket": self.export_bucket,
-                "s3_prefix": "s3-export/%s/%s" % (self.cluster, DATE)}
+        m = {"v": 1, "type": "exported", "run_id": run, "cluster": self.cluster,
+             "mode": "snapshot", "snapshot_id": snap,
+             "source_arn": "arn:aws:rds:us-east-1:%s:cluster-snapshot:%s" % (h.ACCOUNT, snap),
+             "date": DATE, "source": "event", "produced_at": h.now_rfc3339(),
+             "export_task_id": task, "s3_bucket": self.export_bucket,
+             "s3_prefix": "s3-export/%s/%s" % (self.cluster, DATE)}
+        if snapshot_time:
+            m["snapshot_time"] = snapshot_time
+        return m
 
-    def send(self, task):
-        h.produce(self.prefix + "exports", self.exported(task), key=self.cluster)
+    def send(self, task, snapshot_time=None):
+        h.produce(self.prefix + "exports", self.exported(task, snapshot_time), key=self.cluster)
 
     def next_copied(self, timeout=TIMEOUT):
         self.n += 1
@@ -372,6 +378,20 @@ def test_multipart_copy_above_threshold(make_ctx):
     etag = c.s3.head_object(Bucket=c.lake_bucket, Key=d + "part-00001-small.gz.parquet")["ETag"]
     assert "-" not in etag, etag
     assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []
+    # A second run skips both: the small one by size + ETag, the multipart one (whose ETag is
+    # its own) by size + the source ETag its copy recorded in its metadata.
+    c.send(task)
+    m2 = c.next_copied()
+    assert m2["objects"] == 2 and m2["skipped"] == 2, m2
+    # Recorded marker of another source (as if the source changed): copied again.
+    c.s3.copy_object(Bucket=c.lake_bucket, Key=d + "part-00000-big.gz.parquet",
+                     CopySource={"Bucket": c.lake_bucket, "Key": d + "part-00000-big.gz.parquet"},
+                     Metadata={"sl-source-etag": "0" * 32}, MetadataDirective="REPLACE")
+    c.send(task)
+    m3 = c.next_copied()
+    assert m3["objects"] == 2 and m3["skipped"] == 1, m3
+    assert c.s3.get_object(Bucket=c.lake_bucket, Key=d + "part-00000-big.gz.parquet")[
+        "Body"].read() == big
 
 
 # ----------------------------------------------------------------------- awkward keys
@@ -454,3 +474,220 @@ def test_transient_s3_faults_are_retried(make_ctx, private_standin):
     # The copies themselves (xfers, which the client does not retry) went through our retries.
     done = [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
     assert done and int(done[-1]["retries"]) > 0, done
+
+
+# ------------------------------------------- partition replacement: one at a time, newest wins
+
+OLD_T, NEW_T = "2024-03-05T03:04:00.000Z", "2024-03-05T15:04:00.000Z"
+
+
+def two_exports(c, per_table=40, tabs=(("db", "public.t1"), ("db", "public.t2"))):
+    """An older and a newer export of the same cluster and date, with the SAME file names
+    (RDS names files part-NNNNN-<uuid>, but nothing forbids a collision) plus names of their
+    own, so a copy of one into the other's partition would overwrite keys. Returns
+    {task: (snapshot_time, {dest key: body})}."""
+    out = {}
+    for tag, t in (("old", OLD_T), ("new", NEW_T)):
+        task = "exp-%s-%s" % (tag, h.uid(6))
+        root, items, want = c.export_root(task), [], {}
+        for db, tb in tabs:
+            for i in range(per_table):
+                f = ("part-%05d-shared.gz.parquet" % i if i % 2 == 0
+                     else "part-%05d-%s.gz.parquet" % (i, h.uid(8)))
+                body = (b"PAR1 %s %s %d PAR1" % (tag.encode(), tb.encode(), i))
+                items.append(("%s/%s/%s/%s" % (root, db, tb, f), body))
+                want[c.lake_dir(db, tb) + f] = body
+        put_many(c.s3, c.export_bucket, items)
+        out[task] = (t, want)
+    return out
+
+
+def lake_bodies(c):
+    keys = all_keys(c.s3, c.lake_bucket)
+    return {k: c.s3.get_object(Bucket=c.lake_bucket, Key=k)["Body"].read() for k in keys}
+
+
+def jobs_over(worker, tasks, n_each=1):
+    """Counts per task when the worker logged n_each final outcomes (done/failed) for every
+    task, else None."""
+    counts = {t: 0 for t in tasks}
+    for r in worker.logs():
+        if r.get("event") in ("done", "failed") and r.get("export_task_id") in counts:
+            counts[r["export_task_id"]] += 1
+    return counts if all(v >= n_each for v in counts.values()) else None
+
+
+def wait_jobs_over(worker, tasks, n_each=1, timeout=TIMEOUT):
+    return h.wait_for(lambda: jobs_over(worker, tasks, n_each), timeout,
+                      what="jobs of %s over" % (tasks,))
+
+
+def test_replayed_older_export_does_not_roll_back(make_ctx):
+    """A replay of an older `exported` message after a newer export of the same day finished:
+    before the fix the last to finish won (the lake went back to the older snapshot)."""
+    c = make_ctx("copy-rollback")
+    ex = two_exports(c)
+    (old, (t_old, _)), (new, (t_new, want_new)) = sorted(ex.items(), key=lambda kv: kv[1][0])
+    c.send(new, t_new)
+    m = c.next_copied()
+    assert m["export_task_id"] == new
+    assert lake_bodies(c) == want_new
+    c.send(old, t_old)
+    wait_jobs_over(c.worker, [old])
+    assert lake_bodies(c) == want_new, "the older export replaced the newer one"
+    assert c.out.read(2, 2)[1:] == [], "a superseded copy publishes no copied message"
+    row = h.ledger_stage([c.exported(old, t_old)["run_id"]], "copy")
+    row = list(row.values())[0]
+    assert row["status"] == "succeeded" and row["error_code"] is None
+    assert row["details"]["superseded_by"]["export_task_id"] == new, row
+    assert [r for r in c.worker.logs() if "superseded" in r.get("msg", "")]
+
+
+@pytest.mark.parametrize("order", ["new_first", "old_first"])
+def test_concurrent_exports_of_one_day_leave_the_newest(make_ctx, order):
+    """Two exports of one cluster and date as two jobs of one worker at the same time: the
+    partition ends holding exactly the newest snapshot's files, in either order."""
+    c = make_ctx("copy-race-" + order, COPY_CONCURRENCY="2", WORKER_MAX_JOBS="4")
+    ex = two_exports(c, per_table=60)
+    (old, (t_old, _)), (new, (t_new, want_new)) = sorted(ex.items(), key=lambda kv: kv[1][0])
+    seq = [(new, t_new), (old, t_old)] if order == "new_first" else [(old, t_old), (new, t_new)]
+    for task, t in seq:
+        c.send(task, t)
+    wait_jobs_over(c.worker, [old, new])
+    assert lake_bodies(c) == want_new
+    outs = [r.value for r in c.out.read(2, 2)]
+    assert outs and outs[-1]["export_task_id"] == new, outs
+
+
+def test_replay_concurrent_with_originals_two_workers(make_ctx, tmp_path):
+    """A day's `exported` messages replayed while the originals still run: two copy workers
+    (two groups on one topic, so each message runs twice at once), the messages sent twice.
+    The partition is never empty once filled and ends with the newest snapshot's files."""
+    c = make_ctx("copy-replay2", COPY_CONCURRENCY="2")
+    w2 = h.Worker("copy", dict(c.wenv, KAFKA_GROUP_ID="g2-" + h.uid(10)),
+                  tmp_path / "worker-copy-replay2-b.log")
+    try:
+        w2.wait_ready(90)
+        ex = two_exports(c, per_table=50)
+        (old, (t_old, want_old)), (new, (t_new, want_new)) = sorted(ex.items(),
+                                                                    key=lambda kv: kv[1][0])
+        for task, t in [(old, t_old), (new, t_new), (old, t_old), (new, t_new)]:
+            c.send(task, t)
+        seen_full = False
+        deadline = time.time() + TIMEOUT
+        while time.time() < deadline:
+            keys = set(all_keys(c.s3, c.lake_bucket))
+            if keys:
+                seen_full = True
+            elif seen_full:
+                pytest.fail("a table's partition was emptied while exports raced")
+            assert keys <= set(want_old) | set(want_new), keys - set(want_old) - set(want_new)
+            if jobs_over(c.worker, [old, new], 2) and jobs_over(w2, [old, new], 2):
+                break
+            time.sleep(0.05)
+        wait_jobs_over(c.worker, [old, new], 2)
+        wait_jobs_over(w2, [old, new], 2)
+        assert lake_bodies(c) == want_new
+    finally:
+        rc = w2.stop(30)
+        assert rc == 0, w2.stderr()[-3000:]
+        assert "AddressSanitizer" not in w2.stderr()
+
+
+# --------------------------------------------------------- restart resumes, does not redo
+
+def test_second_run_copies_nothing_again(make_ctx):
+    """A redelivered export finds every object at its destination (same size and ETag) and
+    copies none again: a restart after a rebalance resumes instead of starting from zero."""
+    c = make_ctx("copy-resume")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    items = [("%s/db/public.t/part-%05d-%s.gz.parquet" % (root, i, h.uid(6)), parquet(i))
+             for i in range(120)]
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m1 = c.next_copied()
+    assert m1["objects"] == 120 and m1.get("skipped", 0) == 0
+    # Half the partition lost (or never copied, as after a rebalance mid-copy).
+    lost = sorted(all_keys(c.s3, c.lake_bucket))[:40]
+    for k in lost:
+        c.s3.delete_object(Bucket=c.lake_bucket, Key=k)
+    c.send(task)
+    m2 = c.next_copied()
+    assert m2["objects"] == 120 and m2["skipped"] == 80 and m2["removed"] == 0
+    c.send(task)
+    m3 = c.next_copied()
+    assert m3["objects"] == 120 and m3["skipped"] == 120, "a second run copied objects again"
+    assert len(all_keys(c.s3, c.lake_bucket)) == 120
+
+
+def test_delete_key_errors_retry_only_those_keys(make_ctx, private_standin):
+    """DeleteObjects answering 200 with per-key InternalError entries: only the failed keys
+    are sent again (bounded), the job is not redone (before: every such answer restarted the
+    whole job, and with faults on every attempt the run failed)."""
+    import urllib.request
+    req = urllib.request.Request(private_standin + "/_standin/config", method="POST",
+                                 data=json.dumps({"s3_delete_key_faults": {"rate": 0.2},
+                                                  "faults": {"seed": 11}}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    c = make_ctx("copy-delkeys", endpoint=private_standin, COPY_OBJECT_ATTEMPTS="8")
+    old = {c.lake_dir("db", "public.t") + "part-%05d-old.gz.parquet" % i for i in range(60)}
+    put_many(c.s3, c.lake_bucket, [(k, b"PAR1 old PAR1") for k in old])
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    items, want = [], set()
+    for i in range(10):
+        f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
+        items.append(("%s/db/public.t/%s" % (root, f), parquet(i)))
+        want.add(c.lake_dir("db", "public.t") + f)
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert set(all_keys(c.s3, c.lake_bucket)) == want
+    assert m["removed"] == 60 and m["objects"] == 10
+    with urllib.request.urlopen(private_standin + "/_standin/state", timeout=10) as r:
+        injected = json.loads(r.read())["faults_injected"]
+    assert injected.get("delete_key", 0) > 0, injected
+    logs = c.worker.logs()
+    assert [r for r in logs if r.get("msg") == "DeleteObjects failed for some keys; retrying "
+            "only those"]
+    done = [r for r in logs if r.get("event") == "done"]
+    assert done and done[-1]["attempt"] == "1", "the whole job was redone"
+
+
+def test_abandoned_multipart_is_aborted_after_cleanup(make_ctx, private_standin, tmp_path):
+    """A worker stopped while a multipart copy is open: job_cleanup only queues the abort
+    (it runs inside the rebalance callback too), and the stage sends it afterwards (here in
+    its shutdown, with a short overall deadline): no upload is left open to bill parts."""
+    import urllib.request
+    req = urllib.request.Request(private_standin + "/_standin/config", method="POST",
+                                 data=json.dumps({"latency_ms": 400}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    c = make_ctx("copy-abort", endpoint=private_standin, COPY_CONCURRENCY="1",
+                 COPY_MULTIPART_THRESHOLD=str(6 * 1024 * 1024),
+                 COPY_PART_SIZE=str(5 * 1024 * 1024))
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    put_many(c.s3, c.export_bucket,
+             [("%s/db/public.big/part-00000-big.gz.parquet" % root,
+               os.urandom(10 * 5 * 1024 * 1024 + 17))])
+    c.send(task)
+    h.wait_for(lambda: c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads"),
+               TIMEOUT, interval=0.1, what="the multipart upload open")
+    rc = c.worker.stop(30)
+    assert rc == 0, c.worker.stderr()[-3000:]
+    assert not [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
+    assert [r for r in c.worker.logs() if r.get("msg") == "multipart upload aborted"]
+    assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []
+    # The next worker of the group redoes the copy from a fresh upload.
+    c.worker = h.Worker("copy", c.wenv, tmp_path / "worker-copy-abort-2.log")
+    c.worker.wait_ready(90)
+    urllib.request.urlopen(urllib.request.Request(
+        private_standin + "/_standin/config", method="POST",
+        data=json.dumps({"latency_ms": 0}).encode(),
+        headers={"Content-Type": "application/json"}), timeout=10).read()
+    m = c.next_copied()
+    assert m["objects"] == 1
+    assert c.s3.list_multipart_uploads(Bucket=c.lake_bucket).get("Uploads", []) == []

@@ -24,6 +24,7 @@ to look up clusters/snapshots) is used.
 """
 
 import argparse
+import xml.etree.ElementTree as ET
 import http.client
 import http.server
 import json
@@ -101,6 +102,10 @@ def default_config():
         "faults": {"rate": 0.0, "kinds": ["500", "503", "throttle"],
                    "services": [], "actions": [], "seed": None, "pattern": [],
                    "query_throttle_code": "ThrottlingException"},
+        # Per-key errors inside a 200 DeleteObjects answer (S3's <Error> entries).
+        "s3_delete_key_faults": {"rate": 0.0, "code": "InternalError",
+                                 "message": "We encountered an internal error. "
+                                            "Please try again.", "max": 0},
         "latency_ms": 0,
         "latency_jitter_ms": 0,
         **lakeformation.default_config(),   # lf_faults (lakeformation.py)
@@ -905,6 +910,60 @@ class Standin:
             self.faults_injected[kind] = self.faults_injected.get(kind, 0) + 1
             return kind
 
+    def delete_key_faults(self, path, body):
+        """DeleteObjects (POST /<bucket>?delete, path style) where some keys fail: each key
+        fails with probability s3_delete_key_faults.rate (at most `max` in all, 0 = no cap).
+        When one does, the stand-in answers itself, as AWS does: 200 with a DeleteResult of
+        <Deleted> entries (unless Quiet) and one <Error> (Key, Code, Message) per failed key;
+        the other keys are deleted in moto with our own credentials, the failed ones are left
+        alone. Returns (status, headers, body), or None to forward the request unchanged."""
+        with self.lock:
+            f = self.cfg.get("s3_delete_key_faults") or {}
+            rate = float(f.get("rate", 0))
+        if rate <= 0:
+            return None
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return None
+
+        def local(tag):
+            return tag.rsplit("}", 1)[-1]
+        keys, quiet = [], False
+        for el in root:
+            if local(el.tag) == "Quiet":
+                quiet = (el.text or "").strip().lower() == "true"
+            elif local(el.tag) == "Object":
+                for sub in el:
+                    if local(sub.tag) == "Key":
+                        keys.append(sub.text or "")
+        with self.lock:
+            cap = int(f.get("max", 0))
+            failed = []
+            for k in keys:
+                n = self.faults_injected.get("delete_key", 0)
+                if (cap <= 0 or n < cap) and self.rng.random() < rate:
+                    failed.append(k)
+                    self.faults_injected["delete_key"] = n + 1
+            code, msg = f.get("code", "InternalError"), f.get("message", "")
+        if not failed:
+            return None
+        bucket = urllib.parse.unquote(path.split("?", 1)[0].lstrip("/").split("/", 1)[0])
+        fset = set(failed)
+        ok = [k for k in keys if k not in fset]
+        if ok:
+            self.boto("s3").delete_objects(Bucket=bucket, Delete={
+                "Objects": [{"Key": k} for k in ok], "Quiet": True})
+        out = ['<?xml version="1.0" encoding="UTF-8"?>\n'
+               '<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">']
+        if not quiet:
+            out += ["<Deleted><Key>%s</Key></Deleted>" % xml_escape(k) for k in ok]
+        out += ["<Error><Key>%s</Key><Code>%s</Code><Message>%s</Message></Error>"
+                % (xml_escape(k), xml_escape(code), xml_escape(msg)) for k in failed]
+        out.append("</DeleteResult>")
+        log("delete key faults", bucket=bucket, keys=len(keys), failed=len(failed))
+        return 200, [("Content-Type", "application/xml")], "".join(out).encode()
+
     def fault_response(self, kind, protocol):
         if protocol == "s3":
             if kind == "500":
@@ -1067,6 +1126,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         def forward():
             return self._forward(body, buffered=True)
 
+        qs = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query,
+                                   keep_blank_values=True)
+        if service == "s3" and self.command == "POST" and "delete" in qs:
+            resp = sd.delete_key_faults(self.path, body)
+            if resp:
+                self._reply(*resp)
+                return
         if service == "rds" and action == "StartExportTask":
             resp = sd.start_export(params, forward)
         elif service == "rds" and action == "DescribeExportTasks":

@@ -9,6 +9,7 @@
 
 #include "../../worker/copy_plan.h"
 #include "keymap.h"
+#include "msg.h"
 
 #define ROOT "s3-export/orders/2024-01-02/orders-2024-01-02-03-04"
 #define DIR_U "lake/orders/mydb/public.users/date=2024-01-02/"
@@ -316,6 +317,295 @@ static void test_rate_table(void)
     }
 }
 
+static void test_destset_find_gives_entry(void)
+{
+    sl_keymap_entry e[SL_ARRAY_LEN(export_keys)];
+    size_t n = map_all(export_keys, SL_ARRAY_LEN(export_keys), e), idx = 99;
+    sl_copy_destset s;
+    char err[SL_ERRLEN];
+
+    CHECK(n == SL_ARRAY_LEN(export_keys));
+    CHECK(sl_copy_destset_init(&s, e, n, err, sizeof(err)) == 0);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].kind != SL_KEY_PARQUET)
+            continue;
+        CHECK(sl_copy_destset_find(&s, e[i].dest, &idx));
+        CHECK(idx == i);
+    }
+    CHECK(!sl_copy_destset_find(&s, DIR_U "nope.parquet", &idx));
+    sl_copy_destset_cleanup(&s);
+    cleanup_all(e, n);
+}
+
+/* The restart rule: skip only what provably holds the source's bytes already. */
+static void test_skip_table(void)
+{
+    static const struct {
+        long long ssize;
+        const char *setag;
+        long long dsize;
+        const char *detag;
+        int multipart;
+        sl_copy_skip want;
+    } cases[] = {
+        {100, "\"abc\"", 100, "\"abc\"", 0, SL_COPY_SKIP},  /* CopyObject: same size, ETag */
+        {100, "\"abc\"", 101, "\"abc\"", 0, SL_COPY_DO},    /* size differs (partial/other) */
+        {100, "\"abc\"", 100, "\"abd\"", 0, SL_COPY_DO},    /* other bytes (or SSE-KMS ETag) */
+        {100, "\"abc\"", 100, "\"x-3\"", 1, SL_COPY_CHECK}, /* multipart: read the marker */
+        {100, "\"abc\"", 99, "\"x-3\"", 1, SL_COPY_DO},     /* multipart, other size */
+        {100, "\"a-2\"", 100, "\"a-2\"", 0, SL_COPY_SKIP},  /* multipart source copied whole */
+        {100, "", 100, "", 0, SL_COPY_DO},                  /* no ETag listed: never guess */
+        {100, NULL, 100, "\"abc\"", 0, SL_COPY_DO},
+        {100, "\"abc\"", 100, NULL, 0, SL_COPY_DO},
+        {100, "\"abc\"", 100, "", 1, SL_COPY_DO},
+        {0, "\"d41d8cd98f00b204e9800998ecf8427e\"", 0, "\"d41d8cd98f00b204e9800998ecf8427e\"", 0,
+         SL_COPY_SKIP}, /* empty object */
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
+        CHECK(sl_copy_plan_skip(cases[i].ssize, cases[i].setag, cases[i].dsize, cases[i].detag,
+                                cases[i].multipart) == cases[i].want);
+}
+
+static void test_marker_table(void)
+{
+    static const struct {
+        const char *src, *marker;
+        int want;
+    } cases[] = {
+        {"\"abc\"", "abc", 1},     /* the marker is stored without quotes */
+        {"\"abc\"", "\"abc\"", 1}, /* tolerated with them */
+        {"\"abc-4\"", "abc-4", 1}, /* a multipart source */
+        {"\"abc\"", "abd", 0},
+        {"\"abc\"", "", 0}, /* no marker (copied by an older version, or by hand) */
+        {"", "", 0},
+        {"\"\"", "", 0},
+        {NULL, "abc", 0},
+        {"\"abc\"", NULL, 0},
+    };
+    char bare[8];
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
+        CHECK(sl_copy_plan_marker_matches(cases[i].src, cases[i].marker) == cases[i].want);
+    sl_copy_plan_etag_bare("\"0123456789\"", bare, sizeof(bare));
+    CHECK(strcmp(bare, "0123456") == 0); /* truncated, never overrun */
+}
+
+static void test_time_ms_table(void)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        long long ms;
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", 0, 0},
+        {"2024-03-05T03:04:00.000Z", 0, 1709607840000LL},
+        {"2024-03-05T03:04:00.5Z", 0, 1709607840500LL},
+        {"2024-03-05T03:04:00.123456Z", 0, 1709607840123LL},
+        {"2024-03-05T04:04:00+01:00", 0, 1709607840000LL},
+        {"2024-03-04T22:04:00-05:00", 0, 1709607840000LL},
+        {"2024-03-05 03:04:00Z", 0, 1709607840000LL},
+        {"2024-03-05T03:04:00", -1, 0},
+        {"2024-03-05T03:04:00Zx", -1, 0},
+        {"2024-13-05T03:04:00Z", -1, 0},
+        {"2024-03-05T03:04:00.Z", -1, 0},
+        {"yesterday", -1, 0},
+        {"", -1, 0},
+        {NULL, -1, 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        long long ms = -7;
+        CHECK(sl_copy_plan_time_ms(cases[i].in, &ms) == cases[i].rc);
+        if (cases[i].rc == 0)
+            CHECK(ms == cases[i].ms);
+    }
+}
+
+static void test_snap_time_fallbacks(void)
+{
+    sl_msg m;
+    long long ms;
+
+    sl_msg_init(&m);
+    m.produced_at = "2024-03-05T10:00:00.000Z";
+    m.export_started_at = "2024-03-05T09:00:00.000Z";
+    m.snapshot_time = "2024-03-05T03:00:00.000Z";
+    sl_copy_plan_snap_time(&m, &ms);
+    CHECK(ms == 1709607600000LL); /* the snapshot's own time first */
+    m.snapshot_time = NULL;
+    sl_copy_plan_snap_time(&m, &ms);
+    CHECK(ms == 1709629200000LL); /* cluster mode: the export's start */
+    m.export_started_at = "garbage";
+    sl_copy_plan_snap_time(&m, &ms);
+    CHECK(ms == 1709632800000LL);
+    m.produced_at = NULL;
+    sl_copy_plan_snap_time(&m, &ms);
+    CHECK(ms == -1);
+}
+
+/* Newest wins: an older export never replaces the partition of a newer one. */
+static void test_superseded_table(void)
+{
+    static const struct {
+        long long mine_t;
+        const char *mine_id;
+        int has_holder;
+        long long hold_t;
+        const char *hold_id;
+        int want;
+    } cases[] = {
+        {100, "exp-a", 0, 0, NULL, 0},      /* nothing recorded: take it */
+        {100, "exp-a", 1, 200, "exp-b", 1}, /* holder newer: superseded */
+        {200, "exp-b", 1, 100, "exp-a", 0}, /* holder older: replace it */
+        {100, "exp-a", 1, 100, "exp-a", 0}, /* same export (redelivery): redo own copy */
+        {100, "exp-a", 1, 100, "exp-b", 1}, /* same time: export id decides, bytewise */
+        {100, "exp-b", 1, 100, "exp-a", 0},
+        {-1, "exp-z", 1, 0, "exp-a", 1}, /* unknown time is the oldest */
+        {0, "exp-a", 1, -1, "exp-z", 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_copy_snap mine = {cases[i].mine_t, cases[i].mine_id};
+        sl_copy_snap hold = {cases[i].hold_t, cases[i].hold_id};
+        CHECK(sl_copy_plan_superseded(&mine, cases[i].has_holder ? &hold : NULL) == cases[i].want);
+    }
+    {
+        sl_copy_snap a = {5, "x"}, b = {5, "y"};
+        CHECK(sl_copy_plan_snap_cmp(&a, &b) < 0 && sl_copy_plan_snap_cmp(&b, &a) > 0);
+        CHECK(sl_copy_plan_snap_cmp(&a, &a) == 0);
+    }
+}
+
+/* A `copied` message of an export with thousands of tables (and failed tables with long
+   reasons) is cut to fit SL_MSG_MAX_BYTES with whole counts, where the unbounded one does
+   not encode within the limit at all. */
+static void test_bound_msg_thousands_of_tables(void)
+{
+    enum { NT = 6000, NF = 3000 };
+    sl_msg m;
+    char err[SL_ERRLEN], *text = NULL, name[300], reason[2100];
+    size_t len = 0;
+
+    sl_msg_init(&m);
+    m.type = SL_MSG_COPIED;
+    m.run_id = strdup("c-2024-03-05-03-04");
+    m.cluster = strdup("c");
+    m.mode = strdup("snapshot");
+    m.snapshot_id = strdup("rds:c-2024-03-05-03-04");
+    m.source_arn = strdup("arn:aws:rds:us-east-1:123456789012:cluster-snapshot:x");
+    m.date = strdup("2024-03-05");
+    m.source = strdup("event");
+    m.produced_at = strdup("2024-03-05T03:04:00.000Z");
+    m.export_task_id = strdup("exp-1");
+    m.s3_bucket = strdup("b");
+    m.s3_prefix = strdup("");
+    m.lake_bucket = strdup("lake");
+    m.lake_prefix = strdup("");
+    m.copied_at = strdup("2024-03-05T03:04:00.000Z");
+    m.objects = m.bytes = m.removed = m.skipped = SL_MSG_COUNT_MAX;
+    m.tables = calloc(NT, sizeof(*m.tables));
+    m.failed_tables = calloc(NF, sizeof(*m.failed_tables));
+    CHECK(m.tables && m.failed_tables);
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    for (int i = 0; i < NT; i++) {
+        snprintf(name, sizeof(name), "db/schema_%05d.%0250d", i, 0);
+        CHECK((m.tables[m.ntables++] = strdup(name)) != NULL);
+    }
+    /* Reasons of 2,000 bytes ending in a 3-byte UTF-8 character, cut on its boundary. */
+    memset(reason, 'r', sizeof(reason));
+    for (int i = 0; i < NF; i++) {
+        snprintf(name, sizeof(name), "db/failed_%05d.t", i);
+        memcpy(reason + 510, "\xe6\x97\xa5", 3); /* bytes 510..512 */
+        reason[2000] = '\0';
+        m.failed_tables[m.nfailed_tables].table = strdup(name);
+        m.failed_tables[m.nfailed_tables].reason = strdup(reason);
+        CHECK(m.failed_tables[m.nfailed_tables].table && m.failed_tables[m.nfailed_tables].reason);
+        m.nfailed_tables++;
+    }
+    /* What the copy used to build, after deleting: too large to encode for the next stage
+       (the runtime then turned the finished copy into a permanent failure). */
+    if (sl_msg_encode(&m, &text, &len, err, sizeof(err)) == 0)
+        CHECK(len > SL_MSG_MAX_BYTES);
+    free(text);
+    text = NULL;
+
+    CHECK(sl_copy_plan_bound_msg(&m, 2000, 500, 512, SL_MSG_MAX_BYTES - 4096, err, sizeof(err)) ==
+          0);
+    CHECK(m.tables_total == NT && m.failed_tables_total == NF);
+    CHECK(m.ntables > 0 && m.ntables <= 2000 && m.nfailed_tables <= 500);
+    CHECK(strcmp(m.tables[0], "db/schema_00000.") > 0); /* the first ones are kept */
+    for (size_t i = 0; i < m.nfailed_tables; i++)
+        CHECK(strlen(m.failed_tables[i].reason) == 510); /* not inside the character */
+    CHECK(sl_msg_encode(&m, &text, &len, err, sizeof(err)) == 0);
+    CHECK(len <= SL_MSG_MAX_BYTES - 4096);
+    {
+        sl_msg back;
+        CHECK(sl_msg_decode(text, len, &back, err, sizeof(err)) == 0);
+        CHECK(back.tables_total == NT && back.failed_tables_total == NF);
+        CHECK(sl_msg_equal(&m, &back));
+        sl_msg_cleanup(&back);
+    }
+    free(text);
+
+    /* A limit nothing can meet fails (before anything destructive), it does not loop. */
+    CHECK(sl_copy_plan_bound_msg(&m, 2000, 500, 512, 100, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "even without") != NULL);
+    sl_msg_cleanup(&m);
+}
+
+static void test_bound_msg_small_untouched(void)
+{
+    sl_msg m;
+    char err[SL_ERRLEN];
+
+    sl_msg_init(&m);
+    m.type = SL_MSG_COPIED;
+    m.run_id = strdup("r");
+    m.cluster = strdup("c");
+    m.mode = strdup("cluster");
+    m.source_arn = strdup("arn:aws:rds:us-east-1:123456789012:cluster:c");
+    m.date = strdup("2024-03-05");
+    m.source = strdup("cluster");
+    m.produced_at = strdup("2024-03-05T03:04:00.000Z");
+    m.export_task_id = strdup("exp-1");
+    m.s3_bucket = strdup("b");
+    m.s3_prefix = strdup("");
+    m.lake_bucket = strdup("lake");
+    m.lake_prefix = strdup("");
+    m.copied_at = strdup("2024-03-05T03:04:00.000Z");
+    m.tables = calloc(2, sizeof(*m.tables));
+    CHECK(m.tables);
+    m.tables[m.ntables++] = strdup("db/a.b");
+    m.tables[m.ntables++] = strdup("db/a.c");
+    CHECK(sl_copy_plan_bound_msg(&m, 2000, 500, 512, SL_MSG_MAX_BYTES, err, sizeof(err)) == 0);
+    CHECK(m.ntables == 2 && m.tables_total == 2 && m.failed_tables_total == 0);
+    sl_msg_cleanup(&m);
+}
+
+/* job_cleanup only queues aborts (bounded); tick pops them oldest first. */
+static void test_abort_queue(void)
+{
+    sl_copy_abortq q;
+    sl_copy_abort a;
+    char key[32];
+
+    sl_copy_abortq_init(&q, 3);
+    CHECK(sl_copy_abortq_pop(&q, &a) == -1);
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        CHECK(sl_copy_abortq_push(&q, "lake", key, "up") == (i < 3 ? 0 : 1));
+    }
+    CHECK(q.n == 3 && q.dropped == 2);
+    CHECK(sl_copy_abortq_pop(&q, &a) == 0);
+    CHECK(strcmp(a.key, "k0") == 0 && strcmp(a.bucket, "lake") == 0 &&
+          strcmp(a.upload_id, "up") == 0);
+    sl_copy_abort_cleanup(&a);
+    CHECK(sl_copy_abortq_push(&q, "lake", "k9", "up2") == 0); /* room again */
+    CHECK(sl_copy_abortq_pop(&q, &a) == 0 && strcmp(a.key, "k1") == 0);
+    sl_copy_abort_cleanup(&a);
+    sl_copy_abortq_cleanup(&q); /* frees k2 and k9 */
+    CHECK(q.n == 0 && q.v == NULL);
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_destset_holds_planned_destinations),
     SL_TEST(test_destset_empty),
@@ -325,6 +615,15 @@ static const sl_test tests[] = {
     SL_TEST(test_tables_sorted_distinct),
     SL_TEST(test_table_name_table),
     SL_TEST(test_rate_table),
+    SL_TEST(test_destset_find_gives_entry),
+    SL_TEST(test_skip_table),
+    SL_TEST(test_marker_table),
+    SL_TEST(test_time_ms_table),
+    SL_TEST(test_snap_time_fallbacks),
+    SL_TEST(test_superseded_table),
+    SL_TEST(test_bound_msg_thousands_of_tables),
+    SL_TEST(test_bound_msg_small_untouched),
+    SL_TEST(test_abort_queue),
 };
 
 SL_TEST_MAIN(tests)
