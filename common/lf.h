@@ -6,7 +6,8 @@
  * 1..128 characters, a tag value 0..256, a TagValueList (and an LFTagsList) 1..50 items per
  * call, Glue names (NameString) 1..255, a row filter (PredicateString) at most 2048, an
  * Identifier of a batch entry 1..255. Every struct here owns its heap strings; _cleanup frees
- * them and zeroes the struct; _cleanup(NULL) is a no-op.
+ * them and zeroes the struct; _cleanup(NULL) is a no-op. lf.c holds the shapes, lf_body.c the
+ * request bodies.
  */
 #ifndef SL_LF_H
 #define SL_LF_H

@@ -112,4 +112,30 @@ int sl_lfpolicy_expand(const char *tmpl, const char *cluster, const char *databa
  */
 int sl_lfpolicy_expr_matches(const sl_lf_resource *expr, const sl_lf_tag *tags, size_t ntags);
 
+/*
+ * The rule of each kind of value in the policy: NULL when s follows it, else the rule broken
+ * (static text). Pure; lfpolicy_rules.c.
+ *   tag_key    1..128, ASCII a-z 0-9 space _ . : / = + - @ % (the model's LFTagKey pattern,
+ *              restricted to ASCII lower case so policy and answers compare byte for byte)
+ *   tag_value  1..256, the same characters, no '*' (a wildcard in expressions)
+ *   name       a Glue name (databases, tables, columns): 1..255, no control character, lower
+ *              case (Glue stores names in lower case)
+ *   glob       an fnmatch(3) pattern: 1..512, closed brackets, lower case
+ *   principal  a 12-digit account id or arn:<partition>:iam::<account>:(role|user)/[path/]name
+ *   template   literal a-z 0-9 _ - and the variables of vars ({cluster}, ...); buf receives the
+ *              message when it names a variable
+ *   prefix     1..64 of a-z 0-9 _ -
+ *   predicate  a row filter: 1..2048 bytes (PredicateString), not blank, no control character
+ *              but tab, CR, LF
+ */
+const char *sl_lfpolicy_check_tag_key(const char *s);
+const char *sl_lfpolicy_check_tag_value(const char *s);
+const char *sl_lfpolicy_check_name(const char *s);
+const char *sl_lfpolicy_check_glob(const char *s);
+const char *sl_lfpolicy_check_principal(const char *s);
+const char *sl_lfpolicy_check_template(const char *s, const char *const *vars, char *buf,
+                                       size_t blen);
+const char *sl_lfpolicy_check_prefix(const char *s);
+const char *sl_lfpolicy_check_predicate(const char *s);
+
 #endif /* SL_LFPOLICY_H */

@@ -85,9 +85,11 @@ typedef struct sl_share_desired {
  * The desired state of one cluster. account_id is the caller's account (the catalog when the
  * policy names none). tables must be every table of the cluster's database (a filter on a
  * table not listed is taken as left over). Fills *out (the caller calls
- * sl_share_desired_cleanup) and returns 0; a table that cannot be shared as the policy says is
- * not an error of the call but held, with its cause. Returns -1 with err when the database
- * name does not expand to a valid Glue name, a filter name does not, or memory ran out.
+ * sl_share_desired_cleanup) and returns 0; a table that cannot be shared as the policy says (a
+ * filter name that does not expand to a Glue name, an included or excluded column the table
+ * does not have, new sensitive columns) is not an error of the call but held, with its cause.
+ * Returns -1 with err when there is no catalog id, the database name does not expand to a
+ * valid Glue name, a table has no valid name, or memory ran out.
  */
 int sl_share_desire(const sl_lfpolicy *p, const char *cluster, const char *account_id,
                     const sl_share_table_in *tables, size_t ntables, sl_share_desired *out,
