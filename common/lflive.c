@@ -263,6 +263,38 @@ fail:
     return -1;
 }
 
+int sl_lflive_add_lf_tag(sl_lflive *l, const cJSON *resp, char *err, size_t errlen)
+{
+    static const char op[] = "GetLFTag";
+    sl_lf_tag t = {0}, *nt;
+
+    if (!cJSON_IsObject(resp))
+        return sl_seterr(err, errlen, "%s: the answer is not an object", op);
+    if (req_str(resp, "TagKey", SL_LF_TAG_KEY_MAX, &t.key, op, err, errlen) != 0 ||
+        str_list(resp, "TagValues", &t.values, op, err, errlen) != 0)
+        goto fail;
+    for (size_t i = 0; i < l->ntag_defs; i++) {
+        if (strcmp(l->tag_defs[i].key, t.key) == 0) {
+            sl_lf_tag_cleanup(&l->tag_defs[i]);
+            l->tag_defs[i] = t;
+            return 0;
+        }
+    }
+    if (check_total(l->ntag_defs, 1, op, err, errlen) != 0)
+        goto fail;
+    nt = realloc(l->tag_defs, (l->ntag_defs + 1) * sizeof(*nt));
+    if (!nt) {
+        sl_seterr(err, errlen, "%s: out of memory", op);
+        goto fail;
+    }
+    nt[l->ntag_defs++] = t;
+    l->tag_defs = nt;
+    return 0;
+fail:
+    sl_lf_tag_cleanup(&t);
+    return -1;
+}
+
 int sl_lflive_add_resource_tags(sl_lflive *l, const char *table, const cJSON *resp, char *err,
                                 size_t errlen)
 {
@@ -603,6 +635,9 @@ int sl_lflive_parse_bytes(sl_lflive_kind kind, const char *buf, size_t len, sl_l
     case SL_LFLIVE_FAILURES:
         rc = sl_lf_parse_failures(j, &fs, &nfs, err, errlen);
         free(fs);
+        break;
+    case SL_LFLIVE_LF_TAG:
+        rc = sl_lflive_add_lf_tag(l, j, err, errlen);
         break;
     }
     cJSON_Delete(j);

@@ -5,7 +5,7 @@
  * SL_LFLIVE_MAX_ITEMS per list), and a page either adds all its entries or none.
  *
  * What the caller reads, per cluster (one Glue database):
- *   ListLFTags (all pages)                      -> sl_lflive_add_lf_tags
+ *   ListLFTags (all pages), or GetLFTag per key -> sl_lflive_add_lf_tags / sl_lflive_add_lf_tag
  *   GetResourceLFTags on the database           -> sl_lflive_add_resource_tags(NULL)
  *   GetResourceLFTags on each table, with ShowAssignedLFTags (sl_lf_body_get_resource_lf_tags)
  *                                               -> sl_lflive_add_resource_tags(table)
@@ -68,6 +68,8 @@ const sl_lflive_table *sl_lflive_table_find(const sl_lflive *l, const char *tabl
  */
 int sl_lflive_add_lf_tags(sl_lflive *l, const cJSON *resp, char *next, size_t nextlen, char *err,
                           size_t errlen) SL_MUST_CHECK;
+/* GetLFTag {CatalogId, TagKey, TagValues}: one definition, replacing one of the same key. */
+int sl_lflive_add_lf_tag(sl_lflive *l, const cJSON *resp, char *err, size_t errlen) SL_MUST_CHECK;
 /* table NULL: the database's answer (LFTagOnDatabase); else that table's (a table read twice
    replaces the first read). */
 int sl_lflive_add_resource_tags(sl_lflive *l, const char *table, const cJSON *resp, char *err,
@@ -117,7 +119,8 @@ typedef enum sl_lflive_kind {
     SL_LFLIVE_TABLE_TAGS,
     SL_LFLIVE_FILTERS,
     SL_LFLIVE_PERMISSIONS,
-    SL_LFLIVE_FAILURES
+    SL_LFLIVE_FAILURES,
+    SL_LFLIVE_LF_TAG
 } sl_lflive_kind;
 int sl_lflive_parse_bytes(sl_lflive_kind kind, const char *buf, size_t len, sl_lflive *l, char *err,
                           size_t errlen) SL_MUST_CHECK;

@@ -293,6 +293,12 @@ int sl_share_desire(const sl_lfpolicy *p, const char *cluster, const char *accou
             sl_share_desired_cleanup(&d);
             return sl_seterr(err, errlen, "share: table %zu has no valid Glue name", i);
         }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(tables[j].name, tables[i].name) == 0) {
+                sl_share_desired_cleanup(&d);
+                return sl_seterr(err, errlen, "share: table %s is listed twice", tables[i].name);
+            }
+        }
         if (desire_table(p, cluster, &tables[i], &d, &d.tables[i]) != 0)
             goto oom;
     }

@@ -89,7 +89,7 @@ typedef struct sl_share_desired {
  * filter name that does not expand to a Glue name, an included or excluded column the table
  * does not have, new sensitive columns) is not an error of the call but held, with its cause.
  * Returns -1 with err when there is no catalog id, the database name does not expand to a
- * valid Glue name, a table has no valid name, or memory ran out.
+ * valid Glue name, a table has no valid name or is listed twice, or memory ran out.
  */
 int sl_share_desire(const sl_lfpolicy *p, const char *cluster, const char *account_id,
                     const sl_share_table_in *tables, size_t ntables, sl_share_desired *out,

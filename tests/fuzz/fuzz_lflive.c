@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    kind = (sl_lflive_kind)(data[0] % 6);
+    kind = (sl_lflive_kind)(data[0] % 7);
     sl_lflive_init(&l);
     err[0] = '\0';
     before = l.ntag_defs + l.ntables + l.nfilters + l.ngrants;

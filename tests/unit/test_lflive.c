@@ -45,6 +45,26 @@ static void test_lf_tags_pages(void)
     sl_lflive_cleanup(NULL);
 }
 
+static void test_get_lf_tag(void)
+{
+    sl_lflive l;
+    char err[SL_ERRLEN];
+
+    sl_lflive_init(&l);
+    CHECK(parse(SL_LFLIVE_LF_TAG,
+                "{\"CatalogId\": \"111122223333\", \"TagKey\": \"confidential\", "
+                "\"TagValues\": [\"private\"]}",
+                &l, err) == 0);
+    CHECK(parse(SL_LFLIVE_LF_TAG, "{\"TagKey\": \"confidential\", \"TagValues\": [\"a\", \"b\"]}",
+                &l, err) == 0);
+    CHECK_INT(l.ntag_defs, 1); /* the same key again replaces it */
+    CHECK_INT(l.tag_defs[0].values.n, 2);
+    CHECK(parse(SL_LFLIVE_LF_TAG, "{\"TagValues\": []}", &l, err) != 0);
+    CHECK(strstr(err, "GetLFTag: TagKey") != NULL);
+    CHECK_INT(l.ntag_defs, 1);
+    sl_lflive_cleanup(&l);
+}
+
 static void test_resource_tags(void)
 {
     sl_lflive l;
@@ -314,6 +334,7 @@ static void test_read_request_bodies(void)
 
 static const sl_test tests[] = {
     SL_TEST(test_lf_tags_pages),
+    SL_TEST(test_get_lf_tag),
     SL_TEST(test_resource_tags),
     SL_TEST(test_filters),
     SL_TEST(test_permissions_every_resource),

@@ -130,6 +130,11 @@ static void test_desired_holds_what_it_cannot_share(void)
     CHECK(sl_share_desire(&p, "Orders", ACCOUNT, in, 1, &d, err, sizeof(err)) != 0);
     CHECK(strstr(err, "snaplake_{cluster}") != NULL);
     CHECK(sl_share_desire(&p, "orders", NULL, in, 1, &d, err, sizeof(err)) != 0);
+    {
+        const sl_share_table_in twice[] = {in[0], in[0]};
+        CHECK(sl_share_desire(&p, "orders", ACCOUNT, twice, 2, &d, err, sizeof(err)) != 0);
+        CHECK(strstr(err, "listed twice") != NULL);
+    }
     sl_lfpolicy_cleanup(&p);
 }
 
@@ -196,6 +201,9 @@ static int feed(sl_lflive *l, sl_lflive_kind kind, const char *table, const char
         break;
     case SL_LFLIVE_PERMISSIONS:
         rc = sl_lflive_add_permissions(l, j, next, sizeof(next), err, sizeof(err));
+        break;
+    case SL_LFLIVE_LF_TAG:
+        rc = sl_lflive_add_lf_tag(l, j, err, sizeof(err));
         break;
     case SL_LFLIVE_FAILURES:
         break;
@@ -665,6 +673,64 @@ static void test_request_bodies(void)
     sl_lfpolicy_cleanup(&p);
 }
 
+/* The filter and revoke bodies the first run does not make: an update carries the live
+   VersionId, an exclude list is a ColumnWildcard, a row filter an expression; a revoke names the
+   grant option it takes away. */
+static void test_filter_and_revoke_bodies(void)
+{
+    sl_lf_filter f;
+    sl_lf_grant g;
+    cJSON *b;
+    char *s;
+
+    memset(&f, 0, sizeof(f));
+    f.catalog_id = ACCOUNT;
+    f.database = "db";
+    f.table = "t";
+    f.name = "snaplake_t";
+    f.row_filter = "country = 'DE'";
+    f.column_wildcard = 1;
+    f.version_id = "7";
+    CHECK(sl_lf_strv_push(&f.columns, "email") == 0);
+    b = sl_lf_body_data_cells_filter(&f, 1);
+    s = cJSON_PrintUnformatted(b);
+    CHECK_STR(s, "{\"TableData\":{\"TableCatalogId\":\"" ACCOUNT "\",\"DatabaseName\":\"db\","
+                 "\"TableName\":\"t\",\"Name\":\"snaplake_t\",\"RowFilter\":{\"FilterExpression\":"
+                 "\"country = 'DE'\"},\"ColumnWildcard\":{\"ExcludedColumnNames\":[\"email\"]},"
+                 "\"VersionId\":\"7\"}}");
+    free(s);
+    cJSON_Delete(b);
+    b = sl_lf_body_delete_data_cells_filter(&f);
+    s = cJSON_PrintUnformatted(b);
+    CHECK_STR(s, "{\"TableCatalogId\":\"" ACCOUNT "\",\"DatabaseName\":\"db\",\"TableName\":\"t\","
+                 "\"Name\":\"snaplake_t\"}");
+    free(s);
+    cJSON_Delete(b);
+    /* An include list with no columns breaks the model (ColumnNames or ColumnWildcard). */
+    f.column_wildcard = 0;
+    sl_lf_strv_cleanup(&f.columns);
+    CHECK(sl_lf_body_data_cells_filter(&f, 0) == NULL);
+
+    memset(&g, 0, sizeof(g));
+    g.principal = ANALYTICS;
+    g.res.kind = SL_LF_RES_TABLE;
+    g.res.database = "db";
+    g.res.table_wildcard = 1;
+    g.perms = SL_LF_P_SELECT;
+    g.grantable = SL_LF_P_SELECT;
+    b = sl_lf_body_batch_permissions(NULL, &g, 1);
+    s = cJSON_PrintUnformatted(b);
+    CHECK_STR(s,
+              "{\"Entries\":[{\"Resource\":{\"Table\":{\"DatabaseName\":\"db\","
+              "\"TableWildcard\":{}}},\"Id\":\"0\",\"Principal\":{\"DataLakePrincipalIdentifier\":"
+              "\"" ANALYTICS "\"},\"Permissions\":[\"SELECT\"],\"PermissionsWithGrantOption\":"
+              "[\"SELECT\"]}]}");
+    free(s);
+    cJSON_Delete(b);
+    CHECK(sl_lf_body_batch_permissions(NULL, &g, 0) == NULL);
+    CHECK(sl_lf_body_batch_permissions(NULL, &g, 21) == NULL); /* over 20: never sent */
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_desired_state),
     SL_TEST(test_desired_holds_what_it_cannot_share),
@@ -676,6 +742,7 @@ static const sl_test tests[] = {
     SL_TEST(test_batches_of_20),
     SL_TEST(test_tag_values_only_added),
     SL_TEST(test_request_bodies),
+    SL_TEST(test_filter_and_revoke_bodies),
 };
 
 SL_TEST_MAIN(tests)
