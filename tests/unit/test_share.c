@@ -69,6 +69,39 @@ static int desire(const char *extra, sl_lfpolicy *p, sl_share_desired *d)
     return 0;
 }
 
+/*
+ * With SL_SHARE_DUMP_BODIES=<file>, each request body the tests below build is appended to the
+ * file as "<REST path>\t<JSON>" lines, so that tests/integration/test_lf_bodies.py checks them
+ * with botocore's own parameter validator over the lakeformation model: something that is not
+ * our own code.
+ */
+static void dump(const char *path, const cJSON *body)
+{
+    const char *file = getenv("SL_SHARE_DUMP_BODIES");
+    char *s;
+    FILE *f;
+
+    if (!file || !*file || !body || !path)
+        return;
+    s = cJSON_PrintUnformatted(body);
+    f = fopen(file, "a");
+    if (f && s)
+        fprintf(f, "%s\t%s\n", path, s);
+    if (f)
+        fclose(f);
+    free(s);
+}
+
+static void dump_plan(const sl_share_plan *plan)
+{
+    for (size_t i = 0; i < plan->nsteps; i++) {
+        const char *path = NULL;
+        cJSON *body = sl_share_step_request(&plan->steps[i], ACCOUNT, &path);
+        dump(path, body);
+        cJSON_Delete(body);
+    }
+}
+
 static void test_desired_state(void)
 {
     sl_lfpolicy p;
@@ -396,6 +429,7 @@ static void test_drift_and_prune(void)
         text = plan_text(&plan);
         CHECK(text != NULL);
         c = sl_share_plan_counts(&plan);
+        dump_plan(&plan);
         /* Always shown: both foreign grants on the database's table (not other_db's), both
            filters, the held table. */
         CHECK(strstr(text,
@@ -564,6 +598,7 @@ static void test_tag_values_only_added(void)
     CHECK_STR(plan.steps[3].values.v[19], "v119");
     CHECK_INT(plan.ndrift, 1);
     CHECK(strstr(plan.drift[0].what, "LF-Tag c has value legacy") != NULL);
+    dump_plan(&plan);
     for (size_t i = 0; i < plan.nsteps; i++)
         CHECK(plan.steps[i].op != SL_SHARE_REVOKE && plan.steps[i].op != SL_SHARE_DELETE_FILTER);
     sl_share_plan_cleanup(&plan);
@@ -607,6 +642,28 @@ static void test_request_bodies(void)
     sl_lflive_init(&live);
     CHECK(sl_share_plan_make(&d, &live, NULL, &plan, err, sizeof(err)) == 0);
     CHECK_INT(plan.nsteps, 5);
+
+    for (size_t i = 0; i < plan.nsteps; i++) {
+        body = sl_share_step_request(&plan.steps[i], ACCOUNT, &path);
+        CHECK(body != NULL);
+        dump(path, body);
+        cJSON_Delete(body);
+    }
+    body = sl_lf_body_get_resource_lf_tags(ACCOUNT, &plan.steps[2].res);
+    dump("/GetResourceLFTags", body);
+    cJSON_Delete(body);
+    body = sl_lf_body_list_permissions(ACCOUNT, ANALYTICS, NULL, &d.grants[0].res, "tok");
+    dump("/ListPermissions", body);
+    cJSON_Delete(body);
+    body = sl_lf_body_list_permissions(NULL, NULL, "LF_TAG_POLICY_TABLE", NULL, NULL);
+    dump("/ListPermissions", body);
+    cJSON_Delete(body);
+    body = sl_lf_body_list_data_cells_filter(ACCOUNT, d.database, "tok");
+    dump("/ListDataCellsFilter", body);
+    cJSON_Delete(body);
+    body = sl_lf_body_list_lf_tags(ACCOUNT, NULL);
+    dump("/ListLFTags", body);
+    cJSON_Delete(body);
 
     body = sl_share_step_request(&plan.steps[0], ACCOUNT, &path);
     CHECK_STR(path, "/CreateLFTag");
@@ -693,6 +750,7 @@ static void test_filter_and_revoke_bodies(void)
     f.version_id = "7";
     CHECK(sl_lf_strv_push(&f.columns, "email") == 0);
     b = sl_lf_body_data_cells_filter(&f, 1);
+    dump("/UpdateDataCellsFilter", b);
     s = cJSON_PrintUnformatted(b);
     CHECK_STR(s, "{\"TableData\":{\"TableCatalogId\":\"" ACCOUNT "\",\"DatabaseName\":\"db\","
                  "\"TableName\":\"t\",\"Name\":\"snaplake_t\",\"RowFilter\":{\"FilterExpression\":"
@@ -701,6 +759,7 @@ static void test_filter_and_revoke_bodies(void)
     free(s);
     cJSON_Delete(b);
     b = sl_lf_body_delete_data_cells_filter(&f);
+    dump("/DeleteDataCellsFilter", b);
     s = cJSON_PrintUnformatted(b);
     CHECK_STR(s, "{\"TableCatalogId\":\"" ACCOUNT "\",\"DatabaseName\":\"db\",\"TableName\":\"t\","
                  "\"Name\":\"snaplake_t\"}");
@@ -719,6 +778,7 @@ static void test_filter_and_revoke_bodies(void)
     g.perms = SL_LF_P_SELECT;
     g.grantable = SL_LF_P_SELECT;
     b = sl_lf_body_batch_permissions(NULL, &g, 1);
+    dump("/BatchRevokePermissions", b);
     s = cJSON_PrintUnformatted(b);
     CHECK_STR(s,
               "{\"Entries\":[{\"Resource\":{\"Table\":{\"DatabaseName\":\"db\","
