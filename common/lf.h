@@ -195,7 +195,7 @@ cJSON *sl_lf_body_batch_permissions(const char *catalog_id, const sl_lf_grant *e
 long sl_lf_batch_index(const char *id, size_t n);
 
 /* The read calls (pagination: next_token NULL on the first page). */
-/* POST /ListLFTags {CatalogId?, ResourceShareType: "ALL", MaxResults, NextToken?} */
+/* POST /ListLFTags {CatalogId?, MaxResults, NextToken?}: the catalog's own LF-Tags only. */
 cJSON *sl_lf_body_list_lf_tags(const char *catalog_id, const char *next_token);
 /* POST /GetResourceLFTags {CatalogId?, Resource, ShowAssignedLFTags: true}: only the tags
    assigned on the resource itself, so a table's inherited database tags are not read as its

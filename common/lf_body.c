@@ -242,8 +242,9 @@ cJSON *sl_lf_body_list_lf_tags(const char *catalog_id, const char *next_token)
 {
     cJSON *o = cJSON_CreateObject();
 
+    /* No ResourceShareType: only the catalog's own LF-Tags ("ALL" would add the ones other
+       accounts share with it, which may carry the same keys). */
     return finish(o, !o || add_str(o, "CatalogId", catalog_id) ||
-                         add_str(o, "ResourceShareType", "ALL") ||
                          !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
                          add_str(o, "NextToken", next_token));
 }

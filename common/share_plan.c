@@ -366,6 +366,13 @@ static int plan_tags(builder *b, const sl_share_desired *d, const sl_lflive *liv
             return -1;
     for (size_t i = 0; i < d->ntables; i++) {
         const sl_share_table *t = &d->tables[i];
+        const sl_lflive_table *lt = sl_lflive_table_find(live, t->name);
+        for (size_t k = 0; lt && k < lt->ntags; k++)
+            if (!sl_lf_tags_find(t->tags, t->ntags, lt->tags[k].key) &&
+                push_drift(b, 0, "Table %s.%s carries LF-Tag %s=%s that the policy does not name",
+                           d->database, t->name, lt->tags[k].key,
+                           lt->tags[k].values.n ? lt->tags[k].values.v[0] : "") != 0)
+                return -1;
         if (t->held && push_drift(b, d->prune && t->cls == SL_SHARE_TAGGED, "%s%s", t->cause,
                                   d->prune || t->cls != SL_SHARE_TAGGED
                                       ? ""
@@ -373,8 +380,7 @@ static int plan_tags(builder *b, const sl_share_desired *d, const sl_lflive *liv
             return -1;
         if (t->held && !d->prune)
             continue;
-        if (plan_resource_tags(b, d, PH_TABLE_TAGS, t->name, t->tags, t->ntags, live,
-                               sl_lflive_table_find(live, t->name)) != 0)
+        if (plan_resource_tags(b, d, PH_TABLE_TAGS, t->name, t->tags, t->ntags, live, lt) != 0)
             return -1;
     }
     return 0;

@@ -327,7 +327,7 @@ static void test_read_request_bodies(void)
     cJSON_Delete(b);
     b = sl_lf_body_list_lf_tags(NULL, NULL);
     s = cJSON_PrintUnformatted(b);
-    CHECK_STR(s, "{\"ResourceShareType\":\"ALL\",\"MaxResults\":100}");
+    CHECK_STR(s, "{\"MaxResults\":100}");
     free(s);
     cJSON_Delete(b);
 }

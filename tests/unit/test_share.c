@@ -397,7 +397,8 @@ static void test_drift_and_prune(void)
         "\"TableName\": \"shop_public_orders\", \"Name\": \"manual_x\", \"ColumnNames\": "
         "[\"id\"]}]}";
     static const char users_public[] =
-        "{\"LFTagsOnTable\": [{\"TagKey\": \"confidential\", \"TagValues\": [\"public\"]}]}";
+        "{\"LFTagsOnTable\": [{\"TagKey\": \"confidential\", \"TagValues\": [\"public\"]}, "
+        "{\"TagKey\": \"owner\", \"TagValues\": [\"crm\"]}]}";
     sl_lf_resource tbl;
     sl_lf_strv owned = {0};
     char *key;
@@ -437,11 +438,13 @@ static void test_drift_and_prune(void)
                      "snaplake_orders.shop_public_orders that the policy does not name") != NULL);
         CHECK(strstr(text, "grant 888877776666 SELECT on Table") != NULL);
         CHECK(strstr(text, "other_db") == NULL);
+        CHECK(strstr(text, "! drift: Table snaplake_orders.shop_public_users carries LF-Tag "
+                           "owner=crm that the policy does not name\n") != NULL);
         CHECK(strstr(text, "data cells filter snaplake_orders.shop_public_orders/manual_x that "
                            "the policy does not name (not made by snaplake: left alone)") != NULL);
         if (!prune) {
             CHECK_INT(plan.nsteps, 0);
-            CHECK_INT(c.drift, 5);
+            CHECK_INT(c.drift, 6);
             CHECK(strstr(text, "snaplake_old that the policy does not name (prune is off)"));
             CHECK(strstr(text, "(left as it is: prune is off)") != NULL);
         } else {
@@ -457,7 +460,7 @@ static void test_drift_and_prune(void)
             CHECK_STR(plan.steps[2].res.table, "shop_public_users");
             CHECK_STR(plan.steps[2].pairs[0].values.v[0], "private");
             CHECK_INT(c.remove, 2);
-            CHECK_INT(c.drift, 2); /* 888877776666's grant and manual_x stay */
+            CHECK_INT(c.drift, 3); /* 888877776666's grant, manual_x and the owner tag stay */
             CHECK(strstr(text, "- revoke 999988887777 SELECT on Table "
                                "snaplake_orders.shop_public_orders\n") != NULL);
             CHECK(strstr(text, "- delete data cells filter "
