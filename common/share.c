@@ -324,6 +324,23 @@ int sl_share_desire(const sl_lfpolicy *p, const char *cluster, const char *accou
             snprintf(q, sizeof(q), "%s.%s", d.filters[j].database, d.filters[j].table);
             if (!grant_targets(g, q))
                 continue;
+            /* Lake Formation grants a filter with grant option only when it has an include
+               list. The policy check catches the rules it can see; a glob that meets a rule
+               only here is caught now, holding the table instead of failing the call. */
+            if (g->grant_option && d.filters[j].column_wildcard) {
+                sl_share_table *t = NULL;
+                sl_lf_strv none = {0};
+                for (size_t k = 0; k < d.ntables && !t; k++)
+                    if (strcmp(d.tables[k].name, d.filters[j].table) == 0)
+                        t = &d.tables[k];
+                if (t && !t->held &&
+                    hold(&d, t,
+                         "a grant with grant option targets its filter, which has no "
+                         "include list (Lake Formation's rule)",
+                         &none) != 0)
+                    goto oom;
+                continue;
+            }
             memset(&r, 0, sizeof(r));
             r.kind = SL_LF_RES_FILTER;
             r.catalog_id = d.filters[j].catalog_id;

@@ -171,6 +171,34 @@ static void test_desired_holds_what_it_cannot_share(void)
     sl_lfpolicy_cleanup(&p);
 }
 
+/* A grant with grant option that meets an exclude filter only at run time (the policy check
+   sees no overlap between "*.users" and "db1.*") holds the table instead of failing the call. */
+static void test_grant_option_needs_include_at_run_time(void)
+{
+    static const char doc[] =
+        "{\"version\":1,\"tags\":{\"c\":[\"a\",\"b\"]},\"database\":{\"name\":\"db1\","
+        "\"tags\":{\"c\":\"a\"}},\"tables\":[{\"match\":\"db1.*\",\"filter\":{\"name\":"
+        "\"snaplake_{table}\",\"exclude\":[\"email\"]}}],\"grants\":[{\"principal\":"
+        "\"" ANALYTICS "\",\"filters\":[\"*.users\"],\"permissions\":[\"SELECT\"],"
+        "\"grant_option\":true}]}";
+    static const char *const cols[] = {"id", "email"};
+    const sl_share_table_in in[] = {{"users", cols, 2, NULL, 0, 0},
+                                    {"orders", cols, 2, NULL, 0, 0}};
+    char err[16384];
+    sl_lfpolicy p;
+    sl_share_desired d;
+
+    CHECK(sl_lfpolicy_parse(doc, strlen(doc), &p, NULL, err, sizeof(err)) == 0);
+    CHECK(sl_share_desire(&p, "x", ACCOUNT, in, 2, &d, err, sizeof(err)) == 0);
+    CHECK(d.tables[0].held);
+    CHECK(strstr(d.tables[0].cause, "grant option targets its filter") != NULL);
+    CHECK(!d.tables[1].held);
+    CHECK_INT(d.ngrants, 0);
+    CHECK_INT(d.nheld, 1);
+    sl_share_desired_cleanup(&d);
+    sl_lfpolicy_cleanup(&p);
+}
+
 static void test_guard(void)
 {
     static const struct {
@@ -797,6 +825,7 @@ static void test_filter_and_revoke_bodies(void)
 static const sl_test tests[] = {
     SL_TEST(test_desired_state),
     SL_TEST(test_desired_holds_what_it_cannot_share),
+    SL_TEST(test_grant_option_needs_include_at_run_time),
     SL_TEST(test_guard),
     SL_TEST(test_first_run_plan),
     SL_TEST(test_replay_plans_nothing),
