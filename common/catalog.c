@@ -989,7 +989,7 @@ int sl_catalog_parse_partition_errors(const cJSON *resp, sl_cat_part_error **out
         }
         v[k].value = strdup(cJSON_IsString(v0) && v0->valuestring ? v0->valuestring : "");
         v[k].message = strdup(msg ? msg : "");
-        snprintf(v[k].code, sizeof(v[k].code), "%s", code ? code : "UnknownError");
+        snprintf(v[k].code, sizeof(v[k].code), "%s", code && code[0] ? code : "UnknownError");
         v[k].kind = sl_catalog_perr_kind(code);
         k++;
         if (!v[k - 1].value || !v[k - 1].message) {
