@@ -439,7 +439,7 @@ static void test_partition_bodies(void)
 
     for (int i = 0; i < 250; i++) {
         snprintf(vals[i], sizeof(vals[i]), "2024-%02d-%02d", i / 28 + 1, i % 28 + 1);
-        snprintf(locs[i], sizeof(locs[i]), "s3://l/t/date=%s/", vals[i]);
+        snprintf(locs[i], sizeof(locs[i]), "s3://l/t/date=2024-%02d-%02d/", i / 28 + 1, i % 28 + 1);
         p[i].value = vals[i];
         p[i].location = locs[i];
     }
