@@ -1,18 +1,8 @@
 /*
  * catalog.h - direct Glue catalog registration (CATALOG_MODE=direct), the pure half: what the
- * export says about its tables, the Glue names and types made from it, the schema decision
- * against the catalog, and the Glue request bodies. No I/O; the calls are in glue.h and the
- * orchestration of one table in catalog_register.h.
- *
- * Types follow RDS's "Data conversion when exporting to an Amazon S3 bucket": every column of
- * export_tables_info's schemaMetadata.originalTypeMappings names its Parquet type in
- * expectedExportedType, written as parquet-mr prints a column: the primitive type, then the
- * logical annotation in parentheses ("int64", "binary (UTF8)", "int32 (DATE)",
- * "int64 (TIMESTAMP_MICROS)", "fixed_len_byte_array(9) (DECIMAL(20,0))"). The Glue (Hive) type
- * is read from that, never guessed: an unknown primitive or annotation is an error naming the
- * column, so a table is never registered with a type Athena would misread.
- *
- * Field names of every request are botocore's glue 2017-03-31 service model's.
+ * export says about its tables, the Glue names made from it and the schema decision against
+ * the catalog. No I/O. Column types: catalog_type.h; request bodies and BatchCreatePartition's
+ * Errors: catalog_req.h; the calls: glue.h; one table's registration: catalog_register.h.
  */
 #ifndef SL_CATALOG_H
 #define SL_CATALOG_H
@@ -21,28 +11,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "catalog_type.h"
 #include "util.h"
 
 /* Cap on an export_tables_info file handed to sl_catalog_parse_tables_info. */
 #define SL_CATALOG_INFO_MAX ((size_t)64 * 1024 * 1024)
 /* Glue's NameString: 1..255 characters (database, table, column names). */
 #define SL_CATALOG_NAME_MAX 255
-/* BatchCreatePartition's PartitionInputList holds at most 100 entries. */
-#define SL_CATALOG_PARTITION_BATCH 100
-
-/* --- types ----------------------------------------------------------------------------------- */
-
-/*
- * The Glue type of one exported column into out ("bigint", "decimal(12,2)", "timestamp"...).
- * expected is expectedExportedType; original is originalType (may be NULL; used only in the
- * error text); num_precision / num_scale are originalNumPrecision / originalNumScale (-1
- * when absent), used for a DECIMAL annotation written without (p,s). Returns 0, or -1 with err
- * naming the type when it is unknown, when a decimal has no usable precision, or when
- * precision is over Glue's 38.
- */
-int sl_catalog_glue_type(const char *expected, const char *original, long long num_precision,
-                         long long num_scale, char *out, size_t outlen, char *err,
-                         size_t errlen) SL_MUST_CHECK;
 
 /* --- export_tables_info ---------------------------------------------------------------------- */
 
@@ -146,88 +121,5 @@ sl_cat_schema_verdict sl_catalog_schema_decide(const char *table, const sl_cat_c
 int sl_catalog_table_columns(const cJSON *table, sl_cat_column **cols, size_t *n, char *err,
                              size_t errlen) SL_MUST_CHECK;
 void sl_catalog_columns_free(sl_cat_column *cols, size_t n);
-
-/* --- request bodies -------------------------------------------------------------------------- */
-
-/*
- * A Glue TableInput for an external Parquet table: Name, TableType EXTERNAL_TABLE, Parameters
- * {classification: parquet, EXTERNAL: TRUE}, PartitionKeys [{Name: date, Type: string}], and a
- * StorageDescriptor with Columns, Location, the Hive Parquet InputFormat / OutputFormat and
- * SerdeInfo {SerializationLibrary: ParquetHiveSerDe}. Returns a new object (cJSON_Delete) or
- * NULL on out of memory. Strings are copied.
- */
-cJSON *sl_catalog_table_input(const char *name, const char *location, const sl_cat_column *cols,
-                              size_t ncols);
-
-/* CreateTable / UpdateTable: {DatabaseName, TableInput}. New object or NULL (OOM). */
-cJSON *sl_catalog_create_table_req(const char *database, const char *name, const char *location,
-                                   const sl_cat_column *cols, size_t ncols);
-cJSON *sl_catalog_update_table_req(const char *database, const char *name, const char *location,
-                                   const sl_cat_column *cols, size_t ncols);
-
-/* One partition to register: its date value and its folder (s3://.../date=<value>/). */
-typedef struct sl_cat_partition {
-    const char *value;
-    const char *location;
-} sl_cat_partition;
-
-/*
- * A PartitionInput: Values [value], StorageDescriptor (Columns, Location, formats, SerDe as in
- * the table). New object or NULL (OOM).
- */
-cJSON *sl_catalog_partition_input(const sl_cat_partition *p, const sl_cat_column *cols,
-                                  size_t ncols);
-
-/*
- * BatchCreatePartition {DatabaseName, TableName, PartitionInputList} of parts[0..n). NULL when
- * n is 0 or over SL_CATALOG_PARTITION_BATCH (use sl_catalog_batch_count / _at), or on OOM.
- */
-cJSON *sl_catalog_batch_create_partition_req(const char *database, const char *table,
-                                             const sl_cat_partition *parts, size_t n,
-                                             const sl_cat_column *cols, size_t ncols);
-
-/* How many BatchCreatePartition calls n partitions take (0 for 0). */
-size_t sl_catalog_batch_count(size_t n);
-/* Call number i (0-based) of those: *off and *cnt into the partitions. -1 when i is past. */
-int sl_catalog_batch_at(size_t n, size_t i, size_t *off, size_t *cnt);
-
-/*
- * UpdatePartition {DatabaseName, TableName, PartitionValueList [value], PartitionInput}. New
- * object or NULL (OOM).
- */
-cJSON *sl_catalog_update_partition_req(const char *database, const char *table,
-                                       const sl_cat_partition *p, const sl_cat_column *cols,
-                                       size_t ncols);
-
-/* --- BatchCreatePartition's Errors ----------------------------------------------------------- */
-
-typedef enum sl_cat_perr_kind {
-    SL_CAT_PERR_EXISTS,    /* AlreadyExistsException: update that partition instead */
-    SL_CAT_PERR_TRANSIENT, /* throttling, InternalServiceException, timeouts: retry it */
-    SL_CAT_PERR_PERMANENT  /* anything else: the partition failed */
-} sl_cat_perr_kind;
-
-typedef struct sl_cat_part_error {
-    char *value; /* PartitionValues[0] (heap); "" when absent */
-    char code[128];
-    char *message; /* ErrorDetail.ErrorMessage (heap); "" when absent */
-    sl_cat_perr_kind kind;
-} sl_cat_part_error;
-
-/* Classifies a per-partition ErrorCode. Pure. */
-sl_cat_perr_kind sl_catalog_perr_kind(const char *code);
-
-/*
- * Reads BatchCreatePartition's response {"Errors": [{"PartitionValues": [...], "ErrorDetail":
- * {"ErrorCode", "ErrorMessage"}}]}. No Errors (or an empty list) is success with *n = 0. On 0
- * *out (NULL when none) is the caller's to free with sl_catalog_part_errors_free. -1 with err
- * when Errors is not a list of objects, or on out of memory.
- */
-int sl_catalog_parse_partition_errors(const cJSON *resp, sl_cat_part_error **out, size_t *n,
-                                      char *err, size_t errlen) SL_MUST_CHECK;
-/* As above over raw bytes (at most 1 MiB): the fuzzer's entry point. */
-int sl_catalog_parse_partition_errors_bytes(const char *buf, size_t len, sl_cat_part_error **out,
-                                            size_t *n, char *err, size_t errlen) SL_MUST_CHECK;
-void sl_catalog_part_errors_free(sl_cat_part_error *e, size_t n);
 
 #endif /* SL_CATALOG_H */

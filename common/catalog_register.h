@@ -20,6 +20,7 @@
 
 #include "aws_http.h"
 #include "catalog.h"
+#include "catalog_req.h"
 
 /* What one registration did. Plain data. */
 typedef struct sl_cat_register_result {

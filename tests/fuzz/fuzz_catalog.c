@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "catalog_req.h"
 
 static void check_name(const char *n)
 {

@@ -16,6 +16,7 @@
 
 #include "aws_http.h"
 #include "catalog.h"
+#include "catalog_req.h"
 #include "catalog_register.h"
 #include "creds.h"
 #include "glue.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "catalog_req.h"
 #include "sl_test.h"
 
 /* --- types -------------------------------------------------------------------------------- */
