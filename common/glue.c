@@ -176,3 +176,219 @@ int sl_glue_crawler_name(const char *tmpl, const char *cluster, char *out, size_
     out[o] = '\0';
     return o ? 0 : -1;
 }
+
+/* ============================================================================================
+ * Data Catalog calls of direct registration
+ * ========================================================================================== */
+
+static void parse_fail(sl_aws_error *err, const char *op, const char *what)
+{
+    memset(err, 0, sizeof(*err));
+    snprintf(err->code, sizeof(err->code), "ParseError");
+    snprintf(err->message, sizeof(err->message), "%s: %s", op, what);
+}
+
+/* A body {k1: v1, k2: v2} of strings (k2 NULL: one member). NULL on OOM. */
+static cJSON *str_body(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    cJSON *b = cJSON_CreateObject();
+
+    if (b && (!cJSON_AddStringToObject(b, k1, v1) || (k2 && !cJSON_AddStringToObject(b, k2, v2)))) {
+        cJSON_Delete(b);
+        b = NULL;
+    }
+    return b;
+}
+
+/* A call whose answer carries nothing the caller needs. */
+static int call_void(sl_aws *aws, const char *target, const cJSON *body, sl_aws_error *err)
+{
+    cJSON *resp = NULL;
+    int rc = sl_aws_json(aws, "glue", target, body, &resp, err);
+
+    cJSON_Delete(resp);
+    return rc;
+}
+
+int sl_glue_create_database(sl_aws *aws, const char *name, int *created, sl_aws_error *err)
+{
+    cJSON *body = cJSON_CreateObject(), *in;
+    int rc = -1;
+
+    *created = 0;
+    if (!body || !(in = cJSON_AddObjectToObject(body, "DatabaseInput")) ||
+        !cJSON_AddStringToObject(in, "Name", name)) {
+        oom(err, "CreateDatabase");
+        goto out;
+    }
+    if (call_void(aws, "AWSGlue.CreateDatabase", body, err) == 0) {
+        *created = 1;
+        rc = 0;
+    } else if (strcmp(err->code, "AlreadyExistsException") == 0) {
+        rc = 0; /* another worker, or an earlier run, made it: what we wanted */
+    }
+out:
+    cJSON_Delete(body);
+    return rc;
+}
+
+/*
+ * Calls `target` and detaches member `member` (an object) of the answer into *out; an
+ * EntityNotFoundException leaves *out NULL and is success.
+ */
+static int get_one(sl_aws *aws, const char *target, const char *op, cJSON *body, const char *member,
+                   cJSON **out, sl_aws_error *err)
+{
+    cJSON *resp = NULL, *obj;
+    int rc = -1;
+
+    *out = NULL;
+    if (!body) {
+        oom(err, op);
+        return -1;
+    }
+    if (sl_aws_json(aws, "glue", target, body, &resp, err) != 0) {
+        if (strcmp(err->code, "EntityNotFoundException") == 0)
+            rc = 0;
+        goto out;
+    }
+    obj = cJSON_DetachItemFromObjectCaseSensitive(resp, member);
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        parse_fail(err, op, "response has no object of that name");
+        goto out;
+    }
+    *out = obj;
+    rc = 0;
+out:
+    cJSON_Delete(body);
+    cJSON_Delete(resp);
+    return rc;
+}
+
+int sl_glue_get_table(sl_aws *aws, const char *database, const char *name, cJSON **table,
+                      sl_aws_error *err)
+{
+    return get_one(aws, "AWSGlue.GetTable", "GetTable",
+                   str_body("DatabaseName", database, "Name", name), "Table", table, err);
+}
+
+int sl_glue_get_partition(sl_aws *aws, const char *database, const char *table, const char *value,
+                          cJSON **partition, sl_aws_error *err)
+{
+    cJSON *body = str_body("DatabaseName", database, "TableName", table), *vals;
+
+    if (body && (!(vals = cJSON_AddArrayToObject(body, "PartitionValues")) ||
+                 !cJSON_AddItemToArray(vals, cJSON_CreateString(value)))) {
+        cJSON_Delete(body);
+        body = NULL;
+    }
+    return get_one(aws, "AWSGlue.GetPartition", "GetPartition", body, "Partition", partition, err);
+}
+
+int sl_glue_create_table(sl_aws *aws, const cJSON *req, sl_aws_error *err)
+{
+    return call_void(aws, "AWSGlue.CreateTable", req, err);
+}
+
+int sl_glue_update_table(sl_aws *aws, const cJSON *req, sl_aws_error *err)
+{
+    return call_void(aws, "AWSGlue.UpdateTable", req, err);
+}
+
+int sl_glue_update_partition(sl_aws *aws, const cJSON *req, sl_aws_error *err)
+{
+    return call_void(aws, "AWSGlue.UpdatePartition", req, err);
+}
+
+int sl_glue_batch_create_partition(sl_aws *aws, const cJSON *req, cJSON **resp, sl_aws_error *err)
+{
+    cJSON *r = NULL;
+
+    *resp = NULL;
+    if (sl_aws_json(aws, "glue", "AWSGlue.BatchCreatePartition", req, &r, err) != 0) {
+        cJSON_Delete(r);
+        return -1;
+    }
+    *resp = r;
+    return 0;
+}
+
+/* A paginated Get*: calls target with body (+ NextToken) until no token, moving every item
+ * of `list` into one array. Takes ownership of body. */
+#define GLUE_MAX_PAGES 10000
+static int get_all(sl_aws *aws, const char *target, const char *op, cJSON *body, const char *list,
+                   cJSON **out, sl_aws_error *err)
+{
+    cJSON *all = cJSON_CreateArray(), *resp = NULL;
+    char *token = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    if (!body || !all) {
+        oom(err, op);
+        goto out;
+    }
+    for (int page = 0;; page++) {
+        cJSON *items, *it, *tok;
+        if (page >= GLUE_MAX_PAGES) {
+            parse_fail(err, op, "over 10000 pages: NextToken never ends");
+            goto out;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "NextToken");
+        if (token && !cJSON_AddStringToObject(body, "NextToken", token)) {
+            oom(err, op);
+            goto out;
+        }
+        cJSON_Delete(resp);
+        resp = NULL;
+        if (sl_aws_json(aws, "glue", target, body, &resp, err) != 0)
+            goto out;
+        items = cJSON_GetObjectItemCaseSensitive(resp, list);
+        if (items && !cJSON_IsArray(items)) {
+            parse_fail(err, op, "the list member is not a list");
+            goto out;
+        }
+        while (items && (it = cJSON_DetachItemFromArray(items, 0)) != NULL)
+            cJSON_AddItemToArray(all, it);
+        free(token);
+        token = NULL;
+        tok = cJSON_GetObjectItemCaseSensitive(resp, "NextToken");
+        if (!cJSON_IsString(tok) || !tok->valuestring || !tok->valuestring[0])
+            break;
+        token = strdup(tok->valuestring);
+        if (!token) {
+            oom(err, op);
+            goto out;
+        }
+    }
+    *out = all;
+    all = NULL;
+    rc = 0;
+out:
+    free(token);
+    cJSON_Delete(resp);
+    cJSON_Delete(body);
+    cJSON_Delete(all);
+    return rc;
+}
+
+int sl_glue_get_partitions(sl_aws *aws, const char *database, const char *table, cJSON **partitions,
+                           sl_aws_error *err)
+{
+    return get_all(aws, "AWSGlue.GetPartitions", "GetPartitions",
+                   str_body("DatabaseName", database, "TableName", table), "Partitions", partitions,
+                   err);
+}
+
+int sl_glue_get_tables(sl_aws *aws, const char *database, cJSON **tables, sl_aws_error *err)
+{
+    cJSON *body = str_body("DatabaseName", database, NULL, NULL);
+
+    /* GetTables pages hold at most 100 tables (CatalogGetterPageSize). */
+    if (body && !cJSON_AddNumberToObject(body, "MaxResults", 100)) {
+        cJSON_Delete(body);
+        body = NULL;
+    }
+    return get_all(aws, "AWSGlue.GetTables", "GetTables", body, "TableList", tables, err);
+}

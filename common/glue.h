@@ -61,4 +61,52 @@ int sl_glue_start_crawler(sl_aws *aws, const char *name, sl_aws_error *err) SL_M
 int sl_glue_crawler_name(const char *tmpl, const char *cluster, char *out,
                          size_t outlen) SL_MUST_CHECK;
 
+/* --- the Data Catalog calls of direct registration (CATALOG_MODE=direct) ---------------------
+ * Request bodies come from catalog.h's builders and are borrowed. Every call returns 0, or -1
+ * with *err as sl_aws_json fills it (AWS's code and message, err->transient set); a response
+ * that is not of the expected shape is code "ParseError". Objects handed out are the caller's
+ * to cJSON_Delete.
+ */
+
+/* CreateDatabase {DatabaseInput: {Name}}. An existing database is success (*created 0). */
+int sl_glue_create_database(sl_aws *aws, const char *name, int *created,
+                            sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * GetTable. On 0 *table is the response's Table object (detached, caller's), or NULL when
+ * Glue answered EntityNotFoundException (the table does not exist: not an error).
+ */
+int sl_glue_get_table(sl_aws *aws, const char *database, const char *name, cJSON **table,
+                      sl_aws_error *err) SL_MUST_CHECK;
+
+/* CreateTable / UpdateTable with a body from sl_catalog_create/update_table_req. */
+int sl_glue_create_table(sl_aws *aws, const cJSON *req, sl_aws_error *err) SL_MUST_CHECK;
+int sl_glue_update_table(sl_aws *aws, const cJSON *req, sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * BatchCreatePartition with a body from sl_catalog_batch_create_partition_req. The call can
+ * succeed while single partitions fail: *resp is the whole response, for
+ * sl_catalog_parse_partition_errors.
+ */
+int sl_glue_batch_create_partition(sl_aws *aws, const cJSON *req, cJSON **resp,
+                                   sl_aws_error *err) SL_MUST_CHECK;
+
+/* UpdatePartition with a body from sl_catalog_update_partition_req. */
+int sl_glue_update_partition(sl_aws *aws, const cJSON *req, sl_aws_error *err) SL_MUST_CHECK;
+
+/* GetPartition of one value. On 0 *partition is the Partition object, or NULL when absent. */
+int sl_glue_get_partition(sl_aws *aws, const char *database, const char *table, const char *value,
+                          cJSON **partition, sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * GetPartitions, every page (NextToken followed, at most 10,000 pages). On 0 *partitions is
+ * an array of Partition objects (empty when there are none).
+ */
+int sl_glue_get_partitions(sl_aws *aws, const char *database, const char *table, cJSON **partitions,
+                           sl_aws_error *err) SL_MUST_CHECK;
+
+/* GetTables of a database, every page (MaxResults 100). On 0 *tables is an array of Tables. */
+int sl_glue_get_tables(sl_aws *aws, const char *database, cJSON **tables,
+                       sl_aws_error *err) SL_MUST_CHECK;
+
 #endif /* SL_GLUE_H */
