@@ -1093,6 +1093,10 @@ class Standin:
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "snaplake-standin"
+    # A reply goes out as two writes (headers, then body). With Nagle's algorithm on, the body
+    # waits for the ACK of the headers, which the client delays by up to 40 ms: every request
+    # through the stand-in cost ~45 ms more than the same request to moto. TCP_NODELAY.
+    disable_nagle_algorithm = True
     standin = None  # set in main
 
     def log_message(self, fmt, *args):
