@@ -374,7 +374,8 @@ static void parse_error(sl_aws_error *err, const char *action, const char *why)
     memset(err, 0, sizeof(*err));
     err->attempts = attempts;
     snprintf(err->code, sizeof(err->code), "ParseError");
-    snprintf(err->message, sizeof(err->message), "rds %s: %s", action, why);
+    /* Cut to the field on purpose (why can be a whole parser message). */
+    (void)sl_seterr(err->message, sizeof(err->message), "rds %s: %s", action, why);
 }
 
 int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_snapshots *out,
