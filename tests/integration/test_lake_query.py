@@ -208,3 +208,35 @@ def test_type_mappings_match_the_files():
                     else:
                         assert lt == "None", (mp, lt)
                 assert [mp["columnName"] for mp in maps] == f.schema_arrow.names
+
+
+def test_check_finds_duplicates_missing_rows_and_half_tables():
+    """Pure: the query check fails on what a broken copy would leave (a re-export's files
+    next to the old ones, a lost file, a failed table's files, a wrong column type)."""
+    spec = {"files": 2, "rows": 6}
+    rows = export_data.expected_rows("db.public.t", "2026-12-01T10:00:00.000Z", spec)
+    schema = export_data.arrow_schema(spec, "postgres")
+    want = {("c", "db", "public.t", "2026-12-01"): {"rows": rows, "schema": schema}}
+
+    def lake(parts, sch=schema, extra=None):
+        out = {("c", "db", "public.t", "2026-12-01"):
+               {"rows": [r for p in parts for r in p], "files": len(parts),
+                "schemas": [sch] * len(parts)}}
+        out.update(extra or {})
+        return out
+    a, b = export_data.split(rows, 2)
+    ok = lake_check.check(lake([a, b]), want)
+    assert ok.problems == [] and ok.line() == "6 rows in 1 partitions, 0 duplicates"
+    dup = lake_check.check(lake([a, b, a]), want)
+    assert dup.duplicates == 3 and any("duplicate" in p for p in dup.problems)
+    lost = lake_check.check(lake([a]), want)
+    assert any("3 rows missing" in p for p in lost.problems), lost.problems
+    other = export_data.expected_rows("db.public.t", "2026-12-02T10:00:00.000Z", spec)
+    stale = lake_check.check(lake([other]), want)
+    assert any("other values" in p for p in stale.problems), stale.problems
+    half = lake_check.check(lake([a, b], extra={("c", "db", "audit.log", "2026-12-01"): {
+        "rows": a, "files": 1, "schemas": [schema]}}), want)
+    assert any("audit.log" in p and "no export wrote" in p for p in half.problems)
+    typed = lake_check.check(lake([a, b], sch=pa.schema(
+        [pa.field("id", pa.int32())] + list(schema)[1:])), want)
+    assert any("schema" in p for p in typed.problems), typed.problems
