@@ -548,21 +548,26 @@ class Standin:
                     "sizeGB": 0.0,
                     "target": target,
                 }
+                written = batches
                 if target in failed:
+                    # partial_failed: the table failed after its first batch was written
+                    # (its files stay in the export); else it wrote nothing.
+                    written = 1 if layout.get("partial_failed") else 0
                     entry["status"] = "FAILED"
-                    entry["tableStatistics"]["partitioningInfo"]["numberOfCompletedPartitions"] = 0
+                    entry["tableStatistics"]["partitioningInfo"][
+                        "numberOfCompletedPartitions"] = written * files
                     entry["warningMessage"] = ("Export of table %s failed: injected by the "
                                                "stand-in layout (failed_tables)" % target)
-                    statuses.append(entry)
-                    continue
                 statuses.append(entry)
+                if not written:
+                    continue
                 # Real Parquet: the table's rows of this snapshot (export_data.py), split
                 # over its files in order; the seed is the target and snapshotTime.
                 schema = export_data.arrow_schema(spec, engine)
                 chunks = iter(export_data.split(
                     export_data.expected_rows(target, snap_iso, spec, engine), files * batches))
                 tbytes = 0
-                for b in range(1, batches + 1):
+                for b in range(1, written + 1):
                     folder = tdir + ("%d/" % b if convention == "current" else "")
                     for i in range(files):
                         idx = i if convention == "current" else (b - 1) * files + i
