@@ -264,3 +264,30 @@ def test_table_that_failed_midway_is_not_half_present(pipeline):
                          want_of(p, c, c["run_id"], layout))
     assert r.problems == [], r.problems
     assert_clean_exit(p)
+
+
+def test_original_types_are_information_schema_names():
+    """Pure: originalType is information_schema's data_type (what exports in the wild carry and
+    what readers of them match on), expectedExportedType the RDS spelling."""
+    got = {(m["columnName"], m["originalType"], m["expectedExportedType"])
+           for m in export_data.type_mappings(PG["databases"]["appdb"]["public.orders"],
+                                              "postgres")}
+    assert ("note", "text", "binary (UTF8)") in got
+    assert ("placed_at", "timestamp with time zone", "binary (UTF8)") in got
+    assert ("lines", "smallint", "int32 (INT_16)") in got
+    assert ("total", "numeric", "binary (UTF8)") in got
+    assert ("code", "character", "binary (UTF8)") in got
+    assert ("rate", "double precision", "double") in got
+    users = export_data.type_mappings({}, "postgres")
+    assert [(m["originalType"], m["originalCharMaxLength"]) for m in users][:2] == [
+        ("bigint", 0), ("character varying", 64)]
+    assert users[4]["originalType"] == "timestamp without time zone"
+    assert users[4]["originalDateTimePrecision"] == 6
+    my = {m["columnName"]: m for m in export_data.type_mappings(
+        MYSQL["databases"]["shop"]["items"], "mysql")}
+    assert (my["price"]["originalType"], my["price"]["expectedExportedType"],
+            my["price"]["originalNumPrecision"]) == ("decimal", "int32 (DECIMAL(8,2))", 8)
+    assert my["made"]["expectedExportedType"] == "int64 (TIMESTAMP_MICROS)"
+    assert my["made"]["originalDateTimePrecision"] == 6
+    assert my["on_sale"]["originalType"] == "tinyint"
+    assert my["id"]["expectedExportedType"] == "fixed_len_byte_array(9) (DECIMAL(20,0))"

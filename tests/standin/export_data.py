@@ -25,7 +25,9 @@ exporting to an Amazon S3 bucket" page (USER_ExportSnapshot.data-types):
   and DECIMAL/NUMERIC (to keep precision and NaN), MONEY, the character types,
   DATE, TIME, TIMESTAMP (with or without time zone), INTERVAL, JSON/JSONB and
   UUID as BYTE_ARRAY STRING.
-expectedExportedType spells the Parquet type as the RDS files do: the primitive
+originalType is information_schema's data_type (PG_ORIGINAL below); expectedExportedType
+spells the Parquet type as the RDS files do ("binary (UTF8)", "int32", "int64",
+"double", "boolean" are seen in real export_tables_info files): the primitive
 in lower case ("int32", "int64", "float", "double", "boolean", "binary",
 "fixed_len_byte_array(9)") and the annotation in parentheses ("binary (UTF8)",
 "int32 (DATE)", "int64 (TIMESTAMP_MICROS)", "int32 (INT_16)",
@@ -185,12 +187,36 @@ def _flba_len(p):
     return n
 
 
+# originalType is information_schema's data_type, as exports in the wild show it (for
+# PostgreSQL "character varying", "timestamp without time zone", "USER-DEFINED"; MySQL's
+# DATA_TYPE is the short lower-case name).
+PG_ORIGINAL = {"int8": "bigint", "bigserial": "bigint", "int": "integer", "int4": "integer",
+               "serial": "integer", "int2": "smallint", "smallserial": "smallint",
+               "decimal": "numeric", "float4": "real", "float": "real",
+               "float8": "double precision", "double": "double precision",
+               "bool": "boolean", "varchar": "character varying", "char": "character",
+               "bpchar": "character", "string": "text", "binary": "bytea",
+               "tinyint": "smallint", "citext": "USER-DEFINED",
+               "timestamp": "timestamp without time zone",
+               "timestamptz": "timestamp with time zone",
+               "time": "time without time zone", "timetz": "time with time zone"}
+MYSQL_ORIGINAL = {"integer": "int", "bool": "tinyint", "boolean": "tinyint",
+                  "numeric": "decimal", "dec": "decimal", "fixed": "decimal",
+                  "double precision": "double", "string": "text"}
+
+
+def original_type(engine, t):
+    base = parse_type(t)[0]
+    table = PG_ORIGINAL if engine == "postgres" else MYSQL_ORIGINAL
+    return table.get(base, base)
+
+
 def type_mappings(spec, engine):
     """schemaMetadata.originalTypeMappings of a table, as RDS writes them."""
     out = []
     for name, t in columns(spec, engine):
         _, _, exp, f = _kind(engine, t)
-        out.append({"columnName": name, "originalType": parse_type(t)[0],
+        out.append({"columnName": name, "originalType": original_type(engine, t),
                     "expectedExportedType": exp,
                     "originalCharMaxLength": f.get("originalCharMaxLength", 0),
                     "originalNumPrecision": f.get("originalNumPrecision", 0),
