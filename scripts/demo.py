@@ -5,16 +5,18 @@ Run by scripts/demo.sh (`make demo`) with .stack/env in the environment. Everyth
 through the stand-in over moto with signature checking on, so every call our C binaries make
 is verified by an independent SigV4 implementation.
 
-  orders-<id>   exported under the current naming convention (partition folders)
-  events-<id>   exported under the previous naming convention, 2,400 files; one of its
+  orders-<id>   a PostgreSQL export under the current naming convention (partition folders)
+  events-<id>   a MySQL export under the previous naming convention, 2,400 files; one of its
                 tables fails to export (listed in export_tables_info, reported by copy)
   billing-<id>  its export fails (the stand-in answers FAILED with a cause)
 
 The producer reads the three EventBridge "Automated cluster snapshot created" events (plus a
 duplicate and a malformed line, to show dedupe and the dead-letter topic) from stdin; one
 worker per stage (export, copy, crawl) does the rest. The demo then prints the run ledger,
-the failure message and the lake layout, and exits non-zero unless two runs were crawled and
-the third failed at export with AWS's cause.
+the failure message, the lake layout and the query check (pyarrow reads every Parquet file of
+the lake back: "N rows in M partitions, 0 duplicates" per cluster), and exits non-zero unless
+two runs were crawled with every row of their exports in the lake exactly once (and nothing of
+the failed table) and the third failed at export with AWS's cause.
 """
 
 import json
@@ -110,6 +112,32 @@ def read_topic(topic, n, timeout):
     return out
 
 
+def query_check(s3, export_bucket, lake_bucket, runs, layouts):
+    """Reads every Parquet file of the lake with pyarrow and compares each partition with the
+    rows its export wrote (tests/standin/lake_check.py); prints "N rows in M partitions,
+    D duplicates" per cluster and returns the problems (a duplicate, a missing or changed
+    row, a wrong column type, a partition no export wrote)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "standin"))
+    import lake_check
+    lake = lake_check.read_lake(s3, lake_bucket, "lake")
+    problems = []
+    for c in runs:
+        infos = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=export_bucket) for o in page.get("Contents", [])
+            if o["Key"].endswith("/export_info_%s.json" % c["run_id"])]
+        if len(infos) != 1:
+            problems.append("%s: %d export_info files" % (c["cluster"], len(infos)))
+            continue
+        date = c["snapshot_id"][-16:-6]   # rds:<cluster>-YYYY-MM-DD-HH-MM
+        want = {(c["cluster"], db, t, date): v for (db, t), v in lake_check.expected_export(
+            s3, export_bucket, infos[0].rsplit("/", 1)[0], layouts[c["cluster"]]).items()}
+        r = lake_check.check({k: v for k, v in lake.items() if k[0] == c["cluster"]}, want)
+        say("   %-15s %s%s" % (c["cluster"], r.line(),
+                              "" if not r.problems else "; " + "; ".join(r.problems[:3])))
+        problems += ["query check %s: %s" % (c["cluster"], p) for p in r.problems]
+    return problems
+
+
 def main():
     tag = uuid.uuid4().hex[:6]
     prefix = "demo-%s." % tag
@@ -132,9 +160,7 @@ def main():
                             Targets={"S3Targets": [{"Path": "s3://%s/lake/%s/"
                                                     % (lake_bucket, c["cluster"])}]})
     # What each export writes (stand-in layouts, keyed by cluster id).
-    standin("/_standin/config", {
-        "export_seconds": 4, "crawler_seconds": 2, "crawler_stopping_seconds": 0.3,
-        "layouts": {
+    layouts = {
             orders["cluster"]: {"convention": "current", "databases": {
                 "shop": {"public.orders": {"files": 3, "partitions": 2},
                          "public.order_items": {"files": 2, "partitions": 3},
@@ -144,8 +170,10 @@ def main():
                              "public.clicks": {"files": 800, "partitions": 1},
                              "public.sessions": {"files": 400, "partitions": 1},
                              "public.audit_log": {"files": 10, "partitions": 1}}},
-                "failed_tables": ["tracking.public.audit_log"]}},
-        "fail_sources": {billing["cluster"]: FAIL_CAUSE}})
+                "engine": "mysql", "failed_tables": ["tracking.public.audit_log"]}}
+    standin("/_standin/config", {
+        "export_seconds": 4, "crawler_seconds": 2, "crawler_stopping_seconds": 0.3,
+        "layouts": layouts, "fail_sources": {billing["cluster"]: FAIL_CAUSE}})
     for c in clusters:
         say("   %-15s snapshot %s" % (c["cluster"], c["snapshot_id"]))
 
@@ -245,6 +273,9 @@ def main():
     say("\n-- lake layout (snaplakectl lake)")
     subprocess.run([os.path.join(BIN, "snaplakectl"), "lake"], env=env, check=True)
 
+    say("\n-- query check (pyarrow over the lake bucket's Parquet files)")
+    query = query_check(s3, export_bucket, lake_bucket, (orders, events), layouts)
+
     # The outcome the demo promises.
     st = {(r[0], r[1]): r[2] for r in psql("SELECT run_id, stage, status FROM "
                                            "snaplake_stage_runs WHERE run_id IN (%s)" % ids_sql)}
@@ -260,11 +291,13 @@ def main():
         problems.append("no failure message carrying the export's FailureCause")
     if len(crawled) != 2:
         problems.append("%d crawled messages, expected 2" % len(crawled))
+    problems += query
     if any(code != 0 for code in codes.values()):
         problems.append("a worker did not stop cleanly: %s" % codes)
     if problems:
         sys.exit("demo: unexpected outcome:\n  " + "\n  ".join(problems))
-    say("\ndemo: ok (orders and events crawled, billing failed at export with AWS's cause)")
+    say("\ndemo: ok (orders and events crawled, every lake row read back once, billing "
+        "failed at export with AWS's cause)")
 
 
 if __name__ == "__main__":

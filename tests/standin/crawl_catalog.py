@@ -20,12 +20,12 @@ The rule (README "Crawler runs create Glue tables"):
 * partition keys are the `key=value` folder keys (`date` in the lake),
   later non-Hive folders `partition_N`; one partition per distinct value list;
 * Parquet SerDe, input and output formats, classification parquet;
-* columns: read from the Parquet footer with pyarrow when pyarrow is there and
-  the file is real Parquet; else the columns declared in the stand-in layout
-  of the export (layouts[<cluster>] or default_layout, databases[<db>]
-  [<schema.table>]["columns"] as [{"Name", "Type"}] or ["name:type"]), for a
-  root <...>/<cluster>/<db>/<schema.table>; else one column `id bigint`, what
-  the stand-in's fake export declares in export_tables_info;
+* columns: read from the Parquet footer with pyarrow (the stand-in's exports
+  are real Parquet, export_data.py); for a file that is not Parquet (a test's
+  hand-made object) the columns declared in the stand-in layout of the export
+  (layouts[<cluster>] or default_layout, databases[<db>][<schema.table>]
+  ["columns"] as [{"Name", "Type"}] or ["name:type"]), for a root
+  <...>/<cluster>/<db>/<schema.table>; else one column `id bigint`;
 * a re-crawl updates a table whose columns or partition keys changed (the
   default UPDATE_IN_DATABASE) and adds the partitions that are new: never a
   duplicate table or partition.  Tables whose folders are gone are left as they

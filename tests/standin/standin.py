@@ -20,7 +20,8 @@ Everything else passes through untouched. Control API under /_standin/ (JSON),
 documented in tests/standin/README.md.
 
 Only the standard library plus boto3 (to write export files into moto's S3 and
-to look up clusters/snapshots) is used.
+to look up clusters/snapshots) and pyarrow (the export files are real Parquet,
+export_data.py) is used.
 """
 
 import argparse
@@ -42,6 +43,7 @@ from datetime import datetime, timezone
 from xml.sax.saxutils import escape as xml_escape
 
 import crawl_catalog  # tests/standin/, next to this file
+import export_data
 import lakeformation
 
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
@@ -521,6 +523,8 @@ class Standin:
         export_tables_info_<id>_from_<a>_to_<b>.json.  Returns (parquet files, GB)."""
         layout = self.layout_for(t)
         convention = layout.get("convention", "current")
+        engine = layout.get("engine", "postgres")
+        snap_iso = iso_ms(t.snapshot_time)
         failed = set(layout.get("failed_tables", []))
         base = "%s/%s/" % (t.s3_prefix.strip("/"), t.id) if t.s3_prefix.strip("/") else "%s/" % t.id
         objects = []   # (key, bytes)
@@ -535,7 +539,6 @@ class Standin:
                     continue
                 files = int(spec.get("files", 1))
                 batches = int(spec.get("partitions", 1))
-                size = int(spec.get("bytes", 64))
                 tdir = "%s%s/%s/" % (base, db, table)
                 entry = {
                     "tableStatistics": {
@@ -544,35 +547,46 @@ class Standin:
                         "partitioningInfo": {"numberOfPartitions": files * batches,
                                              "numberOfCompletedPartitions": files * batches},
                     },
-                    "schemaMetadata": {"originalTypeMappings": [
-                        {"columnName": "id", "originalType": "bigint",
-                         "expectedExportedType": "int64", "originalCharMaxLength": 0,
-                         "originalNumPrecision": 64, "originalDateTimePrecision": 0}]},
+                    "schemaMetadata": {"originalTypeMappings":
+                                       export_data.type_mappings(spec, engine)},
                     "status": "COMPLETE",
                     "sizeGB": 0.0,
                     "target": target,
                 }
+                written = batches
                 if target in failed:
+                    # partial_failed: the table failed after its first batch was written
+                    # (its files stay in the export); else it wrote nothing.
+                    written = 1 if layout.get("partial_failed") else 0
                     entry["status"] = "FAILED"
-                    entry["tableStatistics"]["partitioningInfo"]["numberOfCompletedPartitions"] = 0
+                    entry["tableStatistics"]["partitioningInfo"][
+                        "numberOfCompletedPartitions"] = written * files
                     entry["warningMessage"] = ("Export of table %s failed: injected by the "
                                                "stand-in layout (failed_tables)" % target)
-                    statuses.append(entry)
-                    continue
                 statuses.append(entry)
-                for b in range(1, batches + 1):
+                if not written:
+                    continue
+                # Real Parquet: the table's rows of this snapshot (export_data.py), split
+                # over its files in order; the seed is the target and snapshotTime.
+                schema = export_data.arrow_schema(spec, engine)
+                chunks = iter(export_data.split(
+                    export_data.expected_rows(target, snap_iso, spec, engine), files * batches))
+                tbytes = 0
+                for b in range(1, written + 1):
                     folder = tdir + ("%d/" % b if convention == "current" else "")
                     for i in range(files):
                         idx = i if convention == "current" else (b - 1) * files + i
                         key = "%spart-%05d-%s.gz.parquet" % (folder, idx, uuid.uuid4())
-                        body = b"PAR1" + os.urandom(max(size - 8, 0)) + b"PAR1"
+                        body = export_data.parquet_bytes(next(chunks), schema)
                         objects.append((key, body))
                         nfiles += 1
-                        total_bytes += len(body)
+                        tbytes += len(body)
                     if convention == "current":
                         objects.append((folder + "_SUCCESS", b""))
                 if convention != "current":
                     objects.append((tdir + "_SUCCESS", b""))
+                entry["sizeGB"] = round(tbytes / 1e9, 9)
+                total_bytes += tbytes
         chunk = max(1, int(self.cfg["tables_info_chunk"]))
         for a in range(0, max(len(statuses), 1), chunk):
             part = statuses[a:a + chunk]
