@@ -914,16 +914,45 @@ static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
     return SL_STEP_PENDING;
 }
 
+/*
+ * Leaves out the data files of tables export_tables_info reports as not COMPLETE (RDS keeps
+ * what a failing table had already written): entries and srcs are compacted together.
+ * Returns how many files were left out.
+ */
+static size_t drop_failed_tables(copy_job *cj)
+{
+    size_t kept = 0, n = cj->nentries;
+
+    for (size_t i = 0; i < n; i++) {
+        if (sl_copy_plan_in_failed_table(&cj->entries[i], cj->failed, cj->nfailed)) {
+            sl_keymap_entry_cleanup(&cj->entries[i]);
+            continue;
+        }
+        if (kept != i) {
+            cj->entries[kept] = cj->entries[i];
+            cj->srcs[kept] = cj->srcs[i];
+        }
+        kept++;
+    }
+    cj->nentries = kept;
+    return n - kept;
+}
+
 static sl_step_result plan_copy(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     char err[SL_ERRLEN], n1[32], n2[32], n3[32];
     sl_step_result r;
-    size_t renamed = 0;
+    size_t renamed = 0, dropped;
 
     if (cj->nentries == 0 && cj->ninfo == 0)
         return sl_job_fail(job, "EmptyExport",
                            "export %s has no data file and no export_tables_info under s3://%s/%s",
                            job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
+    if ((dropped = drop_failed_tables(cj)) > 0) {
+        snprintf(n1, sizeof(n1), "%zu", dropped);
+        sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"files", n1, NULL},
+                  "files of tables whose export did not complete are not copied");
+    }
     if (sl_keymap_plan(cj->entries, cj->nentries, &renamed, err, sizeof(err)))
         return sl_job_fail(job, "KeyCollision", "%s", err);
     if (sl_copy_destset_init(&cj->dests, cj->entries, cj->nentries, err, sizeof(err)))

@@ -174,6 +174,22 @@ char *sl_copy_plan_table_name(const char *target)
     return s;
 }
 
+int sl_copy_plan_in_failed_table(const sl_keymap_entry *e, const sl_msg_table_failure *failed,
+                                 size_t nfailed)
+{
+    size_t dl;
+
+    if (!e || !e->db || !e->table)
+        return 0;
+    dl = strlen(e->db);
+    for (size_t i = 0; i < nfailed; i++) {
+        const char *t = failed[i].table;
+        if (t && strncmp(t, e->db, dl) == 0 && t[dl] == '/' && strcmp(t + dl + 1, e->table) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 double sl_copy_plan_rate(long long amount, long long elapsed_ms)
 {
     if (elapsed_ms <= 0)

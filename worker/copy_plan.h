@@ -74,6 +74,16 @@ int sl_copy_plan_tables(const sl_keymap_entry *entries, size_t n, char ***out, s
  */
 char *sl_copy_plan_table_name(const char *target);
 
+/*
+ * Whether a data file belongs to a table that export_tables_info reports as not COMPLETE:
+ * e is a PARQUET entry (db + `schema.table`), failed/nfailed the tables in the `db/schema.table`
+ * form of sl_copy_plan_table_name. RDS leaves the files a table had written before it failed
+ * (a partial table); copying them would put half a table into the lake, so such files are
+ * left out and the table is only reported. Returns 1 or 0; e and failed are only read.
+ */
+int sl_copy_plan_in_failed_table(const sl_keymap_entry *e, const sl_msg_table_failure *failed,
+                                 size_t nfailed);
+
 /* amount per second over elapsed_ms (amount * 1000 / elapsed_ms); 0 when elapsed_ms <= 0. */
 double sl_copy_plan_rate(long long amount, long long elapsed_ms);
 

@@ -242,9 +242,6 @@ def test_check_finds_duplicates_missing_rows_and_half_tables():
     assert any("schema" in p for p in typed.problems), typed.problems
 
 
-@pytest.mark.xfail(strict=True, reason="copy copies every data file of the export, also those "
-                   "of a table export_tables_info lists FAILED (worker/copy.c INFO step only "
-                   "reports it): a table that failed midway is half-present in the lake")
 def test_table_that_failed_midway_is_not_half_present(pipeline):
     p = pipeline()
     h.standin_config(export_seconds=1.0, crawler_seconds=0.5, crawler_stopping_seconds=0.1)

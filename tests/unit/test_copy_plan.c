@@ -79,6 +79,28 @@ static void test_destset_holds_planned_destinations(void)
     cleanup_all(e, n);
 }
 
+/* Files of a table export_tables_info reports as not COMPLETE are left out, by db and table. */
+static void test_in_failed_table(void)
+{
+    sl_msg_table_failure failed[] = {{"appdb/audit.log", "FAILED"}, {"shop/orders", "CANCELED"}};
+    static const struct {
+        const char *db, *table;
+        int want;
+    } rows[] = {
+        {"appdb", "audit.log", 1},     {"appdb", "public.users", 0}, {"shop", "orders", 1},
+        {"appdb2", "audit.log", 0},    {"app", "db/audit.log", 0},   {"appdb", "audit.lo", 0},
+        {"appdb", "audit.log.x", 0},   {"shop", "orders2", 0},       {NULL, "orders", 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        sl_keymap_entry e;
+        memset(&e, 0, sizeof(e));
+        e.db = (char *)rows[i].db;
+        e.table = (char *)rows[i].table;
+        CHECK_INT(sl_copy_plan_in_failed_table(&e, failed, 2), rows[i].want);
+        CHECK_INT(sl_copy_plan_in_failed_table(&e, failed, 0), 0);
+    }
+}
+
 static void test_destset_empty(void)
 {
     sl_copy_destset s;
@@ -609,6 +631,7 @@ static void test_abort_queue(void)
 static const sl_test tests[] = {
     SL_TEST(test_destset_holds_planned_destinations),
     SL_TEST(test_destset_empty),
+    SL_TEST(test_in_failed_table),
     SL_TEST(test_stale_table),
     SL_TEST(test_stale_appends_across_pages),
     SL_TEST(test_stale_reexport_replaces_day),
