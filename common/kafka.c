@@ -592,11 +592,26 @@ static int commit_stored(rd_kafka_t *rk, char *err, size_t errlen)
 }
 
 /*
+ * Resumes every partition of parts: librdkafka keeps a partition's pause flag on its
+ * partition object across unassign and assign (2.0.2 does; the flag is only cleared on
+ * resume), so a partition paused before a rebalance would come back paused and never fetch
+ * again while its consumer believes it unpaused.
+ */
+static void resume_all(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, const char *when)
+{
+    rd_kafka_resp_err_t e = rd_kafka_resume_partitions(rk, parts);
+
+    if (e)
+        sl_warn(NULL, "kafka resume %d partitions (%s): %s", parts->cnt, when, rd_kafka_err2str(e));
+}
+
+/*
  * Eager rebalance (KIP-62 era protocol): every rebalance revokes the whole assignment and
  * then assigns the new one. On revoke the hook runs first so the worker can store what is
- * durable, then stored offsets are committed so the next owner starts after them; on assign
- * the hook runs after rd_kafka_assign so its pauses apply to the new assignment (an assign
- * starts every partition unpaused).
+ * durable, then stored offsets are committed so the next owner starts after them, then the
+ * revoked partitions are resumed (no pause outlives the assignment); on assign the partitions
+ * are resumed and the hook runs after rd_kafka_assign, so an assignment starts every partition
+ * unpaused whatever happened before and the hook's pauses apply to the new assignment.
  */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -607,9 +622,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ae = rd_kafka_assign(rk, parts);
-        if (ae)
+        if (ae) {
             sl_error(NULL, "kafka assign: %s", rd_kafka_err2str(ae));
-        else if (c->hook)
+            return;
+        }
+        resume_all(rk, parts, "on assign");
+        if (c->hook)
             c->hook(c, 1, parts, c->hook_ud);
         return;
     }
@@ -618,6 +636,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             c->hook(c, 0, parts, c->hook_ud);
         if (commit_stored(rk, err, sizeof err))
             sl_warn(NULL, "%s (on revoke)", err);
+        resume_all(rk, parts, "on revoke");
     } else
         sl_error(NULL, "kafka rebalance: %s", rd_kafka_err2str(e));
     ae = rd_kafka_assign(rk, NULL);

@@ -216,10 +216,11 @@ typedef struct sl_kafka_consumer sl_kafka_consumer;
 /*
  * Called from inside sl_kafka_consumer_poll() (and from sl_kafka_consumer_close()) on each
  * eager rebalance. `assigned` non-zero: parts were just assigned (rd_kafka_assign already
- * done), so the worker can re-pause partitions whose jobs are still in flight, since an eager
- * rebalance resumes everything. `assigned` zero: parts are being revoked; the hook runs
- * before the consumer commits stored offsets and gives them up, so the worker stores what is
- * durable and drops work for them. parts is borrowed for the duration of the call.
+ * done and every partition of parts resumed, whatever pause the client kept from before), so
+ * the worker sets each partition's pause state to what it wants now. `assigned` zero: parts are
+ * being revoked; the hook runs before the consumer commits stored offsets and gives them up
+ * (resuming them, so no pause outlives the assignment), so the worker stores what is durable and
+ * drops work for them. parts is borrowed for the duration of the call.
  */
 typedef void (*sl_kafka_rebalance_fn)(sl_kafka_consumer *c, int assigned,
                                       const rd_kafka_topic_partition_list_t *parts, void *ud);

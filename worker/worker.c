@@ -831,16 +831,22 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
     char err[SL_ERRLEN];
 
     if (assigned) {
+        int want = full(w) || w->nheld > 0;
+
+        /* Every assigned partition is set explicitly to the state the worker wants, never left
+         * to what the client kept from before the rebalance: a partition that came back paused
+         * while w->paused said otherwise would never be fetched again (update_pause only acts
+         * on a change of the wanted state). */
         sl_info(NULL, "assigned %d partitions", parts->cnt);
-        if (full(w) || w->nheld > 0) {
-            for (int i = 0; i < parts->cnt; i++)
-                if (sl_kafka_consumer_pause(c, parts->elems[i].topic, parts->elems[i].partition,
-                                            err, sizeof(err)))
-                    sl_warn(NULL, "re-pause failed: %s", err);
-            w->paused = 1;
-        } else {
-            w->paused = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            const char *t = parts->elems[i].topic;
+            int32_t p = parts->elems[i].partition;
+            if (want ? sl_kafka_consumer_pause(c, t, p, err, sizeof(err))
+                     : sl_kafka_consumer_resume(c, t, p, err, sizeof(err)))
+                sl_warn(NULL, "%s %s[%d] after assign failed: %s", want ? "pause" : "resume", t,
+                        (int)p, err);
         }
+        w->paused = want;
         return;
     }
     sl_info(NULL, "revoking %d partitions", parts->cnt);
@@ -870,6 +876,8 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
         }
         sl_offsets_forget(w->offsets, t, p);
     }
+    /* kafka.c resumes the revoked partitions once this returns (eager: the whole assignment
+     * goes), so nothing stays paused and the next assign sets each partition explicitly. */
     w->paused = 0;
 }
 

@@ -1,0 +1,115 @@
+"""Integration tests of the worker runtime (worker/worker.c, common/kafka.c) on the local stack:
+rebalances of a full worker and jobs that keep stepping while another one waits. Run with
+.stack/env sourced:
+
+    .venv/bin/pytest -q tests/integration/test_runtime.py
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+ROLE = "arn:aws:iam::%s:role/rds-s3-export" % h.ACCOUNT
+KMS = "arn:aws:kms:us-east-1:%s:key/snaplake-test" % h.ACCOUNT
+PARTITIONS = 12
+
+
+@pytest.fixture
+def ctx(standin, request, tmp_path):
+    """A clean stand-in, a bucket, a unique topic prefix, and worker bookkeeping."""
+    h.standin_config_reset()
+    h.standin_reset(all=True)
+    c = {"prefix": h.topic_prefix(request.node.name), "bucket": h.create_bucket(),
+         "tmp": tmp_path, "workers": []}
+    h.create_topics(c["prefix"], PARTITIONS)
+    yield c
+    for w in c["workers"]:
+        if w.alive():
+            w.stop()
+
+
+def start_export_worker(c, name, **env):
+    base = dict(EXPORT_S3_BUCKET=c["bucket"], EXPORT_IAM_ROLE_ARN=ROLE, EXPORT_KMS_KEY_ID=KMS,
+                EXPORT_POLL_INTERVAL="500ms", EXPORT_SLOT_RETRY="500ms", EXPORT_TASK_LIMIT="5",
+                KAFKA_GROUP_ID="export-" + c["prefix"], KAFKA_SESSION_TIMEOUT_MS="6000",
+                KAFKA_HEARTBEAT_INTERVAL_MS="1000", STAGE_RETRY_BASE="200ms")
+    base.update(env)
+    w = h.Worker("export", h.worker_env(c["prefix"], **base), c["tmp"] / ("%s.log" % name))
+    c["workers"].append(w)
+    return w
+
+
+def assigned_partitions(w):
+    """Partitions assigned by the latest rebalance (0 after a revoke)."""
+    n = 0
+    for r in w.logs():
+        m = r.get("msg", "")
+        if m.startswith("assigned "):
+            n = int(m.split()[1])
+        elif m.startswith("revoking "):
+            n = 0
+    return n
+
+
+def produce_to_partition(topic, partition, value, key):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+                  "enable.idempotence": True})
+    errs = []
+    p.produce(topic, value=json.dumps(value), key=key, partition=partition,
+              on_delivery=lambda e, m: e and errs.append(e))
+    assert p.flush(30) == 0 and not errs, "produce to %s[%d] failed: %s" % (topic, partition, errs)
+
+
+def received_partitions(w, run_ids):
+    return {r.get("partition") for r in w.logs()
+            if r.get("event") == "received" and r.get("run_id") in run_ids}
+
+
+def test_full_worker_consumes_again_after_rebalance(ctx):
+    """A worker paused because it is full (WORKER_MAX_JOBS=1, one export held) goes through a
+    rebalance when a second replica joins; its partitions must not stay paused: every message
+    produced afterwards, on every partition, is exported, and the first worker takes some."""
+    held = h.create_cluster()
+    # The held export runs for ten minutes unless failed; it keeps w1 full (and paused).
+    h.standin_config(export_cap=50, export_seconds=1.0, task_seconds={held["run_id"]: 600})
+    w1 = start_export_worker(ctx, "w1", WORKER_MAX_JOBS="1")
+    w1.wait_log(lambda r: r.get("msg", "").startswith("assigned %d " % PARTITIONS), 60,
+                "w1 assigned every partition")
+    h.produce(ctx["prefix"] + "snapshots", h.snapshot_message(held), key=held["cluster"])
+    w1.wait_log(lambda r: r.get("event") == "running" or (r.get("event") == "start"
+                                                          and r.get("run_id") == held["run_id"]),
+                60, "the held export started")
+    h.wait_for(lambda: any(t["ExportTaskIdentifier"] == held["run_id"]
+                           for t in h.standin_state()["tasks"]), 60, what="held task exists")
+
+    w2 = start_export_worker(ctx, "w2", WORKER_MAX_JOBS="1")
+    h.wait_for(lambda: w1.alive() and w2.alive()
+               and assigned_partitions(w1) + assigned_partitions(w2) == PARTITIONS
+               and assigned_partitions(w1) > 0 and assigned_partitions(w2) > 0,
+               60, what="consumer group to settle")
+    # Whoever redoes the held job now adopts the running task: end it so that worker is free.
+    h.standin_fail_export(held["run_id"], "ended by the test", now=True)
+
+    clusters = [h.create_cluster() for _ in range(PARTITIONS)]
+    ids = {cl["run_id"] for cl in clusters}
+    for p, cl in enumerate(clusters):
+        produce_to_partition(ctx["prefix"] + "snapshots", p, h.snapshot_message(cl), cl["cluster"])
+
+    def all_done():
+        rows = h.ledger_stage(list(ids), "export")
+        return len(rows) == PARTITIONS and all(r["status"] == "succeeded" for r in rows.values())
+    try:
+        h.wait_for(lambda: w1.alive() and w2.alive() and all_done(), 120,
+                   what="every partition's export to succeed")
+    finally:
+        print("w1 took partitions %s, w2 took %s" % (sorted(received_partitions(w1, ids)),
+                                                     sorted(received_partitions(w2, ids))))
+    assert received_partitions(w1, ids), "w1 consumed nothing after the rebalance"
+    assert received_partitions(w2, ids)
+    assert w1.stop() == 0 and w2.stop() == 0
