@@ -267,12 +267,16 @@ static void job_cleanup_once(sl_worker *w, wjob *j)
     j->job.state = NULL;
 }
 
-void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status)
+void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
 {
     wjob *j = (wjob *)job;
-    char err[SL_ERRLEN];
+    char err[SL_ERRLEN], status[sizeof(j->ledger_status)];
     const char *tid = job->export_task_id[0] ? job->export_task_id : NULL;
 
+    /* A copy first: the runtime passes j->ledger_status itself to record the same status
+     * again with a new task id, and snprintf onto its own source is undefined (glibc left the
+     * remembered status empty and logged "event":""). */
+    snprintf(status, sizeof(status), "%s", status_in);
     if (!job->in.run_id)
         return;
     if (strcmp(j->ledger_status, status) == 0 &&

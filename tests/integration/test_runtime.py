@@ -113,3 +113,45 @@ def test_full_worker_consumes_again_after_rebalance(ctx):
     assert received_partitions(w1, ids), "w1 consumed nothing after the rebalance"
     assert received_partitions(w2, ids)
     assert w1.stop() == 0 and w2.stop() == 0
+
+
+
+def test_status_transitions_log_their_event(standin, tmp_path):
+    """Every ledger status change is logged with its status as the event. The copy stage knows
+    the export task id at start(), so the runtime records "running" again with it, passing the
+    status the job remembers: that must survive (it was copied onto itself, which left it empty
+    and logged "event":"")."""
+    s3 = h.aws("s3", standin=False)
+    cluster, task, date = "c-%s" % h.uid(8), "t-%s" % h.uid(8), "2024-03-05"
+    src, lake = h.create_bucket(), h.create_bucket()
+    run = "%s-%s-03-04" % (cluster, date)
+    root = "s3-export/%s/%s" % (cluster, date)
+    s3.put_object(Bucket=src, Key="%s/%s/db/db.public.t/part-00000.gz.parquet" % (root, task),
+                  Body=b"x")
+    prefix = h.topic_prefix("status-log")
+    h.create_topics(prefix, 1)
+    w = h.Worker("copy", h.worker_env(prefix, LAKE_BUCKET=lake, LAKE_PREFIX="lake",
+                                      AWS_S3_FORCE_PATH_STYLE="true", STAGE_MAX_ATTEMPTS="2",
+                                      STAGE_RETRY_BASE="200ms", KAFKA_GROUP_ID="g-" + h.uid(10)),
+                 tmp_path / "copy.log")
+    try:
+        w.wait_ready(90)
+        snap = "rds:" + run
+        h.produce(prefix + "exports",
+                  {"v": 1, "type": "exported", "run_id": run, "cluster": cluster,
+                   "mode": "snapshot", "snapshot_id": snap,
+                   "source_arn": "arn:aws:rds:us-east-1:%s:cluster-snapshot:%s" % (h.ACCOUNT,
+                                                                                   snap),
+                   "date": date, "source": "event", "produced_at": h.now_rfc3339(),
+                   "export_task_id": task, "s3_bucket": src, "s3_prefix": root},
+                  key=cluster)
+        w.wait_log(lambda r: r.get("event") == "committed" and r.get("run_id") == run, 90,
+                   "the copy committed")
+        mine = [r for r in w.logs() if r.get("run_id") == run and "event" in r]
+        assert not [r for r in mine if not r["event"]], "lines with an empty event: %s" % mine
+        assert [r for r in mine if r["event"] == "running"
+                and r.get("export_task_id") == task], mine
+        assert w.stop() == 0
+    finally:
+        if w.alive():
+            w.stop()
