@@ -73,7 +73,7 @@ struct sl_worker {
     long long max_jobs;
     sl_creds_provider *creds;
     sl_aws *aws;
-    PGconn *pg;
+    sl_pg_link pg; /* the ledger's connection; sl_worker_pg heals it */
     sl_kafka_producer *prod;
     sl_kafka_consumer *cons;
     sl_offsets *offsets;
@@ -107,6 +107,7 @@ static const sl_cfg_opt worker_opts[] = {
     SL_KAFKA_TOPIC_CFG_OPTS(sl_worker_cfg, topics),
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_worker_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
+    SL_PG_CFG_OPTS(sl_worker_cfg, pg),
     SL_AWS_CFG_OPTS(sl_worker_cfg, aws),
 };
 
@@ -159,7 +160,12 @@ const char *sl_worker_stage_name(const sl_worker *w)
 
 PGconn *sl_worker_pg(sl_worker *w)
 {
-    return w->pg;
+    char err[SL_ERRLEN];
+
+    /* The failure is logged by sl_pg_ensure (once per try); callers log their own work. */
+    if (sl_pg_ensure(&w->pg, NULL, err, sizeof(err)))
+        return NULL;
+    return w->pg.conn;
 }
 
 void sl_worker_set_default_max_jobs(sl_worker *w, long long n)
@@ -173,27 +179,27 @@ long long sl_worker_max_jobs(const sl_worker *w)
     return w->max_jobs;
 }
 
+/* application_name "snaplake-<stage>[-<suffix>]" into app[applen]. */
+static void app_name_for(const sl_worker *w, const char *suffix, char *app, size_t applen)
+{
+    /* PostgreSQL keeps 63 bytes of application_name; longer names are cut, which is fine. */
+    snprintf(app, applen, "%.40s%s%.20s", w->app_name, suffix ? "-" : "", suffix ? suffix : "");
+}
+
 int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err, size_t errlen)
 {
     char app[64];
 
-    /* PostgreSQL keeps 63 bytes of application_name; longer names are cut, which is fine. */
-    snprintf(app, sizeof(app), "%.40s%s%.20s", w->app_name, suffix ? "-" : "",
-             suffix ? suffix : "");
-    return sl_pg_connect(out, app, err, errlen);
+    app_name_for(w, suffix, app, sizeof(app));
+    return sl_pg_connect_opts(out, app, &w->cfg.pg, err, errlen);
 }
 
-/* The worker's ledger connection, healed first when it broke (a PG restart must not stop the
- * worker: the write is retried with backoff by the caller). */
-static void pg_heal(sl_worker *w)
+void sl_worker_pg_link_init(sl_worker *w, const char *suffix, sl_pg_link *l)
 {
-    char err[SL_ERRLEN];
-    int again = 0;
+    char app[64];
 
-    if (sl_pg_reconnect(w->pg, &again, err, sizeof(err)))
-        sl_warn(NULL, "postgres still unreachable: %s", err);
-    else if (again)
-        sl_info(NULL, "postgres connection re-established");
+    app_name_for(w, suffix, app, sizeof(app));
+    sl_pg_link_init(l, app, &w->cfg.pg);
 }
 
 static long long bk_delay(const sl_worker *w, int tries)
@@ -271,6 +277,7 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
 {
     wjob *j = (wjob *)job;
     char err[SL_ERRLEN], status[sizeof(j->ledger_status)];
+    PGconn *pg;
     const char *tid = job->export_task_id[0] ? job->export_task_id : NULL;
 
     /* A copy first: the runtime passes j->ledger_status itself to record the same status
@@ -282,11 +289,11 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
     if (strcmp(j->ledger_status, status) == 0 &&
         strcmp(j->ledger_task_id, job->export_task_id) == 0)
         return;
-    if (!w->pg || sl_ledger_stage_update(w->pg, job->in.run_id, w->stage->name, status, tid, NULL,
-                                         NULL, err, sizeof(err))) {
+    if (!(pg = sl_worker_pg(w)) ||
+        sl_ledger_stage_update(pg, job->in.run_id, w->stage->name, status, tid, NULL, NULL, err,
+                               sizeof(err))) {
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger status %s not recorded: %s", status,
-                w->pg ? err : "no connection");
-        pg_heal(w);
+                pg ? err : "no connection");
         return;
     }
     snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", status);
@@ -382,9 +389,11 @@ static void begin(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int ledger_attempt = 0;
 
-    if (!w->pg || sl_ledger_stage_begin(w->pg, &j->job.in, w->stage->name, &ledger_attempt, err,
-                                        sizeof(err))) {
-        if (w->pg && ledger_refused_data(err)) {
+    PGconn *pg = sl_worker_pg(w);
+
+    if (!pg ||
+        sl_ledger_stage_begin(pg, &j->job.in, w->stage->name, &ledger_attempt, err, sizeof(err))) {
+        if (pg && ledger_refused_data(err)) {
             /* A poison message: the ledger will refuse it on every retry, and an endless
              * retry would hold a job slot and the partition's committed offset forever. */
             snprintf(j->reason, sizeof(j->reason), "the run ledger refuses this message: %.440s",
@@ -399,8 +408,7 @@ static void begin(sl_worker *w, wjob *j)
         j->tries++;
         j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger begin failed, will retry: %s",
-                w->pg ? err : "no connection");
-        pg_heal(w);
+                pg ? err : "no connection");
         return;
     }
     j->tries = 0;
@@ -588,17 +596,18 @@ static int record(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int ok = j->result == SL_STEP_DONE;
 
+    PGconn *pg;
+
     if (j->phase == WJ_DLQ)
         return 0;
-    if (!w->pg ||
-        sl_ledger_stage_finish(w->pg, j->job.in.run_id, w->stage->name,
+    if (!(pg = sl_worker_pg(w)) ||
+        sl_ledger_stage_finish(pg, j->job.in.run_id, w->stage->name,
                                ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
                                ok ? NULL : j->job.error_code, ok ? NULL : j->job.error_message,
                                j->job.export_task_id[0] ? j->job.export_task_id : NULL, NULL, NULL,
                                err, sizeof(err))) {
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger finish failed, will retry: %s",
-                w->pg ? err : "no connection");
-        pg_heal(w);
+                pg ? err : "no connection");
         return -1;
     }
     return 0;
@@ -978,11 +987,12 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (sl_pg_connect(&w->pg, w->app_name, perr, sizeof(perr))) {
+    sl_pg_link_init(&w->pg, w->app_name, &w->cfg.pg);
+    if (sl_pg_ensure(&w->pg, NULL, perr, sizeof(perr))) {
         sl_seterr(err, errlen, "postgres: %s", perr);
         goto fail;
     }
-    if (sl_ledger_migrate(w->pg, perr, sizeof(perr))) {
+    if (sl_ledger_migrate(w->pg.conn, perr, sizeof(perr))) {
         sl_seterr(err, errlen, "ledger migrations: %s", perr);
         goto fail;
     }
@@ -1102,8 +1112,7 @@ void sl_worker_free(sl_worker *w)
     if (w->ctx_ready && w->stage->cleanup)
         w->stage->cleanup(w, w->ctx);
     sl_kafka_producer_free(w->prod);
-    if (w->pg)
-        PQfinish(w->pg);
+    sl_pg_link_cleanup(&w->pg);
     sl_offsets_free(w->offsets);
     sl_aws_free(w->aws);
     sl_creds_provider_free(w->creds);

@@ -155,3 +155,30 @@ def test_status_transitions_log_their_event(standin, tmp_path):
     finally:
         if w.alive():
             w.stop()
+
+
+def terminate_backends(app_name):
+    """Ends the server side of every connection named app_name (as a server restart would)."""
+    return h.psql_json("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
+                       "WHERE application_name = :'p1'", app_name)
+
+
+def test_stage_query_heals_main_connection(ctx):
+    """The worker's main connection heals whoever uses it: an export waiting for a slot only
+    reads the live slots on it (its "waiting" status is already recorded, so no ledger write
+    comes), and when its backend is killed the export must still start once a slot frees."""
+    h.standin_config(export_cap=50, export_seconds=1.0)
+    # A foreign export fills EXPORT_TASK_LIMIT=1 for 15 s.
+    h.standin("POST", "/_standin/export/external", {"seconds": 15})
+    cl = h.create_cluster()
+    w = start_export_worker(ctx, "w", EXPORT_TASK_LIMIT="1")
+    w.wait_log(lambda r: r.get("msg", "").startswith("assigned "), 60, "assignment")
+    h.produce(ctx["prefix"] + "snapshots", h.snapshot_message(cl), key=cl["cluster"])
+    h.wait_for(lambda: h.ledger_stage([cl["run_id"]], "export").get(cl["run_id"], {})
+               .get("status") == "waiting", 60, what="the export to wait for a slot")
+    assert terminate_backends("snaplake-export"), "the worker's main connection was not found"
+    w.wait_log(lambda r: "reading live export slots failed" in r.get("msg", ""), 30,
+               "the slot view to hit the dead connection")
+    h.wait_for(lambda: w.alive() and h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
+               ["status"] == "succeeded", 90, what="the export to start and succeed")
+    assert w.stop() == 0
