@@ -33,6 +33,7 @@
 
 #define DEFAULT_MAX_JOBS 16
 #define POLL_MAX_MS 200
+#define AWS_SLEEP_BUDGET_MS 250
 #define TOPIC_LEN 256
 
 typedef enum wj_phase {
@@ -973,6 +974,10 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
                   w->cfg.topics.prefix);
         goto fail;
     }
+    /* In-call AWS retries may sleep this long in all; beyond it the call returns the
+     * transient error (with retry_after_ms) and the job retries from the loop (stage.h: a
+     * step returns within a few hundred ms). */
+    w->cfg.aws.max_sleep_ms = AWS_SLEEP_BUDGET_MS;
     {
         sl_creds_opts co;
         memset(&co, 0, sizeof(co));
