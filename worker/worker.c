@@ -8,8 +8,9 @@
  * export never trips max.poll.interval.ms).
  *
  * At-least-once bookkeeping, in this order, each step retried with backoff until it is durable
- * and never skipped: (1) publish the output / failure / dead letter and wait for its delivery
- * report, (2) record the outcome in the ledger, (3) tell the offset tracker, and store the
+ * and never skipped: (1) publish the output / failure / dead letter and await its delivery
+ * report (the job waits "publishing" while the loop drives every other job; on_delivery
+ * completes it), (2) record the outcome in the ledger, (3) tell the offset tracker, and store the
  * offset it allows (Kafka's committed offset means "everything before is done", so a job that
  * finishes before an earlier one of the same partition only advances the tracker). A crash
  * anywhere before (3) redelivers the message; every stage is idempotent, so the redo is
@@ -34,6 +35,9 @@
 #define DEFAULT_MAX_JOBS 16
 #define POLL_MAX_MS 200
 #define AWS_SLEEP_BUDGET_MS 250
+/* Longest consumer poll while a publish waits for its delivery report: the reports arrive on
+ * the producer's queue, which the consumer's poll does not wake for. */
+#define PUBLISH_POLL_MS 10
 #define TOPIC_LEN 256
 
 typedef enum wj_phase {
@@ -49,12 +53,16 @@ typedef enum wj_phase {
 typedef struct wjob {
     sl_job job;
     wj_phase phase;
-    sl_step_result result; /* DONE or FAILED in WJ_FINISH */
-    int started;           /* start() called and job_cleanup() still owed */
-    int published;         /* (1) done */
-    int recorded;          /* (2) done */
-    long long due_ms;      /* when BEGIN/BACKOFF/FINISH/DLQ may act next */
-    int tries;             /* bookkeeping tries, for their backoff */
+    sl_step_result result;     /* DONE or FAILED in WJ_FINISH */
+    int started;               /* start() called and job_cleanup() still owed */
+    int published;             /* (1) done: the delivery report said durable */
+    uint64_t pub_ticket;       /* (1) in flight ("publishing"): the message's ticket, else 0 */
+    long long pub_deadline_ms; /* stop waiting for that report then (PUBLISH_TIMEOUT) */
+    const char *pub_topic;     /* what is in flight, for the log (borrowed: w's topic names) */
+    const char *pub_type;
+    int recorded;     /* (2) done */
+    long long due_ms; /* when BEGIN/BACKOFF/FINISH/DLQ may act next */
+    int tries;        /* bookkeeping tries, for their backoff */
     char *topic;
     unsigned char *key;
     size_t keylen;
@@ -501,7 +509,8 @@ static int dead_letter_msg(wjob *j, sl_msg *d, char *err, size_t errlen)
     return 0;
 }
 
-/* (1) of the bookkeeping. Returns 0 when durable, -1 to retry later. */
+/* (1) of the bookkeeping. Returns 0 when there is nothing (more) to publish, 1 when the
+ * message is enqueued and its delivery report is awaited (j->pub_ticket), -1 to retry later. */
 static int publish(sl_worker *w, wjob *j)
 {
     sl_msg fm;
@@ -575,16 +584,22 @@ static int publish(sl_worker *w, wjob *j)
     }
     {
         rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (sl_kafka_produce_sync(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
-                                  NULL, 0, (int)w->cfg.topics.publish_timeout_ms, &code, err,
-                                  sizeof(err))) {
+        uint64_t ticket = 0;
+        /* Enqueued, not waited for: the delivery report arrives through on_delivery while
+         * the loop keeps driving every other job. */
+        if (sl_kafka_produce_async(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
+                                   NULL, 0, &ticket, &code, err, sizeof(err))) {
             log_job(SL_LOG_WARN, j, "publish_error", "publish to %s failed, will retry: %s", topic,
                     err);
             goto out;
         }
+        j->pub_ticket = ticket;
+        j->pub_deadline_ms = sl_mono_ms() + w->cfg.topics.publish_timeout_ms;
+        j->pub_topic = topic;
+        j->pub_type = sl_msg_type_name(m->type);
+        log_job(SL_LOG_DEBUG, j, "publishing", "publishing %s to %s", j->pub_type, topic);
     }
-    log_job(SL_LOG_INFO, j, "published", "published %s to %s", sl_msg_type_name(m->type), topic);
-    rc = 0;
+    rc = 1;
 out:
     free(text);
     sl_msg_cleanup(&fm);
@@ -620,9 +635,24 @@ static int finish(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int64_t pos;
 
+    if (!j->published && j->pub_ticket) {
+        if (sl_mono_ms() < j->pub_deadline_ms)
+            return 0; /* publishing: on_delivery makes the job due again */
+        log_job(SL_LOG_WARN, j, "publish_error",
+                "publish to %s: no delivery report within %lld ms (not known durable), will "
+                "retry",
+                j->pub_topic, w->cfg.topics.publish_timeout_ms);
+        j->pub_ticket = 0; /* a late report for it finds no job */
+        goto later;
+    }
     if (!j->published) {
-        if (publish(w, j))
+        int rc = publish(w, j);
+        if (rc < 0)
             goto later;
+        if (rc == 1) {
+            j->due_ms = j->pub_deadline_ms;
+            return 0;
+        }
         j->published = 1;
     }
     if (!j->recorded) {
@@ -639,6 +669,47 @@ static int finish(sl_worker *w, wjob *j)
 later:
     j->tries++;
     j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
+    return 0;
+}
+
+/*
+ * Delivery-report hook (kafka.h), called from sl_kafka_producer_poll in the loop: completes (1)
+ * of the job whose message it reports, so (2) and (3) follow on its next turn, in that order.
+ * A report for a job that is gone (revoked, stopped, or its wait timed out) is dropped: that
+ * input is redone, and redoing is idempotent.
+ */
+static void on_delivery(sl_kafka_producer *p, uint64_t ticket, rd_kafka_resp_err_t e, void *ud)
+{
+    sl_worker *w = ud;
+
+    (void)p;
+    for (size_t i = 0; i < w->njobs; i++) {
+        wjob *j = w->jobs[i];
+        if (j->pub_ticket != ticket)
+            continue;
+        j->pub_ticket = 0;
+        if (e) {
+            j->tries++;
+            j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
+            log_job(SL_LOG_WARN, j, "publish_error",
+                    "publish to %s failed, will retry: delivery failed: %s (%s)", j->pub_topic,
+                    rd_kafka_err2str(e), rd_kafka_err2name(e));
+            return;
+        }
+        j->published = 1;
+        j->due_ms = sl_mono_ms();
+        log_job(SL_LOG_INFO, j, "published", "published %s to %s", j->pub_type, j->pub_topic);
+        return;
+    }
+    sl_debug(NULL, "delivery report for a job no longer here (%s)", rd_kafka_err2name(e));
+}
+
+/* Non-zero while some job waits for a delivery report. */
+static int publishing(const sl_worker *w)
+{
+    for (size_t i = 0; i < w->njobs; i++)
+        if (w->jobs[i]->pub_ticket)
+            return 1;
     return 0;
 }
 
@@ -1013,6 +1084,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             sl_seterr(err, errlen, "kafka producer: %s", perr);
             goto fail;
         }
+        sl_kafka_producer_set_report_hook(w->prod, on_delivery, w);
         if (w->stage->init(w, &w->ctx, perr, sizeof(perr))) {
             sl_seterr(err, errlen, "stage %s: %s", w->stage->name, perr);
             goto fail;
@@ -1067,6 +1139,8 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             wait = 0;
         if (wait > POLL_MAX_MS)
             wait = POLL_MAX_MS;
+        if (wait > PUBLISH_POLL_MS && publishing(w))
+            wait = PUBLISH_POLL_MS;
         if (sl_kafka_consumer_poll(w->cons, (int)wait, &m, NULL, perr, sizeof(perr))) {
             if (sl_kafka_consumer_fatal(w->cons)) {
                 snprintf(w->fatal_err, sizeof(w->fatal_err), "kafka consumer: %.480s", perr);
@@ -1080,6 +1154,7 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             else
                 accept_message(w, m);
         }
+        (void)sl_kafka_producer_poll(w->prod, 0); /* delivery reports: on_delivery */
         run_jobs(w);
     }
     if (w->fatal) {
@@ -1116,6 +1191,8 @@ void sl_worker_free(sl_worker *w)
     sl_kafka_consumer_free(w->cons);
     if (w->ctx_ready && w->stage->cleanup)
         w->stage->cleanup(w, w->ctx);
+    if (w->prod)
+        sl_kafka_producer_set_report_hook(w->prod, NULL, NULL); /* no job is left to report to */
     sl_kafka_producer_free(w->prod);
     sl_pg_link_cleanup(&w->pg);
     sl_offsets_free(w->offsets);

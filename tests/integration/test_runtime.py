@@ -7,6 +7,7 @@ rebalances of a full worker and jobs that keep stepping while another one waits.
 
 import json
 import os
+import signal
 import sys
 
 import pytest
@@ -181,4 +182,45 @@ def test_stage_query_heals_main_connection(ctx):
                "the slot view to hit the dead connection")
     h.wait_for(lambda: w.alive() and h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
                ["status"] == "succeeded", 90, what="the export to start and succeed")
+    assert w.stop() == 0
+
+
+def test_jobs_keep_stepping_while_a_publish_waits(ctx):
+    """A publish waits for its delivery report without stalling the worker: with the broker
+    stopped (SIGSTOP), one export finishes and waits to publish, and another export keeps
+    being polled; once the broker runs again, the first is published, recorded, committed."""
+    fast, slow = h.create_cluster(), h.create_cluster()
+    h.standin_config(export_cap=50, export_seconds=1.0,
+                     task_seconds={fast["run_id"]: 3, slow["run_id"]: 600})
+    w = start_export_worker(ctx, "w", LOG_LEVEL="debug", PUBLISH_TIMEOUT="60s",
+                            KAFKA_SESSION_TIMEOUT_MS="45000", KAFKA_HEARTBEAT_INTERVAL_MS="3000")
+    w.wait_log(lambda r: r.get("msg", "").startswith("assigned "), 60, "assignment")
+    for cl in (slow, fast):
+        h.produce(ctx["prefix"] + "snapshots", h.snapshot_message(cl), key=cl["cluster"])
+    h.wait_for(lambda: all(r.get("status") == "running"
+                           for r in h.ledger_stage([fast["run_id"], slow["run_id"]],
+                                                   "export").values())
+               and len(h.ledger_stage([fast["run_id"], slow["run_id"]], "export")) == 2,
+               60, what="both exports running")
+    with open(os.path.join(h.ROOT, ".stack", "pids", "kafka.pid")) as f:
+        broker = int(f.read().strip())
+    os.kill(broker, signal.SIGSTOP)
+    try:
+        done = w.wait_log(lambda r: r.get("event") == "done" and r.get("run_id") == fast["run_id"],
+                          60, "the fast export done (its publish now waits)")
+        # The slow export is still polled after the fast one began to publish.
+        w.wait_log(lambda r: r.get("msg") == "export running" and r.get("run_id") == slow["run_id"]
+                   and r["time"] > done["time"], 15,
+                   "the slow export to be stepped while the publish waits")
+        assert not [r for r in w.logs() if r.get("event") == "published"], \
+            "published with the broker stopped"
+    finally:
+        os.kill(broker, signal.SIGCONT)
+    w.wait_log(lambda r: r.get("event") == "committed" and r.get("run_id") == fast["run_id"], 90,
+               "the fast export committed after the broker resumed")
+    ev = [r["event"] for r in w.logs() if r.get("run_id") == fast["run_id"] and "event" in r]
+    assert ev.index("published") < ev.index("committed"), ev
+    assert h.ledger_stage([fast["run_id"]], "export")[fast["run_id"]]["status"] == "succeeded"
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        assert [x for x in r.read(1, 30) if x.value.get("run_id") == fast["run_id"]]
     assert w.stop() == 0
