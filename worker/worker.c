@@ -38,6 +38,8 @@
 /* Longest consumer poll while a publish waits for its delivery report: the reports arrive on
  * the producer's queue, which the consumer's poll does not wake for. */
 #define PUBLISH_POLL_MS 10
+/* Longest wait on revoke and on stop for output already on its way (settle). */
+#define SETTLE_MS 5000
 #define TOPIC_LEN 256
 
 typedef enum wj_phase {
@@ -704,6 +706,43 @@ static void on_delivery(sl_kafka_producer *p, uint64_t ticket, rd_kafka_resp_err
     sl_debug(NULL, "delivery report for a job no longer here (%s)", rd_kafka_err2name(e));
 }
 
+/*
+ * Finishes, for up to budget_ms, the bookkeeping of the jobs whose output is already on its way
+ * (publishing, or published and not yet recorded and stored), of topic/partition or of every
+ * partition when topic is NULL: serves delivery reports and runs (2) and (3) as they become
+ * due. On revoke and on stop: the message is out, and dropping the job now would make the
+ * next owner publish it again. Jobs still unsettled at the deadline are left to the caller
+ * (dropped: the redo is idempotent).
+ */
+static void settle(sl_worker *w, const char *topic, int32_t partition, long long budget_ms)
+{
+    long long deadline = sl_mono_ms() + budget_ms;
+
+    for (;;) {
+        int left = 0;
+
+        (void)sl_kafka_producer_poll(w->prod, 0);
+        for (size_t i = 0; i < w->njobs;) {
+            wjob *j = w->jobs[i];
+            int ours = !topic || (j->job.partition == partition && strcmp(j->topic, topic) == 0);
+
+            if (!ours || !(j->pub_ticket || j->published)) {
+                i++;
+                continue;
+            }
+            if (sl_mono_ms() >= j->due_ms && finish(w, j)) {
+                job_remove_at(w, i);
+                continue;
+            }
+            left++;
+            i++;
+        }
+        if (!left || sl_mono_ms() >= deadline)
+            return;
+        (void)sl_kafka_producer_poll(w->prod, 20);
+    }
+}
+
 /* Non-zero while some job waits for a delivery report. */
 static int publishing(const sl_worker *w)
 {
@@ -939,8 +978,10 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
         const char *t = parts->elems[k].topic;
         int32_t p = parts->elems[k].partition;
 
-        /* The next owner restarts from the committed offset and redoes these jobs; every
-         * stage is idempotent (an export adopts its task by id). */
+        /* Output already on its way is settled first (stored offsets are committed right
+         * after this hook); the next owner restarts from the committed offset and redoes the
+         * other jobs; every stage is idempotent (an export adopts its task by id). */
+        settle(w, t, p, SETTLE_MS);
         for (size_t i = 0; i < w->njobs;) {
             if (w->jobs[i]->job.partition == p && strcmp(w->jobs[i]->topic, t) == 0) {
                 log_job(SL_LOG_INFO, w->jobs[i], "revoked", "partition revoked, job dropped");
@@ -1162,8 +1203,11 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
         sl_seterr(err, errlen, "%s", w->fatal_err);
         rc = -1;
     }
-    /* Shutdown (SIGTERM): abandon in-flight jobs without storing their offsets (the next
-     * owner redoes them idempotently), commit what is stored, leave the group, flush. */
+    /* Shutdown (SIGTERM): settle output already on its way, abandon the other in-flight jobs
+     * without storing their offsets (the next owner redoes them idempotently), commit what
+     * is stored, leave the group, flush. After a fatal error nothing more is stored. */
+    if (!w->fatal)
+        settle(w, NULL, -1, SETTLE_MS);
     sl_info(NULL, "stopping: abandoning %zu jobs", w->njobs);
     while (w->njobs)
         job_remove_at(w, w->njobs - 1);
