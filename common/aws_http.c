@@ -1121,6 +1121,7 @@ int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp, sl_
 {
     int attempt = 1, tries = 0, refreshed = 0;
     int logged;
+    long long slept = 0, delay;
 
     memset(err, 0, sizeof(*err));
     for (;;) {
@@ -1139,7 +1140,15 @@ int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp, sl_
         }
         if (!err->transient || attempt >= c->o.max_attempts)
             return -1;
-        sleep_ms(sl_aws_backoff_ms(c, attempt));
+        delay = sl_aws_backoff_ms(c, attempt);
+        /* The budget bounds the whole call's sleeping: a worker's loop must not stall every
+         * job for the sum of the backoffs. The skipped sleep becomes the caller's deadline. */
+        if (c->o.max_sleep_ms > 0 && slept + delay > c->o.max_sleep_ms) {
+            err->retry_after_ms = delay > 0 ? delay : 1;
+            return -1;
+        }
+        sleep_ms(delay);
+        slept += delay;
         attempt++;
     }
 }

@@ -21,7 +21,10 @@
  * RequestThrottled, SlowDown, PriorRequestNotComplete, EC2ThrottledException), transient codes
  * (RequestTimeout, RequestTimeoutException, InternalError, ServiceUnavailable), HTTP 500, 502,
  * 503, 504, curl transport errors and timeouts, and S3's HTTP 200 whose body is an <Error>.
- * Anything else returns at once with AWS's own code and message.
+ * Anything else returns at once with AWS's own code and message. With opts.max_sleep_ms set,
+ * a call whose next sleep would take its sleeping past that budget returns the transient
+ * error at once instead, with the sleep it skipped in sl_aws_error.retry_after_ms, so the
+ * caller retries later from its own loop (a job's next_step_ms or its RETRY backoff).
  */
 #ifndef SL_AWS_HTTP_H
 #define SL_AWS_HTTP_H
@@ -53,6 +56,11 @@ typedef struct sl_aws_opts {
     long long connect_timeout_ms; /* AWS_CONNECT_TIMEOUT (default 5s) */
     long long request_timeout_ms; /* AWS_REQUEST_TIMEOUT (default 60s) */
     long long retry_base_ms;      /* AWS_RETRY_BASE_DELAY (default 100ms) */
+    /* The most one call may sleep between its attempts, in ms; 0 = no bound (the producer's and
+     * snaplakectl's blocking retries). Not a config row: the worker sets it, because its
+     * steps must return within a few hundred ms (stage.h) and a retry there is a deadline
+     * of the job, not a sleep of every job. */
+    long long max_sleep_ms;
 } sl_aws_opts;
 
 /*
@@ -110,6 +118,9 @@ typedef struct sl_aws_error {
     char code[128];       /* AWS error code ("NoSuchBucket"), or "NetworkError"/"ParseError" */
     char message[512];    /* AWS's message, or curl's/libxml2's text */
     char request_id[128]; /* x-amzn-RequestId / x-amz-request-id when present */
+    /* > 0: transient, and the call gave up its retries to stay within max_sleep_ms: wait
+     * this long before trying again. */
+    long long retry_after_ms;
 } sl_aws_error;
 
 /* One request. Everything borrowed for the duration of the call. */

@@ -2,6 +2,7 @@
 #include "kafka.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -387,30 +388,41 @@ int sl_kafka_create_pipeline_topics(const sl_kafka_topic_opts *o, char *const *e
 
 struct sl_kafka_producer {
     rd_kafka_t *rk;
-    /* produce_sync waits for the delivery report of message number `seq`. Each message
-     * carries its number as its opaque (not a pointer), so a late report for a message
-     * whose wait already timed out finds nothing to write through. */
+    /* produce_sync waits for the delivery report of message number `seq` (`waiting` set).
+     * Each message carries its number as its opaque (not a pointer), so a late report for a
+     * message whose wait already timed out finds nothing to write through; async messages
+     * take their numbers (tickets) from the same counter and go to the report hook. */
     uintptr_t seq;
+    int waiting;
     int done;
     rd_kafka_resp_err_t dr_err;
+    sl_kafka_report_fn report;
+    void *report_ud;
 };
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sl_kafka_producer *p = opaque;
+    uintptr_t id = (uintptr_t)m->_private;
 
     (void)rk;
-    if ((uintptr_t)m->_private != p->seq) {
+    if (p->waiting && id == p->seq) {
+        p->dr_err = m->err;
+        p->done = 1;
+        return;
+    }
+    if (p->report) {
+        p->report(p, (uint64_t)id, m->err, p->report_ud);
+        return;
+    }
+    {
         if (m->err) {
             const char *kv[] = {"topic", rd_kafka_topic_name(m->rkt), "error",
                                 rd_kafka_err2name(m->err), NULL};
             sl_log_kv(SL_LOG_WARN, NULL, kv, "kafka: late delivery failure: %s",
                       rd_kafka_err2str(m->err));
         }
-        return;
     }
-    p->dr_err = m->err;
-    p->done = 1;
 }
 
 int sl_kafka_producer_new(sl_kafka_producer **out, const char *const *props, char *const *envp,
@@ -455,32 +467,37 @@ fail:
     return -1;
 }
 
-int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t partition,
-                          const void *key, size_t keylen, const void *value, size_t len,
-                          const sl_kafka_header *hdrs, size_t nhdrs, int timeout_ms,
-                          rd_kafka_resp_err_t *code, char *err, size_t errlen)
+void sl_kafka_producer_set_report_hook(sl_kafka_producer *p, sl_kafka_report_fn fn, void *ud)
 {
-    rd_kafka_vu_t *vu = NULL;
+    p->report = fn;
+    p->report_ud = ud;
+}
+
+/*
+ * Enqueues one message numbered id (its opaque). A full local queue drains as reports are
+ * served: until deadline (a sl_mono_ms value; 0 = do not wait) it serves them and tries
+ * again. Returns RD_KAFKA_RESP_ERR_NO_ERROR or the error, with err set.
+ */
+static rd_kafka_resp_err_t enqueue(sl_kafka_producer *p, const char *topic, int32_t partition,
+                                   const void *key, size_t keylen, const void *value, size_t len,
+                                   const sl_kafka_header *hdrs, size_t nhdrs, uintptr_t id,
+                                   long long deadline, char *err, size_t errlen)
+{
+    rd_kafka_vu_t *vu;
     rd_kafka_error_t *e;
     rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
-    long long deadline = sl_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     size_t n = 0;
 
     /* Headers are capped like every count from outside: a message with more is a bug. */
     if (nhdrs > 64) {
-        rc = RD_KAFKA_RESP_ERR__INVALID_ARG;
         sl_seterr(err, errlen, "kafka produce to %s: %zu headers (at most 64)", topic, nhdrs);
-        goto out;
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
     }
     vu = calloc(6 + nhdrs, sizeof *vu);
     if (!vu) {
-        rc = RD_KAFKA_RESP_ERR__FAIL;
         sl_seterr(err, errlen, "kafka produce to %s: out of memory", topic);
-        goto out;
+        return RD_KAFKA_RESP_ERR__FAIL;
     }
-    p->seq++;
-    p->done = 0;
-    p->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
     vu[n++].u.cstr = topic;
     vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
@@ -488,7 +505,7 @@ int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t parti
     vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
     vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
     vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
-    vu[n++].u.ptr = (void *)p->seq;
+    vu[n++].u.ptr = (void *)id;
     vu[n].vtype = RD_KAFKA_VTYPE_KEY;
     vu[n].u.mem.ptr = (void *)(uintptr_t)key;
     vu[n++].u.mem.size = key ? keylen : 0;
@@ -501,22 +518,41 @@ int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t parti
         vu[n].u.header.val = hdrs[i].value;
         vu[n++].u.header.size = hdrs[i].value ? (ssize_t)hdrs[i].len : 0;
     }
-
     for (;;) {
         e = rd_kafka_produceva(p->rk, vu, n);
-        if (!e)
+        if (!e) {
+            rc = RD_KAFKA_RESP_ERR_NO_ERROR;
             break;
+        }
         rc = rd_kafka_error_code(e);
         rd_kafka_error_destroy(e);
-        /* A full local queue drains as reports are served: wait a little and retry. */
-        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || (timeout_ms > 0 && sl_mono_ms() >= deadline)) {
+        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || sl_mono_ms() >= deadline) {
             sl_seterr(err, errlen, "kafka produce to %s: %s", topic, rd_kafka_err2str(rc));
-            goto out;
+            break;
         }
         rd_kafka_poll(p->rk, 50);
     }
-    rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+    free(vu);
+    return rc;
+}
 
+int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t partition,
+                          const void *key, size_t keylen, const void *value, size_t len,
+                          const sl_kafka_header *hdrs, size_t nhdrs, int timeout_ms,
+                          rd_kafka_resp_err_t *code, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t rc;
+    long long deadline = sl_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+
+    p->seq++;
+    p->done = 0;
+    p->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* <= 0 waits for a full queue as long as for the report (delivery.timeout.ms bounds it). */
+    rc = enqueue(p, topic, partition, key, keylen, value, len, hdrs, nhdrs, p->seq,
+                 timeout_ms > 0 ? deadline : LLONG_MAX, err, errlen);
+    if (rc)
+        goto out;
+    p->waiting = 1;
     while (!p->done) {
         int slice = 100;
         if (timeout_ms > 0) {
@@ -541,10 +577,36 @@ int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t parti
         goto out;
     }
 out:
-    free(vu);
+    p->waiting = 0;
     if (code)
         *code = rc;
     return rc ? -1 : 0;
+}
+
+int sl_kafka_produce_async(sl_kafka_producer *p, const char *topic, int32_t partition,
+                           const void *key, size_t keylen, const void *value, size_t len,
+                           const sl_kafka_header *hdrs, size_t nhdrs, uint64_t *ticket,
+                           rd_kafka_resp_err_t *code, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t rc;
+    uintptr_t id;
+
+    /* 0 is never a ticket, so a caller can use it for "none". */
+    if (++p->seq == 0)
+        p->seq++;
+    id = p->seq;
+    rc = enqueue(p, topic, partition, key, keylen, value, len, hdrs, nhdrs, id, 0, err, errlen);
+    if (code)
+        *code = rc;
+    if (rc)
+        return -1;
+    *ticket = (uint64_t)id;
+    return 0;
+}
+
+int sl_kafka_producer_poll(sl_kafka_producer *p, int timeout_ms)
+{
+    return rd_kafka_poll(p->rk, timeout_ms);
 }
 
 int sl_kafka_producer_flush(sl_kafka_producer *p, int timeout_ms, char *err, size_t errlen)
@@ -592,11 +654,26 @@ static int commit_stored(rd_kafka_t *rk, char *err, size_t errlen)
 }
 
 /*
+ * Resumes every partition of parts: librdkafka keeps a partition's pause flag on its
+ * partition object across unassign and assign (2.0.2 does; the flag is only cleared on
+ * resume), so a partition paused before a rebalance would come back paused and never fetch
+ * again while its consumer believes it unpaused.
+ */
+static void resume_all(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, const char *when)
+{
+    rd_kafka_resp_err_t e = rd_kafka_resume_partitions(rk, parts);
+
+    if (e)
+        sl_warn(NULL, "kafka resume %d partitions (%s): %s", parts->cnt, when, rd_kafka_err2str(e));
+}
+
+/*
  * Eager rebalance (KIP-62 era protocol): every rebalance revokes the whole assignment and
  * then assigns the new one. On revoke the hook runs first so the worker can store what is
- * durable, then stored offsets are committed so the next owner starts after them; on assign
- * the hook runs after rd_kafka_assign so its pauses apply to the new assignment (an assign
- * starts every partition unpaused).
+ * durable, then stored offsets are committed so the next owner starts after them, then the
+ * revoked partitions are resumed (no pause outlives the assignment); on assign the partitions
+ * are resumed and the hook runs after rd_kafka_assign, so an assignment starts every partition
+ * unpaused whatever happened before and the hook's pauses apply to the new assignment.
  */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -607,9 +684,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ae = rd_kafka_assign(rk, parts);
-        if (ae)
+        if (ae) {
             sl_error(NULL, "kafka assign: %s", rd_kafka_err2str(ae));
-        else if (c->hook)
+            return;
+        }
+        resume_all(rk, parts, "on assign");
+        if (c->hook)
             c->hook(c, 1, parts, c->hook_ud);
         return;
     }
@@ -618,6 +698,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             c->hook(c, 0, parts, c->hook_ud);
         if (commit_stored(rk, err, sizeof err))
             sl_warn(NULL, "%s (on revoke)", err);
+        resume_all(rk, parts, "on revoke");
     } else
         sl_error(NULL, "kafka rebalance: %s", rd_kafka_err2str(e));
     ae = rd_kafka_assign(rk, NULL);

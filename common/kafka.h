@@ -188,6 +188,33 @@ int sl_kafka_produce_sync(sl_kafka_producer *p, const char *topic, int32_t parti
                           rd_kafka_resp_err_t *code, char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
+ * Called from sl_kafka_producer_poll (and from the waits of produce_sync and flush) with the
+ * delivery report of each message sl_kafka_produce_async enqueued: its ticket and the
+ * delivery error (RD_KAFKA_RESP_ERR_NO_ERROR = on every in-sync replica, acks=all).
+ */
+typedef void (*sl_kafka_report_fn)(sl_kafka_producer *p, uint64_t ticket, rd_kafka_resp_err_t e,
+                                   void *ud);
+
+/* Registers (or with fn NULL, removes) the delivery-report hook of async produces. */
+void sl_kafka_producer_set_report_hook(sl_kafka_producer *p, sl_kafka_report_fn fn, void *ud);
+
+/*
+ * Enqueues one message like sl_kafka_produce_sync without waiting for it: the outcome arrives
+ * later as a call of the report hook with *ticket (non-zero, unique per producer), from
+ * sl_kafka_producer_poll. key/value/hdrs are copied. Never blocks: a full local queue is
+ * RD_KAFKA_RESP_ERR__QUEUE_FULL, to be retried later. Returns 0 with *ticket set, or -1 with
+ * err and (if non-NULL) *code (enqueue errors; the classes as for produce_sync).
+ */
+int sl_kafka_produce_async(sl_kafka_producer *p, const char *topic, int32_t partition,
+                           const void *key, size_t keylen, const void *value, size_t len,
+                           const sl_kafka_header *hdrs, size_t nhdrs, uint64_t *ticket,
+                           rd_kafka_resp_err_t *code, char *err, size_t errlen) SL_MUST_CHECK;
+
+/* Serves delivery reports (and client events) for up to timeout_ms (0 = what is there, no
+ * wait). Returns the number of events served. */
+int sl_kafka_producer_poll(sl_kafka_producer *p, int timeout_ms);
+
+/*
  * Waits up to timeout_ms for every outstanding message. Returns 0, or -1 when some are still
  * in flight (their count in err).
  */
@@ -216,10 +243,11 @@ typedef struct sl_kafka_consumer sl_kafka_consumer;
 /*
  * Called from inside sl_kafka_consumer_poll() (and from sl_kafka_consumer_close()) on each
  * eager rebalance. `assigned` non-zero: parts were just assigned (rd_kafka_assign already
- * done), so the worker can re-pause partitions whose jobs are still in flight, since an eager
- * rebalance resumes everything. `assigned` zero: parts are being revoked; the hook runs
- * before the consumer commits stored offsets and gives them up, so the worker stores what is
- * durable and drops work for them. parts is borrowed for the duration of the call.
+ * done and every partition of parts resumed, whatever pause the client kept from before), so
+ * the worker sets each partition's pause state to what it wants now. `assigned` zero: parts are
+ * being revoked; the hook runs before the consumer commits stored offsets and gives them up
+ * (resuming them, so no pause outlives the assignment), so the worker stores what is durable and
+ * drops work for them. parts is borrowed for the duration of the call.
  */
 typedef void (*sl_kafka_rebalance_fn)(sl_kafka_consumer *c, int assigned,
                                       const rd_kafka_topic_partition_list_t *parts, void *ud);

@@ -114,13 +114,72 @@ static void redact_conninfo(char *msg, const char *url)
     }
 }
 
+/*
+ * The startup options of a connection into out[outlen]: the options the target already gives
+ * (DATABASE_URL's `options`, read with libpq's own parser, else PGOPTIONS: libpq uses one or
+ * the other, never both), then our timeouts, so they are the server's defaults for every
+ * statement of the session and survive PQreset (a SET after connecting would not). Ours come
+ * last: the config table is where snaplake's bounds are set. Returns 0, or -1 when it does
+ * not fit.
+ */
+static int startup_options(char *out, size_t outlen, const char *url, const sl_pg_opts *o)
+{
+    PQconninfoOption *parsed = NULL;
+    const char *given = NULL;
+    char *perr = NULL;
+    size_t n = 0;
+    int w, fits = 1;
+
+    if (url && *url) {
+        /* A parse error is left to the connect, which reports it with the password cut. */
+        parsed = PQconninfoParse(url, &perr);
+        for (PQconninfoOption *c = parsed; c && c->keyword; c++)
+            if (strcmp(c->keyword, "options") == 0 && c->val && *c->val)
+                given = c->val;
+    }
+    if (!given)
+        given = getenv("PGOPTIONS");
+    w = snprintf(out, outlen, "%s", given ? given : "");
+    fits = w >= 0 && (size_t)w < outlen;
+    if (fits && o->statement_timeout_ms > 0) {
+        n = strlen(out);
+        w = snprintf(out + n, outlen - n, "%s-c statement_timeout=%lld", n ? " " : "",
+                     o->statement_timeout_ms);
+        fits = w >= 0 && (size_t)w < outlen - n;
+    }
+    if (fits && o->lock_timeout_ms > 0) {
+        n = strlen(out);
+        w = snprintf(out + n, outlen - n, "%s-c lock_timeout=%lld", n ? " " : "",
+                     o->lock_timeout_ms);
+        fits = w >= 0 && (size_t)w < outlen - n;
+    }
+    if (perr)
+        PQfreemem(perr);
+    PQconninfoFree(parsed);
+    return fits ? 0 : -1;
+}
+
 int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
 {
+    return sl_pg_connect_opts(out, app_name, NULL, err, errlen);
+}
+
+int sl_pg_connect_opts(PGconn **out, const char *app_name, const sl_pg_opts *o, char *err,
+                       size_t errlen)
+{
+    static const sl_pg_opts defaults = {SL_PG_DEFAULT_STATEMENT_TIMEOUT_MS,
+                                        SL_PG_DEFAULT_LOCK_TIMEOUT_MS};
     const char *keys[12], *vals[12];
     const char *url = getenv("DATABASE_URL");
-    char msg[SL_ERRLEN];
+    char msg[SL_ERRLEN], options[1024];
     PGconn *conn;
     int n = 0;
+
+    if (startup_options(options, sizeof options, url, o ? o : &defaults))
+        return sl_seterr(err, errlen,
+                         "pg connect: startup options (PGOPTIONS or the URL's options) and "
+                         "the timeouts exceed %zu bytes",
+                         sizeof options - 1);
 
     /* Without a bound a connect to a black-holed address hangs for the kernel's SYN retries
      * (minutes); libpq only applies PGCONNECT_TIMEOUT when the parameter is absent. */
@@ -147,6 +206,10 @@ int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
     if (app_name) {
         keys[n] = "application_name";
         vals[n++] = app_name;
+    }
+    if (options[0]) {
+        keys[n] = "options";
+        vals[n++] = options;
     }
     keys[n] = NULL;
     vals[n] = NULL;
@@ -377,4 +440,67 @@ int sl_pg_reconnect(PGconn *conn, int *reconnected, char *err, size_t errlen)
     }
     *reconnected = 1;
     return 0;
+}
+
+void sl_pg_link_init(sl_pg_link *l, const char *app_name, const sl_pg_opts *o)
+{
+    memset(l, 0, sizeof(*l));
+    snprintf(l->app_name, sizeof l->app_name, "%s", app_name ? app_name : "");
+    if (o) {
+        l->opts = *o;
+    } else {
+        l->opts.statement_timeout_ms = SL_PG_DEFAULT_STATEMENT_TIMEOUT_MS;
+        l->opts.lock_timeout_ms = SL_PG_DEFAULT_LOCK_TIMEOUT_MS;
+    }
+}
+
+int sl_pg_ensure(sl_pg_link *l, int *reconnected, char *err, size_t errlen)
+{
+    char msg[SL_ERRLEN];
+    long long now;
+    int had = l->conn != NULL;
+
+    if (reconnected)
+        *reconnected = 0;
+    if (l->conn && PQstatus(l->conn) == CONNECTION_OK)
+        return 0;
+    now = sl_mono_ms();
+    /* A dead server is tried at most once per gap, whoever asks and however often: callers
+     * ask before every use, from a loop that must not wait on connects that cannot work. */
+    if (l->next_try_ms && now < l->next_try_ms)
+        return sl_seterr(err, errlen, "pg %s: connection down, next reconnect in %lld ms",
+                         l->app_name, l->next_try_ms - now);
+    if (l->conn) {
+        /* Same parameters, including keepalives, application_name and the timeouts. */
+        PQreset(l->conn);
+        if (PQstatus(l->conn) != CONNECTION_OK) {
+            chomp_copy(msg, sizeof msg, PQerrorMessage(l->conn));
+            goto fail;
+        }
+    } else if (sl_pg_connect_opts(&l->conn, l->app_name[0] ? l->app_name : NULL, &l->opts, msg,
+                                  sizeof msg)) {
+        l->conn = NULL;
+        goto fail;
+    }
+    if (l->gap_ms || had)
+        sl_info(NULL, "pg %s: connection re-established", l->app_name);
+    l->gap_ms = 0;
+    l->next_try_ms = 0;
+    if (reconnected)
+        *reconnected = 1;
+    return 0;
+fail:
+    l->gap_ms = l->gap_ms ? l->gap_ms * 2 : SL_PG_RETRY_MIN_MS;
+    if (l->gap_ms > SL_PG_RETRY_MAX_MS)
+        l->gap_ms = SL_PG_RETRY_MAX_MS;
+    l->next_try_ms = sl_mono_ms() + l->gap_ms;
+    sl_warn(NULL, "pg %s: reconnect failed, next try in %lld ms: %s", l->app_name, l->gap_ms, msg);
+    return sl_seterr(err, errlen, "pg %s: %s", l->app_name, msg);
+}
+
+void sl_pg_link_cleanup(sl_pg_link *l)
+{
+    if (l->conn)
+        PQfinish(l->conn);
+    memset(l, 0, sizeof(*l));
 }

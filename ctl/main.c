@@ -24,6 +24,7 @@ typedef struct ctl_cfg {
     char *lake_bucket;
     char *lake_prefix;
     sl_aws_opts aws;
+    sl_pg_opts pg;
 } ctl_cfg;
 
 static const sl_cfg_opt ctl_opts[] = {
@@ -34,6 +35,7 @@ static const sl_cfg_opt ctl_opts[] = {
     {"LAKE_PREFIX", SL_CFG_STRING, "", 0, -1, 0, offsetof(ctl_cfg, lake_prefix),
      "lake prefix (lake command)"},
     SL_AWS_CFG_OPTS(ctl_cfg, aws),
+    SL_PG_CFG_OPTS(ctl_cfg, pg),
 };
 
 static void usage(FILE *out, const char *prog)
@@ -48,14 +50,15 @@ static void usage(FILE *out, const char *prog)
                    SL_ARRAY_LEN(ctl_opts));
 }
 
-static int cmd_runs(int argc, char **argv)
+static int cmd_runs(const ctl_cfg *cfg, int argc, char **argv)
 {
-    PGconn *conn = NULL;
+    sl_pg_link pg;
     char err[SL_ERRLEN];
     const char **ids = NULL;
     size_t n = 0;
     int since = 24, rc = 1;
 
+    sl_pg_link_init(&pg, "snaplakectl", &cfg->pg);
     ids = calloc((size_t)argc + 1, sizeof(*ids));
     if (!ids)
         return 1;
@@ -70,16 +73,16 @@ static int cmd_runs(int argc, char **argv)
             ids[n++] = argv[i];
         }
     }
-    if (sl_pg_connect(&conn, "snaplakectl", err, sizeof(err)) != 0 ||
-        sl_ledger_migrate(conn, err, sizeof(err)) != 0 ||
-        sl_ledger_report(conn, stdout, ids, n, since, err, sizeof(err)) != 0) {
+    if (sl_pg_ensure(&pg, NULL, err, sizeof(err)) != 0 ||
+        sl_ledger_migrate(pg.conn, err, sizeof(err)) != 0 ||
+        sl_pg_ensure(&pg, NULL, err, sizeof(err)) != 0 ||
+        sl_ledger_report(pg.conn, stdout, ids, n, since, err, sizeof(err)) != 0) {
         fprintf(stderr, "snaplakectl runs: %s\n", err);
         goto out;
     }
     rc = 0;
 out:
-    if (conn)
-        PQfinish(conn);
+    sl_pg_link_cleanup(&pg);
     free(ids);
     return rc;
 }
@@ -204,7 +207,7 @@ int main(int argc, char **argv)
         level = SL_LOG_WARN;
     sl_log_init("snaplakectl", level);
     if (strcmp(argv[1], "runs") == 0) {
-        rc = cmd_runs(argc - 2, argv + 2);
+        rc = cmd_runs(&cfg, argc - 2, argv + 2);
     } else if (strcmp(argv[1], "lake") == 0 && argc == 2) {
         rc = cmd_lake(&cfg);
     } else {

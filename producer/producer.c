@@ -52,7 +52,7 @@ struct sl_producer {
     size_t nclusters;
     sl_creds_provider *creds;
     sl_aws *aws;
-    PGconn *pg;
+    sl_pg_link pg; /* the ledger's connection, ensured before each use */
     sl_kafka_producer *prod;
     char snap_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
     sl_producer_stats st;
@@ -78,6 +78,7 @@ static const sl_cfg_opt producer_opts[] = {
     SL_KAFKA_TOPIC_CFG_OPTS(sl_producer_cfg, topics),
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_producer_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
+    SL_PG_CFG_OPTS(sl_producer_cfg, pg),
 };
 
 static const sl_cfg_opt aws_opts[] = {SL_AWS_CFG_OPTS(sl_producer_cfg, aws)};
@@ -174,18 +175,6 @@ static long long backoff(const sl_producer *p, int attempt)
     return (long long)(sl_random_u64() % ((unsigned long long)cap + 1ULL));
 }
 
-/* The ledger connection, healed when it broke (PQreset with the same parameters). */
-static void pg_heal(sl_producer *p)
-{
-    char err[SL_ERRLEN];
-    int again = 0;
-
-    if (sl_pg_reconnect(p->pg, &again, err, sizeof(err)))
-        sl_warn(NULL, "postgres still unreachable: %s", err);
-    else if (again)
-        sl_info(NULL, "postgres connection re-established");
-}
-
 static char *dup_time(long long ms)
 {
     char t[32];
@@ -220,9 +209,13 @@ static int step_once(sl_producer *p, step_args *a, char *err, size_t errlen)
 
     switch (a->kind) {
     case STEP_EXISTS:
-        return sl_ledger_run_exists(p->pg, a->run_id, &a->exists, err, errlen);
+        if (sl_pg_ensure(&p->pg, NULL, err, errlen))
+            return -1;
+        return sl_ledger_run_exists(p->pg.conn, a->run_id, &a->exists, err, errlen);
     case STEP_ENSURE:
-        return sl_ledger_run_ensure(p->pg, a->m, &a->created, err, errlen);
+        if (sl_pg_ensure(&p->pg, NULL, err, errlen))
+            return -1;
+        return sl_ledger_run_ensure(p->pg.conn, a->m, &a->created, err, errlen);
     case STEP_PRODUCE:
     case STEP_DLQ:
         return sl_kafka_produce_sync(p->prod, a->topic, RD_KAFKA_PARTITION_UA, a->key,
@@ -245,8 +238,6 @@ static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char 
                              attempt, e);
         sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
                   step_names[a->kind], attempt, p->cfg.max_attempts, e);
-        if (a->kind == STEP_EXISTS || a->kind == STEP_ENSURE)
-            pg_heal(p);
         if (nap(backoff(p, attempt)))
             return sl_seterr(err, errlen, "%s: stopped while retrying: %s", step_names[a->kind], e);
     }
@@ -706,12 +697,14 @@ static int pg_start(sl_producer *p, char *err, size_t errlen)
 {
     char e[SL_ERRLEN];
 
+    sl_pg_link_init(&p->pg, "snaplake-producer", &p->cfg.pg);
     for (int attempt = 1;; attempt++) {
-        if (sl_pg_connect(&p->pg, "snaplake-producer", e, sizeof(e)) == 0) {
-            if (sl_ledger_migrate(p->pg, e, sizeof(e)) == 0)
+        /* The link's own rate limit is for the loop's reconnects; the start has its own
+         * tries and backoff. */
+        if (sl_pg_connect_opts(&p->pg.conn, p->pg.app_name, &p->pg.opts, e, sizeof(e)) == 0) {
+            if (sl_ledger_migrate(p->pg.conn, e, sizeof(e)) == 0)
                 return 0;
-            PQfinish(p->pg);
-            p->pg = NULL;
+            sl_pg_link_cleanup(&p->pg);
             return sl_seterr(err, errlen, "ledger migrations: %s", e);
         }
         if (attempt >= p->cfg.max_attempts)
@@ -884,8 +877,7 @@ void sl_producer_free(sl_producer *p)
     if (!p)
         return;
     sl_kafka_producer_free(p->prod);
-    if (p->pg)
-        PQfinish(p->pg);
+    sl_pg_link_cleanup(&p->pg);
     sl_aws_free(p->aws);
     sl_creds_provider_free(p->creds);
     free_clusters(p);

@@ -33,6 +33,7 @@
 
 #include "aws_http.h"
 #include "kafka.h"
+#include "pg.h"
 #include "util.h"
 
 /* The producer's settings (its config table; --help prints it). */
@@ -46,6 +47,7 @@ typedef struct sl_producer_cfg {
     long long max_attempts;       /* PRODUCER_MAX_ATTEMPTS: tries of Kafka/PostgreSQL steps */
     long long retry_base_ms;      /* PRODUCER_RETRY_BASE */
     char *database_url;           /* DATABASE_URL (else libpq's PG* environment) */
+    sl_pg_opts pg;                /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
     sl_aws_opts aws;              /* AWS_* rows; read in discover and cluster modes only */
 } sl_producer_cfg;
 

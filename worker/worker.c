@@ -8,8 +8,9 @@
  * export never trips max.poll.interval.ms).
  *
  * At-least-once bookkeeping, in this order, each step retried with backoff until it is durable
- * and never skipped: (1) publish the output / failure / dead letter and wait for its delivery
- * report, (2) record the outcome in the ledger, (3) tell the offset tracker, and store the
+ * and never skipped: (1) publish the output / failure / dead letter and await its delivery
+ * report (the job waits "publishing" while the loop drives every other job; on_delivery
+ * completes it), (2) record the outcome in the ledger, (3) tell the offset tracker, and store the
  * offset it allows (Kafka's committed offset means "everything before is done", so a job that
  * finishes before an earlier one of the same partition only advances the tracker). A crash
  * anywhere before (3) redelivers the message; every stage is idempotent, so the redo is
@@ -33,6 +34,12 @@
 
 #define DEFAULT_MAX_JOBS 16
 #define POLL_MAX_MS 200
+#define AWS_SLEEP_BUDGET_MS 250
+/* Longest consumer poll while a publish waits for its delivery report: the reports arrive on
+ * the producer's queue, which the consumer's poll does not wake for. */
+#define PUBLISH_POLL_MS 10
+/* Longest wait on revoke and on stop for output already on its way (settle). */
+#define SETTLE_MS 5000
 #define TOPIC_LEN 256
 
 typedef enum wj_phase {
@@ -48,12 +55,16 @@ typedef enum wj_phase {
 typedef struct wjob {
     sl_job job;
     wj_phase phase;
-    sl_step_result result; /* DONE or FAILED in WJ_FINISH */
-    int started;           /* start() called and job_cleanup() still owed */
-    int published;         /* (1) done */
-    int recorded;          /* (2) done */
-    long long due_ms;      /* when BEGIN/BACKOFF/FINISH/DLQ may act next */
-    int tries;             /* bookkeeping tries, for their backoff */
+    sl_step_result result;     /* DONE or FAILED in WJ_FINISH */
+    int started;               /* start() called and job_cleanup() still owed */
+    int published;             /* (1) done: the delivery report said durable */
+    uint64_t pub_ticket;       /* (1) in flight ("publishing"): the message's ticket, else 0 */
+    long long pub_deadline_ms; /* stop waiting for that report then (PUBLISH_TIMEOUT) */
+    const char *pub_topic;     /* what is in flight, for the log (borrowed: w's topic names) */
+    const char *pub_type;
+    int recorded;     /* (2) done */
+    long long due_ms; /* when BEGIN/BACKOFF/FINISH/DLQ may act next */
+    int tries;        /* bookkeeping tries, for their backoff */
     char *topic;
     unsigned char *key;
     size_t keylen;
@@ -75,7 +86,7 @@ struct sl_worker {
     long long max_jobs;
     sl_creds_provider *creds;
     sl_aws *aws;
-    PGconn *pg;
+    sl_pg_link pg; /* the ledger's connection; sl_worker_pg heals it */
     sl_kafka_producer *prod;
     sl_kafka_consumer *cons;
     sl_offsets *offsets;
@@ -109,6 +120,7 @@ static const sl_cfg_opt worker_opts[] = {
     SL_KAFKA_TOPIC_CFG_OPTS(sl_worker_cfg, topics),
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_worker_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
+    SL_PG_CFG_OPTS(sl_worker_cfg, pg),
     SL_AWS_CFG_OPTS(sl_worker_cfg, aws),
 };
 
@@ -161,7 +173,12 @@ const char *sl_worker_stage_name(const sl_worker *w)
 
 PGconn *sl_worker_pg(sl_worker *w)
 {
-    return w->pg;
+    char err[SL_ERRLEN];
+
+    /* The failure is logged by sl_pg_ensure (once per try); callers log their own work. */
+    if (sl_pg_ensure(&w->pg, NULL, err, sizeof(err)))
+        return NULL;
+    return w->pg.conn;
 }
 
 void sl_worker_set_default_max_jobs(sl_worker *w, long long n)
@@ -175,27 +192,27 @@ long long sl_worker_max_jobs(const sl_worker *w)
     return w->max_jobs;
 }
 
+/* application_name "snaplake-<stage>[-<suffix>]" into app[applen]. */
+static void app_name_for(const sl_worker *w, const char *suffix, char *app, size_t applen)
+{
+    /* PostgreSQL keeps 63 bytes of application_name; longer names are cut, which is fine. */
+    snprintf(app, applen, "%.40s%s%.20s", w->app_name, suffix ? "-" : "", suffix ? suffix : "");
+}
+
 int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err, size_t errlen)
 {
     char app[64];
 
-    /* PostgreSQL keeps 63 bytes of application_name; longer names are cut, which is fine. */
-    snprintf(app, sizeof(app), "%.40s%s%.20s", w->app_name, suffix ? "-" : "",
-             suffix ? suffix : "");
-    return sl_pg_connect(out, app, err, errlen);
+    app_name_for(w, suffix, app, sizeof(app));
+    return sl_pg_connect_opts(out, app, &w->cfg.pg, err, errlen);
 }
 
-/* The worker's ledger connection, healed first when it broke (a PG restart must not stop the
- * worker: the write is retried with backoff by the caller). */
-static void pg_heal(sl_worker *w)
+void sl_worker_pg_link_init(sl_worker *w, const char *suffix, sl_pg_link *l)
 {
-    char err[SL_ERRLEN];
-    int again = 0;
+    char app[64];
 
-    if (sl_pg_reconnect(w->pg, &again, err, sizeof(err)))
-        sl_warn(NULL, "postgres still unreachable: %s", err);
-    else if (again)
-        sl_info(NULL, "postgres connection re-established");
+    app_name_for(w, suffix, app, sizeof(app));
+    sl_pg_link_init(l, app, &w->cfg.pg);
 }
 
 static long long bk_delay(const sl_worker *w, int tries)
@@ -269,28 +286,32 @@ static void job_cleanup_once(sl_worker *w, wjob *j)
     j->job.state = NULL;
 }
 
-void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status)
+void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
 {
     wjob *j = (wjob *)job;
-    char err[SL_ERRLEN];
+    char err[SL_ERRLEN], status[sizeof(j->ledger_status)];
+    PGconn *pg;
     const char *tid = job->export_task_id[0] ? job->export_task_id : NULL;
     int rc = 0;
 
+    /* A copy first: the runtime passes j->ledger_status itself to record the same status
+     * again with a new task id, and snprintf onto its own source is undefined (glibc left the
+     * remembered status empty and logged "event":""). */
+    snprintf(status, sizeof(status), "%s", status_in);
     if (!job->in.run_id || j->fenced)
         return;
     if (strcmp(j->ledger_status, status) == 0 &&
         strcmp(j->ledger_task_id, job->export_task_id) == 0)
         return;
-    if (!w->pg ||
-        (rc = sl_ledger_stage_update(w->pg, job->in.run_id, w->stage->name, j->fence, status, tid,
+    if (!(pg = sl_worker_pg(w)) ||
+        (rc = sl_ledger_stage_update(pg, job->in.run_id, w->stage->name, j->fence, status, tid,
                                      job->export_generation, NULL, NULL, err, sizeof(err)))) {
         if (rc == SL_LEDGER_FENCED) {
             j->fenced = 1; /* run_jobs drops the job after this step */
             return;
         }
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger status %s not recorded: %s", status,
-                w->pg ? err : "no connection");
-        pg_heal(w);
+                pg ? err : "no connection");
         return;
     }
     snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", status);
@@ -386,9 +407,11 @@ static void begin(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int ledger_attempt = 0;
 
-    if (!w->pg || sl_ledger_stage_begin(w->pg, &j->job.in, w->stage->name, &ledger_attempt, err,
-                                        sizeof(err))) {
-        if (w->pg && ledger_refused_data(err)) {
+    PGconn *pg = sl_worker_pg(w);
+
+    if (!pg ||
+        sl_ledger_stage_begin(pg, &j->job.in, w->stage->name, &ledger_attempt, err, sizeof(err))) {
+        if (pg && ledger_refused_data(err)) {
             /* A poison message: the ledger will refuse it on every retry, and an endless
              * retry would hold a job slot and the partition's committed offset forever. */
             snprintf(j->reason, sizeof(j->reason), "the run ledger refuses this message: %.440s",
@@ -403,8 +426,7 @@ static void begin(sl_worker *w, wjob *j)
         j->tries++;
         j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger begin failed, will retry: %s",
-                w->pg ? err : "no connection");
-        pg_heal(w);
+                pg ? err : "no connection");
         return;
     }
     j->tries = 0;
@@ -499,7 +521,8 @@ static int dead_letter_msg(wjob *j, sl_msg *d, char *err, size_t errlen)
     return 0;
 }
 
-/* (1) of the bookkeeping. Returns 0 when durable, -1 to retry later. */
+/* (1) of the bookkeeping. Returns 0 when there is nothing (more) to publish, 1 when the
+ * message is enqueued and its delivery report is awaited (j->pub_ticket), -1 to retry later. */
 static int publish(sl_worker *w, wjob *j)
 {
     sl_msg fm;
@@ -519,8 +542,7 @@ static int publish(sl_worker *w, wjob *j)
         topic = w->dlq_topic;
         key = (const char *)j->key;
         keylen = j->keylen;
-    } else if (j->result == SL_STEP_DONE && w->stage->out_topic &&
-               j->job.out.type != SL_MSG_NONE) {
+    } else if (j->result == SL_STEP_DONE && w->stage->out_topic && j->job.out.type != SL_MSG_NONE) {
         m = &j->job.out;
         topic = w->out_topic;
     } else if (j->result == SL_STEP_DONE) {
@@ -574,16 +596,22 @@ static int publish(sl_worker *w, wjob *j)
     }
     {
         rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (sl_kafka_produce_sync(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
-                                  NULL, 0, (int)w->cfg.topics.publish_timeout_ms, &code, err,
-                                  sizeof(err))) {
+        uint64_t ticket = 0;
+        /* Enqueued, not waited for: the delivery report arrives through on_delivery while
+         * the loop keeps driving every other job. */
+        if (sl_kafka_produce_async(w->prod, topic, RD_KAFKA_PARTITION_UA, key, keylen, text, len,
+                                   NULL, 0, &ticket, &code, err, sizeof(err))) {
             log_job(SL_LOG_WARN, j, "publish_error", "publish to %s failed, will retry: %s", topic,
                     err);
             goto out;
         }
+        j->pub_ticket = ticket;
+        j->pub_deadline_ms = sl_mono_ms() + w->cfg.topics.publish_timeout_ms;
+        j->pub_topic = topic;
+        j->pub_type = sl_msg_type_name(m->type);
+        log_job(SL_LOG_DEBUG, j, "publishing", "publishing %s to %s", j->pub_type, topic);
     }
-    log_job(SL_LOG_INFO, j, "published", "published %s to %s", sl_msg_type_name(m->type), topic);
-    rc = 0;
+    rc = 1;
 out:
     free(text);
     sl_msg_cleanup(&fm);
@@ -596,21 +624,23 @@ static int record(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int ok = j->result == SL_STEP_DONE, rc = 0;
 
+    PGconn *pg;
+
     if (j->phase == WJ_DLQ)
         return 0;
-    if (!w->pg || (rc = sl_ledger_stage_finish(
-                       w->pg, j->job.in.run_id, w->stage->name, j->fence,
-                       ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED, ok ? NULL : j->job.error_code,
-                       ok ? NULL : j->job.error_message,
-                       j->job.export_task_id[0] ? j->job.export_task_id : NULL,
-                       j->job.export_generation, NULL, NULL, err, sizeof(err)))) {
+    if (!(pg = sl_worker_pg(w)) ||
+        (rc =
+             sl_ledger_stage_finish(pg, j->job.in.run_id, w->stage->name, j->fence,
+                                    ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
+                                    ok ? NULL : j->job.error_code, ok ? NULL : j->job.error_message,
+                                    j->job.export_task_id[0] ? j->job.export_task_id : NULL,
+                                    j->job.export_generation, NULL, NULL, err, sizeof(err)))) {
         if (rc == SL_LEDGER_FENCED) {
             j->fenced = 1;
             return -1;
         }
         log_job(SL_LOG_WARN, j, "ledger_error", "ledger finish failed, will retry: %s",
-                w->pg ? err : "no connection");
-        pg_heal(w);
+                pg ? err : "no connection");
         return -1;
     }
     return 0;
@@ -645,26 +675,42 @@ static int finish(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int64_t pos;
 
+    if (!j->published && j->pub_ticket) {
+        if (sl_mono_ms() < j->pub_deadline_ms)
+            return 0; /* publishing: on_delivery makes the job due again */
+        log_job(SL_LOG_WARN, j, "publish_error",
+                "publish to %s: no delivery report within %lld ms (not known durable), will "
+                "retry",
+                j->pub_topic, w->cfg.topics.publish_timeout_ms);
+        j->pub_ticket = 0; /* a late report for it finds no job */
+        goto later;
+    }
     if (!j->published) {
+        int rc;
         /* A stale owner must not publish over the new owner's result: check the fence first
          * (the final ledger write is fenced again, for the moment in between). */
         if (j->phase != WJ_DLQ && !j->fenced) {
-            int rc = w->pg ? sl_ledger_stage_check(w->pg, j->job.in.run_id, w->stage->name,
-                                                   j->fence, err, sizeof(err))
-                           : -1;
-            if (rc == SL_LEDGER_FENCED)
+            PGconn *pg = sl_worker_pg(w);
+            int frc = pg ? sl_ledger_stage_check(pg, j->job.in.run_id, w->stage->name, j->fence,
+                                                 err, sizeof(err))
+                         : -1;
+            if (frc == SL_LEDGER_FENCED)
                 j->fenced = 1;
-            else if (rc) {
+            else if (frc) {
                 log_job(SL_LOG_WARN, j, "ledger_error", "ledger fence check failed, will retry: %s",
-                        w->pg ? err : "no connection");
-                pg_heal(w);
+                        pg ? err : "no connection");
                 goto later;
             }
         }
         if (j->fenced)
             goto fenced;
-        if (publish(w, j))
+        rc = publish(w, j);
+        if (rc < 0)
             goto later;
+        if (rc == 1) {
+            j->due_ms = j->pub_deadline_ms;
+            return 0;
+        }
         j->published = 1;
     }
     if (!j->recorded) {
@@ -687,6 +733,84 @@ fenced:
 later:
     j->tries++;
     j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
+    return 0;
+}
+
+/*
+ * Delivery-report hook (kafka.h), called from sl_kafka_producer_poll in the loop: completes (1)
+ * of the job whose message it reports, so (2) and (3) follow on its next turn, in that order.
+ * A report for a job that is gone (revoked, stopped, or its wait timed out) is dropped: that
+ * input is redone, and redoing is idempotent.
+ */
+static void on_delivery(sl_kafka_producer *p, uint64_t ticket, rd_kafka_resp_err_t e, void *ud)
+{
+    sl_worker *w = ud;
+
+    (void)p;
+    for (size_t i = 0; i < w->njobs; i++) {
+        wjob *j = w->jobs[i];
+        if (j->pub_ticket != ticket)
+            continue;
+        j->pub_ticket = 0;
+        if (e) {
+            j->tries++;
+            j->due_ms = sl_mono_ms() + bk_delay(w, j->tries);
+            log_job(SL_LOG_WARN, j, "publish_error",
+                    "publish to %s failed, will retry: delivery failed: %s (%s)", j->pub_topic,
+                    rd_kafka_err2str(e), rd_kafka_err2name(e));
+            return;
+        }
+        j->published = 1;
+        j->due_ms = sl_mono_ms();
+        log_job(SL_LOG_INFO, j, "published", "published %s to %s", j->pub_type, j->pub_topic);
+        return;
+    }
+    sl_debug(NULL, "delivery report for a job no longer here (%s)", rd_kafka_err2name(e));
+}
+
+/*
+ * Finishes, for up to budget_ms, the bookkeeping of the jobs whose output is already on its way
+ * (publishing, or published and not yet recorded and stored), of topic/partition or of every
+ * partition when topic is NULL: serves delivery reports and runs (2) and (3) as they become
+ * due. On revoke and on stop: the message is out, and dropping the job now would make the
+ * next owner publish it again. Jobs still unsettled at the deadline are left to the caller
+ * (dropped: the redo is idempotent).
+ */
+static void settle(sl_worker *w, const char *topic, int32_t partition, long long budget_ms)
+{
+    long long deadline = sl_mono_ms() + budget_ms;
+
+    for (;;) {
+        int left = 0;
+
+        (void)sl_kafka_producer_poll(w->prod, 0);
+        for (size_t i = 0; i < w->njobs;) {
+            wjob *j = w->jobs[i];
+            int ours = !topic || (j->job.partition == partition && strcmp(j->topic, topic) == 0);
+
+            if (!ours || !(j->pub_ticket || j->published)) {
+                i++;
+                continue;
+            }
+            if (sl_mono_ms() >= j->due_ms && finish(w, j)) {
+                job_remove_at(w, i);
+                continue;
+            }
+            left++;
+            i++;
+        }
+        if (!left || sl_mono_ms() >= deadline)
+            return;
+        (void)sl_kafka_producer_poll(w->prod, 20);
+    }
+}
+
+/* Non-zero while some job waits for a delivery report. */
+static int publishing(const sl_worker *w)
+{
+    for (size_t i = 0; i < w->njobs; i++)
+        if (w->jobs[i]->pub_ticket)
+            return 1;
     return 0;
 }
 
@@ -897,16 +1021,22 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
     char err[SL_ERRLEN];
 
     if (assigned) {
+        int want = full(w) || w->nheld > 0;
+
+        /* Every assigned partition is set explicitly to the state the worker wants, never left
+         * to what the client kept from before the rebalance: a partition that came back paused
+         * while w->paused said otherwise would never be fetched again (update_pause only acts
+         * on a change of the wanted state). */
         sl_info(NULL, "assigned %d partitions", parts->cnt);
-        if (full(w) || w->nheld > 0) {
-            for (int i = 0; i < parts->cnt; i++)
-                if (sl_kafka_consumer_pause(c, parts->elems[i].topic, parts->elems[i].partition,
-                                            err, sizeof(err)))
-                    sl_warn(NULL, "re-pause failed: %s", err);
-            w->paused = 1;
-        } else {
-            w->paused = 0;
+        for (int i = 0; i < parts->cnt; i++) {
+            const char *t = parts->elems[i].topic;
+            int32_t p = parts->elems[i].partition;
+            if (want ? sl_kafka_consumer_pause(c, t, p, err, sizeof(err))
+                     : sl_kafka_consumer_resume(c, t, p, err, sizeof(err)))
+                sl_warn(NULL, "%s %s[%d] after assign failed: %s", want ? "pause" : "resume", t,
+                        (int)p, err);
         }
+        w->paused = want;
         return;
     }
     sl_info(NULL, "revoking %d partitions", parts->cnt);
@@ -914,8 +1044,10 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
         const char *t = parts->elems[k].topic;
         int32_t p = parts->elems[k].partition;
 
-        /* The next owner restarts from the committed offset and redoes these jobs; every
-         * stage is idempotent (an export adopts its task by id). */
+        /* Output already on its way is settled first (stored offsets are committed right
+         * after this hook); the next owner restarts from the committed offset and redoes the
+         * other jobs; every stage is idempotent (an export adopts its task by id). */
+        settle(w, t, p, SETTLE_MS);
         for (size_t i = 0; i < w->njobs;) {
             if (w->jobs[i]->job.partition == p && strcmp(w->jobs[i]->topic, t) == 0) {
                 log_job(SL_LOG_INFO, w->jobs[i], "revoked", "partition revoked, job dropped");
@@ -936,6 +1068,8 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
         }
         sl_offsets_forget(w->offsets, t, p);
     }
+    /* kafka.c resumes the revoked partitions once this returns (eager: the whole assignment
+     * goes), so nothing stays paused and the next assign sets each partition explicitly. */
     w->paused = 0;
 }
 
@@ -1018,6 +1152,10 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
                   w->cfg.topics.prefix);
         goto fail;
     }
+    /* In-call AWS retries may sleep this long in all; beyond it the call returns the
+     * transient error (with retry_after_ms) and the job retries from the loop (stage.h: a
+     * step returns within a few hundred ms). */
+    w->cfg.aws.max_sleep_ms = AWS_SLEEP_BUDGET_MS;
     {
         sl_creds_opts co;
         memset(&co, 0, sizeof(co));
@@ -1032,11 +1170,12 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (sl_pg_connect(&w->pg, w->app_name, perr, sizeof(perr))) {
+    sl_pg_link_init(&w->pg, w->app_name, &w->cfg.pg);
+    if (sl_pg_ensure(&w->pg, NULL, perr, sizeof(perr))) {
         sl_seterr(err, errlen, "postgres: %s", perr);
         goto fail;
     }
-    if (sl_ledger_migrate(w->pg, perr, sizeof(perr))) {
+    if (sl_ledger_migrate(w->pg.conn, perr, sizeof(perr))) {
         sl_seterr(err, errlen, "ledger migrations: %s", perr);
         goto fail;
     }
@@ -1052,6 +1191,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             sl_seterr(err, errlen, "kafka producer: %s", perr);
             goto fail;
         }
+        sl_kafka_producer_set_report_hook(w->prod, on_delivery, w);
         if (w->stage->init(w, &w->ctx, perr, sizeof(perr))) {
             sl_seterr(err, errlen, "stage %s: %s", w->stage->name, perr);
             goto fail;
@@ -1106,6 +1246,8 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             wait = 0;
         if (wait > POLL_MAX_MS)
             wait = POLL_MAX_MS;
+        if (wait > PUBLISH_POLL_MS && publishing(w))
+            wait = PUBLISH_POLL_MS;
         if (sl_kafka_consumer_poll(w->cons, (int)wait, &m, NULL, perr, sizeof(perr))) {
             if (sl_kafka_consumer_fatal(w->cons)) {
                 snprintf(w->fatal_err, sizeof(w->fatal_err), "kafka consumer: %.480s", perr);
@@ -1119,6 +1261,7 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             else
                 accept_message(w, m);
         }
+        (void)sl_kafka_producer_poll(w->prod, 0); /* delivery reports: on_delivery */
         run_jobs(w);
     }
     if (w->fatal) {
@@ -1126,8 +1269,11 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
         sl_seterr(err, errlen, "%s", w->fatal_err);
         rc = -1;
     }
-    /* Shutdown (SIGTERM): abandon in-flight jobs without storing their offsets (the next
-     * owner redoes them idempotently), commit what is stored, leave the group, flush. */
+    /* Shutdown (SIGTERM): settle output already on its way, abandon the other in-flight jobs
+     * without storing their offsets (the next owner redoes them idempotently), commit what
+     * is stored, leave the group, flush. After a fatal error nothing more is stored. */
+    if (!w->fatal)
+        settle(w, NULL, -1, SETTLE_MS);
     sl_info(NULL, "stopping: abandoning %zu jobs", w->njobs);
     while (w->njobs)
         job_remove_at(w, w->njobs - 1);
@@ -1155,9 +1301,10 @@ void sl_worker_free(sl_worker *w)
     sl_kafka_consumer_free(w->cons);
     if (w->ctx_ready && w->stage->cleanup)
         w->stage->cleanup(w, w->ctx);
+    if (w->prod)
+        sl_kafka_producer_set_report_hook(w->prod, NULL, NULL); /* no job is left to report to */
     sl_kafka_producer_free(w->prod);
-    if (w->pg)
-        PQfinish(w->pg);
+    sl_pg_link_cleanup(&w->pg);
     sl_offsets_free(w->offsets);
     sl_aws_free(w->aws);
     sl_creds_provider_free(w->creds);

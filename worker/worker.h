@@ -22,21 +22,23 @@
 #include "aws_http.h"
 #include "config.h"
 #include "kafka.h"
+#include "pg.h"
 #include "stage.h"
 #include "util.h"
 
 /* The runtime's own settings (its config table; --help prints it). */
 typedef struct sl_worker_cfg {
-    char *log_level;              /* LOG_LEVEL */
-    char *stage;                  /* WORKER_STAGE (the command-line argument wins) */
-    char *group_id;               /* KAFKA_GROUP_ID; NULL = "snaplake-<stage>" */
-    long long max_jobs;           /* WORKER_MAX_JOBS; 0 = the stage's default */
-    long long max_attempts;       /* STAGE_MAX_ATTEMPTS */
-    long long retry_base_ms;      /* STAGE_RETRY_BASE */
-    long long retry_max_ms;       /* STAGE_RETRY_MAX */
-    sl_kafka_topic_opts topics;   /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
-    char *database_url;           /* DATABASE_URL (else libpq's PG* environment) */
-    sl_aws_opts aws;              /* AWS_* rows (SL_AWS_CFG_OPTS) */
+    char *log_level;            /* LOG_LEVEL */
+    char *stage;                /* WORKER_STAGE (the command-line argument wins) */
+    char *group_id;             /* KAFKA_GROUP_ID; NULL = "snaplake-<stage>" */
+    long long max_jobs;         /* WORKER_MAX_JOBS; 0 = the stage's default */
+    long long max_attempts;     /* STAGE_MAX_ATTEMPTS */
+    long long retry_base_ms;    /* STAGE_RETRY_BASE */
+    long long retry_max_ms;     /* STAGE_RETRY_MAX */
+    sl_kafka_topic_opts topics; /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
+    char *database_url;         /* DATABASE_URL (else libpq's PG* environment) */
+    sl_pg_opts pg;              /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
+    sl_aws_opts aws;            /* AWS_* rows (SL_AWS_CFG_OPTS) */
 } sl_worker_cfg;
 
 typedef struct sl_worker sl_worker;
@@ -84,20 +86,29 @@ const sl_worker_cfg *sl_worker_config(const sl_worker *w);
 const char *sl_worker_stage_name(const sl_worker *w);
 
 /*
- * The worker's main PostgreSQL connection (the ledger's). Stages may run short queries on it
- * between steps; they must not leave a transaction open or hold session locks on it (use
- * sl_worker_pg_connect for those). May be NULL for a moment while the runtime reconnects.
+ * The worker's main PostgreSQL connection (the ledger's), healed first (sl_pg_ensure) when it
+ * broke, whoever asks. Stages may run short queries on it between steps; they must not leave
+ * a transaction open or hold session locks on it (use sl_worker_pg_connect for those). NULL
+ * while the server is unreachable (reconnects are rate-limited): retry the work later.
  */
 PGconn *sl_worker_pg(sl_worker *w);
 
 /*
- * Opens a new PostgreSQL connection with the worker's settings (DATABASE_URL or PG*), e.g. an
- * export slot that must hold a session advisory lock for the export's whole life. *out is the
- * caller's (PQfinish). application_name is "snaplake-<stage>-<suffix>" (suffix may be NULL).
- * Returns 0 or -1 with libpq's text.
+ * Opens a new PostgreSQL connection with the worker's settings (DATABASE_URL or PG*, the
+ * PG_STATEMENT_TIMEOUT / PG_LOCK_TIMEOUT bounds), e.g. an export slot that must hold a session
+ * advisory lock for the export's whole life. *out is the caller's (PQfinish). application_name
+ * is "snaplake-<stage>-<suffix>" (suffix may be NULL). Returns 0 or -1 with libpq's text.
  */
 int sl_worker_pg_connect(sl_worker *w, const char *suffix, PGconn **out, char *err,
                          size_t errlen) SL_MUST_CHECK;
+
+/*
+ * Sets up *l (see pg.h's sl_pg_link) with the worker's settings and application_name
+ * "snaplake-<stage>-<suffix>", without connecting: a stage's long-lived connection that heals
+ * itself when the stage calls sl_pg_ensure(l, ...) before each use. The caller owns *l
+ * (sl_pg_link_cleanup).
+ */
+void sl_worker_pg_link_init(sl_worker *w, const char *suffix, sl_pg_link *l);
 
 /*
  * Lets a stage's init() set its default WORKER_MAX_JOBS (used only when WORKER_MAX_JOBS is
@@ -153,9 +164,11 @@ static inline size_t sl_worker_utf8_repair(char *s)
 
     while (*p) {
         unsigned c = p[0];
-        size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                                                              : (c >= 0xF0 && c <= 0xF4) ? 4
-                                                                                         : 0;
+        size_t n = c < 0x80                   ? 1
+                   : (c >= 0xC2 && c <= 0xDF) ? 2
+                   : (c >= 0xE0 && c <= 0xEF) ? 3
+                   : (c >= 0xF0 && c <= 0xF4) ? 4
+                                              : 0;
         unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
         size_t k;
 

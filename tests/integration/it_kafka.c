@@ -76,7 +76,7 @@ static void test_create_topics_idempotent(void)
    refused before any broker call. */
 static void test_create_pipeline_topics(void)
 {
-    static const char *const stages[] = {"snapshots", "exports", "copies",
+    static const char *const stages[] = {"snapshots", "exports",  "copies",
                                          "crawls",    "failures", "dlq"};
     char prefix[192], err[SL_ERRLEN];
     sl_kafka_topic_opts o = {.prefix = prefix, .create = 1, .partitions = 3, .replication = 1};
@@ -141,6 +141,58 @@ static void test_produce_20_sync(void)
     }
     sl_kafka_producer_free(p);
     CHECK_INT(code, RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* Delivery reports of async produces, as the hook saw them. */
+typedef struct reports {
+    uint64_t ticket[8];
+    rd_kafka_resp_err_t err[8];
+    int n;
+} reports;
+
+static void report_hook(sl_kafka_producer *p, uint64_t ticket, rd_kafka_resp_err_t e, void *ud)
+{
+    reports *r = ud;
+
+    (void)p;
+    if (r->n < 8) {
+        r->ticket[r->n] = ticket;
+        r->err[r->n++] = e;
+    }
+}
+
+static void test_produce_async_reports_each_ticket(void)
+{
+    sl_kafka_producer *p = NULL;
+    char err[SL_ERRLEN];
+    reports r = {{0}, {0}, 0};
+    uint64_t t[3] = {0, 0, 0};
+    rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR__FAIL;
+    long long deadline;
+
+    CHECK_INT(sl_kafka_producer_new(&p, NULL, NULL, err, sizeof err), 0);
+    sl_kafka_producer_set_report_hook(p, report_hook, &r);
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(sl_kafka_produce_async(p, topic1, RD_KAFKA_PARTITION_UA, "k", 1, "async", 5, NULL,
+                                         0, &t[i], &code, err, sizeof err),
+                  0);
+    /* A sync produce in between waits for its own report and passes the others on. */
+    CHECK_INT(sl_kafka_produce_sync(p, topic1, RD_KAFKA_PARTITION_UA, "k", 1, "sync", 4, NULL, 0,
+                                    15000, &code, err, sizeof err),
+              0);
+    CHECK_INT(sl_kafka_produce_async(p, topic1, RD_KAFKA_PARTITION_UA, "k", 1, "async", 5, NULL, 0,
+                                     &t[2], &code, err, sizeof err),
+              0);
+    CHECK(t[0] != 0 && t[1] != t[0] && t[2] != t[1] && t[2] != t[0]);
+    deadline = sl_mono_ms() + 15000;
+    while (r.n < 3 && sl_mono_ms() < deadline)
+        (void)sl_kafka_producer_poll(p, 100);
+    sl_kafka_producer_free(p);
+    CHECK_INT(r.n, 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK(r.ticket[i] == t[i]); /* one partition (same key): reports in order */
+        CHECK_INT(r.err[i], RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
 }
 
 static int assigned_calls, revoked_calls;
@@ -387,10 +439,14 @@ static void test_env_client_id_reaches_librdkafka(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_create_topics_idempotent),       SL_TEST(test_create_pipeline_topics),
+    SL_TEST(test_create_topics_idempotent),
+    SL_TEST(test_create_pipeline_topics),
     SL_TEST(test_produce_20_sync),
-    SL_TEST(test_manual_offsets_survive_restart), SL_TEST(test_pause_resume_stays_in_group),
-    SL_TEST(test_produce_errors_surface),         SL_TEST(test_env_client_id_reaches_librdkafka),
+    SL_TEST(test_manual_offsets_survive_restart),
+    SL_TEST(test_pause_resume_stays_in_group),
+    SL_TEST(test_produce_errors_surface),
+    SL_TEST(test_env_client_id_reaches_librdkafka),
+    SL_TEST(test_produce_async_reports_each_ticket), /* last: topic1 has 20 before it */
 };
 
 static int setup(void)

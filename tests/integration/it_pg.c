@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +414,162 @@ static void test_connect_failure_reports_libpq_text(void)
     CHECK(strstr(err, "127.0.0.1") != NULL || strstr(err, "refused") != NULL);
 }
 
+/*
+ * The SQLSTATE sql failed with ("" when it succeeded or carried none, "wait" when it ran
+ * past 5 s, when it is cancelled: the test fails instead of hanging on a missing bound).
+ */
+static const char *sqlstate_of(PGconn *c, const char *sql, char *buf, size_t len)
+{
+    long long deadline = sl_mono_ms() + 5000;
+    PGresult *r, *last = NULL;
+
+    snprintf(buf, len, "%s", "");
+    if (!PQsendQuery(c, sql))
+        return buf;
+    while (PQisBusy(c)) {
+        struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+        if (sl_mono_ms() >= deadline) {
+            PGcancel *cn = PQgetCancel(c);
+            char e[256];
+            if (cn) {
+                (void)PQcancel(cn, e, sizeof e);
+                PQfreeCancel(cn);
+            }
+            snprintf(buf, len, "%s", "wait");
+            deadline = sl_mono_ms() + 60000;
+        }
+        (void)poll(&pfd, 1, 100);
+        if (!PQconsumeInput(c))
+            break;
+    }
+    while ((r = PQgetResult(c))) {
+        PQclear(last);
+        last = r;
+    }
+    if (!buf[0] && last && PQresultStatus(last) == PGRES_FATAL_ERROR &&
+        PQresultErrorField(last, PG_DIAG_SQLSTATE))
+        snprintf(buf, len, "%s", PQresultErrorField(last, PG_DIAG_SQLSTATE));
+    PQclear(last);
+    return buf;
+}
+
+static void test_statement_and_lock_timeouts_on_every_connection(void)
+{
+    sl_pg_opts o = {300, 200};
+    PGconn *c = NULL, *d = connect_or_null("it-pg-default"), *holder = NULL;
+    char err[SL_ERRLEN], st[8];
+    int got = 0;
+
+    CHECK_INT(sl_pg_connect_opts(&c, "it-pg-timeouts", &o, err, sizeof err), 0);
+    CHECK(c && d);
+    /* The server ends a statement past statement_timeout: query_canceled. */
+    CHECK_STR(sqlstate_of(c, "SELECT pg_sleep(10)", st, sizeof st), "57014");
+    /* PGOPTIONS (setup's search_path) is kept next to the timeouts. */
+    CHECK_INT(count_rows(c, "SELECT count(*) FROM pg_namespace WHERE nspname = "
+                            "current_schema()"),
+              1);
+    {
+        PGresult *r = PQexec(c, "SELECT current_setting('statement_timeout'), "
+                                "current_setting('lock_timeout'), current_schema()");
+        CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+        if (PQntuples(r) == 1) {
+            CHECK_STR(PQgetvalue(r, 0, 0), "300ms");
+            CHECK_STR(PQgetvalue(r, 0, 1), "200ms");
+            CHECK_STR(PQgetvalue(r, 0, 2), schema);
+        }
+        PQclear(r);
+    }
+    /* The bounds survive a reset (startup options, not a SET). */
+    PQreset(c);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    CHECK_STR(sqlstate_of(c, "SELECT pg_sleep(10)", st, sizeof st), "57014");
+    /* lock_timeout: waiting on a lock another session holds fails with lock_not_available. */
+    CHECK_INT(sl_pg_connect(&holder, "it-pg-holder", err, sizeof err), 0);
+    CHECK_INT(sl_pg_try_advisory_lock(holder, lock_ns, 11, &got, err, sizeof err), 0);
+    CHECK_INT(got, 1);
+    {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, 11)", (int)lock_ns);
+        CHECK_STR(sqlstate_of(c, sql, st, sizeof st), "55P03");
+    }
+    /* sl_pg_connect: the defaults (30 s, 10 s). */
+    {
+        PGresult *r = PQexec(d, "SELECT current_setting('statement_timeout'), "
+                                "current_setting('lock_timeout')");
+        CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+        if (PQntuples(r) == 1) {
+            CHECK_STR(PQgetvalue(r, 0, 0), "30s");
+            CHECK_STR(PQgetvalue(r, 0, 1), "10s");
+        }
+        PQclear(r);
+    }
+    if (holder)
+        PQfinish(holder);
+    if (c)
+        PQfinish(c);
+    if (d)
+        PQfinish(d);
+}
+
+static void test_link_heals_and_rate_limits(void)
+{
+    sl_pg_link l;
+    PGconn *b = connect_or_null("it-pg-b");
+    char err[SL_ERRLEN], pid[16];
+    const char *params[] = {pid};
+    int re = -1;
+
+    CHECK(b != NULL);
+    sl_pg_link_init(&l, "it-pg-link", NULL);
+    CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), 0);
+    CHECK_INT(re, 1);
+    CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), 0);
+    CHECK_INT(re, 0);
+    /* The server ends the session: the next statement fails, the next ensure heals. */
+    snprintf(pid, sizeof pid, "%d", PQbackendPID(l.conn));
+    CHECK_INT(
+        sl_pg_exec(b, "SELECT pg_terminate_backend($1::int)", 1, params, NULL, err, sizeof err), 0);
+    CHECK(sl_pg_exec(l.conn, "SELECT 1", 0, NULL, NULL, err, sizeof err) == -1);
+    CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), 0);
+    CHECK_INT(re, 1);
+    CHECK_INT(sl_pg_exec(l.conn, "SELECT 1", 0, NULL, NULL, err, sizeof err), 0);
+    sl_pg_link_cleanup(&l);
+    CHECK(l.conn == NULL);
+
+    /* A dead server: one try, then none until the gap passed (no hammering, no sleep). */
+    {
+        char *saved = getenv("DATABASE_URL") ? strdup(getenv("DATABASE_URL")) : NULL;
+        long long gap;
+
+        setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none", 1);
+        sl_pg_link_init(&l, "it-pg-dead", NULL);
+        CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), -1);
+        CHECK(strstr(err, "127.0.0.1") != NULL || strstr(err, "refused") != NULL);
+        CHECK(l.conn == NULL);
+        gap = l.gap_ms;
+        CHECK_INT(gap, SL_PG_RETRY_MIN_MS);
+        CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), -1);
+        CHECK(strstr(err, "next reconnect in") != NULL);
+        CHECK_INT(l.gap_ms, gap); /* not tried again */
+        l.next_try_ms = 1;        /* the gap passed: tried, and the gap doubles */
+        CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), -1);
+        CHECK_INT(l.gap_ms, 2 * SL_PG_RETRY_MIN_MS);
+        for (int i = 0; i < 10; i++) {
+            l.next_try_ms = 1;
+            CHECK_INT(sl_pg_ensure(&l, &re, err, sizeof err), -1);
+        }
+        CHECK_INT(l.gap_ms, SL_PG_RETRY_MAX_MS);
+        sl_pg_link_cleanup(&l);
+        if (saved) {
+            setenv("DATABASE_URL", saved, 1);
+            free(saved);
+        } else
+            unsetenv("DATABASE_URL");
+    }
+    if (b)
+        PQfinish(b);
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_connect_keepalives_and_app_name),
     SL_TEST(test_migrate_applies_once),
@@ -423,6 +580,8 @@ static const sl_test tests[] = {
     SL_TEST(test_reconnect_after_backend_killed),
     SL_TEST(test_exec_params_and_errors),
     SL_TEST(test_connect_failure_reports_libpq_text),
+    SL_TEST(test_statement_and_lock_timeouts_on_every_connection),
+    SL_TEST(test_link_heals_and_rate_limits),
 };
 
 /* The connection that made the run's schema; it drops the schema after the tests. */

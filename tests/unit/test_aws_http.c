@@ -518,6 +518,83 @@ static void test_network_error_is_transient(void)
     CHECK_INT(e.http_status, 0);
 }
 
+static void test_call_sleep_budget_returns_retry_after(void)
+{
+    static const canned script[] = {
+        {503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+        {503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+        {503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+        {503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+        {503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+    };
+    sl_aws_opts o;
+    sl_aws_request req;
+    sl_aws_response resp;
+    sl_aws_error e;
+    char url[64], err[SL_ERRLEN];
+    int port = 0, st = 0;
+    pid_t pid = start_server(script, SL_ARRAY_LEN(script), &port);
+    sl_aws *c;
+
+    CHECK(pid > 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    memset(&o, 0, sizeof(o));
+    o.region = "us-east-1";
+    o.endpoint_url = url;
+    o.max_attempts = 5;
+    /* Backoffs drawn from [0, 20 s]: five attempts would sleep seconds; a 250 ms budget
+     * allows the rare short draw and nothing more. */
+    o.retry_base_ms = 60000;
+    o.max_sleep_ms = 250;
+    o.connect_timeout_ms = 2000;
+    o.request_timeout_ms = 5000;
+    c = sl_aws_new(&o, NULL, err, sizeof(err));
+    CHECK(c != NULL);
+    memset(&req, 0, sizeof(req));
+    req.service = "s3";
+    req.method = "GET";
+    req.bucket = "bkt";
+    req.path = "/k";
+    req.anonymous = 1;
+    sl_aws_response_init(&resp);
+    CHECK_INT(sl_aws_call(c, &req, &resp, &e), -1);
+    sl_aws_response_cleanup(&resp);
+    sl_aws_free(c);
+    /* The server waits for connections that will not come. */
+    kill(pid, SIGTERM);
+    (void)waitpid(pid, &st, 0);
+    CHECK_STR(e.code, "SlowDown");
+    CHECK_INT(e.transient, 1);
+    CHECK(e.attempts >= 1 && e.attempts < 5);
+    CHECK(e.retry_after_ms > 0);
+    CHECK(e.retry_after_ms <= 20000);
+}
+
+static void test_call_without_budget_has_no_retry_after(void)
+{
+    sl_aws_request req;
+    sl_aws_response resp;
+    sl_aws_error e;
+    int port = 0;
+    pid_t pid = start_server(NULL, 0, &port); /* exits at once: the port is then closed */
+    sl_aws *c;
+
+    CHECK(pid > 0);
+    CHECK_INT(wait_server(pid), 0);
+    c = local_client(port);
+    CHECK(c != NULL);
+    memset(&req, 0, sizeof(req));
+    req.service = "rds";
+    req.method = "POST";
+    req.anonymous = 1;
+    sl_aws_response_init(&resp);
+    CHECK_INT(sl_aws_call(c, &req, &resp, &e), -1);
+    sl_aws_response_cleanup(&resp);
+    sl_aws_free(c);
+    CHECK_INT(e.attempts, 3); /* every attempt made */
+    CHECK(e.retry_after_ms == 0);
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_is_transient),
     SL_TEST(test_parse_error),
@@ -531,5 +608,7 @@ static const sl_test tests[] = {
     SL_TEST(test_call_permanent_error_no_retry),
     SL_TEST(test_s3_200_error_is_retried),
     SL_TEST(test_network_error_is_transient),
+    SL_TEST(test_call_sleep_budget_returns_retry_after),
+    SL_TEST(test_call_without_budget_has_no_retry_after),
 };
 SL_TEST_MAIN(tests)
