@@ -198,6 +198,8 @@ def test_no_secret_in_any_output_of_a_debug_pipeline(standin, tmp_path):
     "postgresql://u:%s@[::1/db",                      # unterminated IPv6: the whole URL
     "postgresql://u@127.0.0.1:1/db?password=%s&nope=1",  # unknown query parameter
     "host=127.0.0.1 port=1 password='%s' dbname",    # conninfo without '='
+    "host=127.0.0.1 port=1 password=zq %s y",        # a blank in an unquoted password
+    "host=127.0.0.1 port=1 password='zq'z %s' y",   # a quote inside quotes
 ])
 def test_database_url_password_not_in_connect_error(url):
     h.require_stack()
