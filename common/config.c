@@ -343,10 +343,11 @@ out:
 
 int sl_cfg_check_log_level(const char *v, char *why, size_t whylen)
 {
-    static const char *const levels[] = {"debug", "info", "warn", "error"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(levels); i++)
-        if (strcasecmp(v, levels[i]) == 0)
-            return 0;
+    sl_log_level level;
+
+    /* The parser the binaries use, so the check and sl_log_init never disagree. */
+    if (sl_log_level_parse(v, &level) == 0)
+        return 0;
     return sl_seterr(why, whylen, "is not debug, info, warn or error");
 }
 

@@ -330,6 +330,7 @@ static void test_validators_table(void)
     } cases[] = {
         {sl_cfg_check_log_level, "debug", 1},
         {sl_cfg_check_log_level, "WARN", 1},
+        {sl_cfg_check_log_level, "warning", 1},
         {sl_cfg_check_log_level, "loud", 0},
         {sl_cfg_check_aws_region, "us-east-1", 1},
         {sl_cfg_check_aws_region, "eu-central-2", 1},
