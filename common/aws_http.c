@@ -239,6 +239,132 @@ static const char *status_code_name(long status)
     }
 }
 
+/* --- scrubbing secrets out of AWS's error text --------------------------------------------- */
+
+/*
+ * What AWS echoes back on a signature failure, and how far each echo reaches. RDS, STS and
+ * the JSON services append the canonical request and the string to sign to the message of a
+ * SignatureDoesNotMatch / InvalidSignatureException ("The Canonical String for this request
+ * should have been\n'POST\n/\n...x-amz-security-token:<token>\n...'\n\nThe String-to-Sign
+ * should have been\n'AWS4-HMAC-SHA256\n...'"); S3 puts them in elements of its <Error>
+ * (<StringToSign>, <CanonicalRequest>, their *Bytes hex forms, <SignatureProvided>).
+ *   VALUE:    the marker is kept, the value after it (to a blank, quote, '&', ',', ';', '<',
+ *             '>' or ')') becomes the marker text;
+ *   SECTION:  everything after the marker goes, up to the next SECTION marker (the canonical
+ *             request may hold quotes of its own), or for the string to sign up to its closing
+ *             quote (it never holds one), or to the end of the text;
+ *   ELEMENT:  the element's text, up to the next '<'.
+ * Markers match case-insensitively ("X-Amz-Signature=" is found by "signature=").
+ */
+typedef enum scrub_kind { SCRUB_VALUE, SCRUB_SECTION, SCRUB_QUOTED, SCRUB_ELEMENT } scrub_kind;
+
+static const struct {
+    const char *marker;
+    scrub_kind kind;
+} scrub_rules[] = {
+    {"x-amz-security-token:", SCRUB_VALUE},
+    {"x-amz-security-token=", SCRUB_VALUE},
+    {"signature=", SCRUB_VALUE},
+    {"credential=", SCRUB_VALUE},
+    {"The Canonical String for this request should have been", SCRUB_SECTION},
+    {"The String-to-Sign should have been", SCRUB_QUOTED},
+    {"<StringToSign>", SCRUB_ELEMENT},
+    {"<StringToSignBytes>", SCRUB_ELEMENT},
+    {"<CanonicalRequest>", SCRUB_ELEMENT},
+    {"<CanonicalRequestBytes>", SCRUB_ELEMENT},
+    {"<SignatureProvided>", SCRUB_ELEMENT},
+};
+
+#define SCRUB_MARK "[redacted]"
+
+static int scrub_at(const char *in, size_t len, size_t i, const char *marker)
+{
+    size_t m = strlen(marker);
+    return len - i >= m && strncasecmp(in + i, marker, m) == 0;
+}
+
+static int scrub_value_end(char ch)
+{
+    return isspace((unsigned char)ch) || strchr("'\"&,;<>)", ch) != NULL;
+}
+
+/* Where the secret after a marker of `kind` (text from `from`) ends. */
+static size_t scrub_skip(const char *in, size_t len, size_t from, scrub_kind kind)
+{
+    size_t j = from;
+
+    switch (kind) {
+    case SCRUB_VALUE:
+        while (j < len && (in[j] == ' ' || in[j] == '\t'))
+            j++;
+        while (j < len && !scrub_value_end(in[j]))
+            j++;
+        return j;
+    case SCRUB_SECTION:
+        for (; j < len; j++)
+            for (size_t r = 0; r < SL_ARRAY_LEN(scrub_rules); r++)
+                if (scrub_rules[r].kind == SCRUB_QUOTED &&
+                    scrub_at(in, len, j, scrub_rules[r].marker))
+                    return j;
+        return len;
+    case SCRUB_QUOTED:
+        while (j < len && isspace((unsigned char)in[j]))
+            j++;
+        if (j < len && in[j] == '\'') {
+            const char *q = memchr(in + j + 1, '\'', len - j - 1);
+            return q ? (size_t)(q - in) + 1 : len;
+        }
+        return len;
+    case SCRUB_ELEMENT:
+        while (j < len && in[j] != '<')
+            j++;
+        return j;
+    }
+    return len;
+}
+
+size_t sl_aws_scrub(const char *in, size_t len, char *out, size_t outlen)
+{
+    size_t i = 0, o = 0;
+
+    if (!outlen)
+        return 0;
+    if (!in)
+        len = 0;
+    /* The text ends at a NUL: out is a C string, and what follows it would be invisible. */
+    if (len)
+        len = strnlen(in, len);
+#define SCRUB_PUT(p, n)                                                                            \
+    do {                                                                                           \
+        size_t n_ = (n);                                                                           \
+        if (n_ > outlen - 1 - o)                                                                   \
+            n_ = outlen - 1 - o;                                                                   \
+        memcpy(out + o, (p), n_);                                                                  \
+        o += n_;                                                                                   \
+    } while (0)
+    while (i < len && o < outlen - 1) {
+        size_t r, m;
+        for (r = 0; r < SL_ARRAY_LEN(scrub_rules); r++)
+            if (scrub_at(in, len, i, scrub_rules[r].marker))
+                break;
+        if (r == SL_ARRAY_LEN(scrub_rules)) {
+            out[o++] = in[i++];
+            continue;
+        }
+        m = strlen(scrub_rules[r].marker);
+        SCRUB_PUT(in + i, m);
+        i = scrub_skip(in, len, i + m, scrub_rules[r].kind);
+        if (scrub_rules[r].kind == SCRUB_SECTION || scrub_rules[r].kind == SCRUB_QUOTED)
+            SCRUB_PUT(" ", 1);
+        SCRUB_PUT(SCRUB_MARK, sizeof(SCRUB_MARK) - 1);
+        if (scrub_rules[r].kind == SCRUB_SECTION && i < len)
+            SCRUB_PUT(" ", 1);
+    }
+#undef SCRUB_PUT
+    out[o] = '\0';
+    return o;
+}
+
 /* "aws.protocoltests#ValidationException:http://internal/" -> "ValidationException". */
 static void normalise_code(char *code)
 {
@@ -277,8 +403,13 @@ static void error_from_xml(const char *body, size_t len, sl_aws_error *out)
        style, which RDS also uses on some paths): the first descendant covers all three. */
     e = sl_xml_find(root, "Error");
     if (e) {
+        char *msg = sl_xml_child_text(e, "Message");
         (void)sl_xml_child_copy(e, "Code", out->code, sizeof(out->code));
-        (void)sl_xml_child_copy(e, "Message", out->message, sizeof(out->message));
+        /* Scrubbed whole, before the cut to the buffer's size, so a cut cannot split a
+           marker from the secret after it. */
+        if (msg)
+            (void)sl_aws_scrub(msg, strlen(msg), out->message, sizeof(out->message));
+        free(msg);
     }
     rid = sl_xml_find(root, "RequestId");
     if (!rid)
@@ -293,12 +424,15 @@ static void error_from_xml(const char *body, size_t len, sl_aws_error *out)
 }
 
 static void copy_json_string(const cJSON *obj, const char *const *names, size_t n, char *out,
-                             size_t outlen)
+                             size_t outlen, int scrub)
 {
     for (size_t i = 0; i < n; i++) {
         const char *v = sl_json_str(obj, names[i]);
         if (v) {
-            copy_str(out, outlen, v, strlen(v));
+            if (scrub)
+                (void)sl_aws_scrub(v, strlen(v), out, outlen);
+            else
+                copy_str(out, outlen, v, strlen(v));
             return;
         }
     }
@@ -313,8 +447,9 @@ static void error_from_json(const char *body, size_t len, sl_aws_error *out)
     if (!j)
         return;
     if (cJSON_IsObject(j)) {
-        copy_json_string(j, code_names, SL_ARRAY_LEN(code_names), out->code, sizeof(out->code));
-        copy_json_string(j, msg_names, SL_ARRAY_LEN(msg_names), out->message, sizeof(out->message));
+        copy_json_string(j, code_names, SL_ARRAY_LEN(code_names), out->code, sizeof(out->code), 0);
+        copy_json_string(j, msg_names, SL_ARRAY_LEN(msg_names), out->message, sizeof(out->message),
+                         1);
     }
     cJSON_Delete(j);
 }

@@ -246,10 +246,24 @@ sl_aws_protocol sl_aws_service_protocol(const char *service);
  * ("NotFound" for 404, "AccessDenied" for 403, ...). JSON codes lose any "prefix#" and
  * ":suffix". out->transient is set with sl_aws_is_transient. Never reads past len/hlen;
  * body need not be NUL-terminated. Returns 0 when the body or headers carried an AWS code,
- * -1 when the code was derived from the status alone (*out is filled either way).
+ * -1 when the code was derived from the status alone (*out is filled either way). The message
+ * is scrubbed of tokens, signatures and canonical requests (sl_aws_scrub) before it is cut.
  */
 int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body, size_t len,
                        const char *headers, size_t hlen, sl_aws_error *out);
+
+/*
+ * Copies AWS error text (len bytes, need not be NUL-terminated; it ends at a NUL) into out
+ * (outlen bytes, always NUL-terminated, cut to fit) with every secret AWS echoes on a signature
+ * failure replaced by "[redacted]": x-amz-security-token header and X-Amz-Security-Token query
+ * values, Signature= / X-Amz-Signature= and Credential= values, the canonical request ("The
+ * Canonical String for this request should have been '...'") and the string to sign ("The
+ * String-to-Sign should have been '...'"), and S3's <StringToSign>, <StringToSignBytes>,
+ * <CanonicalRequest>, <CanonicalRequestBytes> and <SignatureProvided> texts. sl_aws_parse_error
+ * runs every message through it, so AWS text never enters the program unscrubbed. Pure; returns
+ * the length written. outlen 0: nothing written, returns 0.
+ */
+size_t sl_aws_scrub(const char *in, size_t len, char *out, size_t outlen);
 
 /*
  * Where a request goes. All strings heap-owned; sl_aws_endpoint_cleanup frees them.

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "ids.h"
 #include "log.h"
 
 /* A bad value is quoted back in the error, cut to this many bytes: the operator needs to see
@@ -335,4 +337,219 @@ void sl_config_dump(const sl_cfg_opt *opts, size_t nopts, const void *cfg)
 out:
     free(nums);
     free(kv);
+}
+
+/* --- validators --------------------------------------------------------------------------- */
+
+int sl_cfg_check_log_level(const char *v, char *why, size_t whylen)
+{
+    sl_log_level level;
+
+    /* The parser the binaries use, so the check and sl_log_init never disagree. */
+    if (sl_log_level_parse(v, &level) == 0)
+        return 0;
+    return sl_seterr(why, whylen, "is not debug, info, warn or error");
+}
+
+int sl_cfg_check_aws_region(const char *v, char *why, size_t whylen)
+{
+    const char *p = v;
+    int words = 0;
+
+    /* [a-z]{2} */
+    if (!(p[0] >= 'a' && p[0] <= 'z' && p[1] >= 'a' && p[1] <= 'z'))
+        goto bad;
+    p += 2;
+    /* (-[a-z]+)+ */
+    while (p[0] == '-' && p[1] >= 'a' && p[1] <= 'z') {
+        p++;
+        while (*p >= 'a' && *p <= 'z')
+            p++;
+        words++;
+    }
+    /* -[0-9]+ */
+    if (!words || *p != '-' || !(p[1] >= '0' && p[1] <= '9'))
+        goto bad;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        ;
+    if (*p == '\0' && strlen(v) <= 32)
+        return 0;
+bad:
+    return sl_seterr(why, whylen,
+                     "is not an AWS region name (us-east-1, us-gov-west-1, cn-north-1)");
+}
+
+int sl_cfg_check_s3_bucket(const char *v, char *why, size_t whylen)
+{
+    static const char *const bad_prefix[] = {"xn--", "sthree-", "amzn-s3-demo-"};
+    static const char *const bad_suffix[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3"};
+    size_t n = strlen(v);
+    int dots = 0, digits_dots = 1;
+
+    if (n < 3 || n > 63)
+        return sl_seterr(why, whylen, "is not a bucket name (3 to 63 characters)");
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return sl_seterr(why, whylen,
+                             "is not a bucket name (lowercase letters, digits, '.' and '-')");
+        if (c == '.' && i + 1 < n && v[i + 1] == '.')
+            return sl_seterr(why, whylen, "is not a bucket name (two adjacent periods)");
+        dots += c == '.';
+        if (!(c == '.' || (c >= '0' && c <= '9')))
+            digits_dots = 0;
+    }
+    if (!((v[0] >= 'a' && v[0] <= 'z') || (v[0] >= '0' && v[0] <= '9')) ||
+        !((v[n - 1] >= 'a' && v[n - 1] <= 'z') || (v[n - 1] >= '0' && v[n - 1] <= '9')))
+        return sl_seterr(why, whylen,
+                         "is not a bucket name (must begin and end with a letter or digit)");
+    if (digits_dots && dots == 3)
+        return sl_seterr(why, whylen, "is not a bucket name (formatted as an IP address)");
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad_prefix); i++)
+        if (strncmp(v, bad_prefix[i], strlen(bad_prefix[i])) == 0)
+            return sl_seterr(why, whylen, "is not a bucket name (reserved prefix %s)",
+                             bad_prefix[i]);
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad_suffix); i++) {
+        size_t k = strlen(bad_suffix[i]);
+        if (n > k && strcmp(v + n - k, bad_suffix[i]) == 0)
+            return sl_seterr(why, whylen, "is not a bucket name (reserved suffix %s)",
+                             bad_suffix[i]);
+    }
+    return 0;
+}
+
+int sl_cfg_check_account_id(const char *v, char *why, size_t whylen)
+{
+    size_t n = 0;
+    while (v[n] >= '0' && v[n] <= '9')
+        n++;
+    if (n == 12 && v[n] == '\0')
+        return 0;
+    return sl_seterr(why, whylen, "is not an AWS account id (12 digits)");
+}
+
+int sl_cfg_check_readable_file(const char *v, char *why, size_t whylen)
+{
+    if (access(v, R_OK) == 0)
+        return 0;
+    return sl_seterr(why, whylen, "cannot be read: %s", strerror(errno));
+}
+
+int sl_cfg_check_cluster_list(const char *v, char *why, size_t whylen)
+{
+    const char *p = v;
+    int n = 0;
+
+    while (*p) {
+        const char *e;
+        size_t len;
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        e = p + strcspn(p, ",");
+        len = (size_t)(e - p);
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (++n > 64)
+            return sl_seterr(why, whylen, "has more than 64 entries");
+        if (len < 1 || len > 63 || !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) ||
+            p[len - 1] == '-')
+            return sl_seterr(why, whylen,
+                             "entry %d is not a DB cluster identifier (1 to 63 letters, digits "
+                             "or hyphens, starting with a letter, not ending with a hyphen)",
+                             n);
+        for (size_t i = 0; i < len; i++) {
+            char c = p[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-') ||
+                (c == '-' && i + 1 < len && p[i + 1] == '-'))
+                return sl_seterr(why, whylen,
+                                 "entry %d is not a DB cluster identifier (letters, digits, "
+                                 "single hyphens)",
+                                 n);
+        }
+        p = e;
+    }
+    return 0;
+}
+
+int sl_cfg_check_crawler_template(const char *v, char *why, size_t whylen)
+{
+    size_t n = 0;
+
+    for (const char *p = v; *p;) {
+        if (strncmp(p, "{cluster}", 9) == 0) {
+            n += 63;
+            p += 9;
+            continue;
+        }
+        if (*p == '{' || *p == '}')
+            return sl_seterr(why, whylen, "has a brace that is not part of {cluster}");
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sl_seterr(why, whylen, "has a control character");
+        n++;
+        p++;
+    }
+    if (n == 0 || n > 255)
+        return sl_seterr(why, whylen, "expands to %zu bytes (a crawler name is 1 to 255)", n);
+    return 0;
+}
+
+int sl_cfg_check_task_prefix(const char *v, char *why, size_t whylen)
+{
+    sl_snapshot_id id;
+    char tid[SL_IDS_EXPORT_ID_MAX + 1], e2[SL_ERRLEN];
+
+    /* A sample id, as the export stage builds them (sl_ids_export_task_id keeps the result
+       within RDS's 60 characters whatever the cluster). */
+    if (sl_ids_parse_snapshot("rds:a-2024-01-01-00-00", &id, e2, sizeof(e2)) == 0 &&
+        sl_ids_export_task_id(&id, v, tid, sizeof(tid), e2, sizeof(e2)) == 0)
+        return 0;
+    return sl_seterr(why, whylen, "is not a usable export task prefix: %s", e2);
+}
+
+const sl_cfg_check sl_config_std_checks[] = {
+    {"LOG_LEVEL", sl_cfg_check_log_level},
+    {"AWS_REGION", sl_cfg_check_aws_region},
+    {"AWS_CA_BUNDLE", sl_cfg_check_readable_file},
+    {"EXPORT_S3_BUCKET", sl_cfg_check_s3_bucket},
+    {"LAKE_BUCKET", sl_cfg_check_s3_bucket},
+    {"EXPORT_EXPECTED_BUCKET_OWNER", sl_cfg_check_account_id},
+    {"LAKE_EXPECTED_BUCKET_OWNER", sl_cfg_check_account_id},
+    {"EXPORT_ONLY", sl_cfg_check_cluster_list},
+    {"CRAWLER_NAME", sl_cfg_check_crawler_template},
+    {"EXPORT_TASK_PREFIX", sl_cfg_check_task_prefix},
+};
+const size_t sl_config_nstd_checks = SL_ARRAY_LEN(sl_config_std_checks);
+
+int sl_config_check(const sl_cfg_opt *opts, size_t nopts, const sl_cfg_check *checks,
+                    size_t nchecks, sl_cfg_getter getter, void *ud, char *err, size_t errlen)
+{
+    size_t used = err && errlen ? strnlen(err, errlen - 1) : 0;
+    int failed = 0;
+
+    if (!getter)
+        getter = env_getter;
+    for (size_t c = 0; c < nchecks; c++) {
+        for (size_t i = 0; i < nopts; i++) {
+            const sl_cfg_opt *o = &opts[i];
+            const char *v;
+            char why[SL_ERRLEN];
+
+            if (strcmp(o->name, checks[c].name) != 0 || o->type == SL_CFG_SECRET)
+                continue;
+            v = getter(o->name, ud);
+            if (!v || !*v)
+                v = o->def;
+            if (!v || strlen(v) > CFG_VALUE_MAX)
+                continue; /* unset (load reports a required one), or load reports the length */
+            why[0] = '\0';
+            if (checks[c].check(v, why, sizeof(why)) != 0) {
+                add_err(err, errlen, &used, "%s: value \"%.*s\" %s", o->name, CFG_ECHO_MAX, v, why);
+                failed = 1;
+            }
+        }
+    }
+    return failed ? -1 : 0;
 }

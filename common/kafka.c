@@ -191,6 +191,55 @@ int sl_kafka_conf_apply_env(rd_kafka_conf_t *conf, char *const *envp, char *err,
     return apply_env(conf, KIND_ADMIN, envp, err, errlen);
 }
 
+int sl_kafka_conf_check_env(char *const *envp, char *err, size_t errlen)
+{
+    static const client_kind kinds[] = {KIND_PRODUCER, KIND_CONSUMER};
+    char *const *env = envp ? envp : environ;
+    size_t used = err && errlen ? strnlen(err, errlen - 1) : 0;
+    int failed = 0;
+
+    for (size_t i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        char name[ENV_NAME_MAX], prop[SL_KAFKA_PROP_MAX], e1[SL_ERRLEN];
+        size_t nlen;
+        int m, bad = 0;
+
+        if (!eq || strncmp(env[i], "KAFKA_", 6) != 0)
+            continue;
+        nlen = (size_t)(eq - env[i]);
+        if (nlen >= sizeof name) {
+            snprintf(e1, sizeof e1, "kafka config: variable name %.40s... too long", env[i]);
+            bad = 1;
+        } else {
+            memcpy(name, env[i], nlen);
+            name[nlen] = '\0';
+            m = sl_kafka_env_to_prop(name, prop, sizeof prop);
+            if (m < 0) {
+                snprintf(e1, sizeof e1, "kafka config: %s: property name too long", name);
+                bad = 1;
+            }
+            /* One scratch conf per kind: a property is refused once, with the first reason. */
+            for (size_t k = 0; m > 0 && !bad && k < SL_ARRAY_LEN(kinds); k++) {
+                rd_kafka_conf_t *scratch = rd_kafka_conf_new();
+                if (!scratch) {
+                    snprintf(e1, sizeof e1, "kafka config: out of memory");
+                    bad = 1;
+                    break;
+                }
+                bad = conf_set(scratch, kinds[k], name, prop, eq + 1, e1, sizeof e1) != 0;
+                rd_kafka_conf_destroy(scratch);
+            }
+        }
+        if (bad && err && errlen && used < errlen - 1) {
+            int n = snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", e1);
+            if (n > 0)
+                used += (size_t)n < errlen - used ? (size_t)n : errlen - used - 1;
+        }
+        failed |= bad;
+    }
+    return failed ? -1 : 0;
+}
+
 /* librdkafka's log lines (syslog levels) as our JSON lines. Called from its threads too. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {

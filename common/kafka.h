@@ -93,6 +93,15 @@ int sl_kafka_conf_apply_env(rd_kafka_conf_t *conf, char *const *envp, char *err,
                             size_t errlen) SL_MUST_CHECK;
 
 /*
+ * Checks every KAFKA_* variable of envp (NULL = the process environment) before anything
+ * connects: each is set on a scratch conf with rd_kafka_conf_set() and checked against the
+ * properties snaplake fixes for its producer and its consumer. Appends one line per refused
+ * variable after what err holds (NUL-terminated on entry), so a binary reports all of them
+ * with its other configuration errors. Secret values are never quoted. Returns 0 or -1.
+ */
+int sl_kafka_conf_check_env(char *const *envp, char *err, size_t errlen);
+
+/*
  * Builds a topic name "<prefix><stage>" into out[outlen]. prefix NULL means KAFKA_TOPIC_PREFIX
  * from the environment, or SL_KAFKA_DEFAULT_PREFIX when that is unset. Returns 0, or -1 when
  * it does not fit or the result is not a legal Kafka topic name (1-249 characters of

@@ -71,46 +71,166 @@ static void redact_one(char *msg, const char *secret, size_t slen)
 }
 
 /*
- * libpq's conninfo/URI parse errors quote the offending text, and that can be the password
- * or the whole URL ('invalid percent-encoded token: "<password>"', 'end of string reached
- * when looking for matching "]" in IPv6 host address in URI: "<url>"'; libpq 15
+ * Replaces the text of every double-quoted token of msg ('missing "=" after "<word>"',
+ * 'invalid sslmode value: "<word>"', libpq's way of naming what it could not parse) that is a
+ * piece of secret[0..slen) with "***". libpq splits a password with an unquoted blank, or a
+ * quote inside quotes, into several such tokens, none of them the whole password, so a token
+ * is matched as a substring of the password's text, not as the whole of it.
+ */
+static void redact_quoted_pieces(char *msg, const char *secret, size_t slen)
+{
+    char out[SL_ERRLEN];
+    size_t o = 0;
+    const char *p = msg;
+
+    if (!slen)
+        return;
+    while (*p && o + 1 < sizeof out) {
+        const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+        size_t n = close ? (size_t)(close - p - 1) : 0;
+        int hit = 0;
+
+        for (size_t i = 0; n && n <= slen && i + n <= slen && !hit; i++)
+            hit = memcmp(secret + i, p + 1, n) == 0;
+        if (!hit) {
+            out[o++] = *p++;
+            continue;
+        }
+        for (const char *r = "\"***\""; *r && o + 1 < sizeof out; r++)
+            out[o++] = *r;
+        p = close + 1;
+    }
+    out[o] = '\0';
+    memcpy(msg, out, o + 1);
+    OPENSSL_cleanse(out, sizeof out);
+}
+
+/* Past one conninfo value starting at v, by libpq's rules (conninfo_parse): a quoted value
+   runs to the next unescaped quote (or the end), an unquoted one to a blank; '\' escapes. */
+static const char *conninfo_value_end(const char *v)
+{
+    const char *e = v;
+
+    if (*e == '\'') {
+        for (e++; *e && *e != '\''; e++)
+            if (*e == '\\' && e[1])
+                e++;
+        return *e ? e + 1 : e;
+    }
+    for (; *e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r'; e++)
+        if (*e == '\\' && e[1])
+            e++;
+    return e;
+}
+
+/* Non-zero when w starts a "keyword =" entry. */
+static int conninfo_is_keyword(const char *w)
+{
+    const char *k = w;
+
+    while ((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+           *k == '_')
+        k++;
+    while (*k == ' ' || *k == '\t')
+        k++;
+    return k > w && *k == '=';
+}
+
+/*
+ * Where the password that starts at v in a key=value conninfo string ends, as its owner meant
+ * it: the value by libpq's rules, and after it every blank-separated word up to the next
+ * "keyword=" entry. "password=a b c" is the password "a b c" to whoever wrote it, although
+ * libpq reads "a" and then fails on the keyword "b"; "password='it's x'" is "it's x".
+ */
+static const char *conninfo_password_end(const char *v)
+{
+    const char *e = conninfo_value_end(v);
+
+    for (;;) {
+        const char *w = e;
+        while (*w == ' ' || *w == '\t' || *w == '\n' || *w == '\r')
+            w++;
+        if (!*w || conninfo_is_keyword(w))
+            return e;
+        e = conninfo_value_end(w);
+        if (e == w) /* cannot happen (w is not a blank), but never loop forever */
+            return e;
+    }
+}
+
+/* Cuts one password (text v..e of DATABASE_URL) out of msg: the text itself, its unquoted
+   and unescaped value, and any quoted piece of it libpq names. */
+static void redact_password(char *msg, const char *v, const char *e)
+{
+    char plain[SL_ERRLEN];
+    size_t n = 0;
+    const char *p = v;
+    int quoted = *p == '\'';
+
+    if (e <= v)
+        return;
+    redact_one(msg, v, (size_t)(e - v));
+    if (quoted) {
+        p++;
+        /* The text between the quotes, escapes as written. */
+        redact_one(msg, p, (size_t)(e - p) - (e > p && e[-1] == '\'' ? 1 : 0));
+    }
+    for (; p < e && n + 1 < sizeof plain; p++) {
+        if (quoted && *p == '\'' && p + 1 == e)
+            break;
+        if (*p == '\\' && p + 1 < e)
+            p++;
+        plain[n++] = *p;
+    }
+    plain[n] = '\0';
+    redact_one(msg, plain, n);
+    redact_quoted_pieces(msg, v, (size_t)(e - v));
+    redact_quoted_pieces(msg, plain, n);
+    OPENSSL_cleanse(plain, sizeof plain);
+}
+
+/*
+ * libpq's conninfo/URI parse errors quote the offending text, and that can be the password,
+ * a piece of it or the whole URL ('invalid percent-encoded token: "<password>"', 'end of
+ * string reached when looking for matching "]" in IPv6 host address in URI: "<url>"', 'missing
+ * "=" after "<second word of the password>" in connection info string'; libpq 15
  * fe-connect.c). So every password DATABASE_URL carries is cut out of a connect error: the
- * userinfo password of a postgres[ql]:// URL, and the value of each password keyword (a
- * URI query parameter or a key=value conninfo entry, quoted or not). msg holds SL_ERRLEN
- * bytes.
+ * userinfo password of a postgres[ql]:// URL and its password= query parameters, or the value
+ * of each password keyword of a key=value conninfo (quoted or not, with blanks and escaped
+ * quotes: conninfo_password_end). msg holds SL_ERRLEN bytes.
  */
 static void redact_conninfo(char *msg, const char *url)
 {
     const char *p, *at, *colon;
+    int is_uri;
 
     if (!url || !*url)
         return;
-    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+    is_uri = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+    if (is_uri) {
         p = strstr(url, "://") + 3;
         /* The last '@' ends the userinfo: a malformed URL may carry an unescaped one. */
         at = strrchr(p, '@');
         colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
         if (colon)
-            redact_one(msg, colon + 1, (size_t)(at - colon - 1));
+            redact_password(msg, colon + 1, at);
     }
     for (p = strstr(url, "password"); p; p = strstr(p + 8, "password")) {
-        const char *v = p + 8, *e;
+        const char *v = p + 8;
         while (*v == ' ' || *v == '\t')
             v++;
         if (*v != '=')
             continue;
         v++;
+        if (is_uri) {
+            redact_password(msg, v, v + strcspn(v, "&#"));
+            continue;
+        }
         while (*v == ' ' || *v == '\t')
             v++;
-        if (*v == '\'') {
-            v++;
-            for (e = v; *e && *e != '\''; e++)
-                if (*e == '\\' && e[1])
-                    e++;
-        } else {
-            e = v + strcspn(v, " \t&#");
-        }
-        redact_one(msg, v, (size_t)(e - v));
+        /* libpq's value, then all its owner meant (the two differ when blanks split it). */
+        redact_password(msg, v, conninfo_value_end(v));
+        redact_password(msg, v, conninfo_password_end(v));
     }
 }
 
@@ -157,6 +277,11 @@ static int startup_options(char *out, size_t outlen, const char *url, const sl_p
         PQfreemem(perr);
     PQconninfoFree(parsed);
     return fits ? 0 : -1;
+}
+
+void sl_pg_redact_conninfo(char *msg, const char *url)
+{
+    redact_conninfo(msg, url);
 }
 
 int sl_pg_connect(PGconn **out, const char *app_name, char *err, size_t errlen)
@@ -474,7 +599,9 @@ int sl_pg_ensure(sl_pg_link *l, int *reconnected, char *err, size_t errlen)
         /* Same parameters, including keepalives, application_name and the timeouts. */
         PQreset(l->conn);
         if (PQstatus(l->conn) != CONNECTION_OK) {
+            /* As in sl_pg_connect_opts: libpq's text may quote DATABASE_URL's password. */
             chomp_copy(msg, sizeof msg, PQerrorMessage(l->conn));
+            redact_conninfo(msg, getenv("DATABASE_URL"));
             goto fail;
         }
     } else if (sl_pg_connect_opts(&l->conn, l->app_name[0] ? l->app_name : NULL, &l->opts, msg,

@@ -108,6 +108,15 @@ int sl_pg_ensure(sl_pg_link *l, int *reconnected, char *err, size_t errlen) SL_M
 void sl_pg_link_cleanup(sl_pg_link *l);
 
 /*
+ * What sl_pg_connect does to a connect error, exposed for the unit tests: replaces in msg (a
+ * NUL-terminated string in a buffer of SL_ERRLEN bytes) every password DATABASE_URL value
+ * `url` carries (URL userinfo, password= query parameters, conninfo password values quoted or
+ * not, with blanks and escaped quotes), and every quoted piece of one libpq names, with "***".
+ * url NULL or "": no-op. Pure.
+ */
+void sl_pg_redact_conninfo(char *msg, const char *url);
+
+/*
  * Runs sql with nparams text parameters (params[i] NULL = SQL NULL) via PQexecParams and
  * checks that the status is PGRES_COMMAND_OK or PGRES_TUPLES_OK. When out is non-NULL and
  * the call succeeds, *out owns the result (PQclear it); otherwise the result is cleared here.

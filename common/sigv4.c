@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -523,6 +524,52 @@ int sl_sigv4_sign(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
     return sl_sigv4_sign_ex(req, keys, params, 0, out, err, errlen);
 }
 
+/*
+ * The payload hash a caller put in an x-amz-content-sha256 header: UNSIGNED-PAYLOAD, a
+ * STREAMING-* algorithm (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-
+ * TRAILER, ...) or a lowercase hex SHA-256. botocore's canonical_request takes that header's
+ * value over the hash it would compute, and S3 checks the two agree, so signing anything
+ * else than what is sent cannot succeed. Returns 1 with out filled, 0 when no such header,
+ * -1 when its value is none of those (or two copies disagree).
+ */
+static int caller_payload_hash(const sl_sigv4_request *req, char *out, size_t outlen)
+{
+    int found = 0;
+
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const char *v = req->headers[i].value;
+        size_t n;
+        int ok;
+
+        if (strcasecmp(req->headers[i].name, "x-amz-content-sha256") != 0)
+            continue;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        n = strlen(v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        if (n == 0 || n >= outlen)
+            return -1;
+        if (n == 64) {
+            ok = 1;
+            for (size_t k = 0; k < n && ok; k++)
+                ok = (v[k] >= '0' && v[k] <= '9') || (v[k] >= 'a' && v[k] <= 'f');
+        } else if (n == 16 && strncmp(v, SIGV4_UNSIGNED, 16) == 0) {
+            ok = 1;
+        } else {
+            ok = n > 10 && strncmp(v, "STREAMING-", 10) == 0;
+            for (size_t k = 10; k < n && ok; k++)
+                ok = (v[k] >= 'A' && v[k] <= 'Z') || (v[k] >= '0' && v[k] <= '9') || v[k] == '-';
+        }
+        if (!ok || (found && (strlen(out) != n || strncmp(out, v, n) != 0)))
+            return -1;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        found = 1;
+    }
+    return found;
+}
+
 int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
                      const sl_sigv4_params *params, unsigned flags, sl_sigv4_result *out, char *err,
                      size_t errlen)
@@ -531,7 +578,7 @@ int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
     sigv4_lists l;
     sl_buf creq, sts, signed_hdrs, pq, authz;
     struct tm tm;
-    char date[9], payload_hex[65], creq_hash[65], expires[24];
+    char date[9], payload_hex[65], creq_hash[65], expires[24], caller_hash[129];
     const char *payload, *token;
     char *scope = NULL, *credential = NULL;
     int have_host = 0, rc = -1;
@@ -561,13 +608,24 @@ int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
     memcpy(date, r.amz_date, 8);
     date[8] = '\0';
 
-    /* Payload: given hash, else UNSIGNED-PAYLOAD for S3 presigned URLs (the payload is not
-       known when the URL is made), else the SHA-256 of the body. */
-    if (req->payload_hash) {
-        payload = req->payload_hash;
-    } else if (params->presign && params->s3) {
+    /* Payload: given hash, else the caller's x-amz-content-sha256 header, else
+       UNSIGNED-PAYLOAD for S3 presigned URLs (the payload is not known when the URL is made),
+       else the SHA-256 of the body. */
+    payload = req->payload_hash;
+    if (!payload) {
+        int found = caller_payload_hash(req, caller_hash, sizeof(caller_hash));
+        if (found < 0) {
+            sl_seterr(err, errlen,
+                      "sigv4: x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-*, or a "
+                      "lowercase hex SHA-256 (one value)");
+            goto fail;
+        }
+        if (found)
+            payload = caller_hash;
+    }
+    if (!payload && params->presign && params->s3) {
         payload = SIGV4_UNSIGNED;
-    } else {
+    } else if (!payload) {
         sl_sigv4_sha256_hex(req->body, req->body_len, payload_hex);
         if (!payload_hex[0]) {
             sl_seterr(err, errlen, "sigv4: OpenSSL SHA-256 failed");

@@ -35,24 +35,25 @@ typedef struct sl_sigv4_keys {
 } sl_sigv4_keys;
 
 typedef struct sl_sigv4_request {
-    const char *method;           /* "GET", "POST", ... */
-    const char *path;             /* path as sent on the wire: percent-encoded once, starts "/" */
-    const char *query;            /* query as sent (no leading '?'), NULL or "" for none */
+    const char *method;            /* "GET", "POST", ... */
+    const char *path;              /* path as sent on the wire: percent-encoded once, starts "/" */
+    const char *query;             /* query as sent (no leading '?'), NULL or "" for none */
     const sl_http_header *headers; /* headers that will be sent; must include "host" */
     size_t nheaders;
-    const void *body;             /* payload, used when payload_hash is NULL */
+    const void *body; /* payload, used when payload_hash is NULL */
     size_t body_len;
-    const char *payload_hash;     /* hex SHA-256 of the payload, or "UNSIGNED-PAYLOAD"; NULL =
-                                     hash body */
+    const char *payload_hash; /* hex SHA-256 of the payload, or "UNSIGNED-PAYLOAD"; NULL =
+                                 the value of an x-amz-content-sha256 header in headers
+                                 (UNSIGNED-PAYLOAD, STREAMING-*, hex), else hash body */
 } sl_sigv4_request;
 
 typedef struct sl_sigv4_params {
     const char *region;
     const char *service;
-    time_t when;          /* signing time (UTC seconds) */
-    int s3;               /* non-zero: S3 path rules, and add x-amz-content-sha256 (header form) */
-    int presign;          /* non-zero: query form */
-    long expires;         /* query form: X-Amz-Expires seconds (1..604800) */
+    time_t when;  /* signing time (UTC seconds) */
+    int s3;       /* non-zero: S3 path rules, and add x-amz-content-sha256 (header form) */
+    int presign;  /* non-zero: query form */
+    long expires; /* query form: X-Amz-Expires seconds (1..604800) */
     int omit_token_from_signature; /* query form only: some services (IoT) add the token after
                                       signing; 0 for everything snaplake calls */
 } sl_sigv4_params;
@@ -61,9 +62,9 @@ typedef struct sl_sigv4_params {
 typedef struct sl_sigv4_result {
     char *canonical_request;
     char *string_to_sign;
-    char signature[65];       /* lowercase hex */
-    char *authorization;      /* header form: value of the Authorization header; else NULL */
-    char amz_date[17];        /* YYYYMMDDTHHMMSSZ */
+    char signature[65];  /* lowercase hex */
+    char *authorization; /* header form: value of the Authorization header; else NULL */
+    char amz_date[17];   /* YYYYMMDDTHHMMSSZ */
     /* Header form: headers the caller must add to the request (x-amz-date, and when present
        x-amz-security-token and x-amz-content-sha256), in this order. Values owned here. */
     sl_http_header add_headers[3];
@@ -81,8 +82,8 @@ typedef struct sl_sigv4_result {
  * (botocore's list: hop-by-hop headers and ones proxies, curl or tracing rewrite):
  * authorization, baggage, connection, expect, keep-alive, proxy-authenticate,
  * proxy-authorization, te, traceparent, tracestate, trailer, transfer-encoding, upgrade,
- * user-agent, x-amzn-trace-id. Header form replaces any x-amz-date given, and x-amz-security-token (when
- * keys has a token) and x-amz-content-sha256 (S3): the caller sends out->add_headers instead.
+ * user-agent, x-amzn-trace-id. Header form replaces any x-amz-date given, and x-amz-security-token
+ * (when keys has a token) and x-amz-content-sha256 (S3): the caller sends out->add_headers instead.
  * The query is decoded and re-encoded (AWS UriEncode) before sorting, so a query that is
  * already encoded is not encoded twice. Limits: 256 headers, 1024 query parameters, 64 KiB
  * query, 8 KiB path.
@@ -100,8 +101,8 @@ int sl_sigv4_sign(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
 
 /* sl_sigv4_sign() with flags (SL_SIGV4_*); sl_sigv4_sign() is this with flags 0. Same contract. */
 int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
-                     const sl_sigv4_params *params, unsigned flags, sl_sigv4_result *out,
-                     char *err, size_t errlen) SL_MUST_CHECK;
+                     const sl_sigv4_params *params, unsigned flags, sl_sigv4_result *out, char *err,
+                     size_t errlen) SL_MUST_CHECK;
 
 /* Frees and wipes what *r holds and zeroes it; r == NULL and a zeroed result are no-ops. */
 void sl_sigv4_result_cleanup(sl_sigv4_result *r);

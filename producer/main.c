@@ -2,8 +2,8 @@
  * main.c - snaplake-producer: publishes snapshots to the pipeline (`snaplake-producer event`,
  * `discover` or `cluster`, or PRODUCER_MODE). Thin on purpose: read config -> build the
  * producer -> run the mode -> tear down. Exit status 0 when every input was handled (or after
- * a clean SIGTERM/SIGINT stop), 1 on bad configuration or an infrastructure failure, 2 on bad
- * usage.
+ * a clean SIGTERM/SIGINT stop), 1 on an infrastructure failure, 2 on bad usage or a
+ * configuration error (nothing was connected).
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +32,10 @@ int main(int argc, char **argv)
     if (sl_signals_install(err, sizeof(err))) {
         fprintf(stderr, "%s: %s\n", argv[0], err);
         return 1;
+    }
+    if (sl_producer_config_check(mode, err, sizeof(err))) {
+        fprintf(stderr, "%s: bad configuration:\n%s\n", argv[0], err);
+        return 2;
     }
     p = sl_producer_new(mode, err, sizeof(err));
     if (!p) {

@@ -716,17 +716,18 @@ static int pg_start(sl_producer *p, char *err, size_t errlen)
     }
 }
 
-sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
+/*
+ * Loads and validates the configuration before anything connects, every error at once: the
+ * tables, the mode, the value checks every binary runs (config.h), each KAFKA_* property
+ * against librdkafka, CLUSTERS and the topic prefix. Fills p->cfg, p->mode, the clusters,
+ * *lvl and *need_aws; returns 0, or -1 with err.
+ */
+static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int *need_aws,
+                       char *err, size_t errlen)
 {
-    sl_producer *p = calloc(1, sizeof(*p));
-    char e1[4096] = "", e2[4096] = "", perr[SL_ERRLEN];
-    sl_log_level lvl = SL_LOG_INFO;
-    int ok, need_aws = 0, mode_ok = 0;
+    char e1[4096] = "", e2[4096] = "";
+    int ok, mode_ok = 0;
 
-    if (!p) {
-        sl_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
     err[0] = '\0';
     ok = sl_config_load(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg, NULL, NULL, e1,
                         sizeof(e1)) == 0;
@@ -744,32 +745,67 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
         append_err(err, errlen, e2);
         ok = 0;
     }
-    need_aws = mode_ok && p->mode != MODE_EVENT;
-    if (need_aws &&
+    *need_aws = mode_ok && p->mode != MODE_EVENT;
+    if (*need_aws &&
         sl_config_load(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg, NULL, NULL, e2, sizeof(e2))) {
         append_err(err, errlen, e2);
         ok = 0;
     }
-    if (ok && sl_log_level_parse(p->cfg.log_level, &lvl)) {
-        append_err(err, errlen, "LOG_LEVEL: expected debug|info|warn|error");
+    e1[0] = '\0';
+    if (sl_config_check(producer_opts, SL_ARRAY_LEN(producer_opts), sl_config_std_checks,
+                        sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
         ok = 0;
-    }
-    if (ok && p->cfg.clusters && parse_clusters(p, p->cfg.clusters, e2, sizeof(e2))) {
+    if (*need_aws && sl_config_check(aws_opts, SL_ARRAY_LEN(aws_opts), sl_config_std_checks,
+                                     sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
+    if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
+    append_err(err, errlen, e1);
+    if (ok && sl_log_level_parse(p->cfg.log_level, lvl))
+        ok = 0; /* sl_cfg_check_log_level said so already */
+    e2[0] = '\0';
+    if (p->cfg.clusters && parse_clusters(p, p->cfg.clusters, e2, sizeof(e2))) {
         append_err(err, errlen, e2);
         ok = 0;
     }
-    if (ok && p->mode == MODE_CLUSTER && p->nclusters == 0) {
+    if (mode_ok && p->mode == MODE_CLUSTER && p->nclusters == 0 && !e2[0]) {
         append_err(err, errlen, "CLUSTERS: required in cluster mode");
         ok = 0;
     }
-    if (ok &&
-        (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topics.prefix,
-                             SL_KAFKA_TOPIC_SNAPSHOTS) ||
-         sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ))) {
+    if (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topics.prefix,
+                            SL_KAFKA_TOPIC_SNAPSHOTS) ||
+        sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ)) {
         append_err(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
         ok = 0;
     }
-    if (!ok)
+    return ok ? 0 : -1;
+}
+
+int sl_producer_config_check(const char *mode, char *err, size_t errlen)
+{
+    sl_producer *p = calloc(1, sizeof(*p));
+    sl_log_level lvl = SL_LOG_INFO;
+    int need_aws = 0, rc;
+
+    if (!p)
+        return sl_seterr(err, errlen, "out of memory");
+    rc = load_config(p, mode, &lvl, &need_aws, err, errlen);
+    sl_producer_free(p);
+    return rc;
+}
+
+sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
+{
+    sl_producer *p = calloc(1, sizeof(*p));
+    char perr[SL_ERRLEN];
+    sl_log_level lvl = SL_LOG_INFO;
+    int need_aws = 0;
+
+    if (!p) {
+        sl_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (load_config(p, mode, &lvl, &need_aws, err, errlen) != 0)
         goto fail;
     sl_log_init("snaplake-producer", lvl);
     sl_config_dump(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);

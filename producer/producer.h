@@ -75,6 +75,12 @@ void sl_producer_help(FILE *out, const char *prog);
 sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen);
 
 /*
+ * What sl_producer_new checks of the configuration, alone, before anything connects. Returns
+ * 0, or -1 with every error in err (main exits 2 on it: a configuration error).
+ */
+int sl_producer_config_check(const char *mode, char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
  * Runs the mode to its end (event mode: end of input) or until SIGTERM/SIGINT, then flushes
  * the Kafka producer and logs the summary. Returns 0 when every input was handled (or on a
  * clean stop), -1 with err on an infrastructure failure or when some cluster could not be

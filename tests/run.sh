@@ -221,6 +221,8 @@ elif ((BUILD_OK == 0)); then
 else
     step_begin c "sigv4 suites: tests/sigv4-suite (vectors in ${VECTORS#"$SL_ROOT"/})"
     suites=("$VECTORS/botocore-aws4_testsuite" "$VECTORS/aws-c-auth-v4")
+    # Our own vectors (botocore-generated: caller-given payload hashes), when present.
+    [[ -d "$VECTORS/snaplake" ]] && suites+=("$VECTORS/snaplake")
     if [[ ! -d "${suites[0]}" || ! -d "${suites[1]}" ]]; then
         step_error "suite folders missing under $VECTORS"
     else

@@ -9,8 +9,16 @@
  *       test_sigv4.py does (the .req files do not carry it). Header form only.
  *     - aws-c-auth's: context.json + request.txt + header-* and query-* expected files. Both
  *       forms are signed and counted as separate cases.
- *   Prints one line per differing artifact, then "sigv4: N passed, M failed, K skipped";
- *   exits 1 when anything failed (2 on usage or I/O errors).
+ *   Every artifact is compared: canonical request, string to sign, signature, and the whole
+ *   signed request (request line, every header line, X-Amz-Date, X-Amz-Security-Token,
+ *   X-Amz-Content-SHA256 and Authorization included, and the body; header order and query
+ *   order are not signed and not compared, the order of repeated headers is). aws-c-auth
+ *   context.json may also carry "signed_body_value" (the payload hash to sign, e.g.
+ *   UNSIGNED-PAYLOAD), "algorithm" (anything but SigV4 is skipped) and, in our own vectors,
+ *   "forms": ["header"] (a header-form-only case: its query form is not a case). A case, or
+ *   one form of it, whose files are all absent is skipped, with a SKIP line.
+ *   Prints one line per differing artifact or skip, then "sigv4: N passed, M failed, K
+ *   skipped"; exits 1 when anything failed (2 on usage or I/O errors).
  *
  *   tests/sigv4-suite --sign-json  reads one JSON request description (or an array of them)
  *     on stdin and prints the signer's output as JSON (see sign_json_one for the fields).
@@ -26,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -42,6 +51,8 @@
 #define SUITE_AKID "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define SUITE_TIME ((time_t)1440938160) /* 2015-08-30T12:36:00Z */
+
+static int is_file(const char *p);
 
 typedef struct suite_counts {
     int passed;
@@ -169,41 +180,6 @@ static const char *authz_signature(const char *authz)
     return p ? p + 10 : NULL;
 }
 
-/* Value of the Authorization line of a signed-request file (after "Authorization:"). */
-static char *signed_request_authz(const char *sreq)
-{
-    const char *p = sreq;
-
-    while (p && *p) {
-        size_t n = strcspn(p, "\n");
-        if (n >= 14 && strncmp(p, "Authorization:", 14) == 0) {
-            const char *v = p + 14;
-            size_t vn = n - 14;
-            while (vn && (*v == ' ' || *v == '\t'))
-                v++, vn--;
-            while (vn && (v[vn - 1] == '\r' || v[vn - 1] == ' '))
-                vn--;
-            return rawreq_dup(v, vn);
-        }
-        p += n + (p[n] == '\n');
-    }
-    return NULL;
-}
-
-/* Query part of the request line of a signed-request file. */
-static char *signed_request_query(const char *sreq)
-{
-    rawreq r;
-    char err[SL_ERRLEN];
-    char *q;
-
-    if (rawreq_parse(sreq, strlen(sreq), &r, err, sizeof(err)))
-        return NULL;
-    q = sl_strdup0(r.query ? r.query : "");
-    rawreq_cleanup(&r);
-    return q;
-}
-
 static char *trim_dup(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -212,29 +188,212 @@ static char *trim_dup(const char *s)
     return s ? rawreq_dup(s, n) : NULL;
 }
 
+/* --- whole signed requests -------------------------------------------------------------- */
+
+typedef struct norm_hdr {
+    char *line; /* "lowercased-name:trimmed value" */
+    size_t name_len;
+    size_t order; /* position as sent: repeated names keep their order */
+} norm_hdr;
+
+static int cmp_norm_hdr(const void *a, const void *b)
+{
+    const norm_hdr *x = a, *y = b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int c = memcmp(x->line, y->line, n);
+    if (c)
+        return c;
+    if (x->name_len != y->name_len)
+        return x->name_len < y->name_len ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * A signed request as compared: "METHOD path[?query]" (the query's pieces sorted: neither
+ * suite signs their order), every header line as "name:value" with the name lowercased and the
+ * value trimmed (the suites write "Authorization: x" and "Authorization:x"), sorted by name
+ * with repeated names in the order sent (header order is not signed, but the order of
+ * repeated values is), an empty line, and the body. Returns a heap string, or NULL on OOM.
+ */
+static char *normal_request(const char *method, const char *path, const char *query,
+                            const sl_http_header *h, size_t nh, const char *body, size_t blen)
+{
+    norm_hdr *v = calloc(nh + 1, sizeof(*v));
+    char *q = query && *query ? sorted_query(query) : NULL, *res = NULL;
+    sl_buf b;
+
+    sl_buf_init(&b, SUITE_MAX_FILE);
+    if (!v || (query && *query && !q))
+        goto out;
+    for (size_t i = 0; i < nh; i++) {
+        const char *val = h[i].value;
+        size_t nl = strlen(h[i].name), vl;
+        while (*val == ' ' || *val == '\t')
+            val++;
+        vl = strlen(val);
+        while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t' || val[vl - 1] == '\r'))
+            vl--;
+        v[i].line = malloc(nl + vl + 2);
+        if (!v[i].line)
+            goto out;
+        for (size_t k = 0; k < nl; k++)
+            v[i].line[k] =
+                (char)((h[i].name[k] >= 'A' && h[i].name[k] <= 'Z') ? h[i].name[k] - 'A' + 'a'
+                                                                    : h[i].name[k]);
+        v[i].line[nl] = ':';
+        memcpy(v[i].line + nl + 1, val, vl);
+        v[i].line[nl + 1 + vl] = '\0';
+        v[i].name_len = nl;
+        v[i].order = i;
+    }
+    if (nh)
+        qsort(v, nh, sizeof(*v), cmp_norm_hdr);
+    if (sl_buf_appendf(&b, "%s %s%s%s\n", method, path, q ? "?" : "", q ? q : ""))
+        goto out;
+    for (size_t i = 0; i < nh; i++)
+        if (sl_buf_appendf(&b, "%s\n", v[i].line))
+            goto out;
+    if (sl_buf_append(&b, "\n", 1) || (blen && sl_buf_append(&b, body, blen)) ||
+        sl_buf_append(&b, "", 0))
+        goto out;
+    res = sl_buf_steal(&b);
+out:
+    for (size_t i = 0; v && i < nh; i++)
+        free(v[i].line);
+    free(v);
+    free(q);
+    sl_buf_cleanup(&b);
+    return res;
+}
+
+/* The expected signed request file, normalised (normal_request). NULL when it does not parse. */
+static char *normal_expected(const char *sreq, size_t len)
+{
+    rawreq r;
+    char err[SL_ERRLEN];
+    char *t;
+
+    if (rawreq_parse(sreq, len, &r, err, sizeof(err)))
+        return NULL;
+    t = normal_request(r.method, r.path, r.query, r.headers, r.nheaders, r.body, r.body_len);
+    rawreq_cleanup(&r);
+    return t;
+}
+
+/*
+ * The request we would send, normalised: the input's headers, minus the ones the signer
+ * replaces (an add_headers name), plus add_headers, plus Authorization (header form) and a
+ * token sent but not signed (extra, or NULL); in query form the presigned query.
+ */
+static char *normal_ours(const rawreq *req, const sl_http_header *hdrs, size_t nh,
+                         const sl_sigv4_result *res, const char *extra_token)
+{
+    sl_http_header *all = calloc(nh + res->nadd_headers + 3, sizeof(*all));
+    size_t n = 0;
+    char *t;
+
+    if (!all)
+        return NULL;
+    for (size_t i = 0; i < nh; i++) {
+        int replaced = 0;
+        for (size_t k = 0; k < res->nadd_headers && !replaced; k++)
+            replaced = strcasecmp(hdrs[i].name, res->add_headers[k].name) == 0;
+        if (!replaced)
+            all[n++] = hdrs[i];
+    }
+    for (size_t k = 0; k < res->nadd_headers; k++)
+        all[n++] = res->add_headers[k];
+    if (res->authorization) {
+        all[n].name = "Authorization";
+        all[n++].value = res->authorization;
+    }
+    if (extra_token) {
+        all[n].name = "X-Amz-Security-Token";
+        all[n++].value = extra_token;
+    }
+    t = normal_request(req->method, req->path,
+                       res->presigned_query ? res->presigned_query : req->query, all, n, req->body,
+                       req->body_len);
+    free(all);
+    return t;
+}
+
 /* --- botocore layout -------------------------------------------------------------------- */
+
+/*
+ * The botocore layout's NAME.sreq, normalised, into *out (NULL when it does not parse), and
+ * the X-Amz-Security-Token it sends into *token (NULL when none): when NAME.creq does not sign
+ * one, it was "added to the request after you calculate the signature" (post-sts-header-after).
+ * One file of the suite contradicts itself: get-vanilla-with-session-token.sreq carries
+ * get-vanilla's signature while its .authz (and aws-c-auth's copy of the case) carry the right
+ * one. Where the .sreq's Authorization differs from the .authz, the .authz is the suite's
+ * answer: it is put in the .sreq's place, with a NOTE line, and every other line still
+ * compared. Returns 0, or -1 when out of memory.
+ */
+static int botocore_expected(const char *casename, const char *sreq, size_t len, const char *authz,
+                             char **out, char **token)
+{
+    rawreq r;
+    char err[SL_ERRLEN];
+    char *want = trim_dup(authz);
+
+    *out = NULL;
+    *token = NULL;
+    if (!want)
+        return -1;
+    if (rawreq_parse(sreq, len, &r, err, sizeof(err))) {
+        free(want);
+        return 0;
+    }
+    for (size_t i = 0; i < r.nheaders; i++) {
+        const char *v = r.headers[i].value;
+        while (*v == ' ')
+            v++;
+        if (strcasecmp(r.headers[i].name, "x-amz-security-token") == 0 && !*token) {
+            *token = sl_strdup0(v);
+        } else if (strcasecmp(r.headers[i].name, "authorization") == 0 && strcmp(v, want) != 0) {
+            printf("NOTE %s [header]: the suite's .sreq Authorization differs from its .authz; "
+                   "comparing with the .authz\n",
+                   casename);
+            free((char *)(uintptr_t)r.headers[i].value);
+            r.headers[i].value = want;
+            want = NULL;
+        }
+    }
+    *out = normal_request(r.method, r.path, r.query, r.headers, r.nheaders, r.body, r.body_len);
+    rawreq_cleanup(&r);
+    free(want);
+    return *out ? 0 : -1;
+}
 
 static void run_botocore_case(const char *dir, const char *casename, const char *base,
                               suite_counts *c)
 {
-    const char *ext[] = {".req", ".creq", ".sts", ".authz"};
-    char *text[4] = {NULL, NULL, NULL, NULL};
-    char *token = NULL;
-    size_t reqlen = 0;
+    const char *ext[] = {".req", ".creq", ".sts", ".authz", ".sreq"};
+    char *text[5] = {NULL, NULL, NULL, NULL, NULL};
+    size_t lens[5] = {0, 0, 0, 0, 0};
+    char *token = NULL, *theirs = NULL, *ours = NULL, *extra_token = NULL;
     rawreq req;
     sl_sigv4_result res;
     char err[SL_ERRLEN];
     int ok = 1, parsed = 0;
 
     memset(&res, 0, sizeof(res));
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         char *name = malloc(strlen(base) + 8), *p;
         if (!name)
             goto ioerr;
         snprintf(name, strlen(base) + 8, "%s%s", base, ext[i]);
         p = path_join(dir, name);
         free(name);
-        text[i] = p ? read_file(p, i == 0 ? &reqlen : NULL) : NULL;
+        if (p && !is_file(p)) {
+            /* A case the suite did not finish is not ours to pass or fail: counted. */
+            printf("SKIP %s [header]: no %s%s\n", casename, base, ext[i]);
+            free(p);
+            c->skipped++;
+            goto out;
+        }
+        text[i] = p ? read_file(p, &lens[i]) : NULL;
         free(p);
         if (!text[i])
             goto ioerr;
@@ -249,7 +408,7 @@ static void run_botocore_case(const char *dir, const char *casename, const char 
                 goto ioerr;
         }
     }
-    if (rawreq_parse(text[0], reqlen, &req, err, sizeof(err))) {
+    if (rawreq_parse(text[0], lens[0], &req, err, sizeof(err))) {
         printf("FAIL %s [header]: cannot parse %s.req: %s\n", casename, base, err);
         c->failed++;
         goto out;
@@ -266,12 +425,18 @@ static void run_botocore_case(const char *dir, const char *casename, const char 
             goto out;
         }
     }
+    if (botocore_expected(casename, text[4], lens[4], text[3], &theirs, &extra_token) != 0)
+        goto ioerr;
+    ours = normal_ours(&req, req.headers, req.nheaders, &res, token ? NULL : extra_token);
+    if (!ours)
+        goto ioerr;
     ok &=
         check_artifact(casename, "header", "canonical request", text[1], res.canonical_request, 1);
     ok &= check_artifact(casename, "header", "string to sign", text[2], res.string_to_sign, 1);
     ok &=
         check_artifact(casename, "header", "signature", authz_signature(text[3]), res.signature, 0);
     ok &= check_artifact(casename, "header", "authorization", text[3], res.authorization, 0);
+    ok &= check_artifact(casename, "header", "signed request", theirs, ours, 1);
     if (ok)
         c->passed++;
     else
@@ -285,9 +450,12 @@ out:
     if (parsed)
         rawreq_cleanup(&req);
     sl_sigv4_result_cleanup(&res);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         free(text[i]);
     free(token);
+    free(theirs);
+    free(ours);
+    free(extra_token);
 }
 
 /* --- aws-c-auth layout ------------------------------------------------------------------ */
@@ -297,6 +465,9 @@ typedef struct cac_context {
     time_t when;
     long expires;
     int normalize, sign_body, omit_token;
+    const char *signed_body_value; /* aws-c-auth's "signed_body_value" (UNSIGNED-PAYLOAD) */
+    const char *algorithm;         /* aws-c-auth's "algorithm"; only SigV4 is ours to run */
+    int header_only;               /* ours: "forms": ["header"], no query form to run */
 } cac_context;
 
 static int json_bool(const cJSON *o, const char *k, int dflt)
@@ -344,6 +515,15 @@ static int parse_context(const cJSON *j, cac_context *ctx)
     ctx->sign_body = json_bool(j, "sign_body", 0);
     ctx->omit_token = json_bool(j, "omit_session_token", 0);
     ctx->expires = cJSON_IsNumber(exp) ? (long)exp->valuedouble : 3600;
+    ctx->signed_body_value = json_str(j, "signed_body_value");
+    ctx->algorithm = json_str(j, "algorithm");
+    {
+        const cJSON *forms = cJSON_GetObjectItemCaseSensitive(j, "forms"), *f;
+        int query = !cJSON_IsArray(forms);
+        cJSON_ArrayForEach(f, forms) query |=
+            cJSON_IsString(f) && strcmp(f->valuestring, "query") == 0;
+        ctx->header_only = !query;
+    }
     if (!ctx->akid || !ctx->secret || !ctx->region || !ctx->service ||
         parse_iso8601(json_str(j, "timestamp"), &ctx->when))
         return -1;
@@ -379,6 +559,13 @@ static void run_cac_form(const char *dir, const char *casename, const cac_contex
     sig = read_in(dir, fname);
     snprintf(fname, sizeof(fname), "%s-signed-request.txt", form);
     sreq = read_in(dir, fname);
+    if (!creq && !sts && !sig && !sreq) {
+        /* The case has no files for this form (some vectors are header-only): counted. */
+        snprintf(fname, sizeof(fname), "%s-signed-request.txt", form);
+        printf("SKIP %s [%s]: no %s-* files\n", casename, form, form);
+        c->skipped++;
+        goto out;
+    }
     if (!creq || !sts || !sig || !sreq) {
         printf("FAIL %s [%s]: cannot read the expected files\n", casename, form);
         c->failed++;
@@ -400,7 +587,7 @@ static void run_cac_form(const char *dir, const char *casename, const cac_contex
     }
     {
         sl_sigv4_request r = {req->method, req->path, req->query,    hdrs,
-                              nh,          req->body, req->body_len, NULL};
+                              nh,          req->body, req->body_len, ctx->signed_body_value};
         /* Header form with omit_session_token: the token is added after signing, so it is
            not part of what is signed at all. */
         sl_sigv4_keys k = {ctx->akid, ctx->secret,
@@ -420,18 +607,15 @@ static void run_cac_form(const char *dir, const char *casename, const cac_contex
     ok &= check_artifact(casename, form, "canonical request", creq, res.canonical_request, 1);
     ok &= check_artifact(casename, form, "string to sign", sts, res.string_to_sign, 1);
     ok &= check_artifact(casename, form, "signature", want, res.signature, 0);
-    if (presign) {
-        /* The signed URL's query, compared as a set: aws-c-auth orders the X-Amz-* fields
-           differently from botocore, and the order is not signed. */
-        char *q = signed_request_query(sreq);
-        ours = sorted_query(res.presigned_query);
-        theirs = q ? sorted_query(q) : NULL;
-        free(q);
-        ok &= check_artifact(casename, form, "presigned query", theirs, ours, 0);
-    } else {
-        theirs = signed_request_authz(sreq);
-        ok &= check_artifact(casename, form, "authorization", theirs, res.authorization, 0);
-    }
+    /* The whole signed request: request line (the presigned query as a set: aws-c-auth
+       orders the X-Amz-* fields differently from botocore, and the order is not signed), every
+       header line, X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-SHA256 and Authorization
+       included, and the body. Header form with omit_session_token sends the token unsigned. */
+    theirs = normal_expected(sreq, strlen(sreq));
+    ours = normal_ours(req, hdrs, nh, &res, !presign && ctx->omit_token ? ctx->token : NULL);
+    if (!ours)
+        goto oom;
+    ok &= check_artifact(casename, form, "signed request", theirs, ours, 1);
     if (ok)
         c->passed++;
     else
@@ -478,8 +662,16 @@ static void run_cac_case(const char *dir, const char *casename, suite_counts *c)
         c->failed += 2;
         goto out;
     }
-    run_cac_form(dir, casename, &ctx, &req, 0, c);
-    run_cac_form(dir, casename, &ctx, &req, 1, c);
+    if (ctx.algorithm && strcmp(ctx.algorithm, "AWS4-HMAC-SHA256") != 0 &&
+        strcmp(ctx.algorithm, "SigV4") != 0) {
+        /* SigV4a (ECDSA) vectors share the layout; this signer does not do SigV4a. */
+        printf("SKIP %s: algorithm %s is not SigV4\n", casename, ctx.algorithm);
+        c->skipped += 2;
+    } else {
+        run_cac_form(dir, casename, &ctx, &req, 0, c);
+        if (!ctx.header_only)
+            run_cac_form(dir, casename, &ctx, &req, 1, c);
+    }
     rawreq_cleanup(&req);
 out:
     cJSON_Delete(j);

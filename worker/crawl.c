@@ -14,36 +14,37 @@
  *     the previous run's result (eventual consistency), which must not be mistaken for ours.
  *
  * Both comparisons allow CRAWL_CLOCK_SKEW between our clock and Glue's, in the direction that
- * can only cost a spare crawl: our run counts from skew before our start, another run only
- * from skew after the copy ended.
+ * can only cost a spare crawl (crawl_match.h): another run counts only from skew after the
+ * copy ended, our own from skew before our start but never from before the copy ended.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "crawl_match.h"
 #include "glue.h"
 #include "log.h"
 #include "stage.h"
 #include "worker.h"
 
 typedef struct crawl_cfg {
-    char *crawler_name;       /* template, "{cluster}" expanded */
-    long long poll_ms;        /* GetCrawler interval */
-    long long skew_ms;        /* allowed clock difference with Glue */
-    long long timeout_ms;     /* give up on a run after this long */
+    char *crawler_name;   /* template, "{cluster}" expanded */
+    long long poll_ms;    /* GetCrawler interval */
+    long long skew_ms;    /* allowed clock difference with Glue */
+    long long timeout_ms; /* give up on a run after this long */
 } crawl_cfg;
 
 static const sl_cfg_opt crawl_opts[] = {
     {"CRAWLER_NAME", SL_CFG_STRING, "snaplake-{cluster}", 0, -1, 0,
      offsetof(crawl_cfg, crawler_name),
      "Glue crawler to run; {cluster} is replaced by the run's cluster id"},
-    {"CRAWL_POLL_INTERVAL", SL_CFG_DURATION, "60s", 100, 3600000, 0,
-     offsetof(crawl_cfg, poll_ms), "how often GetCrawler is asked while a crawl runs"},
+    {"CRAWL_POLL_INTERVAL", SL_CFG_DURATION, "60s", 100, 3600000, 0, offsetof(crawl_cfg, poll_ms),
+     "how often GetCrawler is asked while a crawl runs"},
     {"CRAWL_CLOCK_SKEW", SL_CFG_DURATION, "2s", 0, 600000, 0, offsetof(crawl_cfg, skew_ms),
      "clock difference with Glue tolerated when matching a run to our start"},
-    {"CRAWL_TIMEOUT", SL_CFG_DURATION, "6h", 1000, 172800000, 0,
-     offsetof(crawl_cfg, timeout_ms), "a crawl still not finished after this fails the run"},
+    {"CRAWL_TIMEOUT", SL_CFG_DURATION, "6h", 1000, 172800000, 0, offsetof(crawl_cfg, timeout_ms),
+     "a crawl still not finished after this fails the run"},
 };
 
 enum crawl_phase {
@@ -55,9 +56,9 @@ enum crawl_phase {
 typedef struct crawl_job {
     enum crawl_phase phase;
     char crawler[256];
-    long long copied_ms;    /* when the copy stage finished (epoch ms) */
-    long long started_ms;   /* our StartCrawler time (epoch ms) */
-    long long deadline;     /* monotonic ms */
+    long long copied_ms;  /* when the copy stage finished (epoch ms) */
+    long long started_ms; /* our StartCrawler time (epoch ms) */
+    long long deadline;   /* monotonic ms */
 } crawl_job;
 
 static int crawl_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
@@ -67,8 +68,7 @@ static int crawl_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
     (void)w;
     if (!cfg)
         return sl_seterr(err, errlen, "crawl: out of memory");
-    if (sl_config_load(crawl_opts, SL_ARRAY_LEN(crawl_opts), cfg, NULL, NULL, err, errlen) !=
-        0) {
+    if (sl_config_load(crawl_opts, SL_ARRAY_LEN(crawl_opts), cfg, NULL, NULL, err, errlen) != 0) {
         free(cfg);
         return -1;
     }
@@ -115,8 +115,8 @@ static sl_step_result finish(sl_job *job, const crawl_job *cj, const sl_glue_cra
     char msg[SL_ERRLEN];
 
     if (strcmp(c->last_status, "SUCCEEDED") != 0) {
-        const char *code = strcmp(c->last_status, "CANCELLED") == 0 ? "CrawlCancelled"
-                                                                    : "CrawlFailed";
+        const char *code =
+            strcmp(c->last_status, "CANCELLED") == 0 ? "CrawlCancelled" : "CrawlFailed";
         snprintf(msg, sizeof(msg), "crawler %s run %s: %s", cj->crawler,
                  c->last_status[0] ? c->last_status : "(no status)",
                  c->last_error ? c->last_error : "no ErrorMessage");
@@ -180,22 +180,25 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
     if (strcmp(c.state, "READY") != 0 || !c.has_last_crawl)
         goto wait;
 
-    /* The skew allowance always leans to crawling again, which is only a spare run, never a
-     * missed file: our own run may show a StartTime up to skew before our clock's start, but
-     * someone else's run is only trusted when it began at least skew after the copy ended
-     * (a run begun just before it may have listed the lake before the last files were there). */
-    if (cj->phase == PHASE_WAIT_OURS ? c.last_start_ms + cfg->skew_ms >= cj->started_ms
-                                     : c.last_start_ms >= cj->copied_ms + cfg->skew_ms) {
+    /* sl_crawl_match: a run begun before the copy ended never covers it, whatever the skew;
+     * the skew only leans to crawling again, a spare run, never a missed file. */
+    switch (sl_crawl_match(cj->phase == PHASE_WAIT_OURS, c.last_start_ms, cj->copied_ms,
+                           cj->started_ms, cfg->skew_ms)) {
+    case SL_CRAWL_TRUST:
         r = finish(job, cj, &c);
         goto out;
-    }
-    if (cj->phase == PHASE_WAIT_OTHER) {
-        /* That run began before our files were all there: crawl again. */
+    case SL_CRAWL_RESTART:
         sl_log_kv(SL_LOG_INFO, &job->log, (const char *const[]){"crawler", cj->crawler, NULL},
-                  "the other run started before this copy finished; starting the crawler again");
+                  cj->phase == PHASE_WAIT_OTHER
+                      ? "the other run started before this copy finished; starting the crawler "
+                        "again"
+                      : "the last run cannot be told from one before this copy finished; "
+                        "starting the crawler again");
         cj->phase = PHASE_START;
         job->next_step_ms = sl_mono_ms();
         goto out;
+    case SL_CRAWL_WAIT:
+        break;
     }
     /* PHASE_WAIT_OURS and READY with an older LastCrawl: our run is not visible yet. */
 wait:

@@ -1,8 +1,8 @@
 /*
  * main.c - snaplake-worker: runs one pipeline stage (`snaplake-worker export`, or
  * WORKER_STAGE). Thin on purpose: read config -> build the worker -> run the loop -> tear
- * down. Exit status 0 after a clean stop (SIGTERM/SIGINT), 1 on bad configuration or a fatal
- * error, 2 on bad usage.
+ * down. Exit status 0 after a clean stop (SIGTERM/SIGINT), 1 on a fatal error (a connection
+ * refused, a lost group), 2 on bad usage or a configuration error (nothing was connected).
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +31,10 @@ int main(int argc, char **argv)
     if (sl_signals_install(err, sizeof(err))) {
         fprintf(stderr, "%s: %s\n", argv[0], err);
         return 1;
+    }
+    if (sl_worker_config_check(stage, err, sizeof(err))) {
+        fprintf(stderr, "%s: bad configuration:\n%s\n", argv[0], err);
+        return 2;
     }
     w = sl_worker_new(stage, err, sizeof(err));
     if (!w) {

@@ -1105,22 +1105,23 @@ static void append_err(char *err, size_t errlen, const char *more)
         snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
 }
 
-sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
+/*
+ * Loads and validates everything configuration says, before anything connects, and reports
+ * every error at once: both tables (types, bounds, required), the value checks of every
+ * binary (config.h: LOG_LEVEL, AWS_REGION, AWS_CA_BUNDLE, bucket names, bucket owners,
+ * EXPORT_ONLY, CRAWLER_NAME, EXPORT_TASK_PREFIX) and each KAFKA_* property against
+ * librdkafka. Fills w->cfg and w->stage and *lvl; returns 0, or -1 with err.
+ */
+static int load_config(sl_worker *w, const char *stage_name, sl_log_level *lvl, char *err,
+                       size_t errlen)
 {
-    sl_worker *w = calloc(1, sizeof(*w));
-    char e1[4096] = "", e2[4096] = "", perr[SL_ERRLEN];
-    sl_log_level lvl = SL_LOG_INFO;
-    int cfg_ok;
+    char e1[4096] = "", e2[4096] = "";
+    int ok;
 
-    if (!w) {
-        sl_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
     err[0] = '\0';
-    w->default_max_jobs = DEFAULT_MAX_JOBS;
-    cfg_ok = sl_config_load(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg, NULL, NULL, e1,
-                            sizeof(e1)) == 0;
-    if (!cfg_ok)
+    ok = sl_config_load(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg, NULL, NULL, e1,
+                        sizeof(e1)) == 0;
+    if (!ok)
         append_err(err, errlen, e1);
     if (!stage_name)
         stage_name = w->cfg.stage ? w->cfg.stage : getenv("WORKER_STAGE");
@@ -1129,14 +1130,52 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         snprintf(e2, sizeof(e2), "unknown or missing stage \"%s\" (see --help)",
                  stage_name ? stage_name : "");
         append_err(err, errlen, e2);
+        ok = 0;
     } else if (check_stage_cfg(w->stage, e2, sizeof(e2))) {
         append_err(err, errlen, e2);
+        ok = 0;
     }
-    if (cfg_ok && sl_log_level_parse(w->cfg.log_level, &lvl)) {
-        append_err(err, errlen, "LOG_LEVEL: expected debug|info|warn|error");
-        cfg_ok = 0;
+    e1[0] = '\0';
+    if (sl_config_check(worker_opts, SL_ARRAY_LEN(worker_opts), sl_config_std_checks,
+                        sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
+    if (w->stage && sl_config_check(w->stage->cfg_opts, w->stage->ncfg_opts, sl_config_std_checks,
+                                    sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
+    if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
+    append_err(err, errlen, e1);
+    if (ok && sl_log_level_parse(w->cfg.log_level, lvl))
+        ok = 0; /* sl_cfg_check_log_level said so already */
+    return ok ? 0 : -1;
+}
+
+int sl_worker_config_check(const char *stage_name, char *err, size_t errlen)
+{
+    sl_worker *w = calloc(1, sizeof(*w));
+    sl_log_level lvl = SL_LOG_INFO;
+    int rc;
+
+    if (!w)
+        return sl_seterr(err, errlen, "out of memory");
+    rc = load_config(w, stage_name, &lvl, err, errlen);
+    sl_config_cleanup(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
+    free(w);
+    return rc;
+}
+
+sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
+{
+    sl_worker *w = calloc(1, sizeof(*w));
+    char perr[SL_ERRLEN];
+    sl_log_level lvl = SL_LOG_INFO;
+
+    if (!w) {
+        sl_seterr(err, errlen, "out of memory");
+        return NULL;
     }
-    if (!cfg_ok || !w->stage || e2[0])
+    w->default_max_jobs = DEFAULT_MAX_JOBS;
+    if (load_config(w, stage_name, &lvl, err, errlen) != 0)
         goto fail;
     snprintf(w->app_name, sizeof(w->app_name), "snaplake-%s", w->stage->name);
     sl_log_init(w->app_name, lvl);

@@ -64,6 +64,13 @@ void sl_worker_help(FILE *out, const char *prog);
 sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen);
 
 /*
+ * What sl_worker_new checks of the configuration, alone: both tables, the value checks and
+ * the KAFKA_* properties, before anything connects. Returns 0, or -1 with every error in err
+ * (main exits 2 on it: a configuration error, not a failure to start).
+ */
+int sl_worker_config_check(const char *stage_name, char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
  * Runs the loop until the stop flag (signals.h) is set or the consumer reports a fatal error,
  * then shuts down cleanly: abandons in-flight jobs (job_cleanup; their offsets stay unstored so
  * the next owner redoes them), commits stored offsets, closes the consumer, flushes the

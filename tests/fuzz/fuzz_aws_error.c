@@ -2,13 +2,49 @@
  * fuzz_aws_error.c - libFuzzer harness for sl_aws_parse_error, the parser of every AWS error
  * answer (query XML, S3 XML, JSON, headers). Input layout: byte 0 picks the protocol and the
  * status, then the raw header block and the body split at the first "\n\n".
+ *
+ * The same bytes then go through sl_aws_scrub twice: as they are (the output must stay a C
+ * string of the returned length within its buffer), and with a session token planted in the
+ * middle behind an x-amz-security-token header ("<fuzz>x-amz-security-token:<TOKEN>\n<fuzz>"):
+ * whatever surrounds it, the token must never reach the output.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aws_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define PLANTED "FQoGZXIvYXdzPLANTEDsessionTOKEN0123456789+/="
+#define PLANT_AT "x-amz-security-token:"
+
+static void check_scrub(const char *p, size_t n, size_t outlen)
+{
+    static char out[8192];
+    static char in[8192];
+    size_t half = n / 2, k = 0, w;
+
+    if (n > sizeof(in) - 128 || outlen > sizeof(out))
+        return;
+    w = sl_aws_scrub(p, n, out, outlen);
+    if (outlen && (w >= outlen || out[w] != '\0' || strlen(out) != w))
+        __builtin_trap();
+    /* A token already in the input is the fuzzer's, not a leak. */
+    if (memmem(p, n, PLANTED, sizeof(PLANTED) - 1))
+        return;
+    memcpy(in, p, half);
+    k = half;
+    memcpy(in + k, PLANT_AT PLANTED "\n", sizeof(PLANT_AT PLANTED "\n") - 1);
+    k += sizeof(PLANT_AT PLANTED "\n") - 1;
+    memcpy(in + k, p + half, n - half);
+    k += n - half;
+    /* Only when the text up to the token has no NUL: a NUL ends the text (and the token). */
+    (void)sl_aws_scrub(in, k, out, sizeof(out));
+    if (strstr(out, PLANTED))
+        __builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,5 +71,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!memchr(e.code, 0, sizeof(e.code)) || !memchr(e.message, 0, sizeof(e.message)) ||
         !memchr(e.request_id, 0, sizeof(e.request_id)) || !e.code[0])
         __builtin_trap();
+    check_scrub((const char *)data, size, (size_t)data[0] * 17 % 600);
     return 0;
 }

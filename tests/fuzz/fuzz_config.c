@@ -3,7 +3,8 @@
  * duration/bool parsers. The input is split at '\n' into one value per option of a table that
  * covers every option type; a missing piece means "unset". Invariants checked: a successful
  * load respects every bound; a failed load leaves no string allocated; a secret's value has
- * no influence on the error text (so it can never appear in it).
+ * no influence on the error text (so it can never appear in it). The first value also goes
+ * through every value check of sl_config_std_checks.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sl_config_parse_duration(env.vals[0], &ms) == 0 && ms < 0)
             __builtin_trap();
         (void)!sl_config_parse_bool(env.vals[0], &b);
+        /* Every value check (config.h) answers 0 or -1, with a terminated reason on -1. */
+        for (size_t i = 0; i < sl_config_nstd_checks; i++) {
+            char why[SL_ERRLEN];
+            int rc;
+            memset(why, 'z', sizeof why);
+            why[0] = '\0';
+            rc = sl_config_std_checks[i].check(env.vals[0], why, sizeof why);
+            if ((rc != 0 && rc != -1) || !memchr(why, '\0', sizeof why) || (rc && !why[0]))
+                __builtin_trap();
+        }
     }
 
     memset(&cfg, 0, sizeof cfg);

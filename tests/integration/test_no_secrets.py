@@ -22,11 +22,13 @@ happened cannot pass.
     .venv/bin/pytest -q tests/integration/test_no_secrets.py
 """
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
+import xml.sax.saxutils
 
 import pytest
 
@@ -196,6 +198,8 @@ def test_no_secret_in_any_output_of_a_debug_pipeline(standin, tmp_path):
     "postgresql://u:%s@[::1/db",                      # unterminated IPv6: the whole URL
     "postgresql://u@127.0.0.1:1/db?password=%s&nope=1",  # unknown query parameter
     "host=127.0.0.1 port=1 password='%s' dbname",    # conninfo without '='
+    "host=127.0.0.1 port=1 password=zq %s y",        # a blank in an unquoted password
+    "host=127.0.0.1 port=1 password='zq'z %s' y",   # a quote inside quotes
 ])
 def test_database_url_password_not_in_connect_error(url):
     h.require_stack()
@@ -205,3 +209,126 @@ def test_database_url_password_not_in_connect_error(url):
     out = (r.stdout + r.stderr).decode("utf-8", "replace")
     assert r.returncode != 0 and "pg connect:" in out, out
     assert DB_PASSWORD not in out, out
+
+
+class EchoingAws:
+    """An AWS endpoint that fails every call the way RDS, STS and Glue fail a bad signature:
+    403 SignatureDoesNotMatch whose message quotes the canonical request it computed, built
+    from the headers it received, session token included, and the string to sign (the shape
+    of AWS's answers; moto's own SignatureDoesNotMatch message does not quote them)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.tokens = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                token = self.headers.get("X-Amz-Security-Token", "")
+                outer.tokens.append(token)
+                names = sorted(k.lower() for k in self.headers.keys()
+                               if k.lower() in ("content-type", "host", "x-amz-date",
+                                                "x-amz-security-token"))
+                canon = "POST\n/\n\n%s\n\n%s\n%s" % (
+                    "\n".join("%s:%s" % (k, self.headers[k]) for k in names),
+                    ";".join(names), hashlib.sha256(body).hexdigest())
+                msg = ("The request signature we calculated does not match the signature you "
+                       "provided. Check your AWS Secret Access Key and signing method. Consult "
+                       "the service documentation for details.\n\nThe Canonical String for "
+                       "this request should have been\n'%s'\n\nThe String-to-Sign should have "
+                       "been\n'AWS4-HMAC-SHA256\n%s\n%s/us-east-1/rds/aws4_request\n%s'\n"
+                       % (canon, self.headers.get("X-Amz-Date", ""),
+                          self.headers.get("X-Amz-Date", "")[:8],
+                          hashlib.sha256(canon.encode()).hexdigest()))
+                out = ("<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">\n"
+                       "  <Error>\n    <Type>Sender</Type>\n    <Code>SignatureDoesNotMatch"
+                       "</Code>\n    <Message>%s</Message>\n  </Error>\n  <RequestId>%s"
+                       "</RequestId>\n</ErrorResponse>\n"
+                       % (xml.sax.saxutils.escape(msg), h.uid(16))).encode()
+                self.send_response(403)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_session_token_echoed_by_a_signature_failure_reaches_no_sink(tmp_path):
+    """AWS answers a bad signature by quoting the canonical request, x-amz-security-token
+    included. The export worker turns that answer into a permanent failure: the warn/error log
+    lines, the failures topic, the ledger (stage row and history) and `snaplakectl runs` all
+    carry the message, and none of them may carry the token, the signature or the string to
+    sign."""
+    h.require_stack()
+    token = "FQoGZXIvYXdzEchoed%s/+=" % h.uid(24)
+    cluster = "sl-echo-%s" % h.uid(8)
+    run_id = "%s-2024-01-01-00-00" % cluster
+    c = {"cluster": cluster, "run_id": run_id, "snapshot_id": "rds:" + run_id,
+         "snapshot_arn": "arn:aws:rds:us-east-1:%s:cluster-snapshot:rds:%s" % (h.ACCOUNT, run_id),
+         "date": "2024-01-01"}
+    prefix = h.topic_prefix("echoed-token")
+    h.create_topics(prefix, partitions=3)
+    fake = EchoingAws()
+    outputs = {}
+    try:
+        env = h.worker_env(prefix, AWS_ENDPOINT_URL_RDS=fake.url, AWS_SESSION_TOKEN=token,
+                           LOG_LEVEL="debug", KAFKA_GROUP_ID="g-" + prefix,
+                           EXPORT_S3_BUCKET="sl-echo-bucket", EXPORT_IAM_ROLE_ARN=ROLE_EXPORT,
+                           EXPORT_KMS_KEY_ID=KMS, STAGE_RETRY_BASE="100ms",
+                           STAGE_RETRY_MAX="200ms", KAFKA_SESSION_TIMEOUT_MS="6000",
+                           KAFKA_HEARTBEAT_INTERVAL_MS="1000", TOPIC_PARTITIONS="3")
+        w = h.Worker("export", env, tmp_path / "export.log")
+        try:
+            w.wait_ready(90)
+            h.produce(prefix + "snapshots", h.snapshot_message(c), key=cluster)
+            with h.KafkaReader(prefix + "failures") as r:
+                recs = r.read(1, 90)
+            assert len(recs) == 1, "no failure published"
+            outputs["failures topic"] = json.dumps(recs[0].value)
+
+            def failed():
+                row = h.ledger_stage([run_id], "export").get(run_id)
+                return row if row and row["status"] == "failed" else None
+            row = h.wait_for(failed, 60, what="the export to fail in the ledger")
+        finally:
+            code = w.stop(60)
+        with open(w.log_path, "rb") as f:
+            outputs["worker"] = f.read().decode("utf-8", "replace") + w.stderr()
+        assert code == 0, outputs["worker"][-3000:]
+    finally:
+        fake.close()
+    assert token in fake.tokens, "the worker did not send the session token: %r" % fake.tokens
+    outputs["ledger stage row"] = json.dumps(row)
+    outputs["ledger history"] = json.dumps(h.psql_json(
+        "SELECT * FROM snaplake_stage_events WHERE run_id = :'p1'", run_id))
+    r = subprocess.run([binary("snaplakectl"), "runs", run_id], env=env, capture_output=True,
+                       timeout=60)
+    outputs["ctl runs"] = (r.stdout + r.stderr).decode("utf-8", "replace")
+    assert r.returncode == 0 and "export" in outputs["ctl runs"], outputs["ctl runs"]
+
+    leaks = {}
+    for name, text in outputs.items():
+        for what in (token, token[:20], "AWS4-HMAC-SHA256\n", "AWS4-HMAC-SHA256\\n",
+                     "x-amz-security-token:"):
+            if what in text:
+                i = text.find(what)
+                leaks.setdefault(name, []).append(text[max(0, i - 200):i + 60])
+    assert not leaks, "the echoed canonical request reached: %r" % leaks
+    # The failure is AWS's, and its message got through with the echo cut out of it.
+    assert row["error_code"] == "SignatureDoesNotMatch", row
+    assert "should have been [redacted]" in row["error_message"], row
+    assert "[redacted]" in outputs["failures topic"], outputs["failures topic"]

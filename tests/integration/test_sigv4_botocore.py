@@ -61,6 +61,11 @@ CASES = [
          headers=[("Content-Type", "application/json")]),
     dict(name="s3-put-unsigned-payload", s3=True, method="PUT", key="big/object+1.bin",
          body="x" * 100, unsigned=True, token=TOKEN),
+    # The caller's own x-amz-content-sha256 header is the payload hash (botocore replaces it
+    # with UNSIGNED-PAYLOAD when payload signing is off, the same value).
+    dict(name="s3-put-caller-unsigned-header", s3=True, method="PUT", key="big/stream 2.bin",
+         body="y" * 50, unsigned=True, caller_header=True, token=TOKEN,
+         headers=[("X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD")]),
     dict(name="s3-copy", s3=True, method="PUT", key="dst/date=2024-01-01/a b.parquet",
          headers=[("x-amz-copy-source", "src-bucket/exports/a%20b%2Bc.parquet"),
                   ("x-amz-metadata-directive", "COPY")]),
@@ -113,6 +118,13 @@ CASES = [
                   ("X-Amz-Target", "AWSGlue.GetTable"),
                   ("X-Custom-Spaces", "  a   b \t c  ")],
          body='{"DatabaseName": "db", "Name": "t"}'),
+    # Non-S3: botocore's canonical_request takes the header's value over the body's hash.
+    dict(name="glue-caller-unsigned-header", service="glue", method="POST",
+         host="glue.us-east-1.amazonaws.com", path="/",
+         headers=[("Content-Type", "application/x-amz-json-1.1"),
+                  ("X-Amz-Target", "AWSGlue.GetCrawler"),
+                  ("X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD")],
+         body='{"Name": "c"}'),
     dict(name="lakeformation-rest-path", service="lakeformation", method="POST",
          host="lakeformation.us-east-1.amazonaws.com", path="/GrantPermissions",
          headers=[("Content-Type", "application/json")], body='{"Permissions": ["SELECT"]}'),
@@ -226,7 +238,7 @@ def our_sign(case):
         desc["body"] = case["body"]
     if case.get("token"):
         desc["token"] = case["token"]
-    if case.get("unsigned"):
+    if case.get("unsigned") and not case.get("caller_header"):
         desc["payload_hash"] = "UNSIGNED-PAYLOAD"
     proc = subprocess.run([str(SUITE), "--sign-json"], input=json.dumps(desc).encode(),
                           capture_output=True, timeout=30)

@@ -115,6 +115,153 @@ static void test_parse_error(void)
     }
 }
 
+/* Secrets planted in the real error shapes below; none may survive a parse. */
+#define TOK "FQoGZXIvYXdzEJr//////////wEaDPLANTEDTOKEN+abc/def=="
+#define SIG "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+#define AKID "ASIAPLANTEDKEYID0001"
+#define SDNM_TEXT                                                                                  \
+    "The request signature we calculated does not match the signature you provided. Check "        \
+    "your AWS Secret Access Key and signing method. Consult the service documentation for "        \
+    "details."
+/* What RDS, STS and the JSON services append (the shape quoted in aws-sdk-cpp#17,
+   selling-partner-api-models#1900): the canonical request, token included, then the string
+   to sign. */
+#define CANONICAL_TAIL                                                                             \
+    "\n\nThe Canonical String for this request should have been\n'POST\n/\n\n"                     \
+    "content-type:application/x-www-form-urlencoded; charset=utf-8\nhost:rds.us-east-1."           \
+    "amazonaws.com\nx-amz-date:20240101T000000Z\nx-amz-security-token:" TOK "\n\n"                 \
+    "content-type;host;x-amz-date;x-amz-security-token\n"                                          \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'\n\n"                        \
+    "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20240101T000000Z\n"                   \
+    "20240101/us-east-1/rds/aws4_request\n"                                                        \
+    "9d4e5a5f7c0d8b5f5a3e2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e'\n"
+#define CANONICAL_SCRUBBED                                                                         \
+    SDNM_TEXT "\n\nThe Canonical String for this request should have been [redacted] "             \
+              "The String-to-Sign should have been [redacted]\n"
+
+static void test_parse_error_scrubs_secrets(void)
+{
+    static const struct {
+        const char *what;
+        sl_aws_protocol proto;
+        const char *body;
+        const char *code, *message;
+    } cases[] = {
+        {"rds query xml", SL_AWS_PROTO_QUERY,
+         "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">\n  <Error>\n"
+         "    <Type>Sender</Type>\n    <Code>SignatureDoesNotMatch</Code>\n    <Message>" SDNM_TEXT
+             CANONICAL_TAIL "</Message>\n  </Error>\n  <RequestId>r-1</RequestId>\n"
+         "</ErrorResponse>\n",
+         "SignatureDoesNotMatch", CANONICAL_SCRUBBED},
+        {"sts query xml", SL_AWS_PROTO_QUERY,
+         "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender"
+         "</Type><Code>SignatureDoesNotMatch</Code><Message>" SDNM_TEXT CANONICAL_TAIL
+         "</Message></Error><RequestId>r-2</RequestId></ErrorResponse>",
+         "SignatureDoesNotMatch", CANONICAL_SCRUBBED},
+        {"glue json", SL_AWS_PROTO_JSON,
+         "{\"__type\":\"InvalidSignatureException\",\"message\":\"" SDNM_TEXT
+         "\\n\\nThe Canonical String for this request should have been\\n'POST\\n/\\n\\n"
+         "content-type:application/x-amz-json-1.1\\nhost:glue.us-east-1.amazonaws.com\\n"
+         "x-amz-date:20240101T000000Z\\nx-amz-security-token:" TOK "\\nx-amz-target:AWSGlue."
+         "GetCrawler\\n\\ncontent-type;host;x-amz-date;x-amz-security-token;x-amz-target\\n"
+         "abc'\\n\\nThe String-to-Sign should have been\\n'AWS4-HMAC-SHA256\\n20240101T000000Z"
+         "\\n20240101/us-east-1/glue/aws4_request\\n0123abcd'\\n\"}",
+         "InvalidSignatureException", CANONICAL_SCRUBBED},
+        /* S3: the message itself is clean; the echoes are sibling elements. */
+        {"s3 rest xml", SL_AWS_PROTO_REST_XML,
+         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>"
+         "<Message>The request signature we calculated does not match the signature you "
+         "provided. Check your key and signing method.</Message><AWSAccessKeyId>" AKID
+         "</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n20240101T000000Z\n20240101/us-east-1/"
+         "s3/aws4_request\nabcd</StringToSign><SignatureProvided>" SIG "</SignatureProvided>"
+         "<StringToSignBytes>41 57 53 34</StringToSignBytes><CanonicalRequest>GET\n/key\n\nhost:"
+         "b.s3.amazonaws.com\nx-amz-security-token:" TOK "\n\nhost;x-amz-security-token\n"
+         "UNSIGNED-PAYLOAD</CanonicalRequest><CanonicalRequestBytes>47 45 54</CanonicalRequest"
+         "Bytes><RequestId>r-3</RequestId><HostId>h</HostId></Error>",
+         "SignatureDoesNotMatch",
+         "The request signature we calculated does not match the signature you provided. Check "
+         "your key and signing method."},
+        /* A message that quotes an Authorization header or a presigned query. */
+        {"echoed authorization", SL_AWS_PROTO_JSON,
+         "{\"__type\":\"IncompleteSignatureException\",\"message\":\"Authorization header "
+         "requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4-"
+         "HMAC-SHA256 Credential=" AKID "/20240101/us-east-1/glue/aws4_request, SignedHeaders="
+         "host;x-amz-date, Signature=" SIG "\"}",
+         "IncompleteSignatureException",
+         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+         "Authorization=AWS4-HMAC-SHA256 Credential=[redacted], SignedHeaders=host;x-amz-date, "
+         "Signature=[redacted]"},
+        {"presigned query", SL_AWS_PROTO_REST_XML,
+         "<Error><Code>AccessDenied</Code><Message>Request has expired: /k?X-Amz-Credential=" AKID
+         "%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&amp;X-Amz-Security-Token=" TOK
+         "&amp;X-Amz-Signature=" SIG "&amp;X-Amz-Expires=60</Message></Error>",
+         "AccessDenied",
+         "Request has expired: /k?X-Amz-Credential=[redacted]&X-Amz-Security-Token=[redacted]&"
+         "X-Amz-Signature=[redacted]&X-Amz-Expires=60"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_aws_error e;
+        const char *b = cases[i].body;
+        fprintf(stderr, "scrub case %s\n", cases[i].what);
+        CHECK_INT(sl_aws_parse_error(cases[i].proto, 403, b, strlen(b), NULL, 0, &e), 0);
+        CHECK_STR(e.code, cases[i].code);
+        CHECK(strstr(e.message, "FQoGZXIvYXdz") == NULL);
+        CHECK(strstr(e.message, SIG) == NULL);
+        CHECK(strstr(e.message, AKID) == NULL);
+        CHECK(strstr(e.message, "AWS4-HMAC-SHA256\n") == NULL);
+        CHECK_STR(e.message, cases[i].message);
+    }
+}
+
+/* The scrubber alone: its edges (case, spacing, unterminated sections, cuts, NULs). */
+static void test_scrub(void)
+{
+    static const struct {
+        const char *in;
+        size_t outlen;
+        const char *want;
+    } cases[] = {
+        {"", 64, ""},
+        {"nothing secret here", 64, "nothing secret here"},
+        {"X-AMZ-SECURITY-TOKEN: " TOK "\nnext", 128, "X-AMZ-SECURITY-TOKEN:[redacted]\nnext"},
+        {"x-amz-security-token:" TOK, 128, "x-amz-security-token:[redacted]"},
+        {"signature=abc,rest", 64, "signature=[redacted],rest"},
+        {"credential=AKID/2024/x 'q'", 64, "credential=[redacted] 'q'"},
+        /* No string to sign after it: the canonical request runs to the end. */
+        {"a The Canonical String for this request should have been\n'GET\n/\nx-amz-security-"
+         "token:" TOK,
+         128, "a The Canonical String for this request should have been [redacted]"},
+        /* An unterminated string to sign runs to the end too. */
+        {"The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n2024", 128,
+         "The String-to-Sign should have been [redacted]"},
+        {"The String-to-Sign should have been\n'AWS4'\ntail", 128,
+         "The String-to-Sign should have been [redacted]\ntail"},
+        {"<SignatureProvided>" SIG "</SignatureProvided>", 128,
+         "<SignatureProvided>[redacted]</SignatureProvided>"},
+        /* Cut: the output stays a C string of outlen - 1 bytes at most. */
+        {"0123456789", 5, "0123"},
+        {"Signature=" SIG, 14, "Signature=[re"},
+        /* "Signature" without '=' and a token name without a value are names, not secrets. */
+        {"SignatureDoesNotMatch; signed x-amz-security-token", 128,
+         "SignatureDoesNotMatch; signed x-amz-security-token"},
+    };
+    char out[256];
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        size_t n = sl_aws_scrub(cases[i].in, strlen(cases[i].in), out, cases[i].outlen);
+        fprintf(stderr, "scrub case %zu\n", i);
+        CHECK_STR(out, cases[i].want);
+        CHECK_INT(n, strlen(cases[i].want));
+    }
+    /* Not NUL-terminated input is read to len only; a NUL ends the text. */
+    CHECK_INT(sl_aws_scrub("abcdef", 3, out, sizeof(out)), 3);
+    CHECK_STR(out, "abc");
+    CHECK_INT(sl_aws_scrub("ab\0signature=x", 14, out, sizeof(out)), 2);
+    CHECK_STR(out, "ab");
+    CHECK_INT(sl_aws_scrub(NULL, 5, out, sizeof(out)), 0);
+    CHECK_STR(out, "");
+    CHECK_INT(sl_aws_scrub("x", 1, out, 0), 0);
+}
+
 static void test_endpoint_resolve(void)
 {
     static const struct {
@@ -598,6 +745,8 @@ static void test_call_without_budget_has_no_retry_after(void)
 static const sl_test tests[] = {
     SL_TEST(test_is_transient),
     SL_TEST(test_parse_error),
+    SL_TEST(test_parse_error_scrubs_secrets),
+    SL_TEST(test_scrub),
     SL_TEST(test_endpoint_resolve),
     SL_TEST(test_endpoint_errors),
     SL_TEST(test_bucket_virtual_ok),

@@ -90,7 +90,8 @@ static void test_load_defaults_and_values(void)
     char err[SL_ERRLEN];
 
     memset(&c, 0x5a, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), 0);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+              0);
     CHECK_STR(c.bucket, "lake");
     CHECK_STR(c.password, "hunter2");
     CHECK_INT(c.slots, 5);
@@ -109,7 +110,8 @@ static void test_optional_unset_is_null(void)
     char err[SL_ERRLEN];
 
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), 0);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+              0);
     CHECK(c.password == NULL);
     CHECK_INT(c.dry_run, 0);
     CHECK_INT(c.poll_ms, 30000);
@@ -127,7 +129,8 @@ static void test_all_errors_reported_at_once(void)
     int lines = 1;
 
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+              -1);
     for (const char *p = err; *p; p++)
         lines += *p == '\n';
     CHECK_INT(lines, 4);
@@ -157,8 +160,9 @@ static void test_int_table(void)
         char err[SL_ERRLEN];
 
         memset(&c, 0, sizeof c);
-        CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
-                  cases[i].rc);
+        CHECK_INT(
+            sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+            cases[i].rc);
         if (cases[i].rc == 0)
             CHECK_INT(c.slots, cases[i].v);
         else
@@ -174,7 +178,8 @@ static void test_duration_bounds(void)
     char err[SL_ERRLEN];
 
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+              -1);
     CHECK(strstr(err, "T_POLL: value 50ms is out of range 100ms..3600000ms") != NULL);
 }
 
@@ -222,7 +227,8 @@ static void test_tiny_error_buffer(void)
 
     memset(&c, 0, sizeof c);
     memset(err, 'X', sizeof err);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), -1);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+              -1);
     CHECK(memchr(err, '\0', sizeof err) != NULL);
     CHECK(strncmp(err, "T_BUCKET", 8) == 0);
 }
@@ -291,7 +297,8 @@ static void test_dump_hides_secrets(void)
 
     CHECK(f != NULL);
     memset(&c, 0, sizeof c);
-    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err), 0);
+    CHECK_INT(sl_config_load(opts, SL_ARRAY_LEN(opts), &c, sl_test_env_get, env, err, sizeof err),
+              0);
     fflush(stdout);
     saved = dup(STDOUT_FILENO);
     dup2(fileno(f), STDOUT_FILENO);
@@ -313,6 +320,115 @@ static void test_dump_hides_secrets(void)
     free(s);
 }
 
+/* Each validator against the values it must take and refuse. */
+static void test_validators_table(void)
+{
+    static const struct {
+        sl_cfg_check_fn fn;
+        const char *v;
+        int ok;
+    } cases[] = {
+        {sl_cfg_check_log_level, "debug", 1},
+        {sl_cfg_check_log_level, "WARN", 1},
+        {sl_cfg_check_log_level, "warning", 1},
+        {sl_cfg_check_log_level, "loud", 0},
+        {sl_cfg_check_aws_region, "us-east-1", 1},
+        {sl_cfg_check_aws_region, "eu-central-2", 1},
+        {sl_cfg_check_aws_region, "ap-southeast-7", 1},
+        {sl_cfg_check_aws_region, "us-gov-west-1", 1},
+        {sl_cfg_check_aws_region, "cn-northwest-1", 1},
+        {sl_cfg_check_aws_region, "us-iso-east-1", 1},
+        {sl_cfg_check_aws_region, "us-isob-east-1", 1},
+        {sl_cfg_check_aws_region, "mars", 0},
+        {sl_cfg_check_aws_region, "us-east", 0},
+        {sl_cfg_check_aws_region, "US-EAST-1", 0},
+        {sl_cfg_check_aws_region, "us-east-1 ", 0},
+        {sl_cfg_check_aws_region, "useast-1", 0},
+        {sl_cfg_check_aws_region, "us--east-1", 0},
+        {sl_cfg_check_aws_region, "us-east-1a", 0},
+        {sl_cfg_check_s3_bucket, "snaplake-lake", 1},
+        {sl_cfg_check_s3_bucket, "a.b-c.1", 1},
+        {sl_cfg_check_s3_bucket, "abc", 1},
+        {sl_cfg_check_s3_bucket, "ab", 0},
+        {sl_cfg_check_s3_bucket, "Bad_Bucket", 0},
+        {sl_cfg_check_s3_bucket, "-starts-with-dash", 0},
+        {sl_cfg_check_s3_bucket, "ends-with-dash-", 0},
+        {sl_cfg_check_s3_bucket, "two..dots", 0},
+        {sl_cfg_check_s3_bucket, "192.168.5.4", 0},
+        {sl_cfg_check_s3_bucket, "xn--bucket", 0},
+        {sl_cfg_check_s3_bucket, "sthree-bucket", 0},
+        {sl_cfg_check_s3_bucket, "bucket-s3alias", 0},
+        {sl_cfg_check_s3_bucket, "bucket--ol-s3", 0},
+        {sl_cfg_check_s3_bucket, "a234567890123456789012345678901234567890123456789012345678901234",
+         0},
+        {sl_cfg_check_account_id, "123456789012", 1},
+        {sl_cfg_check_account_id, "12345678901", 0},
+        {sl_cfg_check_account_id, "1234567890123", 0},
+        {sl_cfg_check_account_id, "12345678901a", 0},
+        {sl_cfg_check_readable_file, "/dev/null", 1},
+        {sl_cfg_check_readable_file, "/nonexistent/ca.pem", 0},
+        {sl_cfg_check_cluster_list, "orders", 1},
+        {sl_cfg_check_cluster_list, "orders, billing-2,Users", 1},
+        {sl_cfg_check_cluster_list, "orders,,billing", 1},
+        {sl_cfg_check_cluster_list, "9orders", 0},
+        {sl_cfg_check_cluster_list, "orders-", 0},
+        {sl_cfg_check_cluster_list, "ord--ers", 0},
+        {sl_cfg_check_cluster_list, "ord_ers", 0},
+        {sl_cfg_check_crawler_template, "snaplake-{cluster}", 1},
+        {sl_cfg_check_crawler_template, "fixed-crawler", 1},
+        {sl_cfg_check_crawler_template, "snaplake-{clustr}", 0},
+        {sl_cfg_check_crawler_template, "snaplake-{cluster", 0},
+        {sl_cfg_check_crawler_template, "a\tb", 0},
+        {sl_cfg_check_task_prefix, "snaplake", 1},
+        {sl_cfg_check_task_prefix, "bad prefix!", 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char why[SL_ERRLEN] = "";
+        int rc = cases[i].fn(cases[i].v, why, sizeof(why));
+        fprintf(stderr, "validator case %zu (%s)\n", i, cases[i].v);
+        CHECK_INT(rc == 0, cases[i].ok);
+        CHECK(cases[i].ok || why[0]);
+    }
+}
+
+/* sl_config_check: every failing option reported, appended after what err held; defaults
+   checked; unset options and options not in the table skipped; secrets never checked. */
+static void test_config_check_all_errors(void)
+{
+    static const sl_cfg_opt copts[] = {
+        {"LOG_LEVEL", SL_CFG_STRING, "info", 0, -1, 0, 0, "level"},
+        {"AWS_REGION", SL_CFG_STRING, NULL, 0, -1, 1, 0, "region"},
+        {"LAKE_BUCKET", SL_CFG_STRING, NULL, 0, -1, 0, 0, "bucket"},
+        {"CRAWLER_NAME", SL_CFG_STRING, "bad-{x}", 0, -1, 0, 0, "template"},
+        {"LAKE_EXPECTED_BUCKET_OWNER", SL_CFG_STRING, NULL, 0, -1, 0, 0, "owner"},
+        {"EXPORT_S3_BUCKET", SL_CFG_SECRET, NULL, 0, -1, 0, 0, "never checked"},
+    };
+    const char *env[] = {
+        "LOG_LEVEL",        "loud",     "AWS_REGION",  "mars", "LAKE_BUCKET", "Bad_B",
+        "EXPORT_S3_BUCKET", "Also_Bad", "EXPORT_ONLY", "9x",   NULL};
+    char err[2048] = "earlier error";
+
+    CHECK_INT(sl_config_check(copts, SL_ARRAY_LEN(copts), sl_config_std_checks,
+                              sl_config_nstd_checks, sl_test_env_get, env, err, sizeof(err)),
+              -1);
+    CHECK(strncmp(err, "earlier error\n", 14) == 0);
+    CHECK(strstr(err, "LOG_LEVEL: value \"loud\"") != NULL);
+    CHECK(strstr(err, "AWS_REGION: value \"mars\"") != NULL);
+    CHECK(strstr(err, "LAKE_BUCKET: value \"Bad_B\"") != NULL);
+    CHECK(strstr(err, "CRAWLER_NAME: value \"bad-{x}\"") != NULL); /* the default */
+    CHECK(strstr(err, "LAKE_EXPECTED_BUCKET_OWNER") == NULL);      /* unset */
+    CHECK(strstr(err, "Also_Bad") == NULL);                        /* a secret */
+    CHECK(strstr(err, "EXPORT_ONLY") == NULL);                     /* not in the table */
+    {
+        const char *good[] = {"AWS_REGION", "us-gov-west-1", "CRAWLER_NAME", "c-{cluster}", NULL};
+        err[0] = '\0';
+        CHECK_INT(sl_config_check(copts, 4, sl_config_std_checks, sl_config_nstd_checks,
+                                  sl_test_env_get, good, err, sizeof(err)),
+                  0);
+        CHECK_STR(err, "");
+    }
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_parse_duration_table),
     SL_TEST(test_parse_bool_table),
@@ -327,5 +443,7 @@ static const sl_test tests[] = {
     SL_TEST(test_getenv_default_getter),
     SL_TEST(test_help_lists_every_option),
     SL_TEST(test_dump_hides_secrets),
+    SL_TEST(test_validators_table),
+    SL_TEST(test_config_check_all_errors),
 };
 SL_TEST_MAIN(tests)

@@ -307,6 +307,80 @@ static void test_payload_hash(void)
     }
 }
 
+/* A caller's x-amz-content-sha256 header is the payload hash (botocore's canonical_request
+   uses that header's value when present), for S3 and other services, in both forms. */
+static void test_caller_content_sha256(void)
+{
+    static const struct {
+        const char *service;
+        int s3, presign;
+        const char *value, *want; /* want NULL: an error */
+    } cases[] = {
+        {"s3", 1, 0, "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"},
+        {"s3", 1, 0, " UNSIGNED-PAYLOAD ", "UNSIGNED-PAYLOAD"},
+        {"s3", 1, 0, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"},
+        {"s3", 1, 0, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+        {"s3", 1, 0, SL_SIGV4_EMPTY_SHA256, SL_SIGV4_EMPTY_SHA256},
+        {"s3", 1, 1, "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"},
+        {"service", 0, 0, "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"},
+        {"service", 0, 1, "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"},
+        {"s3", 1, 0, "unsigned-payload", NULL},
+        {"s3", 1, 0, "STREAMING-", NULL},
+        {"s3", 1, 0, "STREAMING-bad value", NULL},
+        {"s3", 1, 0, "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", NULL},
+        {"s3", 1, 0, "abc", NULL},
+        {"s3", 1, 0, "", NULL},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        const sl_http_header h[] = {{"Host", "example.amazonaws.com"},
+                                    {"X-Amz-Content-Sha256", cases[i].value}};
+        sl_sigv4_result r;
+        char err[SL_ERRLEN];
+        int rc = sign("PUT", "/k", NULL, h, 2, "body", NULL, NULL, cases[i].service, cases[i].s3,
+                      cases[i].presign, &r, err);
+        fprintf(stderr, "caller sha256 case %zu\n", i);
+        if (!cases[i].want) {
+            CHECK_INT(rc, -1);
+            CHECK(strstr(err, "x-amz-content-sha256") != NULL);
+            continue;
+        }
+        CHECK_INT(rc, 0);
+        {
+            int ok = strcmp(last_line(r.canonical_request), cases[i].want) == 0;
+            /* S3 header form sends (and signs) its own copy, the same value. */
+            if (cases[i].s3 && !cases[i].presign)
+                ok =
+                    ok && r.nadd_headers == 2 && strcmp(r.add_headers[1].value, cases[i].want) == 0;
+            sl_sigv4_result_cleanup(&r);
+            CHECK(ok);
+        }
+    }
+    /* Two copies that disagree cannot both be sent and signed. */
+    {
+        const sl_http_header h[] = {{"Host", "example.amazonaws.com"},
+                                    {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+                                    {"x-amz-content-sha256", SL_SIGV4_EMPTY_SHA256}};
+        sl_sigv4_result r;
+        char err[SL_ERRLEN];
+        CHECK_INT(sign("PUT", "/k", NULL, h, 3, NULL, NULL, NULL, "s3", 1, 0, &r, err), -1);
+    }
+    /* An explicit payload_hash still wins over the header. */
+    {
+        const sl_http_header h[] = {{"Host", "example.amazonaws.com"},
+                                    {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}};
+        sl_sigv4_result r;
+        char err[SL_ERRLEN];
+        CHECK_INT(
+            sign("PUT", "/k", NULL, h, 2, NULL, SL_SIGV4_EMPTY_SHA256, NULL, "s3", 1, 0, &r, err),
+            0);
+        {
+            int ok = strcmp(last_line(r.canonical_request), SL_SIGV4_EMPTY_SHA256) == 0;
+            sl_sigv4_result_cleanup(&r);
+            CHECK(ok);
+        }
+    }
+}
+
 static void test_session_token_header_form(void)
 {
     static const sl_http_header h[] = {{"Host", "example.amazonaws.com"},
@@ -590,6 +664,7 @@ static const sl_test tests[] = {
     SL_TEST(test_canonical_headers),
     SL_TEST(test_vanilla_vector),
     SL_TEST(test_payload_hash),
+    SL_TEST(test_caller_content_sha256),
     SL_TEST(test_session_token_header_form),
     SL_TEST(test_session_token_query_form),
     SL_TEST(test_s3_doc_examples),
