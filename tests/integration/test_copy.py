@@ -508,11 +508,13 @@ def lake_bodies(c):
 
 
 def jobs_over(worker, tasks, n_each=1):
-    """Counts per task when the worker logged n_each final outcomes (done/failed) for every
-    task, else None."""
+    """Counts per task when the worker logged n_each final outcomes for every task, else None.
+    A job is over when it is done, failed, or fenced out: a later begin of the same run and
+    stage (the same message in another group) owns the ledger row, and the fenced job ends
+    without publishing (the ledger's write fence)."""
     counts = {t: 0 for t in tasks}
     for r in worker.logs():
-        if r.get("event") in ("done", "failed") and r.get("export_task_id") in counts:
+        if r.get("event") in ("done", "failed", "fenced_out") and r.get("export_task_id") in counts:
             counts[r["export_task_id"]] += 1
     return counts if all(v >= n_each for v in counts.values()) else None
 
