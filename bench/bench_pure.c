@@ -66,8 +66,8 @@ static int bench_sigv4(void)
 
 static int bench_keymap(void)
 {
-    sl_keymap_ctx ctx = {"s3-export/orders/2024-02-29/orders-2024-02-29-03-05", "lake",
-                         "orders", "2024-02-29"};
+    sl_keymap_ctx ctx = {"s3-export/orders/2024-02-29/orders-2024-02-29-03-05", "lake", "orders",
+                         "2024-02-29"};
     sl_keymap_entry *e = calloc(EXPORT_FILES, sizeof(*e));
     char key[512], err[SL_ERRLEN];
     long long t0 = sl_mono_ms(), n = 0;

@@ -88,7 +88,7 @@ typedef struct sl_msg {
     sl_msg_table_failure *failed_tables; /* from export_tables_info; nfailed_tables entries */
     size_t nfailed_tables;
     long long failed_tables_total; /* likewise for failed_tables; optional */
-    char *copied_at; /* RFC 3339; required */
+    char *copied_at;               /* RFC 3339; required */
 
     /* crawled */
     char *crawler;          /* required */
@@ -155,9 +155,9 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err,
 /*
  * Decodes len bytes (need not be NUL-terminated, at most SL_MSG_MAX_BYTES). Rejects bytes that
  * are not strict UTF-8 (or hold a NUL), non-JSON, a non-object, a missing or other "v", an
- * unknown "type", and missing or wrongly typed required fields; ignores unknown fields. *out is initialised here and filled only on
- * success (caller then calls sl_msg_cleanup). Returns 0, or -1 with the reason in err (this
- * text goes to the dead-letter topic).
+ * unknown "type", and missing or wrongly typed required fields; ignores unknown fields. *out is
+ * initialised here and filled only on success (caller then calls sl_msg_cleanup). Returns 0, or -1
+ * with the reason in err (this text goes to the dead-letter topic).
  */
 int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t errlen) SL_MUST_CHECK;
 

@@ -223,8 +223,8 @@ size_t sl_rds_count_foreign_running(const sl_rds_export_tasks *tasks, const char
     return n;
 }
 
-int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker,
-                           size_t markerlen, char *err, size_t errlen)
+int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker, size_t markerlen,
+                           char *err, size_t errlen)
 {
     xmlNode *res, *list, *s;
     sl_rds_snapshot *items = NULL;
@@ -309,8 +309,7 @@ fail:
     return -1;
 }
 
-int sl_rds_parse_export_result(const xmlDoc *doc, sl_rds_export_task *out, char *err,
-                               size_t errlen)
+int sl_rds_parse_export_result(const xmlDoc *doc, sl_rds_export_task *out, char *err, size_t errlen)
 {
     xmlNode *root = sl_xml_root(doc), *res;
     const char *name = root ? (const char *)root->name : "";
@@ -350,8 +349,7 @@ int sl_rds_parse_cluster_arn(const xmlDoc *doc, const char *cluster, char *arn, 
         memcpy(arn, a, strlen(a) + 1);
         return 0;
     }
-    return sl_seterr(err, errlen, "rds: cluster %s not in the DescribeDBClusters answer",
-                     cluster);
+    return sl_seterr(err, errlen, "rds: cluster %s not in the DescribeDBClusters answer", cluster);
 }
 
 void sl_rds_request_id(const xmlDoc *doc, char *out, size_t outlen)
@@ -402,8 +400,8 @@ int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_sna
             params[k++] = marker;
         }
         params[k] = NULL;
-        if (sl_aws_query(c, "rds", "DescribeDBClusterSnapshots", SL_RDS_API_VERSION, params,
-                         &doc, err))
+        if (sl_aws_query(c, "rds", "DescribeDBClusterSnapshots", SL_RDS_API_VERSION, params, &doc,
+                         err))
             goto fail;
         rc = sl_rds_parse_snapshots(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
         xmlFreeDoc(doc);
@@ -423,8 +421,7 @@ fail:
     return -1;
 }
 
-int sl_rds_cluster_arn(sl_aws *c, const char *cluster, char *arn, size_t arnlen,
-                       sl_aws_error *err)
+int sl_rds_cluster_arn(sl_aws *c, const char *cluster, char *arn, size_t arnlen, sl_aws_error *err)
 {
     const char *params[] = {"DBClusterIdentifier", cluster, NULL};
     xmlDoc *doc = NULL;
@@ -497,8 +494,8 @@ out:
     return rc;
 }
 
-int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out,
-                                int *found, sl_aws_error *err)
+int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out, int *found,
+                                sl_aws_error *err)
 {
     const char *params[] = {"ExportTaskIdentifier", task_id, NULL};
     sl_rds_export_tasks l = {NULL, 0};
@@ -547,8 +544,7 @@ int sl_rds_list_export_tasks(sl_aws *c, const char *const *statuses, size_t nsta
     memset(err, 0, sizeof(*err));
     if (nstatuses > MAX_STATUS) {
         snprintf(err->code, sizeof(err->code), "InvalidParameterValue");
-        snprintf(err->message, sizeof(err->message), "rds: at most %d status filters",
-                 MAX_STATUS);
+        snprintf(err->message, sizeof(err->message), "rds: at most %d status filters", MAX_STATUS);
         return -1;
     }
     for (size_t i = 0; i < nstatuses; i++)
@@ -572,8 +568,7 @@ int sl_rds_list_export_tasks(sl_aws *c, const char *const *statuses, size_t nsta
             params[k++] = marker;
         }
         params[k] = NULL;
-        if (sl_aws_query(c, "rds", "DescribeExportTasks", SL_RDS_API_VERSION, params, &doc,
-                         err))
+        if (sl_aws_query(c, "rds", "DescribeExportTasks", SL_RDS_API_VERSION, params, &doc, err))
             goto fail;
         rc = sl_rds_parse_export_tasks(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
         xmlFreeDoc(doc);

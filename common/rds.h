@@ -82,12 +82,12 @@ typedef struct sl_rds_export_tasks {
 
 /* StartExportTask parameters; everything borrowed. */
 typedef struct sl_rds_export_params {
-    const char *task_id;     /* ExportTaskIdentifier (required) */
-    const char *source_arn;  /* snapshot ARN, or cluster ARN (required) */
-    const char *s3_bucket;   /* S3BucketName (required) */
-    const char *s3_prefix;   /* S3Prefix, NULL or "" = bucket root */
-    const char *iam_role;    /* IamRoleArn (required) */
-    const char *kms_key;     /* KmsKeyId (required) */
+    const char *task_id;            /* ExportTaskIdentifier (required) */
+    const char *source_arn;         /* snapshot ARN, or cluster ARN (required) */
+    const char *s3_bucket;          /* S3BucketName (required) */
+    const char *s3_prefix;          /* S3Prefix, NULL or "" = bucket root */
+    const char *iam_role;           /* IamRoleArn (required) */
+    const char *kms_key;            /* KmsKeyId (required) */
     const char *const *export_only; /* ExportOnly.member.N; NULL or n_export_only entries */
     size_t n_export_only;
 } sl_rds_export_params;
@@ -120,8 +120,8 @@ size_t sl_rds_count_foreign_running(const sl_rds_export_tasks *tasks, const char
  * Returns 0, or -1 with err (not that response, field too long, SL_RDS_MAX_ITEMS passed, out
  * of memory); *out keeps what it had before the call on -1.
  */
-int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker,
-                           size_t markerlen, char *err, size_t errlen) SL_MUST_CHECK;
+int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker, size_t markerlen,
+                           char *err, size_t errlen) SL_MUST_CHECK;
 
 /* DescribeExportTasks response: as sl_rds_parse_snapshots for ExportTask elements. */
 int sl_rds_parse_export_tasks(const xmlDoc *doc, sl_rds_export_tasks *out, char *marker,
@@ -170,8 +170,8 @@ int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_ex
  * 0 when there is no such task (AWS answers either ExportTaskNotFound or an empty list; both
  * mean "not found"), or -1 with *err. *out is written only when found.
  */
-int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out,
-                                int *found, sl_aws_error *err) SL_MUST_CHECK;
+int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out, int *found,
+                                sl_aws_error *err) SL_MUST_CHECK;
 
 /*
  * Every export task whose status is one of statuses[0..nstatuses) (lowercase AWS filter

@@ -33,10 +33,10 @@ int sl_seterr(char *err, size_t errlen, const char *fmt, ...) SL_PRINTF(3, 4);
  * comes from outside (HTTP bodies, files). Embedded: sl_buf_init / sl_buf_cleanup.
  */
 typedef struct sl_buf {
-    char *data;    /* owned; NUL-terminated once anything was appended */
-    size_t len;    /* bytes used, not counting the NUL */
-    size_t cap;    /* bytes allocated */
-    size_t limit;  /* appends that would pass this many bytes fail; 0 = SL_BUF_DEFAULT_LIMIT */
+    char *data;   /* owned; NUL-terminated once anything was appended */
+    size_t len;   /* bytes used, not counting the NUL */
+    size_t cap;   /* bytes allocated */
+    size_t limit; /* appends that would pass this many bytes fail; 0 = SL_BUF_DEFAULT_LIMIT */
 } sl_buf;
 
 #define SL_BUF_DEFAULT_LIMIT ((size_t)64 * 1024 * 1024)

@@ -38,17 +38,17 @@
 
 /* The producer's settings (its config table; --help prints it). */
 typedef struct sl_producer_cfg {
-    char *log_level;              /* LOG_LEVEL */
-    char *mode;                   /* PRODUCER_MODE (the command-line argument wins) */
-    char *clusters;               /* CLUSTERS: comma/space separated cluster ids */
-    char *events_file;            /* EVENTS_FILE: event mode input; unset or "-" = stdin */
-    long long max_frame;          /* EVENT_MAX_BYTES: cap on one input event/line */
-    sl_kafka_topic_opts topics;   /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
-    long long max_attempts;       /* PRODUCER_MAX_ATTEMPTS: tries of Kafka/PostgreSQL steps */
-    long long retry_base_ms;      /* PRODUCER_RETRY_BASE */
-    char *database_url;           /* DATABASE_URL (else libpq's PG* environment) */
-    sl_pg_opts pg;                /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
-    sl_aws_opts aws;              /* AWS_* rows; read in discover and cluster modes only */
+    char *log_level;            /* LOG_LEVEL */
+    char *mode;                 /* PRODUCER_MODE (the command-line argument wins) */
+    char *clusters;             /* CLUSTERS: comma/space separated cluster ids */
+    char *events_file;          /* EVENTS_FILE: event mode input; unset or "-" = stdin */
+    long long max_frame;        /* EVENT_MAX_BYTES: cap on one input event/line */
+    sl_kafka_topic_opts topics; /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
+    long long max_attempts;     /* PRODUCER_MAX_ATTEMPTS: tries of Kafka/PostgreSQL steps */
+    long long retry_base_ms;    /* PRODUCER_RETRY_BASE */
+    char *database_url;         /* DATABASE_URL (else libpq's PG* environment) */
+    sl_pg_opts pg;              /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
+    sl_aws_opts aws;            /* AWS_* rows; read in discover and cluster modes only */
 } sl_producer_cfg;
 
 typedef struct sl_producer sl_producer;

@@ -3,16 +3,16 @@
 #
 # Lists the *.c/*.h files (tracked by git, or every one outside build/ and .venv/ when this is not
 # a git checkout) that clang-format would change, and exits 1 if there are any. Fix one with
-# `clang-format -i FILE`. Without clang-format installed it says so and exits 0 (bootstrap
-# installs it).
+# `clang-format -i FILE`. Without clang-format installed it says so and exits 1 (bootstrap
+# installs it): the suite never passes a check it could not make.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$SL_ROOT"
 
 if ! command -v clang-format >/dev/null 2>&1; then
-    sl_say "format-check: clang-format not installed, skipped"
-    exit 0
+    sl_say "format-check: clang-format not installed (scripts/bootstrap.sh installs it)"
+    exit 1
 fi
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     mapfile -t files < <(git ls-files -- '*.c' '*.h')

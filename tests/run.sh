@@ -8,7 +8,7 @@
 #   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (8) on a copy of its corpus
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
 #                 tests/integration/test_*.py from .venv
-#   (format: scripts/format-check.sh, informational only, not counted)
+#   fmt  scripts/format-check.sh: every tracked *.c/*.h as .clang-format has it (one case)
 # --unit-only runs a-e. Prints a table per step and, last, exactly
 #   tests: N passed, M failed[, K skipped]
 # where N and M sum every test case of every step. Exits non-zero when anything failed, when a step
@@ -280,15 +280,17 @@ EOF
     step_end
 fi
 
-# Informational while the tree is young: reported, never counted or fatal.
-if [[ -x scripts/format-check.sh ]]; then
-    printf '\n== [format] scripts/format-check.sh (informational)\n'
-    if scripts/format-check.sh >"$LOGDIR/format.log" 2>&1; then
-        printf '   clean\n'
-    else
-        sed 's/^/   /' "$LOGDIR/format.log" | head -n 12
-    fi
+# The formatter is the rule: a file that differs from .clang-format is one failed case.
+step_begin fmt "format: scripts/format-check.sh against .clang-format"
+if scripts/format-check.sh >"$LOGDIR/format.log" 2>&1; then
+    CUR_P=$((CUR_P + 1))
+    printf '   ok   %s\n' "$(tail -n 1 "$LOGDIR/format.log")"
+else
+    CUR_F=$((CUR_F + 1))
+    sed 's/^/   /' "$LOGDIR/format.log" | head -n 20
+    printf '   (fix with: clang-format -i FILE)\n'
 fi
+step_end
 
 STACK_STARTED=0
 stop_stack() {

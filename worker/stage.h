@@ -59,12 +59,12 @@ typedef enum sl_step_result {
 
 typedef struct sl_job {
     /* Set by the runtime before start(); read-only for the stage. */
-    sl_msg in;              /* decoded input; owned by the job */
-    const char *topic;      /* input topic (borrowed from the runtime) */
+    sl_msg in;         /* decoded input; owned by the job */
+    const char *topic; /* input topic (borrowed from the runtime) */
     int32_t partition;
     int64_t offset;
-    int attempt;            /* 1 on the first start() */
-    sl_log_ctx log;         /* run_id, cluster, stage: pass to sl_log_kv */
+    int attempt;    /* 1 on the first start() */
+    sl_log_ctx log; /* run_id, cluster, stage: pass to sl_log_kv */
 
     /* Filled by the stage. */
     sl_msg out;             /* output message on DONE (initialised by the runtime) */
@@ -74,14 +74,14 @@ typedef struct sl_job {
     char aws_request_id[128];
     char export_task_id[64]; /* AWS id the ledger should record as soon as it is known */
     int export_generation;   /* its generation (ids.h), recorded with it; 0 = none/unknown */
-    void *state;            /* stage-private; freed by job_cleanup */
+    void *state;             /* stage-private; freed by job_cleanup */
 } sl_job;
 
 typedef struct sl_stage {
-    const char *name;        /* "export", "copy", "crawl": ledger stage, log stage, group */
-    const char *in_topic;    /* SL_KAFKA_TOPIC_* stage name, prefixed by the runtime */
-    sl_msg_type in_type;     /* other message types on the input topic go to the dead letters */
-    const char *out_topic;   /* NULL for the last stage */
+    const char *name;      /* "export", "copy", "crawl": ledger stage, log stage, group */
+    const char *in_topic;  /* SL_KAFKA_TOPIC_* stage name, prefixed by the runtime */
+    sl_msg_type in_type;   /* other message types on the input topic go to the dead letters */
+    const char *out_topic; /* NULL for the last stage */
 
     /* The stage's own settings (e.g. EXPORT_TASK_LIMIT), loaded by init() into a struct of
        its own with sl_config_load; the runtime prints them with --help after its own. */

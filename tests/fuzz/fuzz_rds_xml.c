@@ -13,10 +13,10 @@
 #include "rds.h"
 #include "xml.h"
 
-#define ASSERT(c)                                                                                 \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
+#define ASSERT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 static void check_task(const sl_rds_export_task *t)

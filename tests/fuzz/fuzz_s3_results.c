@@ -69,8 +69,8 @@ static void copy_etag(const char *b, size_t len)
         abort();
     if (rb == 0) {
         /* An ETag was found: non-empty, the small copy a terminated prefix of the big one. */
-        if (!big[0] || strlen(small) >= sizeof(small) ||
-            strncmp(big, small, strlen(small)) != 0 || !count_in(b, len, "ETag"))
+        if (!big[0] || strlen(small) >= sizeof(small) || strncmp(big, small, strlen(small)) != 0 ||
+            !count_in(b, len, "ETag"))
             abort();
     } else if (big[0] || small[0]) {
         abort(); /* failure leaves the output empty */

@@ -49,37 +49,40 @@ static inline const char *sl_test_env_get(const char *name, void *ud)
     return NULL;
 }
 
-#define SL_TEST(fn) {#fn, fn}
+#define SL_TEST(fn)                                                                                \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);              \
-            sl_test_failed_ = 1;                                                                  \
-            return;                                                                               \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+            sl_test_failed_ = 1;                                                                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(a, b)                                                                           \
-    do {                                                                                          \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                       \
-        if (a_ != b_) {                                                                           \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a,   \
-                    a_, #b, b_);                                                                  \
-            sl_test_failed_ = 1;                                                                  \
-            return;                                                                               \
-        }                                                                                         \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a,    \
+                    a_, #b, b_);                                                                   \
+            sl_test_failed_ = 1;                                                                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                           \
-    do {                                                                                          \
-        const char *a_ = (a), *b_ = (b);                                                          \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                  \
-            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,     \
-                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                      \
-            sl_test_failed_ = 1;                                                                  \
-            return;                                                                               \
-        }                                                                                         \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
+            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,      \
+                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                       \
+            sl_test_failed_ = 1;                                                                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* Non-zero when environment variable spec "A" or "A|B|..." has one set, non-empty name. */
@@ -124,7 +127,8 @@ static inline int sl_test_run_(const char *file, const sl_test *t, size_t n,
                 else
                     putchar(*p);
             }
-            printf(" is not set; source .stack/env%s)\n", must_run ? "; CI=true: a skip fails" : "");
+            printf(" is not set; source .stack/env%s)\n",
+                   must_run ? "; CI=true: a skip fails" : "");
         }
         if (must_run) {
             printf("%s: 0 passed, %zu failed\n", file, n);
@@ -155,19 +159,19 @@ static inline int sl_test_run_(const char *file, const sl_test *t, size_t n,
     return failed ? 1 : 0;
 }
 
-#define SL_TEST_MAIN(table)                                                                       \
-    int main(void)                                                                                \
-    {                                                                                             \
-        return sl_test_run_(__FILE__, table, sizeof(table) / sizeof((table)[0]), NULL, NULL,      \
-                            NULL);                                                                \
+#define SL_TEST_MAIN(table)                                                                        \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        return sl_test_run_(__FILE__, table, sizeof(table) / sizeof((table)[0]), NULL, NULL,       \
+                            NULL);                                                                 \
     }
 
-#define SL_TEST_MAIN_REQUIRE(table, setup, teardown, ...)                                         \
-    int main(void)                                                                                \
-    {                                                                                             \
-        static const char *const sl_test_need_[] = {__VA_ARGS__, NULL};                           \
-        return sl_test_run_(__FILE__, table, sizeof(table) / sizeof((table)[0]), sl_test_need_,   \
-                            setup, teardown);                                                     \
+#define SL_TEST_MAIN_REQUIRE(table, setup, teardown, ...)                                          \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        static const char *const sl_test_need_[] = {__VA_ARGS__, NULL};                            \
+        return sl_test_run_(__FILE__, table, sizeof(table) / sizeof((table)[0]), sl_test_need_,    \
+                            setup, teardown);                                                      \
     }
 
 #endif /* SL_TEST_H */

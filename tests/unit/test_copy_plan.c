@@ -87,9 +87,9 @@ static void test_in_failed_table(void)
         const char *db, *table;
         int want;
     } rows[] = {
-        {"appdb", "audit.log", 1},     {"appdb", "public.users", 0}, {"shop", "orders", 1},
-        {"appdb2", "audit.log", 0},    {"app", "db/audit.log", 0},   {"appdb", "audit.lo", 0},
-        {"appdb", "audit.log.x", 0},   {"shop", "orders2", 0},       {NULL, "orders", 0},
+        {"appdb", "audit.log", 1},   {"appdb", "public.users", 0}, {"shop", "orders", 1},
+        {"appdb2", "audit.log", 0},  {"app", "db/audit.log", 0},   {"appdb", "audit.lo", 0},
+        {"appdb", "audit.log.x", 0}, {"shop", "orders2", 0},       {NULL, "orders", 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         sl_keymap_entry e;

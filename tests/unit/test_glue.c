@@ -84,8 +84,7 @@ static void test_parse_ignores_absurd_start_times(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         sl_glue_crawler c;
         char err[SL_ERRLEN];
-        CHECK(sl_glue_parse_crawler_bytes(cases[i], strlen(cases[i]), &c, err, sizeof(err)) ==
-              0);
+        CHECK(sl_glue_parse_crawler_bytes(cases[i], strlen(cases[i]), &c, err, sizeof(err)) == 0);
         CHECK_INT(c.last_start_ms, 0);
         sl_glue_crawler_cleanup(&c);
     }

@@ -18,7 +18,8 @@ static const char SNAPS_PAGE1[] =
     "      <DBClusterSnapshot>\n"
     "        <AvailabilityZones><AvailabilityZone>us-east-1a</AvailabilityZone>"
     "</AvailabilityZones>\n"
-    "        <DBClusterSnapshotIdentifier>rds:prod-db-2024-02-29-03-05</DBClusterSnapshotIdentifier>\n"
+    "        "
+    "<DBClusterSnapshotIdentifier>rds:prod-db-2024-02-29-03-05</DBClusterSnapshotIdentifier>\n"
     "        <DBClusterIdentifier>prod-db</DBClusterIdentifier>\n"
     "        <SnapshotCreateTime>2024-02-29T03:05:41.518Z</SnapshotCreateTime>\n"
     "        <Engine>aurora-postgresql</Engine>\n"
@@ -29,7 +30,8 @@ static const char SNAPS_PAGE1[] =
     "prod-db-2024-02-29-03-05</DBClusterSnapshotArn>\n"
     "      </DBClusterSnapshot>\n"
     "      <DBClusterSnapshot>\n"
-    "        <DBClusterSnapshotIdentifier>rds:orders-2024-02-29-04-10</DBClusterSnapshotIdentifier>\n"
+    "        "
+    "<DBClusterSnapshotIdentifier>rds:orders-2024-02-29-04-10</DBClusterSnapshotIdentifier>\n"
     "        <DBClusterIdentifier>orders</DBClusterIdentifier>\n"
     "        <SnapshotCreateTime>2024-02-29T04:10:00Z</SnapshotCreateTime>\n"
     "        <Status>creating</Status>\n"
@@ -388,8 +390,11 @@ static void test_count_foreign_running(void)
     sl_rds_export_tasks l = {items, 5};
     static const struct {
         const char *id, *status;
-    } t[] = {{"ours-1", "IN_PROGRESS"}, {"ours-2", "starting"}, {"theirs", "IN_PROGRESS"},
-             {"done", "COMPLETE"},     {"orphan", "CANCELING"}};
+    } t[] = {{"ours-1", "IN_PROGRESS"},
+             {"ours-2", "starting"},
+             {"theirs", "IN_PROGRESS"},
+             {"done", "COMPLETE"},
+             {"orphan", "CANCELING"}};
     const char *own[] = {"ours-1", NULL, "ours-2", "not-running"};
     static const struct {
         size_t nown;

@@ -359,8 +359,7 @@ static void test_upload_id_table(void)
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         char err[SL_ERRLEN] = "";
         char *id = NULL;
-        int rc =
-            sl_s3_parse_upload_id(cases[i].body, strlen(cases[i].body), &id, err, sizeof(err));
+        int rc = sl_s3_parse_upload_id(cases[i].body, strlen(cases[i].body), &id, err, sizeof(err));
         int ok = cases[i].id ? rc == 0 && id && strcmp(id, cases[i].id) == 0
                              : rc == -1 && id == NULL && err[0];
         if (!ok)
@@ -372,13 +371,12 @@ static void test_upload_id_table(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_complete_body),
-    SL_TEST(test_complete_body_refuses),
-    SL_TEST(test_upload_id_table),
-    SL_TEST(test_key_path),           SL_TEST(test_copy_source),
-    SL_TEST(test_url_decode),         SL_TEST(test_key_roundtrip),
-    SL_TEST(test_part_ranges),        SL_TEST(test_list_parse),
-    SL_TEST(test_list_parse_rejects), SL_TEST(test_delete_result_parse),
-    SL_TEST(test_copy_result_etag),   SL_TEST(test_request_builders),
+    SL_TEST(test_complete_body),       SL_TEST(test_complete_body_refuses),
+    SL_TEST(test_upload_id_table),     SL_TEST(test_key_path),
+    SL_TEST(test_copy_source),         SL_TEST(test_url_decode),
+    SL_TEST(test_key_roundtrip),       SL_TEST(test_part_ranges),
+    SL_TEST(test_list_parse),          SL_TEST(test_list_parse_rejects),
+    SL_TEST(test_delete_result_parse), SL_TEST(test_copy_result_etag),
+    SL_TEST(test_request_builders),
 };
 SL_TEST_MAIN(tests)

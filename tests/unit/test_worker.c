@@ -14,18 +14,18 @@ static void test_backoff_bounds_table(void)
         unsigned long long r;
         long long want;
     } cases[] = {
-        {1000, 300000, 1, 0, 0},                   /* r = 0 -> 0 */
-        {1000, 300000, 1, 1000, 1000},             /* cap 1000: r % 1001 */
+        {1000, 300000, 1, 0, 0},       /* r = 0 -> 0 */
+        {1000, 300000, 1, 1000, 1000}, /* cap 1000: r % 1001 */
         {1000, 300000, 1, 1001, 0},
-        {1000, 300000, 2, 2000, 2000},             /* cap doubles */
+        {1000, 300000, 2, 2000, 2000}, /* cap doubles */
         {1000, 300000, 3, 4000, 4000},
         {1000, 300000, 3, 4001, 0},
-        {1000, 5000, 10, 5000, 5000},              /* capped at max */
+        {1000, 5000, 10, 5000, 5000}, /* capped at max */
         {1000, 5000, 10, 5001, 0},
-        {1000, 300000, 0, 1000, 1000},             /* attempt < 1 treated as 1 */
-        {0, 300000, 3, 12345, 0},                  /* no base -> no wait */
-        {LLONG_MAX / 2, LLONG_MAX, 200, 7, 7},     /* no overflow on huge values */
-        {500, 100, 1, 100, 100},                   /* base above max -> max */
+        {1000, 300000, 0, 1000, 1000},         /* attempt < 1 treated as 1 */
+        {0, 300000, 3, 12345, 0},              /* no base -> no wait */
+        {LLONG_MAX / 2, LLONG_MAX, 200, 7, 7}, /* no overflow on huge values */
+        {500, 100, 1, 100, 100},               /* base above max -> max */
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++)
         CHECK_INT(sl_worker_backoff_ms(cases[i].base, cases[i].max, cases[i].attempt, cases[i].r),
@@ -54,17 +54,19 @@ static void test_utf8_repair_table(void)
         {"", "", 0},
         {"plain ASCII: ok", "plain ASCII: ok", 0},
         {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-         0},                                      /* 2-, 3- and 4-byte characters kept */
-        {"\xc3\xa9\xc3", "\xc3\xa9?", 1},          /* cut after a lead byte (the bug) */
-        {"x\xe2\x82", "x??", 2},                  /* cut inside a 3-byte character */
-        {"x\xf0\x9f\x98", "x???", 3},              /* cut inside a 4-byte character */
-        {"\xc0\xaf", "??", 2},                      /* overlong '/' */
-        {"\xe0\x80\xaf", "???", 3},                /* overlong 3-byte */
-        {"\xed\xa0\x80", "???", 3},                /* UTF-16 surrogate */
-        {"\xf4\x90\x80\x80", "????", 4},          /* above U+10FFFF */
-        {"\xf5\x80", "??", 2},                      /* lead byte never valid */
-        {"a\x80" "b", "a?b", 1},                       /* stray continuation byte */
-        {"\xc3(", "?(", 1},                         /* lead byte then ASCII */
+         0},                              /* 2-, 3- and 4-byte characters kept */
+        {"\xc3\xa9\xc3", "\xc3\xa9?", 1}, /* cut after a lead byte (the bug) */
+        {"x\xe2\x82", "x??", 2},          /* cut inside a 3-byte character */
+        {"x\xf0\x9f\x98", "x???", 3},     /* cut inside a 4-byte character */
+        {"\xc0\xaf", "??", 2},            /* overlong '/' */
+        {"\xe0\x80\xaf", "???", 3},       /* overlong 3-byte */
+        {"\xed\xa0\x80", "???", 3},       /* UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", "????", 4},  /* above U+10FFFF */
+        {"\xf5\x80", "??", 2},            /* lead byte never valid */
+        {"a\x80"
+         "b",
+         "a?b", 1},         /* stray continuation byte */
+        {"\xc3(", "?(", 1}, /* lead byte then ASCII */
         {"\xef\xbf\xbf\xf4\x8f\xbf\xbf", "\xef\xbf\xbf\xf4\x8f\xbf\xbf", 0}, /* edges kept */
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
