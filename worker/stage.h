@@ -72,9 +72,10 @@ typedef struct sl_job {
     char error_code[128];   /* on FAILED/RETRY: AWS's code or our own (e.g. "ExportFailed") */
     char error_message[1024];
     char aws_request_id[128];
-    char export_task_id[64]; /* AWS id the ledger should record as soon as it is known */
-    int export_generation;   /* its generation (ids.h), recorded with it; 0 = none/unknown */
-    void *state;             /* stage-private; freed by job_cleanup */
+    long long retry_after_ms; /* on RETRY: wait at least this long (AWS's skipped backoff) */
+    char export_task_id[64];  /* AWS id the ledger should record as soon as it is known */
+    int export_generation;    /* its generation (ids.h), recorded with it; 0 = none/unknown */
+    void *state;              /* stage-private; freed by job_cleanup */
 } sl_job;
 
 typedef struct sl_stage {
@@ -128,6 +129,9 @@ static inline sl_step_result sl_job_fail(sl_job *job, const char *code, const ch
  * empty), job->error_message is "<what>: <AWS's message>" (just the message when what is
  * NULL), job->aws_request_id is AWS's request id. Returns SL_STEP_RETRY when e->transient
  * (the runtime backs off and counts attempts), else SL_STEP_FAILED. e is only read.
+ * job->retry_after_ms takes e->retry_after_ms: a worker's AWS call that stopped short of its
+ * own retries rather than sleep in the loop (aws_http.h max_sleep_ms) hands the sleep it
+ * skipped to the runtime, whose backoff is then never shorter than what AWS was owed.
  */
 static inline sl_step_result sl_job_fail_aws(sl_job *job, const char *what, const sl_aws_error *e)
 {
@@ -137,6 +141,7 @@ static inline sl_step_result sl_job_fail_aws(sl_job *job, const char *what, cons
     else
         snprintf(job->error_message, sizeof(job->error_message), "%s", e->message);
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
+    job->retry_after_ms = e->retry_after_ms;
     return e->transient ? SL_STEP_RETRY : SL_STEP_FAILED;
 }
 

@@ -394,8 +394,9 @@ static void on_result(sl_worker *w, wjob *j, sl_step_result r)
             return;
         }
         j->phase = WJ_BACKOFF;
-        j->due_ms = now + sl_worker_backoff_ms(w->cfg.retry_base_ms, w->cfg.retry_max_ms,
-                                               j->job.attempt, sl_random_u64());
+        j->due_ms =
+            now + sl_worker_retry_delay_ms(w->cfg.retry_base_ms, w->cfg.retry_max_ms,
+                                           j->job.attempt, j->job.retry_after_ms, sl_random_u64());
         log_job(SL_LOG_WARN, j, "retry", "transient failure, retrying: %s: %s", j->job.error_code,
                 j->job.error_message);
         return;
@@ -438,6 +439,7 @@ static void begin(sl_worker *w, wjob *j)
     sl_msg_cleanup(&j->job.out);
     sl_msg_init(&j->job.out);
     j->job.error_code[0] = j->job.error_message[0] = j->job.aws_request_id[0] = '\0';
+    j->job.retry_after_ms = 0;
     j->job.next_step_ms = sl_mono_ms();
     j->job.state = NULL;
     j->phase = WJ_ACTIVE;

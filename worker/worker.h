@@ -157,6 +157,21 @@ static inline long long sl_worker_backoff_ms(long long base_ms, long long max_ms
 }
 
 /*
+ * The wait before a job's next attempt: the full-jitter backoff, but never shorter than
+ * retry_after_ms (the backoff an AWS call skipped instead of sleeping in the loop), both capped
+ * at max_ms. Pure.
+ */
+static inline long long sl_worker_retry_delay_ms(long long base_ms, long long max_ms, int attempt,
+                                                 long long retry_after_ms, unsigned long long r)
+{
+    long long d = sl_worker_backoff_ms(base_ms, max_ms, attempt, r);
+
+    if (retry_after_ms > d)
+        d = retry_after_ms;
+    return max_ms > 0 && d > max_ms ? max_ms : d;
+}
+
+/*
  * Makes s (NUL-terminated, edited in place) valid UTF-8 by replacing every byte that is not
  * part of a well-formed sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF) with '?'.
  * Why: error texts are cut to the fixed fields of sl_job (and AWS's FailureCause to its own),

@@ -98,9 +98,32 @@ static void test_utf8_repair_after_field_cut(void)
     CHECK_INT((long long)sl_worker_utf8_repair(msg), 0); /* idempotent */
 }
 
+/* The wait before the next attempt never undercuts what an AWS call skipped, and is capped. */
+static void test_retry_delay_honours_retry_after(void)
+{
+    static const struct {
+        long long base, max;
+        int attempt;
+        long long after;
+        unsigned long long r;
+        long long want;
+    } cases[] = {
+        {1000, 60000, 1, 0, 500, 500},     /* no hint: the jitter backoff */
+        {1000, 60000, 1, 8000, 500, 8000}, /* a longer skipped sleep wins */
+        {1000, 60000, 1, 200, 500, 500},   /* a shorter one does not shorten it */
+        {1000, 60000, 3, 90000, 7, 60000}, /* capped at max */
+        {1000, 60000, 1, -5, 300, 300},    /* a negative hint is ignored */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK_INT(sl_worker_retry_delay_ms(cases[i].base, cases[i].max, cases[i].attempt,
+                                           cases[i].after, cases[i].r),
+                  cases[i].want);
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_backoff_bounds_table),
     SL_TEST(test_backoff_never_exceeds_cap),
+    SL_TEST(test_retry_delay_honours_retry_after),
     SL_TEST(test_utf8_repair_table),
     SL_TEST(test_utf8_repair_after_field_cut),
 };
