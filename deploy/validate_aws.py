@@ -104,7 +104,7 @@ class Help:
     def __init__(self, worker_text, producer_text):
         self.worker, self.stages = parse_help(worker_text)
         self.producer, self.modes = parse_help(producer_text)
-        mode_line = re.search(r"PRODUCER_MODE\s.*\n\s+(\S+)", producer_text)
+        mode_line = re.search(r"PRODUCER_MODE\s.*\n\s+([a-z|]+)", producer_text)
         self.has_health = "HEALTH" in worker_text
         self.sqs_in_code = "sqs" in self.modes or bool(mode_line and "sqs" in mode_line.group(1).split("|"))
 
@@ -282,8 +282,9 @@ def check_taskdefs(files, helpinfo, ctx):
                 name, value = e.get("name", ""), str(e.get("value", ""))
                 if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
                     errs.append(f"{who}: {name} looks like a secret; it belongs in `secrets`")
-                if name.startswith("AWS_") and ("KEY" in name or "CONTAINER_CREDENTIALS" in name
-                                                or "SESSION" in name or name == "AWS_PROFILE"):
+                # Any of these would come before (or replace) the container step of the chain.
+                if name.startswith("AWS_") and any(k in name for k in (
+                        "KEY", "CONTAINER_", "SESSION", "PROFILE", "ROLE_ARN", "WEB_IDENTITY")):
                     errs.append(f"{who}: {name}: credentials come from the task role only")
                 if name not in known and not kafka_passthrough(name):
                     errs.append(f"{who}: {name} is not a setting of {os.path.basename(ep[0])} {arg}")
