@@ -28,7 +28,7 @@
 #                     and Application Auto Scaling inputs: botocore's ParamValidator against
 #                     each file's operation, then our rules (ecs-taskdefs, ecs-kafka-props,
 #                     ecs-execution-role, ecs-services, ecs-schedule, ecs-scaling,
-#                     events-pattern, events-queue, ecs-trust); see that file
+#                     events-pattern, events-queue, events-moto, ecs-trust); see that file
 #   self-test: ...    (--self-test) one planted error of each kind in a copy of the rendered
 #                     files, each of which must make its check fail
 #

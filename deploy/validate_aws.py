@@ -472,8 +472,76 @@ def check_rule(files):
     return errs, f"{len(cases)} sample events{' (and moto agrees)' if moto_pattern else ''}"
 
 
-def queue_arn(files, rel, region_account):
-    return f"arn:aws:sqs:{region_account}:{one(files, rel)['QueueName']}"
+def check_moto_routing(files):
+    """The rule, its target, the queues and their attributes applied to moto's EventBridge and
+    SQS (in process, nothing listens), then PutEvents of matching and non-matching events: only
+    the matching ones may arrive in the queue, and a message received maxReceiveCount times
+    without a delete must move to the DLQ."""
+    try:
+        import boto3
+        from moto import mock_aws
+    except ImportError:
+        return None, "moto or boto3 not importable"
+    url = one(files, "events/queue-policy.json")["QueueUrl"]
+    m = re.fullmatch(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/.+", url)
+    if not m:
+        return [f"queue-policy: QueueUrl {url!r}"], ""
+    region, account = m.groups()
+    # moto keeps its resources under this account, so that the rendered ARNs resolve. Whatever
+    # the caller's environment points at (make test has sourced the local stack's endpoints
+    # and keys), these clients talk to the in-process mock only.
+    os.environ["MOTO_ACCOUNT_ID"] = account
+    for k in [k for k in os.environ if k.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CONFIG_FILE",
+                                                     "AWS_SHARED_CREDENTIALS_FILE", "AWS_SESSION_TOKEN"))]:
+        del os.environ[k]
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    errs = []
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=region)
+        ev = boto3.client("events", region_name=region)
+        for rel in ("events/queue-dlq.json", "events/queue.json"):
+            sqs.create_queue(**one(files, rel))
+        for rel in ("events/queue-dlq-attributes.json", "events/queue-policy.json"):
+            sqs.set_queue_attributes(**one(files, rel))
+        ev.put_rule(**one(files, "events/rule.json"))
+        r = ev.put_targets(**one(files, "events/targets.json"))
+        if r.get("FailedEntryCount"):
+            errs.append(f"PutTargets: {r.get('FailedEntries')}")
+        sent = [("rds:orders-db-2024-02-29-03-05", "Automated cluster snapshot created", True),
+                ("rds:billing-db-2024-02-29-03-05", "Automated cluster snapshot created", True),
+                ("rds:other-db-2024-02-29-03-05", "Automated cluster snapshot created", False),
+                ("rds:orders-db-2024-02-29-03-05", "Manual cluster snapshot created", False)]
+        entries = []
+        for sid, msg, _ in sent:
+            e = rds_event(sid, message=msg)
+            entries.append({"Source": e["source"], "DetailType": e["detail-type"],
+                            "Detail": json.dumps(e["detail"]), "Resources": e["resources"],
+                            "EventBusName": one(files, "events/rule.json").get("EventBusName", "default")})
+        r = ev.put_events(Entries=entries)
+        if r.get("FailedEntryCount"):
+            errs.append(f"PutEvents: {r.get('Entries')}")
+        got = []
+        while True:
+            resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=0, MessageSystemAttributeNames=["All"])
+            msgs = resp.get("Messages", [])
+            if not msgs:
+                break
+            for msg in msgs:
+                body = json.loads(msg["Body"])
+                got.append((body["detail"]["SourceIdentifier"], body["detail"]["Message"]))
+            if len(got) > 4 * len(sent) * 10:
+                break
+        want = {(sid, msg) for sid, msg, match in sent if match}
+        if set(got) != want:
+            errs.append(f"delivered {sorted(set(got))}, want {sorted(want)}")
+        dlq_url = url.rsplit("/", 1)[0] + "/" + one(files, "events/queue-dlq.json")["QueueName"]
+        moved = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+        if want and int(moved["Attributes"]["ApproximateNumberOfMessages"]) != len(want):
+            errs.append(f"after maxReceiveCount receives without a delete, the DLQ holds "
+                        f"{moved['Attributes']['ApproximateNumberOfMessages']} messages, want {len(want)}")
+    return errs, f"{len(want)} of {len(sent)} events delivered, undeleted ones redriven to the DLQ"
+
 
 
 def check_queue(files):
@@ -566,10 +634,11 @@ def run_checks(d, helpinfo):
                      ("ecs-scaling", lambda: check_scaling(files)),
                      ("events-pattern", lambda: check_rule(files)),
                      ("events-queue", lambda: check_queue(files)),
+                     ("events-moto", lambda: check_moto_routing(files)),
                      ("ecs-trust", lambda: check_trust(files))):
         try:
             errs, detail = fn()
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as ex:
+        except Exception as ex:  # a check that cannot even read its input has failed
             errs, detail = [f"{type(ex).__name__}: {ex}"], ""
         out.append((name, errs, detail))
     return out, ctx
@@ -660,6 +729,8 @@ PLANTED = [
      edit("events/queue-policy.json", lambda d: d["Attributes"].update(Policy=json.dumps(
          {"Version": "2012-10-17", "Statement": [dict(json.loads(d["Attributes"]["Policy"])["Statement"][0],
                                                       Condition={})]})))),
+    ("rule target that is the DLQ, not the queue", "events-moto",
+     edit("events/targets.json", lambda d: d["Targets"][0].update(Arn=d["Targets"][0]["Arn"] + "-dlq"))),
     ("queue without a redrive policy", "events-queue",
      edit("events/queue.json", lambda d: d["Attributes"].pop("RedrivePolicy"))),
     ("producer SQS policy with sqs:SendMessage", "events-queue",
