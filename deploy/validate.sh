@@ -23,11 +23,42 @@
 #                     answer --help
 #   runtime-libs      every NEEDED soname of those binaries belongs to a package the runtime
 #                     stage installs (or libc6), and every library package installed is needed
+#   aws-render        `render.sh --aws` fills every placeholder of deploy/ecs and deploy/events
+#   aws-models ...    deploy/validate_aws.py over the rendered ECS, Scheduler, EventBridge, SQS
+#                     and Application Auto Scaling inputs: botocore's ParamValidator against
+#                     each file's operation, then our rules (ecs-taskdefs, ecs-kafka-props,
+#                     ecs-execution-role, ecs-services, ecs-schedule, ecs-scaling,
+#                     events-pattern, events-queue, events-moto, ecs-trust); see that file
+#   self-test: ...    (--self-test) one planted error of each kind in a copy of the rendered
+#                     files, each of which must make its check fail
+#
+# Modes:
+#     deploy/validate.sh               everything (installs the linters, builds the release)
+#     deploy/validate.sh --fast        only aws-render, the AWS checks and their self-test, with
+#                                      the project's .venv (botocore, moto, confluent-kafka):
+#                                      a few seconds, no network; `make test` runs this
+#     deploy/validate.sh --self-test   everything, plus the self-test
+# The AWS checks read the settings tables of `snaplake-worker --help` and
+# `snaplake-producer --help`: binaries from SL_DEPLOY_BIN (a folder), else the first of
+# build/bin, build/asan/bin, build/plain/bin that has both.
 #
 # The linters come from PyPI into a throwaway venv outside the project (SL_DEPLOY_VENV,
 # default /tmp/snaplake-deploy-venv), never into .venv. Run from anywhere:
 #     deploy/validate.sh
 set -uo pipefail
+
+fast=0
+selftest=0
+for arg in "$@"; do
+    case "$arg" in
+    --fast) fast=1 selftest=1 ;;
+    --self-test) selftest=1 ;;
+    *)
+        echo "usage: deploy/validate.sh [--fast | --self-test]" >&2
+        exit 2
+        ;;
+    esac
+done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -60,9 +91,67 @@ export SERVICE_ACCOUNT=snaplake-export
 export KAFKA_BOOTSTRAP_SERVERS=b-1.example.kafka.us-east-1.amazonaws.com:9096
 export IMAGE_REPOSITORY=111122223333.dkr.ecr.us-east-1.amazonaws.com/snaplake
 export IMAGE_TAG=0.1.0
+# ECS (render.sh --aws)
+export ECR_REPOSITORY=snaplake
+export ECS_CLUSTER=snaplake
+export SUBNET_1=subnet-0a1b2c3d4e5f60001
+export SUBNET_2=subnet-0a1b2c3d4e5f60002
+export SECURITY_GROUP_ID=sg-0a1b2c3d4e5f60003
+export SECRET_ARN=arn:aws:secretsmanager:us-east-1:111122223333:secret:snaplake/runtime-AbCdEf
+export SECRETS_KMS_KEY_ARN=arn:aws:kms:us-east-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab
+export CLUSTERS=orders-db,billing-db
+export MSK_CLUSTER_NAME=snaplake-kafka
 VARS='$ACCOUNT_ID $ANALYTICS_ACCOUNT_ID $REGION $EXPORT_BUCKET $EXPORT_PREFIX $EXPORT_KMS_KEY_ARN
 $LAKE_BUCKET $LAKE_PREFIX $LAKE_KMS_KEY_ARN $CRAWLER_NAME_PREFIX $CRAWLER_ROLE_NAME
-$OIDC_PROVIDER $NAMESPACE $SERVICE_ACCOUNT $KAFKA_BOOTSTRAP_SERVERS $IMAGE_REPOSITORY $IMAGE_TAG'
+$OIDC_PROVIDER $NAMESPACE $SERVICE_ACCOUNT $KAFKA_BOOTSTRAP_SERVERS $IMAGE_REPOSITORY $IMAGE_TAG
+$ECR_REPOSITORY $ECS_CLUSTER $SECRET_ARN $SECRETS_KMS_KEY_ARN'
+
+# ---- ECS, Scheduler, EventBridge, SQS, Application Auto Scaling ----------------------------
+# First, and with the project's venv only, so that --fast needs no network.
+aws_checks() {
+    local bindir="" d py_aws="$root/.venv/bin/python"
+    for d in ${SL_DEPLOY_BIN:-} "$root/build/bin" "$root/build/asan/bin" "$root/build/plain/bin"; do
+        if [[ -x "$d/snaplake-worker" && -x "$d/snaplake-producer" ]]; then
+            bindir="$d"
+            break
+        fi
+    done
+    if "$here/render.sh" --aws "$work/aws" >"$work/aws-render.out" 2>&1; then
+        ok "aws-render (render.sh --aws: $(ls "$work"/aws/ecs "$work"/aws/events | grep -c '\.json$') request inputs, every placeholder filled)"
+    else
+        bad "aws-render" "$(cat "$work/aws-render.out")"
+        return
+    fi
+    if [[ ! -x "$py_aws" ]] || ! "$py_aws" -c 'import botocore' 2>/dev/null; then
+        bad "aws-models" "no botocore in $root/.venv (scripts/bootstrap.sh makes it)"
+        return
+    fi
+    if [[ -z "$bindir" ]]; then
+        bad "aws-models" "no snaplake-worker/snaplake-producer to read --help from (make bins, or SL_DEPLOY_BIN)"
+        return
+    fi
+    # ASan builds: --help must not fail on a leak report of the sanitizer.
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$py_aws" "$here/validate_aws.py" \
+        "$work/aws" "$bindir/snaplake-worker" "$bindir/snaplake-producer" \
+        $( ((selftest)) && echo --self-test) >"$work/aws.out" 2>&1
+    local line
+    while IFS= read -r line; do
+        case "$line" in
+        "PASS  "*) ok "${line#PASS  }" ;;
+        "FAIL  "*) echo "FAIL  ${line#FAIL  }"; nfail=$((nfail + 1)) ;;
+        "SKIP  "*) echo "SKIP  ${line#SKIP  }"; nskip=$((nskip + 1)) ;;
+        *) echo "$line" ;;
+        esac
+    done <"$work/aws.out"
+    grep -qE '^(PASS|FAIL)  ' "$work/aws.out" || bad "aws-models" "validate_aws.py reported nothing"
+}
+aws_checks
+if ((fast)); then
+    echo
+    echo "deploy: $npass passed, $nfail failed, $nskip skipped"
+    [[ $nfail -eq 0 ]]
+    exit
+fi
 
 # ---- tools ---------------------------------------------------------------------------------
 if [[ ! -x "$venv/bin/kubernetes-validate" || ! -x "$venv/bin/parliament" ||
@@ -136,7 +225,8 @@ fi
 import json, sys, os
 d = sys.argv[1]
 errs = []
-for f in ("rds-export-role-trust.json", "irsa-trust-policy.json"):
+for f in ("rds-export-role-trust.json", "irsa-trust-policy.json", "ecs-task-role-trust.json",
+          "scheduler-role-trust.json"):
     doc = json.load(open(os.path.join(d, f)))
     if doc.get("Version") != "2012-10-17":
         errs.append(f"{f}: Version")

@@ -3,7 +3,8 @@
 #
 # Idempotent and quiet when everything is there (a second run takes about a second):
 #   1. Debian packages: toolchain, the six libraries, PostgreSQL 15 server, clang + libFuzzer,
-#      valgrind, clang-format, a Java 17 runtime and Maven (only to fetch the Kafka jars).
+#      valgrind, clang-format, gettext-base (envsubst, for deploy/render.sh in make test), a
+#      Java 17 runtime and Maven (only to fetch the Kafka jars).
 #      `apt-get update` runs once, and only when something is missing.
 #   2. The project venv .venv with tests/requirements.txt (moto server, boto3, pytest,
 #      confluent-kafka); re-installed when that file changes (stamp holds its sha256).
@@ -23,7 +24,8 @@ deb_installed() {
 }
 
 want=(build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libssl-dev libcjson-dev
-      libpq-dev libxml2-dev clang libclang-rt-14-dev valgrind clang-format)
+      libpq-dev libxml2-dev clang libclang-rt-14-dev valgrind clang-format
+      gettext-base)
 missing=()
 for p in "${want[@]}"; do
     deb_installed "$p" || missing+=("$p")

@@ -8,8 +8,12 @@
 #   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (8) on a copy of its corpus
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
 #                 tests/integration/test_*.py from .venv
+#   g. deploy     deploy/validate.sh --fast: the ECS/Scheduler/EventBridge/SQS/Auto Scaling inputs
+#                 against botocore's models and our rules, and its self-test (planted errors);
+#                 "deploy: N passed, M failed" (the linters and the release build of a full
+#                 deploy/validate.sh stay out: PyPI and minutes)
 #   fmt  scripts/format-check.sh: every tracked *.c/*.h as .clang-format has it (one case)
-# --unit-only runs a-e. Prints a table per step and, last, exactly
+# --unit-only runs a-e, g and fmt. Prints a table per step and, last, exactly
 #   tests: N passed, M failed[, K skipped]
 # where N and M sum every test case of every step. Exits non-zero when anything failed, when a step
 # could not run, or when nothing ran at all. A test binary that crashes, times out or exits non-zero
@@ -361,6 +365,19 @@ else
 fi
 
 stop_stack
+
+if [[ ! -x deploy/validate.sh ]]; then
+    step_skip g "no deploy/validate.sh"
+elif ((BUILD_OK == 0)); then
+    step_skip g "the ASan build failed (the checks read the binaries' --help)"
+else
+    step_begin g "deploy: deploy/validate.sh --fast (AWS request inputs vs botocore's models, self-test)"
+    mkdir -p "$LOGDIR/deploy"
+    run_one deploy-validate "$LOGDIR/deploy/validate.log" \
+        env SL_DEPLOY_BIN="$SL_ROOT/build/asan/bin" deploy/validate.sh --fast
+    judge deploy-validate "$LOGDIR/deploy/validate.log"
+    step_end
+fi
 
 # ---------------------------------------------------------------------------------------------
 # summary
