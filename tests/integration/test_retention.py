@@ -199,3 +199,91 @@ def test_error_is_exit_1_and_says_what_was_removed(lake):
     assert rc == 1, (out, err)
     assert "NoSuchBucket" in err, err
     assert "FAILED after 0 partitions removed" in out, out
+
+
+class GlueFaults:
+    """A forwarding proxy in front of moto that answers BatchDeletePartition itself, with a
+    per-partition InternalServiceException for every partition asked (the call succeeds, the
+    partitions do not go): what Glue does under throttling of single entries."""
+
+    def __init__(self):
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+
+        upstream = urllib.parse.urlsplit(os.environ["MOTO_ENDPOINT"])
+        self.asked = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("X-Amz-Target") == "AWSGlue.BatchDeletePartition":
+                    import json
+                    req = json.loads(body)
+                    outer.asked.append(req)
+                    out = json.dumps({"Errors": [
+                        {"PartitionValues": p["Values"],
+                         "ErrorDetail": {"ErrorCode": "InternalServiceException",
+                                         "ErrorMessage": "planted"}}
+                        for p in req["PartitionsToDelete"]]}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                c = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+                c.request(self.command, self.path, body=body,
+                          headers={k: v for k, v in self.headers.items()})
+                r = c.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                c.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_a_failed_catalog_delete_keeps_the_objects(lake):
+    """Catalog first: a partition Glue did not delete keeps its objects (no catalog partition
+    may point at nothing), the run exits 1 and says what it removed; the next run, with Glue
+    healthy, finishes."""
+    s3, glue, bucket, base = lake["s3"], lake["glue"], lake["bucket"], lake["base"]
+    before = keys(s3, bucket)
+    faults = GlueFaults()
+    try:
+        rc, out, err = ctl(**dict(lake["env"], AWS_ENDPOINT_URL=faults.url))
+    finally:
+        faults.close()
+    assert rc == 1, (out, err)
+    assert "InternalServiceException" in err and "planted" in err, err
+    assert "FAILED after 0 partitions removed (0 objects" in out, out
+    asked = sorted(v for req in faults.asked for p in req["PartitionsToDelete"]
+                   for v in p["Values"])
+    # the first table's failure stops the run: orders' three, in one call
+    assert asked == sorted([day(40), day(20), day(11)]), faults.asked
+    assert all(len(req["PartitionsToDelete"]) <= 25 for req in faults.asked)
+    assert keys(s3, bucket) == before  # every object of a still-catalogued partition stays
+    assert len(partitions(glue, lake["db"], "public_orders")) == 6
+
+    rc, out, err = ctl(**lake["env"])
+    assert rc == 0, (out, err)
+    assert "4 partitions removed (8 objects, 116 bytes, 4 catalog partitions)" in out, out
