@@ -392,3 +392,42 @@ int sl_glue_get_tables(sl_aws *aws, const char *database, cJSON **tables, sl_aws
     }
     return get_all(aws, "AWSGlue.GetTables", "GetTables", body, "TableList", tables, err);
 }
+
+int sl_glue_batch_delete_partition(sl_aws *aws, const char *database, const char *table,
+                                   const char *const *values, size_t n, cJSON **resp,
+                                   sl_aws_error *err)
+{
+    cJSON *body = str_body("DatabaseName", database, "TableName", table), *list, *r = NULL;
+    int rc = -1;
+
+    *resp = NULL;
+    if (n == 0 || n > SL_GLUE_DELETE_PARTITIONS_MAX) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->code, sizeof(err->code), "ClientError");
+        snprintf(err->message, sizeof(err->message),
+                 "BatchDeletePartition: %zu partitions (Glue takes 1..25 per call)", n);
+        goto out;
+    }
+    if (!body || !(list = cJSON_AddArrayToObject(body, "PartitionsToDelete"))) {
+        oom(err, "BatchDeletePartition");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cJSON *pv = cJSON_CreateObject(), *vals;
+        if (!pv || !cJSON_AddItemToArray(list, pv) ||
+            !(vals = cJSON_AddArrayToObject(pv, "Values")) ||
+            !cJSON_AddItemToArray(vals, cJSON_CreateString(values[i]))) {
+            oom(err, "BatchDeletePartition");
+            goto out;
+        }
+    }
+    if (sl_aws_json(aws, "glue", "AWSGlue.BatchDeletePartition", body, &r, err) != 0)
+        goto out;
+    *resp = r;
+    r = NULL;
+    rc = 0;
+out:
+    cJSON_Delete(r);
+    cJSON_Delete(body);
+    return rc;
+}

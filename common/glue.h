@@ -109,4 +109,17 @@ int sl_glue_get_partitions(sl_aws *aws, const char *database, const char *table,
 int sl_glue_get_tables(sl_aws *aws, const char *database, cJSON **tables,
                        sl_aws_error *err) SL_MUST_CHECK;
 
+/* BatchDeletePartition takes at most 25 partitions per call (BatchDeletePartitionValueList). */
+#define SL_GLUE_DELETE_PARTITIONS_MAX 25
+
+/*
+ * BatchDeletePartition of the single-key partitions values[0..n) (1..25) of database.table.
+ * The call can succeed while single partitions fail: *resp is the whole response (caller's to
+ * cJSON_Delete), for sl_catalog_parse_partition_errors (the same Errors shape as
+ * BatchCreatePartition). -1 with *err when the call failed or n is out of range.
+ */
+int sl_glue_batch_delete_partition(sl_aws *aws, const char *database, const char *table,
+                                   const char *const *values, size_t n, cJSON **resp,
+                                   sl_aws_error *err) SL_MUST_CHECK;
+
 #endif /* SL_GLUE_H */

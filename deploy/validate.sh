@@ -317,7 +317,7 @@ for sa in sas.values():
     if not arn.startswith("arn:aws:iam::"):
         errs.append(f"ServiceAccount {sa['metadata']['name']}: no IRSA role")
 
-def pod_checks(owner, spec):
+def pod_checks(owner, spec, env_from=("snaplake-config", "snaplake-secrets")):
     ps = spec.get("securityContext", {})
     if ps.get("runAsNonRoot") is not True or ps.get("seccompProfile", {}).get("type") != "RuntimeDefault":
         errs.append(f"{owner}: pod securityContext")
@@ -339,7 +339,7 @@ def pod_checks(owner, spec):
             errs.append(f"{owner}/{c['name']}: command must name the binary")
         refs = {e.get("configMapRef", {}).get("name") or e.get("secretRef", {}).get("name")
                 for e in c.get("envFrom", [])}
-        if refs != {"snaplake-config", "snaplake-secrets"}:
+        if refs != set(env_from):
             errs.append(f"{owner}/{c['name']}: envFrom {refs}")
 
 stages = set()
@@ -355,17 +355,23 @@ for dep in by_kind.get("Deployment", []):
         errs.append(f"Deployment {name}: no PodDisruptionBudget selects it")
 if stages != {"export", "copy", "crawl"}:
     errs.append(f"worker stages deployed: {sorted(stages)}")
+# The producer's discover run, and the retention run (snaplakectl, which needs no Secret: it
+# reads no PostgreSQL or Kafka setting, so it is not given them).
+cron_args = {"snaplake-producer": (["discover"], ("snaplake-config", "snaplake-secrets")),
+             "snaplake-retention": (["retention"], ("snaplake-config",))}
 cjs = by_kind.get("CronJob", [])
-if len(cjs) != 1:
-    errs.append("want one CronJob")
+if sorted(cj["metadata"]["name"] for cj in cjs) != sorted(cron_args):
+    errs.append(f"want the CronJobs {sorted(cron_args)}")
 for cj in cjs:
     s = cj["spec"]
     js = s["jobTemplate"]["spec"]
-    pod_checks("CronJob producer", js["template"]["spec"])
+    name = cj["metadata"]["name"]
+    args, env_from = cron_args.get(name, (None, ()))
+    pod_checks(f"CronJob {name}", js["template"]["spec"], env_from)
     if s.get("concurrencyPolicy") != "Forbid" or "backoffLimit" not in js or "activeDeadlineSeconds" not in js:
-        errs.append("CronJob: concurrencyPolicy Forbid, backoffLimit, activeDeadlineSeconds")
-    if js["template"]["spec"]["containers"][0]["args"] != ["discover"]:
-        errs.append("CronJob: producer must run in discover mode")
+        errs.append(f"CronJob {name}: concurrencyPolicy Forbid, backoffLimit, activeDeadlineSeconds")
+    if js["template"]["spec"]["containers"][0]["args"] != args:
+        errs.append(f"CronJob {name}: must run {args}")
 cms = by_kind.get("ConfigMap", [])
 data = cms[0]["data"] if cms else {}
 for k in ("AWS_REGION", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "EXPORT_S3_BUCKET",
