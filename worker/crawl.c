@@ -158,16 +158,16 @@ static sl_step_result d_list(sl_aws *aws, sl_job *job, crawl_job *cj)
     }
     for (size_t i = 0; i < page.count; i++) {
         const char *key = page.objects[i].key;
-        size_t kl = strlen(key);
+        size_t kl = strlen(key), pl = strlen(cj->list_prefix);
         char **g;
-        /* Only the export root's own files (RDS writes none deeper with this name). */
-        if (kl < 5 || strcmp(key + kl - 5, ".json") != 0 ||
-            strchr(key + strlen(cj->list_prefix), '/'))
+        /* Only the export root's own files (RDS writes none deeper with this name); a key
+           outside the prefix asked for is not trusted either. */
+        if (kl < pl + 5 || strncmp(key, cj->list_prefix, pl) != 0 ||
+            strcmp(key + kl - 5, ".json") != 0 || strchr(key + pl, '/'))
             continue;
         if (cj->ninfo >= MAX_INFO_FILES) {
             r = sl_job_fail(job, "ExportTooLarge",
-                            "export %s has more than %d export_tables_info "
-                            "files",
+                            "export %s has more than %d export_tables_info files",
                             job->in.export_task_id, MAX_INFO_FILES);
             goto out;
         }
