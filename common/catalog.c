@@ -238,7 +238,7 @@ out:
 int sl_catalog_name(const char *tmpl, const sl_cat_name_vars *v, char *out, size_t outlen,
                     char *err, size_t errlen)
 {
-    static const char *const keys[] = {"cluster", "database", "schema", "table"};
+    static const char *const keys[] = {"cluster", "database", "schema", "table", "folder"};
     size_t o = 0;
 
     if (!tmpl || !v || outlen == 0)
@@ -254,7 +254,7 @@ int sl_catalog_name(const char *tmpl, const sl_cat_name_vars *v, char *out, size
             klen = (size_t)(close - p - 1);
             for (size_t k = 0; k < SL_ARRAY_LEN(keys); k++) {
                 if (strlen(keys[k]) == klen && strncmp(p + 1, keys[k], klen) == 0) {
-                    const char *vals[] = {v->cluster, v->database, v->schema, v->table};
+                    const char *vals[] = {v->cluster, v->database, v->schema, v->table, v->folder};
                     val = vals[k] ? vals[k] : "";
                     break;
                 }
@@ -262,7 +262,7 @@ int sl_catalog_name(const char *tmpl, const sl_cat_name_vars *v, char *out, size
             if (!val)
                 return sl_seterr(err, errlen,
                                  "name template \"%s\": unknown placeholder {%.*s} (known: "
-                                 "{cluster} {database} {schema} {table})",
+                                 "{cluster} {database} {schema} {table} {folder})",
                                  tmpl, (int)klen, p + 1);
             src = val;
             n = strlen(val);
@@ -312,7 +312,8 @@ int sl_catalog_name_tables(sl_cat_export *e, const char *table_tmpl, const char 
 
     for (size_t i = 0; i < e->ntables; i++) {
         sl_cat_table *t = &e->tables[i];
-        sl_cat_name_vars nv = {cluster, t->database, t->schema, t->table};
+        const char *dot = t->target ? strchr(t->target, '.') : NULL;
+        sl_cat_name_vars nv = {cluster, t->database, t->schema, t->table, dot ? dot + 1 : t->table};
         if (sl_catalog_name(table_tmpl, &nv, t->glue_name, sizeof(t->glue_name), why,
                             sizeof(why)) != 0)
             return sl_seterr(err, errlen, "table %s: %s", t->target, why);

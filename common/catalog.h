@@ -72,6 +72,8 @@ typedef struct sl_cat_name_vars {
     const char *database; /* {database}: the source database */
     const char *schema;   /* {schema} */
     const char *table;    /* {table} */
+    const char *folder;   /* {folder}: the export's table folder, "schema.table" or, for a
+                             two-part (MySQL) target, "table": the name a crawler gives */
 } sl_cat_name_vars;
 
 /*
@@ -86,9 +88,9 @@ int sl_catalog_name(const char *tmpl, const sl_cat_name_vars *v, char *out, size
 
 /*
  * Sets glue_name of every table of e from table_tmpl (cluster from `cluster`, the rest from
- * the table's target), then checks that no two tables share a name. Returns 0, or -1 with err
- * naming the name and both targets ("tables a.b.c and a.b_c both map to a_b_c"): never an
- * overwrite.
+ * the table's target; {folder} is the target after its database), then checks that no two tables
+ * share a name. Returns 0, or -1 with err naming the name and both targets ("tables a.b.c and a.b_c
+ * both map to a_b_c"): never an overwrite.
  */
 int sl_catalog_name_tables(sl_cat_export *e, const char *table_tmpl, const char *cluster, char *err,
                            size_t errlen) SL_MUST_CHECK;

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "catalog.h"
 #include "ids.h"
 #include "log.h"
 
@@ -496,6 +497,40 @@ int sl_cfg_check_crawler_template(const char *v, char *why, size_t whylen)
     return 0;
 }
 
+int sl_cfg_check_catalog_mode(const char *v, char *why, size_t whylen)
+{
+    if (strcmp(v, "crawler") == 0 || strcmp(v, "direct") == 0)
+        return 0;
+    return sl_seterr(why, whylen, "is neither crawler nor direct");
+}
+
+/* A cluster id of the longest length RDS allows: a template that fits with it fits always. */
+#define LONGEST_CLUSTER "c12345678901234567890123456789012345678901234567890123456789012"
+
+int sl_cfg_check_catalog_db_template(const char *v, char *why, size_t whylen)
+{
+    char out[SL_CATALOG_NAME_MAX + 1], e2[SL_ERRLEN];
+    sl_cat_name_vars nv = {.cluster = LONGEST_CLUSTER};
+
+    /* The database is one per cluster: a table's placeholder would expand to "". */
+    if (strstr(v, "{database}") || strstr(v, "{schema}") || strstr(v, "{table}") ||
+        strstr(v, "{folder}"))
+        return sl_seterr(why, whylen, "may only use {cluster} (one database per cluster)");
+    if (sl_catalog_name(v, &nv, out, sizeof(out), e2, sizeof(e2)) != 0)
+        return sl_seterr(why, whylen, "is not a usable name template: %s", e2);
+    return 0;
+}
+
+int sl_cfg_check_catalog_table_template(const char *v, char *why, size_t whylen)
+{
+    char out[SL_CATALOG_NAME_MAX + 1], e2[SL_ERRLEN];
+    sl_cat_name_vars nv = {LONGEST_CLUSTER, "db", "schema", "table", "schema.table"};
+
+    if (sl_catalog_name(v, &nv, out, sizeof(out), e2, sizeof(e2)) != 0)
+        return sl_seterr(why, whylen, "is not a usable name template: %s", e2);
+    return 0;
+}
+
 int sl_cfg_check_task_prefix(const char *v, char *why, size_t whylen)
 {
     sl_snapshot_id id;
@@ -519,6 +554,10 @@ const sl_cfg_check sl_config_std_checks[] = {
     {"LAKE_EXPECTED_BUCKET_OWNER", sl_cfg_check_account_id},
     {"EXPORT_ONLY", sl_cfg_check_cluster_list},
     {"CRAWLER_NAME", sl_cfg_check_crawler_template},
+    {"CATALOG_MODE", sl_cfg_check_catalog_mode},
+    {"CATALOG_DIRECT_CLUSTERS", sl_cfg_check_cluster_list},
+    {"CATALOG_DATABASE", sl_cfg_check_catalog_db_template},
+    {"CATALOG_TABLE", sl_cfg_check_catalog_table_template},
     {"EXPORT_TASK_PREFIX", sl_cfg_check_task_prefix},
 };
 const size_t sl_config_nstd_checks = SL_ARRAY_LEN(sl_config_std_checks);

@@ -106,6 +106,13 @@ int sl_cfg_check_cluster_list(const char *v, char *why, size_t whylen);
 /* A Glue crawler name template (CRAWLER_NAME): "{cluster}" the only placeholder, no other
    brace; with the longest cluster id (63) expanded, 1..255 bytes of printable characters. */
 int sl_cfg_check_crawler_template(const char *v, char *why, size_t whylen);
+/* CATALOG_MODE: "crawler" or "direct". */
+int sl_cfg_check_catalog_mode(const char *v, char *why, size_t whylen);
+/* CATALOG_DATABASE: a name template (catalog.h's sl_catalog_name) with {cluster} the only
+   placeholder that gives a valid Glue name for the longest cluster id (63). */
+int sl_cfg_check_catalog_db_template(const char *v, char *why, size_t whylen);
+/* CATALOG_TABLE: a name template with known placeholders that gives a valid Glue name. */
+int sl_cfg_check_catalog_table_template(const char *v, char *why, size_t whylen);
 /* An export task identifier prefix (EXPORT_TASK_PREFIX): sl_ids_export_task_id accepts it. */
 int sl_cfg_check_task_prefix(const char *v, char *why, size_t whylen);
 

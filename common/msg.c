@@ -53,9 +53,11 @@ static const sfield sfields[] = {
     {"lake_bucket", OFF(lake_bucket), COP, COP},
     {"lake_prefix", OFF(lake_prefix), COP, COP},
     {"copied_at", OFF(copied_at), COP, COP},
-    {"crawler", OFF(crawler), B_W, B_W},
+    {"crawler", OFF(crawler), B_W, 0}, /* required unless catalog_mode is direct */
     {"crawl_started_at", OFF(crawl_started_at), B_W, B_W},
     {"crawl_status", OFF(crawl_status), B_W, B_W},
+    {"catalog_mode", OFF(catalog_mode), B_W, 0},
+    {"glue_database", OFF(glue_database), B_W, 0}, /* required when catalog_mode is direct */
     {"stage", OFF(stage), B_F, B_F},
     {"error_code", OFF(error_code), B_F, 0},
     {"error_message", OFF(error_message), B_F, B_F},
@@ -82,6 +84,7 @@ static const nfield nfields[] = {
     {"skipped", OFF(skipped), COP, 0, 0},
     {"tables_total", OFF(tables_total), COP, 0, 0},
     {"failed_tables_total", OFF(failed_tables_total), COP, 0, 0},
+    {"glue_tables_total", OFF(glue_tables_total), B_W, 0, 0},
 };
 
 static char **sp(sl_msg *m, size_t off)
@@ -150,6 +153,7 @@ void sl_msg_cleanup(sl_msg *m)
     for (i = 0; i < SL_ARRAY_LEN(sfields); i++)
         free(*sp(m, sfields[i].off));
     free_tables(m->tables, m->ntables);
+    free_tables(m->glue_tables, m->nglue_tables);
     free_failed(m->failed_tables, m->nfailed_tables);
     free(m->input_json);
     free(m->key);
@@ -174,9 +178,9 @@ int sl_msg_copy(sl_msg *dst, const sl_msg *src, char *err, size_t errlen)
     /* Null every pointer first so that cleanup on failure frees only what was copied. */
     for (i = 0; i < SL_ARRAY_LEN(sfields); i++)
         *sp(&r, sfields[i].off) = NULL;
-    r.tables = NULL;
+    r.tables = r.glue_tables = NULL;
     r.failed_tables = NULL;
-    r.ntables = r.nfailed_tables = 0;
+    r.ntables = r.nfailed_tables = r.nglue_tables = 0;
     r.input_json = NULL;
     r.key = r.payload = NULL;
     for (i = 0; i < SL_ARRAY_LEN(sfields); i++) {
@@ -190,6 +194,14 @@ int sl_msg_copy(sl_msg *dst, const sl_msg *src, char *err, size_t errlen)
         for (; r.ntables < src->ntables; r.ntables++)
             if (!(r.tables[r.ntables] = sl_strdup0(src->tables[r.ntables])) &&
                 src->tables[r.ntables])
+                goto nomem;
+    }
+    if (src->nglue_tables) {
+        if (!(r.glue_tables = calloc(src->nglue_tables, sizeof(*r.glue_tables))))
+            goto nomem;
+        for (; r.nglue_tables < src->nglue_tables; r.nglue_tables++)
+            if (!(r.glue_tables[r.nglue_tables] = sl_strdup0(src->glue_tables[r.nglue_tables])) &&
+                src->glue_tables[r.nglue_tables])
                 goto nomem;
     }
     if (src->nfailed_tables) {
@@ -237,7 +249,7 @@ int sl_msg_equal(const sl_msg *a, const sl_msg *b)
     size_t i;
 
     if (a->type != b->type || a->partition != b->partition || a->ntables != b->ntables ||
-        a->nfailed_tables != b->nfailed_tables)
+        a->nfailed_tables != b->nfailed_tables || a->nglue_tables != b->nglue_tables)
         return 0;
     for (i = 0; i < SL_ARRAY_LEN(sfields); i++)
         if (!streq0(*csp(a, sfields[i].off), *csp(b, sfields[i].off)))
@@ -247,6 +259,9 @@ int sl_msg_equal(const sl_msg *a, const sl_msg *b)
             return 0;
     for (i = 0; i < a->ntables; i++)
         if (!streq0(a->tables[i], b->tables[i]))
+            return 0;
+    for (i = 0; i < a->nglue_tables; i++)
+        if (!streq0(a->glue_tables[i], b->glue_tables[i]))
             return 0;
     for (i = 0; i < a->nfailed_tables; i++)
         if (!streq0(a->failed_tables[i].table, b->failed_tables[i].table) ||
@@ -304,6 +319,22 @@ static int validate(const sl_msg *m, char *err, size_t errlen)
         for (i = 0; i < m->nfailed_tables; i++)
             if (!m->failed_tables[i].table || !m->failed_tables[i].reason)
                 return sl_seterr(err, errlen, "copied message: failed_tables[%zu] incomplete", i);
+    }
+    if (bit & B_W) {
+        int direct = m->catalog_mode && strcmp(m->catalog_mode, "direct") == 0;
+        if (m->catalog_mode && !direct && strcmp(m->catalog_mode, "crawler") != 0)
+            return sl_seterr(err, errlen,
+                             "crawled message: catalog_mode must be crawler or direct");
+        if (!direct && !m->crawler)
+            return sl_seterr(err, errlen, "crawled message: missing crawler");
+        if (direct && !m->glue_database)
+            return sl_seterr(err, errlen,
+                             "crawled message: missing glue_database (catalog_mode direct)");
+        if (m->nglue_tables && !m->glue_tables)
+            return sl_seterr(err, errlen, "crawled message: glue_tables missing");
+        for (i = 0; i < m->nglue_tables; i++)
+            if (!m->glue_tables[i])
+                return sl_seterr(err, errlen, "crawled message: glue_tables[%zu] is null", i);
     }
     if (bit & B_D) {
         if (!m->payload)
@@ -462,6 +493,13 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t
                 !cJSON_AddStringToObject(obj, "reason", m->failed_tables[i].reason))
                 goto nomem;
         }
+    }
+    if ((bit & B_W) && m->nglue_tables) {
+        if (!(arr = cJSON_AddArrayToObject(root, "glue_tables")))
+            goto nomem;
+        for (i = 0; i < m->nglue_tables; i++)
+            if (!cJSON_AddItemToArray(arr, cJSON_CreateString(m->glue_tables[i])))
+                goto nomem;
     }
     if ((bit & B_F) && m->input_json) {
         if (!(in = embed_input(m->input_json)) || !cJSON_AddItemToObject(root, "input", in)) {
@@ -696,6 +734,27 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
             m.nfailed_tables++;
             if (!(f->table = strdup(tb->valuestring)) || !(f->reason = strdup(rs->valuestring)))
                 goto nomem;
+        }
+    }
+    if (bit & B_W) {
+        v = cJSON_GetObjectItemCaseSensitive(root, "glue_tables");
+        if (v && !cJSON_IsArray(v)) {
+            sl_seterr(err, errlen, "crawled message: glue_tables is not an array");
+            goto out;
+        }
+        if (cJSON_GetArraySize(v) > 0 &&
+            !(m.glue_tables = calloc((size_t)cJSON_GetArraySize(v), sizeof(*m.glue_tables))))
+            goto nomem;
+        cJSON_ArrayForEach(it, v)
+        {
+            if (!cJSON_IsString(it)) {
+                sl_seterr(err, errlen, "crawled message: glue_tables[%zu] is not a string",
+                          m.nglue_tables);
+                goto out;
+            }
+            if (!(m.glue_tables[m.nglue_tables] = strdup(it->valuestring)))
+                goto nomem;
+            m.nglue_tables++;
         }
     }
     if (bit & B_F) {

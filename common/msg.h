@@ -91,9 +91,16 @@ typedef struct sl_msg {
     char *copied_at;               /* RFC 3339; required */
 
     /* crawled */
-    char *crawler;          /* required */
-    char *crawl_started_at; /* RFC 3339; required */
-    char *crawl_status;     /* LastCrawl.Status, e.g. "SUCCEEDED"; required */
+    char *crawler;          /* required unless catalog_mode is "direct" (no crawler ran) */
+    char *crawl_started_at; /* RFC 3339; required (direct: when the registration began) */
+    char *crawl_status;     /* LastCrawl.Status, e.g. "SUCCEEDED"; required (direct: SUCCEEDED) */
+    char *catalog_mode;     /* "crawler" | "direct": who registered the partition; optional
+                               (absent = crawler, a message from before direct registration) */
+    char *glue_database;    /* Glue database registered into; required when direct */
+    char **glue_tables;     /* direct: Glue tables registered, sorted; nglue_tables entries */
+    size_t nglue_tables;
+    long long glue_tables_total; /* direct: tables registered; more than nglue_tables when the
+                                    list was cut to keep the message bounded; optional */
 
     /* failure: stage, error_message, failed_at required; the rest optional */
     char *stage;      /* "producer" | "export" | "copy" | "crawl" | "share" ... */

@@ -12,7 +12,9 @@ is verified by an independent SigV4 implementation.
 
 The producer reads the three EventBridge "Automated cluster snapshot created" events (plus a
 duplicate and a malformed line, to show dedupe and the dead-letter topic) from stdin; one
-worker per stage (export, copy, crawl) does the rest. The demo then prints the run ledger,
+worker per stage (export, copy, crawl) does the rest; the crawl worker registers orders with
+its Glue crawler and events directly from the export's schema metadata (CATALOG_DIRECT_CLUSTERS,
+no crawler run), and prints which mode registered each. The demo then prints the run ledger,
 the failure message, the lake layout and the query check (pyarrow reads every Parquet file of
 the lake back: "N rows in M partitions, 0 duplicates" per cluster), and exits non-zero unless
 two runs were crawled with every row of their exports in the lake exactly once (and nothing of
@@ -203,13 +205,19 @@ def main():
     say("   published %s, duplicates %s, dead-lettered %s"
         % (s.get("published"), s.get("duplicates"), s.get("dead_lettered")))
 
-    say("-- workers: export, copy, crawl (one each)")
+    say("-- workers: export, copy, crawl (one each; the crawl worker runs the crawler for %s "
+        "and registers %s directly, CATALOG_DIRECT_CLUSTERS)" % (orders["cluster"],
+                                                                 events["cluster"]))
     workers = {}
     t_start = time.time()
     for stage in ("export", "copy", "crawl"):
         log = open(os.path.join(LOGS, "demo-%s.log" % stage), "wb")
+        # One crawl worker, two modes: the way a deployment moves cluster by cluster from
+        # the crawler to direct registration, into the same Glue database.
+        wenv = dict(env, CATALOG_MODE="crawler", CATALOG_DIRECT_CLUSTERS=events["cluster"],
+                    CATALOG_DATABASE=db) if stage == "crawl" else env
         workers[stage] = subprocess.Popen([os.path.join(BIN, "snaplake-worker"), stage],
-                                          env=env, stdout=log, stderr=subprocess.STDOUT)
+                                          env=wenv, stdout=log, stderr=subprocess.STDOUT)
     run_ids = [c["run_id"] for c in clusters]
     ids_sql = ",".join("'%s'" % r for r in run_ids)
     done, stalled = False, False
@@ -269,6 +277,14 @@ def main():
             % (m["cluster"], m["objects"], m["bytes"], len(m["tables"]), m["crawl_status"],
                ", failed tables: %s" % [t["table"] for t in m["failed_tables"]]
                if m.get("failed_tables") else ""))
+        if m.get("catalog_mode") == "direct":
+            say("   %-15s registered by: direct (no crawler), Glue %s: %s"
+                % (m["cluster"], m["glue_database"], ", ".join(m.get("glue_tables", []))))
+        else:
+            say("   %-15s registered by: crawler %s" % (m["cluster"], m.get("crawler")))
+    modes = {m["cluster"]: m.get("catalog_mode", "crawler") for m in crawled}
+    names = [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]]
+    say("   Glue %s: %d tables, %d duplicates" % (db, len(names), len(names) - len(set(names))))
 
     say("\n-- lake layout (snaplakectl lake)")
     subprocess.run([os.path.join(BIN, "snaplakectl"), "lake"], env=env, check=True)
@@ -291,6 +307,10 @@ def main():
         problems.append("no failure message carrying the export's FailureCause")
     if len(crawled) != 2:
         problems.append("%d crawled messages, expected 2" % len(crawled))
+    if modes != {orders["cluster"]: "crawler", events["cluster"]: "direct"}:
+        problems.append("catalog modes %s, expected orders crawler, events direct" % modes)
+    if len(names) != len(set(names)):
+        problems.append("duplicate Glue tables: %s" % sorted(names))
     problems += query
     if any(code != 0 for code in codes.values()):
         problems.append("a worker did not stop cleanly: %s" % codes)

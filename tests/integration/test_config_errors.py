@@ -110,6 +110,13 @@ def test_worker_copy_and_crawl_check_their_own_variables(listeners):
         assert name in out, "%s not reported:\n%s" % (name, out)
     rc, out = run([h.worker_binary(), "crawl"], env_with(listeners, CRAWLER_NAME="c-{clustr}"))
     assert rc == 2 and "CRAWLER_NAME" in out and "LOG_LEVEL" in out, out
+    # Direct registration's settings (issue 8): mode, templates and the cluster list.
+    rc, out = run([h.worker_binary(), "crawl"],
+                  env_with(listeners, CATALOG_MODE="glue", CATALOG_DATABASE="db_{table}",
+                           CATALOG_TABLE="{tabel}", CATALOG_DIRECT_CLUSTERS="9bad"))
+    assert rc == 2, out
+    for name in ("CATALOG_MODE", "CATALOG_DATABASE", "CATALOG_TABLE", "CATALOG_DIRECT_CLUSTERS"):
+        assert name + ": value" in out, "%s not reported:\n%s" % (name, out)
     assert listeners.connected() == [], out
 
 

@@ -221,7 +221,7 @@ static void test_names(void)
     char out[SL_CATALOG_NAME_MAX + 1], err[SL_ERRLEN];
 
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
-        sl_cat_name_vars v = {cases[i].cluster, cases[i].db, cases[i].schema, cases[i].table};
+        sl_cat_name_vars v = {cases[i].cluster, cases[i].db, cases[i].schema, cases[i].table, NULL};
         CHECK_INT(sl_catalog_name(cases[i].tmpl, &v, out, sizeof(out), err, sizeof(err)), 0);
         CHECK_STR(out, cases[i].want);
         for (const char *p = out; *p; p++)
@@ -229,7 +229,7 @@ static void test_names(void)
     }
     {
         static const char *bad[] = {"", "{table", "{nope}", "{}", "{cluster}"};
-        sl_cat_name_vars v = {"", "d", "s", "t"};
+        sl_cat_name_vars v = {"", "d", "s", "t", NULL};
         for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
             err[0] = '\0';
             CHECK(sl_catalog_name(bad[i], &v, out, sizeof(out), err, sizeof(err)) != 0);
@@ -243,7 +243,7 @@ static void test_names(void)
         t255[255] = '\0';
         memset(t256, 'a', 256);
         t256[256] = '\0';
-        sl_cat_name_vars v = {"c", "d", "s", t255};
+        sl_cat_name_vars v = {"c", "d", "s", t255, NULL};
         CHECK_INT(sl_catalog_name("{table}", &v, out, sizeof(out), err, sizeof(err)), 0);
         CHECK_INT(strlen(out), 255);
         v.table = t256;
@@ -283,6 +283,10 @@ static void test_name_collisions(void)
     CHECK_INT(sl_catalog_name_tables(&e, "{database}_{schema}_{table}", "c", err, sizeof(err)), 0);
     CHECK_STR(e.tables[0].glue_name, "shop_public_orders");
     CHECK_STR(e.tables[4].glue_name, "mysqldb__customers");
+    /* {folder}: the crawler's name, the table folder without a '_' for a missing schema. */
+    CHECK_INT(sl_catalog_name_tables(&e, "{folder}", "c", err, sizeof(err)), 0);
+    CHECK_STR(e.tables[0].glue_name, "public_orders");
+    CHECK_STR(e.tables[4].glue_name, "customers");
     /* A bad template names the table. */
     CHECK(sl_catalog_name_tables(&e, "{tabel}", "c", err, sizeof(err)) != 0);
     CHECK(strstr(err, "shop.public.orders") && strstr(err, "tabel"));

@@ -383,15 +383,52 @@ static void test_format_time(void)
     CHECK_INT(sl_msg_format_time(0, out, 10), -1);
 }
 
+/* crawled: catalog_mode direct carries the Glue database and tables and needs no crawler;
+ * crawler mode (or a message from before catalog_mode) still needs one. */
+static void test_crawled_catalog_mode(void)
+{
+    sl_msg m, back;
+    char *json = NULL, err[SL_ERRLEN];
+
+    fill_run(&m, SL_MSG_CRAWLED);
+    free(m.crawler);
+    m.crawler = NULL;
+    CHECK_INT(sl_msg_encode(&m, &json, NULL, err, sizeof(err)), -1);
+    CHECK(strstr(err, "missing crawler") != NULL);
+    m.catalog_mode = strdup("direct");
+    CHECK_INT(sl_msg_encode(&m, &json, NULL, err, sizeof(err)), -1);
+    CHECK(strstr(err, "missing glue_database") != NULL);
+    m.glue_database = strdup("snaplake_orders");
+    m.nglue_tables = 2;
+    m.glue_tables = calloc(2, sizeof(char *));
+    m.glue_tables[0] = strdup("public_orders");
+    m.glue_tables[1] = strdup("public_users");
+    m.glue_tables_total = 3;
+    CHECK_INT(roundtrip(&m, &back, &json), 0);
+    CHECK(sl_msg_equal(&m, &back));
+    CHECK(strstr(json, "\"catalog_mode\":\"direct\"") != NULL);
+    CHECK(strstr(json, "\"glue_tables\":[\"public_orders\",\"public_users\"]") != NULL);
+    CHECK(strstr(json, "\"crawler\"") == NULL);
+    sl_msg_cleanup(&back);
+    free(json);
+    json = NULL;
+    free(m.catalog_mode);
+    m.catalog_mode = strdup("glue");
+    CHECK_INT(sl_msg_encode(&m, &json, NULL, err, sizeof(err)), -1);
+    CHECK(strstr(err, "catalog_mode must be") != NULL);
+    sl_msg_cleanup(&m);
+    /* glue_tables of the wrong shape is refused on decode. */
+    {
+        static const char bad[] = "{\"v\":1,\"type\":\"crawled\",\"glue_tables\":\"x\"}";
+        CHECK_INT(sl_msg_decode(bad, sizeof(bad) - 1, &back, err, sizeof(err)), -1);
+    }
+}
+
 static const sl_test tests[] = {
-    SL_TEST(test_stage_round_trips),
-    SL_TEST(test_snapshot_wire_format),
-    SL_TEST(test_decode_rejects_table),
-    SL_TEST(test_copied_field_types),
-    SL_TEST(test_failure_embeds_input),
-    SL_TEST(test_dead_letter_encodings),
-    SL_TEST(test_dead_letter_unknown_position_and_cap),
-    SL_TEST(test_encode_rejects_bad_structs),
-    SL_TEST(test_format_time),
+    SL_TEST(test_crawled_catalog_mode),       SL_TEST(test_stage_round_trips),
+    SL_TEST(test_snapshot_wire_format),       SL_TEST(test_decode_rejects_table),
+    SL_TEST(test_copied_field_types),         SL_TEST(test_failure_embeds_input),
+    SL_TEST(test_dead_letter_encodings),      SL_TEST(test_dead_letter_unknown_position_and_cap),
+    SL_TEST(test_encode_rejects_bad_structs), SL_TEST(test_format_time),
 };
 SL_TEST_MAIN(tests)
