@@ -1,0 +1,175 @@
+"""snaplake-producer's sqs mode end to end on the local stack, as production runs it: an
+EventBridge rule with the seed's pattern (moto's events) targets an SQS queue (moto's sqs), a
+real-shaped RDS event is put with PutEvents, moto routes it to the queue, and the producer in
+sqs mode publishes the `snapshot` message to Kafka and deletes the SQS message. Also: a
+non-matching event never reaches the queue; a malformed body sent straight to the queue is
+dead-lettered and deleted; a producer killed between publish and delete has its message
+redelivered, and the second producer's duplicate check keeps it to one run; the whole pipeline's
+export stage runs the run once. Run with .stack/env sourced:
+
+    .venv/bin/pytest -q tests/integration/test_producer_sqs.py
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import test_producer as tp  # noqa: E402  (its event(), penv() and readers)
+
+PATTERN_SOURCE = "aws.rds"
+
+
+class Producer(h.Worker):
+    """A long-running `snaplake-producer sqs`, with the Worker helpers (logs, wait_log, stop)."""
+
+    def __init__(self, env, log_path):  # pylint: disable=super-init-not-called
+        import subprocess
+        self.stage = "producer-sqs"
+        self.log_path = str(log_path)
+        self.out = open(self.log_path, "wb")
+        self.err_path = self.log_path + ".stderr"
+        self.err = open(self.err_path, "wb")
+        self.p = subprocess.Popen([h.producer_binary(), "sqs"], env=env, stdout=self.out,
+                                  stderr=self.err, cwd=h.ROOT)
+
+
+def rule_and_queue(clusters, name):
+    """The deploy/ rule (seed pattern, one SourceIdentifier prefix per cluster) and its SQS
+    target in moto. Returns (queue url, sqs client, events client)."""
+    sqs, events = h.aws("sqs", standin=False), h.aws("events", standin=False)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    pattern = {"source": [PATTERN_SOURCE], "detail-type": ["RDS DB Cluster Snapshot Event"],
+               "detail": {"Message": ["Automated cluster snapshot created"],
+                          "SourceIdentifier": [{"prefix": "rds:%s" % c} for c in clusters]}}
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=name, Targets=[{"Id": "producer", "Arn": arn}])
+    return url, sqs, events
+
+
+def put_event(events, ev):
+    """PutEvents of an event-mode event dict (tp.event), as RDS would emit it."""
+    r = events.put_events(Entries=[{"Source": ev["source"], "DetailType": ev["detail-type"],
+                                    "Detail": json.dumps(ev["detail"]),
+                                    "Resources": ev["resources"]}])
+    assert r["FailedEntryCount"] == 0, r
+
+
+def queue_counts(sqs, url):
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+
+
+def drained(sqs, url):
+    return queue_counts(sqs, url) == (0, 0)
+
+
+def senv(ctx, url, **kv):
+    return tp.penv(ctx["prefix"], SQS_QUEUE_URL=url, SQS_WAIT_SECONDS="1",
+                   AWS_ENDPOINT_URL_SQS=os.environ["MOTO_ENDPOINT"], **kv)
+
+
+def events_of(proc, name):
+    return [r for r in proc.logs() if r.get("event") == name]
+
+
+@pytest.fixture
+def ctx(request):
+    h.require_stack()
+    pre = h.topic_prefix(request.node.name)
+    h.create_topics(pre)
+    return {"prefix": pre, "u": h.uid(6)}
+
+
+def test_sqs_event_published_then_deleted(ctx, tmp_path):
+    """PutEvents -> rule -> queue -> producer: one snapshot message, the queue drained, a clean
+    stop with the summary; a non-matching event (manual snapshot) never reaches the queue."""
+    c = "sq-%s-a" % ctx["u"]
+    url, sqs, events = rule_and_queue([c], "sl-%s" % ctx["u"])
+    put_event(events, tp.event(c, message="Manual cluster snapshot created"))
+    put_event(events, tp.event("zz-%s" % ctx["u"]))  # another cluster: outside the prefix
+    assert queue_counts(sqs, url) == (0, 0), "a non-matching event reached the queue"
+    put_event(events, tp.event(c))
+    assert queue_counts(sqs, url)[0] == 1, "moto did not route the event to the queue"
+
+    p = Producer(senv(ctx, url), tmp_path / "producer.log")
+    try:
+        p.wait_log(lambda r: r.get("event") == "published", 60, "published")
+        h.wait_for(lambda: drained(sqs, url), 30, what="queue drained")
+    finally:
+        rc = p.stop()
+    assert rc == 0, p.stderr()
+    assert tp.summary(p.logs()) == {"published": 1, "duplicates": 0, "dead_lettered": 0,
+                                    "errors": 0}
+    snaps = tp.read_exactly(ctx["prefix"] + "snapshots", 1)
+    v = snaps[0].value
+    assert snaps[0].key == c
+    assert v["type"] == "snapshot" and v["cluster"] == c and v["source"] == "event"
+    assert v["snapshot_id"] == "rds:%s-%s-03-05" % (c, tp.DATE)
+    assert v["run_id"] == "%s-%s-03-05" % (c, tp.DATE)
+    assert tp.runs([v["run_id"]])[v["run_id"]]["source"] == "event"
+
+
+def test_sqs_malformed_and_duplicate_are_dead_lettered_or_skipped_then_deleted(ctx, tmp_path):
+    """A body that is not JSON (sent with SendMessage: EventBridge would refuse it) goes to the
+    DLQ with its reason and the SQS message id, a duplicate event is skipped, and both are
+    deleted from the queue."""
+    c = "sq-%s-b" % ctx["u"]
+    url, sqs, events = rule_and_queue([c], "sl-%s" % ctx["u"])
+    put_event(events, tp.event(c))
+    put_event(events, tp.event(c))  # the same snapshot announced twice
+    mid = sqs.send_message(QueueUrl=url, MessageBody='{"source": "aws.rds", "detail')["MessageId"]
+
+    p = Producer(senv(ctx, url), tmp_path / "producer.log")
+    try:
+        p.wait_log(lambda r: r.get("event") == "dead_letter", 60, "dead letter")
+        h.wait_for(lambda: drained(sqs, url), 30, what="queue drained")
+        h.wait_for(lambda: len(events_of(p, "published")) + len(events_of(p, "duplicate")) == 2,
+                   30, what="both events handled")
+    finally:
+        rc = p.stop()
+    assert rc == 0, p.stderr()
+    assert tp.summary(p.logs()) == {"published": 1, "duplicates": 1, "dead_lettered": 1,
+                                    "errors": 0}
+    tp.read_exactly(ctx["prefix"] + "snapshots", 1)
+    d = tp.read_exactly(ctx["prefix"] + "dlq", 1)[0].value
+    assert d["type"] == "dead_letter"
+    assert d["reason"].startswith("malformed: "), d["reason"]
+    assert "SQS message %s" % mid in d["reason"], d["reason"]
+
+
+def test_sqs_killed_between_publish_and_delete_is_redelivered_once(ctx, tmp_path):
+    """SL_TEST_EXIT_AFTER_PUBLISH kills the first producer after Kafka acknowledged (and the
+    ledger recorded) the publish, before DeleteMessageBatch. After the visibility timeout SQS
+    hands the message to a second producer, whose duplicate check skips it and deletes it:
+    one snapshot message for the run, one ledger run."""
+    c = "sq-%s-c" % ctx["u"]
+    url, sqs, events = rule_and_queue([c], "sl-%s" % ctx["u"])
+    put_event(events, tp.event(c))
+    run_id = "%s-%s-03-05" % (c, tp.DATE)
+
+    p1 = Producer(senv(ctx, url, SQS_VISIBILITY_TIMEOUT="2", SL_TEST_EXIT_AFTER_PUBLISH="true"),
+                  tmp_path / "p1.log")
+    h.wait_for(lambda: not p1.alive(), 60, what="first producer killed by the fault hook")
+    assert p1.stop() == -9, p1.stderr()
+    assert len(events_of(p1, "published")) == 1
+    assert sum(queue_counts(sqs, url)) == 1, "the message was deleted before the crash"
+
+    p2 = Producer(senv(ctx, url, SQS_VISIBILITY_TIMEOUT="2"), tmp_path / "p2.log")
+    try:
+        p2.wait_log(lambda r: r.get("event") == "duplicate", 60, "redelivered duplicate")
+        h.wait_for(lambda: drained(sqs, url), 30, what="queue drained")
+    finally:
+        rc = p2.stop()
+    assert rc == 0, p2.stderr()
+    assert tp.summary(p2.logs()) == {"published": 0, "duplicates": 1, "dead_lettered": 0,
+                                     "errors": 0}
+    snaps = tp.read_exactly(ctx["prefix"] + "snapshots", 1)
+    assert snaps[0].value["run_id"] == run_id
+    assert list(tp.runs([run_id])) == [run_id]
