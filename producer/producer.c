@@ -82,7 +82,7 @@ static const sl_cfg_opt producer_opts[] = {
      "sqs mode (required): the queue the EventBridge rule targets"},
     {"SQS_WAIT_SECONDS", SL_CFG_INT, "5", 0, 20, 0, offsetof(sl_producer_cfg, sqs_wait_s),
      "sqs mode: long-poll wait of each ReceiveMessage; also the longest a SIGTERM waits"},
-    {"SQS_VISIBILITY_TIMEOUT", SL_CFG_INT, "60", 1, 43200, 0,
+    {"SQS_VISIBILITY_TIMEOUT", SL_CFG_INT, "120", 1, 43200, 0,
      offsetof(sl_producer_cfg, sqs_visibility_s),
      "sqs mode: seconds a received message stays hidden; extended while a batch is slow"},
     {"SQS_MAX_MESSAGES", SL_CFG_INT, "10", 1, 10, 0, offsetof(sl_producer_cfg, sqs_max_messages),
