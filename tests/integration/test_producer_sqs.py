@@ -173,3 +173,47 @@ def test_sqs_killed_between_publish_and_delete_is_redelivered_once(ctx, tmp_path
     snaps = tp.read_exactly(ctx["prefix"] + "snapshots", 1)
     assert snaps[0].value["run_id"] == run_id
     assert list(tp.runs([run_id])) == [run_id]
+
+
+def test_sqs_pipeline_crash_before_delete_one_export_one_crawl(standin, tmp_path):
+    """The whole pipeline fed by SQS: PutEvents -> queue -> a producer killed after the publish
+    and before the delete -> a second producer gets the redelivery and skips it as a
+    duplicate; the export, copy and crawl workers run the run exactly once (one export task at
+    the stand-in, one `exported`, one `crawled`)."""
+    import test_pipeline as tpl
+    p = tpl.Pipeline(tmp_path, "sqs-pipeline")
+    producers = []
+    try:
+        h.standin_config(export_seconds=1.0, crawler_seconds=0.5)
+        c = p.add_cluster(tpl.CURRENT, prefix="sqp")
+        p.start_workers()
+        url, sqs, events = rule_and_queue([c["cluster"]], "sl-%s" % h.uid(8))
+        put_event(events, p.event(c))
+        ctx = {"prefix": p.prefix}
+        producers.append(Producer(senv(ctx, url, SQS_VISIBILITY_TIMEOUT="2",
+                                       SL_TEST_EXIT_AFTER_PUBLISH="true"),
+                                  tmp_path / "p1.log"))
+        h.wait_for(lambda: not producers[0].alive(), 60, what="first producer killed")
+        assert producers[0].stop() == -9, producers[0].stderr()
+        producers.append(Producer(senv(ctx, url, SQS_VISIBILITY_TIMEOUT="2"),
+                                  tmp_path / "p2.log"))
+        producers[1].wait_log(lambda r: r.get("event") == "duplicate", 60, "duplicate")
+        h.wait_for(lambda: drained(sqs, url), 30, what="queue drained")
+
+        crawled = p.read("crawls", 1, 120)
+        assert crawled[0].value["run_id"] == c["run_id"]
+        assert crawled[0].value["crawl_status"] == "SUCCEEDED"
+        p.assert_no_more("exports", 1)
+        p.assert_no_more("crawls", 1)
+        tasks = [t for t in h.standin_state()["tasks"]
+                 if t["ExportTaskIdentifier"].startswith(c["run_id"])]
+        assert len(tasks) == 1, tasks
+        assert producers[1].stop() == 0, producers[1].stderr()
+        assert tp.summary(producers[1].logs())["duplicates"] == 1
+        tpl.assert_clean_exit(p)
+    finally:
+        for pr in producers:
+            pr.stop()
+        if p.workers:
+            p.stop()
+        h.standin_config_reset()
