@@ -899,12 +899,11 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
                        char *err, size_t errlen)
 {
     char e1[4096] = "", e2[4096] = "";
-    int ok, table_ok, mode_ok = 0;
+    int ok, mode_ok = 0;
 
     err[0] = '\0';
     ok = sl_config_load(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg, NULL, NULL, e1,
                         sizeof(e1)) == 0;
-    table_ok = ok;
     if (!ok)
         append_err(err, errlen, e1);
     if (!mode)
@@ -945,9 +944,9 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
         append_err(err, errlen, e2);
         ok = 0;
     }
-    /* After a failed table load the struct is not filled: "required" would be a false claim. */
-    if (table_ok && mode_ok && p->mode == MODE_SQS &&
-        !(p->cfg.sqs_queue_url && *p->cfg.sqs_queue_url)) {
+    /* Read from the environment, not p->cfg: after a failed table load the struct is empty,
+     * and this error belongs with the others. Empty counts as unset, as in the load. */
+    if (mode_ok && p->mode == MODE_SQS && !(getenv("SQS_QUEUE_URL") && *getenv("SQS_QUEUE_URL"))) {
         append_err(err, errlen, "SQS_QUEUE_URL: required in sqs mode");
         ok = 0;
     }

@@ -217,3 +217,29 @@ def test_sqs_pipeline_crash_before_delete_one_export_one_crawl(standin, tmp_path
         if p.workers:
             p.stop()
         h.standin_config_reset()
+
+
+def test_sqs_config_errors_exit_2(ctx):
+    """sqs mode without SQS_QUEUE_URL, or with one that is not a queue URL: exit 2 before
+    anything connects, every error at once."""
+    for url, want in ((None, "SQS_QUEUE_URL: required in sqs mode"),
+                      ("arn:aws:sqs:us-east-1:123456789012:q", "is not an http(s) queue URL")):
+        env = senv(ctx, url or "", SQS_MAX_MESSAGES="11")
+        if url is None:
+            env.pop("SQS_QUEUE_URL")
+        rc, _, err = tp.run("sqs", env, timeout=60)
+        assert rc == 2, err
+        assert want in err and "SQS_MAX_MESSAGES" in err, err
+
+
+def test_sqs_missing_queue_fails_after_attempts(ctx, tmp_path):
+    """A queue that does not exist: each ReceiveMessage fails with SQS's code, the producer
+    retries PRODUCER_MAX_ATTEMPTS times in a row, then exits 1 with the summary."""
+    url = "%s/%s/sl-missing-%s" % (os.environ["MOTO_ENDPOINT"], h.ACCOUNT, ctx["u"])
+    rc, logs, err = tp.run("sqs", senv(ctx, url, PRODUCER_MAX_ATTEMPTS="2"), timeout=120)
+    assert rc == 1, err
+    fails = [r for r in logs if r.get("event") == "aws_error"]
+    assert len(fails) == 2, logs
+    assert "QueueDoesNotExist" in fails[0]["error_code"] or \
+        "NonExistentQueue" in fails[0]["error_code"], fails[0]
+    assert tp.summary(logs)["published"] == 0
