@@ -548,8 +548,8 @@ static void log_sqs_error(const char *what, const sl_aws_error *e)
  * comes back after its visibility timeout, and the ledger's duplicate check makes the second
  * delivery harmless, so nothing here is worth stopping the loop for.
  */
-static void sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pick, int visibility_s,
-                      const char *what)
+static size_t sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pick,
+                        int visibility_s, const char *what)
 {
     const char *handles[SL_SQS_MAX_BATCH];
     size_t idx[SL_SQS_MAX_BATCH], n = 0;
@@ -562,10 +562,10 @@ static void sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pick
             handles[n++] = ms->items[i].receipt_handle;
         }
     if (n == 0)
-        return;
+        return 0;
     if (sl_sqs_batch(p->aws, p->cfg.sqs_queue_url, handles, n, visibility_s, &res, &ae)) {
         log_sqs_error(what, &ae);
-        return;
+        return 0;
     }
     for (size_t k = 0; k < n; k++) {
         if (!res.failed[k])
@@ -579,6 +579,7 @@ static void sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pick
         }
     }
     sl_debug(NULL, "%s: %zu of %zu entries done", what, n - res.nfailed, n);
+    return n - res.nfailed;
 }
 
 /*
@@ -605,7 +606,19 @@ static int sqs_handle_batch(sl_producer *p, const sl_sqs_messages *ms, char *err
         char where[160];
 
         if (sl_now_ms() - held_since > half) {
-            sqs_batch(p, ms, all, (int)p->cfg.sqs_visibility_s, "ChangeMessageVisibilityBatch");
+            long long held = sl_now_ms() - held_since;
+            size_t done =
+                sqs_batch(p, ms, all, (int)p->cfg.sqs_visibility_s, "ChangeMessageVisibilityBatch");
+            char nd[24], hm[24];
+            const char *kv[] = {"event", "sqs_visibility_extended", "messages", nd, "held_ms", hm,
+                                NULL};
+
+            snprintf(nd, sizeof(nd), "%zu", done);
+            snprintf(hm, sizeof(hm), "%lld", held);
+            sl_log_kv(SL_LOG_INFO, NULL, kv,
+                      "batch held %lld ms: visibility of %zu messages "
+                      "extended by %llds",
+                      held, done, p->cfg.sqs_visibility_s);
             held_since = sl_now_ms();
         }
         memset(&it, 0, sizeof(it));

@@ -243,3 +243,56 @@ def test_sqs_missing_queue_fails_after_attempts(ctx, tmp_path):
     assert "QueueDoesNotExist" in fails[0]["error_code"] or \
         "NonExistentQueue" in fails[0]["error_code"], fails[0]
     assert tp.summary(logs)["published"] == 0
+
+
+def test_sqs_slow_batch_extends_visibility(ctx, tmp_path):
+    """A batch held past half SQS_VISIBILITY_TIMEOUT has its visibility extended before the
+    next message (ChangeMessageVisibilityBatch, every entry accepted by SQS) and nothing is
+    delivered twice. The slow publish: the test holds an uncommitted ledger row of both runs,
+    so the producer's ledger record waits on that lock until the test rolls back. The hold is
+    the one duration here: it must pass half the timeout (4 s) and end well before the whole
+    (8 s); nothing asserts how long anything took."""
+    import subprocess
+    import time
+    u = ctx["u"]
+    a, b = "sq-%s-d" % u, "sq-%s-e" % u
+    url, sqs, events = rule_and_queue([a, b], "sl-%s" % u)
+    put_event(events, tp.event(a))
+    put_event(events, tp.event(b))
+    app = "sl-test-lock-%s" % u
+    rows = ",".join("('%s-%s-03-05', '%s', 'snapshot', 'rds:%s-%s-03-05', 'arn:x', '%s',"
+                    " 'event')" % (c, tp.DATE, c, c, tp.DATE, tp.DATE) for c in (a, b))
+    lock = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=dict(os.environ, PGAPPNAME=app),
+                            text=True)
+    p = None
+    try:
+        lock.stdin.write("BEGIN;\nINSERT INTO snaplake_runs (run_id, cluster, mode, snapshot_id,"
+                         " source_arn, date, source) VALUES %s;\n" % rows)
+        lock.stdin.flush()
+        h.wait_for(lambda: h.psql_json("SELECT 1 FROM pg_stat_activity WHERE application_name ="
+                                       " :'p1' AND state = 'idle in transaction'", app),
+                   30, what="the test's lock held")
+        p = Producer(senv(ctx, url, SQS_VISIBILITY_TIMEOUT="8", PG_LOCK_TIMEOUT="60s"),
+                     tmp_path / "producer.log")
+        h.wait_for(lambda: h.psql_json("SELECT 1 FROM pg_stat_activity WHERE application_name ="
+                                       " 'snaplake-producer' AND wait_event_type = 'Lock'"),
+                   60, what="the producer waiting on the ledger lock")
+        time.sleep(5)  # the slow publish (see the docstring)
+    finally:
+        lock.stdin.write("ROLLBACK;\n")
+        lock.stdin.close()
+        lock.wait(30)
+    try:
+        ext = p.wait_log(lambda r: r.get("event") == "sqs_visibility_extended", 60,
+                         "visibility extended")
+        h.wait_for(lambda: drained(sqs, url), 30, what="queue drained")
+        h.wait_for(lambda: len(events_of(p, "published")) == 2, 30, what="both published")
+    finally:
+        rc = p.stop()
+    assert rc == 0, p.stderr()
+    assert ext["messages"] == "2", ext
+    assert not events_of(p, "sqs_batch_failed") and not events_of(p, "aws_error")
+    assert tp.summary(p.logs()) == {"published": 2, "duplicates": 0, "dead_lettered": 0,
+                                    "errors": 0}
+    tp.read_exactly(ctx["prefix"] + "snapshots", 2)
