@@ -587,8 +587,12 @@ static size_t sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pi
  * of the handled messages. Before each message, when the batch has been held longer than half
  * the visibility timeout (a slow publish: Kafka or PostgreSQL retries), the visibility of the
  * messages still held is extended by a full timeout, so SQS does not hand them to another
- * producer meanwhile. On a stop, the unhandled messages are made visible again at once. Returns
- * 0, or -1 with err on an infrastructure failure (the handled messages are still deleted).
+ * producer meanwhile. On a stop or a failure, the unhandled messages are made visible again
+ * at once. The check runs between messages: a single publish that outlasts the whole timeout
+ * (PUBLISH_TIMEOUT times PRODUCER_MAX_ATTEMPTS can) lets SQS redeliver the batch, which the
+ * ledger check turns into duplicates (before the ledger record, into a republish the export
+ * stage adopts). Returns 0, or -1 with err on an infrastructure failure (the handled messages
+ * are still deleted).
  */
 static int sqs_handle_batch(sl_producer *p, const sl_sqs_messages *ms, char *err, size_t errlen)
 {
@@ -642,11 +646,13 @@ static int sqs_handle_batch(sl_producer *p, const sl_sqs_messages *ms, char *err
         sl_warn(NULL, "SL_TEST_EXIT_AFTER_PUBLISH: killing the producer before the delete");
         raise(SIGKILL);
     }
-    sqs_batch(p, ms, handled, -1, "DeleteMessageBatch");
+    (void)sqs_batch(p, ms, handled, -1, "DeleteMessageBatch");
     for (size_t k = i; k < ms->n; k++)
         rest[k] = !handled[k];
-    if (rc == 0 && i < ms->n)
-        sqs_batch(p, ms, rest, 0, "ChangeMessageVisibilityBatch (stop)");
+    /* A stop or a failure leaves messages unhandled: visible again now, not after the
+     * timeout, so another producer (or this one, restarted) takes them at once. */
+    if (i < ms->n)
+        (void)sqs_batch(p, ms, rest, 0, "ChangeMessageVisibilityBatch (release)");
     return rc;
 }
 
