@@ -198,7 +198,7 @@ sl_aws_protocol sl_aws_service_protocol(const char *service)
         return SL_AWS_PROTO_QUERY;
     if (strcmp(service, "s3") == 0)
         return SL_AWS_PROTO_REST_XML;
-    if (strcmp(service, "glue") == 0)
+    if (strcmp(service, "glue") == 0 || strcmp(service, "sqs") == 0)
         return SL_AWS_PROTO_JSON;
     if (strcmp(service, "lakeformation") == 0)
         return SL_AWS_PROTO_REST_JSON;
@@ -556,6 +556,8 @@ static const char *service_override(const sl_aws_opts *o, const char *service)
         v = o->endpoint_glue;
     else if (strcmp(service, "lakeformation") == 0)
         v = o->endpoint_lakeformation;
+    else if (strcmp(service, "sqs") == 0)
+        v = o->endpoint_sqs;
     if (v && *v)
         return v;
     return o->endpoint_url && *o->endpoint_url ? o->endpoint_url : NULL;
@@ -738,12 +740,13 @@ int sl_aws_opts_copy(sl_aws_opts *dst, const sl_aws_opts *src, char *err, size_t
     dst->endpoint_sts = sl_strdup0(src->endpoint_sts);
     dst->endpoint_glue = sl_strdup0(src->endpoint_glue);
     dst->endpoint_lakeformation = sl_strdup0(src->endpoint_lakeformation);
+    dst->endpoint_sqs = sl_strdup0(src->endpoint_sqs);
     dst->ca_bundle = sl_strdup0(src->ca_bundle);
     if ((src->region && !dst->region) || (src->endpoint_url && !dst->endpoint_url) ||
         (src->endpoint_s3 && !dst->endpoint_s3) || (src->endpoint_rds && !dst->endpoint_rds) ||
         (src->endpoint_sts && !dst->endpoint_sts) || (src->endpoint_glue && !dst->endpoint_glue) ||
         (src->endpoint_lakeformation && !dst->endpoint_lakeformation) ||
-        (src->ca_bundle && !dst->ca_bundle)) {
+        (src->endpoint_sqs && !dst->endpoint_sqs) || (src->ca_bundle && !dst->ca_bundle)) {
         sl_aws_opts_cleanup(dst);
         return sl_seterr(err, errlen, "aws: out of memory");
     }
@@ -761,6 +764,7 @@ void sl_aws_opts_cleanup(sl_aws_opts *o)
     free(o->endpoint_sts);
     free(o->endpoint_glue);
     free(o->endpoint_lakeformation);
+    free(o->endpoint_sqs);
     free(o->ca_bundle);
     memset(o, 0, sizeof(*o));
 }
@@ -795,7 +799,8 @@ sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, cha
     /* Validate every override now, so a typo fails at start and not on the first call. */
     {
         const char *urls[] = {c->o.endpoint_url, c->o.endpoint_s3,   c->o.endpoint_rds,
-                              c->o.endpoint_sts, c->o.endpoint_glue, c->o.endpoint_lakeformation};
+                              c->o.endpoint_sts, c->o.endpoint_glue, c->o.endpoint_lakeformation,
+                              c->o.endpoint_sqs};
         for (size_t i = 0; i < SL_ARRAY_LEN(urls); i++) {
             char *s = NULL, *h = NULL, *b = NULL;
             if (!urls[i] || !*urls[i])
@@ -1412,10 +1417,18 @@ out:
 int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body, cJSON **out,
                 sl_aws_error *err)
 {
+    return sl_aws_json_version(c, service, "1.1", target, body, out, err);
+}
+
+int sl_aws_json_version(sl_aws *c, const char *service, const char *version, const char *target,
+                        const cJSON *body, cJSON **out, sl_aws_error *err)
+{
     sl_http_header hdrs[2];
 
     hdrs[0].name = "Content-Type";
-    hdrs[0].value = "application/x-amz-json-1.1";
+    /* The two versions differ on the wire only in this header (and SQS answers 1.0 alone). */
+    hdrs[0].value = version && strcmp(version, "1.0") == 0 ? "application/x-amz-json-1.0"
+                                                           : "application/x-amz-json-1.1";
     hdrs[1].name = "X-Amz-Target";
     hdrs[1].value = target ? target : "";
     return json_call(c, service, "POST", "/", hdrs, 2, body, out, err);

@@ -50,6 +50,9 @@ typedef struct sl_aws_opts {
     char *endpoint_sts;           /* AWS_ENDPOINT_URL_STS */
     char *endpoint_glue;          /* AWS_ENDPOINT_URL_GLUE */
     char *endpoint_lakeformation; /* AWS_ENDPOINT_URL_LAKEFORMATION */
+    /* AWS_ENDPOINT_URL_SQS: not in SL_AWS_CFG_OPTS, only the producer's sqs mode calls SQS and
+     * its table has the row. */
+    char *endpoint_sqs;
     int s3_path_style;            /* AWS_S3_FORCE_PATH_STYLE */
     char *ca_bundle;              /* AWS_CA_BUNDLE */
     long long max_attempts;       /* AWS_MAX_ATTEMPTS (1..20, default 3) */
@@ -187,6 +190,13 @@ int sl_aws_query(sl_aws *c, const char *service, const char *action, const char 
  */
 int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON *body, cJSON **out,
                 sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * The same on a chosen JSON protocol version: "1.0" (SQS: target "AmazonSQS.ReceiveMessage",
+ * Content-Type application/x-amz-json-1.0) or "1.1" (anything else means 1.1).
+ */
+int sl_aws_json_version(sl_aws *c, const char *service, const char *version, const char *target,
+                        const cJSON *body, cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
 
 /* REST-JSON (Lake Formation: POST /GrantPermissions). Errors as above, plus x-amzn-ErrorType. */
 int sl_aws_rest_json(sl_aws *c, const char *service, const char *method, const char *path,

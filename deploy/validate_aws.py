@@ -66,12 +66,6 @@ SECRET_VALUE = re.compile(r"://[^/@\s]*:[^/@\s]*@|-----BEGIN|\bAKIA[0-9A-Z]{16}\
 # KAFKA_* names kafka.h maps to librdkafka properties, minus those it skips.
 KAFKA_SKIPPED = re.compile(r"^KAFKA_(SERVICE_.*|PORT(_.*)?|HOME|OPTS|.*_OPTS)$")
 
-# Names the SQS-mode task definition may use before `snaplake-producer --help` lists the sqs
-# mode (issue 11: the C side comes separately). Once the help lists it, this is ignored and the
-# names must be in the help like every other.
-PENDING_SQS_NAMES = {"SQS_QUEUE_URL"}
-
-
 # ---- the binaries' settings, from --help ------------------------------------------------------
 def read_help(binary):
     p = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30,
@@ -104,9 +98,7 @@ class Help:
     def __init__(self, worker_text, producer_text):
         self.worker, self.stages = parse_help(worker_text)
         self.producer, self.modes = parse_help(producer_text)
-        mode_line = re.search(r"PRODUCER_MODE\s.*\n\s+([a-z|]+)", producer_text)
         self.has_health = "HEALTH" in worker_text
-        self.sqs_in_code = "sqs" in self.modes or bool(mode_line and "sqs" in mode_line.group(1).split("|"))
 
     def known(self, binary, arg):
         """Names the binary reads when started with this argument."""
@@ -116,15 +108,12 @@ class Help:
                 if title.startswith("runtime settings") or title.startswith(f"stage {arg}:"):
                     names |= s
             return names
-        names = set().union(*self.producer.values()) if self.producer else set()
-        if arg == "sqs" and not self.sqs_in_code:
-            names |= PENDING_SQS_NAMES
-        return names
+        return set().union(*self.producer.values()) if self.producer else set()
 
     def args(self, binary):
         if binary.endswith("snaplake-worker"):
             return self.stages
-        return self.modes | ({"sqs"} if not self.sqs_in_code else set())
+        return self.modes
 
 
 def kafka_passthrough(name):
@@ -298,9 +287,6 @@ def check_taskdefs(files, helpinfo, ctx):
             names = [e.get("name") for e in env] + [s.get("name") for s in sec]
             if len(names) != len(set(names)):
                 errs.append(f"{who}: a name is set twice")
-            if ep[0].endswith("snaplake-producer") and arg == "sqs" and not helpinfo.sqs_in_code:
-                ctx["pending"] = (f"{rel}: snaplake-producer has no sqs mode yet; "
-                                  f"{sorted(PENDING_SQS_NAMES)} accepted as pending")
     return errs, f"{len(by_glob(files, 'ecs/taskdef-*.json'))} task definitions"
 
 
@@ -784,8 +770,6 @@ def main():
             print(f"FAIL  {name}: " + "\n      ".join(errs))
         else:
             print(f"PASS  {name}{f' ({detail})' if detail else ''}")
-    if ctx.get("pending"):
-        print(f"      note: {ctx['pending']}")
     return 1 if failed else 0
 
 

@@ -1,6 +1,6 @@
 /*
  * main.c - snaplake-producer: publishes snapshots to the pipeline (`snaplake-producer event`,
- * `discover` or `cluster`, or PRODUCER_MODE). Thin on purpose: read config -> build the
+ * `discover`, `cluster` or `sqs`, or PRODUCER_MODE). Thin on purpose: read config -> build the
  * producer -> run the mode -> tear down. Exit status 0 when every input was handled (or after
  * a clean SIGTERM/SIGINT stop), 1 on an infrastructure failure, 2 on bad usage or a
  * configuration error (nothing was connected).
@@ -19,7 +19,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [event|discover|cluster]  (see --help)\n", argv[0]);
+        fprintf(stderr, "usage: %s [event|discover|cluster|sqs]  (see --help)\n", argv[0]);
         return 2;
     }
     if (argc == 2) {

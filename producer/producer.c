@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 #include "pg.h"
 #include "rds.h"
 #include "signals.h"
+#include "sqs.h"
 
 #define TOPIC_LEN 256
 #define READ_CHUNK 65536
@@ -41,9 +43,9 @@
 #define RETRY_MAX_MS 30000
 #define MAX_CLUSTERS 1000
 
-typedef enum prod_mode { MODE_EVENT, MODE_DISCOVER, MODE_CLUSTER } prod_mode;
+typedef enum prod_mode { MODE_EVENT, MODE_DISCOVER, MODE_CLUSTER, MODE_SQS } prod_mode;
 
-static const char *const mode_names[] = {"event", "discover", "cluster"};
+static const char *const mode_names[] = {"event", "discover", "cluster", "sqs"};
 
 struct sl_producer {
     sl_producer_cfg cfg;
@@ -56,13 +58,14 @@ struct sl_producer {
     sl_kafka_producer *prod;
     char snap_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
     sl_producer_stats st;
+    int test_exit_after_publish; /* SL_TEST_EXIT_AFTER_PUBLISH, read once (producer.h) */
 };
 
 static const sl_cfg_opt producer_opts[] = {
     {"LOG_LEVEL", SL_CFG_STRING, "info", 0, -1, 0, offsetof(sl_producer_cfg, log_level),
      "debug|info|warn|error"},
     {"PRODUCER_MODE", SL_CFG_STRING, "event", 0, -1, 0, offsetof(sl_producer_cfg, mode),
-     "event|discover|cluster, when no argument is given"},
+     "event|discover|cluster|sqs, when no argument is given"},
     {"CLUSTERS", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_producer_cfg, clusters),
      "cluster ids, comma or space separated: event mode allowlist (prefix rule of the seed's "
      "EventBridge pattern), discover mode clusters (unset = all), cluster mode (required)"},
@@ -75,6 +78,17 @@ static const sl_cfg_opt producer_opts[] = {
      "tries of each Kafka/PostgreSQL step before the run fails"},
     {"PRODUCER_RETRY_BASE", SL_CFG_DURATION, "500ms", 1, 60000, 0,
      offsetof(sl_producer_cfg, retry_base_ms), "base of the full-jitter backoff between tries"},
+    {"SQS_QUEUE_URL", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(sl_producer_cfg, sqs_queue_url),
+     "sqs mode (required): the queue the EventBridge rule targets"},
+    {"SQS_WAIT_SECONDS", SL_CFG_INT, "5", 0, 20, 0, offsetof(sl_producer_cfg, sqs_wait_s),
+     "sqs mode: long-poll wait of each ReceiveMessage; also the longest a SIGTERM waits"},
+    {"SQS_VISIBILITY_TIMEOUT", SL_CFG_INT, "120", 1, 43200, 0,
+     offsetof(sl_producer_cfg, sqs_visibility_s),
+     "sqs mode: seconds a received message stays hidden; extended while a batch is slow"},
+    {"SQS_MAX_MESSAGES", SL_CFG_INT, "10", 1, 10, 0, offsetof(sl_producer_cfg, sqs_max_messages),
+     "sqs mode: messages per ReceiveMessage"},
+    {"AWS_ENDPOINT_URL_SQS", SL_CFG_STRING, NULL, 0, -1, 0,
+     offsetof(sl_producer_cfg, aws.endpoint_sqs), "sqs mode: SQS endpoint override"},
     SL_KAFKA_TOPIC_CFG_OPTS(sl_producer_cfg, topics),
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_producer_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
@@ -83,12 +97,15 @@ static const sl_cfg_opt producer_opts[] = {
 
 static const sl_cfg_opt aws_opts[] = {SL_AWS_CFG_OPTS(sl_producer_cfg, aws)};
 
+/* The producer's own value checks, run beside config.h's standard ones. */
+static const sl_cfg_check sqs_checks[] = {{"SQS_QUEUE_URL", sl_sqs_check_queue_url}};
+
 void sl_producer_help(FILE *out, const char *prog)
 {
-    fprintf(out, "usage: %s [event|discover|cluster]   (or PRODUCER_MODE)\n\n", prog);
+    fprintf(out, "usage: %s [event|discover|cluster|sqs]   (or PRODUCER_MODE)\n\n", prog);
     sl_config_help(out, prog, "producer settings", producer_opts, SL_ARRAY_LEN(producer_opts));
     fprintf(out, "\n");
-    sl_config_help(out, prog, "AWS settings (discover and cluster modes)", aws_opts,
+    sl_config_help(out, prog, "AWS settings (discover, cluster and sqs modes)", aws_opts,
                    SL_ARRAY_LEN(aws_opts));
 }
 
@@ -305,7 +322,7 @@ out:
  * partition/offset -1, payload = the raw bytes (cut to DLQ_PAYLOAD_MAX, which the reason then
  * says). Returns 0, or -1 with err on an infrastructure failure.
  */
-static int dead_letter(sl_producer *p, const char *raw, size_t len, unsigned long long line,
+static int dead_letter(sl_producer *p, const char *raw, size_t len, const char *where,
                        const char *reason, char *err, size_t errlen)
 {
     sl_msg d;
@@ -315,10 +332,10 @@ static int dead_letter(sl_producer *p, const char *raw, size_t len, unsigned lon
     int rc = -1;
 
     if (keep < len)
-        snprintf(full, sizeof(full), "%s (input line %llu; payload cut to its first %zu bytes)",
-                 reason, line, keep);
+        snprintf(full, sizeof(full), "%s (%s; payload cut to its first %zu bytes)", reason, where,
+                 keep);
     else
-        snprintf(full, sizeof(full), "%s (input line %llu)", reason, line);
+        snprintf(full, sizeof(full), "%s (%s)", reason, where);
     sl_msg_init(&d);
     d.type = SL_MSG_DEAD_LETTER;
     d.reason = strdup(full);
@@ -342,9 +359,7 @@ static int dead_letter(sl_producer *p, const char *raw, size_t len, unsigned lon
         goto out;
     p->st.dead_lettered++;
     {
-        char ln[24];
-        const char *kv[] = {"event", "dead_letter", "topic", p->dlq_topic, "line", ln, NULL};
-        snprintf(ln, sizeof(ln), "%llu", line);
+        const char *kv[] = {"event", "dead_letter", "topic", p->dlq_topic, "where", where, NULL};
         sl_log_kv(SL_LOG_WARN, NULL, kv, "dead-lettered input: %s", full);
     }
     rc = 0;
@@ -388,43 +403,52 @@ static int event_msg(const sl_event *ev, sl_msg *m, char *err, size_t errlen)
     return 0;
 }
 
-/* Handles one input frame. Returns 0 when handled, -1 with err on an infrastructure failure. */
-static int handle_frame(sl_producer *p, const sl_evframe_item *it, char *err, size_t errlen)
+/*
+ * Handles one input frame: event mode's frames, and sqs mode's message bodies (where says
+ * which message; NULL = "input line N" of the frame). Returns 0 when handled (published,
+ * skipped as a duplicate or dead-lettered), -1 with err on an infrastructure failure.
+ */
+static int handle_frame(sl_producer *p, const sl_evframe_item *it, const char *where, char *err,
+                        size_t errlen)
 {
-    char reason[SL_ERRLEN];
+    char reason[SL_ERRLEN], wbuf[64];
     sl_event ev;
     sl_msg m;
     int rc;
 
+    if (!where) {
+        snprintf(wbuf, sizeof(wbuf), "input line %llu", it->line);
+        where = wbuf;
+    }
     if (it->reason) {
         snprintf(reason, sizeof(reason), "malformed: %s", it->reason);
-        return dead_letter(p, it->data, it->len, it->line, reason, err, errlen);
+        return dead_letter(p, it->data, it->len, where, reason, err, errlen);
     }
     if (it->oversize) {
         snprintf(reason, sizeof(reason),
                  "malformed: input event of %zu bytes exceeds EVENT_MAX_BYTES (%lld)", it->total,
                  p->cfg.max_frame);
-        return dead_letter(p, it->data, it->len, it->line, reason, err, errlen);
+        return dead_letter(p, it->data, it->len, where, reason, err, errlen);
     }
     rc = sl_event_parse(it->data, it->len, (const char *const *)p->clusters, p->nclusters, &ev,
                         reason, sizeof(reason));
     if (rc < 0)
         return sl_seterr(err, errlen, "event parse: %s", reason);
     if (rc != SL_EVENT_OK)
-        return dead_letter(p, it->data, it->len, it->line, reason, err, errlen);
+        return dead_letter(p, it->data, it->len, where, reason, err, errlen);
     rc = event_msg(&ev, &m, reason, sizeof(reason));
     sl_event_cleanup(&ev);
     if (rc) {
         char r2[SL_ERRLEN + 16];
         snprintf(r2, sizeof(r2), "malformed: %s", reason);
-        return dead_letter(p, it->data, it->len, it->line, r2, err, errlen);
+        return dead_letter(p, it->data, it->len, where, r2, err, errlen);
     }
     rc = publish_snapshot(p, &m, reason, sizeof(reason));
     sl_msg_cleanup(&m);
     if (rc == 1) {
         char r2[SL_ERRLEN + 32];
         snprintf(r2, sizeof(r2), "malformed: snapshot message: %s", reason);
-        return dead_letter(p, it->data, it->len, it->line, r2, err, errlen);
+        return dead_letter(p, it->data, it->len, where, r2, err, errlen);
     }
     if (rc)
         return sl_seterr(err, errlen, "%s", reason);
@@ -487,7 +511,7 @@ static int run_event(sl_producer *p, char *err, size_t errlen)
                           sl_evframe_lines(fr));
                 goto out;
             }
-            if (handle_frame(p, &it, err, errlen))
+            if (handle_frame(p, &it, NULL, err, errlen))
                 goto out;
         }
     }
@@ -504,6 +528,174 @@ out:
     if (!use_stdin && fd >= 0)
         close(fd);
     return rc;
+}
+
+/* ---- sqs mode ----------------------------------------------------------------------------- */
+
+static void log_sqs_error(const char *what, const sl_aws_error *e)
+{
+    const char *kv[] = {"event", "aws_error",      "error_code",
+                        e->code, "aws_request_id", e->request_id[0] ? e->request_id : NULL,
+                        NULL};
+
+    sl_log_kv(SL_LOG_WARN, NULL, kv, "%s failed after %d attempts: %s: %s", what, e->attempts,
+              e->code, e->message);
+}
+
+/*
+ * One batch call (delete, visibility_s < 0; or change visibility) over the messages of ms
+ * whose pick[] is set. Failures are logged, not returned: a message that stays in the queue
+ * comes back after its visibility timeout, and the ledger's duplicate check makes the second
+ * delivery harmless, so nothing here is worth stopping the loop for.
+ */
+static size_t sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pick,
+                        int visibility_s, const char *what)
+{
+    const char *handles[SL_SQS_MAX_BATCH];
+    size_t idx[SL_SQS_MAX_BATCH], n = 0;
+    sl_sqs_batch_result res;
+    sl_aws_error ae;
+
+    for (size_t i = 0; i < ms->n; i++)
+        if (pick[i]) {
+            idx[n] = i;
+            handles[n++] = ms->items[i].receipt_handle;
+        }
+    if (n == 0)
+        return 0;
+    if (sl_sqs_batch(p->aws, p->cfg.sqs_queue_url, handles, n, visibility_s, &res, &ae)) {
+        log_sqs_error(what, &ae);
+        return 0;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!res.failed[k])
+            continue;
+        {
+            const char *kv[] = {
+                "event",      "sqs_batch_failed", "message_id", ms->items[idx[k]].id,
+                "error_code", res.code[k],        NULL};
+            sl_log_kv(SL_LOG_WARN, NULL, kv, "%s: entry failed (%s fault): %s", what,
+                      res.sender_fault[k] ? "sender" : "service", res.code[k]);
+        }
+    }
+    sl_debug(NULL, "%s: %zu of %zu entries done", what, n - res.nfailed, n);
+    return n - res.nfailed;
+}
+
+/*
+ * Handles one received batch: each body as an event-mode frame, then one DeleteMessageBatch
+ * of the handled messages. Before each message, when the batch has been held longer than half
+ * the visibility timeout (a slow publish: Kafka or PostgreSQL retries), the visibility of the
+ * messages still held is extended by a full timeout, so SQS does not hand them to another
+ * producer meanwhile. On a stop or a failure, the unhandled messages are made visible again
+ * at once. The check runs between messages: a single publish that outlasts the whole timeout
+ * (PUBLISH_TIMEOUT times PRODUCER_MAX_ATTEMPTS can) lets SQS redeliver the batch, which the
+ * ledger check turns into duplicates (before the ledger record, into a republish the export
+ * stage adopts). Returns 0, or -1 with err on an infrastructure failure (the handled messages
+ * are still deleted).
+ */
+static int sqs_handle_batch(sl_producer *p, const sl_sqs_messages *ms, char *err, size_t errlen)
+{
+    int handled[SL_SQS_MAX_BATCH] = {0}, rest[SL_SQS_MAX_BATCH] = {0}, all[SL_SQS_MAX_BATCH];
+    long long held_since = sl_now_ms(), half = p->cfg.sqs_visibility_s * 1000 / 2;
+    long long published = p->st.published;
+    int rc = 0;
+    size_t i;
+
+    for (i = 0; i < ms->n; i++)
+        all[i] = 1;
+    for (i = 0; i < ms->n && !sl_should_stop(); i++) {
+        const sl_sqs_message *m = &ms->items[i];
+        sl_evframe_item it;
+        char where[160];
+
+        if (sl_now_ms() - held_since > half) {
+            long long held = sl_now_ms() - held_since;
+            size_t done =
+                sqs_batch(p, ms, all, (int)p->cfg.sqs_visibility_s, "ChangeMessageVisibilityBatch");
+            char nd[24], hm[24];
+            const char *kv[] = {"event", "sqs_visibility_extended", "messages", nd, "held_ms", hm,
+                                NULL};
+
+            snprintf(nd, sizeof(nd), "%zu", done);
+            snprintf(hm, sizeof(hm), "%lld", held);
+            sl_log_kv(SL_LOG_INFO, NULL, kv,
+                      "batch held %lld ms: visibility of %zu messages "
+                      "extended by %llds",
+                      held, done, p->cfg.sqs_visibility_s);
+            held_since = sl_now_ms();
+        }
+        memset(&it, 0, sizeof(it));
+        it.data = m->body;
+        it.total = m->body_len;
+        it.len = m->body_len;
+        if (m->body_len > (size_t)p->cfg.max_frame) {
+            it.len = (size_t)p->cfg.max_frame;
+            it.oversize = 1;
+        }
+        snprintf(where, sizeof(where), "SQS message %.100s, receive %lld", m->id, m->receive_count);
+        if (handle_frame(p, &it, where, err, errlen)) {
+            rc = -1;
+            break;
+        }
+        handled[i] = 1;
+    }
+    if (p->test_exit_after_publish && p->st.published > published) {
+        /* Fault injection for the tests only (SL_TEST_EXIT_AFTER_PUBLISH, producer.h): die
+         * as a crash would, published and recorded but not deleted. */
+        sl_warn(NULL, "SL_TEST_EXIT_AFTER_PUBLISH: killing the producer before the delete");
+        raise(SIGKILL);
+    }
+    (void)sqs_batch(p, ms, handled, -1, "DeleteMessageBatch");
+    for (size_t k = i; k < ms->n; k++)
+        rest[k] = !handled[k];
+    /* A stop or a failure leaves messages unhandled: visible again now, not after the
+     * timeout, so another producer (or this one, restarted) takes them at once. */
+    if (i < ms->n)
+        (void)sqs_batch(p, ms, rest, 0, "ChangeMessageVisibilityBatch (release)");
+    return rc;
+}
+
+/*
+ * Long-polls SQS_QUEUE_URL until a stop. Each ReceiveMessage waits up to SQS_WAIT_SECONDS,
+ * and the AWS call cannot be interrupted, so that is also how long a SIGTERM may wait to be
+ * noticed: a short wait costs more empty receives (each billed), a long one a slower stop.
+ * Receive failures (after the AWS client's own retries) are retried with backoff up to
+ * PRODUCER_MAX_ATTEMPTS times in a row, then the run fails.
+ */
+static int run_sqs(sl_producer *p, char *err, size_t errlen)
+{
+    int failures = 0;
+
+    sl_info(NULL, "polling %s", p->cfg.sqs_queue_url);
+    while (!sl_should_stop()) {
+        sl_sqs_messages ms;
+        sl_aws_error ae;
+        int r;
+
+        if (sl_sqs_receive(p->aws, p->cfg.sqs_queue_url, (int)p->cfg.sqs_max_messages,
+                           (int)p->cfg.sqs_wait_s, (int)p->cfg.sqs_visibility_s, &ms, &ae)) {
+            log_sqs_error("ReceiveMessage", &ae);
+            if (++failures >= p->cfg.max_attempts)
+                return sl_seterr(err, errlen, "SQS ReceiveMessage: %s: %s (%d times in a row)",
+                                 ae.code, ae.message, failures);
+            if (nap(backoff(p, failures)))
+                break;
+            continue;
+        }
+        failures = 0;
+        if (ms.n)
+            sl_debug(NULL, "received %zu SQS messages", ms.n);
+        r = sqs_handle_batch(p, &ms, err, errlen);
+        sl_sqs_messages_cleanup(&ms);
+        if (r)
+            return -1;
+    }
+    {
+        const char *kv[] = {"event", "stop", NULL};
+        sl_log_kv(SL_LOG_INFO, NULL, kv, "stop requested: SQS polling ended");
+    }
+    return 0;
 }
 
 /* ---- discover mode ------------------------------------------------------------------------ */
@@ -741,7 +933,7 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
             mode_ok = 1;
         }
     if (!mode_ok) {
-        snprintf(e2, sizeof(e2), "unknown mode \"%.64s\" (event|discover|cluster)", mode);
+        snprintf(e2, sizeof(e2), "unknown mode \"%.64s\" (event|discover|cluster|sqs)", mode);
         append_err(err, errlen, e2);
         ok = 0;
     }
@@ -758,6 +950,9 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
     if (*need_aws && sl_config_check(aws_opts, SL_ARRAY_LEN(aws_opts), sl_config_std_checks,
                                      sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
         ok = 0;
+    if (sl_config_check(producer_opts, SL_ARRAY_LEN(producer_opts), sqs_checks,
+                        SL_ARRAY_LEN(sqs_checks), NULL, NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
     if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
         ok = 0;
     append_err(err, errlen, e1);
@@ -766,6 +961,12 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
     e2[0] = '\0';
     if (p->cfg.clusters && parse_clusters(p, p->cfg.clusters, e2, sizeof(e2))) {
         append_err(err, errlen, e2);
+        ok = 0;
+    }
+    /* Read from the environment, not p->cfg: after a failed table load the struct is empty,
+     * and this error belongs with the others. Empty counts as unset, as in the load. */
+    if (mode_ok && p->mode == MODE_SQS && !(getenv("SQS_QUEUE_URL") && *getenv("SQS_QUEUE_URL"))) {
+        append_err(err, errlen, "SQS_QUEUE_URL: required in sqs mode");
         ok = 0;
     }
     if (mode_ok && p->mode == MODE_CLUSTER && p->nclusters == 0 && !e2[0]) {
@@ -808,6 +1009,15 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
     if (load_config(p, mode, &lvl, &need_aws, err, errlen) != 0)
         goto fail;
     sl_log_init("snaplake-producer", lvl);
+    {
+        /* Read once, here, so a test cannot flip it mid-run; not a config row, since no
+         * deployment may set it. */
+        const char *t = getenv("SL_TEST_EXIT_AFTER_PUBLISH");
+        int on = 0;
+        p->test_exit_after_publish = t && *t && sl_config_parse_bool(t, &on) == 0 && on;
+        if (p->test_exit_after_publish)
+            sl_warn(NULL, "SL_TEST_EXIT_AFTER_PUBLISH is set: test fault injection in force");
+    }
     sl_config_dump(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);
     if (need_aws) {
         sl_creds_opts co;
@@ -863,6 +1073,9 @@ int sl_producer_run(sl_producer *p, sl_producer_stats *stats, char *err, size_t 
         break;
     case MODE_CLUSTER:
         rc = run_cluster(p, err, errlen);
+        break;
+    case MODE_SQS:
+        rc = run_sqs(p, err, errlen);
         break;
     case MODE_EVENT:
     default:

@@ -12,6 +12,16 @@
  *             exists. For a Kubernetes CronJob.
  *   cluster   for each cluster of CLUSTERS, DescribeDBClusters for its ARN; an export
  *             straight from the cluster (mode=cluster, ids from sl_ids_from_cluster at now).
+ *   sqs       long-polls SQS_QUEUE_URL (sqs.h), the queue an EventBridge rule with the seed's
+ *             pattern targets, until SIGTERM. Each message body is handled as event mode
+ *             handles one event (published, duplicate, or dead-lettered with its reason);
+ *             the batch's handled messages are deleted (DeleteMessageBatch) only after that,
+ *             so a crash before the delete redelivers them after SQS_VISIBILITY_TIMEOUT and
+ *             the duplicate check below makes the redelivery harmless. A batch held longer
+ *             than half the timeout gets its visibility extended. For a Deployment or ECS
+ *             service. Test fault injection: SL_TEST_EXIT_AFTER_PUBLISH=true (read once at
+ *             start, never in a deployment) makes the producer SIGKILL itself after a batch
+ *             that published something, before its delete.
  *
  * Dedupe: run ids are deterministic (ids.h). Before publishing, the ledger is asked whether
  * the run exists: if so the snapshot is logged as a duplicate and skipped; else the message is
@@ -42,13 +52,18 @@ typedef struct sl_producer_cfg {
     char *mode;                 /* PRODUCER_MODE (the command-line argument wins) */
     char *clusters;             /* CLUSTERS: comma/space separated cluster ids */
     char *events_file;          /* EVENTS_FILE: event mode input; unset or "-" = stdin */
+    char *sqs_queue_url;        /* SQS_QUEUE_URL: sqs mode (required there) */
+    long long sqs_wait_s;       /* SQS_WAIT_SECONDS: ReceiveMessage WaitTimeSeconds */
+    long long sqs_visibility_s; /* SQS_VISIBILITY_TIMEOUT: seconds */
+    long long sqs_max_messages; /* SQS_MAX_MESSAGES: 1..10 */
     long long max_frame;        /* EVENT_MAX_BYTES: cap on one input event/line */
     sl_kafka_topic_opts topics; /* KAFKA_TOPIC_PREFIX, SL_CREATE_TOPICS, TOPIC_*, PUBLISH_TIMEOUT */
     long long max_attempts;     /* PRODUCER_MAX_ATTEMPTS: tries of Kafka/PostgreSQL steps */
     long long retry_base_ms;    /* PRODUCER_RETRY_BASE */
     char *database_url;         /* DATABASE_URL (else libpq's PG* environment) */
     sl_pg_opts pg;              /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
-    sl_aws_opts aws;            /* AWS_* rows; read in discover and cluster modes only */
+    sl_aws_opts aws;            /* AWS_* rows; read in discover, cluster and sqs modes only
+                                   (AWS_ENDPOINT_URL_SQS is a row of the producer's table) */
 } sl_producer_cfg;
 
 typedef struct sl_producer sl_producer;
@@ -65,9 +80,9 @@ typedef struct sl_producer_stats {
 void sl_producer_help(FILE *out, const char *prog);
 
 /*
- * Builds a producer for `mode` ("event", "discover" or "cluster"; NULL = PRODUCER_MODE, else
+ * Builds a producer for `mode` ("event", "discover", "cluster" or "sqs"; NULL = PRODUCER_MODE, else
  * "event"): loads and validates the config (all errors at once), initialises logging, builds
- * the AWS client (discover/cluster), connects to PostgreSQL (with retries) and applies the
+ * the AWS client (discover/cluster/sqs), connects to PostgreSQL (with retries) and applies the
  * ledger migrations, creates the topics when SL_CREATE_TOPICS is set, and creates the
  * idempotent Kafka producer. Returns the producer (free with sl_producer_free), or NULL with
  * err saying everything that was wrong.
@@ -81,9 +96,9 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen);
 int sl_producer_config_check(const char *mode, char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
- * Runs the mode to its end (event mode: end of input) or until SIGTERM/SIGINT, then flushes
- * the Kafka producer and logs the summary. Returns 0 when every input was handled (or on a
- * clean stop), -1 with err on an infrastructure failure or when some cluster could not be
+ * Runs the mode to its end (event mode: end of input; sqs mode: never) or until SIGTERM/SIGINT,
+ * then flushes the Kafka producer and logs the summary. Returns 0 when every input was handled (or
+ * on a clean stop), -1 with err on an infrastructure failure or when some cluster could not be
  * handled. *stats (may be NULL) gets the counts either way.
  */
 int sl_producer_run(sl_producer *p, sl_producer_stats *stats, char *err,

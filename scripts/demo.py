@@ -10,11 +10,13 @@ is verified by an independent SigV4 implementation.
                 tables fails to export (listed in export_tables_info, reported by copy)
   billing-<id>  its export fails (the stand-in answers FAILED with a cause)
 
-The producer reads the three EventBridge "Automated cluster snapshot created" events (plus a
-duplicate and a malformed line, to show dedupe and the dead-letter topic) from stdin; one
-worker per stage (export, copy, crawl) does the rest; the crawl worker registers orders with
-its Glue crawler and events directly from the export's schema metadata (CATALOG_DIRECT_CLUSTERS,
-no crawler run), and prints which mode registered each. The demo then prints the run ledger,
+The three EventBridge "Automated cluster snapshot created" events (plus a duplicate) go through
+moto's EventBridge, PutEvents -> a rule with the seed's pattern -> its SQS queue, as in
+production (a malformed body is sent to the queue directly, to show the dead-letter topic);
+the producer in sqs mode drains the queue and is stopped with SIGTERM; one worker per stage
+(export, copy, crawl) does the rest; the crawl worker registers orders with its Glue crawler and
+events directly from the export's schema metadata (CATALOG_DIRECT_CLUSTERS, no crawler run),
+and prints which mode registered each. The demo then prints the run ledger,
 the failure message, the lake layout and the query check (pyarrow reads every Parquet file of
 the lake back: "N rows in M partitions, 0 duplicates" per cluster), and exits non-zero unless
 two runs were crawled with every row of their exports in the lake exactly once (and nothing of
@@ -188,19 +190,53 @@ def main():
                 "EXPORT_SLOT_RETRY": "500ms", "LAKE_BUCKET": lake_bucket, "LAKE_PREFIX": "lake",
                 "CRAWL_POLL_INTERVAL": "1s", "CRAWLER_NAME": "snaplake-{cluster}"})
 
-    say("-- producer (event mode): 3 snapshot events, 1 duplicate, 1 malformed line")
-    lines = [json.dumps(event(c)) for c in clusters]
-    lines += [lines[0], '{"source": "aws.rds", "detail-type": ']
+    say("-- EventBridge -> SQS -> producer (sqs mode): 3 snapshot events, 1 duplicate, "
+        "1 malformed body")
+    sqs, bus = client("sqs"), client("events")
+    queue_url = sqs.create_queue(QueueName="snaplake-demo-%s" % tag)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    # The rule deploy/events installs: the seed's pattern, one SourceIdentifier prefix each.
+    pattern = {"source": ["aws.rds"], "detail-type": ["RDS DB Cluster Snapshot Event"],
+               "detail": {"Message": ["Automated cluster snapshot created"],
+                          "SourceIdentifier": [{"prefix": "rds:%s" % c["cluster"]}
+                                               for c in clusters]}}
+    bus.put_rule(Name="snaplake-demo-%s" % tag, EventPattern=json.dumps(pattern),
+                 State="ENABLED")
+    bus.put_targets(Rule="snaplake-demo-%s" % tag, Targets=[{"Id": "producer", "Arn": queue_arn}])
+    for ev in [event(c) for c in clusters] + [event(orders)]:  # the last: a duplicate
+        r = bus.put_events(Entries=[{"Source": ev["source"], "DetailType": ev["detail-type"],
+                                     "Detail": json.dumps(ev["detail"]),
+                                     "Resources": ev["resources"]}])
+        if r["FailedEntryCount"]:
+            sys.exit("demo: PutEvents refused an event: %r" % r)
+    # EventBridge would refuse a body that is not JSON: it goes straight to the queue.
+    sqs.send_message(QueueUrl=queue_url, MessageBody='{"source": "aws.rds", "detail-type": ')
     os.makedirs(LOGS, exist_ok=True)
+    penv = dict(env, SQS_QUEUE_URL=queue_url, SQS_WAIT_SECONDS="1")
+
+    def queue_left():
+        a = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        return sum(int(v) for v in a["Attributes"].values())
+
     with open(os.path.join(LOGS, "demo-producer.log"), "wb") as log:
-        p = subprocess.run([os.path.join(BIN, "snaplake-producer"), "event"], env=env,
-                           input=("\n".join(lines) + "\n").encode(), stdout=log,
-                           stderr=subprocess.STDOUT, timeout=60)
+        p = subprocess.Popen([os.path.join(BIN, "snaplake-producer"), "sqs"], env=penv,
+                             stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while p.poll() is None and queue_left() and time.time() < deadline:
+            time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
     summary = [json.loads(l) for l in open(os.path.join(LOGS, "demo-producer.log"), "rb")
                if l.startswith(b"{") and b'"published"' in l]
-    if p.returncode != 0 or not summary:
-        sys.exit("demo: producer failed (exit %d), see .stack/logs/demo-producer.log"
-                 % p.returncode)
+    if p.returncode != 0 or not summary or queue_left():
+        sys.exit("demo: producer failed (exit %d, %d messages left in the queue), see "
+                 ".stack/logs/demo-producer.log" % (p.returncode, queue_left()))
     s = summary[-1]
     say("   published %s, duplicates %s, dead-lettered %s"
         % (s.get("published"), s.get("duplicates"), s.get("dead_lettered")))
