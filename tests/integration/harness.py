@@ -276,21 +276,36 @@ class Record:
 
 
 class KafkaReader:
-    """Reads a topic from the beginning in a group of its own."""
+    """Reads a topic from the beginning, every partition assigned by hand: no consumer group,
+    so nothing to rebalance. (With subscribe(), librdkafka's consumer close could hang for
+    good in the rebalance callback's assign during close, stalling the whole suite.) The topic
+    may not exist yet: the partitions are assigned at the first read that finds it in the
+    metadata, with every partition (the pipeline creates its topics whole)."""
 
     def __init__(self, topic):
         from confluent_kafka import Consumer
         self.topic = topic
         self.c = Consumer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                           "group.id": "reader-%s" % uid(12), "auto.offset.reset": "earliest",
-                           "enable.auto.commit": False})
-        self.c.subscribe([topic])
+                           "group.id": "reader-%s" % uid(12), "enable.auto.commit": False})
+        self.assigned = False
         self.records = []
+
+    def _assign(self):
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+        md = self.c.list_topics(self.topic, timeout=5).topics.get(self.topic)
+        if md is None or md.error is not None or not md.partitions:
+            return False
+        self.c.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in md.partitions])
+        self.assigned = True
+        return True
 
     def read(self, n, timeout):
         """Returns once n records were read in all (since creation) or timeout passed."""
         deadline = time.time() + timeout
         while len(self.records) < n and time.time() < deadline:
+            if not self.assigned and not self._assign():
+                time.sleep(0.2)
+                continue
             m = self.c.poll(0.2)
             if m is None:
                 continue
