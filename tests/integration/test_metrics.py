@@ -167,3 +167,41 @@ def test_bad_metrics_addr_is_a_config_error(tmp_path):
     w.stop()
     assert w.p.returncode == 2, out
     assert "METRICS_ADDR" in out
+
+
+def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
+    """An export worker sets the slot gauges (limit, foreign exports counted) when it takes a
+    slot, and counts RDS's StartExportTask by operation; a foreign export shows as foreign."""
+    h.standin_config_reset()
+    h.standin_reset(all=True)
+    h.standin_config(export_cap=50, export_seconds=1.0)
+    h.standin("POST", "/_standin/export/external", {"seconds": 60})
+    prefix = h.topic_prefix("metrics-export")
+    h.create_topics(prefix, 1)
+    port = free_port()
+    role = "arn:aws:iam::%s:role/rds-s3-export" % h.ACCOUNT
+    kms = "arn:aws:kms:us-east-1:%s:key/snaplake-test" % h.ACCOUNT
+    w = h.Worker("export", h.worker_env(
+        prefix, EXPORT_S3_BUCKET=h.create_bucket(), EXPORT_IAM_ROLE_ARN=role,
+        EXPORT_KMS_KEY_ID=kms, EXPORT_POLL_INTERVAL="500ms", EXPORT_SLOT_RETRY="500ms",
+        EXPORT_TASK_LIMIT="3", KAFKA_GROUP_ID="g-" + h.uid(10),
+        METRICS_ADDR="127.0.0.1:%d" % port), tmp_path / "export.log")
+    try:
+        w.wait_ready(90)
+        cl = h.create_cluster()
+        h.produce(prefix + "snapshots", h.snapshot_message(cl), key=cl["cluster"])
+
+        def exported():
+            m = scrape(port)
+            return m if sample(m, "snaplake_jobs_finished_total", stage="export",
+                               outcome="done") == 1 else None
+        m = h.wait_for(exported, 120, what="the export counted as done")
+        assert sample(m, "snaplake_export_slot_limit") == 3
+        assert sample(m, "snaplake_export_foreign_running") == 1
+        assert sample(m, "snaplake_export_slots_held") is not None
+        assert sample(m, "snaplake_aws_requests_total", service="rds",
+                      operation="StartExportTask", code="OK") == 1
+        assert w.stop() == 0
+    finally:
+        if w.alive():
+            w.stop()
