@@ -205,3 +205,49 @@ def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
     finally:
         if w.alive():
             w.stop()
+
+
+def kafka_pid():
+    path = os.path.join(h.ROOT, ".stack", "pids", "kafka.pid")
+    if not os.path.exists(path):
+        pytest.skip("the local stack's Kafka pid is not known (%s)" % path)
+    return int(open(path).read().strip())
+
+
+def test_lost_kafka_turns_not_ready(tmp_path):
+    """A worker that was Ready and then loses its broker (SIGSTOPped: connections stay open,
+    nothing answers) turns /readyz 503 within HEALTH_READY_TIMEOUT plus librdkafka's request
+    timeouts, and Ready again once the broker is back."""
+    import signal
+    h.require_stack()
+    prefix = h.topic_prefix("metrics-lost")
+    h.create_topics(prefix, 1)
+    port = free_port()
+    w = h.Worker("copy", h.worker_env(prefix, LAKE_BUCKET="b-" + h.uid(8),
+                                      METRICS_ADDR="127.0.0.1:%d" % port,
+                                      HEALTH_READY_TIMEOUT="3s", HEALTH_DEPENDENCY_TIMEOUT="10m",
+                                      KAFKA_SOCKET_TIMEOUT_MS="5000",
+                                      KAFKA_SESSION_TIMEOUT_MS="6000",
+                                      KAFKA_HEARTBEAT_INTERVAL_MS="1000",
+                                      KAFKA_GROUP_ID="g-" + h.uid(10)),
+                 tmp_path / "copy.log")
+    pid = kafka_pid()
+    stopped = False
+    try:
+        w.wait_ready(90)
+        h.wait_for(lambda: get(port, "/readyz")[0] == 200, 90, what="/readyz 200")
+        os.kill(pid, signal.SIGSTOP)
+        stopped = True
+        h.wait_for(lambda: get(port, "/readyz")[0] == 503, 120,
+                   what="/readyz 503 with the broker stopped")
+        assert get(port, "/healthz")[0] == 200  # not yet HEALTH_DEPENDENCY_TIMEOUT
+        os.kill(pid, signal.SIGCONT)
+        stopped = False
+        h.wait_for(lambda: get(port, "/readyz")[0] == 200, 120,
+                   what="/readyz 200 again with the broker back")
+        assert w.stop() == 0
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+        if w.alive():
+            w.stop()
