@@ -2,6 +2,7 @@
 #include "httpd.h"
 
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include <sys/socket.h>
 
 #include <microhttpd.h>
+
+#include "log.h"
 
 /* Bounds on what outsiders may hold: a scrape and two probes need a handful of connections,
  * and a client that stalls mid-request is dropped after this long. */
@@ -64,6 +67,20 @@ int sl_httpd_check_addr(const char *v, char *why, size_t whylen)
     int port;
 
     return sl_httpd_parse_addr(v, host, sizeof(host), &port, why, whylen);
+}
+
+/* MHD's own errors (bind, accept, a broken client) go to the JSON log, not raw stderr. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    n = strlen(buf);
+    while (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    sl_warn(NULL, "http endpoint: %s", buf);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -145,14 +162,17 @@ int sl_httpd_new(sl_httpd **out, const char *addr, sl_httpd_handler fn, void *ud
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* No MHD_USE_INTERNAL_POLLING_THREAD: external select, driven by sl_httpd_run. */
-    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+    /* The logger must be the first option, or MHD logs the options before it itself. */
+    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
                             res->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                             MHD_OPTION_END);
     freeaddrinfo(res);
     if (!h->d) {
         free(h);
-        return sl_seterr(err, errlen, "METRICS_ADDR \"%s\": cannot listen (in use?)", addr);
+        return sl_seterr(err, errlen,
+                         "METRICS_ADDR \"%s\": cannot listen (see the log line before)", addr);
     }
     info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? (int)info->port : port;

@@ -251,3 +251,24 @@ def test_lost_kafka_turns_not_ready(tmp_path):
             os.kill(pid, signal.SIGCONT)
         if w.alive():
             w.stop()
+
+
+def test_busy_metrics_port_fails_start(tmp_path):
+    """A METRICS_ADDR that cannot be bound stops the start (exit 1) and says why in the log,
+    rather than running a worker whose probes would fail for a reason nobody sees."""
+    h.require_stack()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        env = h.worker_env(h.topic_prefix("busy"), LAKE_BUCKET="b-" + h.uid(8),
+                           METRICS_ADDR="127.0.0.1:%d" % s.getsockname()[1])
+        w = h.Worker("copy", env, tmp_path / "copy.log")
+        w.p.wait(60)
+        logs, err = w.logs(), w.stderr()
+        w.stop()
+    finally:
+        s.close()
+    assert w.p.returncode == 1, err
+    assert "METRICS_ADDR" in err
+    assert any("Address already in use" in r.get("msg", "") for r in logs), logs
