@@ -5,7 +5,7 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?= 0
-PKGS    := rdkafka libcurl openssl libcjson libpq libxml-2.0
+PKGS    := rdkafka libcurl openssl libcjson libpq libxml-2.0 libmicrohttpd
 
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla \
            -Werror

@@ -40,6 +40,8 @@ struct sl_aws {
     sl_aws_opts o; /* deep copy; strings owned */
     struct sl_creds_provider *creds;
     CURL *easy;
+    sl_aws_observer_fn observe; /* NULL = none (metrics.h is never included here) */
+    void *observe_ud;
 };
 
 /* Where curl writes one response. overflow records that the body cap stopped the transfer. */
@@ -66,6 +68,7 @@ struct sl_aws_xfer {
     aws_io io;
     char curl_err[CURL_ERROR_SIZE];
     void *user;
+    char operation[64]; /* for the observer */
 };
 
 /* --- small helpers -------------------------------------------------------------------------- */
@@ -1218,6 +1221,76 @@ static void sleep_ms(long long ms)
         ;
 }
 
+void sl_aws_set_observer(sl_aws *c, sl_aws_observer_fn fn, void *ud)
+{
+    c->observe = fn;
+    c->observe_ud = ud;
+}
+
+/* The value of header `name` among req's extra headers, or NULL. */
+static const char *req_header_value(const sl_aws_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name && strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+void sl_aws_operation_name(const sl_aws_request *req, char *out, size_t outlen)
+{
+    const char *v, *m = req->method ? req->method : "";
+    size_t n;
+
+    if ((v = req_header_value(req, "X-Amz-Target")) && *v) {
+        const char *dot = strrchr(v, '.');
+        snprintf(out, outlen, "%s", dot ? dot + 1 : v);
+    } else if (req->body && req->body_len > 7 && memcmp(req->body, "Action=", 7) == 0) {
+        /* The query protocol's first form field (sl_aws_query writes it first). */
+        const char *b = (const char *)req->body + 7;
+        for (n = 0; n < req->body_len - 7 && b[n] != '&'; n++)
+            ;
+        snprintf(out, outlen, "%.*s", (int)(n < 63 ? n : 63), b);
+    } else if (req->service && strcmp(req->service, "s3") == 0) {
+        const char *q = req->query ? req->query : "";
+        int object = req->path && strcmp(req->path, "/") != 0 && *req->path;
+        const char *op = !req->bucket                                       ? "ListBuckets"
+                         : req_header_value(req, "x-amz-copy-source-range") ? "UploadPartCopy"
+                         : req_header_value(req, "x-amz-copy-source")       ? "CopyObject"
+                         : strstr(q, "uploads=")                        ? "CreateMultipartUpload"
+                         : strstr(q, "uploadId=") && !strcmp(m, "POST") ? "CompleteMultipartUpload"
+                         : strstr(q, "uploadId=") && !strcmp(m, "DELETE") ? "AbortMultipartUpload"
+                         : strstr(q, "uploadId=")                         ? "UploadPart"
+                         : strstr(q, "delete=")                           ? "DeleteObjects"
+                         : !object && !strcmp(m, "GET")                   ? "ListObjectsV2"
+                         : !object && !strcmp(m, "HEAD")                  ? "HeadBucket"
+                         : !strcmp(m, "GET")                              ? "GetObject"
+                         : !strcmp(m, "PUT")                              ? "PutObject"
+                         : !strcmp(m, "HEAD")                             ? "HeadObject"
+                         : !strcmp(m, "DELETE")                           ? "DeleteObject"
+                                                                          : m;
+        snprintf(out, outlen, "%s", op);
+    } else if (req->path && req->path[0] == '/' && req->path[1]) {
+        /* REST-JSON (Lake Formation): the operation is the path, "/GrantPermissions". */
+        const char *p = req->path + 1;
+        for (n = 0; p[n] && p[n] != '/' && p[n] != '?'; n++)
+            ;
+        snprintf(out, outlen, "%.*s", (int)(n < 63 ? n : 63), p);
+    } else {
+        snprintf(out, outlen, "%s", m);
+    }
+}
+
+static void observe(const sl_aws *c, const char *service, const char *operation, int ok,
+                    const sl_aws_error *err, int retry)
+{
+    if (c->observe)
+        c->observe(c->observe_ud, service ? service : "", operation,
+                   ok             ? "OK"
+                   : err->code[0] ? err->code
+                                  : "Unknown",
+                   retry);
+}
+
 static int attempt_once(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp,
                         sl_aws_error *err, int attempt, int *retry_logged)
 {
@@ -1262,20 +1335,26 @@ int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp, sl_
     int attempt = 1, tries = 0, refreshed = 0;
     int logged;
     long long slept = 0, delay;
+    char op[64] = "";
 
     memset(err, 0, sizeof(*err));
+    if (c->observe)
+        sl_aws_operation_name(req, op, sizeof(op));
     for (;;) {
         tries++;
         if (attempt_once(c, req, resp, err, tries, &logged) == 0) {
             err->attempts = tries;
+            observe(c, req->service, op, 1, err, 0);
             return 0;
         }
         err->attempts = tries;
+        observe(c, req->service, op, 0, err, 0);
         /* Temporary credentials can expire between our check and AWS's: drop the cache and
            try once more with fresh ones (not counted against the retry budget). */
         if (is_expired_code(err->code) && c->creds && !refreshed && !req->anonymous) {
             sl_creds_invalidate(c->creds);
             refreshed = 1;
+            observe(c, req->service, op, 0, err, 1);
             continue;
         }
         if (!err->transient || attempt >= c->o.max_attempts)
@@ -1290,6 +1369,7 @@ int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp, sl_
         sleep_ms(delay);
         slept += delay;
         attempt++;
+        observe(c, req->service, op, 0, err, 1);
     }
 }
 
@@ -1459,6 +1539,7 @@ int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out, sl_
     x->io.resp = &x->resp;
     x->service = sl_strdup0(req->service);
     x->method = sl_strdup0(req->method);
+    sl_aws_operation_name(req, x->operation, sizeof(x->operation));
     x->body_len = req->body ? req->body_len : 0;
     x->body = malloc(x->body_len + 1);
     if (!x->service || !x->method || !x->body) {
@@ -1510,9 +1591,12 @@ int sl_aws_xfer_finish(sl_aws_xfer *x, CURLcode cc, sl_aws_error *err)
 {
     memset(err, 0, sizeof(*err));
     err->attempts = 1;
-    if (classify(x->easy, cc, &x->io, x->service, x->method, x->curl_err, err) == 0)
+    if (classify(x->easy, cc, &x->io, x->service, x->method, x->curl_err, err) == 0) {
+        observe(x->c, x->service, x->operation, 1, err, 0);
         return 0;
+    }
     err->attempts = 1;
+    observe(x->c, x->service, x->operation, 0, err, 0);
     return -1;
 }
 

@@ -160,6 +160,19 @@ sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, cha
                    size_t errlen);
 void sl_aws_free(sl_aws *c);
 
+/*
+ * An observer of every attempt (sl_aws_call's and sl_aws_xfer_finish's), for metrics: service
+ * ("s3"), operation ("CopyObject", sl_aws_operation_name), code ("OK" or AWS's error code /
+ * "NetworkError"), retry 1 when the call goes on to another attempt after this one (the
+ * attempt itself was reported before with retry 0). Strings are borrowed for the call. The
+ * transport knows nothing of what the observer does with it (layers point one way).
+ */
+typedef void (*sl_aws_observer_fn)(void *ud, const char *service, const char *operation,
+                                   const char *code, int retry);
+
+/* Registers (or with fn NULL, removes) the observer. */
+void sl_aws_set_observer(sl_aws *c, sl_aws_observer_fn fn, void *ud);
+
 void sl_aws_response_init(sl_aws_response *r);
 void sl_aws_response_cleanup(sl_aws_response *r);
 /* Copies the value of response header `name` (case-insensitive) into out. 0, or -1 absent. */
@@ -175,6 +188,13 @@ int sl_aws_response_header(const sl_aws_response *r, const char *name, char *out
  */
 int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp,
                 sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * The AWS operation name of req into out[outlen], for metrics: X-Amz-Target's part after the
+ * dot (JSON protocol), the query protocol's Action, S3's operation from method, bucket, path,
+ * query and copy headers, a REST-JSON path's first segment, else the method. Pure.
+ */
+void sl_aws_operation_name(const sl_aws_request *req, char *out, size_t outlen);
 
 /*
  * Query protocol (RDS, STS): POST Action=..&Version=..&<params>. params is NULL or a

@@ -689,8 +689,28 @@ struct sl_kafka_consumer {
     rd_kafka_t *rk;
     sl_kafka_rebalance_fn hook;
     void *hook_ud;
+    sl_kafka_stats_fn stats_hook;
+    void *stats_ud;
     int closed;
 };
+
+/* statistics.interval.ms's callback, served from consumer_poll (one queue): hands the JSON to
+ * the hook; returning 0 lets librdkafka free it. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    sl_kafka_consumer *c = opaque;
+
+    (void)rk;
+    if (c->stats_hook)
+        c->stats_hook(c, json, len, c->stats_ud);
+    return 0;
+}
+
+void sl_kafka_consumer_set_stats_hook(sl_kafka_consumer *c, sl_kafka_stats_fn fn, void *ud)
+{
+    c->stats_hook = fn;
+    c->stats_ud = ud;
+}
 
 static int commit_stored(rd_kafka_t *rk, char *err, size_t errlen)
 {
@@ -785,6 +805,7 @@ int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id, const c
         goto fail;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);

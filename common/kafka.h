@@ -272,6 +272,15 @@ int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id, const c
 /* Registers (or with fn NULL, removes) the rebalance hook. Call before subscribing. */
 void sl_kafka_consumer_set_rebalance_hook(sl_kafka_consumer *c, sl_kafka_rebalance_fn fn, void *ud);
 
+/*
+ * Called from inside sl_kafka_consumer_poll() with librdkafka's statistics JSON (json[len],
+ * borrowed for the call) every statistics.interval.ms (a consumer property; off by default).
+ */
+typedef void (*sl_kafka_stats_fn)(sl_kafka_consumer *c, const char *json, size_t len, void *ud);
+
+/* Registers (or with fn NULL, removes) the statistics hook. */
+void sl_kafka_consumer_set_stats_hook(sl_kafka_consumer *c, sl_kafka_stats_fn fn, void *ud);
+
 /* Subscribes to ntopics topics (copied). Returns 0 or -1 with librdkafka's text. */
 int sl_kafka_consumer_subscribe(sl_kafka_consumer *c, const char *const *topics, size_t ntopics,
                                 char *err, size_t errlen) SL_MUST_CHECK;

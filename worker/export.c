@@ -291,6 +291,7 @@ static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
     own[c->nlive] = x->task_id; /* an adopted task of ours is not foreign to itself */
     foreign = sl_rds_count_foreign_running(&c->running, own, c->nlive + 1);
     free(own);
+    sl_worker_set_export_slots(w, (long long)c->nlive, c->cfg.task_limit, (long long)foreign);
     usable = c->cfg.task_limit - (long long)foreign;
     /* Bounding the slot number alone is not enough: slot 0 freed while slot 1 is held and a
      * foreign export runs passes k < limit - F with limit - 1 exports already running (a slot

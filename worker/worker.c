@@ -24,13 +24,16 @@
 #include <openssl/crypto.h>
 
 #include "creds.h"
+#include "endpoint.h"
 #include "kafka.h"
+#include "kstats.h"
 #include "ledger.h"
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
 #include "pg.h"
 #include "signals.h"
+#include "worker_metrics.h"
 
 #define DEFAULT_MAX_JOBS 16
 #define POLL_MAX_MS 200
@@ -41,6 +44,9 @@
 /* Longest wait on revoke and on stop for output already on its way (settle). */
 #define SETTLE_MS 5000
 #define TOPIC_LEN 256
+/* librdkafka's statistics (group state, consumer lag) arrive this often at most: often
+ * enough for /readyz's HEALTH_READY_TIMEOUT, rare enough to cost nothing. */
+#define STATS_MAX_MS 5000
 
 typedef enum wj_phase {
     WJ_BEGIN,   /* ledger stage_begin, then start() */
@@ -73,8 +79,9 @@ typedef struct wjob {
     char reason[512]; /* WJ_DLQ */
     char ledger_status[16];
     char ledger_task_id[64];
-    int fence;  /* the ledger attempt our begin got: every ledger write carries it */
-    int fenced; /* a later begin owns the ledger row: drop the job, publish nothing */
+    int fence;       /* the ledger attempt our begin got: every ledger write carries it */
+    int fenced;      /* a later begin owns the ledger row: drop the job, publish nothing */
+    long long t0_ms; /* accepted (snaplake_stage_duration_seconds) */
 } wjob;
 
 struct sl_worker {
@@ -100,6 +107,9 @@ struct sl_worker {
     int paused;
     int fatal;
     char fatal_err[SL_ERRLEN];
+    sl_endpoint *ep; /* METRICS_ADDR: /metrics, /healthz, /readyz */
+    sl_wmetrics wm;
+    long long pg_probe_ms; /* last PostgreSQL round trip for /readyz */
 };
 
 static const sl_cfg_opt worker_opts[] = {
@@ -122,6 +132,7 @@ static const sl_cfg_opt worker_opts[] = {
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
     SL_PG_CFG_OPTS(sl_worker_cfg, pg),
     SL_AWS_CFG_OPTS(sl_worker_cfg, aws),
+    SL_ENDPOINT_CFG_OPTS(sl_worker_cfg, ep),
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -190,6 +201,13 @@ void sl_worker_set_default_max_jobs(sl_worker *w, long long n)
 long long sl_worker_max_jobs(const sl_worker *w)
 {
     return w->max_jobs;
+}
+
+void sl_worker_set_export_slots(sl_worker *w, long long held, long long limit, long long foreign)
+{
+    (void)sl_metrics_set(w->wm.slots_held, NULL, (double)held);
+    (void)sl_metrics_set(w->wm.slot_limit, NULL, (double)limit);
+    (void)sl_metrics_set(w->wm.foreign, NULL, (double)foreign);
 }
 
 /* application_name "snaplake-<stage>[-<suffix>]" into app[applen]. */
@@ -661,6 +679,7 @@ static void drop_fenced(sl_worker *w, wjob *j)
     int64_t pos;
 
     job_cleanup_once(w, j);
+    sl_wmetrics_finished(&w->wm, "fenced_out", (double)(sl_mono_ms() - j->t0_ms) / 1000.0);
     log_job(SL_LOG_WARN, j, "fenced_out",
             "another consumer began this stage again (ledger fence %d is stale): job dropped, "
             "nothing published",
@@ -669,6 +688,25 @@ static void drop_fenced(sl_worker *w, wjob *j)
     if (pos >= 0 && sl_kafka_consumer_store_offset(w->cons, j->topic, j->job.partition, pos - 1,
                                                    err, sizeof(err)))
         log_job(SL_LOG_INFO, j, "store_error", "offset %lld not stored: %s", (long long)pos, err);
+}
+
+/* The metrics of a job whose outcome is committed (README "Metrics and health"). */
+static void count_finished(sl_worker *w, wjob *j)
+{
+    const char *const st[] = {w->stage->name, NULL};
+    const char *outcome = j->phase == WJ_DLQ          ? "dead_letter"
+                          : j->result == SL_STEP_DONE ? "done"
+                                                      : "failed";
+
+    sl_wmetrics_finished(&w->wm, outcome, (double)(sl_mono_ms() - j->t0_ms) / 1000.0);
+    if (j->phase == WJ_DLQ)
+        (void)sl_metrics_add(w->wm.dead_letters, st, 1);
+    else if (j->result != SL_STEP_DONE)
+        (void)sl_metrics_add(w->wm.failures, st, 1);
+    else if (j->job.out.type == SL_MSG_COPIED) {
+        (void)sl_metrics_add(w->wm.copy_objects, NULL, (double)j->job.out.objects);
+        (void)sl_metrics_add(w->wm.copy_bytes, NULL, (double)j->job.out.bytes);
+    }
 }
 
 /* (3): returns 1 when the job is over and may be removed. */
@@ -728,6 +766,7 @@ static int finish(sl_worker *w, wjob *j)
                                                    err, sizeof(err)))
         log_job(SL_LOG_WARN, j, "store_error", "offset %lld not stored: %s", (long long)pos, err);
     log_job(SL_LOG_INFO, j, "committed", "%s", j->phase == WJ_DLQ ? "dead-lettered" : "finished");
+    count_finished(w, j);
     return 1;
 fenced:
     drop_fenced(w, j);
@@ -895,6 +934,7 @@ static void accept_message(sl_worker *w, rd_kafka_message_t *m)
         memcpy(j->key, m->key, m->key_len);
         j->keylen = m->key_len;
     }
+    j->t0_ms = sl_mono_ms();
     j->job.topic = j->topic;
     j->job.partition = m->partition;
     j->job.offset = m->offset;
@@ -1030,6 +1070,7 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
          * while w->paused said otherwise would never be fetched again (update_pause only acts
          * on a change of the wanted state). */
         sl_info(NULL, "assigned %d partitions", parts->cnt);
+        sl_endpoint_kafka_ok(w->ep); /* the group is joined (/readyz) */
         for (int i = 0; i < parts->cnt; i++) {
             const char *t = parts->elems[i].topic;
             int32_t p = parts->elems[i].partition;
@@ -1073,6 +1114,55 @@ static void on_rebalance(sl_kafka_consumer *c, int assigned,
     /* kafka.c resumes the revoked partitions once this returns (eager: the whole assignment
      * goes), so nothing stays paused and the next assign sets each partition explicitly. */
     w->paused = 0;
+}
+
+/*
+ * Statistics hook (kafka.h), from inside the consumer's poll: the group's state for /readyz and
+ * /healthz (joined and a broker up = Kafka seen working now) and the consumer lag gauges.
+ */
+static void on_stats(sl_kafka_consumer *c, const char *json, size_t len, void *ud)
+{
+    sl_worker *w = ud;
+    sl_kstats *ks = malloc(sizeof(*ks)); /* ~40 KB: not on the stack */
+    char err[SL_ERRLEN];
+
+    (void)c;
+    if (!ks)
+        return;
+    if (sl_kstats_parse(json, len, ks, err, sizeof(err)) == 0) {
+        if (ks->group_up && ks->brokers_up > 0)
+            sl_endpoint_kafka_ok(w->ep);
+        sl_wmetrics_lag(&w->wm, ks);
+    } else {
+        sl_debug(NULL, "%s", err);
+    }
+    free(ks);
+}
+
+/*
+ * Once a turn: marks the loop alive, serves the endpoint, and every so often proves
+ * PostgreSQL reachable with a round trip (an idle connection's status says nothing about a
+ * server that went away since its last statement).
+ */
+static void health_turn(sl_worker *w)
+{
+    long long now = sl_mono_ms(), every = w->cfg.ep.ready_timeout_ms / 3;
+    const char *const st[] = {w->stage->name, NULL};
+
+    if (every > 10000)
+        every = 10000;
+    if (now - w->pg_probe_ms >= every) {
+        PGconn *pg = sl_worker_pg(w);
+        w->pg_probe_ms = now;
+        if (pg) {
+            PGresult *r = PQexec(pg, "SELECT 1");
+            if (PQresultStatus(r) == PGRES_TUPLES_OK)
+                sl_endpoint_pg_ok(w->ep);
+            PQclear(r);
+        }
+    }
+    (void)sl_metrics_set(w->wm.in_flight, st, (double)w->njobs);
+    sl_endpoint_turn(w->ep);
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */
@@ -1139,7 +1229,9 @@ static int load_config(sl_worker *w, const char *stage_name, sl_log_level *lvl, 
     }
     e1[0] = '\0';
     if (sl_config_check(worker_opts, SL_ARRAY_LEN(worker_opts), sl_config_std_checks,
-                        sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
+                        sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0 ||
+        sl_config_check(worker_opts, SL_ARRAY_LEN(worker_opts), sl_endpoint_checks,
+                        sl_endpoint_nchecks, NULL, NULL, e1, sizeof(e1)) != 0)
         ok = 0;
     if (w->stage && sl_config_check(w->stage->cfg_opts, w->stage->ncfg_opts, sl_config_std_checks,
                                     sl_config_nstd_checks, NULL, NULL, e1, sizeof(e1)) != 0)
@@ -1183,6 +1275,12 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     sl_log_init(w->app_name, lvl);
     sl_config_dump(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
     snprintf(w->group, sizeof(w->group), "%s", w->cfg.group_id ? w->cfg.group_id : w->app_name);
+    /* The endpoint first, so probes answer (not ready) while the rest connects. */
+    if (sl_endpoint_new(&w->ep, &w->cfg.ep, 0, perr, sizeof(perr)) ||
+        sl_wmetrics_init(&w->wm, sl_endpoint_metrics(w->ep), w->stage->name)) {
+        sl_seterr(err, errlen, "metrics endpoint: %s", w->ep ? "out of memory" : perr);
+        goto fail;
+    }
     if (sl_kafka_topic_name(w->in_topic, TOPIC_LEN, w->cfg.topics.prefix, w->stage->in_topic) ||
         sl_kafka_topic_name(w->fail_topic, TOPIC_LEN, w->cfg.topics.prefix,
                             SL_KAFKA_TOPIC_FAILURES) ||
@@ -1210,6 +1308,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             sl_seterr(err, errlen, "aws client: %s", perr);
             goto fail;
         }
+        sl_aws_set_observer(w->aws, sl_wmetrics_aws, &w->wm);
     }
     sl_pg_link_init(&w->pg, w->app_name, &w->cfg.pg);
     if (sl_pg_ensure(&w->pg, NULL, perr, sizeof(perr))) {
@@ -1220,6 +1319,8 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         sl_seterr(err, errlen, "ledger migrations: %s", perr);
         goto fail;
     }
+    sl_endpoint_pg_ok(w->ep);
+    w->pg_probe_ms = sl_mono_ms();
     if (w->cfg.topics.create &&
         sl_kafka_create_pipeline_topics(&w->cfg.topics, NULL, perr, sizeof(perr))) {
         sl_seterr(err, errlen, "creating topics: %s", perr);
@@ -1244,11 +1345,16 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             sl_seterr(err, errlen, "out of memory");
             goto fail;
         }
-        if (sl_kafka_consumer_new(&w->cons, w->group, props, NULL, perr, sizeof(perr))) {
+        char stats_ms[24];
+        const char *cprops[] = {"client.id", w->app_name, "statistics.interval.ms", stats_ms, NULL};
+        long long sms = w->cfg.ep.ready_timeout_ms / 3;
+        snprintf(stats_ms, sizeof(stats_ms), "%lld", sms > STATS_MAX_MS ? STATS_MAX_MS : sms);
+        if (sl_kafka_consumer_new(&w->cons, w->group, cprops, NULL, perr, sizeof(perr))) {
             sl_seterr(err, errlen, "kafka consumer: %.480s", perr);
             goto fail;
         }
         sl_kafka_consumer_set_rebalance_hook(w->cons, on_rebalance, w);
+        sl_kafka_consumer_set_stats_hook(w->cons, on_stats, w);
         if (sl_kafka_consumer_subscribe(w->cons, topics, 1, perr, sizeof(perr))) {
             sl_seterr(err, errlen, "subscribe %s: %s", w->in_topic, perr);
             goto fail;
@@ -1278,6 +1384,7 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
         rd_kafka_message_t *m = NULL;
         long long wait;
 
+        health_turn(w);
         feed_held(w);
         update_pause(w);
         if (w->stage->tick)
@@ -1293,6 +1400,7 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             if (sl_kafka_consumer_fatal(w->cons)) {
                 snprintf(w->fatal_err, sizeof(w->fatal_err), "kafka consumer: %.480s", perr);
                 w->fatal = 1;
+                sl_endpoint_kafka_fatal(w->ep);
                 break;
             }
             sl_warn(NULL, "kafka consumer: %.480s", perr);
@@ -1349,6 +1457,7 @@ void sl_worker_free(sl_worker *w)
     sl_offsets_free(w->offsets);
     sl_aws_free(w->aws);
     sl_creds_provider_free(w->creds);
+    sl_endpoint_free(w->ep);
     sl_config_cleanup(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
     OPENSSL_cleanse(w, sizeof(*w));
     free(w);

@@ -21,6 +21,7 @@
 
 #include "aws_http.h"
 #include "config.h"
+#include "endpoint.h"
 #include "kafka.h"
 #include "pg.h"
 #include "stage.h"
@@ -39,6 +40,7 @@ typedef struct sl_worker_cfg {
     char *database_url;         /* DATABASE_URL (else libpq's PG* environment) */
     sl_pg_opts pg;              /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
     sl_aws_opts aws;            /* AWS_* rows (SL_AWS_CFG_OPTS) */
+    sl_endpoint_opts ep;        /* METRICS_ADDR, HEALTH_* (SL_ENDPOINT_CFG_OPTS) */
 } sl_worker_cfg;
 
 typedef struct sl_worker sl_worker;
@@ -132,6 +134,12 @@ long long sl_worker_max_jobs(const sl_worker *w);
  * and retried on the next call (an interim status is informational; the final one is not).
  */
 void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status);
+
+/*
+ * The export stage's view of the account's export slots, for the metrics (README "Metrics and
+ * health"): slots held by every snaplake worker, EXPORT_TASK_LIMIT, foreign running exports.
+ */
+void sl_worker_set_export_slots(sl_worker *w, long long held, long long limit, long long foreign);
 
 /* ---- pure helpers (unit-tested) --------------------------------------------------------- */
 

@@ -1,0 +1,116 @@
+/* worker_metrics.c - see worker_metrics.h. */
+#include "worker_metrics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Stage durations run from seconds (a copy of a few files) to hours (an export): buckets
+ * spread over that range, so a histogram_quantile stays meaningful at both ends. */
+static const double duration_buckets[] = {0.1, 0.5,  1,    5,    15,    60,   300,
+                                          900, 1800, 3600, 7200, 14400, 28800};
+
+int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
+{
+    static const char *const l_stage[] = {"stage", NULL};
+    static const char *const l_outcome[] = {"stage", "outcome", NULL};
+    static const char *const l_aws[] = {"service", "operation", "code", NULL};
+    static const char *const l_awsr[] = {"service", "operation", NULL};
+    static const char *const l_lag[] = {"topic", "partition", NULL};
+
+    memset(wm, 0, sizeof(*wm));
+    wm->stage = stage;
+    wm->in_flight = sl_metrics_family(m, SL_METRIC_GAUGE, "snaplake_jobs_in_flight",
+                                      "Jobs this worker holds (running, waiting or retrying).",
+                                      l_stage, NULL, 0);
+    wm->finished = sl_metrics_family(
+        m, SL_METRIC_COUNTER, "snaplake_jobs_finished_total",
+        "Jobs finished, by outcome: done, failed, dead_letter, fenced_out.", l_outcome, NULL, 0);
+    wm->duration = sl_metrics_family(m, SL_METRIC_HISTOGRAM, "snaplake_stage_duration_seconds",
+                                     "Time from a job's message being accepted to its outcome "
+                                     "being committed, retries included.",
+                                     l_stage, duration_buckets, SL_ARRAY_LEN(duration_buckets));
+    wm->aws_requests =
+        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_aws_requests_total",
+                          "AWS request attempts, by error code (OK on success).", l_aws, NULL, 0);
+    wm->aws_retries =
+        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_aws_retries_total",
+                          "AWS request attempts that were retried in the call.", l_awsr, NULL, 0);
+    wm->slots_held = sl_metrics_family(
+        m, SL_METRIC_GAUGE, "snaplake_export_slots_held",
+        "Export slots held by every snaplake worker, as this worker last saw them.", NULL, NULL, 0);
+    wm->slot_limit =
+        sl_metrics_family(m, SL_METRIC_GAUGE, "snaplake_export_slot_limit",
+                          "EXPORT_TASK_LIMIT: concurrent exports allowed.", NULL, NULL, 0);
+    wm->foreign = sl_metrics_family(
+        m, SL_METRIC_GAUGE, "snaplake_export_foreign_running",
+        "Running exports in the account not started by snaplake (they count against the limit).",
+        NULL, NULL, 0);
+    wm->copy_objects = sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_copy_objects_total",
+                                         "Objects copied into the lake.", NULL, NULL, 0);
+    wm->copy_bytes = sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_copy_bytes_total",
+                                       "Bytes copied into the lake.", NULL, NULL, 0);
+    wm->lag = sl_metrics_family(m, SL_METRIC_GAUGE, "snaplake_consumer_lag",
+                                "Messages behind the partition's end (librdkafka consumer_lag).",
+                                l_lag, NULL, 0);
+    wm->dead_letters =
+        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_dead_letters_total",
+                          "Input messages dead-lettered to the dlq topic.", l_stage, NULL, 0);
+    wm->failures =
+        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_failures_published_total",
+                          "Failure messages published to the failures topic.", l_stage, NULL, 0);
+    wm->kafka_up = sl_metrics_family(
+        m, SL_METRIC_GAUGE, "snaplake_kafka_group_joined",
+        "1 when the last statistics report showed the consumer group joined.", NULL, NULL, 0);
+    if (!wm->in_flight || !wm->finished || !wm->duration || !wm->aws_requests || !wm->aws_retries ||
+        !wm->slots_held || !wm->slot_limit || !wm->foreign || !wm->copy_objects ||
+        !wm->copy_bytes || !wm->lag || !wm->dead_letters || !wm->failures || !wm->kafka_up)
+        return -1;
+    {
+        /* Series that exist from the start, so a rate() has a zero to begin from. */
+        const char *const st[] = {stage, NULL};
+        static const char *const outcomes[] = {"done", "failed", "dead_letter", "fenced_out"};
+        (void)sl_metrics_set(wm->in_flight, st, 0);
+        (void)sl_metrics_add(wm->dead_letters, st, 0);
+        (void)sl_metrics_add(wm->failures, st, 0);
+        for (size_t i = 0; i < SL_ARRAY_LEN(outcomes); i++) {
+            const char *const so[] = {stage, outcomes[i], NULL};
+            (void)sl_metrics_add(wm->finished, so, 0);
+        }
+    }
+    return 0;
+}
+
+void sl_wmetrics_finished(sl_wmetrics *wm, const char *outcome, double seconds)
+{
+    const char *const st[] = {wm->stage, NULL};
+    const char *const so[] = {wm->stage, outcome, NULL};
+
+    (void)sl_metrics_add(wm->finished, so, 1);
+    (void)sl_metrics_observe(wm->duration, st, seconds < 0 ? 0 : seconds);
+}
+
+void sl_wmetrics_lag(sl_wmetrics *wm, const sl_kstats *ks)
+{
+    sl_metrics_reset(wm->lag);
+    for (size_t i = 0; i < ks->nparts; i++) {
+        char p[16];
+        const char *const v[] = {ks->parts[i].topic, p, NULL};
+        snprintf(p, sizeof(p), "%d", (int)ks->parts[i].partition);
+        (void)sl_metrics_set(wm->lag, v, (double)ks->parts[i].lag);
+    }
+    (void)sl_metrics_set(wm->kafka_up, NULL, ks->group_up ? 1 : 0);
+}
+
+void sl_wmetrics_aws(void *ud, const char *service, const char *operation, const char *code,
+                     int retry)
+{
+    sl_wmetrics *wm = ud;
+
+    if (retry) {
+        const char *const v[] = {service, operation, NULL};
+        (void)sl_metrics_add(wm->aws_retries, v, 1);
+    } else {
+        const char *const v[] = {service, operation, code, NULL};
+        (void)sl_metrics_add(wm->aws_requests, v, 1);
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * worker_metrics.h - the worker runtime's metric families (README "Metrics and health"),
+ * declared on its endpoint's registry, and the small updates worker.c makes at each event.
+ * Internal to the runtime; stages reach the export gauges through worker.h.
+ */
+#ifndef SL_WORKER_METRICS_H
+#define SL_WORKER_METRICS_H
+
+#include <stddef.h>
+
+#include "kstats.h"
+#include "metrics.h"
+
+typedef struct sl_wmetrics {
+    const char *stage; /* borrowed: the stage's name */
+    sl_metric_family *in_flight, *finished, *duration, *aws_requests, *aws_retries;
+    sl_metric_family *slots_held, *slot_limit, *foreign, *copy_objects, *copy_bytes, *lag;
+    sl_metric_family *dead_letters, *failures, *kafka_up;
+} sl_wmetrics;
+
+/* Declares every family on m. Returns 0 or -1 (out of memory). */
+int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage) SL_MUST_CHECK;
+
+/* A job left the runtime: outcome "done" | "failed" | "dead_letter" | "fenced_out" after
+ * seconds since it was accepted. */
+void sl_wmetrics_finished(sl_wmetrics *wm, const char *outcome, double seconds);
+
+/* Consumer lag per partition from a statistics report (the gauge is rebuilt each report). */
+void sl_wmetrics_lag(sl_wmetrics *wm, const sl_kstats *ks);
+
+/* sl_aws_observer_fn for the worker's AWS client (ud = the sl_wmetrics). */
+void sl_wmetrics_aws(void *ud, const char *service, const char *operation, const char *code,
+                     int retry);
+
+#endif /* SL_WORKER_METRICS_H */
