@@ -245,10 +245,20 @@ def check_taskdefs(files, helpinfo, ctx):
             uid = user.split(":", 1)[0]
             if not uid.isdigit() or int(uid) == 0:
                 errs.append(f"{who}: user must be a numeric non-root uid (the image's 65532), not {user!r}")
-            # No health endpoint exists yet (the operations issue adds it); a check that calls
-            # nothing real would only fake one. Revisit when --help lists a health setting.
-            if c.get("healthCheck") and not helpinfo.has_health:
-                errs.append(f"{who}: healthCheck, but the binaries have no health endpoint to call yet")
+            # A worker's health check is its own probe of the liveness endpoint it serves on
+            # METRICS_ADDR (the image has no shell or curl); anything else would fake one. The
+            # producer serves no endpoint, so it has none.
+            probe = ["CMD", "/usr/local/bin/snaplake-worker", "--probe", "/healthz"]
+            env_names = {e.get("name") for e in c.get("environment") or []}
+            is_worker = (c.get("entryPoint") or [""])[0].endswith("snaplake-worker")
+            hc = c.get("healthCheck")
+            if is_worker and helpinfo.has_health:
+                if not hc or hc.get("command") != probe:
+                    errs.append(f"{who}: healthCheck must be {probe}")
+                if "METRICS_ADDR" not in env_names:
+                    errs.append(f"{who}: METRICS_ADDR must be set for the health check to reach")
+            elif hc:
+                errs.append(f"{who}: healthCheck, but this binary serves no health endpoint")
             if c.get("privileged"):
                 errs.append(f"{who}: privileged")
             lc = c.get("logConfiguration") or {}
@@ -678,6 +688,11 @@ PLANTED = [
     ("a faked health check", "ecs-taskdefs",
      edit("ecs/taskdef-crawl.json", lambda d: container(d).update(
          healthCheck={"command": ["CMD", "/usr/local/bin/snaplake-worker", "--help"]}))),
+    ("a worker without its health check", "ecs-taskdefs",
+     edit("ecs/taskdef-copy.json", lambda d: container(d).pop("healthCheck"))),
+    ("a health check on the producer, which serves no endpoint", "ecs-taskdefs",
+     edit("ecs/taskdef-producer-sqs.json", lambda d: container(d).update(
+         healthCheck={"command": ["CMD", "/usr/local/bin/snaplake-worker", "--probe", "/healthz"]}))),
     ("root user", "ecs-taskdefs", edit("ecs/taskdef-copy.json", lambda d: container(d).update(user="0:0"))),
     ("writable root filesystem", "ecs-taskdefs",
      edit("ecs/taskdef-producer-discover.json", lambda d: container(d).update(readonlyRootFilesystem=False))),

@@ -8,6 +8,7 @@ and /readyz and /healthz failing when Kafka cannot be reached. Run with .stack/e
 import json
 import os
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -121,7 +122,18 @@ def test_metrics_move_and_ready_after_join(standin, tmp_path):
                                   topic=prefix + "exports", partition="0") == 0,
                    60, what="consumer lag 0 reported")
         assert get(port, "/nope")[0] == 404
+        # The container health check of images without curl (ECS): the worker's own probe.
+        probe = subprocess.run([h.worker_binary(), "--probe", "/healthz"],
+                               env=dict(os.environ, METRICS_ADDR=":%d" % port),
+                               capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 0, probe.stderr
+        assert probe.stdout.strip() == "http://127.0.0.1:%d/healthz 200" % port
         assert w.stop() == 0
+        # Nothing listens any more: the probe fails (exit 1), naming the URL.
+        probe = subprocess.run([h.worker_binary(), "--probe", "/healthz"],
+                               env=dict(os.environ, METRICS_ADDR=":%d" % port),
+                               capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 1 and "127.0.0.1:%d" % port in probe.stderr, probe
     finally:
         if w.alive():
             w.stop()
