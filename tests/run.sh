@@ -5,7 +5,7 @@
 #   b. unit       every build/asan/tests/unit/test_* (sl_test.h: last line "<file>: N passed, M failed")
 #   c. sigv4      tests/sigv4-suite over tests/sigv4-vectors' two suites ("sigv4: N passed, M failed, K skipped")
 #   d. valgrind   plain build (BUILD=build/plain), every unit test under valgrind, leaks are errors
-#   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (8) on a copy of its corpus
+#   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (5) on a copy of its corpus
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
 #                 tests/integration/test_*.py from .venv
 #   g. deploy     deploy/validate.sh --fast: the ECS/Scheduler/EventBridge/SQS/Auto Scaling inputs
@@ -20,7 +20,7 @@
 # without reporting a failure counts as one failed case on top of what it printed.
 #
 # Environment: SL_JOBS (2),
-# SL_FUZZ_SECONDS (8), SL_TEST_TIMEOUT (300 s per binary), SL_STACK_STOP=1 (stop the stack on
+# SL_FUZZ_SECONDS (5), SL_TEST_TIMEOUT (300 s per binary), SL_STACK_STOP=1 (stop the stack on
 # exit; CI=true implies it). Per-test output: build/test-logs/.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
@@ -43,7 +43,7 @@ for arg in "$@"; do
 done
 
 JOBS="${SL_JOBS:-2}"
-FUZZ_SECONDS="${SL_FUZZ_SECONDS:-8}"
+FUZZ_SECONDS="${SL_FUZZ_SECONDS:-5}"
 TEST_TIMEOUT="${SL_TEST_TIMEOUT:-300}"
 VECTORS="$SL_ROOT/tests/sigv4-vectors"
 LOGDIR="$SL_ROOT/build/test-logs"
