@@ -29,10 +29,10 @@
  *             again after a backoff; only STAGE_MAX_ATTEMPTS failures in a row fail the run
  *             (sl_stage_retry_note), since an export may run for hours.
  *
- * PostgreSQL connections. The account view reads the worker's main connection, and a job
- * that only waits for a slot writes nothing to the ledger, so nothing else would repair that
- * connection after a server restart: export_pg() resets it (with a backoff deadline) before
- * each use. Slot connections are replaced when a lock call on them fails.
+ * PostgreSQL connections. The account view reads the worker's main connection through
+ * sl_worker_pg, which heals it whoever asks (a job that only waits for a slot writes nothing
+ * to the ledger, so it must not depend on a ledger write to repair it after a server
+ * restart). Slot connections are replaced when a lock call on them fails.
  *
  * Exports started elsewhere. RDS caps concurrent exports per account (the seed: 5), whoever
  * started them. The slot rule: let R be the account's running tasks (STARTING, IN_PROGRESS,
@@ -106,9 +106,7 @@ typedef struct export_ctx {
     export_cfg cfg;
     long long max_attempts; /* STAGE_MAX_ATTEMPTS, STAGE_RETRY_BASE/MAX (runtime settings) */
     long long retry_base_ms, retry_max_ms;
-    int pg_failures;     /* resets of the main connection that failed in a row */
-    long long pg_due_ms; /* no reset before this (monotonic ms) */
-    char *only_buf;      /* EXPORT_ONLY split in place */
+    char *only_buf; /* EXPORT_ONLY split in place */
     const char *only[MAX_EXPORT_ONLY];
     size_t nonly;
     /* The account view, shared by all jobs of this worker. */
@@ -151,39 +149,6 @@ static int is_limit_error(const char *code)
            strcmp(code, "ExportTaskLimitReached") == 0 || strcmp(code, "QuotaExceeded") == 0 ||
            strcmp(code, "QuotaExceededException") == 0 ||
            strcmp(code, "LimitExceededException") == 0;
-}
-
-/*
- * The worker's main connection, reset first when it broke (PQstatus is bad after a statement
- * failed on a dropped connection, e.g. a server restart). Resets are tried at most once per
- * backoff deadline, never with a sleep; NULL while the server is unreachable (callers treat
- * it as "no slot now" and come back). TODO(runtime): the generic sl_pg_* healing of pg.c /
- * worker.c should replace this once it lands (sl_worker_pg would hand out a healed conn).
- */
-static PGconn *export_pg(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
-{
-    PGconn *pg = sl_worker_pg(w);
-
-    if (!pg)
-        return NULL;
-    if (PQstatus(pg) == CONNECTION_OK)
-        return pg;
-    if (sl_mono_ms() < c->pg_due_ms)
-        return NULL;
-    PQreset(pg);
-    if (PQstatus(pg) == CONNECTION_OK) {
-        sl_info(log, "postgres connection re-established (export view)");
-        c->pg_failures = 0;
-        c->pg_due_ms = 0;
-        return pg;
-    }
-    if (c->pg_failures < 30)
-        c->pg_failures++;
-    /* At least 100 ms apart, up to ~10 s with jitter: PQreset blocks up to connect_timeout. */
-    c->pg_due_ms =
-        sl_mono_ms() + 100 + sl_worker_backoff_ms(200, 10000, c->pg_failures, sl_random_u64());
-    sl_warn(log, "postgres still unreachable (export view): %s", PQerrorMessage(pg));
-    return NULL;
 }
 
 /*
@@ -238,7 +203,7 @@ static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
 
     if (c->view_ms && sl_mono_ms() - c->view_ms < VIEW_TTL_MS)
         return 0;
-    pg = export_pg(w, c, log);
+    pg = sl_worker_pg(w); /* healed first when it broke (rate-limited), NULL while down */
     if (sl_rds_list_export_tasks(sl_worker_aws(w), statuses, SL_ARRAY_LEN(statuses), &r, &e)) {
         sl_warn(log, "listing running exports failed: %s: %s", e.code, e.message);
         return -1;
