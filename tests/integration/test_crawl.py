@@ -154,7 +154,9 @@ def test_running_crawl_that_started_after_the_copy_covers_it(crawl_env):
 
 def test_running_crawl_that_started_before_the_copy_is_followed_by_a_new_run(crawl_env):
     """A run that began before our copy finished may have missed files: crawl again."""
-    h.standin_config(crawler_seconds=2.0)
+    # Runs long enough that the other run is still going when the worker (slow to start under
+    # ASan on a busy machine) asks for its own: 2 s let it end first in one loaded run.
+    h.standin_config(crawler_seconds=15.0)
     cluster = "cb-%s" % h.uid()
     crawler = make_crawler(crawl_env, cluster)
     crawl_env["glue"].start_crawler(Name=crawler)   # someone's run starts first ...
@@ -164,7 +166,7 @@ def test_running_crawl_that_started_before_the_copy_is_followed_by_a_new_run(cra
     try:
         with h.KafkaReader(crawl_env["prefix"] + "crawls") as out:
             h.produce(crawl_env["prefix"] + "copies", msg, key=cluster)
-            r = out.read(1, timeout=40)[0].value
+            r = out.read(1, timeout=180)[0].value
         results = [s["result"] for s in starts_of(crawler)]
         assert results == ["started", "CrawlerRunningException", "started"], results
         ours = starts_of(crawler)[-1]["time"]
