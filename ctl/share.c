@@ -62,7 +62,7 @@ typedef struct sh_args {
 
 static int parse_args(int argc, char **argv, sh_args *a)
 {
-    const char *use = "usage: snaplakectl share plan|apply [--cluster C] [--prune (apply)]";
+    const char *use = "usage: snaplakectl share plan|apply [--cluster C] [--prune]";
 
     if (argc < 1 || (strcmp(argv[0], "plan") != 0 && strcmp(argv[0], "apply") != 0)) {
         fprintf(stderr, "%s\n", use);
@@ -72,7 +72,7 @@ static int parse_args(int argc, char **argv, sh_args *a)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc && argv[i + 1][0] && !a->cluster) {
             a->cluster = argv[++i];
-        } else if (strcmp(argv[i], "--prune") == 0 && a->apply && !a->prune) {
+        } else if (strcmp(argv[i], "--prune") == 0 && !a->prune) {
             a->prune = 1;
         } else {
             fprintf(stderr, "snaplakectl share: unexpected argument \"%.64s\" (%s)\n", argv[i],
