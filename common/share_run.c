@@ -15,8 +15,6 @@
 
 #define GLUE_PAGE 100
 #define MAX_PAGES 10000
-#define MAX_TABLES 10000
-#define MAX_COLUMNS 10000
 
 typedef enum run_phase {
     PH_ACCOUNT = 0,
@@ -44,11 +42,9 @@ struct sl_share_run {
     char account[32];
     run_phase phase;
     char token[SL_LFLIVE_TOKEN_MAX];
-    int paged; /* a page of the current list was read (token "" then means the end) */
-    /* the Glue tables */
-    sl_share_table_in *tables;
-    size_t ntables;
-    size_t table_next; /* PH_TABLE_TAGS: the next table to read */
+    int paged;              /* a page of the current list was read (token "" then means the end) */
+    sl_share_tables tables; /* the Glue tables */
+    size_t table_next;      /* PH_TABLE_TAGS: the next table to read */
     sl_share_desired d;
     int have_d;
     sl_lf_strv owned; /* history's, plus what this run made, plus (prune_outside) the live's */
@@ -64,40 +60,6 @@ struct sl_share_run {
     sl_lf_strv made, gone;
     sl_share_run_error err;
 };
-
-void sl_share_history_cleanup(sl_share_history *h)
-{
-    if (!h)
-        return;
-    sl_lf_strv_cleanup(&h->owned);
-    for (size_t i = 0; i < h->ntables; i++) {
-        free(h->tables[i].table);
-        sl_lf_strv_cleanup(&h->tables[i].columns);
-    }
-    free(h->tables);
-    memset(h, 0, sizeof(*h));
-}
-
-int sl_share_history_add(sl_share_history *h, const char *table, const char *const *columns,
-                         size_t n)
-{
-    sl_share_prev *nt = realloc(h->tables, (h->ntables + 1) * sizeof(*nt));
-
-    if (!nt)
-        return -1;
-    h->tables = nt;
-    memset(&nt[h->ntables], 0, sizeof(*nt));
-    if (!(nt[h->ntables].table = strdup(table)))
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (sl_lf_strv_push(&nt[h->ntables].columns, columns[i]) != 0) {
-            free(nt[h->ntables].table);
-            sl_lf_strv_cleanup(&nt[h->ntables].columns);
-            return -1;
-        }
-    h->ntables++;
-    return 0;
-}
 
 int sl_share_policy_load(const char *path, sl_lfpolicy *out, char *err, size_t errlen)
 {
@@ -243,98 +205,11 @@ static sl_share_run_status do_account(sl_share_run *r)
     return SL_SHARE_RUN_PENDING;
 }
 
-/* Appends the Name of each object of arr (may be NULL) to *v. 0, -1 (shape), -2 (OOM). */
-static int names_of(const cJSON *arr, char ***v, size_t *n)
-{
-    const cJSON *c;
-
-    if (!arr)
-        return 0;
-    if (!cJSON_IsArray(arr))
-        return -1;
-    cJSON_ArrayForEach(c, arr)
-    {
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "Name");
-        char **g;
-        if (!cJSON_IsString(nm) || !nm->valuestring[0] || *n >= MAX_COLUMNS)
-            return -1;
-        if (!(g = realloc(*v, (*n + 1) * sizeof(*g))))
-            return -2;
-        *v = g;
-        if (!(g[*n] = strdup(nm->valuestring)))
-            return -2;
-        (*n)++;
-    }
-    return 0;
-}
-
-static const sl_share_prev *prev_of(const sl_share_run *r, const char *table)
-{
-    const sl_share_history *h = r->o.history;
-
-    for (size_t i = 0; h && i < h->ntables; i++)
-        if (strcmp(h->tables[i].table, table) == 0)
-            return &h->tables[i];
-    return NULL;
-}
-
-static void table_in_cleanup(sl_share_table_in *t)
-{
-    for (size_t i = 0; i < t->ncolumns; i++)
-        free((char *)t->columns[i]);
-    free((void *)t->columns);
-    free((char *)t->name);
-}
-
-/* One Glue Table object -> r->tables[r->ntables]. 0, -1 (shape), -2 (OOM). */
-static int add_table(sl_share_run *r, const cJSON *t)
-{
-    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "Name");
-    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(t, "StorageDescriptor");
-    sl_share_table_in *nt, *ti;
-    const sl_share_prev *prev;
-    char **cols = NULL;
-    size_t ncols = 0;
-    int rc;
-
-    if (!cJSON_IsString(nm) || r->ntables >= MAX_TABLES)
-        return -1;
-    rc = names_of(sd ? cJSON_GetObjectItemCaseSensitive(sd, "Columns") : NULL, &cols, &ncols);
-    if (rc == 0)
-        rc = names_of(cJSON_GetObjectItemCaseSensitive(t, "PartitionKeys"), &cols, &ncols);
-    if (rc == 0 && !(nt = realloc(r->tables, (r->ntables + 1) * sizeof(*nt))))
-        rc = -2;
-    if (rc == 0) {
-        r->tables = nt;
-        ti = &nt[r->ntables];
-        memset(ti, 0, sizeof(*ti));
-        ti->columns = (const char *const *)cols;
-        ti->ncolumns = ncols;
-        cols = NULL;
-        if (!(ti->name = strdup(nm->valuestring))) {
-            table_in_cleanup(ti);
-            return -2;
-        }
-        if ((prev = prev_of(r, ti->name))) {
-            ti->prev_columns = (const char *const *)prev->columns.v;
-            ti->nprev = prev->columns.n;
-            ti->has_prev = 1;
-        }
-        r->ntables++;
-        return 0;
-    }
-    for (size_t i = 0; i < ncols; i++)
-        free(cols[i]);
-    free(cols);
-    return rc;
-}
-
 static sl_share_run_status do_tables(sl_share_run *r, long long now)
 {
     cJSON *body = cJSON_CreateObject(), *resp = NULL;
-    const cJSON *list, *t, *next;
     sl_aws_error e;
-    char what[400];
+    char what[400], next[SL_LFLIVE_TOKEN_MAX], perr[SL_ERRLEN];
     sl_share_run_status st = SL_SHARE_RUN_PENDING;
 
     snprintf(what, sizeof(what), "Glue GetTables %s", r->database);
@@ -353,33 +228,20 @@ static sl_share_run_status do_tables(sl_share_run *r, long long now)
     }
     cJSON_Delete(body);
     r->consecutive = 0;
-    list = cJSON_GetObjectItemCaseSensitive(resp, "TableList");
-    if (list && !cJSON_IsArray(list)) {
-        st = fail(r, "BadResponse", 0, "%s: TableList is not a list", what);
+    if (sl_share_tables_add_page(&r->tables, resp, next, sizeof(next), perr, sizeof(perr)) != 0) {
+        st = fail(r, "BadResponse", 0, "%s: %s", what, perr);
         goto out;
     }
-    cJSON_ArrayForEach(t, list)
-    {
-        int rc = add_table(r, t);
-        if (rc) {
-            st = rc == -2 ? fail(r, "ClientError", 0, "share: out of memory")
-                          : fail(r, "BadResponse", 0,
-                                 "%s: a table without a usable Name or "
-                                 "columns (or more than %d)",
-                                 what, MAX_TABLES);
+    if (next[0]) {
+        if (++r->paged > MAX_PAGES) {
+            st = fail(r, "BadResponse", 0, "%s: NextToken never ends", what);
             goto out;
         }
-    }
-    next = cJSON_GetObjectItemCaseSensitive(resp, "NextToken");
-    if (cJSON_IsString(next) && next->valuestring[0]) {
-        if (strlen(next->valuestring) >= sizeof(r->token) || ++r->paged > MAX_PAGES) {
-            st = fail(r, "BadResponse", 0, "%s: NextToken too long or never ending", what);
-            goto out;
-        }
-        snprintf(r->token, sizeof(r->token), "%s", next->valuestring);
+        snprintf(r->token, sizeof(r->token), "%s", next);
     } else {
         r->token[0] = '\0';
         r->paged = 0;
+        sl_share_tables_attach(&r->tables, r->o.history);
         set_phase(r, PH_LF_TAGS);
     }
     r->due = now;
@@ -395,8 +257,8 @@ static sl_share_run_status make_desired(sl_share_run *r)
 
     if (r->have_d)
         return SL_SHARE_RUN_PENDING;
-    if (sl_share_desire(r->o.policy, r->cluster, r->account[0] ? r->account : NULL, r->tables,
-                        r->ntables, &r->d, err, sizeof(err)) != 0)
+    if (sl_share_desire(r->o.policy, r->cluster, r->account[0] ? r->account : NULL, r->tables.v,
+                        r->tables.n, &r->d, err, sizeof(err)) != 0)
         return fail(r, "BadPolicy", 0, "%s", err);
     r->have_d = 1;
     if (r->o.prune_outside)
@@ -465,12 +327,12 @@ static sl_share_run_status do_live(sl_share_run *r, long long now)
             return st;
         bad = sl_lflive_add_resource_tags(&r->live, NULL, resp, perr, sizeof(perr));
         r->table_next = 0;
-        set_phase(r, r->ntables ? PH_TABLE_TAGS : PH_FILTERS);
+        set_phase(r, r->tables.n ? PH_TABLE_TAGS : PH_FILTERS);
         break;
     }
     case PH_TABLE_TAGS: {
         sl_lf_resource res = {.kind = SL_LF_RES_TABLE};
-        const char *t = r->tables[r->table_next].name;
+        const char *t = r->tables.v[r->table_next].name;
         res.catalog_id = r->d.catalog_id;
         res.database = r->d.database;
         res.table = (char *)t;
@@ -478,7 +340,7 @@ static sl_share_run_status do_live(sl_share_run *r, long long now)
                     &resp, &st, now))
             return st;
         bad = sl_lflive_add_resource_tags(&r->live, t, resp, perr, sizeof(perr));
-        if (++r->table_next >= r->ntables)
+        if (++r->table_next >= r->tables.n)
             set_phase(r, PH_FILTERS);
         break;
     }
@@ -754,9 +616,7 @@ void sl_share_run_free(sl_share_run *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->ntables; i++)
-        table_in_cleanup(&r->tables[i]);
-    free(r->tables);
+    sl_share_tables_cleanup(&r->tables);
     if (r->have_d)
         sl_share_desired_cleanup(&r->d);
     sl_lflive_cleanup(&r->live);
@@ -847,8 +707,8 @@ const sl_share_desired *sl_share_run_desired(const sl_share_run *r)
 }
 const sl_share_table_in *sl_share_run_tables(const sl_share_run *r, size_t *n)
 {
-    *n = r->ntables;
-    return r->tables;
+    *n = r->tables.n;
+    return r->tables.v;
 }
 const sl_lf_strv *sl_share_run_made(const sl_share_run *r)
 {

@@ -37,25 +37,8 @@
 #include "lf.h"
 #include "lfpolicy.h"
 #include "share.h"
+#include "share_tables.h"
 #include "util.h"
-
-/* One table's columns as recorded when it was last shared. */
-typedef struct sl_share_prev {
-    char *table;
-    sl_lf_strv columns;
-} sl_share_prev;
-
-/* What earlier runs recorded (share_store.h): the grant keys snaplake made, and columns. */
-typedef struct sl_share_history {
-    sl_lf_strv owned;
-    sl_share_prev *tables;
-    size_t ntables;
-} sl_share_history;
-
-void sl_share_history_cleanup(sl_share_history *h);
-/* Appends a table's record (columns copied). 0, or -1 on OOM. */
-int sl_share_history_add(sl_share_history *h, const char *table, const char *const *columns,
-                         size_t n) SL_MUST_CHECK;
 
 typedef struct sl_share_run_opts {
     const sl_lfpolicy *policy;       /* borrowed for the run's life */
