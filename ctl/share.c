@@ -12,7 +12,8 @@
  *          operator's explicit decision for this run; the policy's `prune` only ever covers
  *          what snaplake made). Exit 0 done, 1 a failure or a table held back.
  *
- * Without --cluster, every cluster the run ledger knows is planned or applied in turn.
+ * Without --cluster, every cluster the run ledger knows is planned or applied in turn (one whose
+ * Glue database does not exist yet, its runs never crawled, is skipped and said so).
  */
 #include "ctl_share.h"
 
@@ -142,6 +143,16 @@ static int one_cluster(const sh_cfg *cfg, const sh_args *a, const sl_lfpolicy *p
     }
     if (sl_share_run_finish(run) != SL_SHARE_RUN_DONE) {
         const sl_share_run_error *e = sl_share_run_error_get(run);
+        /* A cluster of the ledger whose runs never got as far as the catalog (its export
+           failed) has no database yet: nothing to share, not an error of the command. */
+        if (!a->cluster && strcmp(e->code, "EntityNotFoundException") == 0 &&
+            strstr(e->message, "GetTables")) {
+            printf("cluster %s (Glue database %s): no such database yet (nothing crawled): "
+                   "skipped\n",
+                   cluster, db);
+            rc = 0;
+            goto out;
+        }
         fprintf(stderr, "snaplakectl share: cluster %s: %s: %s\n", cluster, e->code, e->message);
         goto out;
     }
