@@ -109,9 +109,13 @@ int sl_share_run_database(const sl_lfpolicy *p, const char *cluster, char *out, 
 
 /* ---- failure and backoff ---------------------------------------------------------------- */
 
+/* The one place the phase changes, logged by name. */
 static void set_phase(sl_share_run *r, run_phase p)
 {
-    /* One place changes the phase; a debug trace would go here. */
+    if (p != r->phase || p == PH_LF_TAGS)
+        sl_log_kv(SL_LOG_DEBUG, r->o.log,
+                  (const char *const[]){"from", phase_names[r->phase], "to", phase_names[p], NULL},
+                  "share phase");
     r->phase = p;
 }
 
@@ -165,6 +169,10 @@ static sl_share_run_status retry_later(sl_share_run *r, const char *what, const 
 {
     if (++r->consecutive > r->o.max_retries)
         return fail_aws(r, what, e, 1);
+    sl_log_kv(
+        SL_LOG_WARN, r->o.log,
+        (const char *const[]){"call", what, "error_code", e->code, "then", phase_names[then], NULL},
+        "share call failed transiently; backing off");
     if (then == PH_LF_TAGS) {
         sl_lflive_cleanup(&r->live);
         sl_lflive_init(&r->live);
@@ -519,6 +527,13 @@ static sl_share_run_status do_apply(sl_share_run *r, long long now)
         return fail(r, "ClientError", 0, "share: cannot build the request of step %zu",
                     r->step_next);
     snprintf(what, sizeof(what), "Lake Formation %s", op_name(path));
+    {
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", s->nentries ? s->nentries : s->npairs);
+        sl_log_kv(SL_LOG_INFO, r->o.log,
+                  (const char *const[]){"operation", op_name(path), "entries", n, NULL},
+                  "share write");
+    }
     r->calls++;
     r->writes++;
     if (sl_aws_rest_json(r->aws, "lakeformation", "POST", path, body, &resp, &e) != 0) {
@@ -539,6 +554,10 @@ static sl_share_run_status do_apply(sl_share_run *r, long long now)
         for (size_t i = 0; i < nf; i++) {
             char ew[900];
             if (f[i].transient) {
+                sl_log_kv(SL_LOG_WARN, r->o.log,
+                          (const char *const[]){"operation", op_name(path), "entry", f[i].id,
+                                                "error_code", f[i].code, NULL},
+                          "share entry failed transiently; planned again after the read-back");
                 r->entry_retry = retry = 1;
                 continue;
             }

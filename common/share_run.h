@@ -34,6 +34,7 @@
 #include <stddef.h>
 
 #include "aws_http.h"
+#include "log.h"
 #include "lf.h"
 #include "lfpolicy.h"
 #include "share.h"
@@ -53,6 +54,7 @@ typedef struct sl_share_run_opts {
     long long retry_max_ms;          /* backoff cap, default 10000 */
     int max_retries;                 /* transient failures in a row, default 8 */
     int max_rounds;                  /* apply + read-back rounds, default 8 */
+    const sl_log_ctx *log;           /* borrowed; NULL: no context on the run's log lines */
 } sl_share_run_opts;
 
 typedef enum sl_share_run_status {

@@ -187,6 +187,7 @@ static sl_step_result step_load(struct sl_worker *w, share_ctx *c, sl_job *job, 
     o.retry_max_ms = c->cfg.retry_max_ms;
     o.max_retries = (int)c->cfg.max_retries;
     o.max_rounds = (int)c->cfg.max_rounds;
+    o.log = &job->log;
     if (!(sj->run = sl_share_run_new(sl_worker_aws(w), &o, err, sizeof(err))))
         return sl_job_fail(job, "BadConfig", "%s", err);
     sj->phase = PH_RUN;
