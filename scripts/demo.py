@@ -368,7 +368,7 @@ def main():
     say("   Glue %s: %d tables, %d duplicates" % (db, len(names), len(names) - len(set(names))))
 
     shared = read_topic(prefix + "shares", 2, 15)
-    for m in sorted(shared, key=lambda m: m["cluster"]):
+    for m in sorted(shared, key=lambda m: m["shared_at"]):   # in the order they ran
         say("-- shared: %s  Glue %s: %d tables shared (%s), %d private; %d created, "
             "%d updated, %d removed, %d drift"
             % (m["cluster"], m["glue_database"], m["tables_shared"],
