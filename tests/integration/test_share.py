@@ -7,7 +7,8 @@ against the stand-in's Lake Formation (botocore-validated requests, tests/standi
   - a replay of the `crawled` message plans nothing and writes nothing (the stand-in's call
     counts), and `snaplakectl share plan` says "No changes." with exit 0;
   - a grant added outside snaplake shows as drift in plan and is revoked by apply only with
-    --prune;
+    --prune; the policy's own prune revokes a grant snaplake made (its key in the ledger) and
+    leaves an outsider's;
   - a new sensitive column in a tag-shared table holds the table back: the failure names the
     table and the column;
   - injected ConcurrentModificationException and transient per-entry failures converge; a
@@ -334,6 +335,43 @@ def test_outside_grant_is_drift_and_revoked_only_with_prune(share_worker):
     assert r.returncode == 0 and "No changes." in r.stdout, r.stdout
 
 
+def test_policy_prune_revokes_only_what_snaplake_made(share_worker, tmp_path):
+    """prune: true in the policy revokes a grant snaplake made (its key is in the ledger) once
+    the policy stops naming it, and leaves an outsider's grant on the same LF-Tag policy."""
+    cluster, db = new_cluster(TABLES)
+    r = ctl(["apply", "--cluster", cluster], share_worker["policy"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    keys = [x["grant_key"] for x in h.psql_json("SELECT grant_key FROM snaplake_share_grants")]
+    tag_key = '["%s","LFTagPolicy","TABLE",[["confidential",["public"]]]]' % ANALYTICS
+    assert tag_key in keys, keys
+    lf = h.aws("lakeformation")
+    lf.grant_permissions(
+        Principal={"DataLakePrincipalIdentifier": OUTSIDER},
+        Resource={"LFTagPolicy": {"ResourceType": "TABLE", "Expression": [
+            {"TagKey": "confidential", "TagValues": ["public"]}]}},
+        Permissions=["SELECT"])
+    narrower = policy("sl_share_{cluster}", private="*.audit", filtered="*.customers",
+                      include=("id", "name"))
+    narrower["grants"] = narrower["grants"][1:]   # the tag grant is no longer named
+    narrower["prune"] = True
+    pol = write_policy(tmp_path, narrower, "narrower.json")
+    r = ctl(["plan", "--cluster", cluster], pol)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "- revoke %s SELECT, DESCRIBE on LFTagPolicy TABLE (confidential=public)" % ANALYTICS \
+        in r.stdout, r.stdout
+    assert "grant %s SELECT on LFTagPolicy TABLE (confidential=public) that the policy does " \
+        "not name (not made by snaplake: left alone)" % OUTSIDER in r.stdout, r.stdout
+    r = ctl(["apply", "--cluster", cluster], pol)
+    assert r.returncode == 0 and "1 removed" in r.stdout, r.stdout + r.stderr
+    have = grant_set(permissions())
+    assert not any(g[0] == ANALYTICS and g[1] == "LFTagPolicy" for g in have), have
+    assert (OUTSIDER, "LFTagPolicy", ("TABLE", (("confidential", ("public",)),)), ("SELECT",),
+            ()) in have
+    # the revoked grant's key is forgotten: snaplake no longer owns a grant it did not make
+    keys = [x["grant_key"] for x in h.psql_json("SELECT grant_key FROM snaplake_share_grants")]
+    assert tag_key not in keys, keys
+
+
 def test_new_sensitive_column_holds_the_table(share_worker):
     cluster, db = new_cluster({"events": ["id", "kind"], "audit": ["id"]})
     m = send_and_wait(share_worker, cluster, "shares")
@@ -362,8 +400,11 @@ def test_faults_converge(share_worker):
     h.standin_config(lf_faults={
         "concurrent_next": {"BatchGrantPermissions": 2, "AddLFTagsToResource": 1,
                             "ListPermissions": 1},
-        "entry_failures": {"BatchGrantPermissions": {
-            "count": 1, "code": "ConcurrentModificationException", "message": "injected"}}})
+        "entry_failures": {
+            "BatchGrantPermissions": {"count": 1, "code": "ConcurrentModificationException",
+                                      "message": "injected"},
+            "AddLFTagsToResource": {"count": 1, "code": "InternalServiceException",
+                                    "message": "injected"}}})
     try:
         m = send_and_wait(share_worker, cluster, "shares", timeout=90)
     finally:
@@ -371,7 +412,7 @@ def test_faults_converge(share_worker):
         h.standin_config_reset()
     assert m["share_created"] == 4 and m["share_updated"] == 2, m
     assert policy_grants(db, "customers") <= grant_set(permissions())
-    assert sum(faults.values()) >= 5, faults
+    assert sum(faults.values()) >= 6, faults
     r = ctl(["plan", "--cluster", cluster], share_worker["policy"])
     assert r.returncode == 0 and "No changes." in r.stdout, r.stdout + r.stderr
 
