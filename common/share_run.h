@@ -37,6 +37,7 @@
 #include "log.h"
 #include "lf.h"
 #include "lfpolicy.h"
+#include "lfpolicy_file.h"
 #include "share.h"
 #include "share_tables.h"
 #include "util.h"
@@ -64,14 +65,6 @@ typedef enum sl_share_run_status {
 } sl_share_run_status;
 
 typedef struct sl_share_run sl_share_run;
-
-/*
- * Reads and validates the policy file at path (at most SL_LFP_MAX_BYTES): 0 with *out filled
- * (sl_lfpolicy_cleanup), or -1 with err: "<path>: ..." and every error of the document, one a
- * line (a buffer of 16 KiB holds them all).
- */
-int sl_share_policy_load(const char *path, sl_lfpolicy *out, char *err,
-                         size_t errlen) SL_MUST_CHECK;
 
 /* The cluster's Glue database under the policy's template. 0, or -1 (err). Pure. */
 int sl_share_run_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,

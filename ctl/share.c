@@ -24,6 +24,7 @@
 #include "aws_http.h"
 #include "config.h"
 #include "creds.h"
+#include "lfpolicy_file.h"
 #include "log.h"
 #include "pg.h"
 #include "share.h"
@@ -220,7 +221,7 @@ int ctl_share_main(int argc, char **argv)
         fprintf(stderr, "snaplakectl share: bad configuration:\nSHARE_ACCOUNT_ID: %s\n", why);
         goto out;
     }
-    if (sl_share_policy_load(cfg.policy_file, &pol, err, sizeof(err)) != 0) {
+    if (sl_lfpolicy_load_file(cfg.policy_file, &pol, err, sizeof(err)) != 0) {
         fprintf(stderr, "snaplakectl share: bad configuration:\nSHARE_POLICY_FILE %s\n", err);
         goto out;
     }

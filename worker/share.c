@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "lfpolicy.h"
+#include "lfpolicy_file.h"
 #include "log.h"
 #include "share.h"
 #include "share_run.h"
@@ -91,7 +92,7 @@ static int share_check(const void *cfg, char *err, size_t errlen)
         n = strlen(err);
         rc = -1;
     }
-    if (sl_share_policy_load(c->policy_file, &p, e, 20000) != 0) {
+    if (sl_lfpolicy_load_file(c->policy_file, &p, e, 20000) != 0) {
         snprintf(err + n, errlen - n, "%sSHARE_POLICY_FILE %s", n ? "\n" : "", e);
         rc = -1;
     } else {
@@ -114,7 +115,7 @@ static int share_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
         free(c);
         return -1;
     }
-    if (sl_share_policy_load(c->cfg.policy_file, &c->policy, e, sizeof(e)) != 0) {
+    if (sl_lfpolicy_load_file(c->cfg.policy_file, &c->policy, e, sizeof(e)) != 0) {
         sl_config_cleanup(share_opts, SL_ARRAY_LEN(share_opts), &c->cfg);
         free(c);
         return sl_seterr(err, errlen, "SHARE_POLICY_FILE %s", e);

@@ -118,7 +118,7 @@ static void test_policy_file(void)
     CHECK(f != NULL);
     fputs(bad, f);
     fclose(f);
-    CHECK_INT(sl_share_policy_load(path, &p, err, sizeof(err)), -1);
+    CHECK_INT(sl_lfpolicy_load_file(path, &p, err, sizeof(err)), -1);
     CHECK(strstr(err, path) != NULL);
     CHECK(strstr(err, "$.tags.Confidential") != NULL);
     CHECK(strstr(err, "$.grants[0].principal") != NULL);
@@ -129,12 +129,12 @@ static void test_policy_file(void)
           "\"444455556666\",\"tags\":{\"c\":\"public\"},\"permissions\":[\"SELECT\"]}]}",
           f);
     fclose(f);
-    CHECK_INT(sl_share_policy_load(path, &p, err, sizeof(err)), 0);
+    CHECK_INT(sl_lfpolicy_load_file(path, &p, err, sizeof(err)), 0);
     CHECK_INT(sl_share_run_database(&p, "orders", db, sizeof(db), err, sizeof(err)), 0);
     CHECK_STR(db, "db_orders");
     sl_lfpolicy_cleanup(&p);
     unlink(path);
-    CHECK_INT(sl_share_policy_load(path, &p, err, sizeof(err)), -1);
+    CHECK_INT(sl_lfpolicy_load_file(path, &p, err, sizeof(err)), -1);
     CHECK(strstr(err, "cannot open") != NULL);
 }
 
