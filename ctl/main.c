@@ -5,7 +5,6 @@
  *   snaplakectl runs [--since-hours N] [RUN_ID...]   the ledger's view of runs and stages
  *   snaplakectl lake                                  LAKE_BUCKET/LAKE_PREFIX per partition
  *   snaplakectl retention [--dry-run]                 LAKE_RETENTION_DAYS (ctl/retention.c)
- *   snaplakectl share plan|apply [--cluster C]        the share policy (ctl/share.c)
  *
  * Thin like the other binaries: config table -> connect -> one query/listing -> print.
  *
@@ -62,21 +61,19 @@ static const char *const ledger_tables[] = {"snaplake_runs", "snaplake_stage_run
 
 static void usage(FILE *out, const char *prog)
 {
-    fprintf(out,
-            "usage: %s runs [--since-hours N] [RUN_ID...]\n"
-            "       %s lake\n"
-            "       %s retention [--dry-run]\n"
-            "       %s share plan|apply [--cluster C] [--prune]\n\n"
-            "runs: reads the run ledger (DATABASE_URL or libpq's PG* environment).\n"
-            "lake: lists LAKE_BUCKET/LAKE_PREFIX and sums objects and bytes per partition.\n"
-            "retention: removes the partitions older than LAKE_RETENTION_DAYS from the Glue\n"
-            "  catalog, then from the lake (never the newest of a table); --dry-run lists them.\n"
-            "share: plans (exit 2 on changes) or applies SHARE_POLICY_FILE in Lake Formation.\n\n",
-            prog, prog, prog, prog);
+    fprintf(
+        out,
+        "usage: %s runs [--since-hours N] [RUN_ID...]\n"
+        "       %s lake\n"
+        "       %s retention [--dry-run]\n\n"
+        "runs: reads the run ledger (DATABASE_URL or libpq's PG* environment).\n"
+        "lake: lists LAKE_BUCKET/LAKE_PREFIX and sums objects and bytes per partition.\n"
+        "retention: removes the partitions older than LAKE_RETENTION_DAYS from the Glue\n"
+        "  catalog, then from the lake (never the newest of a table); --dry-run lists them.\n\n",
+        prog, prog, prog);
     sl_config_help(out, prog, "snaplake operators' command line", ctl_opts, SL_ARRAY_LEN(ctl_opts));
     sl_config_help(out, "lake", "the lake command also reads", lake_opts, SL_ARRAY_LEN(lake_opts));
     ctl_retention_help(out);
-    ctl_share_help(out);
 }
 
 /* Strict decimal in 1..CTL_SINCE_MAX: "5abc", "", "+5", " 5" and overflow are refused. */
