@@ -419,7 +419,8 @@ int sl_kafka_create_pipeline_topics(const sl_kafka_topic_opts *o, char *const *e
 {
     static const char *const stages[] = {SL_KAFKA_TOPIC_SNAPSHOTS, SL_KAFKA_TOPIC_EXPORTS,
                                          SL_KAFKA_TOPIC_COPIES,    SL_KAFKA_TOPIC_CRAWLS,
-                                         SL_KAFKA_TOPIC_FAILURES,  SL_KAFKA_TOPIC_DLQ};
+                                         SL_KAFKA_TOPIC_SHARES,    SL_KAFKA_TOPIC_FAILURES,
+                                         SL_KAFKA_TOPIC_DLQ};
     char names[SL_ARRAY_LEN(stages)][256];
     const char *topics[SL_ARRAY_LEN(stages)];
 

@@ -61,6 +61,7 @@
 #define SL_KAFKA_TOPIC_EXPORTS "exports"
 #define SL_KAFKA_TOPIC_COPIES "copies"
 #define SL_KAFKA_TOPIC_CRAWLS "crawls"
+#define SL_KAFKA_TOPIC_SHARES "shares"
 #define SL_KAFKA_TOPIC_FAILURES "failures"
 #define SL_KAFKA_TOPIC_DLQ "dlq"
 
@@ -147,7 +148,7 @@ typedef struct sl_kafka_topic_opts {
 /* clang-format on */
 
 /*
- * Creates the six pipeline topics (<prefix>snapshots, exports, copies, crawls, failures, dlq)
+ * Creates the pipeline topics (<prefix>snapshots, exports, copies, crawls, shares, failures, dlq)
  * with o->partitions and o->replication, through sl_kafka_create_topics (existing topics are
  * fine; envp as there). Returns 0, or -1 with err naming the topic or the broker's error.
  */

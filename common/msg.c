@@ -18,9 +18,11 @@
 #define B_W (1u << SL_MSG_CRAWLED)
 #define B_F (1u << SL_MSG_FAILURE)
 #define B_D (1u << SL_MSG_DEAD_LETTER)
-#define RUN (B_S | B_E | B_C | B_W) /* every later stage carries the earlier stages' fields */
-#define EXP (B_E | B_C | B_W)
-#define COP (B_C | B_W)
+#define B_H (1u << SL_MSG_SHARED)
+#define RUN (B_S | B_E | B_C | B_W | B_H) /* every later stage carries the earlier ones' fields */
+#define EXP (B_E | B_C | B_W | B_H)
+#define COP (B_C | B_W | B_H)
+#define CRW (B_W | B_H)
 
 /* An embedded input message deeper than this is carried as a string: re-embedding it
  * inside our own object must never push the whole past cJSON's nesting limit. */
@@ -53,11 +55,13 @@ static const sfield sfields[] = {
     {"lake_bucket", OFF(lake_bucket), COP, COP},
     {"lake_prefix", OFF(lake_prefix), COP, COP},
     {"copied_at", OFF(copied_at), COP, COP},
-    {"crawler", OFF(crawler), B_W, 0}, /* required unless catalog_mode is direct */
-    {"crawl_started_at", OFF(crawl_started_at), B_W, B_W},
-    {"crawl_status", OFF(crawl_status), B_W, B_W},
-    {"catalog_mode", OFF(catalog_mode), B_W, 0},
-    {"glue_database", OFF(glue_database), B_W, 0}, /* required when catalog_mode is direct */
+    {"crawler", OFF(crawler), CRW, 0}, /* required unless catalog_mode is direct */
+    {"crawl_started_at", OFF(crawl_started_at), CRW, CRW},
+    {"crawl_status", OFF(crawl_status), CRW, CRW},
+    {"catalog_mode", OFF(catalog_mode), CRW, 0},
+    /* required when catalog_mode is direct, and in shared */
+    {"glue_database", OFF(glue_database), CRW, B_H},
+    {"shared_at", OFF(shared_at), B_H, B_H},
     {"stage", OFF(stage), B_F, B_F},
     {"error_code", OFF(error_code), B_F, 0},
     {"error_message", OFF(error_message), B_F, B_F},
@@ -84,8 +88,42 @@ static const nfield nfields[] = {
     {"skipped", OFF(skipped), COP, 0, 0},
     {"tables_total", OFF(tables_total), COP, 0, 0},
     {"failed_tables_total", OFF(failed_tables_total), COP, 0, 0},
-    {"glue_tables_total", OFF(glue_tables_total), B_W, 0, 0},
+    {"glue_tables_total", OFF(glue_tables_total), CRW, 0, 0},
+    {"share_created", OFF(share_created), B_H, B_H, 0},
+    {"share_updated", OFF(share_updated), B_H, B_H, 0},
+    {"share_removed", OFF(share_removed), B_H, B_H, 0},
+    {"share_drift", OFF(share_drift), B_H, B_H, 0},
+    {"tables_shared", OFF(tables_shared), B_H, B_H, 0},
+    {"tables_private", OFF(tables_private), B_H, B_H, 0},
 };
+
+/* The string lists of the shared message (optional arrays of strings). */
+typedef struct afield {
+    const char *name;
+    size_t off, noff; /* char ** and its size_t count */
+} afield;
+
+static const afield afields[] = {
+    {"shared_tables", OFF(shared_tables), OFF(nshared_tables)},
+    {"share_changes", OFF(share_changes), OFF(nshare_changes)},
+};
+
+static char ***ap_(sl_msg *m, const afield *a)
+{
+    return (char ***)(void *)((char *)m + a->off);
+}
+static size_t *an_(sl_msg *m, const afield *a)
+{
+    return (size_t *)(void *)((char *)m + a->noff);
+}
+static char *const *cap_(const sl_msg *m, const afield *a)
+{
+    return *(char *const *const *)(const void *)((const char *)m + a->off);
+}
+static size_t can_(const sl_msg *m, const afield *a)
+{
+    return *(const size_t *)(const void *)((const char *)m + a->noff);
+}
 
 static char **sp(sl_msg *m, size_t off)
 {
@@ -104,10 +142,10 @@ static const long long *cnp(const sl_msg *m, size_t off)
     return (const long long *)(const void *)((const char *)m + off);
 }
 
-static const char *const type_names[] = {NULL,      "snapshot", "exported",   "copied",
-                                         "crawled", "failure",  "dead_letter"};
+static const char *const type_names[] = {NULL,      "snapshot", "exported",    "copied",
+                                         "crawled", "failure",  "dead_letter", "shared"};
 static const char *const topics[] = {NULL,     "snapshots", "exports", "copies",
-                                     "crawls", "failures",  "dlq"};
+                                     "crawls", "failures",  "dlq",     "shares"};
 
 const char *sl_msg_type_name(sl_msg_type t)
 {
@@ -154,6 +192,8 @@ void sl_msg_cleanup(sl_msg *m)
         free(*sp(m, sfields[i].off));
     free_tables(m->tables, m->ntables);
     free_tables(m->glue_tables, m->nglue_tables);
+    for (i = 0; i < SL_ARRAY_LEN(afields); i++)
+        free_tables(*ap_(m, &afields[i]), *an_(m, &afields[i]));
     free_failed(m->failed_tables, m->nfailed_tables);
     free(m->input_json);
     free(m->key);
@@ -183,6 +223,23 @@ int sl_msg_copy(sl_msg *dst, const sl_msg *src, char *err, size_t errlen)
     r.ntables = r.nfailed_tables = r.nglue_tables = 0;
     r.input_json = NULL;
     r.key = r.payload = NULL;
+    for (i = 0; i < SL_ARRAY_LEN(afields); i++) {
+        *ap_(&r, &afields[i]) = NULL;
+        *an_(&r, &afields[i]) = 0;
+    }
+    for (i = 0; i < SL_ARRAY_LEN(afields); i++) {
+        size_t n = can_(src, &afields[i]);
+        char *const *from = cap_(src, &afields[i]);
+        char ***to = ap_(&r, &afields[i]);
+        if (!n)
+            continue;
+        if (!(*to = calloc(n, sizeof(**to))))
+            goto nomem;
+        for (; *an_(&r, &afields[i]) < n; (*an_(&r, &afields[i]))++)
+            if (!((*to)[*an_(&r, &afields[i])] = sl_strdup0(from[*an_(&r, &afields[i])])) &&
+                from[*an_(&r, &afields[i])])
+                goto nomem;
+    }
     for (i = 0; i < SL_ARRAY_LEN(sfields); i++) {
         const char *s = *csp(src, sfields[i].off);
         if (s && !(*sp(&r, sfields[i].off) = strdup(s)))
@@ -263,6 +320,13 @@ int sl_msg_equal(const sl_msg *a, const sl_msg *b)
     for (i = 0; i < a->nglue_tables; i++)
         if (!streq0(a->glue_tables[i], b->glue_tables[i]))
             return 0;
+    for (i = 0; i < SL_ARRAY_LEN(afields); i++) {
+        if (can_(a, &afields[i]) != can_(b, &afields[i]))
+            return 0;
+        for (size_t j = 0; j < can_(a, &afields[i]); j++)
+            if (!streq0(cap_(a, &afields[i])[j], cap_(b, &afields[i])[j]))
+                return 0;
+    }
     for (i = 0; i < a->nfailed_tables; i++)
         if (!streq0(a->failed_tables[i].table, b->failed_tables[i].table) ||
             !streq0(a->failed_tables[i].reason, b->failed_tables[i].reason))
@@ -320,7 +384,15 @@ static int validate(const sl_msg *m, char *err, size_t errlen)
             if (!m->failed_tables[i].table || !m->failed_tables[i].reason)
                 return sl_seterr(err, errlen, "copied message: failed_tables[%zu] incomplete", i);
     }
-    if (bit & B_W) {
+    for (i = 0; (bit & B_H) && i < SL_ARRAY_LEN(afields); i++) {
+        if (can_(m, &afields[i]) && !cap_(m, &afields[i]))
+            return sl_seterr(err, errlen, "shared message: %s missing", afields[i].name);
+        for (size_t j = 0; j < can_(m, &afields[i]); j++)
+            if (!cap_(m, &afields[i])[j])
+                return sl_seterr(err, errlen, "shared message: %s[%zu] is null", afields[i].name,
+                                 j);
+    }
+    if (bit & CRW) {
         int direct = m->catalog_mode && strcmp(m->catalog_mode, "direct") == 0;
         if (m->catalog_mode && !direct && strcmp(m->catalog_mode, "crawler") != 0)
             return sl_seterr(err, errlen,
@@ -494,11 +566,18 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err, size_t
                 goto nomem;
         }
     }
-    if ((bit & B_W) && m->nglue_tables) {
+    if ((bit & CRW) && m->nglue_tables) {
         if (!(arr = cJSON_AddArrayToObject(root, "glue_tables")))
             goto nomem;
         for (i = 0; i < m->nglue_tables; i++)
             if (!cJSON_AddItemToArray(arr, cJSON_CreateString(m->glue_tables[i])))
+                goto nomem;
+    }
+    for (i = 0; (bit & B_H) && i < SL_ARRAY_LEN(afields); i++) {
+        if (!(arr = cJSON_AddArrayToObject(root, afields[i].name)))
+            goto nomem;
+        for (size_t j = 0; j < can_(m, &afields[i]); j++)
+            if (!cJSON_AddItemToArray(arr, cJSON_CreateString(cap_(m, &afields[i])[j])))
                 goto nomem;
     }
     if ((bit & B_F) && m->input_json) {
@@ -653,10 +732,10 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
         sl_seterr(err, errlen, "message: missing type");
         goto out;
     }
-    for (t = SL_MSG_SNAPSHOT; t <= SL_MSG_DEAD_LETTER; t++)
+    for (t = SL_MSG_SNAPSHOT; t <= SL_MSG_SHARED; t++)
         if (strcmp(v->valuestring, type_names[t]) == 0)
             break;
-    if (t > SL_MSG_DEAD_LETTER) {
+    if (t > SL_MSG_SHARED) {
         sl_seterr(err, errlen, "message: unknown type \"%.64s\"", v->valuestring);
         goto out;
     }
@@ -736,7 +815,30 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
                 goto nomem;
         }
     }
-    if (bit & B_W) {
+    for (size_t a = 0; (bit & B_H) && a < SL_ARRAY_LEN(afields); a++) {
+        char ***to = ap_(&m, &afields[a]);
+        size_t *n = an_(&m, &afields[a]);
+        v = cJSON_GetObjectItemCaseSensitive(root, afields[a].name);
+        if (v && !cJSON_IsArray(v)) {
+            sl_seterr(err, errlen, "shared message: %s is not an array", afields[a].name);
+            goto out;
+        }
+        if (cJSON_GetArraySize(v) > 0 &&
+            !(*to = calloc((size_t)cJSON_GetArraySize(v), sizeof(**to))))
+            goto nomem;
+        cJSON_ArrayForEach(it, v)
+        {
+            if (!cJSON_IsString(it)) {
+                sl_seterr(err, errlen, "shared message: %s[%zu] is not a string", afields[a].name,
+                          *n);
+                goto out;
+            }
+            if (!((*to)[*n] = strdup(it->valuestring)))
+                goto nomem;
+            (*n)++;
+        }
+    }
+    if (bit & CRW) {
         v = cJSON_GetObjectItemCaseSensitive(root, "glue_tables");
         if (v && !cJSON_IsArray(v)) {
             sl_seterr(err, errlen, "crawled message: glue_tables is not an array");

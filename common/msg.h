@@ -13,6 +13,7 @@
  *   exported    export   -> copy     topic `exports`,   key = cluster
  *   copied      copy     -> crawl    topic `copies`,    key = cluster
  *   crawled     crawl    -> share    topic `crawls`,    key = cluster
+ *   shared      share    (last)     topic `shares`,    key = cluster
  *   failure     any stage            topic `failures`,  key = cluster (or none)
  *   dead_letter any stage/producer   topic `dlq`,       key = the original key
  *
@@ -42,7 +43,8 @@ typedef enum sl_msg_type {
     SL_MSG_COPIED,
     SL_MSG_CRAWLED,
     SL_MSG_FAILURE,
-    SL_MSG_DEAD_LETTER
+    SL_MSG_DEAD_LETTER,
+    SL_MSG_SHARED /* last so the other types keep their numbers */
 } sl_msg_type;
 
 typedef struct sl_msg_table_failure {
@@ -101,6 +103,19 @@ typedef struct sl_msg {
     size_t nglue_tables;
     long long glue_tables_total; /* direct: tables registered; more than nglue_tables when the
                                     list was cut to keep the message bounded; optional */
+
+    /* shared (carries the crawled fields; glue_database required): what the share stage did */
+    char *shared_at;          /* RFC 3339; required */
+    long long share_created;  /* plan counts of the run's first plan: LF-Tags, filters, grants */
+    long long share_updated;  /* tags set, tag values added, filters updated */
+    long long share_removed;  /* revokes and filter deletes (prune) */
+    long long share_drift;    /* drift left alone at the end */
+    long long tables_shared;  /* tables shared (tag or filter) */
+    long long tables_private; /* tables not shared (private, or no rule) */
+    char **shared_tables;     /* names of the tables shared, sorted; nshared_tables (capped) */
+    size_t nshared_tables;
+    char **share_changes; /* the first plan's lines ("+ grant ..."); nshare_changes (capped) */
+    size_t nshare_changes;
 
     /* failure: stage, error_message, failed_at required; the rest optional */
     char *stage;      /* "producer" | "export" | "copy" | "crawl" | "share" ... */

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "creds.h"
 #include "ctl_retention.h"
+#include "ctl_share.h"
 #include "ledger.h"
 #include "log.h"
 #include "pg.h"
@@ -340,6 +341,8 @@ int main(int argc, char **argv)
     /* retention reads its own table (no PostgreSQL settings). */
     if (strcmp(argv[1], "retention") == 0)
         return ctl_retention_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "share") == 0)
+        return ctl_share_main(argc - 2, argv + 2);
     lake = strcmp(argv[1], "lake") == 0;
     if (strcmp(argv[1], "runs") != 0 && !(lake && argc == 2)) {
         usage(stderr, argv[0]);

@@ -14,9 +14,12 @@ The three EventBridge "Automated cluster snapshot created" events (plus a duplic
 moto's EventBridge, PutEvents -> a rule with the seed's pattern -> its SQS queue, as in
 production (a malformed body is sent to the queue directly, to show the dead-letter topic);
 the producer in sqs mode drains the queue and is stopped with SIGTERM; one worker per stage
-(export, copy, crawl) does the rest; the crawl worker registers orders with its Glue crawler and
-events directly from the export's schema metadata (CATALOG_DIRECT_CLUSTERS, no crawler run),
-and prints which mode registered each. The demo then prints the run ledger,
+(export, copy, crawl, share) does the rest; the crawl worker registers orders with its Glue
+crawler and events directly from the export's schema metadata (CATALOG_DIRECT_CLUSTERS, no
+crawler run), and prints which mode registered each. The share worker applies a demo policy
+(sessions private, customers through a data cells filter that withholds `email`, the rest
+through the public LF-Tag) in the stand-in's Lake Formation; the demo prints each run's share
+summary and ends with `snaplakectl share plan` reporting no changes. The demo then prints the run ledger,
 the failure message, the lake layout and the query check (pyarrow reads every Parquet file of
 the lake back: "N rows in M partitions, 0 duplicates" per cluster), and exits non-zero unless
 two runs were crawled with every row of their exports in the lake exactly once (and nothing of
@@ -42,6 +45,7 @@ LOGS = os.path.join(ROOT, ".stack", "logs")
 # has moved (no ledger transition, no new object in the lake) for STALL_S, or after CAP_S.
 STALL_S = 180
 CAP_S = 1800
+ANALYTICS = "444455556666"   # the analytics account the policy shares with
 FAIL_CAUSE = ("The IAM role arn:aws:iam::123456789012:role/snaplake-export does not have "
               "kms:GenerateDataKey on the export key")
 
@@ -147,6 +151,16 @@ def query_check(s3, export_bucket, lake_bucket, runs, layouts):
     return problems
 
 
+def settled(st, c):
+    """The run's last stage ended: a failed stage before share, or share itself."""
+    for stage in ("export", "copy", "crawl", "share"):
+        if st.get((c["run_id"], stage)) == "failed":
+            return True
+        if st.get((c["run_id"], stage)) != "succeeded":
+            return False
+    return True
+
+
 def main():
     tag = uuid.uuid4().hex[:6]
     prefix = "demo-%s." % tag
@@ -173,7 +187,9 @@ def main():
             orders["cluster"]: {"convention": "current", "databases": {
                 "shop": {"public.orders": {"files": 3, "partitions": 2},
                          "public.order_items": {"files": 2, "partitions": 3},
-                         "public.customers": {"files": 2, "partitions": 1}}}},
+                         "public.customers": {"files": 2, "partitions": 1, "columns": [
+                             "id:bigint", "name:varchar(64)", "email:varchar(128)",
+                             "country:varchar(2)", "created_at:timestamp"]}}}},
             events["cluster"]: {"convention": "previous", "databases": {
                 "tracking": {"public.page_views": {"files": 1200, "partitions": 1},
                              "public.clicks": {"files": 800, "partitions": 1},
@@ -246,12 +262,37 @@ def main():
     say("   published %s, duplicates %s, dead-lettered %s"
         % (s.get("published"), s.get("duplicates"), s.get("dead_lettered")))
 
-    say("-- workers: export, copy, crawl (one each; the crawl worker runs the crawler for %s "
-        "and registers %s directly, CATALOG_DIRECT_CLUSTERS)" % (orders["cluster"],
-                                                                 events["cluster"]))
+    # The share policy (docs/share-policy.md): the database private, sessions kept private,
+    # customers shared through a data cells filter without its email column, the rest through
+    # the public tag, to the analytics account.
+    share_policy = {
+        "version": 1,
+        "tags": {"confidential": ["sensitive", "private", "public"]},
+        "database": {"name": db, "tags": {"confidential": "private"}},
+        "tables": [
+            {"match": "*.public_sessions", "private": True},
+            {"match": "*.public_customers", "filter": {
+                "name": "snaplake_{table}_no_email",
+                "include": ["id", "name", "country", "created_at"]}},
+            {"match": "*", "tags": {"confidential": "public"}}],
+        "grants": [
+            {"principal": ANALYTICS, "tags": {"confidential": ["public"]},
+             "permissions": ["SELECT", "DESCRIBE"]},
+            {"principal": ANALYTICS, "filters": ["*"], "permissions": ["SELECT"],
+             "grant_option": True}],
+        "sensitive_columns": ["*email*", "*phone*", "*password*", "*token*"]}
+    policy_file = os.path.join(LOGS, "demo-share-policy-%s.json" % tag)
+    os.makedirs(LOGS, exist_ok=True)
+    with open(policy_file, "w") as f:
+        json.dump(share_policy, f, indent=1)
+    env["SHARE_POLICY_FILE"] = policy_file
+
+    say("-- workers: export, copy, crawl, share (one each; the crawl worker runs the crawler "
+        "for %s and registers %s directly, CATALOG_DIRECT_CLUSTERS; the share worker applies "
+        "%s)" % (orders["cluster"], events["cluster"], os.path.relpath(policy_file, ROOT)))
     workers = {}
     t_start = time.time()
-    for stage in ("export", "copy", "crawl"):
+    for stage in ("export", "copy", "crawl", "share"):
         log = open(os.path.join(LOGS, "demo-%s.log" % stage), "wb")
         # One crawl worker, two modes: the way a deployment moves cluster by cluster from
         # the crawler to direct registration, into the same Glue database.
@@ -271,8 +312,7 @@ def main():
         rows = psql("SELECT run_id, stage, status FROM snaplake_stage_runs"
                     " WHERE run_id IN (%s)" % ids_sql)
         st = {(r[0], r[1]): r[2] for r in rows}
-        done = (st.get((orders["run_id"], "crawl")) in ("succeeded", "failed") and
-                st.get((events["run_id"], "crawl")) in ("succeeded", "failed") and
+        done = (settled(st, orders) and settled(st, events) and
                 st.get((billing["run_id"], "export")) in ("succeeded", "failed"))
         if done:
             break
@@ -327,6 +367,25 @@ def main():
     names = [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]]
     say("   Glue %s: %d tables, %d duplicates" % (db, len(names), len(names) - len(set(names))))
 
+    shared = read_topic(prefix + "shares", 2, 15)
+    for m in sorted(shared, key=lambda m: m["shared_at"]):   # in the order they ran
+        say("-- shared: %s  Glue %s: %d tables shared (%s), %d private; %d created, "
+            "%d updated, %d removed, %d drift"
+            % (m["cluster"], m["glue_database"], m["tables_shared"],
+               ", ".join(m.get("shared_tables", [])), m["tables_private"], m["share_created"],
+               m["share_updated"], m["share_removed"], m["share_drift"]))
+        for line in m.get("share_changes") or ["(no changes: Lake Formation already showed "
+                                               "the policy)"]:
+            say("   %s" % line)
+    say("\n-- snaplakectl share plan (after both runs)")
+    plans = []
+    for c in (orders, events):
+        r = subprocess.run([os.path.join(BIN, "snaplakectl"), "share", "plan", "--cluster",
+                            c["cluster"]], env=env, capture_output=True, text=True)
+        sys.stdout.write(r.stdout)
+        sys.stderr.write(r.stderr)
+        plans.append((c["cluster"], r.returncode, r.stdout))
+
     say("\n-- lake layout (snaplakectl lake)")
     subprocess.run([os.path.join(BIN, "snaplakectl"), "lake"], env=env, check=True)
 
@@ -338,7 +397,7 @@ def main():
                                            "snaplake_stage_runs WHERE run_id IN (%s)" % ids_sql)}
     problems = []
     for c in (orders, events):
-        for stage in ("export", "copy", "crawl"):
+        for stage in ("export", "copy", "crawl", "share"):
             if st.get((c["run_id"], stage)) != "succeeded":
                 problems.append("%s %s is %s" % (c["cluster"], stage,
                                                  st.get((c["run_id"], stage))))
@@ -350,6 +409,11 @@ def main():
         problems.append("%d crawled messages, expected 2" % len(crawled))
     if modes != {orders["cluster"]: "crawler", events["cluster"]: "direct"}:
         problems.append("catalog modes %s, expected orders crawler, events direct" % modes)
+    if len(shared) != 2:
+        problems.append("%d shared messages, expected 2" % len(shared))
+    for cluster, rc, out in plans:
+        if rc != 0 or "No changes." not in out:
+            problems.append("share plan for %s: exit %d, %r" % (cluster, rc, out[-300:]))
     if len(names) != len(set(names)):
         problems.append("duplicate Glue tables: %s" % sorted(names))
     problems += query
@@ -357,8 +421,8 @@ def main():
         problems.append("a worker did not stop cleanly: %s" % codes)
     if problems:
         sys.exit("demo: unexpected outcome:\n  " + "\n  ".join(problems))
-    say("\ndemo: ok (orders and events crawled, every lake row read back once, billing "
-        "failed at export with AWS's cause)")
+    say("\ndemo: ok (orders and events crawled and shared, share plan clean, every lake row "
+        "read back once, billing failed at export with AWS's cause)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 #
 # Builds the binaries, starts the local stack (Kafka, PostgreSQL, moto with signature checking,
 # the AWS stand-in), then scripts/demo.py creates three Aurora clusters with automated
-# snapshots, runs the producer and one worker per stage, and prints each run's stages with
+# snapshots, runs the producer and one worker per stage (share included), and prints each run's
+# share summary and stages with
 # their durations and outcomes and a summary of the lake. The stack is left running for a
 # look around (`scripts/stack.sh stop` ends it). Exit status 0 only when every run ended the
 # way the demo expects.

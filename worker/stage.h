@@ -99,6 +99,10 @@ typedef struct sl_stage {
     /* Optional: called once per loop turn (e.g. to refresh shared state). May be NULL. */
     void (*tick)(struct sl_worker *w, void *ctx);
     void (*cleanup)(struct sl_worker *w, void *ctx);
+    /* Optional: checks what the table cannot (the share policy file), given the stage's table
+       loaded into a scratch struct; appends every error to err and returns -1, else 0. Runs
+       with the configuration checks, so a bad value exits 2 before anything connects. */
+    int (*check)(const void *cfg, char *err, size_t errlen);
 } sl_stage;
 
 /*
@@ -168,5 +172,6 @@ static inline int sl_stage_retry_note(int *consecutive, int failed, long long ma
 extern const sl_stage sl_stage_export;
 extern const sl_stage sl_stage_copy;
 extern const sl_stage sl_stage_crawl;
+extern const sl_stage sl_stage_share;
 
 #endif /* SL_STAGE_H */

@@ -1184,8 +1184,11 @@ static int check_stage_cfg(const sl_stage *s, char *err, size_t errlen)
     if (!scratch)
         return sl_seterr(err, errlen, "out of memory");
     rc = sl_config_load(s->cfg_opts, s->ncfg_opts, scratch, NULL, NULL, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
+        if (s->check)
+            rc = s->check(scratch, err, errlen);
         sl_config_cleanup(s->cfg_opts, s->ncfg_opts, scratch);
+    }
     free(scratch);
     return rc;
 }

@@ -73,7 +73,7 @@ ACCOUNT = "123456789012"
 STACK_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE",
               "MOTO_ENDPOINT", "STANDIN_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID",
               "AWS_SECRET_ACCESS_KEY")
-TOPIC_STAGES = ("snapshots", "exports", "copies", "crawls", "failures", "dlq")
+TOPIC_STAGES = ("snapshots", "exports", "copies", "crawls", "shares", "failures", "dlq")
 
 
 def require_stack():

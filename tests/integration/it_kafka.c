@@ -72,12 +72,12 @@ static void test_create_topics_idempotent(void)
     }
 }
 
-/* The six pipeline topics come out of one call, with the asked partitions; a bad prefix is
+/* The seven pipeline topics come out of one call, with the asked partitions; a bad prefix is
    refused before any broker call. */
 static void test_create_pipeline_topics(void)
 {
-    static const char *const stages[] = {"snapshots", "exports",  "copies",
-                                         "crawls",    "failures", "dlq"};
+    static const char *const stages[] = {"snapshots", "exports",  "copies", "crawls",
+                                         "shares",    "failures", "dlq"};
     char prefix[192], err[SL_ERRLEN];
     sl_kafka_topic_opts o = {.prefix = prefix, .create = 1, .partitions = 3, .replication = 1};
     sl_kafka_topic_opts bad = {.prefix = "no spaces allowed.", .partitions = 1, .replication = 1};
@@ -98,7 +98,7 @@ static void test_create_pipeline_topics(void)
     CHECK(rk != NULL);
     /* CreateTopics answers before every broker's metadata cache has the topics: look again
        for up to 10 s. */
-    for (long long until = sl_mono_ms() + 10000; found < 6 && sl_mono_ms() < until;) {
+    for (long long until = sl_mono_ms() + 10000; found < 7 && sl_mono_ms() < until;) {
         found = 0;
         if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
@@ -110,13 +110,13 @@ static void test_create_pipeline_topics(void)
                     found++;
             }
         rd_kafka_metadata_destroy(md);
-        if (found < 6) {
+        if (found < 7) {
             struct timespec ts = {0, 200 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
     }
     rd_kafka_destroy(rk);
-    CHECK_INT(found, 6);
+    CHECK_INT(found, 7);
 }
 
 static void test_produce_20_sync(void)

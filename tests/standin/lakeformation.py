@@ -682,8 +682,11 @@ class LakeFormation:
         with self.lock:
             items = []
             for k, f in sorted(self.filters.items()):
+                # A TableResource names one table, or every table of the database with
+                # TableWildcard (then it has no Name).
                 if t and (k[0] != self._catalog(t.get("CatalogId")) or
-                          k[1] != t["DatabaseName"] or k[2] != t["Name"]):
+                          k[1] != t["DatabaseName"] or
+                          ("TableWildcard" not in t and k[2] != t.get("Name"))):
                     continue
                 items.append(copy.deepcopy(f))
         page, nxt = _page(items, req)

@@ -424,11 +424,65 @@ static void test_crawled_catalog_mode(void)
     }
 }
 
+/* shared: the crawled fields plus the share stage's counts and lists; a round trip keeps the
+   lists, glue_database and the counts are required, a list of the wrong shape is refused. */
+static void test_shared_message(void)
+{
+    sl_msg m, back, copy;
+    char *json = NULL, err[SL_ERRLEN];
+
+    fill_run(&m, SL_MSG_SHARED);
+    m.glue_database = strdup("snaplake_orders");
+    m.shared_at = strdup("2024-01-02T03:50:00.000Z");
+    m.share_created = 3;
+    m.share_updated = 2;
+    m.tables_shared = 2;
+    m.tables_private = 1;
+    m.nshared_tables = 2;
+    m.shared_tables = calloc(2, sizeof(char *));
+    m.shared_tables[0] = strdup("public_orders");
+    m.shared_tables[1] = strdup("public_users");
+    m.nshare_changes = 1;
+    m.share_changes = calloc(1, sizeof(char *));
+    m.share_changes[0] = strdup("+ grant 444455556666 SELECT on LFTagPolicy TABLE (c=public)");
+    CHECK_INT(roundtrip(&m, &back, &json), 0);
+    CHECK(sl_msg_equal(&m, &back));
+    CHECK(strstr(json, "\"type\":\"shared\"") != NULL);
+    CHECK(strstr(json, "\"shared_tables\":[\"public_orders\",\"public_users\"]") != NULL);
+    CHECK(strstr(json, "\"crawl_status\":\"SUCCEEDED\"") != NULL);
+    CHECK_STR(sl_msg_default_topic(SL_MSG_SHARED), "shares");
+    CHECK_INT(sl_msg_copy(&copy, &m, err, sizeof(err)), 0);
+    CHECK(sl_msg_equal(&copy, &m));
+    free(copy.shared_tables[1]);
+    copy.shared_tables[1] = strdup("other");
+    CHECK(!sl_msg_equal(&copy, &m));
+    sl_msg_cleanup(&copy);
+    sl_msg_cleanup(&back);
+    free(json);
+    json = NULL;
+    free(m.glue_database);
+    m.glue_database = NULL;
+    CHECK_INT(sl_msg_encode(&m, &json, NULL, err, sizeof(err)), -1);
+    CHECK(strstr(err, "missing glue_database") != NULL);
+    sl_msg_cleanup(&m);
+    {
+        static const char bad[] =
+            "{\"v\":1,\"type\":\"shared\",\"run_id\":\"r\",\"shared_tables\":[1]}";
+        CHECK_INT(sl_msg_decode(bad, sizeof(bad) - 1, &back, err, sizeof(err)), -1);
+    }
+}
+
 static const sl_test tests[] = {
-    SL_TEST(test_crawled_catalog_mode),       SL_TEST(test_stage_round_trips),
-    SL_TEST(test_snapshot_wire_format),       SL_TEST(test_decode_rejects_table),
-    SL_TEST(test_copied_field_types),         SL_TEST(test_failure_embeds_input),
-    SL_TEST(test_dead_letter_encodings),      SL_TEST(test_dead_letter_unknown_position_and_cap),
-    SL_TEST(test_encode_rejects_bad_structs), SL_TEST(test_format_time),
+    SL_TEST(test_shared_message),
+    SL_TEST(test_crawled_catalog_mode),
+    SL_TEST(test_stage_round_trips),
+    SL_TEST(test_snapshot_wire_format),
+    SL_TEST(test_decode_rejects_table),
+    SL_TEST(test_copied_field_types),
+    SL_TEST(test_failure_embeds_input),
+    SL_TEST(test_dead_letter_encodings),
+    SL_TEST(test_dead_letter_unknown_position_and_cap),
+    SL_TEST(test_encode_rejects_bad_structs),
+    SL_TEST(test_format_time),
 };
 SL_TEST_MAIN(tests)
