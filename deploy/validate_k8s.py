@@ -22,12 +22,13 @@ PASS/FAIL line each:
                     names expected of it (PENDING below)
   k8s-metrics       every snaplake_* series the alerts and the Grafana dashboard use is a metric
                     family of worker/worker_metrics.c (histograms with _bucket/_sum/_count)
+  k8s-promql        every expression of the alerts and the dashboard parses (promql-parser, a
+                    port of Prometheus's own parser, from TOOLS_DIR/py)
   k8s-exit-codes    the CronJobs' podFailurePolicy FailJob codes are what the binaries return for
                     a configuration error: run with a bad setting, nothing reachable, they must
                     exit with a listed code (2)
 --self-test plants one error of each kind in a copy (PLANTED) and each must make its check fail.
 """
-import copy
 import glob
 import json
 import os
@@ -92,14 +93,15 @@ def check_kubeconform(d, tools, files=None):
     kc = os.path.join(tools, "bin", "kubeconform")
     schemas = os.path.join(tools, "schemas")
     versions = sorted(v[1:].split("-")[0] for v in os.listdir(os.path.join(schemas, "kubernetes")))
-    files = files or sorted(glob.glob(os.path.join(d, "*.yaml")))
+    s = {}
     for v in versions:
         p = subprocess.run(
             [kc, "-strict", "-summary", "-output", "json", "-kubernetes-version", v,
              "-schema-location", os.path.join(schemas, "kubernetes"),
              "-schema-location",
              os.path.join(schemas, "crds", "{{ .Group }}", "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"),
-             *files], capture_output=True, text=True, timeout=120)
+             *(files or sorted(glob.glob(os.path.join(d, "*.yaml"))))],
+            capture_output=True, text=True, timeout=120)
         try:
             out = json.loads(p.stdout)
         except ValueError:
@@ -111,8 +113,19 @@ def check_kubeconform(d, tools, files=None):
         s = out.get("summary", {})
         if not errs and (p.returncode != 0 or s.get("valid", 0) == 0):
             errs.append(f"[{v}] kubeconform exit {p.returncode}: {p.stdout[-300:]} {p.stderr[-300:]}")
-    check_kubeconform.summary = f"{s.get('valid', 0)} resources, Kubernetes {', '.join(versions)}"
+    if files is None:
+        check_kubeconform.summary = f"{s.get('valid', 0)} resources, Kubernetes {', '.join(versions)}"
     return errs
+
+
+def check_stale(d, tools, stale):
+    """The old recipe's output must be refused, for its ConfigMap."""
+    if not os.path.isfile(stale) or "kind: ConfigMap" not in open(stale).read():
+        return [f"{stale}: no rendered ConfigMap to try"]
+    errs = check_kubeconform(d, tools, [stale])
+    if not any("ConfigMap snaplake-config" in e and "string" in e for e in errs):
+        return ["`kubectl kustomize | envsubst` gave a ConfigMap kubeconform accepts: " + "; ".join(errs)]
+    return []
 
 
 def deployments(docs):
@@ -180,14 +193,35 @@ def metric_families():
     return fams
 
 
-def used_metrics(docs, dashboard):
-    texts = [r["expr"] for pr in kinds(docs, "PrometheusRule") for g in pr["spec"]["groups"]
-             for r in g["rules"]]
+def expressions(docs, dashboard):
+    """[(where, PromQL)] of the alert rules and the dashboard's panels."""
+    out = [(f"alert {r.get('alert', r.get('record'))}", r["expr"])
+           for pr in kinds(docs, "PrometheusRule") for g in pr["spec"]["groups"] for r in g["rules"]]
     with open(dashboard) as fh:
         dash = json.load(fh)
     for p in dash.get("panels", []):
-        texts += [t.get("expr", "") for t in p.get("targets", [])]
+        out += [(f"panel {p.get('title')}", t["expr"]) for t in p.get("targets", []) if t.get("expr")]
+    return out
+
+
+def used_metrics(docs, dashboard):
+    texts = [e for _, e in expressions(docs, dashboard)]
     return set(re.findall(r"\bsnaplake_[a-z0-9_]+", "\n".join(texts))), len(texts)
+
+
+def check_promql(docs, tools, dashboard=DASHBOARD):
+    sys.path.insert(0, os.path.join(tools, "py"))
+    try:
+        import promql_parser
+    except ImportError as e:
+        return [f"no promql-parser in {tools}/py ({e}; scripts/bootstrap.sh installs it)"]
+    errs = []
+    for where, expr in expressions(docs, dashboard):
+        try:
+            promql_parser.parse(expr)
+        except ValueError as e:
+            errs.append(f"{where}: {e}")
+    return errs
 
 
 def check_metrics(docs, dashboard=DASHBOARD):
@@ -240,11 +274,11 @@ def run_checks(d, tools, bins, stale=None, dashboard=DASHBOARD, only=None):
     worker, producer, ctl = bins
     helpinfo = worker_stages(run_help(worker)) if only in (None, "k8s-keda", "k8s-settings") else None
     checks = [("k8s-kubeconform", lambda: check_kubeconform(d, tools)),
-              ("k8s-stale-recipe", lambda: [] if check_kubeconform(d, tools, [stale])
-               else ["`kubectl kustomize | envsubst` output passed"]),
+              ("k8s-stale-recipe", lambda: check_stale(d, tools, stale)),
               ("k8s-keda", lambda: check_keda(docs, helpinfo)),
               ("k8s-settings", lambda: check_settings(docs, helpinfo)),
               ("k8s-metrics", lambda: check_metrics(docs, dashboard)),
+              ("k8s-promql", lambda: check_promql(docs, tools, dashboard)),
               ("k8s-exit-codes", lambda: check_exit_codes(docs, producer, ctl))]
     return [(name, fn()) for name, fn in checks
             if (only is None or name == only) and (name != "k8s-stale-recipe" or stale)]
@@ -314,24 +348,38 @@ PLANTED = [
      edit("alerts.yaml", "PrometheusRule",
           lambda r: r["spec"]["groups"][0]["rules"][0].update(expr="sum(snaplake_runs_failed_total) > 0"))),
     ("a dashboard panel on a metric no worker exports", "k8s-metrics", dash_edit),
+    ("an alert expression that does not parse (unclosed parenthesis)", "k8s-promql",
+     edit("alerts.yaml", "PrometheusRule",
+          lambda r: r["spec"]["groups"][1]["rules"][0].update(expr="sum(rate(snaplake_consumer_lag[5m]) > 0"))),
     ("CronJob FailJob on an exit code the producer never returns (3)", "k8s-exit-codes",
      edit("producer-cronjob.yaml", "CronJob",
           lambda c: c["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"].update(values=[3]))),
 ]
 
 
+def control(d):
+    """Every file the mutations touch, re-written unchanged: so a planted error is caught for
+    itself, not for what the YAML round trip does."""
+    for f in sorted(glob.glob(os.path.join(d, "*.yaml"))):
+        for kind in {x["kind"] for x in yaml.safe_load_all(open(f)) if x}:
+            edit(os.path.basename(f), kind, lambda x: None)(d)
+
+
 def self_test(d, tools, bins):
     res = []
-    for kind, check, mutate in PLANTED:
+    for kind, check, mutate in [("control: every file re-written unchanged", None, control)] + PLANTED:
         tmp = tempfile.mkdtemp(prefix="snaplake-k8s-planted.")
         try:
             work = os.path.join(tmp, "k8s")
             shutil.copytree(d, work)
             mutate(work)
             dash = os.path.join(work, "dashboard.json")
-            got = dict(run_checks(work, tools, bins, only=check,
-                                  dashboard=dash if os.path.exists(dash) else DASHBOARD))
-            caught = bool(got.get(check))
+            got = run_checks(work, tools, bins, only=check,
+                             dashboard=dash if os.path.exists(dash) else DASHBOARD)
+            if check is None:
+                res.append((f"self-test: {kind}", [f"{n}: {e}" for n, e in got if e]))
+                continue
+            caught = bool(dict(got).get(check))
             res.append((f"self-test: {kind} -> {check}", [] if caught else ["not caught"]))
         finally:
             shutil.rmtree(tmp)

@@ -18,7 +18,8 @@
 #      CRD YAMLs come from the KEDA and Prometheus Operator Go modules; the Kubernetes schemas
 #      from the kubernetes-validate wheel (downloaded, not installed). scripts/k8s_schemas.py
 #      makes their refs local and converts the CRDs. Also the Compose Specification's schema
-#      (compose-go module) for the docker-compose.yml check.
+#      (compose-go module) for the docker-compose.yml check, and promql-parser (PyPI, into
+#      $SL_K8S_TOOLS/py) for the alerts' and the dashboard's expressions.
 # Runs as root on Debian (CI does); as another user it uses `sudo -n` for apt if it can.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -167,10 +168,13 @@ if [[ ! -f "$SL_K8S_TOOLS/.complete" ]]; then
     composedir="$(go_module_dir "github.com/compose-spec/compose-go/v2@$SL_COMPOSE_GO_VERSION")" ||
         sl_die "cannot download the compose-go module (the Compose Specification schema)"
     cp "$composedir/schema/compose-spec.json" "$k8stmp/schemas/compose-spec.json"
+    "$SL_VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+        --target "$k8stmp/py" "promql-parser==$SL_PROMQL_PARSER_VERSION" >"$k8stmp/pip.log" 2>&1 ||
+        { cat "$k8stmp/pip.log" >&2; sl_die "cannot install promql-parser"; }
     # Publish whole or not at all, like the Kafka jars.
     rm -rf "$SL_K8S_TOOLS"
     mkdir -p "$SL_K8S_TOOLS"
-    mv "$k8stmp/bin" "$k8stmp/schemas" "$SL_K8S_TOOLS/"
+    mv "$k8stmp/bin" "$k8stmp/schemas" "$k8stmp/py" "$SL_K8S_TOOLS/"
     touch "$SL_K8S_TOOLS/.complete"
     rm -rf "$k8stmp"
 fi

@@ -23,8 +23,11 @@ SL_KEDA_VERSION=v2.16.1
 SL_PROM_OPERATOR_VERSION=v0.85.0
 SL_K8S_VALIDATE_VERSION=1.37.0
 SL_COMPOSE_GO_VERSION=v2.16.2
+# promql-parser (PyPI: a port of Prometheus's own PromQL parser) parses the alert and dashboard
+# expressions; installed into SL_K8S_TOOLS/py, not the project venv.
+SL_PROMQL_PARSER_VERSION=0.11.0
 SL_K8S_VERSIONS=1.29.0,1.33.0
-SL_K8S_TOOLS="$SL_CACHE_DIR/k8s-tools-kubeconform-$SL_KUBECONFORM_VERSION-keda-$SL_KEDA_VERSION-promop-$SL_PROM_OPERATOR_VERSION-kv-$SL_K8S_VALIDATE_VERSION-compose-$SL_COMPOSE_GO_VERSION"
+SL_K8S_TOOLS="$SL_CACHE_DIR/k8s-tools-kubeconform-$SL_KUBECONFORM_VERSION-keda-$SL_KEDA_VERSION-promop-$SL_PROM_OPERATOR_VERSION-kv-$SL_K8S_VALIDATE_VERSION-compose-$SL_COMPOSE_GO_VERSION-promql-$SL_PROMQL_PARSER_VERSION"
 
 sl_say() { printf '%s\n' "$*"; }
 sl_warn() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
