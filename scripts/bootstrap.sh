@@ -11,6 +11,15 @@
 #   3. The Kafka broker jars (org.apache.kafka:kafka_2.13, pinned in scripts/lib.sh) copied once
 #      from Maven Central into ${SL_CACHE_DIR:-$HOME/.cache/snaplake}/kafka-<version>/libs,
 #      outside the checkout so fresh clones reuse them.
+#   4. kubeconform and the JSON schemas it validates deploy/k8s against (pins in scripts/lib.sh),
+#      into $SL_K8S_TOOLS, also outside the checkout; deploy/validate.sh --fast then needs no
+#      network. kubeconform is built from its Go module (`go install`, or, when the proxy's
+#      version lookup fails, `go mod download` + `go build` in the downloaded module); the
+#      CRD YAMLs come from the KEDA and Prometheus Operator Go modules; the Kubernetes schemas
+#      from the kubernetes-validate wheel (downloaded, not installed). scripts/k8s_schemas.py
+#      makes their refs local and converts the CRDs. Also the Compose Specification's schema
+#      (compose-go module) for the docker-compose.yml check, and promql-parser (PyPI, into
+#      $SL_K8S_TOOLS/py) for the alerts' and the dashboard's expressions.
 # Runs as root on Debian (CI does); as another user it uses `sudo -n` for apt if it can.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -117,4 +126,55 @@ EOF
     rm -rf "$SL_KAFKA_LIBS"
     mv "$work/libs" "$SL_KAFKA_LIBS"
     touch "$SL_KAFKA_LIBS/.complete"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. kubeconform and its schemas (deploy/validate.sh, k8s-kubeconform)
+# ---------------------------------------------------------------------------------------------
+# go_module_dir MODULE@VERSION: the module's directory in the module cache, downloading it
+# through the Go module proxy if needed.
+go_module_dir() {
+    go mod download -json "$1" | "$SL_VENV/bin/python" -c \
+        'import json,sys; d=json.load(sys.stdin); sys.exit(d.get("Error")) if d.get("Error") else print(d["Dir"])'
+}
+
+if [[ ! -f "$SL_K8S_TOOLS/.complete" ]]; then
+    command -v go >/dev/null 2>&1 || sl_die "no go toolchain: it builds kubeconform (deploy/validate.sh)"
+    sl_say "bootstrap: kubeconform $SL_KUBECONFORM_VERSION and the Kubernetes/KEDA/Prometheus Operator schemas into $SL_K8S_TOOLS"
+    k8stmp="$(mktemp -d)"
+    kclog="$k8stmp/go.log"
+    mkdir -p "$k8stmp/bin"
+    if ! GOBIN="$k8stmp/bin" go install \
+        "github.com/yannh/kubeconform/cmd/kubeconform@$SL_KUBECONFORM_VERSION" >"$kclog" 2>&1; then
+        kcdir="$(go_module_dir "github.com/yannh/kubeconform@$SL_KUBECONFORM_VERSION" 2>>"$kclog")" &&
+            (cd "$kcdir" && go mod download && go build -o "$k8stmp/bin/kubeconform" ./cmd/kubeconform) \
+            >>"$kclog" 2>&1 || { cat "$kclog" >&2; sl_die "cannot build kubeconform"; }
+    fi
+    kedadir="$(go_module_dir "github.com/kedacore/keda/v2@$SL_KEDA_VERSION")" ||
+        sl_die "cannot download the KEDA module (its CRDs)"
+    promdir="$(go_module_dir "github.com/prometheus-operator/prometheus-operator@$SL_PROM_OPERATOR_VERSION")" ||
+        sl_die "cannot download the Prometheus Operator module (its CRDs)"
+    "$SL_VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
+        -d "$k8stmp/wheel" "kubernetes-validate==$SL_K8S_VALIDATE_VERSION" >"$k8stmp/pip.log" 2>&1 ||
+        { cat "$k8stmp/pip.log" >&2; sl_die "cannot download the kubernetes-validate wheel"; }
+    "$SL_VENV/bin/python" "$SL_ROOT/scripts/k8s_schemas.py" "$k8stmp/schemas" \
+        "$(ls "$k8stmp"/wheel/kubernetes_validate-*.whl)" "$SL_K8S_VERSIONS" \
+        "$kedadir/config/crd/bases/keda.sh_scaledobjects.yaml" \
+        "$kedadir/config/crd/bases/keda.sh_triggerauthentications.yaml" \
+        "$promdir/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml" \
+        "$promdir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" \
+        "$promdir/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" ||
+        sl_die "scripts/k8s_schemas.py failed"
+    composedir="$(go_module_dir "github.com/compose-spec/compose-go/v2@$SL_COMPOSE_GO_VERSION")" ||
+        sl_die "cannot download the compose-go module (the Compose Specification schema)"
+    cp "$composedir/schema/compose-spec.json" "$k8stmp/schemas/compose-spec.json"
+    "$SL_VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+        --target "$k8stmp/py" "promql-parser==$SL_PROMQL_PARSER_VERSION" >"$k8stmp/pip.log" 2>&1 ||
+        { cat "$k8stmp/pip.log" >&2; sl_die "cannot install promql-parser"; }
+    # Publish whole or not at all, like the Kafka jars.
+    rm -rf "$SL_K8S_TOOLS"
+    mkdir -p "$SL_K8S_TOOLS"
+    mv "$k8stmp/bin" "$k8stmp/schemas" "$k8stmp/py" "$SL_K8S_TOOLS/"
+    touch "$SL_K8S_TOOLS/.complete"
+    rm -rf "$k8stmp"
 fi

@@ -13,6 +13,22 @@ SL_CACHE_DIR="${SL_CACHE_DIR:-${HOME:-/root}/.cache/snaplake}"
 SL_KAFKA_LIBS="$SL_CACHE_DIR/kafka-$SL_KAFKA_VERSION/libs"
 SL_VENV="$SL_ROOT/.venv"
 
+# The Kubernetes manifests' validator (deploy/validate.sh, k8s-kubeconform) and its schemas,
+# laid out by scripts/bootstrap.sh once into SL_K8S_TOOLS: kubeconform built from its Go
+# module; the Kubernetes API schemas of the kubernetes-validate wheel (PyPI) for
+# SL_K8S_VERSIONS; the CRDs of KEDA and the Prometheus Operator from their Go modules; the
+# Compose Specification's JSON schema from compose-go (what `docker compose` parses with).
+SL_KUBECONFORM_VERSION=v0.7.0
+SL_KEDA_VERSION=v2.16.1
+SL_PROM_OPERATOR_VERSION=v0.85.0
+SL_K8S_VALIDATE_VERSION=1.37.0
+SL_COMPOSE_GO_VERSION=v2.16.2
+# promql-parser (PyPI: a port of Prometheus's own PromQL parser) parses the alert and dashboard
+# expressions; installed into SL_K8S_TOOLS/py, not the project venv.
+SL_PROMQL_PARSER_VERSION=0.11.0
+SL_K8S_VERSIONS=1.29.0,1.33.0
+SL_K8S_TOOLS="$SL_CACHE_DIR/k8s-tools-kubeconform-$SL_KUBECONFORM_VERSION-keda-$SL_KEDA_VERSION-promop-$SL_PROM_OPERATOR_VERSION-kv-$SL_K8S_VALIDATE_VERSION-compose-$SL_COMPOSE_GO_VERSION-promql-$SL_PROMQL_PARSER_VERSION"
+
 sl_say() { printf '%s\n' "$*"; }
 sl_warn() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 sl_die() {

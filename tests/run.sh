@@ -9,7 +9,9 @@
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
 #                 tests/integration/test_*.py from .venv
 #   g. deploy     deploy/validate.sh --fast: the ECS/Scheduler/EventBridge/SQS/Auto Scaling inputs
-#                 against botocore's models and our rules, and its self-test (planted errors);
+#                 against botocore's models and our rules, deploy/k8s through kubeconform
+#                 (Kubernetes, KEDA, Prometheus Operator schemas) and our rules, the image pin,
+#                 docker-compose.yml, and the self-test (planted errors);
 #                 "deploy: N passed, M failed" (the linters and the release build of a full
 #                 deploy/validate.sh stay out: PyPI and minutes)
 #   fmt  scripts/format-check.sh: every tracked *.c/*.h as .clang-format has it (one case)
@@ -371,7 +373,7 @@ if [[ ! -x deploy/validate.sh ]]; then
 elif ((BUILD_OK == 0)); then
     step_skip g "the ASan build failed (the checks read the binaries' --help)"
 else
-    step_begin g "deploy: deploy/validate.sh --fast (AWS request inputs vs botocore's models, self-test)"
+    step_begin g "deploy: deploy/validate.sh --fast (AWS inputs vs botocore, k8s via kubeconform, compose, self-test)"
     mkdir -p "$LOGDIR/deploy"
     run_one deploy-validate "$LOGDIR/deploy/validate.log" \
         env SL_DEPLOY_BIN="$SL_ROOT/build/asan/bin" deploy/validate.sh --fast
