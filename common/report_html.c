@@ -31,12 +31,13 @@ static const char css[] =
     "table{border-collapse:collapse;width:100%;font-size:13px;margin-top:8px}"
     "th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeded;vertical-align:top}"
     "th{background:#fafafa;font-weight:600}"
-    "td.msg{white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,monospace}"
+    "td.t{white-space:nowrap}td.msg{white-space:pre-wrap;word-break:break-word;font-family:ui-"
+    "monospace,monospace}"
     ".pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}"
     ".pill.succeeded{background:#1d8102}.pill.failed{background:#d13212}"
     ".pill.running,.pill.waiting,.pill.queued{background:#0073bb}.pill.interrupted{background:#"
     "879596}"
-    "svg.gantt{display:block;margin:8px 0;background:#fff}"
+    "svg.gantt{display:block;margin:8px 0;background:#fff;max-width:100%;height:auto}"
     "svg .bar.succeeded{fill:#1d8102}svg .bar.failed{fill:#d13212}"
     "svg .bar.running{fill:#0073bb}svg .bar.interrupted{fill:#879596}"
     "svg .wait{fill:url(#hatch)}svg .lane{fill:#f7f8f8}svg .grid{stroke:#d5dbdb}"
@@ -266,7 +267,7 @@ static void timeline(FILE *out, const sl_rh_run *r)
         {
             const sl_tl_event *e = &r->stages[best].events[pos[best]++];
             fmt_time(e->at_ms, ts, sizeof(ts));
-            fprintf(out, "<tr><td>%s</td><td>", ts);
+            fprintf(out, "<tr><td class=\"t\">%s</td><td>", ts);
             sl_rh_escape(out, r->stages[best].stage);
             fprintf(out, "</td><td>%d</td><td><span class=\"pill ", e->attempt);
             sl_rh_escape(out, e->status);
@@ -307,7 +308,7 @@ static size_t failures(FILE *out, const sl_rh_run *runs, size_t n, long long now
                 sl_rh_escape(out, runs[i].run_id);
                 fputs("</a></td><td>", out);
                 sl_rh_escape(out, s->stage);
-                fprintf(out, "</td><td>%d</td><td>%s</td><td>", a[k].attempt, ts);
+                fprintf(out, "</td><td>%d</td><td class=\"t\">%s</td><td>", a[k].attempt, ts);
                 sl_rh_escape(out, a[k].error_code ? a[k].error_code : "(no code)");
                 fputs("</td><td class=\"msg cause\">", out);
                 sl_rh_escape(out, a[k].error_message ? a[k].error_message : "(no message)");
@@ -354,7 +355,9 @@ int sl_rh_write(FILE *out, const sl_rh_run *runs, size_t n, long long now_ms, co
         sl_rh_escape(out, runs[i].run_id);
         fputs("</a></td><td>", out);
         sl_rh_escape(out, runs[i].cluster);
-        fprintf(out, "</td><td><span class=\"pill %s\">%s</span></td><td>%s</td><td>%s</td></tr>\n",
+        fprintf(out,
+                "</td><td><span class=\"pill %s\">%s</span></td><td class=\"t\">%s</td><td>%s</td>"
+                "</tr>\n",
                 run_status(&runs[i]), run_status(&runs[i]), ts, t0 ? d : "-");
     }
     fputs("</table>\n", out);

@@ -104,7 +104,7 @@ static int print_waiting(PGconn *conn, char *err, size_t errlen)
     printf("runs waiting for a slot: %d\n", n);
     if (n)
         printf("  %-44s  %-20s  %-7s  %-20s  %-8s  %s\n", "RUN", "CLUSTER", "ATTEMPT",
-               "WAITING SINCE", "FOR", "TASK");
+               "WAITING SINCE", "FOR (s)", "TASK");
     for (int i = 0; i < n; i++)
         printf("  %-44s  %-20s  %-7s  %-20s  %-8s  %s\n", val(res, i, 0), val(res, i, 1),
                val(res, i, 2), val(res, i, 4), val(res, i, 5), val(res, i, 3));
@@ -135,7 +135,7 @@ static int print_foreign(PGconn *conn, char *err, size_t errlen)
                val(res, 0, 3), val(res, 0, 1), val(res, 0, 0), val(res, 0, 5));
     if (n)
         printf("  %-32s  %-5s  %-4s  %-7s  %-8s  %s\n", "WORKER", "LIMIT", "HELD", "FOREIGN",
-               "DECIDED", "FOREIGN TASKS");
+               "AGO (s)", "FOREIGN TASKS");
     for (int i = 0; i < n; i++)
         printf("  %-32s  %-5s  %-4s  %-7s  %-8s  %s\n", val(res, i, 0), val(res, i, 1),
                val(res, i, 2), val(res, i, 3), val(res, i, 5), val(res, i, 4));
