@@ -300,3 +300,11 @@ def test_report_renders_in_chromium_with_the_failure_cause(ctx, ro_role, tmp_pat
     # Bars, not the legend's 12-pixel swatches or the status pills: long runs of the colour.
     assert longest_run((0xd1, 0x32, 0x12)) > 200, "no failed (red) bar drawn"
     assert longest_run((0x1d, 0x81, 0x02)) > 200, "no succeeded (green) bar drawn"
+
+
+    # An unknown run id fails the command; the page still holds the known run.
+    other = tmp_path / "other.html"
+    rc, out, err = ctl("report", "--html", str(other), ok["run_id"], "no-such-run-%s" % h.uid(),
+                       PGUSER=ro_role["role"])
+    assert rc == 1 and "1 of the 2 run ids given are not in the ledger" in err, (rc, out, err)
+    assert ok["run_id"] in other.read_text() and bad["run_id"] not in other.read_text()
