@@ -129,6 +129,8 @@ def test_slots_show_held_waiting_and_foreign(ctx, ro_role):
         return out2 if (s2["waiting_head"] == "runs waiting for a slot: 0" and
                         not any(a["run_id"] in x for x in s2["held"])) else None
     h.wait_for(b_holds, 60, what="A's slot to be freed and B to stop waiting")
+    h.wait_for(lambda: h.ledger_stage([b["run_id"]], "export").get(b["run_id"], {})
+               .get("status") == "succeeded", 60, what="B to export on the freed slot")
     assert w.stop() == 0
     # A clean stop forgets the worker's admission record ("host:pid").
     assert h.psql_json("SELECT worker FROM snaplake_export_admission WHERE worker LIKE "
