@@ -227,9 +227,19 @@ out:
     return rc;
 }
 
+/* The column heading, once, before the first row (not before an error). */
+static void heading(int *shown)
+{
+    if (*shown)
+        return;
+    printf("%-7s %-28s %-32s %9s %10s %10s %8s\n", "STAGE", "GROUP", "TOPIC", "PARTITION",
+           "COMMITTED", "END", "LAG");
+    *shown = 1;
+}
+
 /* One stage's rows. 0 or -1 with err. */
-static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size_t si, char *err,
-                     size_t errlen)
+static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size_t si, int *shown,
+                     char *err, size_t errlen)
 {
     char topic[256], group[256];
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -243,11 +253,13 @@ static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size
     if (topic_parts(rk, topic, &parts, err, errlen))
         return -1;
     if (!parts) {
+        heading(shown);
         printf("%-7s %-28s %-32s (topic does not exist)\n", stages[si].stage, group, topic);
         return 0;
     }
     if (committed(rk, group, parts, err, errlen))
         goto out;
+    heading(shown);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo = 0, hi = 0, c = parts->elems[i].offset;
         long long lag;
@@ -284,7 +296,7 @@ int ctl_lag_main(int argc, char **argv)
     char err[4096] = "";
     rd_kafka_t *rk = NULL;
     sl_log_level level = SL_LOG_WARN;
-    int rc;
+    int rc, shown = 0;
 
     memset(&a, 0, sizeof(a));
     memset(&cfg, 0, sizeof(cfg));
@@ -309,11 +321,9 @@ int ctl_lag_main(int argc, char **argv)
     rc = 1;
     if (sl_kafka_admin_new(&rk, NULL, NULL, err, sizeof(err)))
         goto out;
-    printf("%-7s %-28s %-32s %9s %10s %10s %8s\n", "STAGE", "GROUP", "TOPIC", "PARTITION",
-           "COMMITTED", "END", "LAG");
     for (size_t i = 0; i < SL_ARRAY_LEN(stages); i++)
         if ((!a.only || strcmp(a.only, stages[i].stage) == 0) &&
-            stage_lag(rk, &cfg, &a, i, err, sizeof(err)))
+            stage_lag(rk, &cfg, &a, i, &shown, err, sizeof(err)))
             goto out;
     rc = 0;
 out:
