@@ -325,12 +325,31 @@ fail:
     return -1;
 }
 
+int sl_kafka_admin_new(rd_kafka_t **out, const char *const *props, char *const *envp, char *err,
+                       size_t errlen)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = build_conf(KIND_ADMIN, NULL, NULL, NULL, props, envp, err, errlen);
+    rd_kafka_t *rk;
+
+    if (!conf)
+        return -1;
+    /* A producer handle: admin and metadata requests need no group, and a consumer handle
+     * would look up the coordinator of any KAFKA_GROUP_ID in the environment. */
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return sl_seterr(err, errlen, "kafka admin client: %s", errstr);
+    }
+    *out = rk;
+    return 0;
+}
+
 int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partitions,
                            int replication, const char *const *props, char *const *envp,
                            int timeout_ms, char *err, size_t errlen)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
     rd_kafka_NewTopic_t **nt = NULL;
     rd_kafka_AdminOptions_t *opt = NULL;
@@ -343,15 +362,8 @@ int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partit
 
     if (ntopics == 0)
         return 0;
-    conf = build_conf(KIND_ADMIN, NULL, NULL, NULL, props, envp, err, errlen);
-    if (!conf)
+    if (sl_kafka_admin_new(&rk, props, envp, err, errlen))
         goto out;
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        sl_seterr(err, errlen, "kafka admin client: %s", errstr);
-        goto out;
-    }
-    conf = NULL; /* owned by rk now */
     nt = calloc(ntopics, sizeof *nt);
     if (!nt) {
         sl_seterr(err, errlen, "kafka create topics: out of memory");
@@ -409,8 +421,6 @@ out:
     }
     if (rk)
         rd_kafka_destroy(rk);
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     return rc;
 }
 

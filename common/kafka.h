@@ -112,6 +112,14 @@ int sl_kafka_topic_name(char *out, size_t outlen, const char *prefix,
                         const char *stage) SL_MUST_CHECK;
 
 /*
+ * A short-lived client for Admin API and metadata requests (topic creation, the command
+ * line's lag), configured as described above from props and envp (no locked properties).
+ * On success *out owns it (rd_kafka_destroy). Returns 0 or -1 with librdkafka's text.
+ */
+int sl_kafka_admin_new(rd_kafka_t **out, const char *const *props, char *const *envp, char *err,
+                       size_t errlen) SL_MUST_CHECK;
+
+/*
  * Creates topics with the Admin API (CreateTopics), `partitions` partitions and replication
  * factor `replication` each; a topic that already exists counts as success. Connects with a
  * short-lived client configured as described above from props and envp, and waits up to

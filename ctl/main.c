@@ -5,6 +5,7 @@
  *   snaplakectl runs [--since-hours N] [RUN_ID...]   the ledger's view of runs and stages
  *   snaplakectl lake                                  LAKE_BUCKET/LAKE_PREFIX per partition
  *   snaplakectl retention [--dry-run]                 LAKE_RETENTION_DAYS (ctl/retention.c)
+ *   snaplakectl slots | lag | report --html FILE      read-only views (ctl/slots.c, ...)
  *
  * Thin like the other binaries: config table -> connect -> one query/listing -> print.
  *
@@ -22,8 +23,11 @@
 #include "aws_http.h"
 #include "config.h"
 #include "creds.h"
+#include "ctl_lag.h"
+#include "ctl_report.h"
 #include "ctl_retention.h"
 #include "ctl_share.h"
+#include "ctl_slots.h"
 #include "ledger.h"
 #include "log.h"
 #include "pg.h"
@@ -74,6 +78,9 @@ static void usage(FILE *out, const char *prog)
     sl_config_help(out, prog, "snaplake operators' command line", ctl_opts, SL_ARRAY_LEN(ctl_opts));
     sl_config_help(out, "lake", "the lake command also reads", lake_opts, SL_ARRAY_LEN(lake_opts));
     ctl_retention_help(out);
+    ctl_slots_help(out);
+    ctl_lag_help(out);
+    ctl_report_help(out);
 }
 
 /* Strict decimal in 1..CTL_SINCE_MAX: "5abc", "", "+5", " 5" and overflow are refused. */
@@ -343,6 +350,12 @@ int main(int argc, char **argv)
         return ctl_retention_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "share") == 0)
         return ctl_share_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "slots") == 0)
+        return ctl_slots_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "lag") == 0)
+        return ctl_lag_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "report") == 0)
+        return ctl_report_main(argc - 2, argv + 2);
     lake = strcmp(argv[1], "lake") == 0;
     if (strcmp(argv[1], "runs") != 0 && !(lake && argc == 2)) {
         usage(stderr, argv[0]);

@@ -34,7 +34,7 @@ deb_installed() {
 
 want=(build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libssl-dev libcjson-dev
       libpq-dev libxml2-dev libmicrohttpd-dev clang libclang-rt-14-dev valgrind clang-format
-      gettext-base)
+      gettext-base chromium)
 missing=()
 for p in "${want[@]}"; do
     deb_installed "$p" || missing+=("$p")

@@ -53,6 +53,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admission.h"
 #include "config.h"
 #include "ids.h"
 #include "kafka.h"
@@ -113,7 +114,8 @@ typedef struct export_ctx {
     sl_rds_export_tasks running;
     char **live;
     size_t nlive;
-    long long view_ms; /* monotonic time of the last refresh; 0 = never */
+    long long view_ms;      /* monotonic time of the last refresh; 0 = never */
+    sl_admission admission; /* what the last decision saw, for `snaplakectl slots` */
 } export_ctx;
 
 typedef enum ex_phase { EX_DESCRIBE, EX_SLOT, EX_START, EX_POLL } ex_phase;
@@ -255,6 +257,10 @@ static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
         own[i] = c->live[i];
     own[c->nlive] = x->task_id; /* an adopted task of ours is not foreign to itself */
     foreign = sl_rds_count_foreign_running(&c->running, own, c->nlive + 1);
+    if (sl_worker_pg(w) &&
+        sl_admission_note(&c->admission, sl_worker_pg(w), c->cfg.task_limit, (long long)c->nlive,
+                          &c->running, own, c->nlive + 1, err, sizeof(err)))
+        sl_warn(&job->log, "recording the export admission failed: %s", err);
     free(own);
     sl_worker_set_export_slots(w, (long long)c->nlive, c->cfg.task_limit, (long long)foreign);
     usable = c->cfg.task_limit - (long long)foreign;
@@ -435,6 +441,13 @@ static int export_init(sl_worker *w, void **ctxp, char *err, size_t errlen)
             sl_seterr(err, errlen, "EXPORT_TASK_PREFIX: %s", e2);
             goto fail;
         }
+    }
+    /* The record `snaplakectl slots` reads (admission.h) lives next to the ledger. */
+    sl_admission_init(&c->admission);
+    if (!sl_worker_pg(w) || sl_admission_migrate(sl_worker_pg(w), err, errlen)) {
+        if (!sl_worker_pg(w))
+            sl_seterr(err, errlen, "export: admission table migration: no PostgreSQL connection");
+        goto fail;
     }
     /* Queued exports wait (and poll) inside the worker: twice the limit in flight. */
     sl_worker_set_default_max_jobs(w, c->cfg.task_limit * 2);
@@ -654,9 +667,13 @@ static void export_cleanup(sl_worker *w, void *ctx)
 {
     export_ctx *c = ctx;
 
-    (void)w;
     if (!c)
         return;
+    if (c->admission.written_ms && sl_worker_pg(w)) {
+        char err[SL_ERRLEN];
+        if (sl_admission_forget(&c->admission, sl_worker_pg(w), err, sizeof(err)))
+            sl_warn(NULL, "export: forgetting the admission record: %s", err);
+    }
     view_clear(c);
     free(c->only_buf);
     sl_config_cleanup(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg);

@@ -1,0 +1,178 @@
+/*
+ * slots.c - `snaplakectl slots`.
+ *
+ * Three reads, all SELECT on catalog views and the ledger:
+ *   held     pg_locks' granted session advisory locks in the export-slot namespace
+ *            (pg_try_advisory_lock(SL_PG_LOCK_NS_EXPORT_SLOT, k): the two-int4 form, shown
+ *            with classid = namespace, objid = k, objsubid = 2) in this database, joined on the
+ *            holding backend to pg_stat_activity, whose application_name is "sl:<task id>"
+ *            (the slot connection advertises its task, export.c), then to the export stage's
+ *            ledger row with that export_task_id for the run. pg_locks and the pid and
+ *            application_name columns of pg_stat_activity are readable by any role.
+ *   waiting  the export stage's ledger rows in `waiting`, with when they began waiting (their
+ *            last `waiting` transition).
+ *   foreign  what the export workers recorded at their latest admission decisions
+ *            (admission.h): the limit, the slots they saw held and the foreign exports they
+ *            counted, with their ids. The count needs AWS's listing, which this command never
+ *            makes: it shows what the workers saw, and how long ago.
+ */
+#include "ctl_slots.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_ro.h"
+#include "pg.h"
+
+static const char *const tables[] = {"snaplake_runs", "snaplake_stage_runs",
+                                     "snaplake_stage_events"};
+
+void ctl_slots_help(FILE *out)
+{
+    fputs("slots: export slots held (PostgreSQL advisory locks) and by which run, the runs\n"
+          "  waiting for one, and the foreign exports the export workers counted.\n",
+          out);
+}
+
+static const char held_sql[] =
+    "SELECT l.objid::bigint AS slot, a.pid, "
+    "  CASE WHEN a.application_name LIKE 'sl:%' THEN substr(a.application_name, 4) END, "
+    "  coalesce(host(a.client_addr), 'local'), s.run_id, r.cluster, s.status, s.attempt, "
+    "  to_char(s.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "LEFT JOIN snaplake_stage_runs s ON s.stage = 'export' AND a.application_name LIKE 'sl:%' "
+    "  AND s.export_task_id = substr(a.application_name, 4) "
+    "LEFT JOIN snaplake_runs r ON r.run_id = s.run_id "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = $1::oid "
+    "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "ORDER BY 1";
+
+static const char waiting_sql[] =
+    "SELECT s.run_id, r.cluster, s.attempt, coalesce(s.export_task_id, '-'), "
+    "  to_char(w.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "  round(extract(epoch FROM now() - w.since))::bigint "
+    "FROM snaplake_stage_runs s JOIN snaplake_runs r ON r.run_id = s.run_id "
+    "CROSS JOIN LATERAL (SELECT coalesce(max(e.at), s.updated_at) AS since "
+    "  FROM snaplake_stage_events e WHERE e.run_id = s.run_id AND e.stage = 'export' "
+    "  AND e.status = 'waiting' AND e.attempt = s.attempt) w "
+    "WHERE s.stage = 'export' AND s.status = 'waiting' ORDER BY w.since, s.run_id";
+
+static const char admission_sql[] =
+    "SELECT worker, task_limit, held, foreign_count, foreign_ids::text, "
+    "  round(extract(epoch FROM now() - decided_at))::bigint "
+    "FROM snaplake_export_admission ORDER BY decided_at DESC, worker";
+
+/* NULL-safe PQgetvalue: "-" for SQL NULL. */
+static const char *val(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? "-" : PQgetvalue(res, row, col);
+}
+
+static int print_held(PGconn *conn, char *err, size_t errlen)
+{
+    char ns[16];
+    const char *params[] = {ns};
+    PGresult *res = NULL;
+    int n;
+
+    snprintf(ns, sizeof(ns), "%ld", (long)SL_PG_LOCK_NS_EXPORT_SLOT);
+    if (sl_pg_exec(conn, held_sql, 1, params, &res, err, errlen))
+        return -1;
+    n = PQntuples(res);
+    printf("export slots held: %d\n", n);
+    if (n)
+        printf("  %-4s  %-44s  %-20s  %-9s  %-7s  %-20s  %s\n", "SLOT", "RUN", "CLUSTER", "STATUS",
+               "ATTEMPT", "STARTED", "TASK (BACKEND)");
+    for (int i = 0; i < n; i++)
+        printf("  %-4s  %-44s  %-20s  %-9s  %-7s  %-20s  %s (pid %s, %s)\n", val(res, i, 0),
+               PQgetisnull(res, i, 4) ? "(no run in the ledger)" : val(res, i, 4), val(res, i, 5),
+               val(res, i, 6), val(res, i, 7), val(res, i, 8),
+               PQgetisnull(res, i, 2) ? "(not named yet)" : val(res, i, 2), val(res, i, 1),
+               val(res, i, 3));
+    PQclear(res);
+    return 0;
+}
+
+static int print_waiting(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    int n;
+
+    if (sl_pg_exec(conn, waiting_sql, 0, NULL, &res, err, errlen))
+        return -1;
+    n = PQntuples(res);
+    printf("runs waiting for a slot: %d\n", n);
+    if (n)
+        printf("  %-44s  %-20s  %-7s  %-20s  %-8s  %s\n", "RUN", "CLUSTER", "ATTEMPT",
+               "WAITING SINCE", "FOR (s)", "TASK");
+    for (int i = 0; i < n; i++)
+        printf("  %-44s  %-20s  %-7s  %-20s  %-8s  %s\n", val(res, i, 0), val(res, i, 1),
+               val(res, i, 2), val(res, i, 4), val(res, i, 5), val(res, i, 3));
+    PQclear(res);
+    return 0;
+}
+
+static int print_foreign(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    int n, e = ctl_ro_table_exists(conn, "snaplake_export_admission", err, errlen);
+
+    if (e < 0)
+        return -1;
+    if (!e) {
+        printf("foreign exports counted: unknown (no export worker has recorded an admission "
+               "decision in this database)\n");
+        return 0;
+    }
+    if (sl_pg_exec(conn, admission_sql, 0, NULL, &res, err, errlen))
+        return -1;
+    n = PQntuples(res);
+    if (n == 0)
+        printf("foreign exports counted: unknown (no export worker has decided on a slot yet)\n");
+    else
+        printf("foreign exports counted: %s of EXPORT_TASK_LIMIT %s (latest decision, worker %s, "
+               "%ss ago)\n",
+               val(res, 0, 3), val(res, 0, 1), val(res, 0, 0), val(res, 0, 5));
+    if (n)
+        printf("  %-32s  %-5s  %-4s  %-7s  %-8s  %s\n", "WORKER", "LIMIT", "HELD", "FOREIGN",
+               "AGO (s)", "FOREIGN TASKS");
+    for (int i = 0; i < n; i++)
+        printf("  %-32s  %-5s  %-4s  %-7s  %-8s  %s\n", val(res, i, 0), val(res, i, 1),
+               val(res, i, 2), val(res, i, 3), val(res, i, 5), val(res, i, 4));
+    PQclear(res);
+    return 0;
+}
+
+int ctl_slots_main(int argc, char **argv)
+{
+    ctl_ro_cfg cfg;
+    sl_pg_link pg;
+    char err[SL_ERRLEN];
+    int rc;
+
+    if (argc > 0) {
+        if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+            ctl_slots_help(stdout);
+            ctl_ro_help(stdout, "slots");
+            return 0;
+        }
+        fprintf(stderr, "snaplakectl slots: unexpected argument \"%.64s\" (it takes none)\n",
+                argv[0]);
+        return 2;
+    }
+    rc = ctl_ro_load("slots", &cfg);
+    if (rc) {
+        ctl_ro_cleanup(&cfg);
+        return rc;
+    }
+    rc = 1;
+    if (ctl_ro_connect(&pg, &cfg, tables, SL_ARRAY_LEN(tables), err, sizeof(err)) ||
+        print_held(pg.conn, err, sizeof(err)) || print_waiting(pg.conn, err, sizeof(err)) ||
+        print_foreign(pg.conn, err, sizeof(err)))
+        fprintf(stderr, "snaplakectl slots: %s\n", err);
+    else
+        rc = 0;
+    sl_pg_link_cleanup(&pg);
+    ctl_ro_cleanup(&cfg);
+    return rc;
+}
