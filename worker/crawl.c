@@ -36,6 +36,7 @@
 #include "crawl_match.h"
 #include "crawl_plan.h"
 #include "glue.h"
+#include "kafka.h"
 #include "log.h"
 #include "partlock.h"
 #include "s3.h"
@@ -680,9 +681,9 @@ static void crawl_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
 
 const sl_stage sl_stage_crawl = {
     .name = "crawl",
-    .in_topic = "copies",
+    .in_topic = SL_KAFKA_TOPIC_COPIES,
     .in_type = SL_MSG_COPIED,
-    .out_topic = "crawls",
+    .out_topic = SL_KAFKA_TOPIC_CRAWLS,
     .cfg_opts = crawl_opts,
     .ncfg_opts = SL_ARRAY_LEN(crawl_opts),
     .init = crawl_init,

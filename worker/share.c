@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "kafka.h"
 #include "lfpolicy.h"
 #include "lfpolicy_file.h"
 #include "log.h"
@@ -405,9 +406,9 @@ static void share_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
 
 const sl_stage sl_stage_share = {
     .name = "share",
-    .in_topic = "crawls",
+    .in_topic = SL_KAFKA_TOPIC_CRAWLS,
     .in_type = SL_MSG_CRAWLED,
-    .out_topic = "shares",
+    .out_topic = SL_KAFKA_TOPIC_SHARES,
     .cfg_opts = share_opts,
     .ncfg_opts = SL_ARRAY_LEN(share_opts),
     .init = share_init,
