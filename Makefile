@@ -93,6 +93,10 @@ $(BUILD)/tests/unit/test_crawl_plan: $(BUILD)/tests/unit/test_crawl_plan.o \
     $(BUILD)/worker/crawl_plan.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_ctl_since: $(BUILD)/tests/unit/test_ctl_since.o \
+    $(BUILD)/ctl/ctl_db.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -54,8 +54,8 @@ typedef struct ctl_runs_filter {
  * error_code, error_message, owner_id, owner_host, heartbeat_at, aws_ids, details}]}, stages in
  * pipeline order. A run's status: failed, else stale, else running, else succeeded (queued
  * when no stage began). A stage's duration covers it whole: from its first attempt's start
- * (the history) to its end, across retries, redeliveries and adoptions; a stale stage ends at
- * its owner's last heartbeat. 0, or -1 with err.
+ * (the history) to its end, across retries, redeliveries and adoptions, less the time it sat
+ * failed before a redo; a stale stage ends at its owner's last heartbeat. 0, or -1 with err.
  */
 int ctl_db_runs(PGconn *conn, const ctl_runs_filter *f, cJSON **out, char *err, size_t errlen);
 

@@ -208,8 +208,10 @@ static void print_timeline(FILE *out, const stage_hist *h, int nh)
             if (c1 >= 0 && c1 < TIMELINE_WIDTH)
                 bar[c1] = end_mark(h[i].a[k].status);
         }
-        fprintf(out, "  %-6s |%s| %7.1fs  %d attempt%s\n", h[i].name, bar,
-                h[i].n ? h[i].a[h[i].n - 1].end - h[i].a[0].start : 0.0, h[i].n,
+        double busy = 0;
+        for (int k = 0; k < h[i].n; k++)
+            busy += h[i].a[k].end - h[i].a[k].start;
+        fprintf(out, "  %-6s |%s| %7.1fs in %d attempt%s\n", h[i].name, bar, busy, h[i].n,
                 h[i].n == 1 ? "" : "s");
     }
     fprintf(out, "  = running  . waiting  # succeeded  X failed  ~ superseded (redelivered or "

@@ -147,21 +147,33 @@ char *sl_wconsole_details(const sl_job *job, int done)
         return NULL;
     if (!(o = cJSON_CreateObject()))
         return NULL;
+    /* Only what this stage added: each message carries every earlier stage's fields too. */
     add_str(o, "output", sl_msg_type_name(out->type));
-    add_str(o, "export_started_at", out->export_started_at);
-    add_str(o, "export_ended_at", out->export_ended_at);
-    add_num(o, "objects", out->objects);
-    add_num(o, "bytes", out->bytes);
-    add_num(o, "removed", out->removed);
-    add_num(o, "skipped", out->skipped);
-    add_num(o, "tables", out->tables_total ? out->tables_total : (long long)out->ntables);
-    add_num(o, "failed_tables",
-            out->failed_tables_total ? out->failed_tables_total : (long long)out->nfailed_tables);
-    add_str(o, "crawl_status", out->crawl_status);
-    add_str(o, "catalog_mode", out->catalog_mode);
-    add_str(o, "glue_database", out->glue_database);
-    add_num(o, "glue_tables",
-            out->glue_tables_total ? out->glue_tables_total : (long long)out->nglue_tables);
+    switch (out->type) {
+    case SL_MSG_EXPORTED:
+        add_str(o, "export_started_at", out->export_started_at);
+        add_str(o, "export_ended_at", out->export_ended_at);
+        break;
+    case SL_MSG_COPIED:
+        add_num(o, "objects", out->objects);
+        add_num(o, "bytes", out->bytes);
+        add_num(o, "removed", out->removed);
+        add_num(o, "skipped", out->skipped);
+        add_num(o, "tables", out->tables_total ? out->tables_total : (long long)out->ntables);
+        add_num(o, "failed_tables",
+                out->failed_tables_total ? out->failed_tables_total
+                                         : (long long)out->nfailed_tables);
+        break;
+    case SL_MSG_CRAWLED:
+        add_str(o, "crawl_status", out->crawl_status);
+        add_str(o, "catalog_mode", out->catalog_mode);
+        add_str(o, "glue_database", out->glue_database);
+        add_num(o, "glue_tables",
+                out->glue_tables_total ? out->glue_tables_total : (long long)out->nglue_tables);
+        break;
+    default:
+        break;
+    }
     return finish(o);
 }
 

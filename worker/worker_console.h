@@ -50,8 +50,9 @@ void sl_wconsole_claim(sl_wconsole *c, PGconn *pg, const sl_job *job, int fence,
  * The JSON objects the ledger's aws_ids and details get for a job (heap strings the caller
  * frees; NULL when empty or out of memory). aws_ids: the export task id and generation, AWS's
  * request id of a failure, the crawler and its run's start. details (done != 0 only, from the
- * output message): the counts (objects, bytes, removed, skipped, tables, failed tables), the
- * export's and the crawl's times and status, the catalog mode and database.
+ * output message, only what this stage added to it): the export's times; the copy's counts
+ * (objects, bytes, removed, skipped, tables, failed tables); the crawl's status, catalog mode
+ * and database.
  */
 char *sl_wconsole_aws_ids(const sl_job *job);
 char *sl_wconsole_details(const sl_job *job, int done);
