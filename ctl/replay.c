@@ -232,6 +232,62 @@ static rd_kafka_topic_partition_list_t *list_offsets(rd_kafka_t *rk, rd_kafka_qu
     return copy;
 }
 
+/* Errors of a topic just created or moving leaders: asked again, within ADMIN_WAIT_MS. */
+static int retriable(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+           e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+           e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+           e == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT || e == RD_KAFKA_RESP_ERR__TIMED_OUT;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* a command-line tool, not a loop serving others */
+}
+
+/* rd_kafka_query_watermark_offsets, asked again on a retriable error. */
+static rd_kafka_resp_err_t watermarks(rd_kafka_t *rk, const char *topic, int32_t p, int64_t *lo,
+                                      int64_t *hi)
+{
+    long long until = sl_mono_ms() + ADMIN_WAIT_MS;
+    rd_kafka_resp_err_t e;
+
+    while ((e = rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi, ADMIN_WAIT_MS)) &&
+           retriable(e) && sl_mono_ms() < until)
+        pause_ms(250);
+    return e;
+}
+
+/* rd_kafka_offsets_for_times over l (timestamps in, offsets out), asked again while it or a
+ * partition fails retriably: l is rebuilt from the timestamp each time. */
+static rd_kafka_resp_err_t offsets_for_time(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l,
+                                            long long ts_ms, const char **which, int *part)
+{
+    long long until = sl_mono_ms() + ADMIN_WAIT_MS;
+
+    for (;;) {
+        rd_kafka_resp_err_t e;
+        for (int i = 0; i < l->cnt; i++) {
+            l->elems[i].offset = ts_ms;
+            l->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        e = rd_kafka_offsets_for_times(rk, l, ADMIN_WAIT_MS);
+        *which = "offsets for time";
+        *part = -1;
+        for (int i = 0; !e && i < l->cnt; i++)
+            if (l->elems[i].err) {
+                e = l->elems[i].err;
+                *which = "offset for time";
+                *part = l->elems[i].partition;
+            }
+        if (!e || !retriable(e) || sl_mono_ms() >= until)
+            return e;
+        pause_ms(250);
+    }
+}
+
 /* The new offsets: one partition (--from-offset, checked against its range) or every
  * partition of the topic (--from-time). NULL with err. */
 static rd_kafka_topic_partition_list_t *targets(rd_kafka_t *rk, const char *topic,
@@ -262,7 +318,7 @@ static rd_kafka_topic_partition_list_t *targets(rd_kafka_t *rk, const char *topi
                       a->part);
             goto fail;
         }
-        if ((e = rd_kafka_query_watermark_offsets(rk, topic, a->part, &lo, &hi, ADMIN_WAIT_MS))) {
+        if ((e = watermarks(rk, topic, a->part, &lo, &hi))) {
             sl_seterr(err, errlen, "offsets of %s[%d]: %s", topic, a->part, rd_kafka_err2str(e));
             goto fail;
         }
@@ -277,21 +333,19 @@ static rd_kafka_topic_partition_list_t *targets(rd_kafka_t *rk, const char *topi
     for (int p = 0; p < np; p++)
         rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[p].id)->offset =
             a->from_ms;
-    if ((e = rd_kafka_offsets_for_times(rk, l, ADMIN_WAIT_MS))) {
-        sl_seterr(err, errlen, "offsets for time on %s: %s", topic, rd_kafka_err2str(e));
-        goto fail;
+    {
+        const char *which;
+        int part;
+        if ((e = offsets_for_time(rk, l, a->from_ms, &which, &part))) {
+            sl_seterr(err, errlen, "%s on %s[%d]: %s", which, topic, part, rd_kafka_err2str(e));
+            goto fail;
+        }
     }
     for (int i = 0; i < l->cnt; i++) {
         int64_t lo = 0, hi = 0;
-        if (l->elems[i].err) {
-            sl_seterr(err, errlen, "offset for time of %s[%d]: %s", topic, l->elems[i].partition,
-                      rd_kafka_err2str(l->elems[i].err));
-            goto fail;
-        }
         /* No message at or after T: the partition's end (nothing to redo there). */
         if (l->elems[i].offset < 0) {
-            if ((e = rd_kafka_query_watermark_offsets(rk, topic, l->elems[i].partition, &lo, &hi,
-                                                      ADMIN_WAIT_MS))) {
+            if ((e = watermarks(rk, topic, l->elems[i].partition, &lo, &hi))) {
                 sl_seterr(err, errlen, "offsets of %s[%d]: %s", topic, l->elems[i].partition,
                           rd_kafka_err2str(e));
                 goto fail;
@@ -429,10 +483,7 @@ int ctl_replay_main(int argc, char **argv)
                    group);
             fflush(stdout);
         }
-        {
-            struct timespec ts = {1, 0};
-            nanosleep(&ts, NULL); /* a command-line tool, not a loop serving others */
-        }
+        pause_ms(1000);
         if (describe(rk, q, group, &members, NULL, err, sizeof(err)))
             goto fail;
     }
