@@ -24,8 +24,8 @@ static const char *const ledger_tables[] = {"snaplake_runs", "snaplake_stage_run
 
 void ctl_db_help(FILE *out)
 {
-    sl_config_help(out, "runs, show, redo", "the ledger commands read", db_opts,
-                   SL_ARRAY_LEN(db_opts));
+    sl_config_help(out, "snaplakectl runs|show|redo", "the ledger commands read only these",
+                   db_opts, SL_ARRAY_LEN(db_opts));
 }
 
 int ctl_db_config(const char *cmd, ctl_db *db)

@@ -208,10 +208,11 @@ out:
 void ctl_console_usage(FILE *out, const char *prog)
 {
     fprintf(out,
-            "       %s runs [--failed] [--running] [--cluster C] [--since T] [--json] [RUN_ID...]\n"
-            "       %s show RUN_ID\n"
-            "       %s redo RUN_ID [--stage S]\n"
-            "       %s replay --stage S (--from-time T | --from-offset P:O) [--force] [--group G]"
+            "execution console:\n"
+            "  %s runs [--failed] [--running] [--cluster C] [--since T] [--json] [RUN_ID...]\n"
+            "  %s show RUN_ID\n"
+            "  %s redo RUN_ID [--stage S]\n"
+            "  %s replay --stage S (--from-time T | --from-offset P:O) [--force] [--group G]"
             " [--wait D]\n\n"
             "runs: the runs of the last 24 h (or since T: 2024-01-02, 2024-01-02T03:04Z, 30m,\n"
             "  24h, 7d), or the runs named; --json for one JSON array. Stale = running, but its\n"
