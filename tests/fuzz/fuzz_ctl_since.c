@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     s[size] = '\0';
-    if (ctl_parse_since(s, &t) == 0 && s[0] && s[strlen(s) - 1] != 's' &&
-        s[strlen(s) - 1] != 'm' && s[strlen(s) - 1] != 'h' && s[strlen(s) - 1] != 'd') {
+    if (ctl_parse_since(s, &t) == 0 && s[0] && s[strlen(s) - 1] != 's' && s[strlen(s) - 1] != 'm' &&
+        s[strlen(s) - 1] != 'h' && s[strlen(s) - 1] != 'd') {
         time_t tt = (time_t)t;
         struct tm tm;
         if (t < 0 || !gmtime_r(&tt, &tm) ||
