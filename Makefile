@@ -93,6 +93,10 @@ $(BUILD)/tests/unit/test_crawl_plan: $(BUILD)/tests/unit/test_crawl_plan.o \
     $(BUILD)/worker/crawl_plan.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_ctl_since: $(BUILD)/tests/unit/test_ctl_since.o \
+    $(BUILD)/ctl/ctl_db.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -116,6 +120,7 @@ $(FUZZ_LIB): $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 # A harness of a worker's pure parser adds that object as a prerequisite:
 #   $(FUZZ_BUILD)/fuzz_x: $(FUZZ_BUILD)/obj/worker/x_plan.o
 $(FUZZ_BUILD)/fuzz_copy_plan: $(FUZZ_BUILD)/obj/worker/copy_plan.o
+$(FUZZ_BUILD)/fuzz_ctl_since: $(FUZZ_BUILD)/obj/ctl/ctl_db.o
 $(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o $(FUZZ_LIB)
 	$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $(filter %.o,$^) $(FUZZ_LIB) $(LDLIBS)
 fuzz: $(FUZZ_BINS)

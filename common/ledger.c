@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger_console.h"
 #include "log.h"
 #include "pg.h"
 
@@ -63,8 +64,10 @@ static const sl_pg_migration ledger_migrations[] = {
 
 int sl_ledger_migrate(PGconn *conn, char *err, size_t errlen)
 {
-    return sl_pg_migrate(conn, ledger_migrations, SL_ARRAY_LEN(ledger_migrations), NULL, err,
-                         errlen);
+    /* Then the execution console's (owners, heartbeats, messages; ledger_console.h). */
+    if (sl_pg_migrate(conn, ledger_migrations, SL_ARRAY_LEN(ledger_migrations), NULL, err, errlen))
+        return -1;
+    return sl_ledger_console_migrate(conn, err, errlen);
 }
 
 /* Runs `body` statements between BEGIN and COMMIT; on any failure rolls back. */

@@ -2,17 +2,16 @@
  * main.c - snaplakectl, the operators' command line: what the runs did, and what the lake
  * holds.
  *
- *   snaplakectl runs [--since-hours N] [RUN_ID...]   the ledger's view of runs and stages
+ *   snaplakectl runs|show|redo|replay ...            the execution console (ctl/runs.c,
+ *                                                     show.c, redo.c, replay.c; ctl_db.h)
  *   snaplakectl lake                                  LAKE_BUCKET/LAKE_PREFIX per partition
  *   snaplakectl retention [--dry-run]                 LAKE_RETENTION_DAYS (ctl/retention.c)
  *   snaplakectl slots | lag | report --html FILE      read-only views (ctl/slots.c, ...)
  *
- * Thin like the other binaries: config table -> connect -> one query/listing -> print.
- *
- * `runs` is read-only: it needs no AWS settings, applies no migrations (an operator's role may
- * have SELECT only; a database the workers never migrated is named as such), and its session
- * is READ ONLY. Exit status: 0 done, 1 a failure (connection, query, an unknown run id),
- * 2 bad usage or a configuration error.
+ * Thin like the other binaries: config table -> connect -> one query/listing -> print. Each
+ * command reads its own table, so the read-only ones never need an AWS setting. Exit status:
+ * 0 done, 1 a failure (connection, query, an unknown run id), 2 bad usage or a configuration
+ * error.
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,12 +22,13 @@
 #include "aws_http.h"
 #include "config.h"
 #include "creds.h"
+#include "ctl_db.h"
 #include "ctl_lag.h"
 #include "ctl_report.h"
 #include "ctl_retention.h"
+#include "ctl_runs.h"
 #include "ctl_share.h"
 #include "ctl_slots.h"
-#include "ledger.h"
 #include "log.h"
 #include "pg.h"
 #include "s3.h"
@@ -41,14 +41,14 @@ typedef struct ctl_cfg {
     sl_pg_opts pg;
 } ctl_cfg;
 
-/* What every command reads. */
+/* What `lake` reads first. */
 static const sl_cfg_opt ctl_opts[] = {
     {"LOG_LEVEL", SL_CFG_STRING, "warn", 0, -1, 0, offsetof(ctl_cfg, log_level),
      "debug | info | warn | error"},
     SL_PG_CFG_OPTS(ctl_cfg, pg),
 };
 
-/* What only `lake` reads: `runs` works without any AWS setting. */
+/* What only `lake` reads. */
 static const sl_cfg_opt lake_opts[] = {
     {"LAKE_BUCKET", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(ctl_cfg, lake_bucket),
      "lake bucket (lake command)"},
@@ -57,162 +57,23 @@ static const sl_cfg_opt lake_opts[] = {
     SL_AWS_CFG_OPTS(ctl_cfg, aws),
 };
 
-/* Bounds of --since-hours: an hour to ten years. */
-#define CTL_SINCE_MAX (24 * 366 * 10)
-
-/* The tables `runs` reads; a database without them was never migrated by a worker. */
-static const char *const ledger_tables[] = {"snaplake_runs", "snaplake_stage_runs"};
-
 static void usage(FILE *out, const char *prog)
 {
     fprintf(
         out,
-        "usage: %s runs [--since-hours N] [RUN_ID...]\n"
-        "       %s lake\n"
+        "usage: %s lake\n"
         "       %s retention [--dry-run]\n\n"
-        "runs: reads the run ledger (DATABASE_URL or libpq's PG* environment).\n"
         "lake: lists LAKE_BUCKET/LAKE_PREFIX and sums objects and bytes per partition.\n"
         "retention: removes the partitions older than LAKE_RETENTION_DAYS from the Glue\n"
         "  catalog, then from the lake (never the newest of a table); --dry-run lists them.\n\n",
-        prog, prog, prog);
+        prog, prog);
+    ctl_console_usage(out, prog);
     sl_config_help(out, prog, "snaplake operators' command line", ctl_opts, SL_ARRAY_LEN(ctl_opts));
     sl_config_help(out, "lake", "the lake command also reads", lake_opts, SL_ARRAY_LEN(lake_opts));
     ctl_retention_help(out);
     ctl_slots_help(out);
     ctl_lag_help(out);
     ctl_report_help(out);
-}
-
-/* Strict decimal in 1..CTL_SINCE_MAX: "5abc", "", "+5", " 5" and overflow are refused. */
-static int parse_since(const char *s, int *out)
-{
-    char *end;
-    long long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < 1 || v > CTL_SINCE_MAX)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/*
- * Parses `runs` arguments into *since and ids[0..*n). Returns 0, or 2 after a usage line on
- * stderr: a flag other than --since-hours, --since-hours without a value or with a bad one.
- * "--" ends the flags (a run id may then start with '-').
- */
-static int parse_runs_args(int argc, char **argv, int *since, const char **ids, size_t *n)
-{
-    int flags = 1;
-
-    for (int i = 0; i < argc; i++) {
-        if (flags && strcmp(argv[i], "--") == 0) {
-            flags = 0;
-        } else if (flags && strcmp(argv[i], "--since-hours") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "snaplakectl runs: --since-hours needs a value\n");
-                return 2;
-            }
-            if (parse_since(argv[++i], since)) {
-                fprintf(stderr,
-                        "snaplakectl runs: --since-hours takes a whole number of hours "
-                        "from 1 to %d, not \"%.64s\"\n",
-                        CTL_SINCE_MAX, argv[i]);
-                return 2;
-            }
-        } else if (flags && argv[i][0] == '-') {
-            fprintf(stderr, "snaplakectl runs: unknown option \"%.64s\" (see --help)\n", argv[i]);
-            return 2;
-        } else if (!argv[i][0]) {
-            fprintf(stderr, "snaplakectl runs: an empty run id\n");
-            return 2;
-        } else {
-            ids[(*n)++] = argv[i];
-        }
-    }
-    return 0;
-}
-
-/* Read-only session, ledger present: 0, or -1 with err (a clear word for missing tables). */
-static int runs_session(PGconn *conn, char *err, size_t errlen)
-{
-    char e[SL_ERRLEN];
-
-    if (sl_pg_exec(conn, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", 0, NULL, NULL, e,
-                   sizeof(e)))
-        return sl_seterr(err, errlen, "%s", e);
-    for (size_t i = 0; i < SL_ARRAY_LEN(ledger_tables); i++) {
-        const char *params[] = {ledger_tables[i]};
-        PGresult *res = NULL;
-        int missing;
-
-        if (sl_pg_exec(conn, "SELECT to_regclass($1) IS NULL", 1, params, &res, e, sizeof(e)))
-            return sl_seterr(err, errlen, "%s", e);
-        missing = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
-        if (missing)
-            return sl_seterr(err, errlen,
-                             "the ledger table %s does not exist in this database (a worker "
-                             "creates the tables when it first starts; snaplakectl only reads)",
-                             ledger_tables[i]);
-    }
-    return 0;
-}
-
-/* Names each id that has no run; returns how many. -1 with err on a query error. */
-static int unknown_runs(PGconn *conn, const char **ids, size_t n, char *err, size_t errlen)
-{
-    int unknown = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        const char *params[] = {ids[i]};
-        PGresult *res = NULL;
-        char e[SL_ERRLEN];
-
-        if (sl_pg_exec(conn, "SELECT 1 FROM snaplake_runs WHERE run_id = $1", 1, params, &res, e,
-                       sizeof(e)))
-            return sl_seterr(err, errlen, "%s", e);
-        if (PQntuples(res) == 0) {
-            fprintf(stderr, "snaplakectl runs: no run \"%.200s\" in the ledger\n", ids[i]);
-            unknown++;
-        }
-        PQclear(res);
-    }
-    return unknown;
-}
-
-static int cmd_runs(const ctl_cfg *cfg, int argc, char **argv)
-{
-    sl_pg_link pg;
-    char err[SL_ERRLEN];
-    const char **ids = NULL;
-    size_t n = 0;
-    int since = 24, rc = 1, unknown;
-
-    sl_pg_link_init(&pg, "snaplakectl", &cfg->pg);
-    ids = calloc((size_t)argc + 1, sizeof(*ids));
-    if (!ids)
-        return 1;
-    rc = parse_runs_args(argc, argv, &since, ids, &n);
-    if (rc)
-        goto out;
-    rc = 1;
-    if (sl_pg_ensure(&pg, NULL, err, sizeof(err)) != 0 ||
-        runs_session(pg.conn, err, sizeof(err)) != 0 ||
-        (unknown = unknown_runs(pg.conn, ids, n, err, sizeof(err))) < 0 ||
-        sl_ledger_report(pg.conn, stdout, ids, n, since, err, sizeof(err)) != 0) {
-        fprintf(stderr, "snaplakectl runs: %s\n", err);
-        goto out;
-    }
-    /* The known ones are printed; an unknown one still fails the command. */
-    rc = unknown ? 1 : 0;
-out:
-    sl_pg_link_cleanup(&pg);
-    free(ids);
-    return rc;
 }
 
 /* One row of the lake summary: a partition folder (everything up to the file name). */
@@ -356,8 +217,17 @@ int main(int argc, char **argv)
         return ctl_lag_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "report") == 0)
         return ctl_report_main(argc - 2, argv + 2);
+    /* The execution console reads its own tables (ctl_db.h: never an AWS setting). */
+    if (strcmp(argv[1], "runs") == 0)
+        return ctl_runs_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "show") == 0)
+        return ctl_show_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "redo") == 0)
+        return ctl_redo_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "replay") == 0)
+        return ctl_replay_main(argc - 2, argv + 2);
     lake = strcmp(argv[1], "lake") == 0;
-    if (strcmp(argv[1], "runs") != 0 && !(lake && argc == 2)) {
+    if (!(lake && argc == 2)) {
         usage(stderr, argv[0]);
         return 2;
     }
@@ -371,7 +241,7 @@ int main(int argc, char **argv)
     if (sl_log_level_parse(cfg.log_level, &level) != 0)
         level = SL_LOG_WARN;
     sl_log_init("snaplakectl", level);
-    rc = lake ? cmd_lake(&cfg) : cmd_runs(&cfg, argc - 2, argv + 2);
+    rc = cmd_lake(&cfg);
     sl_config_cleanup(ctl_opts, SL_ARRAY_LEN(ctl_opts), &cfg);
     sl_config_cleanup(lake_opts, SL_ARRAY_LEN(lake_opts), &cfg);
     return rc;

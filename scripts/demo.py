@@ -23,7 +23,8 @@ summary and ends with `snaplakectl share plan` reporting no changes. The demo th
 the failure message, the lake layout and the query check (pyarrow reads every Parquet file of
 the lake back: "N rows in M partitions, 0 duplicates" per cluster), and exits non-zero unless
 two runs were crawled with every row of their exports in the lake exactly once (and nothing of
-the failed table) and the third failed at export with AWS's cause.
+the failed table) and the third failed at export with AWS's cause. At the end the failed run
+is shown (snaplakectl show), its cause fixed and redone (snaplakectl redo) until it succeeds.
 """
 
 import json
@@ -421,8 +422,46 @@ def main():
         problems.append("a worker did not stop cleanly: %s" % codes)
     if problems:
         sys.exit("demo: unexpected outcome:\n  " + "\n  ".join(problems))
+    redo_failed_run(env, billing, db, workers)
     say("\ndemo: ok (orders and events crawled and shared, share plan clean, every lake row "
-        "read back once, billing failed at export with AWS's cause)")
+        "read back once, billing failed at export with AWS's cause, then was redone once the "
+        "cause was fixed)")
+
+
+def redo_failed_run(env, run, db, stages):
+    """The console's redrive: `snaplakectl show` of the failed run, the cause fixed (the
+    stand-in's fault cleared through its control endpoint), `snaplakectl redo`, and the run
+    followed until every stage succeeded (the export as a new task generation)."""
+    ctl = os.path.join(BIN, "snaplakectl")
+    say("\n-- the failed run (snaplakectl show %s)" % run["run_id"])
+    subprocess.run([ctl, "show", run["run_id"]], env=env, check=True)
+    say("-- the cause fixed (the export role may use the key: the stand-in's fault cleared); "
+        "snaplakectl redo %s" % run["run_id"])
+    standin("/_standin/config", {"fail_sources": {run["cluster"]: None}})
+    workers = {}
+    for stage in stages:
+        wenv = dict(env, CATALOG_MODE="crawler", CATALOG_DATABASE=db) if stage == "crawl" else env
+        workers[stage] = subprocess.Popen(
+            [os.path.join(BIN, "snaplake-worker"), stage], env=wenv,
+            stdout=open(os.path.join(LOGS, "demo-redo-%s.log" % stage), "wb"),
+            stderr=subprocess.STDOUT)
+    subprocess.run([ctl, "redo", run["run_id"]], env=env, check=True)
+    deadline, st = time.time() + CAP_S / 3, {}
+    while time.time() < deadline and any(st.get(s) != "succeeded" for s in stages):
+        out = subprocess.run([ctl, "runs", "--json", run["run_id"]], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        st = {s["stage"]: s["status"] for s in json.loads(out)[0]["stages"]}
+        if "failed" in st.values():
+            break
+        time.sleep(0.5)
+    for w in workers.values():
+        w.send_signal(signal.SIGTERM)
+    codes = {stage: w.wait(30) for stage, w in workers.items()}
+    say("\n-- redone (snaplakectl show %s)" % run["run_id"])
+    subprocess.run([ctl, "show", run["run_id"]], env=env, check=True)
+    if any(st.get(s) != "succeeded" for s in stages) or any(codes.values()):
+        sys.exit("demo: the redone run ended %s (workers %s); logs in .stack/logs/demo-redo-*.log"
+                 % (st, codes))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@
 #include "offsets.h"
 #include "pg.h"
 #include "signals.h"
+#include "worker_console.h"
 #include "worker_metrics.h"
 
 #define DEFAULT_MAX_JOBS 16
@@ -110,6 +111,8 @@ struct sl_worker {
     sl_endpoint *ep; /* METRICS_ADDR: /metrics, /healthz, /readyz */
     sl_wmetrics wm;
     long long pg_probe_ms; /* last PostgreSQL round trip for /readyz */
+    sl_wconsole con;       /* owner, heartbeat, messages for the console (worker_console.h) */
+    int con_ready;
 };
 
 static const sl_cfg_opt worker_opts[] = {
@@ -133,6 +136,9 @@ static const sl_cfg_opt worker_opts[] = {
     SL_PG_CFG_OPTS(sl_worker_cfg, pg),
     SL_AWS_CFG_OPTS(sl_worker_cfg, aws),
     SL_ENDPOINT_CFG_OPTS(sl_worker_cfg, ep),
+    {"WORKER_HEARTBEAT", SL_CFG_DURATION, "10s", 100, 600000, 0,
+     offsetof(sl_worker_cfg, heartbeat_ms),
+     "how often the worker proves in the ledger that it is alive (stale runs)"},
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -321,9 +327,11 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
     if (strcmp(j->ledger_status, status) == 0 &&
         strcmp(j->ledger_task_id, job->export_task_id) == 0)
         return;
+    char *ids = sl_wconsole_aws_ids(job);
     if (!(pg = sl_worker_pg(w)) ||
         (rc = sl_ledger_stage_update(pg, job->in.run_id, w->stage->name, j->fence, status, tid,
-                                     job->export_generation, NULL, NULL, err, sizeof(err)))) {
+                                     job->export_generation, ids, NULL, err, sizeof(err)))) {
+        free(ids);
         if (rc == SL_LEDGER_FENCED) {
             j->fenced = 1; /* run_jobs drops the job after this step */
             return;
@@ -332,6 +340,7 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
                 pg ? err : "no connection");
         return;
     }
+    free(ids);
     snprintf(j->ledger_status, sizeof(j->ledger_status), "%s", status);
     snprintf(j->ledger_task_id, sizeof(j->ledger_task_id), "%s", job->export_task_id);
     log_job(SL_LOG_INFO, j, status, "stage %s", status);
@@ -449,6 +458,7 @@ static void begin(sl_worker *w, wjob *j)
         return;
     }
     j->tries = 0;
+    sl_wconsole_claim(&w->con, pg, &j->job, ledger_attempt, j->raw);
     j->fence = ledger_attempt; /* every later ledger write carries it (ledger.h, fencing) */
     j->fenced = 0;
     j->job.export_generation = 0;
@@ -643,18 +653,22 @@ static int record(sl_worker *w, wjob *j)
 {
     char err[SL_ERRLEN];
     int ok = j->result == SL_STEP_DONE, rc = 0;
-
+    char *ids = NULL, *details = NULL;
     PGconn *pg;
 
     if (j->phase == WJ_DLQ)
         return 0;
+    ids = sl_wconsole_aws_ids(&j->job);
+    details = sl_wconsole_details(&j->job, ok);
     if (!(pg = sl_worker_pg(w)) ||
         (rc =
              sl_ledger_stage_finish(pg, j->job.in.run_id, w->stage->name, j->fence,
                                     ok ? SL_LEDGER_SUCCEEDED : SL_LEDGER_FAILED,
                                     ok ? NULL : j->job.error_code, ok ? NULL : j->job.error_message,
                                     j->job.export_task_id[0] ? j->job.export_task_id : NULL,
-                                    j->job.export_generation, NULL, NULL, err, sizeof(err)))) {
+                                    j->job.export_generation, ids, details, err, sizeof(err)))) {
+        free(ids);
+        free(details);
         if (rc == SL_LEDGER_FENCED) {
             j->fenced = 1;
             return -1;
@@ -663,6 +677,10 @@ static int record(sl_worker *w, wjob *j)
                 pg ? err : "no connection");
         return -1;
     }
+    free(ids);
+    free(details);
+    if (ok)
+        sl_wconsole_output(pg, w->stage->name, &j->job, j->fence);
     return 0;
 }
 
@@ -1163,6 +1181,7 @@ static void health_turn(sl_worker *w)
     }
     (void)sl_metrics_set(w->wm.in_flight, st, (double)w->njobs);
     sl_endpoint_turn(w->ep);
+    sl_wconsole_turn(&w->con);
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */
@@ -1322,6 +1341,9 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         sl_seterr(err, errlen, "ledger migrations: %s", perr);
         goto fail;
     }
+    if (sl_wconsole_init(&w->con, w, w->pg.conn, w->cfg.heartbeat_ms, err, errlen))
+        goto fail;
+    w->con_ready = 1;
     sl_endpoint_pg_ok(w->ep);
     w->pg_probe_ms = sl_mono_ms();
     if (w->cfg.topics.create &&
@@ -1456,6 +1478,8 @@ void sl_worker_free(sl_worker *w)
     if (w->prod)
         sl_kafka_producer_set_report_hook(w->prod, NULL, NULL); /* no job is left to report to */
     sl_kafka_producer_free(w->prod);
+    if (w->con_ready)
+        sl_wconsole_cleanup(&w->con, w->pg.conn);
     sl_pg_link_cleanup(&w->pg);
     sl_offsets_free(w->offsets);
     sl_aws_free(w->aws);

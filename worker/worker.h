@@ -41,6 +41,7 @@ typedef struct sl_worker_cfg {
     sl_pg_opts pg;              /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
     sl_aws_opts aws;            /* AWS_* rows (SL_AWS_CFG_OPTS) */
     sl_endpoint_opts ep;        /* METRICS_ADDR, HEALTH_* (SL_ENDPOINT_CFG_OPTS) */
+    long long heartbeat_ms;     /* WORKER_HEARTBEAT (worker_console.h) */
 } sl_worker_cfg;
 
 typedef struct sl_worker sl_worker;

@@ -50,11 +50,13 @@ def ro_role(ledger):
          "'succeeded');" % (run_id, run_id))
     psql("CREATE ROLE %s LOGIN; GRANT CONNECT ON DATABASE %s TO %s; "
          "GRANT USAGE ON SCHEMA public TO %s; "
-         "GRANT SELECT ON snaplake_runs, snaplake_stage_runs, snaplake_stage_events TO %s;"
+         "GRANT SELECT ON snaplake_runs, snaplake_stage_runs, snaplake_stage_events, "
+         "snaplake_workers TO %s;"
          % (role, os.environ["PGDATABASE"], role, role, role))
     yield {"role": role, "run_id": run_id}
     psql("DELETE FROM snaplake_runs WHERE run_id = '%s'; "
-         "REVOKE ALL ON snaplake_runs, snaplake_stage_runs, snaplake_stage_events FROM %s; "
+         "REVOKE ALL ON snaplake_runs, snaplake_stage_runs, snaplake_stage_events, "
+         "snaplake_workers FROM %s; "
          "REVOKE ALL ON SCHEMA public FROM %s; REVOKE ALL ON DATABASE %s FROM %s; "
          "DROP ROLE %s;" % (run_id, role, role, os.environ["PGDATABASE"], role, role))
 
@@ -73,10 +75,12 @@ def _ensure_ledger():
 @pytest.fixture(scope="module")
 def ledger():
     h.require_stack()
-    rows = h.psql_json("SELECT to_regclass('snaplake_stage_events') IS NOT NULL AS ok")
+    # snaplake_workers: the console's migration 3001 (ledger_console.h), applied with the rest.
+    ok = "SELECT to_regclass('snaplake_workers') IS NOT NULL AS ok"
+    rows = h.psql_json(ok)
     if not rows[0]["ok"]:
         _ensure_ledger()
-    rows = h.psql_json("SELECT to_regclass('snaplake_stage_events') IS NOT NULL AS ok")
+    rows = h.psql_json(ok)
     assert rows[0]["ok"], "the ledger tables could not be created"
 
 
