@@ -22,10 +22,41 @@ static const sl_cfg_opt db_opts[] = {
 static const char *const ledger_tables[] = {"snaplake_runs", "snaplake_stage_runs",
                                             "snaplake_stage_events", "snaplake_workers"};
 
-void ctl_db_help(FILE *out)
+void ctl_db_help(FILE *out, const char *cmds)
 {
-    sl_config_help(out, "snaplakectl runs|show|redo", "the ledger commands read only these",
-                   db_opts, SL_ARRAY_LEN(db_opts));
+    char title[128];
+
+    snprintf(title, sizeof(title), "snaplakectl %s", cmds);
+    sl_config_help(out, title, "the ledger commands read only these", db_opts,
+                   SL_ARRAY_LEN(db_opts));
+}
+
+int ctl_db_table_exists(PGconn *conn, const char *table, char *err, size_t errlen)
+{
+    const char *params[] = {table};
+    PGresult *res = NULL;
+    int exists;
+
+    if (sl_pg_exec(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, &res, err, errlen))
+        return -1;
+    exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return exists;
+}
+
+int ctl_parse_hours(const char *s, int *out)
+{
+    char *end;
+    long long v;
+
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || v < 1 || v > CTL_SINCE_HOURS_MAX)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 int ctl_db_config(const char *cmd, ctl_db *db)
@@ -62,15 +93,11 @@ int ctl_db_open(const char *cmd, ctl_db *db, int read_only)
                                 0, NULL, NULL, err, sizeof(err)))
         goto fail;
     for (size_t i = 0; i < SL_ARRAY_LEN(ledger_tables); i++) {
-        const char *params[] = {ledger_tables[i]};
-        PGresult *res = NULL;
-        int missing;
+        int missing = ctl_db_table_exists(db->pg.conn, ledger_tables[i], err, sizeof(err));
 
-        if (sl_pg_exec(db->pg.conn, "SELECT to_regclass($1) IS NULL", 1, params, &res, err,
-                       sizeof(err)))
+        if (missing < 0)
             goto fail;
-        missing = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
+        missing = !missing;
         if (missing && i + 1 == SL_ARRAY_LEN(ledger_tables)) {
             fprintf(stderr,
                     "snaplakectl %s: the ledger table %s does not exist in this database: the "

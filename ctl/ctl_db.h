@@ -34,8 +34,16 @@ int ctl_db_open(const char *cmd, ctl_db *db, int read_only);
 /* Closes and frees what ctl_db_config/ctl_db_open made. */
 void ctl_db_close(ctl_db *db);
 
-/* Prints the table of ctl_db_config. */
-void ctl_db_help(FILE *out);
+/* Prints the table of ctl_db_config, headed by the commands that read it ("runs|show|redo"). */
+void ctl_db_help(FILE *out, const char *cmds);
+
+/* 1 when the table exists, 0 when not, -1 with err on a query error. */
+int ctl_db_table_exists(PGconn *conn, const char *table, char *err, size_t errlen);
+
+/* --since-hours: strict decimal in 1..CTL_SINCE_HOURS_MAX ("5abc", "", "+5", " 5" and overflow
+   are refused). Returns 0, or -1. */
+#define CTL_SINCE_HOURS_MAX (24 * 366 * 10)
+int ctl_parse_hours(const char *s, int *out);
 
 /* Which runs ctl_db_runs selects. */
 typedef struct ctl_runs_filter {

@@ -16,13 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_ro.h"
+#include "ctl_db.h"
 #include "report_html.h"
 
 #define REPORT_MAX_RUNS 500
-
-static const char *const tables[] = {"snaplake_runs", "snaplake_stage_runs",
-                                     "snaplake_stage_events"};
 
 /* Pipeline order of the known stages; any other stage sorts after them by name. */
 #define STAGE_ORDER                                                                                \
@@ -223,8 +220,7 @@ int ctl_report_main(int argc, char **argv)
     char *ids = NULL, err[SL_ERRLEN];
     size_t idlen = 0, nids = 0;
     int since = 24, rc = 2, flags = 1;
-    ctl_ro_cfg cfg;
-    sl_pg_link pg;
+    ctl_db db;
     report_data d;
 
     memset(&d, 0, sizeof(d));
@@ -232,7 +228,7 @@ int ctl_report_main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (flags && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
             ctl_report_help(stdout);
-            ctl_ro_help(stdout, "report");
+            ctl_db_help(stdout, "report");
             free(ids);
             return 0;
         } else if (flags && strcmp(argv[i], "--") == 0) {
@@ -244,11 +240,11 @@ int ctl_report_main(int argc, char **argv)
             }
             html = argv[++i];
         } else if (flags && strcmp(argv[i], "--since-hours") == 0) {
-            if (ctl_ro_parse_hours(v, &since)) {
+            if (ctl_parse_hours(v, &since)) {
                 fprintf(stderr,
                         "snaplakectl report: --since-hours takes a whole number of hours from "
                         "1 to %d\n",
-                        CTL_RO_SINCE_MAX);
+                        CTL_SINCE_HOURS_MAX);
                 goto out;
             }
             i++;
@@ -277,15 +273,14 @@ int ctl_report_main(int argc, char **argv)
         fprintf(stderr, "snaplakectl report: --html FILE is required (the only format)\n");
         goto out;
     }
-    rc = ctl_ro_load("report", &cfg);
-    if (rc) {
-        ctl_ro_cleanup(&cfg);
+    rc = ctl_db_config("report", &db);
+    if (rc)
         goto out;
-    }
     rc = 1;
-    if (ctl_ro_connect(&pg, &cfg, tables, SL_ARRAY_LEN(tables), err, sizeof(err)) ||
-        load(pg.conn, ids, since, &d, err, sizeof(err)) ||
-        write_page(html, &d, PQntuples(d.runs), err, sizeof(err))) {
+    if (ctl_db_open("report", &db, 1)) {
+        /* ctl_db_open said why. */
+    } else if (load(db.pg.conn, ids, since, &d, err, sizeof(err)) ||
+               write_page(html, &d, PQntuples(d.runs), err, sizeof(err))) {
         fprintf(stderr, "snaplakectl report: %s\n", err);
     } else if ((size_t)PQntuples(d.runs) < nids) {
         fprintf(stderr,
@@ -296,8 +291,7 @@ int ctl_report_main(int argc, char **argv)
         printf("report of %d runs written to %s\n", PQntuples(d.runs), html);
         rc = 0;
     }
-    sl_pg_link_cleanup(&pg);
-    ctl_ro_cleanup(&cfg);
+    ctl_db_close(&db);
 out:
     data_cleanup(&d);
     free(ids);

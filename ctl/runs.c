@@ -17,29 +17,10 @@
 #include "ctl_runs.h"
 #include "log.h"
 
-/* Bounds of --since-hours: an hour to ten years. */
-#define SINCE_HOURS_MAX (24 * 366 * 10)
-
 typedef struct runs_args {
     ctl_runs_filter f;
     int json;
 } runs_args;
-
-/* Strict decimal in 1..SINCE_HOURS_MAX: "5abc", "", "+5", " 5" and overflow are refused. */
-static int parse_hours(const char *s, long long *out)
-{
-    char *end;
-    long long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < 1 || v > SINCE_HOURS_MAX)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* The value after flag argv[*i], or NULL after a usage line. */
 static const char *value_of(int argc, char **argv, int *i)
@@ -55,7 +36,7 @@ static const char *value_of(int argc, char **argv, int *i)
 static int parse_args(int argc, char **argv, runs_args *a, const char **ids)
 {
     int flags = 1;
-    long long hours;
+    int hours;
 
     a->f.since_s = (long long)time(NULL) - 24 * 3600;
     for (int i = 0; i < argc; i++) {
@@ -89,14 +70,14 @@ static int parse_args(int argc, char **argv, runs_args *a, const char **ids)
                 fprintf(stderr, "snaplakectl runs: --since-hours needs a value\n");
                 return 2;
             }
-            if (parse_hours(argv[++i], &hours)) {
+            if (ctl_parse_hours(argv[++i], &hours)) {
                 fprintf(stderr,
                         "snaplakectl runs: --since-hours takes a whole number of hours "
                         "from 1 to %d, not \"%.64s\"\n",
-                        SINCE_HOURS_MAX, argv[i]);
+                        CTL_SINCE_HOURS_MAX, argv[i]);
                 return 2;
             }
-            a->f.since_s = (long long)time(NULL) - hours * 3600;
+            a->f.since_s = (long long)time(NULL) - (long long)hours * 3600;
         } else if (flags && argv[i][0] == '-') {
             fprintf(stderr, "snaplakectl runs: unknown option \"%.64s\" (see --help)\n", argv[i]);
             return 2;
@@ -225,6 +206,6 @@ void ctl_console_usage(FILE *out, const char *prog)
             "  the group has live members unless --force (then it waits up to --wait, 60s, for\n"
             "  them to leave). Needs Kafka only.\n\n",
             prog, prog, prog, prog);
-    ctl_db_help(out);
+    ctl_db_help(out, "runs|show|redo");
     fputc('\n', out);
 }

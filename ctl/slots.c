@@ -21,11 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_ro.h"
+#include "ctl_db.h"
 #include "pg.h"
-
-static const char *const tables[] = {"snaplake_runs", "snaplake_stage_runs",
-                                     "snaplake_stage_events"};
 
 void ctl_slots_help(FILE *out)
 {
@@ -115,7 +112,7 @@ static int print_waiting(PGconn *conn, char *err, size_t errlen)
 static int print_foreign(PGconn *conn, char *err, size_t errlen)
 {
     PGresult *res = NULL;
-    int n, e = ctl_ro_table_exists(conn, "snaplake_export_admission", err, errlen);
+    int n, e = ctl_db_table_exists(conn, "snaplake_export_admission", err, errlen);
 
     if (e < 0)
         return -1;
@@ -145,34 +142,33 @@ static int print_foreign(PGconn *conn, char *err, size_t errlen)
 
 int ctl_slots_main(int argc, char **argv)
 {
-    ctl_ro_cfg cfg;
-    sl_pg_link pg;
+    ctl_db db;
     char err[SL_ERRLEN];
     int rc;
 
     if (argc > 0) {
         if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
             ctl_slots_help(stdout);
-            ctl_ro_help(stdout, "slots");
+            ctl_db_help(stdout, "slots");
             return 0;
         }
         fprintf(stderr, "snaplakectl slots: unexpected argument \"%.64s\" (it takes none)\n",
                 argv[0]);
         return 2;
     }
-    rc = ctl_ro_load("slots", &cfg);
-    if (rc) {
-        ctl_ro_cleanup(&cfg);
+    rc = ctl_db_config("slots", &db);
+    if (rc)
         return rc;
-    }
     rc = 1;
-    if (ctl_ro_connect(&pg, &cfg, tables, SL_ARRAY_LEN(tables), err, sizeof(err)) ||
-        print_held(pg.conn, err, sizeof(err)) || print_waiting(pg.conn, err, sizeof(err)) ||
-        print_foreign(pg.conn, err, sizeof(err)))
+    if (ctl_db_open("slots", &db, 1)) {
+        /* ctl_db_open said why. */
+    } else if (print_held(db.pg.conn, err, sizeof(err)) ||
+               print_waiting(db.pg.conn, err, sizeof(err)) ||
+               print_foreign(db.pg.conn, err, sizeof(err))) {
         fprintf(stderr, "snaplakectl slots: %s\n", err);
-    else
+    } else {
         rc = 0;
-    sl_pg_link_cleanup(&pg);
-    ctl_ro_cleanup(&cfg);
+    }
+    ctl_db_close(&db);
     return rc;
 }
