@@ -23,6 +23,7 @@
 #include "config.h"
 #include "creds.h"
 #include "ctl_retention.h"
+#include "ctl_share_accept.h"
 #include "ledger.h"
 #include "log.h"
 #include "pg.h"
@@ -73,6 +74,7 @@ static void usage(FILE *out, const char *prog)
     sl_config_help(out, prog, "snaplake operators' command line", ctl_opts, SL_ARRAY_LEN(ctl_opts));
     sl_config_help(out, "lake", "the lake command also reads", lake_opts, SL_ARRAY_LEN(lake_opts));
     ctl_retention_help(out);
+    ctl_share_accept_help(out);
 }
 
 /* Strict decimal in 1..CTL_SINCE_MAX: "5abc", "", "+5", " 5" and overflow are refused. */
@@ -340,6 +342,8 @@ int main(int argc, char **argv)
     /* retention reads its own table (no PostgreSQL settings). */
     if (strcmp(argv[1], "retention") == 0)
         return ctl_retention_main(argc - 2, argv + 2);
+    if (argc > 2 && strcmp(argv[1], "share") == 0 && strcmp(argv[2], "accept") == 0)
+        return ctl_share_accept_main(argc - 3, argv + 3);
     lake = strcmp(argv[1], "lake") == 0;
     if (strcmp(argv[1], "runs") != 0 && !(lake && argc == 2)) {
         usage(stderr, argv[0]);
