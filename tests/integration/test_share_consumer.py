@@ -225,3 +225,34 @@ def test_without_the_role_nothing_is_received(shared):
     rc, out, err = accept()
     assert rc == 0, out + err
     assert "accepting invitations only" in out and "1 accepted" in out
+
+
+def test_the_stand_in_ram_answers_as_aws(shared):
+    """What the consumer side relies on: one PENDING invitation per resource share, addressed
+    to the analytics account and sent by the service account; accepting twice is
+    ResourceShareInvitationAlreadyAcceptedException; a string that is no invitation ARN is
+    MalformedArnException, a well-formed unknown one ...ArnNotFoundException."""
+    ram = analytics("ram")
+    (inv,) = ram.get_resource_share_invitations()["resourceShareInvitations"]
+    assert (inv["senderAccountId"], inv["receiverAccountId"], inv["status"]) == \
+        (ACCOUNT, ANALYTICS, "PENDING")
+    assert inv["resourceShareInvitationArn"].startswith(
+        "arn:aws:ram:%s:%s:resource-share-invitation/" % (region(), ACCOUNT))
+    arn = inv["resourceShareInvitationArn"]
+    assert ram.accept_resource_share_invitation(resourceShareInvitationArn=arn)[
+        "resourceShareInvitation"]["status"] == "ACCEPTED"
+    for bad, want in ((arn, "ResourceShareInvitationAlreadyAcceptedException"),
+                      ("not-an-arn", "MalformedArnException"),
+                      (arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000",
+                       "ResourceShareInvitationArnNotFoundException")):
+        with pytest.raises(ClientError) as e:
+            ram.accept_resource_share_invitation(resourceShareInvitationArn=bad)
+        assert e.value.response["Error"]["Code"] == want
+    with pytest.raises(ClientError) as e:
+        ram.get_resource_share_invitations(resourceShareInvitationArns=["arn:aws:s3:::x"])
+    assert e.value.response["Error"]["Code"] == "MalformedArnException"
+    # Re-granting to the same account makes no second invitation.
+    h.aws("lakeformation").grant_permissions(
+        Principal={"DataLakePrincipalIdentifier": ANALYTICS},
+        Resource={"Database": {"Name": shared}}, Permissions=["DESCRIBE"])
+    assert len(ram.get_resource_share_invitations()["resourceShareInvitations"]) == 1
