@@ -31,6 +31,29 @@
  * invitations the *calling* account received, so a client of the service account sees none.
  *
  * Single-threaded, like the client. Secrets never pass through here (the client holds them).
+ *
+ * Wiring into a worker stage (worker/share.c), once the grants are read back:
+ *
+ *   init():  the analytics client, once per worker: sl_creds_role_new(&(sl_creds_opts){0},
+ *            &aws_opts, &(sl_creds_role){.arn = SHARE_CONSUMER_ROLE_ARN, .external_id = ...,
+ *            .what = "SHARE_CONSUMER_ROLE_"}, ...), then sl_aws_new with aws_opts.max_sleep_ms
+ *            set as the worker's own client has it (a step never sleeps long).
+ *   start(): c = sl_share_consumer_new(&(sl_share_consumer_opts){.service_account = <own
+ *            account>, .source_catalog = <policy catalog_id>, .databases = &glue_database,
+ *            .ndatabases = 1, .link_template = ...}, analytics, &job->log, err, errlen);
+ *   step():  long long due;
+ *            switch (sl_share_consumer_step(c, &due)) {
+ *            case SL_SHARE_CONSUMER_PENDING: job->next_step_ms = due; return SL_STEP_PENDING;
+ *            case SL_SHARE_CONSUMER_DONE:    add sl_share_consumer_result_get(c) to job->out;
+ *            case SL_SHARE_CONSUMER_RETRY:   (either) job->next_step_ms = due and PENDING while
+ *                                            sl_stage_retry_note says go on, (or) return
+ *                                            sl_job_fail_aws(job, "share consumer",
+ *                                            sl_share_consumer_error(c)) for the runtime's
+ *                                            backoff (a new start() redoes it idempotently);
+ *            case SL_SHARE_CONSUMER_FAILED:  return sl_job_fail_aws(job, "share consumer",
+ *                                            sl_share_consumer_error(c)); (transient is 0)
+ *            }
+ *   job_cleanup(): sl_share_consumer_free(c).
  */
 #ifndef SL_SHARE_CONSUMER_H
 #define SL_SHARE_CONSUMER_H
