@@ -72,7 +72,8 @@
 /* What the consumer side did, reported to an optional observer as it happens. */
 typedef enum sl_share_consumer_event {
     SL_SHARE_EV_ACCEPTED = 0,     /* subject: invitation ARN; detail: resource share name */
-    SL_SHARE_EV_ALREADY_ACCEPTED, /* the same, accepted before this run */
+    SL_SHARE_EV_ALREADY_ACCEPTED, /* the same, accepted by another between our listing and our
+                                     accept (ones ACCEPTED when listed are only counted) */
     SL_SHARE_EV_LINK_CREATED,     /* subject: link name; detail: "<catalog>:<database>" */
     SL_SHARE_EV_LINK_PRESENT      /* the same, already there */
 } sl_share_consumer_event;
