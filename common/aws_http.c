@@ -203,7 +203,7 @@ sl_aws_protocol sl_aws_service_protocol(const char *service)
         return SL_AWS_PROTO_REST_XML;
     if (strcmp(service, "glue") == 0 || strcmp(service, "sqs") == 0)
         return SL_AWS_PROTO_JSON;
-    if (strcmp(service, "lakeformation") == 0)
+    if (strcmp(service, "lakeformation") == 0 || strcmp(service, "ram") == 0)
         return SL_AWS_PROTO_REST_JSON;
     return SL_AWS_PROTO_QUERY;
 }
@@ -561,6 +561,8 @@ static const char *service_override(const sl_aws_opts *o, const char *service)
         v = o->endpoint_lakeformation;
     else if (strcmp(service, "sqs") == 0)
         v = o->endpoint_sqs;
+    else if (strcmp(service, "ram") == 0)
+        v = o->endpoint_ram;
     if (v && *v)
         return v;
     return o->endpoint_url && *o->endpoint_url ? o->endpoint_url : NULL;
@@ -744,12 +746,14 @@ int sl_aws_opts_copy(sl_aws_opts *dst, const sl_aws_opts *src, char *err, size_t
     dst->endpoint_glue = sl_strdup0(src->endpoint_glue);
     dst->endpoint_lakeformation = sl_strdup0(src->endpoint_lakeformation);
     dst->endpoint_sqs = sl_strdup0(src->endpoint_sqs);
+    dst->endpoint_ram = sl_strdup0(src->endpoint_ram);
     dst->ca_bundle = sl_strdup0(src->ca_bundle);
     if ((src->region && !dst->region) || (src->endpoint_url && !dst->endpoint_url) ||
         (src->endpoint_s3 && !dst->endpoint_s3) || (src->endpoint_rds && !dst->endpoint_rds) ||
         (src->endpoint_sts && !dst->endpoint_sts) || (src->endpoint_glue && !dst->endpoint_glue) ||
         (src->endpoint_lakeformation && !dst->endpoint_lakeformation) ||
-        (src->endpoint_sqs && !dst->endpoint_sqs) || (src->ca_bundle && !dst->ca_bundle)) {
+        (src->endpoint_sqs && !dst->endpoint_sqs) || (src->endpoint_ram && !dst->endpoint_ram) ||
+        (src->ca_bundle && !dst->ca_bundle)) {
         sl_aws_opts_cleanup(dst);
         return sl_seterr(err, errlen, "aws: out of memory");
     }
@@ -768,6 +772,7 @@ void sl_aws_opts_cleanup(sl_aws_opts *o)
     free(o->endpoint_glue);
     free(o->endpoint_lakeformation);
     free(o->endpoint_sqs);
+    free(o->endpoint_ram);
     free(o->ca_bundle);
     memset(o, 0, sizeof(*o));
 }
@@ -803,7 +808,7 @@ sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, cha
     {
         const char *urls[] = {c->o.endpoint_url, c->o.endpoint_s3,   c->o.endpoint_rds,
                               c->o.endpoint_sts, c->o.endpoint_glue, c->o.endpoint_lakeformation,
-                              c->o.endpoint_sqs};
+                              c->o.endpoint_sqs, c->o.endpoint_ram};
         for (size_t i = 0; i < SL_ARRAY_LEN(urls); i++) {
             char *s = NULL, *h = NULL, *b = NULL;
             if (!urls[i] || !*urls[i])

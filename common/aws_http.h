@@ -1,13 +1,13 @@
 /*
  * aws_http.h - the AWS client core: endpoints, signing, libcurl transport, retries, and the
  * three wire protocols snaplake speaks (query/XML for RDS and STS, REST-XML for S3, JSON for
- * Glue and Lake Formation).
+ * Glue and SQS, REST-JSON for Lake Formation and RAM).
  *
  * One sl_aws per worker, single-threaded. It keeps one CURL easy handle for sl_aws_call() so
  * connections are reused, and hands out sl_aws_xfer objects (a signed easy handle each) for
  * callers that drive many requests at once on their own curl multi handle (the copy worker).
  *
- * Endpoints: AWS_ENDPOINT_URL_<SERVICE> (S3, RDS, STS, GLUE, LAKEFORMATION), else
+ * Endpoints: AWS_ENDPOINT_URL_<SERVICE> (S3, RDS, STS, GLUE, LAKEFORMATION, SQS, RAM), else
  * AWS_ENDPOINT_URL, else https://<service>.<region>.amazonaws.com (S3: virtual-hosted
  * https://<bucket>.s3.<region>.amazonaws.com unless path style is set or an endpoint override
  * is in force without path style ... see aws_http.c). TLS verification is always on;
@@ -53,6 +53,9 @@ typedef struct sl_aws_opts {
     /* AWS_ENDPOINT_URL_SQS: not in SL_AWS_CFG_OPTS, only the producer's sqs mode calls SQS and
      * its table has the row. */
     char *endpoint_sqs;
+    /* AWS_ENDPOINT_URL_RAM: likewise only in the tables of the binaries that call RAM (the share
+     * consumer side, common/share_consumer.h). */
+    char *endpoint_ram;
     int s3_path_style;            /* AWS_S3_FORCE_PATH_STYLE */
     char *ca_bundle;              /* AWS_CA_BUNDLE */
     long long max_attempts;       /* AWS_MAX_ATTEMPTS (1..20, default 3) */
@@ -218,7 +221,8 @@ int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON 
 int sl_aws_json_version(sl_aws *c, const char *service, const char *version, const char *target,
                         const cJSON *body, cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
 
-/* REST-JSON (Lake Formation: POST /GrantPermissions). Errors as above, plus x-amzn-ErrorType. */
+/* REST-JSON (Lake Formation: POST /GrantPermissions; RAM: POST /getresourceshareinvitations).
+   Errors as above, plus x-amzn-ErrorType. */
 int sl_aws_rest_json(sl_aws *c, const char *service, const char *method, const char *path,
                      const cJSON *body, cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
 

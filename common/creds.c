@@ -1155,11 +1155,47 @@ static long long real_mono_ms(void *ud)
     return sl_mono_ms();
 }
 
-static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
-                                    int with_assume, char *err, size_t errlen)
+/*
+ * Sets up AssumeRole on top of p: the role's settings are copied, and base (owned by p from
+ * here on, freed with it) is the chain whose credentials sign the AssumeRole call. where names
+ * the settings' origin in errors (the variables' prefix: "ASSUME_ROLE_" + "SESSION_NAME"). 0, or -1
+ * with err (base is freed either way on failure, through p).
+ */
+static int set_assume(sl_creds_provider *p, const char *arn, const char *external_id,
+                      const char *session, long long duration_s, sl_creds_provider *base,
+                      const char *where, char *err, size_t errlen)
+{
+    p->base = base;
+    if (!base)
+        return -1;
+    if (duration_s && (duration_s < 900 || duration_s > 43200))
+        return sl_seterr(err, errlen, "creds: %sDURATION must be 900..43200 seconds", where);
+    if (session && !session_name_ok(session))
+        return sl_seterr(err, errlen, "creds: %sSESSION_NAME must be 2-64 of [\\w+=,.@-]", where);
+    if (!(p->assume_arn = strdup(arn)))
+        goto oom;
+    if (external_id && *external_id && !(p->assume_external_id = strdup(external_id)))
+        goto oom;
+    if (session) {
+        p->assume_session = strdup(session);
+    } else {
+        char gen[64];
+        gen_session_name(gen, sizeof(gen));
+        p->assume_session = strdup(gen);
+    }
+    if (!p->assume_session)
+        goto oom;
+    p->assume_duration_s = duration_s;
+    return 0;
+oom:
+    return sl_seterr(err, errlen, "creds: out of memory");
+}
+
+/* The provider without a source yet: options, clocks and a copy of aws_opts. NULL with err. */
+static sl_creds_provider *provider_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
+                                       char *err, size_t errlen)
 {
     sl_creds_provider *p = calloc(1, sizeof(*p));
-    const char *v;
 
     if (!p) {
         sl_seterr(err, errlen, "creds: out of memory");
@@ -1186,37 +1222,31 @@ static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts
     snprintf(p->source, sizeof(p->source), "none");
     if (sl_aws_opts_copy(&p->aws, aws_opts, err, errlen))
         goto fail;
-    if (!with_assume || !(v = penv(p, "ASSUME_ROLE_ARN")))
-        return p;
+    return p;
+fail:
+    sl_creds_provider_free(p);
+    return NULL;
+}
 
-    if (!(p->assume_arn = strdup(v)))
-        goto oom;
-    if ((v = penv(p, "ASSUME_ROLE_EXTERNAL_ID")) && !(p->assume_external_id = strdup(v)))
-        goto oom;
-    if ((v = penv(p, "ASSUME_ROLE_SESSION_NAME"))) {
-        if (!session_name_ok(v)) {
-            sl_seterr(err, errlen, "creds: ASSUME_ROLE_SESSION_NAME must be 2-64 of [\\w+=,.@-]");
-            goto fail;
-        }
-        p->assume_session = strdup(v);
-    } else {
-        char gen[64];
-        gen_session_name(gen, sizeof(gen));
-        p->assume_session = strdup(gen);
-    }
-    if (!p->assume_session)
-        goto oom;
-    if ((v = penv(p, "ASSUME_ROLE_DURATION")) && parse_assume_duration(v, &p->assume_duration_s)) {
+static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
+                                    int with_assume, char *err, size_t errlen)
+{
+    sl_creds_provider *p = provider_new(opts, aws_opts, err, errlen);
+    const char *arn, *v;
+    long long duration_s = 0;
+
+    if (!p || !with_assume || !(arn = penv(p, "ASSUME_ROLE_ARN")))
+        return p;
+    if ((v = penv(p, "ASSUME_ROLE_DURATION")) && parse_assume_duration(v, &duration_s)) {
         sl_seterr(err, errlen,
                   "creds: ASSUME_ROLE_DURATION must be 900..43200 seconds (\"3600\", \"1h\")");
         goto fail;
     }
-    p->base = chain_new(opts, aws_opts, 0, err, errlen);
-    if (!p->base)
+    if (set_assume(p, arn, penv(p, "ASSUME_ROLE_EXTERNAL_ID"), penv(p, "ASSUME_ROLE_SESSION_NAME"),
+                   duration_s, chain_new(opts, aws_opts, 0, err, errlen), "ASSUME_ROLE_", err,
+                   errlen))
         goto fail;
     return p;
-oom:
-    sl_seterr(err, errlen, "creds: out of memory");
 fail:
     sl_creds_provider_free(p);
     return NULL;
@@ -1226,6 +1256,28 @@ sl_creds_provider *sl_creds_chain_new(const sl_creds_opts *opts, const sl_aws_op
                                       char *err, size_t errlen)
 {
     return chain_new(opts, aws_opts, 1, err, errlen);
+}
+
+sl_creds_provider *sl_creds_role_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
+                                     const sl_creds_role *role, char *err, size_t errlen)
+{
+    sl_creds_provider *p;
+
+    if (!role || !role->arn || !*role->arn) {
+        sl_seterr(err, errlen, "creds: %sARN is not set", role && role->what ? role->what : "");
+        return NULL;
+    }
+    if (!(p = provider_new(opts, aws_opts, err, errlen)))
+        return NULL;
+    /* The base is the whole chain, its own ASSUME_ROLE_ARN included: the role trusts whoever
+       the worker is once that chain has run (role chaining, as the SDKs' source_profile). */
+    if (set_assume(p, role->arn, role->external_id, role->session_name, role->duration_s,
+                   chain_new(opts, aws_opts, 1, err, errlen), role->what ? role->what : "", err,
+                   errlen)) {
+        sl_creds_provider_free(p);
+        return NULL;
+    }
+    return p;
 }
 
 void sl_creds_provider_free(sl_creds_provider *p)

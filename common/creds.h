@@ -65,6 +65,28 @@ sl_creds_provider *sl_creds_chain_new(const sl_creds_opts *opts, const sl_aws_op
 void sl_creds_provider_free(sl_creds_provider *p);
 
 /*
+ * An explicit role to assume, for a second provider next to the environment's chain (the share
+ * stage's analytics account: SHARE_CONSUMER_ROLE_*). Strings are borrowed for the call.
+ */
+typedef struct sl_creds_role {
+    const char *arn;          /* required: the role to assume */
+    const char *external_id;  /* NULL or "" = none (sent as ExternalId; a secret, never logged) */
+    const char *session_name; /* NULL = generated "snaplake-<time>-<hex>"; else 2..64 [\w+=,.@-] */
+    long long duration_s;     /* 0 = STS default (1 h); else 900..43200 */
+    const char *what; /* prefix of the settings in errors ("SHARE_CONSUMER_ROLE_"); NULL "" */
+} sl_creds_role;
+
+/*
+ * The chain sl_creds_chain_new builds (its own ASSUME_ROLE_ARN included, so the role is assumed
+ * by whoever the process is once that chain has run), plus STS AssumeRole into role->arn. The
+ * AssumeRole settings come from role, never from the environment. Same caching, refresh and
+ * errors as the chain; sl_creds_source says "<base>+assume-role". NULL with err on bad
+ * settings (err names them with role->what). Free with sl_creds_provider_free.
+ */
+sl_creds_provider *sl_creds_role_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
+                                     const sl_creds_role *role, char *err, size_t errlen);
+
+/*
  * Current credentials, refreshed first when they expire within the margin. Fills *out (the
  * caller's copy: it is overwritten, so clean up an earlier copy first; release it with
  * sl_creds_cleanup) and returns 0, or -1 with err naming the source and why it failed (or,

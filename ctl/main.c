@@ -28,6 +28,7 @@
 #include "ctl_retention.h"
 #include "ctl_runs.h"
 #include "ctl_share.h"
+#include "ctl_share_accept.h"
 #include "ctl_slots.h"
 #include "log.h"
 #include "pg.h"
@@ -74,6 +75,7 @@ static void usage(FILE *out, const char *prog)
     ctl_slots_help(out);
     ctl_lag_help(out);
     ctl_report_help(out);
+    ctl_share_accept_help(out);
 }
 
 /* One row of the lake summary: a partition folder (everything up to the file name). */
@@ -209,6 +211,8 @@ int main(int argc, char **argv)
     /* retention reads its own table (no PostgreSQL settings). */
     if (strcmp(argv[1], "retention") == 0)
         return ctl_retention_main(argc - 2, argv + 2);
+    if (argc > 2 && strcmp(argv[1], "share") == 0 && strcmp(argv[2], "accept") == 0)
+        return ctl_share_accept_main(argc - 3, argv + 3);
     if (strcmp(argv[1], "share") == 0)
         return ctl_share_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "slots") == 0)

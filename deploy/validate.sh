@@ -96,6 +96,7 @@ export LAKE_PREFIX=snaplake
 export LAKE_KMS_KEY_ARN=arn:aws:kms:us-east-1:444455556666:key/abcd1234-ab12-cd34-ef56-abcdef123456
 export CRAWLER_NAME_PREFIX=snaplake-
 export CRAWLER_ROLE_NAME=snaplake-glue-crawler
+export SHARE_CONSUMER_EXTERNAL_ID=example-external-id-0001
 export OIDC_PROVIDER=oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
 export NAMESPACE=snaplake
 export SERVICE_ACCOUNT=snaplake-export
@@ -115,7 +116,7 @@ export MSK_CLUSTER_NAME=snaplake-kafka
 VARS='$ACCOUNT_ID $ANALYTICS_ACCOUNT_ID $REGION $EXPORT_BUCKET $EXPORT_PREFIX $EXPORT_KMS_KEY_ARN
 $LAKE_BUCKET $LAKE_PREFIX $LAKE_KMS_KEY_ARN $CRAWLER_NAME_PREFIX $CRAWLER_ROLE_NAME
 $OIDC_PROVIDER $NAMESPACE $SERVICE_ACCOUNT $KAFKA_BOOTSTRAP_SERVERS $IMAGE_REPOSITORY $IMAGE_TAG
-$ECR_REPOSITORY $ECS_CLUSTER $SECRET_ARN $SECRETS_KMS_KEY_ARN'
+$ECR_REPOSITORY $ECS_CLUSTER $SECRET_ARN $SECRETS_KMS_KEY_ARN $SHARE_CONSUMER_EXTERNAL_ID'
 
 # relay FILE: the PASS/FAIL/SKIP lines of a helper script, counted as ours.
 relay() {
@@ -257,13 +258,16 @@ done
 #  - rds-export-role-policy: s3:GetObject* etc. are the actions the RDS API reference tells the
 #    export role to have, as wildcards; parliament's table maps one member of the expansion
 #    (GetObjectAttributes) to access points only.
+#  - share-worker-policy: AWS-managed RAM permissions have the account "aws" in their ARN
+#    (arn:aws:ram::aws:permission/AWSRAMLFEnabled...), which parliament reads as malformed.
 "$py" - "$work/iam" >"$work/parliament.out" 2>&1 <<'EOF'
 import json, subprocess, sys, os
 d = sys.argv[1]
 identity_and_bucket = [f for f in sorted(os.listdir(d))
                        if not f.endswith("-trust.json") and f != "irsa-trust-policy.json"
                        and f != "lake-kms-key-policy.json"]
-allowed = [("rds-export-role-policy.json", "s3:GetObjectAttributes")]
+allowed = [("rds-export-role-policy.json", "s3:GetObjectAttributes"),
+           ("share-worker-policy.json", "arn:aws:ram::aws:permission/AWSRAMLFEnabled")]
 bad = 0
 for f in identity_and_bucket:
     # --string, stdin closed: parliament refuses --file when stdin is not a terminal.
@@ -299,7 +303,7 @@ import json, sys, os
 d = sys.argv[1]
 errs = []
 for f in ("rds-export-role-trust.json", "irsa-trust-policy.json", "ecs-task-role-trust.json",
-          "scheduler-role-trust.json"):
+          "scheduler-role-trust.json", "analytics-consumer-role-trust.json"):
     doc = json.load(open(os.path.join(d, f)))
     if doc.get("Version") != "2012-10-17":
         errs.append(f"{f}: Version")

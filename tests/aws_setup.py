@@ -10,6 +10,12 @@ exactly those calls:
     1. iam:CreateUser       snaplake-test
     2. iam:PutUserPolicy    allow * on *
     3. iam:CreateAccessKey  -> the keys the tests use
+    4. sts:AssumeRole       into the analytics account's role (ANALYTICS_ROLE_ARN; moto's STS
+                            needs no role to exist, and its keys act in that account)
+    5. iam:CreateRole       that role, in the analytics account (signed with those keys)
+    6. iam:PutRolePolicy    allow * on *: moto checks an assumed role's policies, and answers
+                            500 for a role that does not exist, so the share consumer side
+                            (tests/integration/test_share_consumer.py) needs it to exist
 
 (if other clients of a shared stack spend part of that budget first, it redoes them inside a
 /moto-api/reset-auth window instead) and writes them, mode 0600, as a shell file exporting AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
@@ -30,8 +36,19 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-SETUP_CALLS = 3
+SETUP_CALLS = 6
 USER = "snaplake-test"
+ANALYTICS_ACCOUNT = "210987654321"
+ANALYTICS_ROLE = "snaplake-analytics-consumer"
+ANALYTICS_ROLE_ARN = "arn:aws:iam::%s:role/%s" % (ANALYTICS_ACCOUNT, ANALYTICS_ROLE)
+# The trust policy deploy/iam/analytics-consumer-role-trust.json describes (moto does not
+# evaluate trust policies; it is stored as AWS would have it).
+ANALYTICS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                   "Action": "sts:AssumeRole",
+                   "Condition": {"StringEquals": {"sts:ExternalId": "snaplake-test"}}}],
+}
 POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
@@ -90,7 +107,26 @@ def setup_calls(iam):
         pass
     iam.put_user_policy(UserName=USER, PolicyName="allow-all", PolicyDocument=json.dumps(POLICY))
     key = iam.create_access_key(UserName=USER)["AccessKey"]
+    analytics_role_calls(iam.meta.endpoint_url, iam.meta.region_name, key["AccessKeyId"],
+                         key["SecretAccessKey"])
     return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def analytics_role_calls(endpoint, region, key_id, secret):
+    """Calls 4..6 above: the analytics account's role, made with keys that act in that account.
+    Idempotent. Outside the start-up budget, run it inside a reset-auth window."""
+    sts = client("sts", endpoint, region, key_id, secret)
+    c = sts.assume_role(RoleArn=ANALYTICS_ROLE_ARN, RoleSessionName="aws-setup")["Credentials"]
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=region,
+                       aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                       aws_session_token=c["SessionToken"], config=NO_RETRY)
+    try:
+        iam.create_role(RoleName=ANALYTICS_ROLE,
+                        AssumeRolePolicyDocument=json.dumps(ANALYTICS_TRUST))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    iam.put_role_policy(RoleName=ANALYTICS_ROLE, PolicyName="allow-all",
+                        PolicyDocument=json.dumps(POLICY))
 
 
 def reset_auth(endpoint, count):

@@ -652,15 +652,37 @@ static int moto_env(sl_aws_opts *o, fake_env *keys)
 }
 
 /* Creates an IAM role in moto with the stack user's keys; its ARN into arn. */
-static int moto_create_role(const char *name, char *arn, size_t arnlen)
+/* One IAM call with the stack's keys; on 0 *doc is the answer (xmlFreeDoc). */
+static int moto_iam(const char *action, const char *const *params, xmlDoc **doc)
 {
     sl_aws_opts o;
     fake_env keys;
     char err[SL_ERRLEN] = "";
     sl_creds_provider *p = NULL;
     sl_aws *c = NULL;
-    xmlDoc *doc = NULL;
     sl_aws_error ae;
+    int rc = -1;
+
+    if (moto_env(&o, &keys))
+        return -1;
+    if (!(p = chain(&keys, 0, &o, err, sizeof(err))) || !(c = sl_aws_new(&o, p, err, sizeof(err))))
+        goto out;
+    if (sl_aws_query(c, "iam", action, "2010-05-08", params, doc, &ae)) {
+        fprintf(stderr, "it_creds: IAM %s: %s: %s\n", action, ae.code, ae.message);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc && err[0])
+        fprintf(stderr, "it_creds: %s\n", err);
+    sl_aws_free(c);
+    sl_creds_provider_free(p);
+    return rc;
+}
+
+static int moto_create_role(const char *name, char *arn, size_t arnlen)
+{
+    xmlDoc *doc = NULL;
     int rc = -1;
     const char *params[] = {
         "RoleName", name, "AssumeRolePolicyDocument",
@@ -669,21 +691,27 @@ static int moto_create_role(const char *name, char *arn, size_t arnlen)
         "\"Action\":[\"sts:AssumeRole\",\"sts:AssumeRoleWithWebIdentity\"]}]}",
         NULL};
 
-    if (moto_env(&o, &keys))
-        return -1;
-    if (!(p = chain(&keys, 0, &o, err, sizeof(err))) || !(c = sl_aws_new(&o, p, err, sizeof(err))))
-        goto out;
-    if (sl_aws_query(c, "iam", "CreateRole", "2010-05-08", params, &doc, &ae)) {
-        fprintf(stderr, "it_creds: IAM CreateRole: %s: %s\n", ae.code, ae.message);
-        goto out;
-    }
-    rc = xml_text(xmlDocGetRootElement(doc), "Arn", arn, arnlen);
-out:
-    if (rc && err[0])
-        fprintf(stderr, "it_creds: %s\n", err);
+    if (moto_iam("CreateRole", params, &doc) == 0)
+        rc = xml_text(xmlDocGetRootElement(doc), "Arn", arn, arnlen);
     xmlFreeDoc(doc);
-    sl_aws_free(c);
-    sl_creds_provider_free(p);
+    return rc;
+}
+
+/* Lets role `name` assume other roles (moto checks an assumed role's own policies). */
+static int moto_allow_assume(const char *name)
+{
+    xmlDoc *doc = NULL;
+    const char *params[] = {"RoleName",
+                            name,
+                            "PolicyName",
+                            "assume",
+                            "PolicyDocument",
+                            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+                            "\"Allow\",\"Action\":\"sts:AssumeRole\",\"Resource\":\"*\"}]}",
+                            NULL};
+    int rc = moto_iam("PutRolePolicy", params, &doc);
+
+    xmlFreeDoc(doc);
     return rc;
 }
 
@@ -772,15 +800,47 @@ static void test_web_identity_via_sts(void)
     CHECK_INT(stat_of("sts_rejected"), 0);
 }
 
+/*
+ * Fetches p's credentials (then frees p) and checks them: temporary keys of their own (not
+ * base_key), expiring about 900 s from now when check_900 is set, the source named `source`,
+ * and STS saying the caller is assumed-role/<role>/<session>. 1 when all hold, else 0 (said).
+ */
+static int assumed_as(sl_creds_provider *p, const char *base_key, int check_900, const char *source,
+                      const char *role, const char *session)
+{
+    char err[SL_ERRLEN] = "", who[512] = "", want[160];
+    long long now = sl_now_ms();
+    sl_creds c;
+    int rc, ok;
+
+    memset(&c, 0, sizeof(c));
+    rc = sl_creds_get(p, &c, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "get: %s\n", err);
+    ok = rc == 0 && strcmp(c.access_key, base_key) != 0 && c.session_token &&
+         (!check_900 || (c.expires_ms > now + 800000 && c.expires_ms < now + 1000000));
+    sl_creds_cleanup(&c);
+    if (ok && strcmp(sl_creds_source(p), source) != 0) {
+        fprintf(stderr, "source %s, want %s\n", sl_creds_source(p), source);
+        ok = 0;
+    }
+    if (ok && caller_arn(p, who, sizeof(who)))
+        ok = 0;
+    sl_creds_provider_free(p);
+    snprintf(want, sizeof(want), "assumed-role/%s/%s", role, session);
+    if (ok && !strstr(who, want)) {
+        fprintf(stderr, "caller %s, want ...%s\n", who, want);
+        ok = 0;
+    }
+    return ok;
+}
+
 static void test_assume_role_on_env(void)
 {
     sl_aws_opts o;
     fake_env keys;
-    char role[64], role_arn[256] = "", err[SL_ERRLEN] = "", who[512] = "", want[160];
-    sl_creds c;
+    char role[64], role_arn[256] = "", err[SL_ERRLEN] = "";
     sl_creds_provider *p;
-    long long now = sl_now_ms();
-    int rc, ok;
 
     CHECK(moto_env(&o, &keys) == 0);
     snprintf(role, sizeof(role), "it-assume-%08llx", sl_random_u64() & 0xffffffffULL);
@@ -791,27 +851,53 @@ static void test_assume_role_on_env(void)
                        "ASSUME_ROLE_EXTERNAL_ID", "ext-123", "ASSUME_ROLE_DURATION", "900", NULL}};
         p = chain(&e, 0, &o, err, sizeof(err));
         CHECK(p != NULL);
-        memset(&c, 0, sizeof(c));
-        rc = sl_creds_get(p, &c, err, sizeof(err));
-        if (rc)
-            fprintf(stderr, "get: %s\n", err);
         /* Temporary keys of their own, valid for about the 900 s asked for. */
-        ok = rc == 0 && strcmp(c.access_key, keys.kv[1]) != 0 && c.session_token &&
-             c.expires_ms > now + 800000 && c.expires_ms < now + 1000000;
-        sl_creds_cleanup(&c);
-        if (ok && strcmp(sl_creds_source(p), "env+assume-role") != 0) {
-            fprintf(stderr, "source %s\n", sl_creds_source(p));
-            ok = 0;
-        }
-        if (ok && caller_arn(p, who, sizeof(who)))
-            ok = 0;
-        sl_creds_provider_free(p);
+        CHECK(assumed_as(p, keys.kv[1], 1, "env+assume-role", role, "it-assume"));
     }
-    CHECK(ok);
-    snprintf(want, sizeof(want), "assumed-role/%s/it-assume", role);
-    if (!strstr(who, want))
-        fprintf(stderr, "caller %s, want ...%s\n", who, want);
-    CHECK(strstr(who, want) != NULL);
+}
+
+/*
+ * sl_creds_role_new: an explicit role (the share consumer's analytics role) assumed on top of
+ * the whole chain, the chain's own ASSUME_ROLE_ARN included (role chaining), with settings that
+ * never come from the environment.
+ */
+static void test_role_provider_on_chain(void)
+{
+    sl_aws_opts o;
+    fake_env keys;
+    char r1[64], r2[64], arn1[256] = "", arn2[256] = "", err[SL_ERRLEN] = "";
+    sl_creds_provider *p;
+    sl_creds_opts co;
+
+    CHECK(moto_env(&o, &keys) == 0);
+    snprintf(r1, sizeof(r1), "it-base-%08llx", sl_random_u64() & 0xffffffffULL);
+    snprintf(r2, sizeof(r2), "it-analytics-%08llx", sl_random_u64() & 0xffffffffULL);
+    CHECK(moto_create_role(r1, arn1, sizeof(arn1)) == 0);
+    CHECK(moto_create_role(r2, arn2, sizeof(arn2)) == 0);
+    CHECK(moto_allow_assume(r1) == 0); /* the chain's role assumes the analytics one */
+    {
+        fake_env e = {{"AWS_ACCESS_KEY_ID", keys.kv[1], "AWS_SECRET_ACCESS_KEY", keys.kv[3],
+                       "ASSUME_ROLE_ARN", arn1, "ASSUME_ROLE_SESSION_NAME", "it-base", NULL}};
+        sl_creds_role bad = {.arn = arn2, .duration_s = 60, .what = "SHARE_CONSUMER_ROLE_"};
+        sl_creds_role role = {.arn = arn2,
+                              .external_id = "ext-9",
+                              .session_name = "it-analytics",
+                              .duration_s = 900,
+                              .what = "SHARE_CONSUMER_ROLE_"};
+
+        memset(&co, 0, sizeof(co));
+        co.getenv_fn = sl_test_env_get;
+        co.getenv_ud = &e;
+        CHECK(sl_creds_role_new(&co, &o, &bad, err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "SHARE_CONSUMER_ROLE_DURATION") != NULL);
+        bad.duration_s = 0;
+        bad.arn = NULL;
+        CHECK(sl_creds_role_new(&co, &o, &bad, err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "SHARE_CONSUMER_ROLE_ARN") != NULL);
+        p = sl_creds_role_new(&co, &o, &role, err, sizeof(err));
+        CHECK(p != NULL);
+        CHECK(assumed_as(p, keys.kv[1], 1, "env+assume-role+assume-role", r2, "it-analytics"));
+    }
 }
 
 static void test_zz_stop_server(void)
@@ -831,6 +917,7 @@ static const sl_test tests[] = {
     SL_TEST(test_precedence),
     SL_TEST(test_web_identity_via_sts),
     SL_TEST(test_assume_role_on_env),
+    SL_TEST(test_role_provider_on_chain),
     SL_TEST(test_zz_stop_server),
 };
 

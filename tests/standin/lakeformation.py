@@ -982,6 +982,7 @@ class LakeFormation:
         if arns and shares:
             raise ApiError("InvalidParameterException", "Give invitation ARNs or share ARNs, "
                            "not both.")
+        self._check_invitation_arns(arns or [])
         me = self._me()
         with self.lock:
             mine = {a: i for a, i in self.invitations.items() if i["receiverAccountId"] == me}
@@ -1005,12 +1006,26 @@ class LakeFormation:
             out["nextToken"] = nxt
         return out
 
+    @staticmethod
+    def _check_invitation_arns(arns):
+        """RAM parses an ARN before it looks it up: a string that is not a resource share
+        invitation's ARN is MalformedArnException, one that parses but names nothing the caller
+        received is ResourceShareInvitationArnNotFoundException."""
+        for a in arns:
+            parts = a.split(":", 5)
+            if len(parts) != 6 or parts[0] != "arn" or parts[2] != "ram" or \
+                    not ACCOUNT_RE.match(parts[4]) or \
+                    not parts[5].startswith("resource-share-invitation/"):
+                raise ApiError("MalformedArnException",
+                               "The format of ARN %s is not valid." % a)
+
     def _me(self):
         """The calling account (RAM answers only about invitations it received)."""
         return getattr(self.caller, "account", None) or self.account
 
     def op_AcceptResourceShareInvitation(self, req):
         arn = req["resourceShareInvitationArn"]
+        self._check_invitation_arns([arn])
         me = self._me()
         with self.lock:
             inv = self.invitations.get(arn)
@@ -1031,6 +1046,7 @@ class LakeFormation:
 
     def op_RejectResourceShareInvitation(self, req):
         arn = req["resourceShareInvitationArn"]
+        self._check_invitation_arns([arn])
         me = self._me()
         with self.lock:
             inv = self.invitations.get(arn)

@@ -978,7 +978,17 @@ class Standin:
         log("delete key faults", bucket=bucket, keys=len(keys), failed=len(failed))
         return 200, [("Content-Type", "application/xml")], "".join(out).encode()
 
-    def fault_response(self, kind, protocol):
+    def fault_response(self, kind, protocol, service=None):
+        if service == "ram":
+            # RAM's own error shapes (botocore's ram model): ServerInternalException 500,
+            # ServiceUnavailableException 503, ThrottlingException 429.
+            code, msg, status = {"500": ("ServerInternalException", "Internal error.", 500),
+                                 "503": ("ServiceUnavailableException",
+                                         "The service is unavailable.", 503)}.get(
+                kind, ("ThrottlingException", "Rate exceeded", 429))
+            return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
+                            ("x-amzn-RequestId", str(uuid.uuid4()))], \
+                json.dumps({"__type": code, "message": msg}).encode()
         if protocol == "s3":
             if kind == "500":
                 return s3_error("InternalError",
@@ -1138,7 +1148,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind:
             with sd.lock:
                 sd.faults_by_request[k] = sd.faults_by_request.get(k, 0) + 1
-            self._reply(*sd.fault_response(kind, protocol))
+            self._reply(*sd.fault_response(kind, protocol, service))
             return
 
         def forward():
