@@ -95,6 +95,8 @@ static const nfield nfields[] = {
     {"share_drift", OFF(share_drift), B_H, B_H, 0},
     {"tables_shared", OFF(tables_shared), B_H, B_H, 0},
     {"tables_private", OFF(tables_private), B_H, B_H, 0},
+    {"share_invitations_accepted", OFF(share_invitations_accepted), B_H, 0, 0},
+    {"share_links_created", OFF(share_links_created), B_H, 0, 0},
 };
 
 /* The string lists of the shared message (optional arrays of strings). */

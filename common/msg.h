@@ -112,7 +112,9 @@ typedef struct sl_msg {
     long long share_drift;    /* drift left alone at the end */
     long long tables_shared;  /* tables shared (tag or filter) */
     long long tables_private; /* tables not shared (private, or no rule) */
-    char **shared_tables;     /* names of the tables shared, sorted; nshared_tables (capped) */
+    long long share_invitations_accepted; /* consumer side: RAM invitations accepted; optional */
+    long long share_links_created;        /* consumer side: resource links created; optional */
+    char **shared_tables; /* names of the tables shared, sorted; nshared_tables (capped) */
     size_t nshared_tables;
     char **share_changes; /* the first plan's lines ("+ grant ..."); nshare_changes (capped) */
     size_t nshare_changes;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "creds.h"
 #include "json.h"
 
 typedef enum phase {
@@ -477,4 +478,36 @@ void sl_share_consumer_summary(const sl_share_consumer_result *r, char *out, siz
              "links: %d created, %d already present",
              r->invitations_accepted, r->invitations_already, r->invitations_skipped,
              r->links_created, r->links_present);
+}
+
+sl_aws *sl_share_consumer_aws_new(const sl_share_consumer_cfg *cfg, const sl_aws_opts *base,
+                                  struct sl_creds_provider **creds, char *err, size_t errlen)
+{
+    sl_creds_role role = {.arn = cfg->role_arn,
+                          .external_id = cfg->external_id,
+                          .session_name = cfg->session_name,
+                          .duration_s = cfg->duration_ms / 1000,
+                          .what = "SHARE_CONSUMER_ROLE_"};
+    sl_aws_opts o;
+    sl_aws *aws = NULL;
+
+    *creds = NULL;
+    if (sl_aws_opts_copy(&o, base, err, errlen) != 0)
+        return NULL;
+    if (cfg->endpoint_ram) {
+        free(o.endpoint_ram);
+        if (!(o.endpoint_ram = strdup(cfg->endpoint_ram))) {
+            sl_seterr(err, errlen, "out of memory");
+            goto out;
+        }
+    }
+    if (!(*creds = sl_creds_role_new(&(sl_creds_opts){0}, &o, &role, err, errlen)))
+        goto out;
+    if (!(aws = sl_aws_new(&o, *creds, err, errlen))) {
+        sl_creds_provider_free(*creds);
+        *creds = NULL;
+    }
+out:
+    sl_aws_opts_cleanup(&o);
+    return aws;
 }

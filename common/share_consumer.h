@@ -63,10 +63,83 @@
 #include <cjson/cJSON.h>
 
 #include "aws_http.h"
+#include "config.h"
 #include "log.h"
 #include "util.h"
 
 #define SL_SHARE_LINK_TEMPLATE_DEFAULT "{database}_link"
+
+/*
+ * The analytics-account settings every binary that runs the consumer side reads (the share
+ * worker and `snaplakectl share accept`): the role assumed on top of the credentials chain, the
+ * resource links' name and RAM's endpoint. `req` marks SHARE_CONSUMER_ROLE_ARN required (the
+ * command) or optional (the worker: unset, it has no consumer side). Strings owned by the struct
+ * that embeds this one (sl_config_cleanup).
+ */
+typedef struct sl_share_consumer_cfg {
+    char *role_arn;
+    char *external_id; /* a secret */
+    char *session_name;
+    long long duration_ms; /* 0 = STS default */
+    char *link_tmpl;
+    char *endpoint_ram;
+} sl_share_consumer_cfg;
+
+#define SL_SHARE_CONSUMER_CFG_OPTS(type, member, req)                                              \
+    {"SHARE_CONSUMER_ROLE_ARN",                                                                    \
+     SL_CFG_STRING,                                                                                \
+     NULL,                                                                                         \
+     0,                                                                                            \
+     -1,                                                                                           \
+     req,                                                                                          \
+     offsetof(type, member.role_arn),                                                              \
+     "role in the analytics account assumed (on top of the credentials chain) for RAM and Glue"},  \
+        {"SHARE_CONSUMER_ROLE_EXTERNAL_ID",                                                        \
+         SL_CFG_SECRET,                                                                            \
+         NULL,                                                                                     \
+         0,                                                                                        \
+         -1,                                                                                       \
+         0,                                                                                        \
+         offsetof(type, member.external_id),                                                       \
+         "ExternalId the role's trust policy requires"},                                           \
+        {"SHARE_CONSUMER_ROLE_SESSION_NAME",                                                       \
+         SL_CFG_STRING,                                                                            \
+         NULL,                                                                                     \
+         0,                                                                                        \
+         -1,                                                                                       \
+         0,                                                                                        \
+         offsetof(type, member.session_name),                                                      \
+         "role session name (default snaplake-<time>-<hex>)"},                                     \
+        {"SHARE_CONSUMER_ROLE_DURATION",                                                           \
+         SL_CFG_DURATION,                                                                          \
+         NULL,                                                                                     \
+         900000,                                                                                   \
+         43200000,                                                                                 \
+         0,                                                                                        \
+         offsetof(type, member.duration_ms),                                                       \
+         "session length (STS default 1h; a role assumed from an assumed role: at most 1h)"},      \
+        {"SHARE_CONSUMER_LINK_NAME",                                                               \
+         SL_CFG_STRING,                                                                            \
+         SL_SHARE_LINK_TEMPLATE_DEFAULT,                                                           \
+         0,                                                                                        \
+         -1,                                                                                       \
+         0,                                                                                        \
+         offsetof(type, member.link_tmpl),                                                         \
+         "name of each resource link in the analytics account; {database} = the shared database"}, \
+    {                                                                                              \
+        "AWS_ENDPOINT_URL_RAM", SL_CFG_STRING, NULL, 0, -1, 0,                                     \
+            offsetof(type, member.endpoint_ram), "RAM endpoint override"                           \
+    }
+
+/*
+ * The analytics account's client: a copy of base (the binary's own AWS settings) with RAM's
+ * endpoint from cfg, signed with the chain plus AssumeRole into cfg->role_arn. On success
+ * *creds and the returned client are the caller's (sl_aws_free, then
+ * sl_creds_provider_free); NULL with err otherwise (nothing to free).
+ */
+struct sl_creds_provider;
+sl_aws *sl_share_consumer_aws_new(const sl_share_consumer_cfg *cfg, const sl_aws_opts *base,
+                                  struct sl_creds_provider **creds, char *err, size_t errlen);
 #define SL_SHARE_CONSUMER_MAX_DATABASES 1000
 
 /* What the consumer side did, reported to an optional observer as it happens. */

@@ -31,12 +31,8 @@ typedef struct acc_cfg {
     char *source_catalog;
     char *source_region;
     char *database_tmpl;
-    char *link_tmpl;
-    char *role_arn;
-    char *external_id;
-    char *session_name;
-    long long duration_ms; /* 0 = STS default */
     long long max_attempts;
+    sl_share_consumer_cfg consumer;
     sl_aws_opts aws;
 } acc_cfg;
 
@@ -56,22 +52,9 @@ static const sl_cfg_opt acc_opts[] = {
     {"SHARE_CONSUMER_DATABASE", SL_CFG_STRING, "snaplake_{cluster}", 0, -1, 0,
      offsetof(acc_cfg, database_tmpl),
      "the shared Glue database of a --cluster ({cluster}): the policy's database.name"},
-    {"SHARE_CONSUMER_LINK_NAME", SL_CFG_STRING, SL_SHARE_LINK_TEMPLATE_DEFAULT, 0, -1, 0,
-     offsetof(acc_cfg, link_tmpl),
-     "name of each resource link in the analytics account; {database} = the shared database"},
-    {"SHARE_CONSUMER_ROLE_ARN", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(acc_cfg, role_arn),
-     "role in the analytics account assumed (on top of the credentials chain) for RAM and Glue"},
-    {"SHARE_CONSUMER_ROLE_EXTERNAL_ID", SL_CFG_SECRET, NULL, 0, -1, 0,
-     offsetof(acc_cfg, external_id), "ExternalId the role's trust policy requires"},
-    {"SHARE_CONSUMER_ROLE_SESSION_NAME", SL_CFG_STRING, NULL, 0, -1, 0,
-     offsetof(acc_cfg, session_name), "role session name (default snaplake-<time>-<hex>)"},
-    {"SHARE_CONSUMER_ROLE_DURATION", SL_CFG_DURATION, NULL, 900000, 43200000, 0,
-     offsetof(acc_cfg, duration_ms),
-     "session length (STS default 1h; a role assumed from an assumed role: at most 1h)"},
+    SL_SHARE_CONSUMER_CFG_OPTS(acc_cfg, consumer, 1),
     {"SHARE_CONSUMER_MAX_ATTEMPTS", SL_CFG_INT, "5", 1, 100, 0, offsetof(acc_cfg, max_attempts),
      "tries of each step on transient errors before the command fails"},
-    {"AWS_ENDPOINT_URL_RAM", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(acc_cfg, aws.endpoint_ram),
-     "RAM endpoint override"},
     SL_AWS_CFG_OPTS(acc_cfg, aws),
 };
 
@@ -258,21 +241,15 @@ int ctl_share_accept_main(int argc, char **argv)
         goto out;
     }
     {
-        sl_creds_role role = {.arn = cfg.role_arn,
-                              .external_id = cfg.external_id,
-                              .session_name = cfg.session_name,
-                              .duration_s = cfg.duration_ms / 1000,
-                              .what = "SHARE_CONSUMER_ROLE_"};
         sl_share_consumer_opts o = {.service_account = cfg.service_account,
                                     .source_catalog = cfg.source_catalog,
                                     .source_region = cfg.source_region,
                                     .databases = (const char *const *)dbs,
                                     .ndatabases = ndbs,
-                                    .link_template = cfg.link_tmpl,
+                                    .link_template = cfg.consumer.link_tmpl,
                                     .observer = print_event};
 
-        if (!(creds = sl_creds_role_new(&(sl_creds_opts){0}, &cfg.aws, &role, err, sizeof(err))) ||
-            !(aws = sl_aws_new(&cfg.aws, creds, err, sizeof(err))) ||
+        if (!(aws = sl_share_consumer_aws_new(&cfg.consumer, &cfg.aws, &creds, err, sizeof(err))) ||
             !(c = sl_share_consumer_new(&o, aws, NULL, err, sizeof(err)))) {
             fprintf(stderr, "snaplakectl share accept: %s\n", err);
             goto out;

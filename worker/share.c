@@ -10,8 +10,9 @@
  *   RUN       common/share_run.c, one AWS call a step: Glue tables, live state, plan, apply,
  *             read back, re-plan until nothing is left to do
  *   SAVE      the grant keys made (and those gone), the shared tables' columns
- *   CONSUMER  the analytics account's side (RAM invitations, resource links) goes here, as an
- *             optional final phase; until it is wired in, the phase passes straight on
+ *   CONSUMER  with SHARE_CONSUMER_ROLE_ARN set, the analytics account's side
+ *             (common/share_consumer.h, one AWS call a step): accept the RAM invitations the
+ *             service account sent, make the database's resource link; unset, it passes on
  *   OUT       `shared` (counts, tables shared, the first plan's lines), or, when the drift
  *             guard held tables back, a failure naming each table and its columns
  *
@@ -24,11 +25,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "creds.h"
 #include "kafka.h"
 #include "lfpolicy.h"
 #include "lfpolicy_file.h"
 #include "log.h"
 #include "share.h"
+#include "share_consumer.h"
 #include "share_run.h"
 #include "share_store.h"
 #include "stage.h"
@@ -45,12 +48,15 @@ typedef struct share_cfg {
     long long retry_max_ms;
     long long max_retries;
     long long max_rounds;
+    sl_share_consumer_cfg consumer; /* role_arn NULL: no consumer side */
 } share_cfg;
 
 typedef struct share_ctx {
     share_cfg cfg;
     sl_lfpolicy policy;
     int migrated;
+    sl_creds_provider *analytics_creds; /* the consumer side's, when configured */
+    sl_aws *analytics;
 } share_ctx;
 
 static const sl_cfg_opt share_opts[] = {
@@ -67,6 +73,7 @@ static const sl_cfg_opt share_opts[] = {
      "transient failures in a row before the job is retried from the start (STAGE_MAX_ATTEMPTS)"},
     {"SHARE_MAX_ROUNDS", SL_CFG_INT, "8", 1, 100, 0, offsetof(share_cfg, max_rounds),
      "apply + read-back rounds before the run fails as not converging"},
+    SL_SHARE_CONSUMER_CFG_OPTS(share_cfg, consumer, 0),
 };
 
 enum share_phase { PH_LOAD, PH_RUN, PH_SAVE, PH_CONSUMER, PH_OUT };
@@ -76,6 +83,8 @@ typedef struct share_job {
     char database[SL_LF_NAME_MAX + 1];
     sl_share_history hist;
     sl_share_run *run;
+    sl_share_consumer *consumer;
+    int invitations_accepted, links_created; /* the consumer side's, for `shared` */
 } share_job;
 
 static int share_check(const void *cfg, char *err, size_t errlen)
@@ -121,6 +130,14 @@ static int share_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
         free(c);
         return sl_seterr(err, errlen, "SHARE_POLICY_FILE %s", e);
     }
+    if (c->cfg.consumer.role_arn &&
+        !(c->analytics = sl_share_consumer_aws_new(&c->cfg.consumer, &sl_worker_config(w)->aws,
+                                                   &c->analytics_creds, e, sizeof(e)))) {
+        sl_lfpolicy_cleanup(&c->policy);
+        sl_config_cleanup(share_opts, SL_ARRAY_LEN(share_opts), &c->cfg);
+        free(c);
+        return sl_seterr(err, errlen, "share consumer side: %s", e);
+    }
     /* Never more than a few jobs at once: each writes to one Lake Formation catalog. */
     sl_worker_set_default_max_jobs(w, 4);
     *ctx = c;
@@ -134,6 +151,8 @@ static void share_cleanup(struct sl_worker *w, void *ctx)
     (void)w;
     if (!c)
         return;
+    sl_aws_free(c->analytics);
+    sl_creds_provider_free(c->analytics_creds);
     sl_lfpolicy_cleanup(&c->policy);
     sl_config_cleanup(share_opts, SL_ARRAY_LEN(share_opts), &c->cfg);
     free(c);
@@ -243,6 +262,52 @@ static sl_step_result step_save(struct sl_worker *w, sl_job *job, share_job *sj)
     return SL_STEP_PENDING;
 }
 
+/*
+ * The analytics account's side, once Lake Formation shows the grants (their RAM invitations
+ * exist only then). Transient failures go back to the runtime, whose new start() redoes the
+ * job idempotently: the plan is then empty and the consumer skips what is done.
+ */
+static sl_step_result step_consumer(share_ctx *c, sl_job *job, share_job *sj)
+{
+    long long due = sl_mono_ms();
+    const sl_share_consumer_result *r;
+    char err[SL_ERRLEN];
+
+    if (!c->analytics) {
+        sj->phase = PH_OUT;
+        job->next_step_ms = due;
+        return SL_STEP_PENDING;
+    }
+    if (!sj->consumer) {
+        const char *const dbs[] = {sj->database};
+        const char *catalog = sl_share_run_desired(sj->run)->catalog_id;
+        sl_share_consumer_opts o = {.service_account = catalog,
+                                    .source_catalog = catalog,
+                                    .databases = dbs,
+                                    .ndatabases = 1,
+                                    .link_template = c->cfg.consumer.link_tmpl};
+
+        if (!(sj->consumer = sl_share_consumer_new(&o, c->analytics, &job->log, err, sizeof(err))))
+            return sl_job_fail(job, "BadConfig", "share consumer side: %s", err);
+    }
+    switch (sl_share_consumer_step(sj->consumer, &due)) {
+    case SL_SHARE_CONSUMER_PENDING:
+        job->next_step_ms = due;
+        return SL_STEP_PENDING;
+    case SL_SHARE_CONSUMER_DONE:
+        r = sl_share_consumer_result_get(sj->consumer);
+        sj->invitations_accepted = r->invitations_accepted;
+        sj->links_created = r->links_created;
+        sj->phase = PH_OUT;
+        job->next_step_ms = sl_mono_ms();
+        return SL_STEP_PENDING;
+    case SL_SHARE_CONSUMER_RETRY:
+    case SL_SHARE_CONSUMER_FAILED:
+        break;
+    }
+    return sl_job_fail_aws(job, "share consumer side", sl_share_consumer_error(sj->consumer));
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -333,6 +398,8 @@ static sl_step_result step_out(sl_job *job, share_job *sj)
     o->share_updated = (long long)fc.update;
     o->share_removed = (long long)fc.remove;
     o->share_drift = (long long)lc.drift;
+    o->share_invitations_accepted = sj->invitations_accepted;
+    o->share_links_created = sj->links_created;
     for (size_t i = 0; i < d->ntables; i++) {
         if (d->tables[i].cls == SL_SHARE_UNSHARED) {
             o->tables_private++;
@@ -379,11 +446,7 @@ static sl_step_result share_step(struct sl_worker *w, void *ctx, sl_job *job)
     case PH_SAVE:
         return step_save(w, job, sj);
     case PH_CONSUMER:
-        /* The optional analytics-account phase (RAM invitations, resource links) is wired in
-           here; without it the run is complete once Lake Formation shows the policy. */
-        sj->phase = PH_OUT;
-        job->next_step_ms = sl_mono_ms();
-        return SL_STEP_PENDING;
+        return step_consumer(c, job, sj);
     case PH_OUT:
         return step_out(job, sj);
     }
@@ -398,6 +461,7 @@ static void share_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     (void)ctx;
     if (!sj)
         return;
+    sl_share_consumer_free(sj->consumer);
     sl_share_run_free(sj->run);
     sl_share_history_cleanup(&sj->hist);
     free(sj);

@@ -259,3 +259,68 @@ def test_the_stand_in_ram_answers_as_aws(shared):
         Principal={"DataLakePrincipalIdentifier": ANALYTICS},
         Resource={"Database": {"Name": shared}}, Permissions=["DESCRIBE"])
     assert len(ram.get_resource_share_invitations()["resourceShareInvitations"]) == 1
+
+
+def test_share_worker_runs_the_consumer_side(standin, analytics_role, tmp_path):
+    """The share stage with SHARE_CONSUMER_ROLE_ARN set: once Lake Formation shows the grants to
+    the analytics account, the same job accepts the invitations (as that account, through the
+    assumed role) and creates the database's resource link; `shared` counts both. A replay
+    accepts nothing and creates nothing."""
+    import json
+    import test_share as ts
+
+    h.standin("POST", "/_standin/lakeformation", {"reset": True})
+    h.standin_config(faults={"rate": 0.0, "pattern": [], "services": [], "actions": []})
+    doc = ts.policy("sl_share_{cluster}", private="*.audit", filtered="*.customers",
+                    include=("id", "name"))
+    for g in doc["grants"]:
+        g["principal"] = ANALYTICS
+    pol = ts.write_policy(tmp_path, doc)
+    cluster = "t-%s" % h.uid(10)
+    db = "sl_share_" + cluster
+    ts.glue_tables(db, {"customers": ["id", "name", "email"], "orders": ["id", "total"]})
+    prefix = h.topic_prefix("shcons")
+    h.create_topics(prefix)
+    env = h.worker_env(prefix, SHARE_POLICY_FILE=pol, KAFKA_GROUP_ID="g-%sshare" % prefix,
+                       SHARE_RETRY_BASE="50ms", SHARE_RETRY_MAX="500ms",
+                       SHARE_CONSUMER_ROLE_ARN=ROLE, SHARE_CONSUMER_ROLE_EXTERNAL_ID=EXTERNAL_ID,
+                       AWS_REGION=region())
+    env.pop("AWS_ENDPOINT_URL_RAM", None)
+    w = h.Worker("share", env, tmp_path / "share.log")
+    reader = h.KafkaReader(prefix + "shares")
+    try:
+        w.wait_ready(90)
+
+        def shared_for(run_id):
+            def mine():
+                recs = [x for x in reader.read(100, 0.5) if x.value.get("run_id") == run_id]
+                return recs[0].value if recs else None
+            return h.wait_for(mine, 90, what="shared for %s" % run_id)
+
+        first = "%s-%s" % (cluster, h.uid(6))
+        h.produce(prefix + "crawls", json.dumps(ts.crawled(cluster, first)), key=cluster)
+        m = shared_for(first)
+        assert m["share_invitations_accepted"] >= 1, m
+        assert m["share_links_created"] == 1, m
+        assert all(i["status"] == "ACCEPTED" for i in invitations()
+                   if i["senderAccountId"] == ACCOUNT)
+        # The link's name is a Glue name: the template's {database} with '-' made '_'.
+        link = analytics("glue").get_database(Name="%s_link" % db.replace("-", "_"))["Database"]
+        assert link["TargetDatabase"] == {"CatalogId": ACCOUNT, "DatabaseName": db,
+                                          "Region": region()}
+
+        accepts = calls("AcceptResourceShareInvitation")
+        again = "%s-%s" % (cluster, h.uid(6))
+        h.produce(prefix + "crawls", json.dumps(ts.crawled(cluster, again)), key=cluster)
+        m = shared_for(again)
+        assert m.get("share_invitations_accepted", 0) == 0, m
+        assert m.get("share_links_created", 0) == 0, m
+        assert calls("AcceptResourceShareInvitation") == accepts
+    finally:
+        reader.close()
+        rc = w.stop(30)
+    err = w.stderr()
+    assert rc == 0, err[-3000:]
+    assert "ERROR: AddressSanitizer" not in err and "LeakSanitizer" not in err, err[-3000:]
+    for secret in (EXTERNAL_ID, os.environ["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in err and secret not in open(str(tmp_path / "share.log")).read()
