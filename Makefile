@@ -93,6 +93,10 @@ $(BUILD)/tests/unit/test_crawl_plan: $(BUILD)/tests/unit/test_crawl_plan.o \
     $(BUILD)/worker/crawl_plan.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_notify_body: $(BUILD)/tests/unit/test_notify_body.o \
+    $(BUILD)/worker/notify_body.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
