@@ -6,8 +6,5 @@
 #include "worker.h"
 
 const sl_stage *const sl_worker_stages[] = {
-    &sl_stage_export,
-    &sl_stage_copy,
-    &sl_stage_crawl,
-    NULL,
+    &sl_stage_export, &sl_stage_copy, &sl_stage_crawl, &sl_stage_notify, NULL,
 };
