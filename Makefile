@@ -97,6 +97,10 @@ $(BUILD)/tests/unit/test_ctl_since: $(BUILD)/tests/unit/test_ctl_since.o \
     $(BUILD)/ctl/ctl_db.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_notify_body: $(BUILD)/tests/unit/test_notify_body.o \
+    $(BUILD)/worker/notify_body.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -544,6 +544,13 @@ int sl_cfg_check_task_prefix(const char *v, char *why, size_t whylen)
     return sl_seterr(why, whylen, "is not a usable export task prefix: %s", e2);
 }
 
+int sl_cfg_check_notify_format(const char *v, char *why, size_t whylen)
+{
+    if (strcmp(v, "slack") == 0 || strcmp(v, "json") == 0)
+        return 0;
+    return sl_seterr(why, whylen, "is neither slack nor json");
+}
+
 const sl_cfg_check sl_config_std_checks[] = {
     {"LOG_LEVEL", sl_cfg_check_log_level},
     {"AWS_REGION", sl_cfg_check_aws_region},
@@ -559,6 +566,9 @@ const sl_cfg_check sl_config_std_checks[] = {
     {"CATALOG_DATABASE", sl_cfg_check_catalog_db_template},
     {"CATALOG_TABLE", sl_cfg_check_catalog_table_template},
     {"EXPORT_TASK_PREFIX", sl_cfg_check_task_prefix},
+    {"NOTIFY_FORMAT", sl_cfg_check_notify_format},
+    {"NOTIFY_WEBHOOK_URL_FILE", sl_cfg_check_readable_file},
+    {"NOTIFY_CA_BUNDLE", sl_cfg_check_readable_file},
 };
 const size_t sl_config_nstd_checks = SL_ARRAY_LEN(sl_config_std_checks);
 

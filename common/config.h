@@ -115,6 +115,8 @@ int sl_cfg_check_catalog_db_template(const char *v, char *why, size_t whylen);
 int sl_cfg_check_catalog_table_template(const char *v, char *why, size_t whylen);
 /* An export task identifier prefix (EXPORT_TASK_PREFIX): sl_ids_export_task_id accepts it. */
 int sl_cfg_check_task_prefix(const char *v, char *why, size_t whylen);
+/* NOTIFY_FORMAT: slack or json. */
+int sl_cfg_check_notify_format(const char *v, char *why, size_t whylen);
 
 /* The table of the checks above by variable name, run by every binary over its tables. */
 extern const sl_cfg_check sl_config_std_checks[];

@@ -65,6 +65,12 @@ typedef struct sl_job {
     int64_t offset;
     int attempt;    /* 1 on the first start() */
     sl_log_ctx log; /* run_id, cluster, stage: pass to sl_log_kv */
+    /* SL_STAGE_REPORTER only: why the runtime could not take this input (an undecodable
+       message on the dlq topic itself), with the raw bytes; NULL/0 otherwise. job->in is then
+       of type SL_MSG_NONE. Borrowed from the runtime for the job's life. */
+    const char *bad_input;
+    const char *raw;
+    size_t rawlen;
 
     /* Filled by the stage. */
     sl_msg out;             /* output message on DONE (initialised by the runtime) */
@@ -78,11 +84,27 @@ typedef struct sl_job {
     void *state;              /* stage-private; freed by job_cleanup */
 } sl_job;
 
+#define SL_STAGE_REPORTER 1u
+
 typedef struct sl_stage {
     const char *name;      /* "export", "copy", "crawl": ledger stage, log stage, group */
     const char *in_topic;  /* SL_KAFKA_TOPIC_* stage name, prefixed by the runtime */
     sl_msg_type in_type;   /* other message types on the input topic go to the dead letters */
     const char *out_topic; /* NULL for the last stage */
+    /* Optional second input topic and the type read there (the notify stage reads both
+       failures and dlq); NULL = the stage has one input topic. */
+    const char *in_topic2;
+    sl_msg_type in_type2;
+    /*
+     * SL_STAGE_REPORTER: the stage reports the pipeline's own reports (failures, dead letters)
+     * and owns no run, so the runtime (1) writes no ledger row for its jobs (the run's row is
+     * the failed stage's), (2) publishes nothing when a job FAILS (a failure message about a
+     * failed alert would come back as an alert, and fail again), and (3) hands a bad input on
+     * the dlq topic itself to start() as job->bad_input instead of dead-lettering it into dlq
+     * again (a loop). A bad input on its other topic is dead-lettered as usual, and comes back
+     * through dlq. Stored offsets follow the usual rule: only after DONE or FAILED.
+     */
+    unsigned flags;
 
     /* The stage's own settings (e.g. EXPORT_TASK_LIMIT), loaded by init() into a struct of
        its own with sl_config_load; the runtime prints them with --help after its own. */
@@ -173,5 +195,6 @@ extern const sl_stage sl_stage_export;
 extern const sl_stage sl_stage_copy;
 extern const sl_stage sl_stage_crawl;
 extern const sl_stage sl_stage_share;
+extern const sl_stage sl_stage_notify;
 
 #endif /* SL_STAGE_H */

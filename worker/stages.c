@@ -6,5 +6,10 @@
 #include "worker.h"
 
 const sl_stage *const sl_worker_stages[] = {
-    &sl_stage_export, &sl_stage_copy, &sl_stage_crawl, &sl_stage_share, NULL,
+    &sl_stage_export, /* snapshots -> exports */
+    &sl_stage_copy,   /* exports -> copies */
+    &sl_stage_crawl,  /* copies -> crawls */
+    &sl_stage_share,  /* crawls -> shares */
+    &sl_stage_notify, /* failures, dlq -> a webhook */
+    NULL,
 };

@@ -100,6 +100,7 @@ struct sl_worker {
     sl_offsets *offsets;
     char group[TOPIC_LEN];
     char in_topic[TOPIC_LEN], out_topic[TOPIC_LEN], fail_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
+    char in_topic2[TOPIC_LEN]; /* stage->in_topic2, else "" */
     char app_name[64];
     wjob **jobs;
     size_t njobs, capjobs;
@@ -143,6 +144,13 @@ static const sl_cfg_opt worker_opts[] = {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
+/* A stage that reports the pipeline's reports (stage.h, SL_STAGE_REPORTER): no ledger rows, no
+ * failure messages of its own, no dead letters of the dlq topic back into it. */
+static int reporter(const sl_worker *w)
+{
+    return (w->stage->flags & SL_STAGE_REPORTER) != 0;
+}
+
 const sl_stage *sl_worker_find_stage(const char *name)
 {
     for (size_t i = 0; name && sl_worker_stages[i]; i++)
@@ -164,8 +172,9 @@ void sl_worker_help(FILE *out, const char *prog)
                    SL_ARRAY_LEN(worker_opts));
     for (size_t i = 0; sl_worker_stages[i]; i++) {
         char title[128];
-        snprintf(title, sizeof(title), "stage %s: %s -> %s", sl_worker_stages[i]->name,
-                 sl_worker_stages[i]->in_topic,
+        snprintf(title, sizeof(title), "stage %s: %s%s%s -> %s", sl_worker_stages[i]->name,
+                 sl_worker_stages[i]->in_topic, sl_worker_stages[i]->in_topic2 ? " + " : "",
+                 sl_worker_stages[i]->in_topic2 ? sl_worker_stages[i]->in_topic2 : "",
                  sl_worker_stages[i]->out_topic ? sl_worker_stages[i]->out_topic : "(none)");
         fprintf(out, "\n");
         sl_config_help(out, prog, title, sl_worker_stages[i]->cfg_opts,
@@ -207,6 +216,11 @@ void sl_worker_set_default_max_jobs(sl_worker *w, long long n)
 long long sl_worker_max_jobs(const sl_worker *w)
 {
     return w->max_jobs;
+}
+
+void sl_worker_count_alert(sl_worker *w, const char *event, const char *label)
+{
+    sl_wmetrics_alert(&w->wm, event, label);
 }
 
 void sl_worker_set_export_slots(sl_worker *w, long long held, long long limit, long long foreign)
@@ -322,7 +336,7 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status_in)
      * again with a new task id, and snprintf onto its own source is undefined (glibc left the
      * remembered status empty and logged "event":""). */
     snprintf(status, sizeof(status), "%s", status_in);
-    if (!job->in.run_id || j->fenced)
+    if (!job->in.run_id || j->fenced || reporter(w))
         return;
     if (strcmp(j->ledger_status, status) == 0 &&
         strcmp(j->ledger_task_id, job->export_task_id) == 0)
@@ -435,10 +449,10 @@ static void begin(sl_worker *w, wjob *j)
     char err[SL_ERRLEN];
     int ledger_attempt = 0;
 
-    PGconn *pg = sl_worker_pg(w);
+    PGconn *pg = reporter(w) ? NULL : sl_worker_pg(w);
 
-    if (!pg ||
-        sl_ledger_stage_begin(pg, &j->job.in, w->stage->name, &ledger_attempt, err, sizeof(err))) {
+    if (!reporter(w) && (!pg || sl_ledger_stage_begin(pg, &j->job.in, w->stage->name,
+                                                      &ledger_attempt, err, sizeof(err)))) {
         if (pg && ledger_refused_data(err)) {
             /* A poison message: the ledger will refuse it on every retry, and an endless
              * retry would hold a job slot and the partition's committed offset forever. */
@@ -575,8 +589,10 @@ static int publish(sl_worker *w, wjob *j)
     } else if (j->result == SL_STEP_DONE && w->stage->out_topic && j->job.out.type != SL_MSG_NONE) {
         m = &j->job.out;
         topic = w->out_topic;
-    } else if (j->result == SL_STEP_DONE) {
-        rc = 0; /* last stage, or an output of SL_MSG_NONE (stage.h): nothing to publish */
+    } else if (j->result == SL_STEP_DONE || reporter(w)) {
+        /* last stage, or an output of SL_MSG_NONE (stage.h), or a reporter's failure (its
+         * stage logged and counted it): nothing to publish */
+        rc = 0;
         goto out;
     } else {
         if (failure_msg(w, j, &fm, err, sizeof(err)))
@@ -656,7 +672,7 @@ static int record(sl_worker *w, wjob *j)
     char *ids = NULL, *details = NULL;
     PGconn *pg;
 
-    if (j->phase == WJ_DLQ)
+    if (j->phase == WJ_DLQ || reporter(w))
         return 0;
     ids = sl_wconsole_aws_ids(&j->job);
     details = sl_wconsole_details(&j->job, ok);
@@ -719,7 +735,7 @@ static void count_finished(sl_worker *w, wjob *j)
     sl_wmetrics_finished(&w->wm, outcome, (double)(sl_mono_ms() - j->t0_ms) / 1000.0);
     if (j->phase == WJ_DLQ)
         (void)sl_metrics_add(w->wm.dead_letters, st, 1);
-    else if (j->result != SL_STEP_DONE)
+    else if (j->result != SL_STEP_DONE && !reporter(w))
         (void)sl_metrics_add(w->wm.failures, st, 1);
     else if (j->job.out.type == SL_MSG_COPIED) {
         (void)sl_metrics_add(w->wm.copy_objects, NULL, (double)j->job.out.objects);
@@ -747,7 +763,7 @@ static int finish(sl_worker *w, wjob *j)
         int rc;
         /* A stale owner must not publish over the new owner's result: check the fence first
          * (the final ledger write is fenced again, for the moment in between). */
-        if (j->phase != WJ_DLQ && !j->fenced) {
+        if (j->phase != WJ_DLQ && !j->fenced && !reporter(w)) {
             PGconn *pg = sl_worker_pg(w);
             int frc = pg ? sl_ledger_stage_check(pg, j->job.in.run_id, w->stage->name, j->fence,
                                                  err, sizeof(err))
@@ -932,6 +948,7 @@ static void accept_message(sl_worker *w, rd_kafka_message_t *m)
     const char *topic = rd_kafka_topic_name(m->rkt);
     char err[SL_ERRLEN];
     void **grown;
+    sl_msg_type want;
 
     if (!j)
         goto oom;
@@ -976,19 +993,33 @@ static void accept_message(sl_worker *w, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
+    want = w->in_topic2[0] && strcmp(topic, w->in_topic2) == 0 ? w->stage->in_type2
+                                                               : w->stage->in_type;
     if (sl_msg_decode(j->raw, j->rawlen, &j->job.in, err, sizeof(err))) {
         snprintf(j->reason, sizeof(j->reason), "undecodable message: %.480s", err);
         j->phase = WJ_DLQ;
-    } else if (j->job.in.type != w->stage->in_type) {
+    } else if (j->job.in.type != want) {
         snprintf(j->reason, sizeof(j->reason),
                  "unexpected message type %s on %s (stage %s wants %s)",
                  sl_msg_type_name(j->job.in.type) ? sl_msg_type_name(j->job.in.type) : "?", topic,
-                 w->stage->name, sl_msg_type_name(w->stage->in_type));
+                 w->stage->name, sl_msg_type_name(want));
         j->phase = WJ_DLQ;
     } else {
         j->job.log.run_id = j->job.in.run_id;
         j->job.log.cluster = j->job.in.cluster;
         j->phase = WJ_BEGIN;
+    }
+    if (j->phase == WJ_DLQ && reporter(w) && strcmp(topic, w->dlq_topic) == 0) {
+        /* Dead-lettering a bad dead letter into dlq would read it back forever: the reporter
+         * gets it as a job of its own (stage.h, SL_STAGE_REPORTER). */
+        sl_msg_cleanup(&j->job.in);
+        sl_msg_init(&j->job.in);
+        j->job.bad_input = j->reason;
+        j->job.raw = j->raw;
+        j->job.rawlen = j->rawlen;
+        j->phase = WJ_BEGIN;
+        log_job(SL_LOG_WARN, j, "bad_input", "%s (handed to the stage, not dead-lettered)",
+                j->reason);
     }
     j->due_ms = sl_mono_ms();
     w->jobs[w->njobs++] = j;
@@ -1303,12 +1334,16 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         sl_seterr(err, errlen, "metrics endpoint: %s", w->ep ? "out of memory" : perr);
         goto fail;
     }
+    if (reporter(w))
+        sl_wmetrics_alerts_zero(&w->wm);
     if (sl_kafka_topic_name(w->in_topic, TOPIC_LEN, w->cfg.topics.prefix, w->stage->in_topic) ||
         sl_kafka_topic_name(w->fail_topic, TOPIC_LEN, w->cfg.topics.prefix,
                             SL_KAFKA_TOPIC_FAILURES) ||
         sl_kafka_topic_name(w->dlq_topic, TOPIC_LEN, w->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ) ||
         (w->stage->out_topic &&
-         sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topics.prefix, w->stage->out_topic))) {
+         sl_kafka_topic_name(w->out_topic, TOPIC_LEN, w->cfg.topics.prefix, w->stage->out_topic)) ||
+        (w->stage->in_topic2 &&
+         sl_kafka_topic_name(w->in_topic2, TOPIC_LEN, w->cfg.topics.prefix, w->stage->in_topic2))) {
         sl_seterr(err, errlen, "KAFKA_TOPIC_PREFIX \"%s\" makes an invalid topic name",
                   w->cfg.topics.prefix);
         goto fail;
@@ -1353,7 +1388,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     }
     {
         const char *props[] = {"client.id", w->app_name, NULL};
-        const char *const topics[] = {w->in_topic};
+        const char *const topics[] = {w->in_topic, w->in_topic2};
         if (sl_kafka_producer_new(&w->prod, props, NULL, perr, sizeof(perr))) {
             sl_seterr(err, errlen, "kafka producer: %s", perr);
             goto fail;
@@ -1380,17 +1415,20 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         }
         sl_kafka_consumer_set_rebalance_hook(w->cons, on_rebalance, w);
         sl_kafka_consumer_set_stats_hook(w->cons, on_stats, w);
-        if (sl_kafka_consumer_subscribe(w->cons, topics, 1, perr, sizeof(perr))) {
-            sl_seterr(err, errlen, "subscribe %s: %s", w->in_topic, perr);
+        if (sl_kafka_consumer_subscribe(w->cons, topics, w->in_topic2[0] ? 2 : 1, perr,
+                                        sizeof(perr))) {
+            sl_seterr(err, errlen, "subscribe %s %s: %s", w->in_topic, w->in_topic2, perr);
             goto fail;
         }
     }
     {
         char mj[24];
-        const char *kv[] = {
-            "in_topic", w->in_topic, "out_topic", w->stage->out_topic ? w->out_topic : NULL,
-            "group",    w->group,    "max_jobs",  mj,
-            NULL};
+        const char *kv[] = {"in_topic",  w->in_topic,
+                            "in_topic2", w->in_topic2[0] ? w->in_topic2 : NULL,
+                            "out_topic", w->stage->out_topic ? w->out_topic : NULL,
+                            "group",     w->group,
+                            "max_jobs",  mj,
+                            NULL};
         snprintf(mj, sizeof(mj), "%lld", w->max_jobs);
         sl_log_kv(SL_LOG_INFO, NULL, kv, "worker ready");
     }

@@ -142,6 +142,13 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status);
  */
 void sl_worker_set_export_slots(sl_worker *w, long long held, long long limit, long long foreign);
 
+/*
+ * The notify stage's counters (README "Metrics and health"): event "posted" or "failed" with
+ * label = the alert's kind ("failure", "dead_letter"), or "retry" with label = the cause
+ * ("http_429", "http_5xx", "http_408", "webhook_refused", "network").
+ */
+void sl_worker_count_alert(sl_worker *w, const char *event, const char *label);
+
 /* ---- pure helpers (unit-tested) --------------------------------------------------------- */
 
 /*

@@ -16,6 +16,8 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
     static const char *const l_aws[] = {"service", "operation", "code", NULL};
     static const char *const l_awsr[] = {"service", "operation", NULL};
     static const char *const l_lag[] = {"topic", "partition", NULL};
+    static const char *const l_kind[] = {"kind", NULL};
+    static const char *const l_cause[] = {"cause", NULL};
 
     memset(wm, 0, sizeof(*wm));
     wm->stage = stage;
@@ -61,6 +63,17 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
     wm->kafka_up = sl_metrics_family(
         m, SL_METRIC_GAUGE, "snaplake_kafka_group_joined",
         "1 when the last statistics report showed the consumer group joined.", NULL, NULL, 0);
+    wm->alerts_posted =
+        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_alerts_posted_total",
+                          "Alerts the webhook accepted (2xx), by kind.", l_kind, NULL, 0);
+    wm->alerts_failed = sl_metrics_family(
+        m, SL_METRIC_COUNTER, "snaplake_alerts_failed_total",
+        "Alerts the webhook refused for good (a 4xx), logged in full and skipped, by kind.", l_kind,
+        NULL, 0);
+    wm->alert_retries = sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_alert_retries_total",
+                                          "Webhook posts retried, by cause.", l_cause, NULL, 0);
+    if (!wm->alerts_posted || !wm->alerts_failed || !wm->alert_retries)
+        return -1;
     if (!wm->in_flight || !wm->finished || !wm->duration || !wm->aws_requests || !wm->aws_retries ||
         !wm->slots_held || !wm->slot_limit || !wm->foreign || !wm->copy_objects ||
         !wm->copy_bytes || !wm->lag || !wm->dead_letters || !wm->failures || !wm->kafka_up)
@@ -99,6 +112,27 @@ void sl_wmetrics_lag(sl_wmetrics *wm, const sl_kstats *ks)
         (void)sl_metrics_set(wm->lag, v, (double)ks->parts[i].lag);
     }
     (void)sl_metrics_set(wm->kafka_up, NULL, ks->group_up ? 1 : 0);
+}
+
+void sl_wmetrics_alerts_zero(sl_wmetrics *wm)
+{
+    static const char *const kinds[] = {"failure", "dead_letter"};
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(kinds); i++) {
+        const char *const v[] = {kinds[i], NULL};
+        (void)sl_metrics_add(wm->alerts_posted, v, 0);
+        (void)sl_metrics_add(wm->alerts_failed, v, 0);
+    }
+}
+
+void sl_wmetrics_alert(sl_wmetrics *wm, const char *event, const char *label)
+{
+    const char *const v[] = {label, NULL};
+    sl_metric_family *f = strcmp(event, "posted") == 0   ? wm->alerts_posted
+                          : strcmp(event, "failed") == 0 ? wm->alerts_failed
+                                                         : wm->alert_retries;
+
+    (void)sl_metrics_add(f, v, 1);
 }
 
 void sl_wmetrics_aws(void *ud, const char *service, const char *operation, const char *code,

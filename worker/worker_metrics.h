@@ -16,6 +16,7 @@ typedef struct sl_wmetrics {
     sl_metric_family *in_flight, *finished, *duration, *aws_requests, *aws_retries;
     sl_metric_family *slots_held, *slot_limit, *foreign, *copy_objects, *copy_bytes, *lag;
     sl_metric_family *dead_letters, *failures, *kafka_up;
+    sl_metric_family *alerts_posted, *alerts_failed, *alert_retries; /* notify stage */
 } sl_wmetrics;
 
 /* Declares every family on m. Returns 0 or -1 (out of memory). */
@@ -27,6 +28,11 @@ void sl_wmetrics_finished(sl_wmetrics *wm, const char *outcome, double seconds);
 
 /* Consumer lag per partition from a statistics report (the gauge is rebuilt each report). */
 void sl_wmetrics_lag(sl_wmetrics *wm, const sl_kstats *ks);
+
+/* The notify stage's counters: see sl_worker_count_alert (worker.h). sl_wmetrics_alerts_zero
+ * creates their series at 0 (a worker that runs a reporter stage), so a rate() has a start. */
+void sl_wmetrics_alerts_zero(sl_wmetrics *wm);
+void sl_wmetrics_alert(sl_wmetrics *wm, const char *event, const char *label);
 
 /* sl_aws_observer_fn for the worker's AWS client (ud = the sl_wmetrics). */
 void sl_wmetrics_aws(void *ud, const char *service, const char *operation, const char *code,
