@@ -18,8 +18,7 @@ PASS/FAIL line each:
                     consumer group (snaplake-<stage>, the worker's default); the export stage's
                     maxReplicaCount at most EXPORT_TASK_LIMIT
   k8s-settings      every env name a worker Deployment sets is one its stage reads
-                    (`snaplake-worker --help`); for a stage the binary does not have yet, the
-                    names expected of it (PENDING below)
+                    (`snaplake-worker --help`), and the stage exists
   k8s-metrics       every snaplake_* series the alerts and the Grafana dashboard use is a metric
                     family of worker/worker_metrics.c (histograms with _bucket/_sum/_count)
   k8s-promql        every expression of the alerts and the dashboard parses (promql-parser, a
@@ -44,15 +43,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DASHBOARD = os.path.join(HERE, "grafana", "snaplake.json")
 METRICS_C = os.path.join(ROOT, "worker", "worker_metrics.c")
-# Stages whose Deployments land before their code: their input topics and the settings the
-# manifests give them. Once `snaplake-worker --help` lists the stage, its own table is used
-# and these are ignored; a renamed variable then fails k8s-settings, which is the point.
-PENDING = {
-    "share": (["crawls"], {"SHARE_POLICY_FILE"}),
-    "notify": (["failures", "dlq"], {"NOTIFY_WEBHOOK_URL_FILE", "NOTIFY_FORMAT"}),
-}
-
-
 def load_dir(d):
     docs = []
     for f in sorted(glob.glob(os.path.join(d, "*.yaml"))):
@@ -73,13 +63,14 @@ def run_help(binary):
 
 
 def worker_stages(text):
-    """{stage: (in_topic, set of setting names)} from `snaplake-worker --help`."""
+    """{stage: (input topics, set of setting names)} from `snaplake-worker --help`, whose stage
+    lines read "stage copy: exports -> copies" or "stage notify: failures + dlq -> (none)"."""
     common, stages, cur = set(), {}, None
     for line in text.splitlines():
-        m = re.match(r"^stage (\w+): (\S+) -> ", line)
+        m = re.match(r"^stage (\w+): (\S+(?: \+ \S+)*) -> ", line)
         if m:
             cur = m.group(1)
-            stages[cur] = (m.group(2), set())
+            stages[cur] = (m.group(2).split(" + "), set())
             continue
         m = re.match(r"^  ([A-Z][A-Z0-9_]+)\s{2,}\S", line)
         if m:
@@ -152,7 +143,7 @@ def check_keda(docs, helpinfo):
             errs.append(f"Deployment {name}: sets replicas, which its ScaledObject owns")
         env = {e["name"]: e.get("value") for e in c.get("env", [])}
         group = env.get("KAFKA_GROUP_ID") or f"snaplake-{stage}"
-        topics = [stages[stage][0]] if stage in stages else PENDING.get(stage, ([], set()))[0]
+        topics = stages[stage][0] if stage in stages else []
         want = sorted(prefix + t for t in topics)
         trig = [t["metadata"] for t in so["spec"]["triggers"] if t["type"] == "kafka"]
         if sorted(t.get("topic", "") for t in trig) != want:
@@ -176,7 +167,10 @@ def check_settings(docs, helpinfo):
     common, stages = helpinfo
     errs = []
     for stage, (dep, c) in sorted(deployments(docs).items()):
-        known = common | (stages[stage][1] if stage in stages else PENDING.get(stage, ((), set()))[1])
+        if stage not in stages:
+            errs.append(f"Deployment {dep['metadata']['name']}: snaplake-worker has no stage {stage}")
+            continue
+        known = common | stages[stage][1]
         for e in c.get("env", []):
             if e["name"] not in known and not e["name"].startswith("KAFKA_"):
                 errs.append(f"Deployment {dep['metadata']['name']}: {e['name']} is read by no "
