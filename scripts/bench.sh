@@ -17,7 +17,7 @@ if [[ -f .stack/env ]]; then
     # shellcheck disable=SC1091
     (set -a; . .stack/env; set +a
      # shellcheck disable=SC2086
-     .venv/bin/python bench/copy_bench.py ${SL_BENCH_COPY_ARGS:-} 2>/dev/null)
+     .venv/bin/python bench/copy_bench.py ${SL_BENCH_COPY_ARGS:-} 2>build/bench-rel/copy_bench.stderr)
 else
     echo "== copy_bench: not run (no local stack; scripts/stack.sh start)"
 fi

@@ -251,7 +251,7 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
         snprintf(cj->root, plen + strlen(job->in.export_task_id) + 2, "%.*s%s%s", (int)plen,
                  plen ? job->in.s3_prefix : "", plen ? "/" : "", job->in.export_task_id);
     cj->list_prefix = cj->root ? join2(cj->root, "", "/") : NULL;
-    if (!cj->root || !cj->list_prefix)
+    if (!cj->root || !cj->list_prefix || sl_copy_call_init(cx, cj))
         return sl_job_fail(job, "ClientError", "copy: out of memory");
     cj->t0 = sl_mono_ms();
     cj->phase = CP_LIST;
@@ -272,6 +272,7 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     if (!cj)
         return;
     sl_copy_replace_cleanup(cj);
+    sl_copy_call_cleanup(cj);
     sl_copy_xfer_cleanup(cx, cj);
     free(cj->objs);
     free(cj->mpu_ready);
@@ -299,8 +300,9 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
 
 /* ---- LIST --------------------------------------------------------------------------------- */
 
-static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, copy_job *cj)
+static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
+    int rc;
     sl_s3_list_opts lo = {0};
     sl_s3_list_page page = {0};
     sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
@@ -311,7 +313,9 @@ static sl_step_result list_step(sl_aws *aws, const copy_cfg *cfg, sl_job *job, c
     lo.prefix = cj->list_prefix;
     lo.continuation_token = cj->token;
     lo.expected_owner = cfg->export_owner;
-    if (sl_s3_list(aws, job->in.s3_bucket, &lo, &page, &e)) {
+    if ((rc = sl_copy_list_page(cj, job->in.s3_bucket, &lo, &page, &e)) > 0)
+        return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
+    if (rc < 0) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket,
                  cj->list_prefix);
         return sl_job_fail_aws(job, what, &e);
@@ -632,7 +636,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
 
     switch (cj->phase) {
     case CP_LIST:
-        return list_step(aws, cfg, job, cj);
+        return list_step(cfg, job, cj);
     case CP_INFO:
         if (cj->info_next < cj->ninfo)
             return info_step(aws, job, cj);
@@ -640,7 +644,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
     case CP_LOCK:
         return sl_copy_lock_step(w, cj);
     case CP_DEST_LIST:
-        return sl_copy_dest_list_step(aws, cfg, cj);
+        return sl_copy_dest_list_step(cfg, cj);
     case CP_DEST_HEAD:
         return sl_copy_dest_head_step(aws, cfg, cj);
     case CP_COPY:
@@ -658,7 +662,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
         return SL_STEP_PENDING;
     case CP_DELETE:
         if (cj->stale_next < cj->nstale)
-            return sl_copy_delete_step(aws, cfg, cj);
+            return sl_copy_delete_step(cfg, cj);
         if ((r = sl_copy_record_holder(cj)) != SL_STEP_PENDING)
             return r;
         return finish(job, cj);

@@ -96,6 +96,15 @@ typedef struct cp_obj {
     cp_mpu *mpu; /* NULL unless a multipart copy is under way */
 } cp_obj;
 
+/* The one request a step has on its way (listings, DeleteObjects): copy_xfer.c's call. */
+typedef enum cp_call_state {
+    CALL_IDLE = 0,
+    CALL_WANT,
+    CALL_INFLIGHT,
+    CALL_DONE,
+    CALL_FAILED
+} cp_call_state;
+
 typedef struct copy_job {
     cp_phase phase;
     sl_job *job; /* back pointer for the scheduler's callbacks */
@@ -115,6 +124,14 @@ typedef struct copy_job {
     size_t nfailed;
     size_t nskipped; /* SL_KEY_OTHER */
     size_t nlisted;
+
+    /* A step's own request, one at a time, on a queue of its own (copy_xfer.c) */
+    sl_xsched_queue *cq;
+    cp_call_state call_state;
+    sl_s3_req call_req;
+    char *call_body; /* the answer's body (heap) once CALL_DONE */
+    size_t call_len;
+    sl_aws_error call_err; /* once CALL_FAILED */
 
     /* COPY (copy_xfer.c) */
     sl_xsched_queue *q;
@@ -176,13 +193,28 @@ void sl_copy_aborts_cleanup(copy_ctx *cx);
 /* Aborts queued or being sent. */
 size_t sl_copy_aborts_owed(const copy_ctx *cx);
 
+/* The step's queue for single requests (at start). 0 or -1 (out of memory). */
+int sl_copy_call_init(copy_ctx *cx, copy_job *cj);
+/* Cancels the call in flight and frees the queue (job cleanup). */
+void sl_copy_call_cleanup(copy_job *cj);
+/*
+ * One ListObjectsV2 page without blocking: the first call sends it and returns 1 (the step
+ * returns PENDING; the answer brings next_step_ms forward), a later call returns 0 with *page
+ * (sl_s3_list_page_cleanup) or -1 with e, and the call is over. Same for DeleteObjects (its
+ * per-key failures as sl_s3_delete_objects gives them; the keys are read when it is sent).
+ */
+int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *lo,
+                      sl_s3_list_page *page, sl_aws_error *e);
+int sl_copy_delete_call(copy_job *cj, const char *bucket, const char *const *keys, size_t n,
+                        const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e);
+
 /* ---- copy_replace.c ---- */
 
 sl_step_result sl_copy_lock_step(struct sl_worker *w, copy_job *cj);
-sl_step_result sl_copy_dest_list_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj);
+sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj);
 sl_step_result sl_copy_dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj);
 sl_step_result sl_copy_check_lock(copy_job *cj);
-sl_step_result sl_copy_delete_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj);
+sl_step_result sl_copy_delete_step(const copy_cfg *cfg, copy_job *cj);
 sl_step_result sl_copy_record_holder(copy_job *cj);
 /* Releases the lock and closes the job's connection. */
 void sl_copy_replace_cleanup(copy_job *cj);

@@ -190,9 +190,10 @@ static int stale_add(copy_job *cj, const char *key, unsigned char tries)
  * resumes instead of redoing a 100,000-file copy; keys that are not destinations of this
  * export are the stale set that replacement deletes once every copy succeeded.
  */
-sl_step_result sl_copy_dest_list_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj)
+sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj)
 {
     sl_job *job = cj->job;
+    int rc;
     const char *prefix = cj->prefixes[cj->prefix_i];
     sl_s3_list_opts lo = {0};
     sl_s3_list_page page = {0};
@@ -205,7 +206,9 @@ sl_step_result sl_copy_dest_list_step(sl_aws *aws, const copy_cfg *cfg, copy_job
     lo.prefix = prefix;
     lo.continuation_token = cj->token;
     lo.expected_owner = cfg->lake_owner;
-    if (sl_s3_list(aws, cfg->lake_bucket, &lo, &page, &e)) {
+    if ((rc = sl_copy_list_page(cj, cfg->lake_bucket, &lo, &page, &e)) > 0)
+        return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
+    if (rc < 0) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", cfg->lake_bucket, prefix);
         return sl_job_fail_aws(job, what, &e);
     }
@@ -311,9 +314,10 @@ sl_step_result sl_copy_dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job
     return SL_STEP_PENDING;
 }
 
-sl_step_result sl_copy_delete_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj)
+sl_step_result sl_copy_delete_step(const copy_cfg *cfg, copy_job *cj)
 {
     sl_job *job = cj->job;
+    int rc;
     size_t n = cj->nstale - cj->stale_next;
     sl_s3_delete_failure *f = NULL;
     size_t nf = 0;
@@ -324,8 +328,11 @@ sl_step_result sl_copy_delete_step(sl_aws *aws, const copy_cfg *cfg, copy_job *c
 
     if (n > SL_S3_DELETE_MAX)
         n = SL_S3_DELETE_MAX;
-    if (sl_s3_delete_objects(aws, cfg->lake_bucket, (const char *const *)cj->stale + cj->stale_next,
-                             n, cfg->lake_owner, &f, &nf, &e)) {
+    if ((rc = sl_copy_delete_call(cj, cfg->lake_bucket,
+                                  (const char *const *)cj->stale + cj->stale_next, n,
+                                  cfg->lake_owner, &f, &nf, &e)) > 0)
+        return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
+    if (rc < 0) {
         snprintf(what, sizeof(what), "DeleteObjects in s3://%s (%zu keys from %s)",
                  cfg->lake_bucket, n, cj->stale[cj->stale_next]);
         return sl_job_fail_aws(job, what, &e);
@@ -376,7 +383,7 @@ sl_step_result sl_copy_delete_step(sl_aws *aws, const copy_cfg *cfg, copy_job *c
     }
     cj->stale_next += n;
     cj->removed += (long long)(n - nf);
-    job->next_step_ms = sl_mono_ms() + (nf ? sl_aws_backoff_ms(aws, maxtries) : 0);
+    job->next_step_ms = sl_mono_ms() + (nf ? sl_aws_backoff_ms(cj->cx->aws, maxtries) : 0);
 out:
     sl_s3_delete_failures_free(f, nf);
     return r;

@@ -405,3 +405,156 @@ void sl_copy_aborts_cleanup(copy_ctx *cx)
         sl_copy_abort_cleanup(&cx->asent[i]);
     sl_copy_abortq_cleanup(&cx->aborts);
 }
+
+/* ---- a step's single request ----------------------------------------------------------------- */
+
+static int call_next(void *ud, uint64_t *unit)
+{
+    copy_job *cj = ud;
+
+    if (cj->call_state != CALL_WANT)
+        return -1;
+    cj->call_state = CALL_INFLIGHT;
+    *unit = 0;
+    return 0;
+}
+
+static int call_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_aws_error *e)
+{
+    copy_job *cj = ud;
+
+    (void)unit;
+    (void)attempt;
+    /* Deep-copied and signed anew for each attempt; call_req stays until the call is over. */
+    return sl_aws_xfer_new(cj->cx->aws, &cj->call_req.req, x, e);
+}
+
+static int call_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
+{
+    copy_job *cj = ud;
+
+    (void)unit;
+    (void)attempts;
+    sl_s3_req_cleanup(&cj->call_req);
+    if (e) {
+        cj->call_err = *e;
+        cj->call_state = CALL_FAILED;
+    } else {
+        const sl_aws_response *resp = sl_aws_xfer_response(x);
+        cj->call_len = resp->body.len;
+        cj->call_body = malloc(cj->call_len + 1);
+        if (!cj->call_body) {
+            local_error(&cj->call_err, "InternalFailure", "copy: out of memory");
+            cj->call_state = CALL_FAILED;
+        } else {
+            if (cj->call_len)
+                memcpy(cj->call_body, resp->body.data, cj->call_len);
+            cj->call_body[cj->call_len] = '\0';
+            cj->call_state = CALL_DONE;
+        }
+    }
+    cj->job->next_step_ms = sl_mono_ms();
+    return 0;
+}
+
+static const sl_xsched_ops call_ops = {call_next, call_start, call_done};
+
+int sl_copy_call_init(copy_ctx *cx, copy_job *cj)
+{
+    sl_xsched_queue_opts o = {1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms,
+                              cx->aws};
+
+    cj->cq = sl_xsched_queue_new(cx->xs, &call_ops, cj, &o);
+    return cj->cq ? 0 : -1;
+}
+
+/* Starts call_req (built by the caller). A step that is called again before the answer (its
+   next_step_ms is a safety net) just waits. */
+static void call_begin(copy_job *cj)
+{
+    cj->call_state = CALL_WANT;
+    sl_xsched_queue_kick(cj->cq);
+    cj->job->next_step_ms = sl_mono_ms() + 60000;
+}
+
+/* Sends call_req if its builder succeeded (built == 0): 1, else -1 with e from msg. */
+static int call_send(copy_job *cj, int built, const char *msg, sl_aws_error *e)
+{
+    if (built) {
+        local_error(e, "InvalidRequest", msg);
+        return -1;
+    }
+    call_begin(cj);
+    return 1;
+}
+
+/* 1 while in flight, 0 with the body, -1 with e; at 0/-1 the call is over (body: caller's). */
+static int call_result(copy_job *cj, char **body, size_t *len, sl_aws_error *e)
+{
+    if (cj->call_state == CALL_WANT || cj->call_state == CALL_INFLIGHT) {
+        cj->job->next_step_ms = sl_mono_ms() + 60000;
+        return 1;
+    }
+    cj->call_state = CALL_IDLE;
+    if (cj->call_body) {
+        *body = cj->call_body;
+        *len = cj->call_len;
+        cj->call_body = NULL;
+        return 0;
+    }
+    *e = cj->call_err;
+    return -1;
+}
+
+void sl_copy_call_cleanup(copy_job *cj)
+{
+    sl_xsched_queue_free(cj->cq);
+    cj->cq = NULL;
+    sl_s3_req_cleanup(&cj->call_req);
+    free(cj->call_body);
+    cj->call_body = NULL;
+    cj->call_state = CALL_IDLE;
+}
+
+int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *lo,
+                      sl_s3_list_page *page, sl_aws_error *e)
+{
+    char msg[SL_ERRLEN], *body = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (cj->call_state == CALL_IDLE)
+        return call_send(cj, sl_s3_list_request(&cj->call_req, bucket, lo, msg, sizeof(msg)), msg,
+                         e);
+    if ((rc = call_result(cj, &body, &len, e)) != 0)
+        return rc;
+    rc = 0;
+    if (sl_s3_list_parse(body, len, 1, page, msg, sizeof(msg))) {
+        local_error(e, "ParseError", msg);
+        rc = -1;
+    }
+    free(body);
+    return rc;
+}
+
+int sl_copy_delete_call(copy_job *cj, const char *bucket, const char *const *keys, size_t n,
+                        const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e)
+{
+    char msg[SL_ERRLEN], *body = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (cj->call_state == CALL_IDLE)
+        return call_send(
+            cj, sl_s3_delete_request(&cj->call_req, bucket, keys, n, owner, msg, sizeof(msg)), msg,
+            e);
+    if ((rc = call_result(cj, &body, &len, e)) != 0)
+        return rc;
+    rc = 0;
+    if (sl_s3_delete_result_parse(body, len, f, nf, msg, sizeof(msg))) {
+        local_error(e, "ParseError", msg);
+        rc = -1;
+    }
+    free(body);
+    return rc;
+}
