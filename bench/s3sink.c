@@ -9,8 +9,9 @@
  *   s3sink PORT [DELAY_MS]
  *
  * DELAY_MS > 0 holds every answer that long (a thread per connection then, so requests wait in
- * parallel): server-side latency per request, standing in for a round trip (100 = 50 ms each
- * way), except that connection set-up is not delayed. Without it, POOL poll() threads.
+ * parallel, poll() not select(), which stops at fd 1024): server-side latency per request, standing
+ * in for a round trip (100 = 50 ms each way), except that connection set-up is not delayed. Without
+ * it, POOL poll() threads.
  *
  * Bench-only requests (not S3):
  *   POST /_sink/layout?bucket=B&prefix=P&n=N&tables=T   N objects of an RDS export under P
@@ -537,7 +538,7 @@ int main(int argc, char **argv)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)atoi(argv[1]));
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* loopback only */
-    flags = delay_ms > 0 ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+    flags = delay_ms > 0 ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD
                          : MHD_USE_POLL_INTERNAL_THREAD;
     d = MHD_start_daemon(flags | MHD_USE_ERROR_LOG, (uint16_t)atoi(argv[1]), NULL, NULL, handler,
                          NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_CONNECTION_LIMIT,

@@ -24,6 +24,8 @@
 /* Rounds of "curl timer due now -> socket_action -> reap -> refill" per run(): newly added
    handles ask for a timeout of 0, and starting them at once is what "refill at once" means. */
 #define KICK_ROUNDS 4
+/* One window cut per this long: the 503s of requests already in flight count once. */
+#define AIMD_HOLD_MS 1000
 
 typedef struct xs_slot {
     sl_aws_xfer *x; /* NULL when free */
@@ -49,6 +51,7 @@ struct sl_xsched_queue {
     xs_retry *retry;
     size_t nretry, capretry;
     long long retried;
+    sl_xsched_aimd aimd;
     int want_refill;
     int stopped;
     sl_xsched_queue *prev, *next;
@@ -99,6 +102,39 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     (void)multi;
     s->timer_due = timeout_ms < 0 ? -1 : sl_mono_ms() + timeout_ms;
     return 0;
+}
+
+/* ---- adaptive concurrency ----------------------------------------------------------------- */
+
+void sl_xsched_aimd_init(sl_xsched_aimd *a, size_t max)
+{
+    a->max = max ? max : 1;
+    a->window = (double)a->max;
+    a->last_cut_ms = -1;
+}
+
+void sl_xsched_aimd_ok(sl_xsched_aimd *a)
+{
+    a->window += 1.0 / a->window;
+    if (a->window > (double)a->max)
+        a->window = (double)a->max;
+}
+
+int sl_xsched_aimd_throttled(sl_xsched_aimd *a, long long now_ms, long long hold_ms)
+{
+    if (a->last_cut_ms >= 0 && now_ms - a->last_cut_ms < hold_ms)
+        return 0;
+    a->window /= 2.0;
+    if (a->window < 1.0)
+        a->window = 1.0;
+    a->last_cut_ms = now_ms;
+    return 1;
+}
+
+size_t sl_xsched_aimd_window(const sl_xsched_aimd *a)
+{
+    size_t w = (size_t)a->window;
+    return w ? w : 1;
 }
 
 /* ---- scheduler ---------------------------------------------------------------------------- */
@@ -163,7 +199,7 @@ static long long queue_due(const sl_xsched_queue *q)
         return -1;
     if (q->want_refill)
         return sl_mono_ms();
-    if (q->inflight < q->o.max_inflight)
+    if (q->inflight < sl_xsched_aimd_window(&q->aimd))
         for (size_t i = 0; i < q->nretry; i++)
             if (due < 0 || q->retry[i].due < due)
                 due = q->retry[i].due;
@@ -207,6 +243,8 @@ static void local_error(sl_aws_error *e, const char *code, const char *msg)
 static void unit_failed(sl_xsched_queue *q, uint64_t unit, int attempt, sl_aws_xfer *x,
                         const sl_aws_error *e)
 {
+    if (e->http_status == 503 || strcmp(e->code, "SlowDown") == 0)
+        (void)sl_xsched_aimd_throttled(&q->aimd, sl_mono_ms(), AIMD_HOLD_MS);
     if (e->transient && attempt < q->o.max_attempts) {
         long long due = sl_mono_ms() + sl_aws_backoff_ms(q->o.aws, attempt);
         if (add_retry(q, unit, attempt + 1, due) == 0) {
@@ -236,6 +274,8 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
     sl_aws_xfer_set_user(x, slot);
     if (q->o.request_timeout_ms > 0)
         curl_easy_setopt(sl_aws_xfer_handle(x), CURLOPT_TIMEOUT_MS, q->o.request_timeout_ms);
+    if (q->o.recv_buffer > 0)
+        curl_easy_setopt(sl_aws_xfer_handle(x), CURLOPT_BUFFERSIZE, q->o.recv_buffer);
     if (curl_multi_add_handle(q->s->multi, sl_aws_xfer_handle(x)) != CURLM_OK) {
         slot->x = NULL;
         q->freel[q->nfree++] = (size_t)(slot - q->slots);
@@ -253,7 +293,7 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
 static void refill(sl_xsched_queue *q)
 {
     q->want_refill = 0;
-    while (!q->stopped && q->inflight < q->o.max_inflight) {
+    while (!q->stopped && q->inflight < sl_xsched_aimd_window(&q->aimd)) {
         long long now = sl_mono_ms();
         uint64_t unit;
         int attempt = 1;
@@ -304,6 +344,7 @@ static void reap(sl_xsched *s)
         q->inflight--;
         s->inflight--;
         if (sl_aws_xfer_finish(x, cc, &e) == 0) {
+            sl_xsched_aimd_ok(&q->aimd);
             if (q->ops->done(q->ud, slot->unit, x, NULL, slot->attempt) != 0)
                 q->stopped = 1;
         } else {
@@ -332,16 +373,18 @@ void sl_xsched_run(sl_xsched *s)
             break;
     }
     for (int round = 0; round < KICK_ROUNDS; round++) {
-        long long now = sl_mono_ms();
+        long long now;
         int kicked = 0;
 
         for (sl_xsched_queue *q = s->queues; q; q = q->next) {
             long long d = queue_due(q);
-            if (d >= 0 && d <= now) {
+            /* A fresh clock read: a kicked queue is due "now" as of queue_due's own read. */
+            if (d >= 0 && d <= sl_mono_ms()) {
                 refill(q);
                 kicked = 1;
             }
         }
+        now = sl_mono_ms();
         if (s->timer_due < 0 || s->timer_due > now) {
             if (!kicked)
                 break;
@@ -381,6 +424,7 @@ sl_xsched_queue *sl_xsched_queue_new(sl_xsched *s, const sl_xsched_ops *ops, voi
     for (size_t i = 0; i < n; i++)
         q->freel[i] = n - 1 - i;
     q->nfree = n;
+    sl_xsched_aimd_init(&q->aimd, n);
     q->next = s->queues;
     if (s->queues)
         s->queues->prev = q;
@@ -429,6 +473,11 @@ size_t sl_xsched_queue_waiting(const sl_xsched_queue *q)
 long long sl_xsched_queue_retried(const sl_xsched_queue *q)
 {
     return q->retried;
+}
+
+size_t sl_xsched_queue_window(const sl_xsched_queue *q)
+{
+    return sl_xsched_aimd_window(&q->aimd);
 }
 
 int sl_xsched_queue_stopped(const sl_xsched_queue *q)

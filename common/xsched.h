@@ -18,7 +18,8 @@
  * so a retry is re-signed). A finished transfer's slot is refilled at once, in the same run(),
  * never after another wait. A transient failure (sl_aws_xfer_finish's err->transient) with
  * attempts left is retried after sl_aws_backoff_ms, at its own due time (nothing sleeps);
- * anything else reaches ops->done with the error. Single-threaded; not reentrant from the
+ * anything else reaches ops->done with the error. A 503 SlowDown also halves the queue's window
+ * (sl_xsched_aimd), which grows back by successes. Single-threaded; not reentrant from the
  * callbacks except for sl_xsched_queue_kick.
  */
 #ifndef SL_XSCHED_H
@@ -51,7 +52,28 @@ typedef struct sl_xsched_queue_opts {
     int max_attempts;        /* per unit, >= 1 */
     long request_timeout_ms; /* CURLOPT_TIMEOUT_MS of each transfer; 0 = none */
     sl_aws *aws;             /* borrowed: the backoff of retries (sl_aws_backoff_ms) */
+    long recv_buffer;        /* CURLOPT_BUFFERSIZE of each transfer; 0 = curl's (16 KiB) */
 } sl_xsched_queue_opts;
+
+/*
+ * Adaptive concurrency of one queue (AIMD, as the AWS SDKs' adaptive retry mode): the window
+ * of requests in flight starts at the queue's max_inflight; each success adds 1/window (about
+ * one more request per round of answers), each throttling answer (503 SlowDown) halves it, at
+ * most once per hold_ms so that one burst of 503s (all sent before the first came back) counts
+ * once, never below 1. Pure; unit-tested.
+ */
+typedef struct sl_xsched_aimd {
+    double window;
+    size_t max;
+    long long last_cut_ms; /* -1 = never */
+} sl_xsched_aimd;
+
+void sl_xsched_aimd_init(sl_xsched_aimd *a, size_t max);
+void sl_xsched_aimd_ok(sl_xsched_aimd *a);
+/* 1 when the window was cut now, 0 when within hold_ms of the last cut. */
+int sl_xsched_aimd_throttled(sl_xsched_aimd *a, long long now_ms, long long hold_ms);
+/* The requests that may be in flight now: floor(window), at least 1. */
+size_t sl_xsched_aimd_window(const sl_xsched_aimd *a);
 
 /* A scheduler keeping up to max_connects connections. NULL with err. */
 sl_xsched *sl_xsched_new(long max_connects, char *err, size_t errlen);
@@ -81,6 +103,8 @@ void sl_xsched_queue_kick(sl_xsched_queue *q);
 size_t sl_xsched_queue_inflight(const sl_xsched_queue *q);
 size_t sl_xsched_queue_waiting(const sl_xsched_queue *q);
 long long sl_xsched_queue_retried(const sl_xsched_queue *q);
+/* The queue's current AIMD window (requests it may have in flight). */
+size_t sl_xsched_queue_window(const sl_xsched_queue *q);
 /* Non-zero once done() returned -1. */
 int sl_xsched_queue_stopped(const sl_xsched_queue *q);
 

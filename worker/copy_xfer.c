@@ -267,8 +267,10 @@ static const sl_xsched_ops unit_ops = {unit_next, unit_start, unit_done};
 
 int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
 {
+    /* A copy's answer is a few hundred bytes of XML: a 4 KiB receive buffer instead of curl's
+       16 KiB is 12 KiB less per request in flight (12 MiB at 1,024). */
     sl_xsched_queue_opts o = {(size_t)cx->cfg.concurrency, (int)cx->cfg.object_attempts,
-                              (long)cx->cfg.request_timeout_ms, cx->aws};
+                              (long)cx->cfg.request_timeout_ms, cx->aws, 4096};
 
     if (!(cj->q = sl_xsched_queue_new(cx->xs, &unit_ops, cj, &o)))
         return -1;
@@ -278,14 +280,16 @@ int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
 
 static void log_progress(copy_job *cj, const char *msg)
 {
-    char a[32], b[32], c[32], d[32];
+    char a[32], b[32], c[32], d[32], w[32];
 
     snprintf(a, sizeof(a), "%zu", cj->objs_done);
     snprintf(b, sizeof(b), "%zu", cj->nobjs);
     snprintf(c, sizeof(c), "%lld", cj->bytes_done);
     snprintf(d, sizeof(d), "%zu", cj->q ? sl_xsched_queue_inflight(cj->q) : 0);
+    snprintf(w, sizeof(w), "%zu", cj->q ? sl_xsched_queue_window(cj->q) : 0);
     sl_log_kv(SL_LOG_INFO, &cj->job->log,
-              (const char *const[]){"copied", a, "objects", b, "bytes", c, "in_flight", d, NULL},
+              (const char *const[]){"copied", a, "objects", b, "bytes", c, "in_flight", d, "window",
+                                    w, NULL},
               "%s", msg);
 }
 
@@ -381,7 +385,7 @@ static const sl_xsched_ops abort_ops = {abort_next, abort_start, abort_done};
 
 int sl_copy_aborts_init(copy_ctx *cx)
 {
-    sl_xsched_queue_opts o = {CP_ABORT_INFLIGHT, 3, 30000, cx->aws};
+    sl_xsched_queue_opts o = {CP_ABORT_INFLIGHT, 3, 30000, cx->aws, 0};
 
     sl_copy_abortq_init(&cx->aborts, CP_ABORT_QUEUE_MAX);
     cx->abortq = sl_xsched_queue_new(cx->xs, &abort_ops, cx, &o);
@@ -462,7 +466,7 @@ static const sl_xsched_ops call_ops = {call_next, call_start, call_done};
 int sl_copy_call_init(copy_ctx *cx, copy_job *cj)
 {
     sl_xsched_queue_opts o = {1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms,
-                              cx->aws};
+                              cx->aws, 0};
 
     cj->cq = sl_xsched_queue_new(cx->xs, &call_ops, cj, &o);
     return cj->cq ? 0 : -1;
