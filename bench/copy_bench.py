@@ -171,13 +171,18 @@ def main():
         sink = Sink(a.sink, delay)
         try:
             for conc in [int(x) for x in a.conc.split(",")]:
-                workers = {name: Run(b, sink, conc, tmp) for name, b in engines}
+                workers = {}
                 res = {name: [] for name, _ in engines}
-                for _ in range(a.runs):  # alternate the engines run by run
-                    for name, _b in engines:
-                        res[name].append(workers[name].send(a.objects))
+                try:
+                    for name, b in engines:
+                        workers[name] = Run(b, sink, conc, tmp)
+                    for _ in range(a.runs):  # alternate the engines run by run
+                        for name, _b in engines:
+                            res[name].append(workers[name].send(a.objects))
+                finally:
+                    for w in workers.values():
+                        w.stop()
                 for name, _b in engines:
-                    workers[name].stop()
                     rows.append((delay, conc, name, res[name]))
                 line = "delay %3d ms  conc %4d" % (delay, conc)
                 for name, _b in engines:
