@@ -18,6 +18,7 @@
  */
 #include "worker.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,9 @@
 /* Longest consumer poll while a publish waits for its delivery report: the reports arrive on
  * the producer's queue, which the consumer's poll does not wake for. */
 #define PUBLISH_POLL_MS 10
+/* Longest wait on a stage's own sockets (stage.h io_fd) while they are busy: Kafka is polled
+ * without waiting then, so a message or delivery report waits at most this long. */
+#define IO_WAIT_MAX_MS 20
 /* Longest wait on revoke and on stop for output already on its way (settle). */
 #define SETTLE_MS 5000
 #define TOPIC_LEN 256
@@ -1438,6 +1442,35 @@ fail:
     return NULL;
 }
 
+/*
+ * The loop's wait when the stage has sockets of its own (stage.h io_fd): while they are busy
+ * the loop sleeps in poll() on the stage's fd (its sockets wake it at once: a finished copy's
+ * slot is refilled without waiting for a Kafka timeout) and the consumer is then polled without
+ * waiting; otherwise the consumer's poll waits, no longer than the stage's due time. Returns
+ * the consumer poll's timeout.
+ */
+static long long io_wait(sl_worker *w, long long wait)
+{
+    long long due = -1;
+    int fd = w->stage->io_fd(w->ctx, &due);
+    struct pollfd p;
+
+    if (due >= 0) {
+        long long d = due - sl_mono_ms();
+        if (d < wait)
+            wait = d < 0 ? 0 : d;
+    }
+    if (fd < 0 || wait == 0)
+        return wait;
+    if (wait > IO_WAIT_MAX_MS)
+        wait = IO_WAIT_MAX_MS;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    (void)poll(&p, 1, (int)wait);
+    return 0;
+}
+
 int sl_worker_run(sl_worker *w, char *err, size_t errlen)
 {
     int rc = 0;
@@ -1459,6 +1492,8 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             wait = POLL_MAX_MS;
         if (wait > PUBLISH_POLL_MS && publishing(w))
             wait = PUBLISH_POLL_MS;
+        if (w->stage->io_fd)
+            wait = io_wait(w, wait);
         if (sl_kafka_consumer_poll(w->cons, (int)wait, &m, NULL, perr, sizeof(perr))) {
             if (sl_kafka_consumer_fatal(w->cons)) {
                 snprintf(w->fatal_err, sizeof(w->fatal_err), "kafka consumer: %.480s", perr);
@@ -1474,6 +1509,8 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
                 accept_message(w, m);
         }
         (void)sl_kafka_producer_poll(w->prod, 0); /* delivery reports: on_delivery */
+        if (w->stage->io)
+            w->stage->io(w, w->ctx);
         run_jobs(w);
     }
     if (w->fatal) {
