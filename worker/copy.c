@@ -39,6 +39,7 @@
 #include "copy_int.h"
 #include "copy_plan.h"
 #include "json.h"
+#include "kafka.h"
 #include "keymap.h"
 #include "ledger.h"
 #include "log.h"
@@ -672,9 +673,9 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
 
 const sl_stage sl_stage_copy = {
     .name = "copy",
-    .in_topic = "exports",
+    .in_topic = SL_KAFKA_TOPIC_EXPORTS,
     .in_type = SL_MSG_EXPORTED,
-    .out_topic = "copies",
+    .out_topic = SL_KAFKA_TOPIC_COPIES,
     .cfg_opts = copy_opts,
     .ncfg_opts = SL_ARRAY_LEN(copy_opts),
     .init = copy_init,
