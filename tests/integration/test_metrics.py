@@ -181,13 +181,15 @@ def test_bad_metrics_addr_is_a_config_error(tmp_path):
     assert "METRICS_ADDR" in out
 
 
-def export_worker(tmp_path, name, foreign_seconds, limit):
+def export_worker(tmp_path, name, foreign_seconds, limit, foreign_id=None):
     """An export worker with METRICS_ADDR against a reset stand-in (1 s exports) in which one
-    foreign export runs for foreign_seconds. Returns (topic prefix, port, worker)."""
+    foreign export (task foreign_id, else a random one) runs for foreign_seconds. Returns
+    (topic prefix, port, worker)."""
     h.standin_config_reset()
     h.standin_reset(all=True)
     h.standin_config(export_cap=50, export_seconds=1.0)
-    h.standin("POST", "/_standin/export/external", {"seconds": foreign_seconds})
+    h.standin("POST", "/_standin/export/external",
+              dict({"seconds": foreign_seconds}, **({"task_id": foreign_id} if foreign_id else {})))
     prefix = h.topic_prefix(name)
     h.create_topics(prefix, 1)
     port = free_port()
@@ -229,8 +231,10 @@ def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
 def test_job_oldest_age_grows_while_an_export_waits(standin, tmp_path):
     """snaplake_job_oldest_age_seconds (the "export stuck" alert's metric) is 0 with nothing
     held, then grows while a job is held: here an export waiting for the account's only slot,
-    which a foreign export occupies."""
-    prefix, port, w = export_worker(tmp_path, "metrics-age", foreign_seconds=600, limit=1)
+    which a foreign export occupies; once that ends, the export runs and the age is 0 again."""
+    foreign = "other-tool-%s" % h.uid(8)
+    prefix, port, w = export_worker(tmp_path, "metrics-age", foreign_seconds=600, limit=1,
+                                    foreign_id=foreign)
     try:
         w.wait_ready(90)
         h.wait_for(lambda: get(port, "/metrics")[0] == 200, 60, what="/metrics answers")
@@ -249,11 +253,21 @@ def test_job_oldest_age_grows_while_an_export_waits(standin, tmp_path):
         m2 = h.wait_for(lambda: held(a1 + 1.0), 60, what="its age growing")
         assert sample(m2, "snaplake_jobs_finished_total", stage="export", outcome="done") == 0
         assert sample(m2, "snaplake_export_foreign_running") == 1
+        # The foreign export ends: the run takes the slot, exports, and leaves the worker.
+        h.standin_fail_export(foreign, "ended by the test", now=True)
+
+        def finished():
+            m = scrape(port)
+            return m if (sample(m, "snaplake_jobs_finished_total", stage="export",
+                                outcome="done") == 1
+                         and sample(m, "snaplake_jobs_in_flight", stage="export") == 0
+                         and sample(m, "snaplake_job_oldest_age_seconds", stage="export") == 0
+                         ) else None
+        h.wait_for(finished, 120, what="the export done and its age gone")
         assert w.stop() == 0
     finally:
         if w.alive():
             w.stop()
-        h.standin_reset(all=True)
 
 
 def kafka_pid():
