@@ -214,7 +214,10 @@ static char *dup_time(long long ms)
 
 /* ---- the ledger check, publish, record sequence ------------------------------------------ */
 
+/* In sl_pm_step's order (producer_metrics.h): a failed try is counted by this value. */
 typedef enum step_kind { STEP_EXISTS, STEP_PRODUCE, STEP_ENSURE, STEP_DLQ } step_kind;
+_Static_assert(STEP_DLQ == (int)SL_PM_STEP_DLQ && STEP_PRODUCE == (int)SL_PM_STEP_PUBLISH,
+               "step_kind and sl_pm_step must match");
 
 static const char *const step_names[] = {"ledger run lookup", "publish", "ledger run record",
                                          "dead-letter publish"};
