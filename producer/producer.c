@@ -30,6 +30,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pg.h"
+#include "producer_metrics.h"
 #include "rds.h"
 #include "signals.h"
 #include "sqs.h"
@@ -59,6 +60,7 @@ struct sl_producer {
     char snap_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
     sl_producer_stats st;
     int test_exit_after_publish; /* SL_TEST_EXIT_AFTER_PUBLISH, read once (producer.h) */
+    sl_pmetrics pm;              /* the endpoint and its metrics (producer_metrics.h) */
 };
 
 static const sl_cfg_opt producer_opts[] = {
@@ -93,6 +95,7 @@ static const sl_cfg_opt producer_opts[] = {
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_producer_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
     SL_PG_CFG_OPTS(sl_producer_cfg, pg),
+    SL_ENDPOINT_CFG_OPTS(sl_producer_cfg, ep),
 };
 
 static const sl_cfg_opt aws_opts[] = {SL_AWS_CFG_OPTS(sl_producer_cfg, aws)};
@@ -168,14 +171,22 @@ static int parse_clusters(sl_producer *p, const char *s, char *err, size_t errle
     return 0;
 }
 
-/* Sleeps ms milliseconds in short naps, returning early (-1) when a stop was requested. */
-static int nap(long long ms)
+/* A turn of the loop: the endpoint serves its requests and proves what answers. */
+static void turn(sl_producer *p)
+{
+    sl_pmetrics_turn(&p->pm, p->prod, p->pg.conn ? &p->pg : NULL);
+}
+
+/* Sleeps ms milliseconds in short naps, serving the endpoint between them, returning early
+ * (-1) when a stop was requested. */
+static int nap(sl_producer *p, long long ms)
 {
     while (ms > 0 && !sl_should_stop()) {
         long long step = ms < 100 ? ms : 100;
         struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         ms -= step;
+        turn(p);
     }
     return sl_should_stop() ? -1 : 0;
 }
@@ -203,7 +214,10 @@ static char *dup_time(long long ms)
 
 /* ---- the ledger check, publish, record sequence ------------------------------------------ */
 
+/* In sl_pm_step's order (producer_metrics.h): a failed try is counted by this value. */
 typedef enum step_kind { STEP_EXISTS, STEP_PRODUCE, STEP_ENSURE, STEP_DLQ } step_kind;
+_Static_assert(STEP_DLQ == (int)SL_PM_STEP_DLQ && STEP_PRODUCE == (int)SL_PM_STEP_PUBLISH,
+               "step_kind and sl_pm_step must match");
 
 static const char *const step_names[] = {"ledger run lookup", "publish", "ledger run record",
                                          "dead-letter publish"};
@@ -248,14 +262,18 @@ static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char 
     char e[SL_ERRLEN];
 
     for (int attempt = 1;; attempt++) {
-        if (step_once(p, a, e, sizeof(e)) == 0)
+        if (step_once(p, a, e, sizeof(e)) == 0) {
+            if (a->kind == STEP_PRODUCE || a->kind == STEP_DLQ)
+                sl_endpoint_kafka_ok(sl_pmetrics_endpoint(&p->pm)); /* acknowledged */
             return 0;
+        }
+        sl_pmetrics_step_failed(&p->pm, (sl_pm_step)a->kind);
         if (attempt >= p->cfg.max_attempts)
             return sl_seterr(err, errlen, "%s failed after %d tries: %s", step_names[a->kind],
                              attempt, e);
         sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
                   step_names[a->kind], attempt, p->cfg.max_attempts, e);
-        if (nap(backoff(p, attempt)))
+        if (nap(p, backoff(p, attempt)))
             return sl_seterr(err, errlen, "%s: stopped while retrying: %s", step_names[a->kind], e);
     }
 }
@@ -283,6 +301,7 @@ static int publish_snapshot(sl_producer *p, const sl_msg *m, char *err, size_t e
                             "source", m->source,   NULL};
         sl_log_kv(SL_LOG_INFO, &ctx, kv, "duplicate snapshot, run exists");
         p->st.duplicates++;
+        sl_pmetrics_count(&p->pm, p->pm.duplicates, 1);
         rc = 0;
         goto out;
     }
@@ -298,6 +317,7 @@ static int publish_snapshot(sl_producer *p, const sl_msg *m, char *err, size_t e
     if (step_retry(p, &a, &ctx, err, errlen))
         goto out;
     p->st.published++;
+    sl_pmetrics_count(&p->pm, p->pm.published, 1);
     {
         const char *kv[] = {"event",  "published", "topic",       p->snap_topic,
                             "mode",   m->mode,     "snapshot_id", m->snapshot_id,
@@ -358,6 +378,7 @@ static int dead_letter(sl_producer *p, const char *raw, size_t len, const char *
     if (step_retry(p, &a, NULL, err, errlen))
         goto out;
     p->st.dead_lettered++;
+    sl_pmetrics_dead_letter(&p->pm);
     {
         const char *kv[] = {"event", "dead_letter", "topic", p->dlq_topic, "where", where, NULL};
         sl_log_kv(SL_LOG_WARN, NULL, kv, "dead-lettered input: %s", full);
@@ -481,7 +502,9 @@ static int run_event(sl_producer *p, char *err, size_t errlen)
         ssize_t n;
         int r;
 
-        /* poll first, so a SIGTERM is noticed within POLL_MS even on an idle pipe. */
+        /* poll first, so a SIGTERM is noticed within POLL_MS even on an idle pipe (and the
+         * endpoint is served as often). */
+        turn(p);
         r = poll(&pfd, 1, POLL_MS);
         if (r < 0 && errno != EINTR) {
             sl_seterr(err, errlen, "event input: poll: %s", strerror(errno));
@@ -511,6 +534,7 @@ static int run_event(sl_producer *p, char *err, size_t errlen)
                           sl_evframe_lines(fr));
                 goto out;
             }
+            sl_pmetrics_count(&p->pm, p->pm.received, 1);
             if (handle_frame(p, &it, NULL, err, errlen))
                 goto out;
         }
@@ -567,6 +591,9 @@ static size_t sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pi
         log_sqs_error(what, &ae);
         return 0;
     }
+    sl_endpoint_sqs_ok(sl_pmetrics_endpoint(&p->pm));
+    if (visibility_s < 0)
+        (void)sl_metrics_add(p->pm.sqs_deleted, NULL, (double)(n - res.nfailed));
     for (size_t k = 0; k < n; k++) {
         if (!res.failed[k])
             continue;
@@ -625,6 +652,8 @@ static int sqs_handle_batch(sl_producer *p, const sl_sqs_messages *ms, char *err
                       held, done, p->cfg.sqs_visibility_s);
             held_since = sl_now_ms();
         }
+        turn(p);
+        sl_pmetrics_count(&p->pm, p->pm.received, 1);
         memset(&it, 0, sizeof(it));
         it.data = m->body;
         it.total = m->body_len;
@@ -673,17 +702,20 @@ static int run_sqs(sl_producer *p, char *err, size_t errlen)
         sl_aws_error ae;
         int r;
 
+        turn(p);
         if (sl_sqs_receive(p->aws, p->cfg.sqs_queue_url, (int)p->cfg.sqs_max_messages,
                            (int)p->cfg.sqs_wait_s, (int)p->cfg.sqs_visibility_s, &ms, &ae)) {
             log_sqs_error("ReceiveMessage", &ae);
             if (++failures >= p->cfg.max_attempts)
                 return sl_seterr(err, errlen, "SQS ReceiveMessage: %s: %s (%d times in a row)",
                                  ae.code, ae.message, failures);
-            if (nap(backoff(p, failures)))
+            if (nap(p, backoff(p, failures)))
                 break;
             continue;
         }
         failures = 0;
+        sl_endpoint_sqs_ok(sl_pmetrics_endpoint(&p->pm));
+        (void)sl_metrics_add(p->pm.sqs_received, NULL, (double)ms.n);
         if (ms.n)
             sl_debug(NULL, "received %zu SQS messages", ms.n);
         r = sqs_handle_batch(p, &ms, err, errlen);
@@ -903,7 +935,7 @@ static int pg_start(sl_producer *p, char *err, size_t errlen)
             return sl_seterr(err, errlen, "postgres: %s (after %d tries)", e, attempt);
         sl_warn(NULL, "postgres connect failed (try %d of %lld), retrying: %s", attempt,
                 p->cfg.max_attempts, e);
-        if (nap(backoff(p, attempt)))
+        if (nap(p, backoff(p, attempt)))
             return sl_seterr(err, errlen, "postgres: stopped while retrying: %s", e);
     }
 }
@@ -952,6 +984,9 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
         ok = 0;
     if (sl_config_check(producer_opts, SL_ARRAY_LEN(producer_opts), sqs_checks,
                         SL_ARRAY_LEN(sqs_checks), NULL, NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
+    if (sl_config_check(producer_opts, SL_ARRAY_LEN(producer_opts), sl_endpoint_checks,
+                        sl_endpoint_nchecks, NULL, NULL, e1, sizeof(e1)) != 0)
         ok = 0;
     if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
         ok = 0;
@@ -1019,6 +1054,12 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
             sl_warn(NULL, "SL_TEST_EXIT_AFTER_PUBLISH is set: test fault injection in force");
     }
     sl_config_dump(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);
+    /* The endpoint first, so probes answer (not ready) while the rest connects. */
+    if (sl_pmetrics_init(&p->pm, &p->cfg.ep, p->mode == MODE_EVENT || p->mode == MODE_SQS,
+                         p->mode == MODE_SQS, mode_names[p->mode], perr, sizeof(perr))) {
+        sl_seterr(err, errlen, "metrics endpoint: %s", perr);
+        goto fail;
+    }
     if (need_aws) {
         sl_creds_opts co;
 
@@ -1034,6 +1075,7 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
             sl_seterr(err, errlen, "aws client: %s", perr);
             goto fail;
         }
+        sl_aws_set_observer(p->aws, sl_pmetrics_aws, &p->pm);
     }
     if (pg_start(p, err, errlen))
         goto fail;
@@ -1126,6 +1168,7 @@ void sl_producer_free(sl_producer *p)
     if (!p)
         return;
     sl_kafka_producer_free(p->prod);
+    sl_pmetrics_cleanup(&p->pm);
     sl_pg_link_cleanup(&p->pg);
     sl_aws_free(p->aws);
     sl_creds_provider_free(p->creds);
