@@ -255,10 +255,14 @@ def create_topics(prefix, partitions=12):
 _PRODUCERS = {}
 
 
+def _producer_key(conf):
+    return (os.environ["KAFKA_BOOTSTRAP_SERVERS"],) + tuple(sorted(conf.items()))
+
+
 def producer(**conf):
-    """An idempotent Producer for this process, kept per config: a new one spends about 0.5 s
-    getting its producer id before the first message goes out, once per produce() before."""
-    key = (os.environ["KAFKA_BOOTSTRAP_SERVERS"],) + tuple(sorted(conf.items()))
+    """An idempotent Producer kept for the whole process, one per config: a new one spends
+    about 0.5 s getting its producer id before its first message goes out."""
+    key = _producer_key(conf)
     p = _PRODUCERS.get(key)
     if p is None:
         from confluent_kafka import Producer
@@ -279,8 +283,7 @@ def produce(topic, value, key=None, partition=None, **conf):
     p.produce(topic, value=value, key=key, on_delivery=lambda e, m: e and errs.append(e), **kw)
     left = p.flush(30)
     if left or errs:
-        _PRODUCERS.pop((os.environ["KAFKA_BOOTSTRAP_SERVERS"],) + tuple(sorted(conf.items())),
-                       None)   # the next call starts afresh
+        _PRODUCERS.pop(_producer_key(conf), None)   # the next call starts afresh
     assert left == 0 and not errs, "produce to %s failed: %s" % (topic, errs)
 
 
