@@ -107,7 +107,7 @@ class Condition:
     def cpu_s(self):
         """CPU seconds so far of (server, proxy or None)."""
         return (clients.proc_cpu_s(self.server.proc.pid),
-                clients.proc_cpu_s(self.proxy.proc.pid) if self.proxy else None)
+                clients.proc_cpu_s(self.proxy.proc.pid, children=True) if self.proxy else None)
 
 
 def setup(args, bindir, tmp):
@@ -187,12 +187,13 @@ def rounds(clist, conds, layouts, reps, results):
                 r = one_run(client, cond, layouts[client.name])
                 results.setdefault((cond.name, client.name), []).append(r)
                 px = r["proxy_cpu_s"]
+                own = r.get("worker_seconds")
                 log("  %-10s round %d  %-28s %8.1f obj/s  %6.2f CPU s  %6.1f MB peak  "
-                    "server %.1f CPU s%s  (load %.1f)"
+                    "server %.1f CPU s%s%s  (load %.1f)"
                     % (cond.name, rep + 1, client.name, r["objects_per_s"], r["cpu_s"],
                        r["rss_kb"] / 1024, r["server_cpu_s"],
                        ", proxy %.1f CPU s" % px if px is not None else "",
-                       os.getloadavg()[0]))
+                       ", worker's own %.1f s" % own if own else "", os.getloadavg()[0]))
 
 
 def summary(runs):
@@ -222,8 +223,9 @@ def table(clist, conds, results, layouts):
     return "\n".join(out)
 
 
-def ratios(clist, conds, results):
-    """Each snaplake client against each peer: throughput ratio per condition, CPU ratio."""
+def ratios(clist, conds, results, layouts):
+    """Each snaplake client against each peer: throughput ratio per condition, and the ratio
+    of CPU seconds per object (the boto3 copier may have copied fewer objects)."""
     out = []
     mine = [c for c in clist if c.name.startswith("snaplake")]
     peers = [c for c in clist if not c.name.startswith("snaplake")]
@@ -233,8 +235,9 @@ def ratios(clist, conds, results):
             for cond in conds:
                 a = summary(results[(cond.name, m.name)])
                 b = summary(results[(cond.name, p.name)])
-                parts.append("%s %.2fx obj/s, %.2fx CPU" % (cond.name, a["ops"] / b["ops"],
-                                                             a["cpu"] / b["cpu"]))
+                cpu = (a["cpu"] / layouts[m.name].n) / (b["cpu"] / layouts[p.name].n)
+                parts.append("%s %.2fx obj/s, %.2fx CPU per object"
+                             % (cond.name, a["ops"] / b["ops"], cpu))
             out.append("%s vs %s: %s" % (m.name, p.name, "; ".join(parts)))
     return "\n".join(out)
 
@@ -327,7 +330,7 @@ def main(argv=None):
               % (layout.n, how, args.reps))
         print(table(clist, conds, results, layouts))
         print()
-        print(ratios(clist, conds, results))
+        print(ratios(clist, conds, results, layouts))
         if mem:
             print("\n== memory: %d objects on loopback, one run each" % big.n)
             print(table(mlist, conds[:1], mem, {c.name: big for c in mlist}))

@@ -27,11 +27,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def proc_cpu_s(pid):
-    """utime + stime so far of a running process (/proc/<pid>/stat fields 14 and 15)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+def proc_cpu_s(pid, children=False):
+    """utime + stime so far of a running process (/proc/<pid>/stat fields 14 and 15), with
+    children=True plus those of its live children (the latency proxy's accepting processes)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    if children:
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            kids = []
+        cpu += sum(proc_cpu_s(k) for k in kids)
+    return cpu
 
 
 def _vmrss_kb(pid):

@@ -14,12 +14,14 @@ its shape (the first bytes arrive after the delay, not after the whole body). Ha
 are forwarded after the same delay. A direction buffers at most MAX_QUEUED chunks; past that
 the reader waits, so a slow peer backs pressure up to the sender as TCP would.
 
-Usage: latency_proxy.py --listen HOST:PORT --upstream HOST:PORT --delay-ms MS
-Prints "ready HOST:PORT" on stdout once it listens; stops on SIGTERM/SIGINT.
+Usage: latency_proxy.py --listen HOST:PORT --upstream HOST:PORT --delay-ms MS [--procs N]
+Prints "ready HOST:PORT" on stdout once it listens; stops on SIGTERM/SIGINT. --procs
+accepting processes share the listening socket (default one per CPU).
 """
 
 import argparse
 import asyncio
+import os
 import signal
 import socket
 import sys
@@ -75,7 +77,7 @@ def _nodelay(writer):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-async def _serve(args):
+async def _serve(args, sock):
     loop = asyncio.get_running_loop()
     delay = args.delay_ms / 1000.0
     uhost, uport = args.upstream.rsplit(":", 1)
@@ -88,6 +90,7 @@ async def _serve(args):
             return
         _nodelay(cwriter)
         _nodelay(uwriter)
+
         def abort():
             for w in (cwriter, uwriter):
                 w.transport.abort()
@@ -100,15 +103,30 @@ async def _serve(args):
             for w in (cwriter, uwriter):
                 w.close()
 
-    host, port = args.listen.rsplit(":", 1)
-    server = await asyncio.start_server(handle, host, int(port), backlog=4096,
-                                        reuse_address=True)
+    server = await asyncio.start_server(handle, sock=sock)
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    print("ready %s:%s" % (host, port), flush=True)
     await stop
     server.close()
+
+
+def _children(args, sock):
+    """Forks args.procs children that all accept on sock (each connection lives in the one
+    that accepted it): one asyncio loop costs about a millisecond of CPU per proxied request,
+    so a single process would cap a fast client near a thousand requests a second."""
+    pids = []
+    for _ in range(args.procs):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                asyncio.run(_serve(args, sock))
+            except BaseException:
+                code = 1
+            os._exit(code)
+        pids.append(pid)
+    return pids
 
 
 def main(argv=None):
@@ -116,9 +134,40 @@ def main(argv=None):
     ap.add_argument("--listen", required=True, help="HOST:PORT to listen on")
     ap.add_argument("--upstream", required=True, help="HOST:PORT to forward to")
     ap.add_argument("--delay-ms", type=float, default=50.0, help="delay each way (ms)")
+    ap.add_argument("--procs", type=int, default=os.cpu_count() or 1,
+                    help="accepting processes (default: one per CPU)")
     args = ap.parse_args(argv)
-    asyncio.run(_serve(args))
-    return 0
+    host, port = args.listen.rsplit(":", 1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, int(port)))
+    sock.listen(4096)
+    sock.setblocking(False)
+    # The parent only forwards SIGTERM/SIGINT to the children it forked, by their pids.
+    stopping = []
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    pids = _children(args, sock)
+    print("ready %s:%s (%d processes)" % (host, port, len(pids)), flush=True)
+    code = 0
+    for pid in pids:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.waitstatus_to_exitcode(status) != 0 and not stopping:
+            code = 1
+    return code
 
 
 if __name__ == "__main__":
