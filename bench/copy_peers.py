@@ -34,6 +34,7 @@ Ports: --port-base (default 19100, or SL_BENCH_PORT_BASE) and the next two, on 1
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -297,6 +298,9 @@ def main(argv=None):
     if args.reps < 1:
         ap.error("--reps must be at least 1")
 
+    # SIGTERM (timeout, a CI cancel) unwinds like Ctrl-C, so the servers, the proxy and the
+    # stack we started are stopped by the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t_start = time.monotonic()
     load0 = os.getloadavg()
     bindir = install_peers()

@@ -46,20 +46,27 @@ def proc_cpu_s(pid, children=False):
     return cpu
 
 
-def _vmrss_kb(pid):
+def _status_kb(pid, *fields):
+    """The given fields of /proc/<pid>/status in KiB (0 when absent or the process is gone)."""
+    out = dict.fromkeys(fields, 0)
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                k = line.split(":", 1)[0]
+                if k in out:
+                    out[k] = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return [out[k] for k in fields]
 
 
 def run_measured(argv, env, log_path=None):
     """Runs argv to its end. Returns {"seconds", "cpu_s", "rss_kb", "steady_rss_kb"}; raises
-    RuntimeError (with the end of its output) when it exits non-zero."""
+    RuntimeError (with the end of its output) when it exits non-zero.
+
+    Peak RSS is the highest VmHWM read while it ran, not wait4's ru_maxrss: Python starts
+    children with vfork, and Linux folds the high-water mark of the mm a process leaves at
+    exec into ru_maxrss, so ru_maxrss would report the driver's own RSS for a small child."""
     out = open(log_path, "wb") if log_path else tempfile.TemporaryFile()
     t0 = time.monotonic()
     p = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -71,20 +78,26 @@ def run_measured(argv, env, log_path=None):
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
         if pid:
             break
-        samples.append(_vmrss_kb(p.pid))
+        samples.append(_status_kb(p.pid, "VmRSS", "VmHWM"))
         time.sleep(0.1)
     seconds = time.monotonic() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
-        out.seek(0) if not log_path else None
-        tail = (open(log_path, "rb").read() if log_path else out.read())[-3000:]
-        out.close()
+        if log_path:
+            out.close()
+            with open(log_path, "rb") as f:
+                tail = f.read()[-3000:]
+        else:
+            out.seek(0)
+            tail = out.read()[-3000:]
+            out.close()
         raise RuntimeError("%s exited %d:\n%s" % (argv[0], p.returncode,
                                                   tail.decode("utf-8", "replace")))
     out.close()
-    samples = [s for s in samples if s]
-    return {"seconds": seconds, "cpu_s": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss,
-            "steady_rss_kb": int(statistics.median(samples)) if samples else ru.ru_maxrss}
+    rss = [r for r, _ in samples if r]
+    hwm = max((h for _, h in samples), default=0)
+    return {"seconds": seconds, "cpu_s": ru.ru_utime + ru.ru_stime, "rss_kb": hwm,
+            "steady_rss_kb": int(statistics.median(rss)) if rss else hwm}
 
 
 def _aws_env(creds):
