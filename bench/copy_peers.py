@@ -99,11 +99,15 @@ def worker_binary(given):
 
 
 class Condition:
-    """One endpoint the clients copy through: a name, the URL, the server behind it, and the
-    processes on the way whose CPU each run reports (is the endpoint the bottleneck?)."""
+    """One endpoint the clients copy through: a name, the URL, the server behind it (with
+    .url and .proc), and the processes on the way whose CPU each run reports (is the
+    endpoint the bottleneck?). stores=False for an endpoint that keeps no bytes (the sink
+    endpoint): its destination cannot be listed back, so a run there is not verified and
+    the source export is not uploaded to it."""
 
-    def __init__(self, name, url, server, proxy=None):
+    def __init__(self, name, url, server, proxy=None, stores=True):
         self.name, self.url, self.server, self.proxy = name, url, server, proxy
+        self.stores = stores
 
     def cpu_s(self):
         """CPU seconds so far of (server, proxy or None)."""
@@ -164,14 +168,15 @@ def prepare(servers, layout, s5cmd):
 
 def one_run(client, cond, layout):
     s3 = s3_of(cond.server)
-    verify.clear(s3, DST_BUCKET, layout.lake_root())
+    if cond.stores:
+        verify.clear(s3, DST_BUCKET, layout.lake_root())
     creds = (endpoints.ACCESS_KEY, endpoints.SECRET_KEY, endpoints.REGION)
     srv0, px0 = cond.cpu_s()
     r = client.run(cond.url, layout, SRC_BUCKET, DST_BUCKET, creds)
     srv1, px1 = cond.cpu_s()
     r["server_cpu_s"] = srv1 - srv0
     r["proxy_cpu_s"] = px1 - px0 if px0 is not None else None
-    problems = verify.verify(s3, DST_BUCKET, layout)
+    problems = verify.verify(s3, DST_BUCKET, layout) if cond.stores else []
     if problems:
         raise RuntimeError("%s on %s: destination does not verify: %s"
                            % (client.name, cond.name, "; ".join(problems)))
@@ -316,7 +321,7 @@ def main(argv=None):
             if isinstance(c, clients.Boto3Copier) and args.boto3_objects != layout.n:
                 layouts[c.name] = Layout(args.boto3_objects)
         log("copy peers: %d objects, %d rounds, latency: %s" % (layout.n, args.reps, how))
-        servers = {id(c.server): c.server for c in conds}.values()
+        servers = {id(c.server): c.server for c in conds if c.stores}.values()
         for lay in {x.n: x for x in layouts.values()}.values():
             prepare(servers, lay, os.path.join(bindir, "s5cmd"))
         results = {}
