@@ -650,7 +650,9 @@ sl_share_run_status sl_share_run_step(sl_share_run *r, long long now_ms, long lo
         st = do_apply(r, now_ms);
         break;
     default:
-        st = fail(r, "ClientError", 0, "share: bad phase %s", phase_names[r->phase]);
+        /* DONE and FAILED return before the switch; anything else is a bug, named by number
+           (an out-of-range phase must not index the name table). */
+        st = fail(r, "ClientError", 0, "share: bad phase %d", (int)r->phase);
         break;
     }
     if (st == SL_SHARE_RUN_PENDING)
