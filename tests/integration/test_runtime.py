@@ -1,5 +1,5 @@
-"""Integration tests of the worker runtime (worker/worker.c, common/kafka.c) on the local stack:
-rebalances of a full worker and jobs that keep stepping while another one waits. Run with
+"""Integration tests of the worker runtime (worker/worker.c, common/kafka_consumer.c) on the local
+stack: rebalances of a full worker and jobs that keep stepping while another one waits. Run with
 .stack/env sourced:
 
     .venv/bin/pytest -q tests/integration/test_runtime.py
