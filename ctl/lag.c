@@ -9,8 +9,8 @@
  *              no group membership: it never disturbs the workers' group);
  *   end        the high watermark (ListOffsets through rd_kafka_query_watermark_offsets);
  *   lag        end - committed, or, with nothing committed, end - the low watermark: the
- *              workers start a new group at the earliest offset (kafka.c), so everything
- *              retained is still to be consumed.
+ *              workers start a new group at the earliest offset (kafka_consumer.c), so
+ *              everything retained is still to be consumed.
  * The offsets a worker commits are the ones it stored after the work was durable (worker.c),
  * so a lag of 0 means every message was handled, not merely fetched.
  * --json prints one array instead of the table: per stage {stage, group, topic, exists,

@@ -1,6 +1,6 @@
-"""Integration tests of the worker runtime (worker/worker.c, common/kafka.c) on the local stack:
-rebalances of a full worker, jobs that keep stepping while another one waits, and inputs or
-error texts the run ledger refuses (dead-lettered, or repaired, never retried forever). Run with
+"""Integration tests of the worker runtime (worker/worker.c, common/kafka_consumer.c) on the local
+stack: rebalances of a full worker, jobs that keep stepping while another one waits, and inputs
+or error texts the run ledger refuses (dead-lettered, or repaired, never retried forever). Run with
 .stack/env sourced:
 
     .venv/bin/pytest -q tests/integration/test_runtime.py
