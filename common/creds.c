@@ -14,9 +14,11 @@
  *     left; a refresh that fails while the cached ones are still valid keeps them in service
  *     (botocore's advisory refresh window) and the failure is reported only once they expired.
  *
- * Container and IMDS are tiny GET/PUT exchanges done with libcurl directly (no signing, no
- * retry policy of the AWS client), with capped bodies and short timeouts so that a machine
- * outside AWS passes through the chain quickly. Tokens and keys never reach the log.
+ * Container and IMDS are tiny GET/PUT exchanges through the transport's plain request
+ * (sl_aws_plain_call: no signing, no retry policy of the AWS client, no proxy), with capped
+ * bodies and short timeouts so that a machine outside AWS passes through the chain quickly.
+ * The STS calls of the web-identity and assume-role sources are sts.c's. Tokens and keys never
+ * reach the log.
  */
 #include "creds.h"
 
@@ -35,8 +37,10 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
+#include "aws_http.h"
 #include "json.h"
 #include "log.h"
+#include "sts.h"
 #include "xml.h"
 
 #define CREDS_DEFAULT_MARGIN_MS (5LL * 60 * 1000)
@@ -52,7 +56,6 @@
 #define CREDS_IMDS_DEFAULT "http://169.254.169.254"
 /* IMDSv2 session token lifetime asked for: 6 hours, the SDKs' default and IMDS's maximum. */
 #define CREDS_IMDS_TOKEN_TTL "21600"
-#define STS_VERSION "2011-06-15"
 
 struct sl_creds_provider {
     sl_cfg_getter getenv_fn;
@@ -61,7 +64,8 @@ struct sl_creds_provider {
     long long (*wall_ms)(void *); /* never NULL after chain_new */
     long long (*mono_ms)(void *);
     void *clock_ud;
-    sl_aws_opts aws; /* deep copy: the caller's opts are only borrowed for chain_new */
+    sl_aws_opts aws;     /* deep copy: the caller's opts are only borrowed for chain_new */
+    sl_aws_creds signer; /* this provider as the transport's interface (sl_creds_signer) */
 
     int resolved;
     sl_creds_kind kind;
@@ -101,17 +105,6 @@ static void wipe_free(char *s)
         return;
     OPENSSL_cleanse(s, strlen(s));
     free(s);
-}
-
-void sl_creds_cleanup(sl_creds *c)
-{
-    if (!c)
-        return;
-    OPENSSL_cleanse(c->access_key, sizeof(c->access_key));
-    OPENSSL_cleanse(c->secret_key, sizeof(c->secret_key));
-    wipe_free(c->session_token);
-    c->session_token = NULL;
-    c->expires_ms = 0;
 }
 
 /* Deep copy; dst must be clean. Returns 0 or -1 (OOM). */
@@ -531,63 +524,32 @@ out:
     return ok;
 }
 
-/* --- tiny HTTP for the container agent and IMDS ------------------------------------------ */
+/* --- metadata requests (container agent, IMDS) ------------------------------------------ */
 
-static size_t meta_write(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Wipes a response that may hold credentials, and releases it. */
+static void wipe_resp(sl_aws_response *r)
 {
-    sl_buf *b = ud;
-    size_t n = size * nmemb;
-    /* Returning less than n aborts the transfer: the body passed its cap. */
-    return sl_buf_append(b, ptr, n) ? 0 : n;
+    if (r->body.data)
+        OPENSSL_cleanse(r->body.data, r->body.cap);
+    sl_aws_response_cleanup(r);
 }
 
 /*
- * One request; 0 with *status and body filled when an HTTP answer arrived (any status), -1
- * with err on transport failure. Proxies are bypassed: these endpoints are link-local or
- * loopback and the answer must come from them, not from whatever HTTP_PROXY points at.
+ * One metadata request through the transport's plain path, into a fresh *resp whose body is
+ * capped at cap. 0 with resp->status when an HTTP answer arrived (any status), -1 with err on
+ * transport failure. Proxies are bypassed (sl_aws_plain_call): these endpoints are link-local
+ * or loopback and the answer must come from them.
  */
-static int meta_http(const char *method, const char *url, struct curl_slist *hdrs, long connect_ms,
-                     long total_ms, sl_buf *body, long *status, char *err, size_t errlen)
+static int meta_http(const char *method, const char *url, const sl_http_header *hdrs, size_t nhdrs,
+                     long connect_ms, long total_ms, size_t cap, sl_aws_response *resp, char *err,
+                     size_t errlen)
 {
-    CURL *h = curl_easy_init();
-    char ebuf[CURL_ERROR_SIZE] = "";
-    CURLcode cc;
-    int rc = -1;
+    const sl_aws_plain_request req = {method, url, hdrs, nhdrs, connect_ms, total_ms};
 
-    if (!h)
-        return sl_seterr(err, errlen, "curl_easy_init failed");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, meta_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "snaplake");
-    if (hdrs)
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-    }
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        if (cc == CURLE_WRITE_ERROR)
-            sl_seterr(err, errlen, "%s %s: response body over %zu bytes", method, url, body->limit);
-        else
-            sl_seterr(err, errlen, "%s %s: %s", method, url,
-                      ebuf[0] ? ebuf : curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    rc = 0;
-out:
-    curl_easy_cleanup(h);
-    return rc;
+    wipe_resp(resp);
+    sl_aws_response_init(resp);
+    resp->body.limit = cap;
+    return sl_aws_plain_call(&req, resp, err, errlen);
 }
 
 /* Reads a small secret file (token), trailing whitespace trimmed. Heap, wipe_free it. */
@@ -632,41 +594,6 @@ out:
     return s;
 }
 
-/* Appends "Name: value" to a header list; the temporary line holding a secret is wiped. */
-static int add_header(struct curl_slist **l, const char *name, const char *value)
-{
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = malloc(n);
-    struct curl_slist *nl;
-
-    if (!line)
-        return -1;
-    snprintf(line, n, "%s: %s", name, value);
-    nl = curl_slist_append(*l, line);
-    OPENSSL_cleanse(line, n);
-    free(line);
-    if (!nl)
-        return -1;
-    *l = nl;
-    return 0;
-}
-
-/* curl_slist copies its strings; wipe them (they may hold tokens) before freeing. */
-static void wipe_slist(struct curl_slist *l)
-{
-    for (struct curl_slist *i = l; i; i = i->next)
-        if (i->data)
-            OPENSSL_cleanse(i->data, strlen(i->data));
-    curl_slist_free_all(l);
-}
-
-static void wipe_buf(sl_buf *b)
-{
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->cap);
-    sl_buf_cleanup(b);
-}
-
 /* --- providers --------------------------------------------------------------------------- */
 
 static int fetch_env(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
@@ -707,27 +634,12 @@ static int session_name_ok(const char *s)
     return 1;
 }
 
-/* application/x-www-form-urlencoded body of key, value pairs (SigV4 UriEncode of each). */
-static int form_encode(const char *const *kv, size_t n, sl_buf *out)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        char *k = sl_sigv4_uri_encode(kv[i], strlen(kv[i]), 0);
-        char *v = sl_sigv4_uri_encode(kv[i + 1], strlen(kv[i + 1]), 0);
-        int bad = !k || !v || sl_buf_appendf(out, "%s%s=%s", i ? "&" : "", k, v);
-        wipe_free(k);
-        wipe_free(v);
-        if (bad)
-            return -1;
-    }
-    return 0;
-}
-
-static int sts_client(sl_creds_provider *p, struct sl_creds_provider *signer, char *err,
-                      size_t errlen)
+/* The provider's STS client, made on first use; signer NULL = anonymous only. */
+static int sts_client(sl_creds_provider *p, sl_creds_provider *signer, char *err, size_t errlen)
 {
     if (p->sts)
         return 0;
-    p->sts = sl_aws_new(&p->aws, signer, err, errlen);
+    p->sts = sl_aws_new(&p->aws, sl_creds_signer(signer), err, errlen);
     return p->sts ? 0 : -1;
 }
 
@@ -744,13 +656,11 @@ static int fetch_web_identity(sl_creds_provider *p, sl_creds *out, char *err, si
     const char *sess = penv(p, "AWS_ROLE_SESSION_NAME");
     char gen[64], why[SL_ERRLEN] = "", aetext[800];
     char *token = NULL;
-    sl_buf form;
     sl_aws_response resp;
     sl_aws_error ae;
     int rc = -1;
 
     memset(&ae, 0, sizeof(ae));
-    sl_buf_init(&form, CREDS_BODY_CAP);
     sl_aws_response_init(&resp);
     if (!role) {
         sl_seterr(err, errlen,
@@ -771,41 +681,17 @@ static int fetch_web_identity(sl_creds_provider *p, sl_creds *out, char *err, si
         goto out;
     }
     /* AssumeRoleWithWebIdentity is not signed: the token is the proof (STS API reference).
-       The query form is built here and sent with req.anonymous on a client that has no
-       credentials provider, so nothing can sign it by accident. */
+       It goes on a client that has no credentials at all, so nothing can sign it by
+       accident. */
     if (sts_client(p, NULL, why, sizeof(why))) {
         sl_seterr(err, errlen, "web-identity: STS client: %s", why);
         goto out;
     }
-    {
-        const char *params[] = {
-            "Action", "AssumeRoleWithWebIdentity", "Version", STS_VERSION,        "RoleArn",
-            role,     "RoleSessionName",           sess,      "WebIdentityToken", token};
-        if (form_encode(params, SL_ARRAY_LEN(params), &form)) {
-            sl_seterr(err, errlen, "web-identity: out of memory");
-            goto out;
-        }
-    }
-    {
-        static const sl_http_header hdrs[] = {
-            {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-        sl_aws_request req;
-
-        memset(&req, 0, sizeof(req));
-        req.service = "sts";
-        req.method = "POST";
-        req.path = "/";
-        req.headers = hdrs;
-        req.nheaders = SL_ARRAY_LEN(hdrs);
-        req.body = form.data;
-        req.body_len = form.len;
-        req.anonymous = 1;
-        if (sl_aws_call(p->sts, &req, &resp, &ae)) {
-            aws_err_text(&ae, aetext, sizeof(aetext));
-            sl_seterr(err, errlen, "web-identity: STS AssumeRoleWithWebIdentity for %s: %s", role,
-                      aetext);
-            goto out;
-        }
+    if (sl_sts_assume_role_with_web_identity(p->sts, role, sess, token, &resp, &ae)) {
+        aws_err_text(&ae, aetext, sizeof(aetext));
+        sl_seterr(err, errlen, "web-identity: STS AssumeRoleWithWebIdentity for %s: %s", role,
+                  aetext);
+        goto out;
     }
     if (sl_creds_parse_sts_xml(resp.body.data, resp.body.len, out, why, sizeof(why))) {
         sl_seterr(err, errlen, "web-identity: %s", why);
@@ -814,9 +700,7 @@ static int fetch_web_identity(sl_creds_provider *p, sl_creds *out, char *err, si
     rc = 0;
 out:
     wipe_free(token);
-    wipe_buf(&form);
-    wipe_buf(&resp.body);
-    sl_aws_response_cleanup(&resp);
+    wipe_resp(&resp);
     return rc;
 }
 
@@ -832,12 +716,13 @@ static int fetch_container(sl_creds_provider *p, sl_creds *out, char *err, size_
     const char *tokfile = penv(p, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     const char *tokenv = penv(p, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
     char *url = NULL, *token = NULL, why[SL_ERRLEN] = "";
-    struct curl_slist *hdrs = NULL;
-    sl_buf body;
+    sl_http_header hdrs[2];
+    size_t nh = 0;
+    sl_aws_response resp;
     long status = 0;
     int rc = -1;
 
-    sl_buf_init(&body, CREDS_BODY_CAP);
+    sl_aws_response_init(&resp);
     /* RELATIVE_URI wins over FULL_URI (botocore ContainerProvider, SDK reference guide). */
     if (rel) {
         size_t n = strlen(CREDS_ECS_HOST) + strlen(rel) + 2;
@@ -872,18 +757,18 @@ static int fetch_container(sl_creds_provider *p, sl_creds *out, char *err, size_
             sl_seterr(err, errlen, "container: authorization token contains CR or LF");
             goto out;
         }
-        if (add_header(&hdrs, "Authorization", token))
-            goto oom;
+        hdrs[nh].name = "Authorization";
+        hdrs[nh++].value = token;
     }
-    if (add_header(&hdrs, "Accept", "application/json"))
-        goto oom;
+    hdrs[nh].name = "Accept";
+    hdrs[nh++].value = "application/json";
     /* botocore: 2 s timeout, 3 attempts. Transport errors and 5xx are retried; 4xx are not. */
     for (int attempt = 1; attempt <= 3; attempt++) {
-        wipe_buf(&body);
-        sl_buf_init(&body, CREDS_BODY_CAP);
-        status = 0;
-        if (meta_http("GET", url, hdrs, 1000, 2000, &body, &status, why, sizeof(why)) == 0 &&
-            status < 500)
+        status = meta_http("GET", url, hdrs, nh, 1000, 2000, CREDS_BODY_CAP, &resp, why,
+                           sizeof(why)) == 0
+                     ? resp.status
+                     : 0;
+        if (status && status < 500)
             break;
         if (attempt < 3) {
             struct timespec ts = {0, 200 * 1000000L};
@@ -898,7 +783,7 @@ static int fetch_container(sl_creds_provider *p, sl_creds *out, char *err, size_
         sl_seterr(err, errlen, "container: GET %s answered HTTP %ld", url, status);
         goto out;
     }
-    if (sl_creds_parse_json(body.data, body.len, out, why, sizeof(why))) {
+    if (sl_creds_parse_json(resp.body.data, resp.body.len, out, why, sizeof(why))) {
         sl_seterr(err, errlen, "container: %s", why);
         goto out;
     }
@@ -907,8 +792,7 @@ static int fetch_container(sl_creds_provider *p, sl_creds *out, char *err, size_
 oom:
     sl_seterr(err, errlen, "container: out of memory");
 out:
-    wipe_buf(&body);
-    wipe_slist(hdrs);
+    wipe_resp(&resp);
     wipe_free(token);
     free(url);
     return rc;
@@ -930,14 +814,13 @@ static int fetch_imds(sl_creds_provider *p, sl_creds *out, char *err, size_t err
 {
     const char *ep = penv(p, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
     char base[512], url[768], role[80], why[SL_ERRLEN] = "";
-    struct curl_slist *hdrs = NULL;
+    sl_http_header hdr;
     char *token = NULL;
-    sl_buf body;
-    long status = 0;
+    sl_aws_response resp;
     size_t n;
     int rc = -1;
 
-    sl_buf_init(&body, 4096);
+    sl_aws_response_init(&resp);
     if (!ep)
         ep = CREDS_IMDS_DEFAULT;
     n = strlen(ep);
@@ -953,18 +836,18 @@ static int fetch_imds(sl_creds_provider *p, sl_creds *out, char *err, size_t err
     /* IMDSv2 (EC2 user guide, "Use IMDSv2"): a session token from PUT /latest/api/token, sent
        back as X-aws-ec2-metadata-token. No IMDSv1 fallback: instances should require v2.
        1 s timeouts, one attempt: botocore's defaults, so a non-EC2 host passes quickly. */
-    if (add_header(&hdrs, "X-aws-ec2-metadata-token-ttl-seconds", CREDS_IMDS_TOKEN_TTL))
-        goto oom;
+    hdr.name = "X-aws-ec2-metadata-token-ttl-seconds";
+    hdr.value = CREDS_IMDS_TOKEN_TTL;
     snprintf(url, sizeof(url), "%s/latest/api/token", base);
-    if (meta_http("PUT", url, hdrs, 1000, 1000, &body, &status, why, sizeof(why))) {
+    if (meta_http("PUT", url, &hdr, 1, 1000, 1000, 4096, &resp, why, sizeof(why))) {
         sl_seterr(err, errlen, "imds: %s", why);
         goto out;
     }
-    if (status != 200 || body.len == 0) {
-        sl_seterr(err, errlen, "imds: PUT %s answered HTTP %ld", url, status);
+    if (resp.status != 200 || resp.body.len == 0) {
+        sl_seterr(err, errlen, "imds: PUT %s answered HTTP %ld", url, resp.status);
         goto out;
     }
-    token = sl_buf_steal(&body);
+    token = sl_buf_steal(&resp.body);
     {
         char *t = trim_ws(token);
         memmove(token, t, strlen(t) + 1);
@@ -973,32 +856,28 @@ static int fetch_imds(sl_creds_provider *p, sl_creds *out, char *err, size_t err
         sl_seterr(err, errlen, "imds: malformed session token");
         goto out;
     }
-    wipe_slist(hdrs);
-    hdrs = NULL;
-    if (add_header(&hdrs, "X-aws-ec2-metadata-token", token))
-        goto oom;
+    hdr.name = "X-aws-ec2-metadata-token";
+    hdr.value = token;
 
     snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
-    wipe_buf(&body);
-    sl_buf_init(&body, 4096);
-    if (meta_http("GET", url, hdrs, 1000, 1000, &body, &status, why, sizeof(why))) {
+    if (meta_http("GET", url, &hdr, 1, 1000, 1000, 4096, &resp, why, sizeof(why))) {
         sl_seterr(err, errlen, "imds: %s", why);
         goto out;
     }
-    if (status == 404) {
+    if (resp.status == 404) {
         sl_seterr(err, errlen, "imds: the instance has no IAM role (HTTP 404 on %s)", url);
         goto out;
     }
-    if (status != 200 || body.len == 0) {
-        sl_seterr(err, errlen, "imds: GET %s answered HTTP %ld", url, status);
+    if (resp.status != 200 || resp.body.len == 0) {
+        sl_seterr(err, errlen, "imds: GET %s answered HTTP %ld", url, resp.status);
         goto out;
     }
     /* One role per instance profile; the listing has it on its first line. */
     {
-        size_t rl = strcspn(body.data, "\r\n");
+        size_t rl = strcspn(resp.body.data, "\r\n");
         if (rl >= sizeof(role))
             rl = sizeof(role) - 1;
-        memcpy(role, body.data, rl);
+        memcpy(role, resp.body.data, rl);
         role[rl] = '\0';
     }
     if (!role_name_ok(trim_ws(role))) {
@@ -1007,36 +886,29 @@ static int fetch_imds(sl_creds_provider *p, sl_creds *out, char *err, size_t err
     }
     snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base,
              trim_ws(role));
-    wipe_buf(&body);
-    sl_buf_init(&body, CREDS_BODY_CAP);
-    if (meta_http("GET", url, hdrs, 1000, 1000, &body, &status, why, sizeof(why))) {
+    if (meta_http("GET", url, &hdr, 1, 1000, 1000, CREDS_BODY_CAP, &resp, why, sizeof(why))) {
         sl_seterr(err, errlen, "imds: %s", why);
         goto out;
     }
-    if (status != 200) {
-        sl_seterr(err, errlen, "imds: GET %s answered HTTP %ld", url, status);
+    if (resp.status != 200) {
+        sl_seterr(err, errlen, "imds: GET %s answered HTTP %ld", url, resp.status);
         goto out;
     }
-    if (sl_creds_parse_json(body.data, body.len, out, why, sizeof(why))) {
+    if (sl_creds_parse_json(resp.body.data, resp.body.len, out, why, sizeof(why))) {
         sl_seterr(err, errlen, "imds: %s", why);
         goto out;
     }
     rc = 0;
-    goto out;
-oom:
-    sl_seterr(err, errlen, "imds: out of memory");
 out:
-    wipe_buf(&body);
-    wipe_slist(hdrs);
+    wipe_resp(&resp);
     wipe_free(token);
     return rc;
 }
 
 static int fetch_assume_role(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
 {
-    char why[SL_ERRLEN] = "", dur[24], aetext[800];
-    const char *params[11];
-    size_t np = 0;
+    char why[SL_ERRLEN] = "", aetext[800];
+    sl_sts_assume_role_req req;
     xmlDoc *doc = NULL;
     sl_aws_error ae;
     int rc = -1;
@@ -1048,21 +920,12 @@ static int fetch_assume_role(sl_creds_provider *p, sl_creds *out, char *err, siz
         sl_seterr(err, errlen, "assume-role: STS client: %s", why);
         goto out;
     }
-    params[np++] = "RoleArn";
-    params[np++] = p->assume_arn;
-    params[np++] = "RoleSessionName";
-    params[np++] = p->assume_session;
-    if (p->assume_external_id) {
-        params[np++] = "ExternalId";
-        params[np++] = p->assume_external_id;
-    }
-    if (p->assume_duration_s) {
-        snprintf(dur, sizeof(dur), "%lld", p->assume_duration_s);
-        params[np++] = "DurationSeconds";
-        params[np++] = dur;
-    }
-    params[np] = NULL;
-    if (sl_aws_query(p->sts, "sts", "AssumeRole", STS_VERSION, params, &doc, &ae)) {
+    memset(&req, 0, sizeof(req));
+    req.role_arn = p->assume_arn;
+    req.session_name = p->assume_session;
+    req.external_id = p->assume_external_id;
+    req.duration_s = p->assume_duration_s;
+    if (sl_sts_assume_role(p->sts, &req, &doc, &ae)) {
         aws_err_text(&ae, aetext, sizeof(aetext));
         sl_seterr(err, errlen, "assume-role: STS AssumeRole %s (base %s): %s", p->assume_arn,
                   sl_creds_source(p->base), aetext);
@@ -1191,6 +1054,17 @@ oom:
     return sl_seterr(err, errlen, "creds: out of memory");
 }
 
+/* The transport's interface (aws_creds.h) over sl_creds_get / sl_creds_invalidate. */
+static int signer_get(void *ud, sl_creds *out, char *err, size_t errlen)
+{
+    return sl_creds_get(ud, out, err, errlen);
+}
+
+static void signer_invalidate(void *ud)
+{
+    sl_creds_invalidate(ud);
+}
+
 /* The provider without a source yet: options, clocks and a copy of aws_opts. NULL with err. */
 static sl_creds_provider *provider_new(const sl_creds_opts *opts, const sl_aws_opts *aws_opts,
                                        char *err, size_t errlen)
@@ -1220,6 +1094,9 @@ static sl_creds_provider *provider_new(const sl_creds_opts *opts, const sl_aws_o
     if (p->margin_ms == 0)
         p->margin_ms = CREDS_DEFAULT_MARGIN_MS;
     snprintf(p->source, sizeof(p->source), "none");
+    p->signer.get = signer_get;
+    p->signer.invalidate = signer_invalidate;
+    p->signer.ud = p;
     if (sl_aws_opts_copy(&p->aws, aws_opts, err, errlen))
         goto fail;
     return p;
@@ -1304,6 +1181,11 @@ void sl_creds_invalidate(sl_creds_provider *p)
     p->retry_after_mono_ms = 0;
     /* An ExpiredToken on assumed credentials may come from stale base credentials too. */
     sl_creds_invalidate(p->base);
+}
+
+const sl_aws_creds *sl_creds_signer(sl_creds_provider *p)
+{
+    return p ? &p->signer : NULL;
 }
 
 const char *sl_creds_source(const sl_creds_provider *p)
