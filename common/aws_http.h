@@ -12,11 +12,12 @@
  * of aws_creds.h, so this header knows nothing of the chain that fills it (creds.h, which calls
  * STS through this client: layers point one way).
  *
- * This is the one public header of the client: the transport (aws_http.c, aws_xfer.c) and the
- * three wire protocols built on sl_aws_call (aws_query.c, aws_json.c, aws_rest_json.c) are
- * declared here, so a caller includes one header whatever protocol its service speaks. The
- * pure pieces have headers of their own (aws_endpoint.h, aws_error.h), included below because
- * their types are in this API.
+ * This is the one public header of the client: the transport (aws_http.c, aws_xfer.c, and
+ * aws_operation.c, which names requests for the metrics observer) and the three wire protocols
+ * built on sl_aws_call (aws_query.c, aws_json.c, aws_rest_json.c) are declared here, so a
+ * caller includes one header whatever protocol its service speaks. The pure pieces have
+ * headers of their own (aws_endpoint.h, aws_error.h), included below because their types are
+ * in this API.
  *
  * Retries (the SDKs' "standard" mode): up to max_attempts attempts in all, sleeping
  * random(0, min(20 s, base * 2^attempt)) between them (full jitter). Retried: throttling codes
