@@ -1070,7 +1070,7 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
             sl_seterr(err, errlen, "credentials: %s", perr);
             goto fail;
         }
-        p->aws = sl_aws_new(&p->cfg.aws, p->creds, perr, sizeof(perr));
+        p->aws = sl_aws_new(&p->cfg.aws, sl_creds_signer(p->creds), perr, sizeof(perr));
         if (!p->aws) {
             sl_seterr(err, errlen, "aws client: %s", perr);
             goto fail;

@@ -1365,7 +1365,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             sl_seterr(err, errlen, "credentials: %s", perr);
             goto fail;
         }
-        w->aws = sl_aws_new(&w->cfg.aws, w->creds, perr, sizeof(perr));
+        w->aws = sl_aws_new(&w->cfg.aws, sl_creds_signer(w->creds), perr, sizeof(perr));
         if (!w->aws) {
             sl_seterr(err, errlen, "aws client: %s", perr);
             goto fail;
