@@ -223,48 +223,89 @@ size_t sl_rds_count_foreign_running(const sl_rds_export_tasks *tasks, const char
     return n;
 }
 
-int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker, size_t markerlen,
-                           char *err, size_t errlen)
+static int parse_snapshot(const xmlNode *s, void *out, char *err, size_t errlen)
 {
-    xmlNode *res, *list, *s;
-    sl_rds_snapshot *items = NULL;
-    size_t n = out->n, cap = out->n;
+    sl_rds_snapshot v;
+
+    memset(&v, 0, sizeof(v));
+    if (field(s, "DBClusterSnapshotIdentifier", v.id, sizeof(v.id), 0, err, errlen) ||
+        field(s, "DBClusterIdentifier", v.cluster, sizeof(v.cluster), 0, err, errlen) ||
+        field(s, "DBClusterSnapshotArn", v.arn, sizeof(v.arn), 0, err, errlen) ||
+        field(s, "Status", v.status, sizeof(v.status), 0, err, errlen) ||
+        field(s, "SnapshotType", v.snapshot_type, sizeof(v.snapshot_type), 0, err, errlen))
+        return -1;
+    if (!v.id[0])
+        return sl_seterr(err, errlen, "rds: snapshot without DBClusterSnapshotIdentifier");
+    v.create_ms = time_field(s, "SnapshotCreateTime");
+    memcpy(out, &v, sizeof(v));
+    return 0;
+}
+
+static int parse_task_item(const xmlNode *t, void *out, char *err, size_t errlen)
+{
+    return parse_task(t, out, err, errlen);
+}
+
+/* One paged Describe* list: the result element of action, the list element holding the item
+ * elements, the items' parser (0, or -1 with err) and size, and what the limit message says. */
+typedef struct page_kind {
+    const char *action, *list, *item, *what;
+    int (*parse)(const xmlNode *node, void *out, char *err, size_t errlen);
+    size_t size;
+} page_kind;
+
+static const page_kind snapshot_pages = {"DescribeDBClusterSnapshots",
+                                         "DBClusterSnapshots",
+                                         "DBClusterSnapshot",
+                                         "snapshots",
+                                         parse_snapshot,
+                                         sizeof(sl_rds_snapshot)};
+static const page_kind task_pages = {"DescribeExportTasks", "ExportTasks",
+                                     "ExportTask",          "export tasks",
+                                     parse_task_item,       sizeof(sl_rds_export_task)};
+
+/*
+ * Appends one page of k's items to the *n items at *items, copying the next Marker ("" when
+ * last) into marker. The work is on a private copy: on failure *items, *n and marker are
+ * untouched; on success the old array is freed and replaced.
+ */
+static int parse_page(const xmlDoc *doc, const page_kind *k, void **items_io, size_t *n_io,
+                      char *marker, size_t markerlen, char *err, size_t errlen)
+{
+    union {
+        sl_rds_snapshot s;
+        sl_rds_export_task t;
+    } v;
+    xmlNode *res, *list, *node;
+    void *items;
+    size_t n = *n_io, cap = *n_io;
     char mk[1024];
 
-    res = page_result(doc, "DescribeDBClusterSnapshots", mk, sizeof(mk), markerlen, err, errlen);
+    if (k->size > sizeof(v))
+        return sl_seterr(err, errlen, "rds: %s item too large", k->what);
+    res = page_result(doc, k->action, mk, sizeof(mk), markerlen, err, errlen);
     if (!res)
         return -1;
-    /* Work on a private copy so *out is untouched on failure. */
-    items = items_dup(out->items, out->n, sizeof(*items));
-    if (out->n && !items)
+    items = items_dup(*items_io, *n_io, k->size);
+    if (*n_io && !items)
         return sl_seterr(err, errlen, "rds: out of memory");
-    list = sl_xml_child(res, "DBClusterSnapshots");
-    for (s = list ? sl_xml_child(list, "DBClusterSnapshot") : NULL; s;
-         s = sl_xml_next(s, "DBClusterSnapshot")) {
-        sl_rds_snapshot v;
+    list = sl_xml_child(res, k->list);
+    for (node = list ? sl_xml_child(list, k->item) : NULL; node;
+         node = sl_xml_next(node, k->item)) {
         void *p;
 
-        memset(&v, 0, sizeof(v));
-        if (field(s, "DBClusterSnapshotIdentifier", v.id, sizeof(v.id), 0, err, errlen) ||
-            field(s, "DBClusterIdentifier", v.cluster, sizeof(v.cluster), 0, err, errlen) ||
-            field(s, "DBClusterSnapshotArn", v.arn, sizeof(v.arn), 0, err, errlen) ||
-            field(s, "Status", v.status, sizeof(v.status), 0, err, errlen) ||
-            field(s, "SnapshotType", v.snapshot_type, sizeof(v.snapshot_type), 0, err, errlen))
+        if (k->parse(node, &v, err, errlen))
             goto fail;
-        if (!v.id[0]) {
-            sl_seterr(err, errlen, "rds: snapshot without DBClusterSnapshotIdentifier");
-            goto fail;
-        }
-        v.create_ms = time_field(s, "SnapshotCreateTime");
-        p = grow(items, n, &cap, sizeof(*items), "snapshots", err, errlen);
+        p = grow(items, n, &cap, k->size, k->what, err, errlen);
         if (!p)
             goto fail;
         items = p;
-        items[n++] = v;
+        memcpy((char *)items + n * k->size, &v, k->size);
+        n++;
     }
-    free(out->items);
-    out->items = items;
-    out->n = n;
+    free(*items_io);
+    *items_io = items;
+    *n_io = n;
     memcpy(marker, mk, strlen(mk) + 1);
     return 0;
 fail:
@@ -272,41 +313,26 @@ fail:
     return -1;
 }
 
+int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker, size_t markerlen,
+                           char *err, size_t errlen)
+{
+    void *items = out->items;
+
+    if (parse_page(doc, &snapshot_pages, &items, &out->n, marker, markerlen, err, errlen))
+        return -1;
+    out->items = items;
+    return 0;
+}
+
 int sl_rds_parse_export_tasks(const xmlDoc *doc, sl_rds_export_tasks *out, char *marker,
                               size_t markerlen, char *err, size_t errlen)
 {
-    xmlNode *res, *list, *t;
-    sl_rds_export_task *items = NULL;
-    size_t n = out->n, cap = out->n;
-    char mk[1024];
+    void *items = out->items;
 
-    res = page_result(doc, "DescribeExportTasks", mk, sizeof(mk), markerlen, err, errlen);
-    if (!res)
+    if (parse_page(doc, &task_pages, &items, &out->n, marker, markerlen, err, errlen))
         return -1;
-    items = items_dup(out->items, out->n, sizeof(*items));
-    if (out->n && !items)
-        return sl_seterr(err, errlen, "rds: out of memory");
-    list = sl_xml_child(res, "ExportTasks");
-    for (t = list ? sl_xml_child(list, "ExportTask") : NULL; t; t = sl_xml_next(t, "ExportTask")) {
-        sl_rds_export_task v;
-        void *p;
-
-        if (parse_task(t, &v, err, errlen))
-            goto fail;
-        p = grow(items, n, &cap, sizeof(*items), "export tasks", err, errlen);
-        if (!p)
-            goto fail;
-        items = p;
-        items[n++] = v;
-    }
-    free(out->items);
     out->items = items;
-    out->n = n;
-    memcpy(marker, mk, strlen(mk) + 1);
     return 0;
-fail:
-    free(items);
-    return -1;
 }
 
 int sl_rds_parse_export_result(const xmlDoc *doc, sl_rds_export_task *out, char *err, size_t errlen)
