@@ -402,6 +402,22 @@ static void parse_error(sl_aws_error *err, const char *action, const char *why)
     (void)sl_seterr(err->message, sizeof(err->message), "rds %s: %s", action, why);
 }
 
+/* After one page of action was queried and parsed (rc, perr): a parse failure, or a page past
+ * SL_RDS_MAX_PAGES with more to come, is a ParseError in err and -1; otherwise 0. */
+static int page_check(sl_aws_error *err, const char *action, int rc, const char *perr, int *pages,
+                      const char *marker)
+{
+    if (rc) {
+        parse_error(err, action, perr);
+        return -1;
+    }
+    if (++*pages >= SL_RDS_MAX_PAGES && marker[0]) {
+        parse_error(err, action, "too many pages");
+        return -1;
+    }
+    return 0;
+}
+
 int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_snapshots *out,
                                       sl_aws_error *err)
 {
@@ -431,14 +447,8 @@ int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_sna
             goto fail;
         rc = sl_rds_parse_snapshots(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
         xmlFreeDoc(doc);
-        if (rc) {
-            parse_error(err, "DescribeDBClusterSnapshots", perr);
+        if (page_check(err, "DescribeDBClusterSnapshots", rc, perr, &pages, marker))
             goto fail;
-        }
-        if (++pages >= SL_RDS_MAX_PAGES && marker[0]) {
-            parse_error(err, "DescribeDBClusterSnapshots", "too many pages");
-            goto fail;
-        }
     } while (marker[0]);
     *out = l;
     return 0;
@@ -463,6 +473,29 @@ int sl_rds_cluster_arn(sl_aws *c, const char *cluster, char *arn, size_t arnlen,
     return rc;
 }
 
+/* Start/CancelExportTask: one call whose answer is the task; *out (if non-NULL) on success. */
+static int export_call(sl_aws *c, const char *action, const char *const *params,
+                       sl_rds_export_task *out, sl_aws_error *err)
+{
+    xmlDoc *doc = NULL;
+    char perr[SL_ERRLEN];
+    sl_rds_export_task t;
+    int rc = -1;
+
+    if (sl_aws_query(c, "rds", action, SL_RDS_API_VERSION, params, &doc, err))
+        goto out;
+    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
+        parse_error(err, action, perr);
+        goto out;
+    }
+    if (out)
+        *out = t;
+    rc = 0;
+out:
+    xmlFreeDoc(doc);
+    return rc;
+}
+
 int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_export_task *out,
                              sl_aws_error *err)
 {
@@ -471,10 +504,6 @@ int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_ex
     const char *params[2 * (6 + MAX_ONLY) + 1];
     char names[MAX_ONLY][48];
     size_t k = 0;
-    xmlDoc *doc = NULL;
-    char perr[SL_ERRLEN];
-    sl_rds_export_task t;
-    int rc = -1;
 
     memset(err, 0, sizeof(*err));
     if (!p->task_id || !p->source_arn || !p->s3_bucket || !p->iam_role || !p->kms_key ||
@@ -506,18 +535,7 @@ int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_ex
         params[k++] = p->export_only[i];
     }
     params[k] = NULL;
-    if (sl_aws_query(c, "rds", "StartExportTask", SL_RDS_API_VERSION, params, &doc, err))
-        goto out;
-    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
-        parse_error(err, "StartExportTask", perr);
-        goto out;
-    }
-    if (out)
-        *out = t;
-    rc = 0;
-out:
-    xmlFreeDoc(doc);
-    return rc;
+    return export_call(c, "StartExportTask", params, out, err);
 }
 
 int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out, int *found,
@@ -598,14 +616,8 @@ int sl_rds_list_export_tasks(sl_aws *c, const char *const *statuses, size_t nsta
             goto fail;
         rc = sl_rds_parse_export_tasks(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
         xmlFreeDoc(doc);
-        if (rc) {
-            parse_error(err, "DescribeExportTasks", perr);
+        if (page_check(err, "DescribeExportTasks", rc, perr, &pages, marker))
             goto fail;
-        }
-        if (++pages >= SL_RDS_MAX_PAGES && marker[0]) {
-            parse_error(err, "DescribeExportTasks", "too many pages");
-            goto fail;
-        }
     } while (marker[0]);
     /* Apply the filter ourselves too (moto ignores Filters). */
     for (size_t i = 0; i < l.n; i++) {
@@ -627,21 +639,6 @@ int sl_rds_cancel_export_task(sl_aws *c, const char *task_id, sl_rds_export_task
                               sl_aws_error *err)
 {
     const char *params[] = {"ExportTaskIdentifier", task_id, NULL};
-    xmlDoc *doc = NULL;
-    char perr[SL_ERRLEN];
-    sl_rds_export_task t;
-    int rc = -1;
 
-    if (sl_aws_query(c, "rds", "CancelExportTask", SL_RDS_API_VERSION, params, &doc, err))
-        goto out;
-    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
-        parse_error(err, "CancelExportTask", perr);
-        goto out;
-    }
-    if (out)
-        *out = t;
-    rc = 0;
-out:
-    xmlFreeDoc(doc);
-    return rc;
+    return export_call(c, "CancelExportTask", params, out, err);
 }
