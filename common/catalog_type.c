@@ -28,35 +28,34 @@ static int lower_trim(const char *s, char *out, size_t outlen)
     return 0;
 }
 
+/* Reads blanks, a decimal number and blanks at *q into *v; advances *q. -1 when no digit. */
+static int read_num(const char **q, long long *v)
+{
+    char *end;
+
+    while (**q == ' ')
+        (*q)++;
+    if (!isdigit((unsigned char)**q))
+        return -1;
+    *v = strtoll(*q, &end, 10);
+    *q = end;
+    while (**q == ' ')
+        (*q)++;
+    return 0;
+}
+
 /* Reads "(p,s)" at *pp (blanks allowed inside) into *p, *s; advances *pp. -1 when absent. */
 static int read_pair(const char **pp, long long *a, long long *b)
 {
     const char *q = *pp;
-    char *end;
 
     if (*q != '(')
         return -1;
     q++;
-    while (*q == ' ')
-        q++;
-    if (!isdigit((unsigned char)*q))
-        return -1;
-    *a = strtoll(q, &end, 10);
-    q = end;
-    while (*q == ' ')
-        q++;
-    if (*q != ',')
+    if (read_num(&q, a) || *q != ',')
         return -1;
     q++;
-    while (*q == ' ')
-        q++;
-    if (!isdigit((unsigned char)*q))
-        return -1;
-    *b = strtoll(q, &end, 10);
-    q = end;
-    while (*q == ' ')
-        q++;
-    if (*q != ')')
+    if (read_num(&q, b) || *q != ')')
         return -1;
     *pp = q + 1;
     return 0;

@@ -125,6 +125,18 @@ int sl_kafka_admin_new(rd_kafka_t **out, const char *const *props, char *const *
                        size_t errlen) SL_MUST_CHECK;
 
 /*
+ * Waits on q for the answer to an Admin API request sent with a timeout_ms request timeout
+ * (plus slack: the answer comes by then at the latest). Returns the result event (the caller
+ * destroys it), or NULL with "<what>: no answer within N ms" or "<what>: <the event's error>".
+ */
+rd_kafka_event_t *sl_kafka_admin_wait(rd_kafka_queue_t *q, int timeout_ms, const char *what,
+                                      char *err, size_t errlen);
+
+/* Frees what an Admin API call made; each may be NULL. */
+void sl_kafka_admin_release(rd_kafka_event_t *ev, rd_kafka_queue_t *q,
+                            rd_kafka_AdminOptions_t *opt);
+
+/*
  * Creates topics with the Admin API (CreateTopics), `partitions` partitions and replication
  * factor `replication` each; a topic that already exists counts as success. Connects with a
  * short-lived client configured as described above from props and envp, and waits up to

@@ -55,6 +55,33 @@ int sl_kafka_admin_new(rd_kafka_t **out, const char *const *props, char *const *
     return 0;
 }
 
+rd_kafka_event_t *sl_kafka_admin_wait(rd_kafka_queue_t *q, int timeout_ms, const char *what,
+                                      char *err, size_t errlen)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+
+    if (!ev) {
+        sl_seterr(err, errlen, "%s: no answer within %d ms", what, timeout_ms);
+        return NULL;
+    }
+    if (rd_kafka_event_error(ev)) {
+        sl_seterr(err, errlen, "%s: %s", what, rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+void sl_kafka_admin_release(rd_kafka_event_t *ev, rd_kafka_queue_t *q, rd_kafka_AdminOptions_t *opt)
+{
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    if (opt)
+        rd_kafka_AdminOptions_destroy(opt);
+}
+
 int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partitions,
                            int replication, const char *const *props, char *const *envp,
                            int timeout_ms, char *err, size_t errlen)
@@ -94,16 +121,9 @@ int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partit
     }
     q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, nt, ntopics, opt, q);
-    /* The result event arrives after the request timeout at the latest; a little slack. */
-    ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-    if (!ev) {
-        sl_seterr(err, errlen, "kafka create topics: no answer within %d ms", timeout_ms);
+    ev = sl_kafka_admin_wait(q, timeout_ms, "kafka create topics", err, errlen);
+    if (!ev)
         goto out;
-    }
-    if (rd_kafka_event_error(ev)) {
-        sl_seterr(err, errlen, "kafka create topics: %s", rd_kafka_event_error_string(ev));
-        goto out;
-    }
     res = rd_kafka_event_CreateTopics_result(ev);
     tr = res ? rd_kafka_CreateTopics_result_topics(res, &ntr) : NULL;
     for (size_t i = 0; i < ntr; i++) {
@@ -117,12 +137,7 @@ int sl_kafka_create_topics(const char *const *topics, size_t ntopics, int partit
     }
     rc = 0;
 out:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    if (opt)
-        rd_kafka_AdminOptions_destroy(opt);
+    sl_kafka_admin_release(ev, q, opt);
     if (nt) {
         for (size_t i = 0; i < ntopics; i++)
             if (nt[i])

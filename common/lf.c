@@ -79,6 +79,19 @@ void sl_lf_strv_cleanup(sl_lf_strv *s)
     s->n = 0;
 }
 
+void sl_lf_strv_join(const sl_lf_strv *s, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < s->n && o < outlen; i++) {
+        int w = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", s->v[i]);
+        if (w < 0)
+            return;
+        o += (size_t)w;
+    }
+}
+
 void sl_lf_tag_cleanup(sl_lf_tag *t)
 {
     if (!t)

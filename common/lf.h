@@ -40,6 +40,8 @@ long sl_lf_strv_find(const sl_lf_strv *s, const char *str);
 void sl_lf_strv_sort(sl_lf_strv *s);
 int sl_lf_strv_copy(sl_lf_strv *dst, const sl_lf_strv *src) SL_MUST_CHECK;
 void sl_lf_strv_cleanup(sl_lf_strv *s);
+/* "a, b, c" into out (outlen > 0), cut short when out is full: for messages. */
+void sl_lf_strv_join(const sl_lf_strv *s, char *out, size_t outlen);
 
 /*
  * An LF-Tag key with values: a definition (ListLFTags, the policy's tags), a term of an

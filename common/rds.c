@@ -223,48 +223,89 @@ size_t sl_rds_count_foreign_running(const sl_rds_export_tasks *tasks, const char
     return n;
 }
 
-int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker, size_t markerlen,
-                           char *err, size_t errlen)
+static int parse_snapshot(const xmlNode *s, void *out, char *err, size_t errlen)
 {
-    xmlNode *res, *list, *s;
-    sl_rds_snapshot *items = NULL;
-    size_t n = out->n, cap = out->n;
+    sl_rds_snapshot v;
+
+    memset(&v, 0, sizeof(v));
+    if (field(s, "DBClusterSnapshotIdentifier", v.id, sizeof(v.id), 0, err, errlen) ||
+        field(s, "DBClusterIdentifier", v.cluster, sizeof(v.cluster), 0, err, errlen) ||
+        field(s, "DBClusterSnapshotArn", v.arn, sizeof(v.arn), 0, err, errlen) ||
+        field(s, "Status", v.status, sizeof(v.status), 0, err, errlen) ||
+        field(s, "SnapshotType", v.snapshot_type, sizeof(v.snapshot_type), 0, err, errlen))
+        return -1;
+    if (!v.id[0])
+        return sl_seterr(err, errlen, "rds: snapshot without DBClusterSnapshotIdentifier");
+    v.create_ms = time_field(s, "SnapshotCreateTime");
+    memcpy(out, &v, sizeof(v));
+    return 0;
+}
+
+static int parse_task_item(const xmlNode *t, void *out, char *err, size_t errlen)
+{
+    return parse_task(t, out, err, errlen);
+}
+
+/* One paged Describe* list: the result element of action, the list element holding the item
+ * elements, the items' parser (0, or -1 with err) and size, and what the limit message says. */
+typedef struct page_kind {
+    const char *action, *list, *item, *what;
+    int (*parse)(const xmlNode *node, void *out, char *err, size_t errlen);
+    size_t size;
+} page_kind;
+
+static const page_kind snapshot_pages = {"DescribeDBClusterSnapshots",
+                                         "DBClusterSnapshots",
+                                         "DBClusterSnapshot",
+                                         "snapshots",
+                                         parse_snapshot,
+                                         sizeof(sl_rds_snapshot)};
+static const page_kind task_pages = {"DescribeExportTasks", "ExportTasks",
+                                     "ExportTask",          "export tasks",
+                                     parse_task_item,       sizeof(sl_rds_export_task)};
+
+/*
+ * Appends one page of k's items to the *n items at *items, copying the next Marker ("" when
+ * last) into marker. The work is on a private copy: on failure *items, *n and marker are
+ * untouched; on success the old array is freed and replaced.
+ */
+static int parse_page(const xmlDoc *doc, const page_kind *k, void **items_io, size_t *n_io,
+                      char *marker, size_t markerlen, char *err, size_t errlen)
+{
+    union {
+        sl_rds_snapshot s;
+        sl_rds_export_task t;
+    } v;
+    xmlNode *res, *list, *node;
+    void *items;
+    size_t n = *n_io, cap = *n_io;
     char mk[1024];
 
-    res = page_result(doc, "DescribeDBClusterSnapshots", mk, sizeof(mk), markerlen, err, errlen);
+    if (k->size > sizeof(v))
+        return sl_seterr(err, errlen, "rds: %s item too large", k->what);
+    res = page_result(doc, k->action, mk, sizeof(mk), markerlen, err, errlen);
     if (!res)
         return -1;
-    /* Work on a private copy so *out is untouched on failure. */
-    items = items_dup(out->items, out->n, sizeof(*items));
-    if (out->n && !items)
+    items = items_dup(*items_io, *n_io, k->size);
+    if (*n_io && !items)
         return sl_seterr(err, errlen, "rds: out of memory");
-    list = sl_xml_child(res, "DBClusterSnapshots");
-    for (s = list ? sl_xml_child(list, "DBClusterSnapshot") : NULL; s;
-         s = sl_xml_next(s, "DBClusterSnapshot")) {
-        sl_rds_snapshot v;
+    list = sl_xml_child(res, k->list);
+    for (node = list ? sl_xml_child(list, k->item) : NULL; node;
+         node = sl_xml_next(node, k->item)) {
         void *p;
 
-        memset(&v, 0, sizeof(v));
-        if (field(s, "DBClusterSnapshotIdentifier", v.id, sizeof(v.id), 0, err, errlen) ||
-            field(s, "DBClusterIdentifier", v.cluster, sizeof(v.cluster), 0, err, errlen) ||
-            field(s, "DBClusterSnapshotArn", v.arn, sizeof(v.arn), 0, err, errlen) ||
-            field(s, "Status", v.status, sizeof(v.status), 0, err, errlen) ||
-            field(s, "SnapshotType", v.snapshot_type, sizeof(v.snapshot_type), 0, err, errlen))
+        if (k->parse(node, &v, err, errlen))
             goto fail;
-        if (!v.id[0]) {
-            sl_seterr(err, errlen, "rds: snapshot without DBClusterSnapshotIdentifier");
-            goto fail;
-        }
-        v.create_ms = time_field(s, "SnapshotCreateTime");
-        p = grow(items, n, &cap, sizeof(*items), "snapshots", err, errlen);
+        p = grow(items, n, &cap, k->size, k->what, err, errlen);
         if (!p)
             goto fail;
         items = p;
-        items[n++] = v;
+        memcpy((char *)items + n * k->size, &v, k->size);
+        n++;
     }
-    free(out->items);
-    out->items = items;
-    out->n = n;
+    free(*items_io);
+    *items_io = items;
+    *n_io = n;
     memcpy(marker, mk, strlen(mk) + 1);
     return 0;
 fail:
@@ -272,41 +313,26 @@ fail:
     return -1;
 }
 
+int sl_rds_parse_snapshots(const xmlDoc *doc, sl_rds_snapshots *out, char *marker, size_t markerlen,
+                           char *err, size_t errlen)
+{
+    void *items = out->items;
+
+    if (parse_page(doc, &snapshot_pages, &items, &out->n, marker, markerlen, err, errlen))
+        return -1;
+    out->items = items;
+    return 0;
+}
+
 int sl_rds_parse_export_tasks(const xmlDoc *doc, sl_rds_export_tasks *out, char *marker,
                               size_t markerlen, char *err, size_t errlen)
 {
-    xmlNode *res, *list, *t;
-    sl_rds_export_task *items = NULL;
-    size_t n = out->n, cap = out->n;
-    char mk[1024];
+    void *items = out->items;
 
-    res = page_result(doc, "DescribeExportTasks", mk, sizeof(mk), markerlen, err, errlen);
-    if (!res)
+    if (parse_page(doc, &task_pages, &items, &out->n, marker, markerlen, err, errlen))
         return -1;
-    items = items_dup(out->items, out->n, sizeof(*items));
-    if (out->n && !items)
-        return sl_seterr(err, errlen, "rds: out of memory");
-    list = sl_xml_child(res, "ExportTasks");
-    for (t = list ? sl_xml_child(list, "ExportTask") : NULL; t; t = sl_xml_next(t, "ExportTask")) {
-        sl_rds_export_task v;
-        void *p;
-
-        if (parse_task(t, &v, err, errlen))
-            goto fail;
-        p = grow(items, n, &cap, sizeof(*items), "export tasks", err, errlen);
-        if (!p)
-            goto fail;
-        items = p;
-        items[n++] = v;
-    }
-    free(out->items);
     out->items = items;
-    out->n = n;
-    memcpy(marker, mk, strlen(mk) + 1);
     return 0;
-fail:
-    free(items);
-    return -1;
 }
 
 int sl_rds_parse_export_result(const xmlDoc *doc, sl_rds_export_task *out, char *err, size_t errlen)
@@ -376,6 +402,22 @@ static void parse_error(sl_aws_error *err, const char *action, const char *why)
     (void)sl_seterr(err->message, sizeof(err->message), "rds %s: %s", action, why);
 }
 
+/* After one page of action was queried and parsed (rc, perr): a parse failure, or a page past
+ * SL_RDS_MAX_PAGES with more to come, is a ParseError in err and -1; otherwise 0. */
+static int page_check(sl_aws_error *err, const char *action, int rc, const char *perr, int *pages,
+                      const char *marker)
+{
+    if (rc) {
+        parse_error(err, action, perr);
+        return -1;
+    }
+    if (++*pages >= SL_RDS_MAX_PAGES && marker[0]) {
+        parse_error(err, action, "too many pages");
+        return -1;
+    }
+    return 0;
+}
+
 int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_snapshots *out,
                                       sl_aws_error *err)
 {
@@ -405,14 +447,8 @@ int sl_rds_describe_cluster_snapshots(sl_aws *c, const char *cluster, sl_rds_sna
             goto fail;
         rc = sl_rds_parse_snapshots(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
         xmlFreeDoc(doc);
-        if (rc) {
-            parse_error(err, "DescribeDBClusterSnapshots", perr);
+        if (page_check(err, "DescribeDBClusterSnapshots", rc, perr, &pages, marker))
             goto fail;
-        }
-        if (++pages >= SL_RDS_MAX_PAGES && marker[0]) {
-            parse_error(err, "DescribeDBClusterSnapshots", "too many pages");
-            goto fail;
-        }
     } while (marker[0]);
     *out = l;
     return 0;
@@ -437,6 +473,29 @@ int sl_rds_cluster_arn(sl_aws *c, const char *cluster, char *arn, size_t arnlen,
     return rc;
 }
 
+/* Start/CancelExportTask: one call whose answer is the task; *out (if non-NULL) on success. */
+static int export_call(sl_aws *c, const char *action, const char *const *params,
+                       sl_rds_export_task *out, sl_aws_error *err)
+{
+    xmlDoc *doc = NULL;
+    char perr[SL_ERRLEN];
+    sl_rds_export_task t;
+    int rc = -1;
+
+    if (sl_aws_query(c, "rds", action, SL_RDS_API_VERSION, params, &doc, err))
+        goto out;
+    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
+        parse_error(err, action, perr);
+        goto out;
+    }
+    if (out)
+        *out = t;
+    rc = 0;
+out:
+    xmlFreeDoc(doc);
+    return rc;
+}
+
 int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_export_task *out,
                              sl_aws_error *err)
 {
@@ -445,10 +504,6 @@ int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_ex
     const char *params[2 * (6 + MAX_ONLY) + 1];
     char names[MAX_ONLY][48];
     size_t k = 0;
-    xmlDoc *doc = NULL;
-    char perr[SL_ERRLEN];
-    sl_rds_export_task t;
-    int rc = -1;
 
     memset(err, 0, sizeof(*err));
     if (!p->task_id || !p->source_arn || !p->s3_bucket || !p->iam_role || !p->kms_key ||
@@ -480,18 +535,7 @@ int sl_rds_start_export_task(sl_aws *c, const sl_rds_export_params *p, sl_rds_ex
         params[k++] = p->export_only[i];
     }
     params[k] = NULL;
-    if (sl_aws_query(c, "rds", "StartExportTask", SL_RDS_API_VERSION, params, &doc, err))
-        goto out;
-    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
-        parse_error(err, "StartExportTask", perr);
-        goto out;
-    }
-    if (out)
-        *out = t;
-    rc = 0;
-out:
-    xmlFreeDoc(doc);
-    return rc;
+    return export_call(c, "StartExportTask", params, out, err);
 }
 
 int sl_rds_describe_export_task(sl_aws *c, const char *task_id, sl_rds_export_task *out, int *found,
@@ -572,14 +616,8 @@ int sl_rds_list_export_tasks(sl_aws *c, const char *const *statuses, size_t nsta
             goto fail;
         rc = sl_rds_parse_export_tasks(doc, &l, marker, sizeof(marker), perr, sizeof(perr));
         xmlFreeDoc(doc);
-        if (rc) {
-            parse_error(err, "DescribeExportTasks", perr);
+        if (page_check(err, "DescribeExportTasks", rc, perr, &pages, marker))
             goto fail;
-        }
-        if (++pages >= SL_RDS_MAX_PAGES && marker[0]) {
-            parse_error(err, "DescribeExportTasks", "too many pages");
-            goto fail;
-        }
     } while (marker[0]);
     /* Apply the filter ourselves too (moto ignores Filters). */
     for (size_t i = 0; i < l.n; i++) {
@@ -601,21 +639,6 @@ int sl_rds_cancel_export_task(sl_aws *c, const char *task_id, sl_rds_export_task
                               sl_aws_error *err)
 {
     const char *params[] = {"ExportTaskIdentifier", task_id, NULL};
-    xmlDoc *doc = NULL;
-    char perr[SL_ERRLEN];
-    sl_rds_export_task t;
-    int rc = -1;
 
-    if (sl_aws_query(c, "rds", "CancelExportTask", SL_RDS_API_VERSION, params, &doc, err))
-        goto out;
-    if (sl_rds_parse_export_result(doc, &t, perr, sizeof(perr))) {
-        parse_error(err, "CancelExportTask", perr);
-        goto out;
-    }
-    if (out)
-        *out = t;
-    rc = 0;
-out:
-    xmlFreeDoc(doc);
-    return rc;
+    return export_call(c, "CancelExportTask", params, out, err);
 }

@@ -17,6 +17,15 @@ static void fail_local(sl_aws_error *err, const char *code, const char *msg)
     snprintf(err->message, sizeof(err->message), "%s", msg);
 }
 
+/* An answer that came but does not parse: ParseError, keeping the attempts the call made. */
+static void fail_parse(sl_aws_error *err, const char *msg)
+{
+    int attempts = err->attempts;
+
+    fail_local(err, "ParseError", msg);
+    err->attempts = attempts;
+}
+
 static int call_simple(sl_aws *c, sl_s3_req *r, sl_aws_response *resp, sl_aws_error *err)
 {
     int rc = sl_aws_call(c, &r->req, resp, err);
@@ -159,10 +168,8 @@ int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_li
     if (sl_aws_call(c, &r.req, &resp, err))
         goto out;
     if (sl_s3_list_parse(resp.body.data, resp.body.len, 1, out, msg, sizeof(msg))) {
-        int attempts = err->attempts;
-        fail_local(err, "ParseError", msg);
+        fail_parse(err, msg);
         err->http_status = resp.status;
-        err->attempts = attempts;
         goto out;
     }
     rc = 0;
@@ -214,9 +221,7 @@ int sl_s3_delete_objects(sl_aws *c, const char *bucket, const char *const *keys,
         goto out;
     if (sl_s3_delete_result_parse(resp.body.data, resp.body.len, failures, nfailures, msg,
                                   sizeof(msg))) {
-        int attempts = err->attempts;
-        fail_local(err, "ParseError", msg);
-        err->attempts = attempts;
+        fail_parse(err, msg);
         goto out;
     }
     rc = 0;

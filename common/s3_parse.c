@@ -14,17 +14,6 @@
 #include "s3_internal.h"
 #include "xml.h"
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 char *sl_s3_url_decode(const char *in)
 {
     size_t n, j = 0;
@@ -43,8 +32,8 @@ char *sl_s3_url_decode(const char *in)
                 free(out);
                 return NULL;
             }
-            hi = hexval(in[i + 1]);
-            lo = hi < 0 ? -1 : hexval(in[i + 2]);
+            hi = sl_hexval(in[i + 1]);
+            lo = hi < 0 ? -1 : sl_hexval(in[i + 2]);
             if (hi < 0 || lo < 0) {
                 free(out);
                 return NULL;

@@ -142,6 +142,14 @@ static void req_write_opts(sl_s3_req *r, const sl_s3_write_opts *o, int sse)
     sl_s3_req_header(r, "x-amz-expected-bucket-owner", o->expected_owner);
 }
 
+/* A copy's write options, plus the owner check on its source bucket. */
+static void req_copy_opts(sl_s3_req *r, const sl_s3_write_opts *o, int sse)
+{
+    req_write_opts(r, o, sse);
+    if (o)
+        sl_s3_req_header(r, "x-amz-source-expected-bucket-owner", o->source_expected_owner);
+}
+
 int sl_s3_put_request(sl_s3_req *r, const char *bucket, const char *key, const void *data,
                       size_t len, const sl_s3_write_opts *o, char *err, size_t errlen)
 {
@@ -169,9 +177,7 @@ int sl_s3_copy_request(sl_s3_req *r, const char *src_bucket, const char *src_key
         goto fail;
     }
     sl_s3_req_header(r, "x-amz-copy-source", r->copy_source);
-    req_write_opts(r, o, 1);
-    if (o)
-        sl_s3_req_header(r, "x-amz-source-expected-bucket-owner", o->source_expected_owner);
+    req_copy_opts(r, o, 1);
     return 0;
 fail:
     sl_s3_req_cleanup(r);
@@ -230,9 +236,7 @@ int sl_s3_upload_part_copy_request(sl_s3_req *r, const char *src_bucket, const c
     sl_s3_req_header(r, "x-amz-copy-source", r->copy_source);
     sl_s3_req_header(r, "x-amz-copy-source-range", r->range);
     /* SSE-KMS is fixed by CreateMultipartUpload; the parts only carry the owner checks. */
-    req_write_opts(r, o, 0);
-    if (o)
-        sl_s3_req_header(r, "x-amz-source-expected-bucket-owner", o->source_expected_owner);
+    req_copy_opts(r, o, 0);
     return 0;
 fail:
     sl_s3_req_cleanup(r);

@@ -131,25 +131,11 @@ static int add_grant(sl_share_desired *d, const char *principal, const sl_lf_res
     return 0;
 }
 
-/* "a, b, c" of a strv into out. */
-static void join(const sl_lf_strv *s, char *out, size_t outlen)
-{
-    size_t o = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < s->n && o < outlen; i++) {
-        int w = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", s->v[i]);
-        if (w < 0)
-            return;
-        o += (size_t)w;
-    }
-}
-
 static int hold(sl_share_desired *d, sl_share_table *t, const char *why, const sl_lf_strv *cols)
 {
     char list[1024], buf[2048];
 
-    join(cols, list, sizeof(list));
+    sl_lf_strv_join(cols, list, sizeof(list));
     snprintf(buf, sizeof(buf), "table %s.%s held back: %s: %s", d->database, t->name, why, list);
     t->held = 1;
     t->cause = strdup(buf);

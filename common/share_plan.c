@@ -487,24 +487,11 @@ sl_share_counts sl_share_plan_counts(const sl_share_plan *p)
     return c;
 }
 
-static void join_strv(const sl_lf_strv *s, char *out, size_t outlen)
-{
-    size_t o = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < s->n && o < outlen; i++) {
-        int w = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", s->v[i]);
-        if (w < 0)
-            return;
-        o += (size_t)w;
-    }
-}
-
 static int format_filter(sl_buf *out, char sym, const char *verb, const sl_lf_filter *f)
 {
     char cols[2048];
 
-    join_strv(&f->columns, cols, sizeof(cols));
+    sl_lf_strv_join(&f->columns, cols, sizeof(cols));
     return sl_buf_appendf(out, "%c %s data cells filter %s.%s/%s: columns %s%s; rows %s\n", sym,
                           verb, f->database, f->table, f->name,
                           f->column_wildcard ? (f->columns.n ? "all except " : "all") : "", cols,
@@ -540,7 +527,7 @@ int sl_share_plan_format(const sl_share_plan *p, sl_buf *out)
         switch (s->op) {
         case SL_SHARE_CREATE_LF_TAG:
         case SL_SHARE_UPDATE_LF_TAG:
-            join_strv(&s->values, list, sizeof(list));
+            sl_lf_strv_join(&s->values, list, sizeof(list));
             rc = sl_buf_appendf(out, "%s LF-Tag %s: %s%s\n",
                                 s->op == SL_SHARE_CREATE_LF_TAG ? "+ create" : "~ update",
                                 s->tag_key, s->op == SL_SHARE_UPDATE_LF_TAG ? "add values " : "",

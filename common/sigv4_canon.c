@@ -25,17 +25,6 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* AWS UriEncode into b: unreserved bytes kept, '/' kept when keep_slash, the rest %XX. */
 int sl_sigv4_canon_encode(sl_buf *b, const char *in, size_t len, int keep_slash)
 {
@@ -80,9 +69,10 @@ static int buf_pct_decode(sl_buf *b, const char *in, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
-        if (c == '%' && len - i >= 3 && hexval((unsigned char)in[i + 1]) >= 0 &&
-            hexval((unsigned char)in[i + 2]) >= 0) {
-            c = (char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
+        if (c == '%' && len - i >= 3 && sl_hexval((unsigned char)in[i + 1]) >= 0 &&
+            sl_hexval((unsigned char)in[i + 2]) >= 0) {
+            c = (char)(sl_hexval((unsigned char)in[i + 1]) * 16 +
+                       sl_hexval((unsigned char)in[i + 2]));
             i += 2;
         }
         if (sl_buf_append(b, &c, 1))

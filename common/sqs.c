@@ -247,30 +247,50 @@ static void bad_answer(sl_aws_error *err, const char *what)
     snprintf(err->message, sizeof(err->message), "%s", what);
 }
 
+/*
+ * Clears err, then calls action with req, which it consumes. A NULL req (its builder ran out
+ * of memory or range) is an InternalFailure named by what. On success *resp is the answer (the
+ * caller deletes it); on failure it is NULL.
+ */
+static int sqs_run(sl_aws *c, const char *what, const char *action, cJSON *req, cJSON **resp,
+                   sl_aws_error *err)
+{
+    int rc;
+
+    *resp = NULL;
+    memset(err, 0, sizeof(*err));
+    if (!req) {
+        char msg[128];
+
+        snprintf(msg, sizeof(msg), "%s: cannot build the request (out of memory or range)", what);
+        bad_answer(err, msg);
+        snprintf(err->code, sizeof(err->code), "InternalFailure");
+        return -1;
+    }
+    rc = sqs_call(c, action, req, resp, err);
+    cJSON_Delete(req);
+    if (rc) {
+        cJSON_Delete(*resp);
+        *resp = NULL;
+    }
+    return rc;
+}
+
 int sl_sqs_receive(sl_aws *c, const char *queue_url, int max_messages, int wait_s, int visibility_s,
                    sl_sqs_messages *out, sl_aws_error *err)
 {
     char perr[SL_ERRLEN];
-    cJSON *req, *resp = NULL;
-    int rc = -1;
+    cJSON *resp;
+    int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
-    req = sl_sqs_receive_request(queue_url, max_messages, wait_s, visibility_s);
-    if (!req) {
-        bad_answer(err, "ReceiveMessage: cannot build the request (out of memory or range)");
-        snprintf(err->code, sizeof(err->code), "InternalFailure");
+    if (sqs_run(c, "ReceiveMessage", "ReceiveMessage",
+                sl_sqs_receive_request(queue_url, max_messages, wait_s, visibility_s), &resp, err))
         return -1;
-    }
-    if (sqs_call(c, "ReceiveMessage", req, &resp, err))
-        goto out;
     if (sl_sqs_parse_receive(resp, out, perr, sizeof(perr))) {
         bad_answer(err, perr);
-        goto out;
+        rc = -1;
     }
-    rc = 0;
-out:
-    cJSON_Delete(req);
     cJSON_Delete(resp);
     return rc;
 }
@@ -280,26 +300,17 @@ int sl_sqs_batch(sl_aws *c, const char *queue_url, const char *const *handles, s
 {
     const char *action = visibility_s >= 0 ? "ChangeMessageVisibilityBatch" : "DeleteMessageBatch";
     char perr[SL_ERRLEN];
-    cJSON *req, *resp = NULL;
-    int rc = -1;
+    cJSON *resp;
+    int rc = 0;
 
     memset(res, 0, sizeof(*res));
-    memset(err, 0, sizeof(*err));
-    req = sl_sqs_batch_request(queue_url, handles, n, visibility_s);
-    if (!req) {
-        bad_answer(err, "batch: cannot build the request (out of memory or range)");
-        snprintf(err->code, sizeof(err->code), "InternalFailure");
+    if (sqs_run(c, "batch", action, sl_sqs_batch_request(queue_url, handles, n, visibility_s),
+                &resp, err))
         return -1;
-    }
-    if (sqs_call(c, action, req, &resp, err))
-        goto out;
     if (sl_sqs_parse_batch(resp, n, res, perr, sizeof(perr))) {
         bad_answer(err, perr);
-        goto out;
+        rc = -1;
     }
-    rc = 0;
-out:
-    cJSON_Delete(req);
     cJSON_Delete(resp);
     return rc;
 }

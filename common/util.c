@@ -98,6 +98,17 @@ char *sl_strdup0(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+int sl_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 long long sl_now_ms(void)
 {
     struct timespec ts;

@@ -52,6 +52,9 @@ char *sl_buf_steal(sl_buf *b);
 /* strdup that returns NULL for NULL. */
 char *sl_strdup0(const char *s);
 
+/* The value of one hex digit (either case), or -1 for anything else (a %XX decoder's half). */
+int sl_hexval(int c);
+
 /* Wall clock in milliseconds (CLOCK_REALTIME) and monotonic milliseconds. */
 long long sl_now_ms(void);
 long long sl_mono_ms(void);

@@ -18,6 +18,7 @@
  */
 #include "ctl_lag.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,7 +175,7 @@ static int committed(rd_kafka_t *rk, const char *group, rd_kafka_topic_partition
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_event_t *ev = NULL;
-    char errstr[256];
+    char errstr[256], what[SL_ERRLEN];
     int rc = -1;
 
     if (!req || !opt || !q) {
@@ -186,16 +187,10 @@ static int committed(rd_kafka_t *rk, const char *group, rd_kafka_topic_partition
         goto out;
     }
     rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opt, q);
-    ev = rd_kafka_queue_poll(q, LAG_TIMEOUT_MS + 5000);
-    if (!ev) {
-        sl_seterr(err, errlen, "offsets of group %s: no answer within %d ms", group,
-                  LAG_TIMEOUT_MS);
+    snprintf(what, sizeof(what), "offsets of group %s", group);
+    ev = sl_kafka_admin_wait(q, LAG_TIMEOUT_MS, what, err, errlen);
+    if (!ev)
         goto out;
-    }
-    if (rd_kafka_event_error(ev)) {
-        sl_seterr(err, errlen, "offsets of group %s: %s", group, rd_kafka_event_error_string(ev));
-        goto out;
-    }
     {
         const rd_kafka_ListConsumerGroupOffsets_result_t *res =
             rd_kafka_event_ListConsumerGroupOffsets_result(ev);
@@ -224,12 +219,7 @@ static int committed(rd_kafka_t *rk, const char *group, rd_kafka_topic_partition
     }
     rc = 0;
 out:
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    if (q)
-        rd_kafka_queue_destroy(q);
-    if (opt)
-        rd_kafka_AdminOptions_destroy(opt);
+    sl_kafka_admin_release(ev, q, opt);
     if (req)
         rd_kafka_ListConsumerGroupOffsets_destroy(req);
     return rc;

@@ -124,23 +124,6 @@ static int parse_args(int argc, char **argv, replay_args *a)
     return 0;
 }
 
-/* Runs one admin request already issued on q: its result event, or NULL with err. */
-static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, const char *what, char *err, size_t errlen)
-{
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_WAIT_MS + 5000);
-
-    if (!ev) {
-        sl_seterr(err, errlen, "%s: no answer within %d ms", what, ADMIN_WAIT_MS + 5000);
-        return NULL;
-    }
-    if (rd_kafka_event_error(ev)) {
-        sl_seterr(err, errlen, "%s: %s", what, rd_kafka_event_error_string(ev));
-        rd_kafka_event_destroy(ev);
-        return NULL;
-    }
-    return ev;
-}
-
 static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk, rd_kafka_admin_op_t op)
 {
     char e[256];
@@ -164,7 +147,7 @@ static int describe(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group, size
 
     rd_kafka_DescribeConsumerGroups(rk, groups, 1, o, q);
     rd_kafka_AdminOptions_destroy(o);
-    if (!(ev = admin_wait(q, "DescribeConsumerGroups", err, errlen)))
+    if (!(ev = sl_kafka_admin_wait(q, ADMIN_WAIT_MS, "DescribeConsumerGroups", err, errlen)))
         return -1;
     gs = rd_kafka_DescribeConsumerGroups_result_groups(
         rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
@@ -217,7 +200,7 @@ static rd_kafka_topic_partition_list_t *list_offsets(rd_kafka_t *rk, rd_kafka_qu
     rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
     rd_kafka_AdminOptions_destroy(o);
-    if (!(ev = admin_wait(q, "ListConsumerGroupOffsets", err, errlen)))
+    if (!(ev = sl_kafka_admin_wait(q, ADMIN_WAIT_MS, "ListConsumerGroupOffsets", err, errlen)))
         return NULL;
     gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
         rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
@@ -380,7 +363,7 @@ static int alter(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *group,
     rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, o, q);
     rd_kafka_AlterConsumerGroupOffsets_destroy(req);
     rd_kafka_AdminOptions_destroy(o);
-    if (!(ev = admin_wait(q, "AlterConsumerGroupOffsets", err, errlen)))
+    if (!(ev = sl_kafka_admin_wait(q, ADMIN_WAIT_MS, "AlterConsumerGroupOffsets", err, errlen)))
         return -1;
     gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
         rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
