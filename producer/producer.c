@@ -20,6 +20,8 @@
 
 #include <openssl/crypto.h>
 
+#include "backoff.h"
+#include "bringup.h"
 #include "creds.h"
 #include "discover.h"
 #include "event.h"
@@ -168,28 +170,10 @@ static int parse_clusters(sl_producer *p, const char *s, char *err, size_t errle
     return 0;
 }
 
-/* Sleeps ms milliseconds in short naps, returning early (-1) when a stop was requested. */
-static int nap(long long ms)
-{
-    while (ms > 0 && !sl_should_stop()) {
-        long long step = ms < 100 ? ms : 100;
-        struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= step;
-    }
-    return sl_should_stop() ? -1 : 0;
-}
-
 /* Full-jitter backoff before try number `attempt` + 1 (attempt >= 1). */
 static long long backoff(const sl_producer *p, int attempt)
 {
-    long long cap = p->cfg.retry_base_ms;
-
-    for (int i = 1; i < attempt && cap < RETRY_MAX_MS; i++)
-        cap *= 2;
-    if (cap > RETRY_MAX_MS)
-        cap = RETRY_MAX_MS;
-    return (long long)(sl_random_u64() % ((unsigned long long)cap + 1ULL));
+    return sl_backoff_ms(p->cfg.retry_base_ms, RETRY_MAX_MS, attempt, sl_random_u64());
 }
 
 static char *dup_time(long long ms)
@@ -199,6 +183,38 @@ static char *dup_time(long long ms)
     if (sl_msg_format_time(ms, t, sizeof(t)))
         return NULL;
     return strdup(t);
+}
+
+/*
+ * Builds the snapshot message of sid into *m (initialised here): mode "snapshot", or "cluster"
+ * when sid->snapshot_id is empty (cluster mode exports the cluster itself), with run_id, the
+ * source ARN, where it came from (source: "event", "discovery", "cluster"), produced_at now and
+ * snapshot_time when snapshot_ms is non-NULL. The one place the three modes build it. Returns
+ * 0, or -1 with err (out of memory; *m is then cleaned up).
+ */
+static int snapshot_msg(const sl_snapshot_id *sid, const char *run_id, const char *source_arn,
+                        const char *source, const long long *snapshot_ms, sl_msg *m, char *err,
+                        size_t errlen)
+{
+    int whole_cluster = sid->snapshot_id[0] == '\0';
+
+    sl_msg_init(m);
+    m->type = SL_MSG_SNAPSHOT;
+    m->run_id = strdup(run_id);
+    m->cluster = strdup(sid->cluster);
+    m->mode = strdup(whole_cluster ? "cluster" : "snapshot");
+    m->snapshot_id = whole_cluster ? NULL : strdup(sid->snapshot_id);
+    m->source_arn = strdup(source_arn);
+    m->date = strdup(sid->date);
+    m->source = strdup(source);
+    m->produced_at = dup_time(sl_now_ms());
+    m->snapshot_time = snapshot_ms ? dup_time(*snapshot_ms) : NULL;
+    if (!m->run_id || !m->cluster || !m->mode || (!whole_cluster && !m->snapshot_id) ||
+        !m->source_arn || !m->date || !m->source || !m->produced_at) {
+        sl_msg_cleanup(m);
+        return sl_seterr(err, errlen, "snapshot message: out of memory");
+    }
+    return 0;
 }
 
 /* ---- the ledger check, publish, record sequence ------------------------------------------ */
@@ -255,7 +271,7 @@ static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char 
                              attempt, e);
         sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
                   step_names[a->kind], attempt, p->cfg.max_attempts, e);
-        if (nap(backoff(p, attempt)))
+        if (sl_nap_ms(backoff(p, attempt)))
             return sl_seterr(err, errlen, "%s: stopped while retrying: %s", step_names[a->kind], e);
     }
 }
@@ -382,25 +398,11 @@ static int event_msg(const sl_event *ev, sl_msg *m, char *err, size_t errlen)
     if (sl_ids_parse_snapshot(ev->snapshot_id, &sid, err, errlen) ||
         sl_ids_run_id(&sid, run_id, sizeof(run_id), err, errlen))
         return -1;
-    m->type = SL_MSG_SNAPSHOT;
-    m->run_id = strdup(run_id);
-    m->cluster = strdup(sid.cluster);
-    m->mode = strdup("snapshot");
-    m->snapshot_id = strdup(sid.snapshot_id);
-    m->source_arn = strdup(ev->snapshot_arn);
-    m->date = strdup(sid.date);
-    m->source = strdup("event");
-    m->produced_at = dup_time(sl_now_ms());
     /* The event's time is when RDS announced the snapshot, minutes after it was taken at
      * most; kept normalised to our RFC 3339 form, and left out when it is not one. */
-    if (ev->event_time && sl_time_parse_ms(ev->event_time, &t) == 0)
-        m->snapshot_time = dup_time(t);
-    if (!m->run_id || !m->cluster || !m->mode || !m->snapshot_id || !m->source_arn || !m->date ||
-        !m->source || !m->produced_at) {
-        sl_msg_cleanup(m);
-        return sl_seterr(err, errlen, "snapshot message: out of memory");
-    }
-    return 0;
+    return snapshot_msg(&sid, run_id, ev->snapshot_arn, "event",
+                        ev->event_time && sl_time_parse_ms(ev->event_time, &t) == 0 ? &t : NULL, m,
+                        err, errlen);
 }
 
 /*
@@ -679,7 +681,7 @@ static int run_sqs(sl_producer *p, char *err, size_t errlen)
             if (++failures >= p->cfg.max_attempts)
                 return sl_seterr(err, errlen, "SQS ReceiveMessage: %s: %s (%d times in a row)",
                                  ae.code, ae.message, failures);
-            if (nap(backoff(p, failures)))
+            if (sl_nap_ms(backoff(p, failures)))
                 break;
             continue;
         }
@@ -793,23 +795,9 @@ static int run_discover(sl_producer *p, char *err, size_t errlen)
             p->st.errors++;
             continue;
         }
-        sl_msg_init(&m);
-        m.type = SL_MSG_SNAPSHOT;
-        m.run_id = strdup(run_id);
-        m.cluster = strdup(sid->cluster);
-        m.mode = strdup("snapshot");
-        m.snapshot_id = strdup(sid->snapshot_id);
-        m.source_arn = strdup(s->arn);
-        m.date = strdup(sid->date);
-        m.source = strdup("discovery");
-        m.produced_at = dup_time(sl_now_ms());
-        m.snapshot_time = s->create_ms ? dup_time(s->create_ms) : NULL;
-        if (!m.run_id || !m.cluster || !m.mode || !m.snapshot_id || !m.source_arn || !m.date ||
-            !m.source || !m.produced_at) {
-            sl_msg_cleanup(&m);
-            sl_seterr(err, errlen, "discover: out of memory");
+        if (snapshot_msg(sid, run_id, s->arn, "discovery", s->create_ms ? &s->create_ms : NULL, &m,
+                         err, errlen))
             goto out;
-        }
         r = publish_snapshot(p, &m, perr, sizeof(perr));
         sl_msg_cleanup(&m);
         if (r == 1) {
@@ -857,20 +845,8 @@ static int run_cluster(sl_producer *p, char *err, size_t errlen)
             p->st.errors++;
             continue;
         }
-        sl_msg_init(&m);
-        m.type = SL_MSG_SNAPSHOT;
-        m.run_id = strdup(run_id);
-        m.cluster = strdup(sid.cluster);
-        m.mode = strdup("cluster");
-        m.source_arn = strdup(arn);
-        m.date = strdup(sid.date);
-        m.source = strdup("cluster");
-        m.produced_at = dup_time(sl_now_ms());
-        if (!m.run_id || !m.cluster || !m.mode || !m.source_arn || !m.date || !m.source ||
-            !m.produced_at) {
-            sl_msg_cleanup(&m);
-            return sl_seterr(err, errlen, "cluster mode: out of memory");
-        }
+        if (snapshot_msg(&sid, run_id, arn, "cluster", NULL, &m, err, errlen))
+            return -1;
         r = publish_snapshot(p, &m, perr, sizeof(perr));
         sl_msg_cleanup(&m);
         if (r == 1) {
@@ -884,29 +860,6 @@ static int run_cluster(sl_producer *p, char *err, size_t errlen)
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */
-
-static int pg_start(sl_producer *p, char *err, size_t errlen)
-{
-    char e[SL_ERRLEN];
-
-    sl_pg_link_init(&p->pg, "snaplake-producer", &p->cfg.pg);
-    for (int attempt = 1;; attempt++) {
-        /* The link's own rate limit is for the loop's reconnects; the start has its own
-         * tries and backoff. */
-        if (sl_pg_connect_opts(&p->pg.conn, p->pg.app_name, &p->pg.opts, e, sizeof(e)) == 0) {
-            if (sl_ledger_migrate(p->pg.conn, e, sizeof(e)) == 0)
-                return 0;
-            sl_pg_link_cleanup(&p->pg);
-            return sl_seterr(err, errlen, "ledger migrations: %s", e);
-        }
-        if (attempt >= p->cfg.max_attempts)
-            return sl_seterr(err, errlen, "postgres: %s (after %d tries)", e, attempt);
-        sl_warn(NULL, "postgres connect failed (try %d of %lld), retrying: %s", attempt,
-                p->cfg.max_attempts, e);
-        if (nap(backoff(p, attempt)))
-            return sl_seterr(err, errlen, "postgres: stopped while retrying: %s", e);
-    }
-}
 
 /*
  * Loads and validates the configuration before anything connects, every error at once: the
@@ -998,7 +951,6 @@ int sl_producer_config_check(const char *mode, char *err, size_t errlen)
 sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
 {
     sl_producer *p = calloc(1, sizeof(*p));
-    char perr[SL_ERRLEN];
     sl_log_level lvl = SL_LOG_INFO;
     int need_aws = 0;
 
@@ -1020,35 +972,14 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
     }
     sl_config_dump(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);
     if (need_aws) {
-        sl_creds_opts co;
-
         sl_config_dump(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg);
-        memset(&co, 0, sizeof(co));
-        p->creds = sl_creds_chain_new(&co, &p->cfg.aws, perr, sizeof(perr));
-        if (!p->creds) {
-            sl_seterr(err, errlen, "credentials: %s", perr);
+        if (sl_bringup_aws(&p->cfg.aws, &p->creds, &p->aws, err, errlen))
             goto fail;
-        }
-        p->aws = sl_aws_new(&p->cfg.aws, p->creds, perr, sizeof(perr));
-        if (!p->aws) {
-            sl_seterr(err, errlen, "aws client: %s", perr);
-            goto fail;
-        }
     }
-    if (pg_start(p, err, errlen))
+    if (sl_bringup_ledger(&p->pg, "snaplake-producer", &p->cfg.pg, p->cfg.max_attempts,
+                          p->cfg.retry_base_ms, err, errlen) ||
+        sl_bringup_kafka(&p->cfg.topics, "snaplake-producer", &p->prod, err, errlen))
         goto fail;
-    if (p->cfg.topics.create &&
-        sl_kafka_create_pipeline_topics(&p->cfg.topics, NULL, perr, sizeof(perr))) {
-        sl_seterr(err, errlen, "creating topics: %s", perr);
-        goto fail;
-    }
-    {
-        const char *props[] = {"client.id", "snaplake-producer", NULL};
-        if (sl_kafka_producer_new(&p->prod, props, NULL, perr, sizeof(perr))) {
-            sl_seterr(err, errlen, "kafka producer: %s", perr);
-            goto fail;
-        }
-    }
     {
         char nc[24];
         const char *kv[] = {"mode",       mode_names[p->mode], "topic", p->snap_topic, "dlq_topic",

@@ -1692,6 +1692,7 @@ const sl_stage sl_stage_copy = {
     .out_topic = "copies",
     .cfg_opts = copy_opts,
     .ncfg_opts = SL_ARRAY_LEN(copy_opts),
+    .cfg_size = sizeof(copy_cfg),
     .init = copy_init,
     .start = copy_start,
     .step = copy_step,

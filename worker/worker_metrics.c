@@ -60,6 +60,10 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
     wm->failures =
         sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_failures_published_total",
                           "Failure messages published to the failures topic.", l_stage, NULL, 0);
+    wm->phase_errors = sl_metrics_family(
+        m, SL_METRIC_COUNTER, "snaplake_job_phase_errors_total",
+        "Impossible job phase changes (a runtime bug; the error log line names them).", l_stage,
+        NULL, 0);
     wm->kafka_up = sl_metrics_family(
         m, SL_METRIC_GAUGE, "snaplake_kafka_group_joined",
         "1 when the last statistics report showed the consumer group joined.", NULL, NULL, 0);
@@ -76,7 +80,8 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
         return -1;
     if (!wm->in_flight || !wm->finished || !wm->duration || !wm->aws_requests || !wm->aws_retries ||
         !wm->slots_held || !wm->slot_limit || !wm->foreign || !wm->copy_objects ||
-        !wm->copy_bytes || !wm->lag || !wm->dead_letters || !wm->failures || !wm->kafka_up)
+        !wm->copy_bytes || !wm->lag || !wm->dead_letters || !wm->failures || !wm->kafka_up ||
+        !wm->phase_errors)
         return -1;
     {
         /* Series that exist from the start, so a rate() has a zero to begin from. */
@@ -85,6 +90,7 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
         (void)sl_metrics_set(wm->in_flight, st, 0);
         (void)sl_metrics_add(wm->dead_letters, st, 0);
         (void)sl_metrics_add(wm->failures, st, 0);
+        (void)sl_metrics_add(wm->phase_errors, st, 0);
         for (size_t i = 0; i < SL_ARRAY_LEN(outcomes); i++) {
             const char *const so[] = {stage, outcomes[i], NULL};
             (void)sl_metrics_add(wm->finished, so, 0);
