@@ -618,27 +618,19 @@ out:
     return rc;
 }
 
-int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_list_page *out,
-               sl_aws_error *err)
+int sl_s3_list_request(sl_s3_req *r, const char *bucket, const sl_s3_list_opts *o, char *err,
+                       size_t errlen)
 {
-    sl_s3_req r;
-    sl_aws_response resp;
     sl_buf q;
-    char msg[SL_ERRLEN];
     char *ev = NULL;
-    int rc = -1, bad = 0;
+    int bad = 0;
 
-    req_start(&r, "GET", bucket);
+    req_start(r, "GET", bucket);
+    if (!bucket || !*bucket)
+        return sl_seterr(err, errlen, "s3 list: empty bucket name");
+    if (o && (o->max_keys < 0 || o->max_keys > 1000))
+        return sl_seterr(err, errlen, "s3 list: max_keys outside 0..1000");
     sl_buf_init(&q, 64 * 1024);
-    sl_aws_response_init(&resp);
-    if (!bucket || !*bucket) {
-        fail_local(err, "InvalidRequest", "s3 list: empty bucket name");
-        goto out;
-    }
-    if (o && (o->max_keys < 0 || o->max_keys > 1000)) {
-        fail_local(err, "InvalidRequest", "s3 list: max_keys outside 0..1000");
-        goto out;
-    }
     /* Parameters in sorted order (the canonical order SigV4 signs anyway). */
     if (o && o->continuation_token && *o->continuation_token) {
         ev = sl_sigv4_uri_encode(o->continuation_token, strlen(o->continuation_token), 0);
@@ -663,13 +655,30 @@ int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_li
         ev = NULL;
     }
     if (bad) {
-        fail_local(err, "InvalidRequest", "s3 list: query too long or out of memory");
+        sl_buf_cleanup(&q);
+        return sl_seterr(err, errlen, "s3 list: query too long or out of memory");
+    }
+    r->query = q.data; /* taken over: sl_s3_req_cleanup frees it */
+    r->req.path = "/";
+    r->req.query = r->query;
+    if (o)
+        req_header(r, "x-amz-expected-bucket-owner", o->expected_owner);
+    return 0;
+}
+
+int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_list_page *out,
+               sl_aws_error *err)
+{
+    sl_s3_req r;
+    sl_aws_response resp;
+    char msg[SL_ERRLEN];
+    int rc = -1;
+
+    sl_aws_response_init(&resp);
+    if (sl_s3_list_request(&r, bucket, o, msg, sizeof(msg))) {
+        fail_local(err, "InvalidRequest", msg);
         goto out;
     }
-    r.req.path = "/";
-    r.req.query = q.data;
-    if (o)
-        req_header(&r, "x-amz-expected-bucket-owner", o->expected_owner);
     if (sl_aws_call(c, &r.req, &resp, err))
         goto out;
     if (sl_s3_list_parse(resp.body.data, resp.body.len, 1, out, msg, sizeof(msg))) {
@@ -682,7 +691,6 @@ int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_li
     rc = 0;
 out:
     sl_s3_req_cleanup(&r);
-    sl_buf_cleanup(&q);
     sl_aws_response_cleanup(&resp);
     return rc;
 }
@@ -713,70 +721,69 @@ out:
 
 /* --- multipart copy ------------------------------------------------------------------------ */
 
-static int mpu_create(sl_aws *c, const char *bucket, const char *key, const sl_s3_write_opts *o,
-                      char **upload_id, sl_aws_error *err)
+int sl_s3_create_multipart_request(sl_s3_req *r, const char *bucket, const char *key,
+                                   const sl_s3_write_opts *o, const char *marker, char *err,
+                                   size_t errlen)
 {
-    sl_s3_req r;
-    sl_aws_response resp;
-    char msg[SL_ERRLEN];
-    char *id = NULL;
-    int rc = -1;
-
-    req_start(&r, "POST", bucket);
-    sl_aws_response_init(&resp);
-    if (req_key(&r, bucket, key, msg, sizeof(msg))) {
-        fail_local(err, "InvalidRequest", msg);
-        goto out;
+    req_start(r, "POST", bucket);
+    if (req_key(r, bucket, key, err, errlen)) {
+        sl_s3_req_cleanup(r);
+        return -1;
     }
-    r.req.query = "uploads=";
-    req_write_opts(&r, o, 1);
-    if (sl_aws_call(c, &r.req, &resp, err))
-        goto out;
-    if (sl_s3_parse_upload_id(resp.body.data, resp.body.len, &id, msg, sizeof(msg))) {
-        fail_local(err, "ParseError", msg);
-        goto out;
-    }
-    *upload_id = id;
-    id = NULL;
-    rc = 0;
-out:
-    free(id);
-    sl_s3_req_cleanup(&r);
-    sl_aws_response_cleanup(&resp);
-    return rc;
+    r->req.query = "uploads=";
+    req_write_opts(r, o, 1);
+    req_header(r, SL_S3_META_SOURCE_ETAG, marker);
+    return 0;
 }
 
-static int mpu_simple(sl_aws *c, const char *method, const char *bucket, const char *key,
-                      const char *upload_id, const char *body, const char *expected_owner,
-                      sl_aws_error *err)
+/* POST (complete, with body, taken over) or DELETE (abort) on key?uploadId=. */
+static int upload_request(sl_s3_req *r, const char *method, const char *bucket, const char *key,
+                          const char *upload_id, char *body, const char *expected_owner, char *err,
+                          size_t errlen)
 {
-    sl_s3_req r;
-    sl_aws_response resp;
-    char msg[SL_ERRLEN];
-    int rc = -1;
-
-    req_start(&r, method, bucket);
-    sl_aws_response_init(&resp);
-    if (req_key(&r, bucket, key, msg, sizeof(msg))) {
-        fail_local(err, "InvalidRequest", msg);
-        goto out;
+    req_start(r, method, bucket);
+    r->body = body;
+    if (!upload_id || !*upload_id) {
+        sl_seterr(err, errlen, "s3 multipart: empty upload id");
+        goto fail;
     }
-    r.query = query_kv("uploadId", upload_id, NULL, NULL);
-    if (!r.query) {
-        fail_local(err, "InternalFailure", "s3 multipart: out of memory");
-        goto out;
+    if (req_key(r, bucket, key, err, errlen))
+        goto fail;
+    r->query = query_kv("uploadId", upload_id, NULL, NULL);
+    if (!r->query) {
+        sl_seterr(err, errlen, "s3 multipart: out of memory");
+        goto fail;
     }
-    r.req.query = r.query;
+    r->req.query = r->query;
     if (body) {
-        r.req.body = body;
-        r.req.body_len = strlen(body);
+        r->req.body = body;
+        r->req.body_len = strlen(body);
     }
-    req_header(&r, "x-amz-expected-bucket-owner", expected_owner);
-    rc = sl_aws_call(c, &r.req, &resp, err);
-out:
-    sl_s3_req_cleanup(&r);
-    sl_aws_response_cleanup(&resp);
-    return rc;
+    req_header(r, "x-amz-expected-bucket-owner", expected_owner);
+    return 0;
+fail:
+    sl_s3_req_cleanup(r);
+    return -1;
+}
+
+int sl_s3_complete_multipart_request(sl_s3_req *r, const char *bucket, const char *key,
+                                     const char *upload_id, char *const *etags, size_t n,
+                                     const char *expected_owner, char *err, size_t errlen)
+{
+    char *body = sl_s3_complete_body(etags, n);
+
+    if (!body) {
+        req_start(r, "POST", bucket);
+        return sl_seterr(err, errlen, "s3 multipart: cannot build the completion body");
+    }
+    return upload_request(r, "POST", bucket, key, upload_id, body, expected_owner, err, errlen);
+}
+
+int sl_s3_abort_multipart_request(sl_s3_req *r, const char *bucket, const char *key,
+                                  const char *upload_id, const char *expected_owner, char *err,
+                                  size_t errlen)
+{
+    return upload_request(r, "DELETE", bucket, key, upload_id, NULL, expected_owner, err, errlen);
 }
 
 /* --- XML request bodies (built with libxml2, so every value is escaped) ---------------------- */
@@ -862,78 +869,6 @@ int sl_s3_parse_upload_id(const char *body, size_t len, char **out, char *err, s
     return 0;
 }
 
-int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
-                         const char *dst_bucket, const char *dst_key, long long size,
-                         long long part_size, const sl_s3_write_opts *o, sl_aws_error *err)
-{
-    sl_s3_part_range *ranges = NULL;
-    size_t nparts = 0, done = 0;
-    char **etags = NULL;
-    char *upload_id = NULL, *body = NULL;
-    char msg[SL_ERRLEN];
-    const char *owner = o ? o->expected_owner : NULL;
-    int rc = -1;
-
-    memset(err, 0, sizeof(*err));
-    if (sl_s3_part_ranges(size, part_size, &ranges, &nparts, msg, sizeof(msg))) {
-        fail_local(err, "InvalidRequest", msg);
-        return -1;
-    }
-    etags = calloc(nparts, sizeof(*etags));
-    if (!etags) {
-        fail_local(err, "InternalFailure", "s3 multipart: out of memory");
-        goto out;
-    }
-    if (mpu_create(c, dst_bucket, dst_key, o, &upload_id, err))
-        goto out;
-    for (done = 0; done < nparts; done++) {
-        sl_s3_req r;
-        sl_aws_response resp;
-        char etag[128];
-
-        if (sl_s3_upload_part_copy_request(&r, src_bucket, src_key, dst_bucket, dst_key, upload_id,
-                                           (int)done + 1, &ranges[done], o, msg, sizeof(msg))) {
-            fail_local(err, "InvalidRequest", msg);
-            goto abort;
-        }
-        sl_aws_response_init(&resp);
-        if (call_simple(c, &r, &resp, err)) {
-            sl_aws_response_cleanup(&resp);
-            goto abort;
-        }
-        if (sl_s3_copy_result_etag(resp.body.data, resp.body.len, etag, sizeof(etag)) ||
-            !(etags[done] = strdup(etag))) {
-            sl_aws_response_cleanup(&resp);
-            fail_local(err, "ParseError", "s3 upload part copy: no ETag in the answer");
-            goto abort;
-        }
-        sl_aws_response_cleanup(&resp);
-    }
-    body = sl_s3_complete_body(etags, nparts);
-    if (!body) {
-        fail_local(err, "InternalFailure", "s3 multipart: cannot build the completion body");
-        goto abort;
-    }
-    if (mpu_simple(c, "POST", dst_bucket, dst_key, upload_id, body, owner, err))
-        goto abort;
-    rc = 0;
-    goto out;
-abort : {
-    /* Best effort: the caller gets the step that failed, not the abort's outcome.
-       Uploaded parts are billed until aborted, so this is not optional. */
-    sl_aws_error aerr;
-    (void)mpu_simple(c, "DELETE", dst_bucket, dst_key, upload_id, NULL, owner, &aerr);
-}
-out:
-    for (size_t i = 0; etags && i < nparts; i++)
-        free(etags[i]);
-    free(etags);
-    free(ranges);
-    free(upload_id);
-    free(body);
-    return rc;
-}
-
 /* --- DeleteObjects ------------------------------------------------------------------------- */
 
 static int xml_safe(const char *s)
@@ -965,48 +900,51 @@ fail:
     return NULL;
 }
 
+int sl_s3_delete_request(sl_s3_req *r, const char *bucket, const char *const *keys, size_t nkeys,
+                         const char *expected_owner, char *err, size_t errlen)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    req_start(r, "POST", bucket);
+    if (!bucket || !*bucket || nkeys == 0 || nkeys > SL_S3_DELETE_MAX)
+        return sl_seterr(err, errlen, "s3 delete: need a bucket and 1..1000 keys");
+    for (size_t i = 0; i < nkeys; i++)
+        if (!keys[i] || !*keys[i] || !xml_safe(keys[i]))
+            return sl_seterr(err, errlen, "s3 delete: key %zu is empty or not XML 1.0 text", i);
+    r->body = delete_body(keys, nkeys);
+    if (!r->body)
+        return sl_seterr(err, errlen, "s3 delete: cannot build the request body");
+    /* DeleteObjects requires an integrity header (S3 API: Content-MD5 or x-amz-checksum-*). */
+    if (EVP_Digest(r->body, strlen(r->body), md, &mdlen, EVP_md5(), NULL) != 1) {
+        sl_s3_req_cleanup(r);
+        return sl_seterr(err, errlen, "s3 delete: MD5 failed");
+    }
+    EVP_EncodeBlock((unsigned char *)r->md5, md, (int)mdlen);
+    r->req.path = "/";
+    r->req.query = "delete=";
+    r->req.body = r->body;
+    r->req.body_len = strlen(r->body);
+    req_header(r, "Content-MD5", r->md5);
+    req_header(r, "Content-Type", "application/xml");
+    req_header(r, "x-amz-expected-bucket-owner", expected_owner);
+    return 0;
+}
+
 int sl_s3_delete_objects(sl_aws *c, const char *bucket, const char *const *keys, size_t nkeys,
                          const char *expected_owner, sl_s3_delete_failure **failures,
                          size_t *nfailures, sl_aws_error *err)
 {
     sl_s3_req r;
     sl_aws_response resp;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
     char msg[SL_ERRLEN];
     int rc = -1;
 
-    req_start(&r, "POST", bucket);
     sl_aws_response_init(&resp);
-    if (!bucket || !*bucket || nkeys == 0 || nkeys > SL_S3_DELETE_MAX) {
-        fail_local(err, "InvalidRequest", "s3 delete: need a bucket and 1..1000 keys");
+    if (sl_s3_delete_request(&r, bucket, keys, nkeys, expected_owner, msg, sizeof(msg))) {
+        fail_local(err, "InvalidRequest", msg);
         goto out;
     }
-    for (size_t i = 0; i < nkeys; i++) {
-        if (!keys[i] || !*keys[i] || !xml_safe(keys[i])) {
-            snprintf(msg, sizeof(msg), "s3 delete: key %zu is empty or not XML 1.0 text", i);
-            fail_local(err, "InvalidRequest", msg);
-            goto out;
-        }
-    }
-    r.body = delete_body(keys, nkeys);
-    if (!r.body) {
-        fail_local(err, "InternalFailure", "s3 delete: cannot build the request body");
-        goto out;
-    }
-    /* DeleteObjects requires an integrity header (S3 API: Content-MD5 or x-amz-checksum-*). */
-    if (EVP_Digest(r.body, strlen(r.body), md, &mdlen, EVP_md5(), NULL) != 1) {
-        fail_local(err, "InternalFailure", "s3 delete: MD5 failed");
-        goto out;
-    }
-    EVP_EncodeBlock((unsigned char *)r.md5, md, (int)mdlen);
-    r.req.path = "/";
-    r.req.query = "delete=";
-    r.req.body = r.body;
-    r.req.body_len = strlen(r.body);
-    req_header(&r, "Content-MD5", r.md5);
-    req_header(&r, "Content-Type", "application/xml");
-    req_header(&r, "x-amz-expected-bucket-owner", expected_owner);
     if (sl_aws_call(c, &r.req, &resp, err))
         goto out;
     if (sl_s3_delete_result_parse(resp.body.data, resp.body.len, failures, nfailures, msg,

@@ -129,6 +129,11 @@ typedef struct sl_s3_list_opts {
 int sl_s3_list(sl_aws *c, const char *bucket, const sl_s3_list_opts *o, sl_s3_list_page *out,
                sl_aws_error *err) SL_MUST_CHECK;
 
+/* Builds that ListObjectsV2 request (parse the answer with sl_s3_list_parse, url_encoded 1).
+   0, or -1 with err (r then needs no cleanup, though sl_s3_req_cleanup is harmless). */
+int sl_s3_list_request(sl_s3_req *r, const char *bucket, const sl_s3_list_opts *o, char *err,
+                       size_t errlen) SL_MUST_CHECK;
+
 /*
  * The CompleteMultipartUpload request body for parts 1..n with the given ETags (as S3 sent
  * them, quotes included), built with libxml2 so every value is escaped. A heap string
@@ -200,15 +205,24 @@ int sl_s3_upload_part_copy_request(sl_s3_req *r, const char *src_bucket, const c
                                    char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
- * Multipart copy of a `size`-byte object: CreateMultipartUpload (with o's SSE-KMS key),
- * UploadPartCopy per sl_s3_part_ranges(size, part_size), CompleteMultipartUpload; on any
- * failure AbortMultipartUpload so no parts linger (and bill). 0, or -1 with err of the step
- * that failed.
+ * Builds CreateMultipartUpload of dst_key with o's SSE-KMS and owner headers, and `marker`
+ * (NULL = none) as SL_S3_META_SOURCE_ETAG. The answer's UploadId: sl_s3_parse_upload_id.
  */
-int sl_s3_copy_multipart(sl_aws *c, const char *src_bucket, const char *src_key,
-                         const char *dst_bucket, const char *dst_key, long long size,
-                         long long part_size, const sl_s3_write_opts *o,
-                         sl_aws_error *err) SL_MUST_CHECK;
+int sl_s3_create_multipart_request(sl_s3_req *r, const char *bucket, const char *key,
+                                   const sl_s3_write_opts *o, const char *marker, char *err,
+                                   size_t errlen) SL_MUST_CHECK;
+
+/* Builds CompleteMultipartUpload of upload_id with parts 1..n (sl_s3_complete_body). S3 may
+   answer 200 with an <Error> body; sl_aws_call and sl_aws_xfer_finish count it an error. */
+int sl_s3_complete_multipart_request(sl_s3_req *r, const char *bucket, const char *key,
+                                     const char *upload_id, char *const *etags, size_t n,
+                                     const char *expected_owner, char *err,
+                                     size_t errlen) SL_MUST_CHECK;
+
+/* Builds AbortMultipartUpload of upload_id (uploaded parts are billed until it is sent). */
+int sl_s3_abort_multipart_request(sl_s3_req *r, const char *bucket, const char *key,
+                                  const char *upload_id, const char *expected_owner, char *err,
+                                  size_t errlen) SL_MUST_CHECK;
 
 /* One key DeleteObjects could not delete. */
 typedef struct sl_s3_delete_failure {
@@ -235,5 +249,10 @@ int sl_s3_delete_result_parse(const char *body, size_t len, sl_s3_delete_failure
 int sl_s3_delete_objects(sl_aws *c, const char *bucket, const char *const *keys, size_t nkeys,
                          const char *expected_owner, sl_s3_delete_failure **failures,
                          size_t *nfailures, sl_aws_error *err) SL_MUST_CHECK;
+
+/* Builds that DeleteObjects request (the answer: sl_s3_delete_result_parse). 0, or -1 with err
+   (a bad key count, a key XML 1.0 cannot carry, out of memory). */
+int sl_s3_delete_request(sl_s3_req *r, const char *bucket, const char *const *keys, size_t nkeys,
+                         const char *expected_owner, char *err, size_t errlen) SL_MUST_CHECK;
 
 #endif /* SL_S3_H */

@@ -123,6 +123,12 @@ typedef struct sl_stage {
     void (*job_cleanup)(struct sl_worker *w, void *ctx, sl_job *job);
     /* Optional: called once per loop turn (e.g. to refresh shared state). May be NULL. */
     void (*tick)(struct sl_worker *w, void *ctx);
+    /* Optional (both or neither): a stage that drives its own sockets (copy's xsched) gives
+       the loop an fd to wait on for reading beside Kafka, and *due_ms, the monotonic ms by
+       which io() must run (-1 = none); io() runs after each wait of the loop, never blocks,
+       and brings a job's next_step_ms forward when it has something for step(). */
+    int (*io_fd)(void *ctx, long long *due_ms);
+    void (*io)(struct sl_worker *w, void *ctx);
     void (*cleanup)(struct sl_worker *w, void *ctx);
     /* Optional: checks what the table cannot (the share policy file), given the stage's table
        loaded into a scratch struct; appends every error to err and returns -1, else 0. Runs

@@ -12,6 +12,7 @@
  */
 #include "worker_int.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,10 @@
 #include "msg.h"
 #include "pg.h"
 #include "signals.h"
+
+/* Longest wait on a stage's own sockets (stage.h io_fd) while they are busy: Kafka is polled
+ * without waiting then, so a message or delivery report waits at most this long. */
+#define IO_WAIT_MAX_MS 20
 
 static const sl_cfg_opt worker_opts[] = {
     {"LOG_LEVEL", SL_CFG_STRING, "info", 0, -1, 0, offsetof(sl_worker_cfg, log_level),
@@ -403,6 +408,35 @@ fail:
     return NULL;
 }
 
+/*
+ * The loop's wait when the stage has sockets of its own (stage.h io_fd): while they are busy
+ * the loop sleeps in poll() on the stage's fd (its sockets wake it at once: a finished copy's
+ * slot is refilled without waiting for a Kafka timeout) and the consumer is then polled without
+ * waiting; otherwise the consumer's poll waits, no longer than the stage's due time. Returns
+ * the consumer poll's timeout.
+ */
+static long long io_wait(sl_worker *w, long long wait)
+{
+    long long due = -1;
+    int fd = w->stage->io_fd(w->ctx, &due);
+    struct pollfd p;
+
+    if (due >= 0) {
+        long long d = due - sl_mono_ms();
+        if (d < wait)
+            wait = d < 0 ? 0 : d;
+    }
+    if (fd < 0 || wait == 0)
+        return wait;
+    if (wait > IO_WAIT_MAX_MS)
+        wait = IO_WAIT_MAX_MS;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    (void)poll(&p, 1, (int)wait);
+    return 0;
+}
+
 int sl_worker_run(sl_worker *w, char *err, size_t errlen)
 {
     int rc = 0;
@@ -423,6 +457,8 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             wait = POLL_MAX_MS;
         if (wait > PUBLISH_POLL_MS && sl_worker_publishing(w))
             wait = PUBLISH_POLL_MS;
+        if (w->stage->io_fd)
+            wait = io_wait(w, wait);
         if (sl_kafka_consumer_poll(w->cons, (int)wait, &m, NULL, perr, sizeof(perr))) {
             if (sl_kafka_consumer_fatal(w->cons)) {
                 snprintf(w->fatal_err, sizeof(w->fatal_err), "kafka consumer: %.480s", perr);
@@ -435,6 +471,8 @@ int sl_worker_run(sl_worker *w, char *err, size_t errlen)
             sl_worker_intake(w, m);
         }
         (void)sl_kafka_producer_poll(w->prod, 0); /* delivery reports: on_delivery */
+        if (w->stage->io)
+            w->stage->io(w, w->ctx);
         sl_worker_run_jobs(w);
     }
     if (w->fatal) {

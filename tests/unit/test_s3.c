@@ -280,6 +280,67 @@ static void test_request_builders(void)
     CHECK_INT(sl_s3_put_request(&r, "b", "", "xy", 2, NULL, err, sizeof(err)), -1);
 }
 
+/* The builders the copy scheduler sends without blocking: multipart, listing, DeleteObjects. */
+static void test_scheduled_request_builders(void)
+{
+    sl_s3_req r;
+    sl_s3_write_opts o = {"k1", "222233334444", NULL};
+    sl_s3_list_opts lo = {"a b/", "tok+/=", NULL, 0, "999988887777"};
+    char *etags[2] = {"\"e1\"", "\"e2\""};
+    const char *keys[2] = {"lake/x", "lake/y"};
+    const char *bad[1] = {"ctl\x01"};
+    char err[SL_ERRLEN];
+
+    CHECK_INT(sl_s3_create_multipart_request(&r, "dst", "big/x", &o, "abc", err, sizeof(err)), 0);
+    CHECK_STR(r.req.method, "POST");
+    CHECK_STR(r.req.query, "uploads=");
+    CHECK_STR(hdr(&r, "x-amz-server-side-encryption"), "aws:kms");
+    CHECK_STR(hdr(&r, SL_S3_META_SOURCE_ETAG), "abc");
+    CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "222233334444");
+    sl_s3_req_cleanup(&r);
+
+    CHECK_INT(sl_s3_complete_multipart_request(&r, "dst", "big/x", "id/1", etags, 2, NULL, err,
+                                               sizeof(err)),
+              0);
+    CHECK_STR(r.req.method, "POST");
+    CHECK_STR(r.req.query, "uploadId=id%2F1");
+    CHECK(r.req.body && strstr(r.req.body, "<PartNumber>2</PartNumber>") != NULL);
+    CHECK_INT(r.req.body_len, strlen(r.req.body));
+    sl_s3_req_cleanup(&r);
+    CHECK_INT(sl_s3_complete_multipart_request(&r, "dst", "big/x", "id", etags, 0, NULL, err,
+                                               sizeof(err)),
+              -1);
+    sl_s3_req_cleanup(&r);
+
+    CHECK_INT(sl_s3_abort_multipart_request(&r, "dst", "big/x", "id", "1", err, sizeof(err)), 0);
+    CHECK_STR(r.req.method, "DELETE");
+    CHECK_STR(r.req.query, "uploadId=id");
+    CHECK(r.req.body == NULL);
+    sl_s3_req_cleanup(&r);
+    CHECK_INT(sl_s3_abort_multipart_request(&r, "dst", "big/x", "", NULL, err, sizeof(err)), -1);
+
+    CHECK_INT(sl_s3_list_request(&r, "b", &lo, err, sizeof(err)), 0);
+    CHECK_STR(r.req.method, "GET");
+    CHECK_STR(r.req.path, "/");
+    CHECK_STR(r.req.query,
+              "continuation-token=tok%2B%2F%3D&encoding-type=url&list-type=2&prefix=a%20b%2F");
+    CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "999988887777");
+    sl_s3_req_cleanup(&r);
+    lo.max_keys = 1001;
+    CHECK_INT(sl_s3_list_request(&r, "b", &lo, err, sizeof(err)), -1);
+    sl_s3_req_cleanup(&r);
+
+    CHECK_INT(sl_s3_delete_request(&r, "b", keys, 2, NULL, err, sizeof(err)), 0);
+    CHECK_STR(r.req.query, "delete=");
+    CHECK(hdr(&r, "Content-MD5") != NULL && strlen(hdr(&r, "Content-MD5")) == 24);
+    CHECK(strstr(r.req.body, "<Key>lake/y</Key>") != NULL);
+    sl_s3_req_cleanup(&r);
+    CHECK_INT(sl_s3_delete_request(&r, "b", bad, 1, NULL, err, sizeof(err)), -1);
+    sl_s3_req_cleanup(&r);
+    CHECK_INT(sl_s3_delete_request(&r, "b", keys, 0, NULL, err, sizeof(err)), -1);
+    sl_s3_req_cleanup(&r);
+}
+
 static void test_complete_body(void)
 {
     char *etags[3] = {"\"e1\"", "\"a<b&c\"", "\"e3\""};
@@ -377,6 +438,6 @@ static const sl_test tests[] = {
     SL_TEST(test_key_roundtrip),       SL_TEST(test_part_ranges),
     SL_TEST(test_list_parse),          SL_TEST(test_list_parse_rejects),
     SL_TEST(test_delete_result_parse), SL_TEST(test_copy_result_etag),
-    SL_TEST(test_request_builders),
+    SL_TEST(test_request_builders),    SL_TEST(test_scheduled_request_builders),
 };
 SL_TEST_MAIN(tests)
