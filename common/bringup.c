@@ -34,7 +34,8 @@ int sl_bringup_aws(const sl_aws_opts *o, sl_creds_provider **creds, sl_aws **aws
 }
 
 int sl_bringup_ledger(sl_pg_link *l, const char *app, const sl_pg_opts *o, long long tries,
-                      long long retry_base_ms, char *err, size_t errlen)
+                      long long retry_base_ms, sl_bringup_nap_fn nap, void *ud, char *err,
+                      size_t errlen)
 {
     char e[SL_ERRLEN];
 
@@ -53,7 +54,8 @@ int sl_bringup_ledger(sl_pg_link *l, const char *app, const sl_pg_opts *o, long 
             return tries > 1 ? sl_seterr(err, errlen, "postgres: %s (after %d tries)", e, attempt)
                              : sl_seterr(err, errlen, "postgres: %s", e);
         sl_warn(NULL, "postgres connect failed (try %d of %lld), retrying: %s", attempt, tries, e);
-        if (sl_nap_ms(sl_backoff_ms(retry_base_ms, BRINGUP_RETRY_MAX_MS, attempt, sl_random_u64())))
+        long long d = sl_backoff_ms(retry_base_ms, BRINGUP_RETRY_MAX_MS, attempt, sl_random_u64());
+        if (nap ? nap(ud, d) : sl_nap_ms(d))
             return sl_seterr(err, errlen, "postgres: stopped while retrying: %s", e);
     }
 }

@@ -24,14 +24,19 @@
 int sl_bringup_aws(const sl_aws_opts *o, sl_creds_provider **creds, sl_aws **aws, char *err,
                    size_t errlen) SL_MUST_CHECK;
 
+/* Waits ms between two tries; returns non-zero when a stop was requested (ud: the caller's). */
+typedef int (*sl_bringup_nap_fn)(void *ud, long long ms);
+
 /*
  * Sets up *l (application_name app, timeouts o), connects, trying up to tries times (>= 1)
- * with full-jitter backoff from retry_base_ms between tries (each wait cut short by a stop
- * request, which ends the tries), then applies the ledger migrations. The caller owns *l in
- * every case (sl_pg_link_cleanup); on failure l->conn is NULL.
+ * with full-jitter backoff from retry_base_ms between tries, waited by nap(ud, ms) (NULL =
+ * sl_nap_ms: a binary that serves an endpoint meanwhile passes its own); a stop request ends
+ * the tries. Then applies the ledger migrations. The caller owns *l in every case
+ * (sl_pg_link_cleanup); on failure l->conn is NULL.
  */
 int sl_bringup_ledger(sl_pg_link *l, const char *app, const sl_pg_opts *o, long long tries,
-                      long long retry_base_ms, char *err, size_t errlen) SL_MUST_CHECK;
+                      long long retry_base_ms, sl_bringup_nap_fn nap, void *ud, char *err,
+                      size_t errlen) SL_MUST_CHECK;
 
 /*
  * Creates the pipeline topics when t->create is set, then the Kafka producer with client.id

@@ -113,14 +113,6 @@ void sl_producer_help(FILE *out, const char *prog)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static void append_err(char *err, size_t errlen, const char *more)
-{
-    size_t n = strlen(err);
-
-    if (more[0] && n + 1 < errlen)
-        snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
-}
-
 static void free_clusters(sl_producer *p)
 {
     for (size_t i = 0; i < p->nclusters; i++)
@@ -168,6 +160,19 @@ static int parse_clusters(sl_producer *p, const char *s, char *err, size_t errle
         q += n;
     }
     return 0;
+}
+
+/* Sleeps ms milliseconds in short naps, returning early (-1) when a stop was requested. */
+static int nap(long long ms)
+{
+    return sl_nap_ms(ms);
+}
+
+/* nap() as the bring-up's wait between PostgreSQL tries (bringup.h). */
+static int start_nap(void *ud, long long ms)
+{
+    (void)ud;
+    return nap(ms);
 }
 
 /* Full-jitter backoff before try number `attempt` + 1 (attempt >= 1). */
@@ -271,7 +276,7 @@ static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char 
                              attempt, e);
         sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
                   step_names[a->kind], attempt, p->cfg.max_attempts, e);
-        if (sl_nap_ms(backoff(p, attempt)))
+        if (nap(backoff(p, attempt)))
             return sl_seterr(err, errlen, "%s: stopped while retrying: %s", step_names[a->kind], e);
     }
 }
@@ -681,7 +686,7 @@ static int run_sqs(sl_producer *p, char *err, size_t errlen)
             if (++failures >= p->cfg.max_attempts)
                 return sl_seterr(err, errlen, "SQS ReceiveMessage: %s: %s (%d times in a row)",
                                  ae.code, ae.message, failures);
-            if (sl_nap_ms(backoff(p, failures)))
+            if (nap(backoff(p, failures)))
                 break;
             continue;
         }
@@ -877,7 +882,7 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
     ok = sl_config_load(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg, NULL, NULL, e1,
                         sizeof(e1)) == 0;
     if (!ok)
-        append_err(err, errlen, e1);
+        sl_err_append(err, errlen, e1);
     if (!mode)
         mode = p->cfg.mode ? p->cfg.mode : "event";
     for (size_t i = 0; i < SL_ARRAY_LEN(mode_names); i++)
@@ -887,13 +892,13 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
         }
     if (!mode_ok) {
         snprintf(e2, sizeof(e2), "unknown mode \"%.64s\" (event|discover|cluster|sqs)", mode);
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     *need_aws = mode_ok && p->mode != MODE_EVENT;
     if (*need_aws &&
         sl_config_load(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg, NULL, NULL, e2, sizeof(e2))) {
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     e1[0] = '\0';
@@ -908,28 +913,28 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
         ok = 0;
     if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
         ok = 0;
-    append_err(err, errlen, e1);
+    sl_err_append(err, errlen, e1);
     if (ok && sl_log_level_parse(p->cfg.log_level, lvl))
         ok = 0; /* sl_cfg_check_log_level said so already */
     e2[0] = '\0';
     if (p->cfg.clusters && parse_clusters(p, p->cfg.clusters, e2, sizeof(e2))) {
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     /* Read from the environment, not p->cfg: after a failed table load the struct is empty,
      * and this error belongs with the others. Empty counts as unset, as in the load. */
     if (mode_ok && p->mode == MODE_SQS && !(getenv("SQS_QUEUE_URL") && *getenv("SQS_QUEUE_URL"))) {
-        append_err(err, errlen, "SQS_QUEUE_URL: required in sqs mode");
+        sl_err_append(err, errlen, "SQS_QUEUE_URL: required in sqs mode");
         ok = 0;
     }
     if (mode_ok && p->mode == MODE_CLUSTER && p->nclusters == 0 && !e2[0]) {
-        append_err(err, errlen, "CLUSTERS: required in cluster mode");
+        sl_err_append(err, errlen, "CLUSTERS: required in cluster mode");
         ok = 0;
     }
     if (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topics.prefix,
                             SL_KAFKA_TOPIC_SNAPSHOTS) ||
         sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ)) {
-        append_err(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
+        sl_err_append(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
         ok = 0;
     }
     return ok ? 0 : -1;
@@ -977,7 +982,7 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
             goto fail;
     }
     if (sl_bringup_ledger(&p->pg, "snaplake-producer", &p->cfg.pg, p->cfg.max_attempts,
-                          p->cfg.retry_base_ms, err, errlen) ||
+                          p->cfg.retry_base_ms, start_nap, p, err, errlen) ||
         sl_bringup_kafka(&p->cfg.topics, "snaplake-producer", &p->prod, err, errlen))
         goto fail;
     {

@@ -240,13 +240,6 @@ static int check_stage_cfg(const sl_stage *s, char *err, size_t errlen)
     return rc;
 }
 
-static void append_err(char *err, size_t errlen, const char *more)
-{
-    size_t n = strlen(err);
-    if (more[0])
-        snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
-}
-
 /*
  * Loads and validates everything configuration says, before anything connects, and reports
  * every error at once: both tables (types, bounds, required), the value checks of every
@@ -264,17 +257,17 @@ static int load_config(sl_worker *w, const char *stage_name, sl_log_level *lvl, 
     ok = sl_config_load(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg, NULL, NULL, e1,
                         sizeof(e1)) == 0;
     if (!ok)
-        append_err(err, errlen, e1);
+        sl_err_append(err, errlen, e1);
     if (!stage_name)
         stage_name = w->cfg.stage ? w->cfg.stage : getenv("WORKER_STAGE");
     w->stage = sl_worker_find_stage(stage_name);
     if (!w->stage) {
         snprintf(e2, sizeof(e2), "unknown or missing stage \"%s\" (see --help)",
                  stage_name ? stage_name : "");
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     } else if (check_stage_cfg(w->stage, e2, sizeof(e2))) {
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     e1[0] = '\0';
@@ -288,7 +281,7 @@ static int load_config(sl_worker *w, const char *stage_name, sl_log_level *lvl, 
         ok = 0;
     if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
         ok = 0;
-    append_err(err, errlen, e1);
+    sl_err_append(err, errlen, e1);
     if (ok && sl_log_level_parse(w->cfg.log_level, lvl))
         ok = 0; /* sl_cfg_check_log_level said so already */
     return ok ? 0 : -1;
@@ -352,7 +345,8 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     if (sl_bringup_aws(&w->cfg.aws, &w->creds, &w->aws, err, errlen))
         goto fail;
     sl_aws_set_observer(w->aws, sl_wmetrics_aws, &w->wm);
-    if (sl_bringup_ledger(&w->pg, w->app_name, &w->cfg.pg, 1, w->cfg.retry_base_ms, err, errlen))
+    if (sl_bringup_ledger(&w->pg, w->app_name, &w->cfg.pg, 1, w->cfg.retry_base_ms, NULL, NULL, err,
+                          errlen))
         goto fail;
     if (sl_wconsole_init(&w->con, w, w->pg.conn, w->cfg.heartbeat_ms, err, errlen))
         goto fail;
