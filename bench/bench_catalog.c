@@ -152,7 +152,7 @@ static int client_open(client *cl, const char *endpoint)
     o.request_timeout_ms = 120000;
     cl->creds = sl_creds_chain_new(&co, &o, err, sizeof(err));
     if (cl->creds)
-        cl->aws = sl_aws_new(&o, cl->creds, err, sizeof(err));
+        cl->aws = sl_aws_new(&o, sl_creds_signer(cl->creds), err, sizeof(err));
     if (!cl->aws) {
         fprintf(stderr, "bench_catalog: client: %s\n", err);
         sl_creds_provider_free(cl->creds);

@@ -7,11 +7,17 @@
  * connections are reused, and hands out sl_aws_xfer objects (a signed easy handle each) for
  * callers that drive many requests at once on their own curl multi handle (the copy worker).
  *
- * Endpoints: AWS_ENDPOINT_URL_<SERVICE> (S3, RDS, STS, GLUE, LAKEFORMATION, SQS, RAM), else
- * AWS_ENDPOINT_URL, else https://<service>.<region>.amazonaws.com (S3: virtual-hosted
- * https://<bucket>.s3.<region>.amazonaws.com unless path style is set or an endpoint override
- * is in force without path style ... see aws_http.c). TLS verification is always on;
- * AWS_CA_BUNDLE only replaces the CA file.
+ * Endpoints: aws_endpoint.h. Error shapes and transient codes: aws_error.h. TLS verification is
+ * always on; AWS_CA_BUNDLE only replaces the CA file. Credentials come through the interface
+ * of aws_creds.h, so this header knows nothing of the chain that fills it (creds.h, which calls
+ * STS through this client: layers point one way).
+ *
+ * This is the one public header of the client: the transport (aws_http.c, aws_xfer.c, and
+ * aws_operation.c, which names requests for the metrics observer) and the three wire protocols
+ * built on sl_aws_call (aws_query.c, aws_json.c, aws_rest_json.c) are declared here, so a
+ * caller includes one header whatever protocol its service speaks. The pure pieces have
+ * headers of their own (aws_endpoint.h, aws_error.h), included below because their types are
+ * in this API.
  *
  * Retries (the SDKs' "standard" mode): up to max_attempts attempts in all, sleeping
  * random(0, min(20 s, base * 2^attempt)) between them (full jitter). Retried: throttling codes
@@ -35,99 +41,11 @@
 #include <curl/curl.h>
 #include <libxml/tree.h>
 
-#include "config.h"
+#include "aws_creds.h"
+#include "aws_endpoint.h"
+#include "aws_error.h"
 #include "sigv4.h"
 #include "util.h"
-
-struct sl_creds_provider;
-
-/* Client options; strings owned by whoever owns the struct (a binary's config struct). */
-typedef struct sl_aws_opts {
-    char *region;                 /* AWS_REGION (required) */
-    char *endpoint_url;           /* AWS_ENDPOINT_URL */
-    char *endpoint_s3;            /* AWS_ENDPOINT_URL_S3 */
-    char *endpoint_rds;           /* AWS_ENDPOINT_URL_RDS */
-    char *endpoint_sts;           /* AWS_ENDPOINT_URL_STS */
-    char *endpoint_glue;          /* AWS_ENDPOINT_URL_GLUE */
-    char *endpoint_lakeformation; /* AWS_ENDPOINT_URL_LAKEFORMATION */
-    /* AWS_ENDPOINT_URL_SQS: not in SL_AWS_CFG_OPTS, only the producer's sqs mode calls SQS and
-     * its table has the row. */
-    char *endpoint_sqs;
-    /* AWS_ENDPOINT_URL_RAM: likewise only in the tables of the binaries that call RAM (the share
-     * consumer side, common/share_consumer.h). */
-    char *endpoint_ram;
-    int s3_path_style;            /* AWS_S3_FORCE_PATH_STYLE */
-    char *ca_bundle;              /* AWS_CA_BUNDLE */
-    long long max_attempts;       /* AWS_MAX_ATTEMPTS (1..20, default 3) */
-    long long connect_timeout_ms; /* AWS_CONNECT_TIMEOUT (default 5s) */
-    long long request_timeout_ms; /* AWS_REQUEST_TIMEOUT (default 60s) */
-    long long retry_base_ms;      /* AWS_RETRY_BASE_DELAY (default 100ms) */
-    /* The most one call may sleep between its attempts, in ms; 0 = no bound (the producer's and
-     * snaplakectl's blocking retries). Not a config row: the worker sets it, because its
-     * steps must return within a few hundred ms (stage.h) and a retry there is a deadline
-     * of the job, not a sleep of every job. */
-    long long max_sleep_ms;
-} sl_aws_opts;
-
-/*
- * Deep-copies src into dst: the numbers as they are, each string with strdup (NULL stays NULL).
- * src NULL gives a zeroed dst. dst is overwritten, not freed first; the copy is dst's owner's
- * to release with sl_aws_opts_cleanup. Returns 0, or -1 with err ("out of memory"), dst then
- * zeroed (nothing to free).
- */
-int sl_aws_opts_copy(sl_aws_opts *dst, const sl_aws_opts *src, char *err,
-                     size_t errlen) SL_MUST_CHECK;
-/* Frees the strings of an sl_aws_opts (as made by sl_aws_opts_copy) and zeroes it. NULL: no-op. */
-void sl_aws_opts_cleanup(sl_aws_opts *o);
-
-/*
- * Rows for a binary's config table: SL_AWS_CFG_OPTS(struct my_cfg, aws) expands to the
- * sl_cfg_opt rows above, with offsets into the embedded sl_aws_opts member.
- */
-/* clang-format off */
-#define SL_AWS_CFG_OPTS(type, member)                                                             \
-    {"AWS_REGION", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(type, member.region),                  \
-     "AWS region of every call"},                                                                 \
-        {"AWS_ENDPOINT_URL", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(type, member.endpoint_url),  \
-         "endpoint for every service (local stacks)"},                                            \
-        {"AWS_ENDPOINT_URL_S3", SL_CFG_STRING, NULL, 0, -1, 0,                                    \
-         offsetof(type, member.endpoint_s3), "S3 endpoint override"},                             \
-        {"AWS_ENDPOINT_URL_RDS", SL_CFG_STRING, NULL, 0, -1, 0,                                   \
-         offsetof(type, member.endpoint_rds), "RDS endpoint override"},                           \
-        {"AWS_ENDPOINT_URL_STS", SL_CFG_STRING, NULL, 0, -1, 0,                                   \
-         offsetof(type, member.endpoint_sts), "STS endpoint override"},                           \
-        {"AWS_ENDPOINT_URL_GLUE", SL_CFG_STRING, NULL, 0, -1, 0,                                  \
-         offsetof(type, member.endpoint_glue), "Glue endpoint override"},                         \
-        {"AWS_ENDPOINT_URL_LAKEFORMATION", SL_CFG_STRING, NULL, 0, -1, 0,                         \
-         offsetof(type, member.endpoint_lakeformation), "Lake Formation endpoint override"},      \
-        {"AWS_S3_FORCE_PATH_STYLE", SL_CFG_BOOL, "false", 0, -1, 0,                               \
-         offsetof(type, member.s3_path_style), "address S3 buckets in the path, not the host"},   \
-        {"AWS_CA_BUNDLE", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(type, member.ca_bundle),        \
-         "CA file for TLS verification (verification is always on)"},                            \
-        {"AWS_MAX_ATTEMPTS", SL_CFG_INT, "3", 1, 20, 0, offsetof(type, member.max_attempts),      \
-         "attempts per AWS call, first one included"},                                            \
-        {"AWS_CONNECT_TIMEOUT", SL_CFG_DURATION, "5s", 100, 600000, 0,                            \
-         offsetof(type, member.connect_timeout_ms), "TCP+TLS connect timeout"},                   \
-        {"AWS_REQUEST_TIMEOUT", SL_CFG_DURATION, "60s", 1000, 3600000, 0,                         \
-         offsetof(type, member.request_timeout_ms), "whole-request timeout"},                     \
-    {                                                                                             \
-        "AWS_RETRY_BASE_DELAY", SL_CFG_DURATION, "100ms", 1, 60000, 0,                            \
-            offsetof(type, member.retry_base_ms), "base of the full-jitter exponential backoff"   \
-    }
-/* clang-format on */
-
-/* What went wrong with an AWS call. Plain data, no heap. */
-typedef struct sl_aws_error {
-    long http_status;     /* 0 when no HTTP response arrived */
-    int transient;        /* non-zero: a later retry may succeed (throttling, 5xx, network) */
-    int attempts;         /* attempts made */
-    char code[128];       /* AWS error code ("NoSuchBucket"), or "NetworkError"/"ParseError" */
-    char message[512];    /* AWS's message, or curl's/libxml2's text */
-    char request_id[128]; /* x-amzn-RequestId / x-amz-request-id when present */
-    /* > 0: transient, and the call gave up its retries to stay within max_sleep_ms: wait
-     * this long before trying again. */
-    long long retry_after_ms;
-} sl_aws_error;
 
 /* One request. Everything borrowed for the duration of the call. */
 typedef struct sl_aws_request {
@@ -155,12 +73,12 @@ typedef struct sl_aws_response {
 typedef struct sl_aws sl_aws;
 
 /*
- * Creates a client. `creds` is borrowed and must outlive the client; NULL means the client
- * can only send anonymous requests. Returns NULL with err set (no region, bad endpoint URL,
- * curl init failure).
+ * Creates a client. *creds (the get/invalidate pair, aws_creds.h) is copied; its ud is borrowed
+ * and must outlive the client (for the chain: sl_creds_signer(provider), creds.h). creds NULL,
+ * or one whose get is NULL, means the client can only send anonymous requests. opts is
+ * deep-copied. Returns NULL with err set (no region, bad endpoint URL, curl init failure).
  */
-sl_aws *sl_aws_new(const sl_aws_opts *opts, struct sl_creds_provider *creds, char *err,
-                   size_t errlen);
+sl_aws *sl_aws_new(const sl_aws_opts *opts, const sl_aws_creds *creds, char *err, size_t errlen);
 void sl_aws_free(sl_aws *c);
 
 /*
@@ -186,8 +104,9 @@ int sl_aws_response_header(const sl_aws_response *r, const char *name, char *out
  * may be lowered first to cap a download). Returns 0 with *resp filled (2xx), or -1 with *err
  * filled; resp may hold the last error body either way and is always the caller's to clean
  * up. Credentials are fetched and the request re-signed on every attempt; an ExpiredToken /
- * ExpiredTokenException answer invalidates the provider's cache and is retried once more,
- * outside the attempt budget. For S3 PUT/POST a 200 whose body is an <Error> is an error.
+ * ExpiredTokenException answer invalidates the credentials' cache (creds->invalidate) and is
+ * retried once more, outside the attempt budget. For S3 PUT/POST a 200 whose body is an <Error> is
+ * an error.
  */
 int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp,
                 sl_aws_error *err) SL_MUST_CHECK;
@@ -208,6 +127,16 @@ int sl_aws_query(sl_aws *c, const char *service, const char *action, const char 
                  const char *const *params, xmlDoc **doc, sl_aws_error *err) SL_MUST_CHECK;
 
 /*
+ * The query protocol's request without the parse: sends the same form (anonymous non-zero:
+ * unsigned, for STS AssumeRoleWithWebIdentity) and leaves the raw answer in resp (set up with
+ * sl_aws_response_init; the caller's to clean up). The form, which may carry secrets, is wiped
+ * before return. 0 on a 2xx answer, else -1 with err.
+ */
+int sl_aws_query_send(sl_aws *c, const char *service, const char *action, const char *version,
+                      const char *const *params, int anonymous, sl_aws_response *resp,
+                      sl_aws_error *err) SL_MUST_CHECK;
+
+/*
  * JSON 1.1 protocol (Glue: target "AWSGlue.GetCrawler"). body may be NULL ({}). On success *out
  * is the parsed response (cJSON_Delete). Errors: "__type" (after '#') and "message"/"Message".
  */
@@ -220,6 +149,15 @@ int sl_aws_json(sl_aws *c, const char *service, const char *target, const cJSON 
  */
 int sl_aws_json_version(sl_aws *c, const char *service, const char *version, const char *target,
                         const cJSON *body, cJSON **out, sl_aws_error *err) SL_MUST_CHECK;
+
+/*
+ * The JSON call both protocols share: POST (or method) of body (NULL: {}) serialised, with the
+ * caller's headers (Content-Type, X-Amz-Target), no body on GET/DELETE/HEAD; an empty answer
+ * body reads as {}. On success *out is the parsed response (cJSON_Delete).
+ */
+int sl_aws_json_call(sl_aws *c, const char *service, const char *method, const char *path,
+                     const sl_http_header *hdrs, size_t nhdrs, const cJSON *body, cJSON **out,
+                     sl_aws_error *err) SL_MUST_CHECK;
 
 /* REST-JSON (Lake Formation: POST /GrantPermissions; RAM: POST /getresourceshareinvitations).
    Errors as above, plus x-amzn-ErrorType. */
@@ -256,74 +194,27 @@ long long sl_aws_backoff_ms(const sl_aws *c, int attempt);
 int sl_aws_max_attempts(const sl_aws *c);
 const char *sl_aws_region(const sl_aws *c);
 
-/* Classifies an AWS error code / HTTP status as transient (1) or not (0). Pure; unit-tested. */
-int sl_aws_is_transient(const char *code, long http_status);
+/* --- plain HTTP: the credentials chain's metadata endpoints ------------------------------- */
 
-/* --- pure pieces, exported so unit tests and fuzzers reach them ---------------------------- */
-
-/* Wire protocol of a service: decides which error shapes take precedence. */
-typedef enum sl_aws_protocol {
-    SL_AWS_PROTO_QUERY,    /* RDS, STS: <ErrorResponse><Error><Code>, <Response><Errors> */
-    SL_AWS_PROTO_REST_XML, /* S3: <Error><Code>, HEAD answers have no body */
-    SL_AWS_PROTO_JSON,     /* Glue: {"__type": "...#Code", "message": ...} */
-    SL_AWS_PROTO_REST_JSON /* Lake Formation: x-amzn-ErrorType header first, then body */
-} sl_aws_protocol;
-
-/* Protocol of a signing name ("s3" -> REST_XML, "glue" -> JSON, ...); QUERY when unknown. */
-sl_aws_protocol sl_aws_service_protocol(const char *service);
+/* One unsigned request to a fixed URL. Everything borrowed for the call. */
+typedef struct sl_aws_plain_request {
+    const char *method;            /* "GET", or "PUT" with an empty body */
+    const char *url;               /* http or https, as it is sent */
+    const sl_http_header *headers; /* may hold secrets: the transport's copies are wiped */
+    size_t nheaders;
+    long connect_timeout_ms;
+    long timeout_ms;
+} sl_aws_plain_request;
 
 /*
- * Fills *out from an error answer: code, message and request id from the XML or JSON body
- * (shape sniffed from the first non-blank byte, so a proxy's HTML or an empty HEAD body is
- * fine), from the x-amzn-ErrorType / x-amzn-RequestId / x-amz-request-id headers (`headers`
- * is the raw header block, hlen bytes, may be NULL), and failing those from the HTTP status
- * ("NotFound" for 404, "AccessDenied" for 403, ...). JSON codes lose any "prefix#" and
- * ":suffix". out->transient is set with sl_aws_is_transient. Never reads past len/hlen;
- * body need not be NUL-terminated. Returns 0 when the body or headers carried an AWS code,
- * -1 when the code was derived from the status alone (*out is filled either way). The message
- * is scrubbed of tokens, signatures and canonical requests (sl_aws_scrub) before it is cut.
+ * Sends req once, with no signing, no retries, no proxy (the container agent and IMDS are
+ * link-local or loopback: the answer must come from them, not from whatever HTTP_PROXY names)
+ * and no redirects, on a fresh easy handle. resp must have been set up with
+ * sl_aws_response_init (lower resp->body.limit to cap the body). Returns 0 when an HTTP answer
+ * arrived, whatever its status (resp->status), or -1 with err ("<method> <url>: <why>") on a
+ * transport failure or a body over its cap. resp is the caller's to clean up either way.
  */
-int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body, size_t len,
-                       const char *headers, size_t hlen, sl_aws_error *out);
-
-/*
- * Copies AWS error text (len bytes, need not be NUL-terminated; it ends at a NUL) into out
- * (outlen bytes, always NUL-terminated, cut to fit) with every secret AWS echoes on a signature
- * failure replaced by "[redacted]": x-amz-security-token header and X-Amz-Security-Token query
- * values, Signature= / X-Amz-Signature= and Credential= values, the canonical request ("The
- * Canonical String for this request should have been '...'") and the string to sign ("The
- * String-to-Sign should have been '...'"), and S3's <StringToSign>, <StringToSignBytes>,
- * <CanonicalRequest>, <CanonicalRequestBytes> and <SignatureProvided> texts. sl_aws_parse_error
- * runs every message through it, so AWS text never enters the program unscrubbed. Pure; returns
- * the length written. outlen 0: nothing written, returns 0.
- */
-size_t sl_aws_scrub(const char *in, size_t len, char *out, size_t outlen);
-
-/*
- * Where a request goes. All strings heap-owned; sl_aws_endpoint_cleanup frees them.
- *   url:  what curl is given ("http://127.0.0.1:15000/bucket/key?x=y");
- *   host: the Host header, signed and sent, with ":port" unless the port is the scheme's
- *         default (curl would otherwise send a different Host than we signed);
- *   path: the path as sent and signed (endpoint base path + "/bucket" for path style + key).
- */
-typedef struct sl_aws_endpoint {
-    char *url;
-    char *host;
-    char *path;
-} sl_aws_endpoint;
-
-/*
- * Resolves service/bucket/path/query (as in sl_aws_request) against opts: per-service
- * override, then AWS_ENDPOINT_URL, then the AWS default host, with the S3 addressing rule
- * described in aws_http.c. Returns 0 with *out filled (caller cleans up), or -1 with err
- * (bad override URL, path not starting with '/', no region, OOM).
- */
-int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const char *bucket,
-                            const char *path, const char *query, sl_aws_endpoint *out, char *err,
-                            size_t errlen) SL_MUST_CHECK;
-void sl_aws_endpoint_cleanup(sl_aws_endpoint *e);
-
-/* Non-zero when an S3 bucket name can be put in the host (virtual-hosted style over TLS). */
-int sl_aws_s3_bucket_virtual_ok(const char *bucket);
+int sl_aws_plain_call(const sl_aws_plain_request *req, sl_aws_response *resp, char *err,
+                      size_t errlen) SL_MUST_CHECK;
 
 #endif /* SL_AWS_HTTP_H */

@@ -23,7 +23,7 @@ int sl_bringup_aws(const sl_aws_opts *o, sl_creds_provider **creds, sl_aws **aws
     c = sl_creds_chain_new(&co, o, perr, sizeof(perr));
     if (!c)
         return sl_seterr(err, errlen, "credentials: %s", perr);
-    a = sl_aws_new(o, c, perr, sizeof(perr));
+    a = sl_aws_new(o, sl_creds_signer(c), perr, sizeof(perr));
     if (!a) {
         sl_creds_provider_free(c);
         return sl_seterr(err, errlen, "aws client: %s", perr);

@@ -14,15 +14,15 @@
  *     left; a refresh that fails while the cached ones are still valid keeps them in service
  *     (botocore's advisory refresh window) and the failure is reported only once they expired.
  *
- * Container and IMDS are tiny GET/PUT exchanges done with libcurl directly (no signing, no
- * retry policy of the AWS client), with capped bodies and short timeouts so that a machine
- * outside AWS passes through the chain quickly. Tokens and keys never reach the log.
+ * Here: the choice of source, the cache and its refresh, the provider's life, and the pure
+ * parsers of what the sources bring back (ISO 8601, the container/IMDS JSON, STS's XML, the
+ * FULL_URI rule). The sources themselves are creds_source.c; the STS calls they make are
+ * sts.c's. Tokens and keys never reach the log.
  */
-#include "creds.h"
+#include "creds_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,43 +43,6 @@
 /* After a failed refresh while the cached credentials are still valid, wait this long before
    trying again, so a dead metadata endpoint does not add its timeout to every AWS call. */
 #define CREDS_RETRY_AFTER_FAIL_MS 5000LL
-#define CREDS_BODY_CAP ((size_t)64 * 1024)
-#define CREDS_TOKEN_FILE_CAP ((size_t)16 * 1024)
-#define CREDS_SESSION_TOKEN_CAP ((size_t)16 * 1024)
-
-/* ECS task role endpoint: RELATIVE_URI is appended to this (AWS ECS developer guide). */
-#define CREDS_ECS_HOST "http://169.254.170.2"
-#define CREDS_IMDS_DEFAULT "http://169.254.169.254"
-/* IMDSv2 session token lifetime asked for: 6 hours, the SDKs' default and IMDS's maximum. */
-#define CREDS_IMDS_TOKEN_TTL "21600"
-#define STS_VERSION "2011-06-15"
-
-struct sl_creds_provider {
-    sl_cfg_getter getenv_fn;
-    void *getenv_ud;
-    long long margin_ms;
-    long long (*wall_ms)(void *); /* never NULL after chain_new */
-    long long (*mono_ms)(void *);
-    void *clock_ud;
-    sl_aws_opts aws; /* deep copy: the caller's opts are only borrowed for chain_new */
-
-    int resolved;
-    sl_creds_kind kind;
-    char source[48];
-    int imds_ok; /* IMDS answered once: later failures are refresh failures */
-
-    sl_creds cached;
-    int have_cached;
-    long long retry_after_mono_ms; /* 0 = refresh may be tried now */
-
-    /* AssumeRole on top: base is the chain without it, sts signs with base. */
-    char *assume_arn;
-    char *assume_external_id;
-    char *assume_session;
-    long long assume_duration_s; /* 0 = STS default */
-    sl_creds_provider *base;
-    sl_aws *sts; /* signed (assume role) or anonymous (web identity); created lazily */
-};
 
 /* --- small helpers ----------------------------------------------------------------------- */
 
@@ -90,28 +53,17 @@ static const char *env_get(sl_cfg_getter g, void *ud, const char *name)
     return (v && *v) ? v : NULL;
 }
 
-static const char *penv(const sl_creds_provider *p, const char *name)
+const char *sl_creds_penv(const sl_creds_provider *p, const char *name)
 {
     return env_get(p->getenv_fn, p->getenv_ud, name);
 }
 
-static void wipe_free(char *s)
+void sl_creds_wipe_free(char *s)
 {
     if (!s)
         return;
     OPENSSL_cleanse(s, strlen(s));
     free(s);
-}
-
-void sl_creds_cleanup(sl_creds *c)
-{
-    if (!c)
-        return;
-    OPENSSL_cleanse(c->access_key, sizeof(c->access_key));
-    OPENSSL_cleanse(c->secret_key, sizeof(c->secret_key));
-    wipe_free(c->session_token);
-    c->session_token = NULL;
-    c->expires_ms = 0;
 }
 
 /* Deep copy; dst must be clean. Returns 0 or -1 (OOM). */
@@ -129,8 +81,8 @@ static int creds_copy(sl_creds *dst, const sl_creds *src)
 }
 
 /* Fills a fresh sl_creds from strings; lengths checked. Secrets are never echoed in err. */
-static int creds_fill(sl_creds *out, const char *ak, const char *sk, const char *tok,
-                      long long expires_ms, char *err, size_t errlen)
+int sl_creds_fill(sl_creds *out, const char *ak, const char *sk, const char *tok,
+                  long long expires_ms, char *err, size_t errlen)
 {
     sl_creds c;
     size_t akl = strlen(ak), skl = strlen(sk);
@@ -315,7 +267,7 @@ int sl_creds_parse_json(const char *body, size_t len, sl_creds *out, char *err, 
             goto out;
         }
     }
-    if (creds_fill(out, ak, sk, tok, exp_ms, err, errlen))
+    if (sl_creds_fill(out, ak, sk, tok, exp_ms, err, errlen))
         goto out;
     rc = 0;
 out:
@@ -349,7 +301,7 @@ static void wipe_xml(xmlChar *s)
     xmlFree(s);
 }
 
-static char *trim_ws(char *s)
+char *sl_creds_trim(char *s)
 {
     size_t n;
     while (*s && isspace((unsigned char)*s))
@@ -392,16 +344,16 @@ int sl_creds_from_sts_doc(const xmlDoc *doc, sl_creds *out, char *err, size_t er
     }
     /* STS credentials are temporary: without their token every signed call would fail
        (InvalidClientTokenId), so a blank SessionToken is a bad answer, not long-term keys. */
-    if (!*trim_ws((char *)tok)) {
+    if (!*sl_creds_trim((char *)tok)) {
         sl_seterr(err, errlen, "STS response: <SessionToken> is empty");
         goto out;
     }
-    if (sl_creds_parse_iso8601(trim_ws((char *)exp), &exp_ms)) {
+    if (sl_creds_parse_iso8601(sl_creds_trim((char *)exp), &exp_ms)) {
         sl_seterr(err, errlen, "STS response: Expiration is not an ISO 8601 timestamp");
         goto out;
     }
-    if (creds_fill(out, trim_ws((char *)ak), trim_ws((char *)sk), trim_ws((char *)tok), exp_ms, err,
-                   errlen))
+    if (sl_creds_fill(out, sl_creds_trim((char *)ak), sl_creds_trim((char *)sk),
+                      sl_creds_trim((char *)tok), exp_ms, err, errlen))
         goto out;
     rc = 0;
 out:
@@ -531,558 +483,11 @@ out:
     return ok;
 }
 
-/* --- tiny HTTP for the container agent and IMDS ------------------------------------------ */
-
-static size_t meta_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    sl_buf *b = ud;
-    size_t n = size * nmemb;
-    /* Returning less than n aborts the transfer: the body passed its cap. */
-    return sl_buf_append(b, ptr, n) ? 0 : n;
-}
-
-/*
- * One request; 0 with *status and body filled when an HTTP answer arrived (any status), -1
- * with err on transport failure. Proxies are bypassed: these endpoints are link-local or
- * loopback and the answer must come from them, not from whatever HTTP_PROXY points at.
- */
-static int meta_http(const char *method, const char *url, struct curl_slist *hdrs, long connect_ms,
-                     long total_ms, sl_buf *body, long *status, char *err, size_t errlen)
-{
-    CURL *h = curl_easy_init();
-    char ebuf[CURL_ERROR_SIZE] = "";
-    CURLcode cc;
-    int rc = -1;
-
-    if (!h)
-        return sl_seterr(err, errlen, "curl_easy_init failed");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, meta_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "snaplake");
-    if (hdrs)
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-    }
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        if (cc == CURLE_WRITE_ERROR)
-            sl_seterr(err, errlen, "%s %s: response body over %zu bytes", method, url, body->limit);
-        else
-            sl_seterr(err, errlen, "%s %s: %s", method, url,
-                      ebuf[0] ? ebuf : curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    rc = 0;
-out:
-    curl_easy_cleanup(h);
-    return rc;
-}
-
-/* Reads a small secret file (token), trailing whitespace trimmed. Heap, wipe_free it. */
-static char *read_secret_file(const char *path, const char *what, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    sl_buf b;
-    char chunk[1024];
-    size_t n;
-    char *s = NULL;
-
-    sl_buf_init(&b, CREDS_TOKEN_FILE_CAP);
-    if (!f) {
-        sl_seterr(err, errlen, "cannot open %s %s: %s", what, path, strerror(errno));
-        goto out;
-    }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (sl_buf_append(&b, chunk, n)) {
-            sl_seterr(err, errlen, "%s %s is larger than %zu bytes", what, path,
-                      CREDS_TOKEN_FILE_CAP);
-            goto out;
-        }
-    }
-    if (ferror(f)) {
-        sl_seterr(err, errlen, "cannot read %s %s", what, path);
-        goto out;
-    }
-    while (b.len && isspace((unsigned char)b.data[b.len - 1]))
-        b.data[--b.len] = '\0';
-    if (b.len == 0) {
-        sl_seterr(err, errlen, "%s %s is empty", what, path);
-        goto out;
-    }
-    s = sl_buf_steal(&b);
-out:
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    if (b.data)
-        OPENSSL_cleanse(b.data, b.cap);
-    sl_buf_cleanup(&b);
-    if (f)
-        fclose(f);
-    return s;
-}
-
-/* Appends "Name: value" to a header list; the temporary line holding a secret is wiped. */
-static int add_header(struct curl_slist **l, const char *name, const char *value)
-{
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = malloc(n);
-    struct curl_slist *nl;
-
-    if (!line)
-        return -1;
-    snprintf(line, n, "%s: %s", name, value);
-    nl = curl_slist_append(*l, line);
-    OPENSSL_cleanse(line, n);
-    free(line);
-    if (!nl)
-        return -1;
-    *l = nl;
-    return 0;
-}
-
-/* curl_slist copies its strings; wipe them (they may hold tokens) before freeing. */
-static void wipe_slist(struct curl_slist *l)
-{
-    for (struct curl_slist *i = l; i; i = i->next)
-        if (i->data)
-            OPENSSL_cleanse(i->data, strlen(i->data));
-    curl_slist_free_all(l);
-}
-
-static void wipe_buf(sl_buf *b)
-{
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->cap);
-    sl_buf_cleanup(b);
-}
-
-/* --- providers --------------------------------------------------------------------------- */
-
-static int fetch_env(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
-{
-    const char *ak = penv(p, "AWS_ACCESS_KEY_ID");
-    const char *sk = penv(p, "AWS_SECRET_ACCESS_KEY");
-
-    if (!ak)
-        return sl_seterr(err, errlen, "env: AWS_ACCESS_KEY_ID is not set");
-    /* botocore raises PartialCredentialsError here rather than trying the next source. */
-    if (!sk)
-        return sl_seterr(err, errlen,
-                         "env: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
-    {
-        char why[SL_ERRLEN] = "";
-        if (creds_fill(out, ak, sk, penv(p, "AWS_SESSION_TOKEN"), 0, why, sizeof(why)))
-            return sl_seterr(err, errlen, "env: %s", why);
-    }
-    return 0;
-}
-
-/* botocore names unnamed sessions "botocore-session-<epoch>"; ours add randomness so two
-   workers started in the same second do not share a session name in CloudTrail. */
-static void gen_session_name(char *buf, size_t n)
-{
-    snprintf(buf, n, "snaplake-%lld-%08llx", sl_now_ms() / 1000, sl_random_u64() & 0xffffffffULL);
-}
-
-/* Role session names: 2..64 of [\w+=,.@-] (STS API reference). */
-static int session_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 2 || n > 64)
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("_+=,.@-", *s))
-            return 0;
-    return 1;
-}
-
-/* application/x-www-form-urlencoded body of key, value pairs (SigV4 UriEncode of each). */
-static int form_encode(const char *const *kv, size_t n, sl_buf *out)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        char *k = sl_sigv4_uri_encode(kv[i], strlen(kv[i]), 0);
-        char *v = sl_sigv4_uri_encode(kv[i + 1], strlen(kv[i + 1]), 0);
-        int bad = !k || !v || sl_buf_appendf(out, "%s%s=%s", i ? "&" : "", k, v);
-        wipe_free(k);
-        wipe_free(v);
-        if (bad)
-            return -1;
-    }
-    return 0;
-}
-
-static int sts_client(sl_creds_provider *p, struct sl_creds_provider *signer, char *err,
-                      size_t errlen)
-{
-    if (p->sts)
-        return 0;
-    p->sts = sl_aws_new(&p->aws, signer, err, errlen);
-    return p->sts ? 0 : -1;
-}
-
-static void aws_err_text(const sl_aws_error *ae, char *buf, size_t n)
-{
-    snprintf(buf, n, "%s: %s (HTTP %ld)", ae->code[0] ? ae->code : "Error", ae->message,
-             ae->http_status);
-}
-
-static int fetch_web_identity(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
-{
-    const char *role = penv(p, "AWS_ROLE_ARN");
-    const char *file = penv(p, "AWS_WEB_IDENTITY_TOKEN_FILE");
-    const char *sess = penv(p, "AWS_ROLE_SESSION_NAME");
-    char gen[64], why[SL_ERRLEN] = "", aetext[800];
-    char *token = NULL;
-    sl_buf form;
-    sl_aws_response resp;
-    sl_aws_error ae;
-    int rc = -1;
-
-    memset(&ae, 0, sizeof(ae));
-    sl_buf_init(&form, CREDS_BODY_CAP);
-    sl_aws_response_init(&resp);
-    if (!role) {
-        sl_seterr(err, errlen,
-                  "web-identity: AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
-        goto out;
-    }
-    if (!sess) {
-        gen_session_name(gen, sizeof(gen));
-        sess = gen;
-    } else if (!session_name_ok(sess)) {
-        sl_seterr(err, errlen, "web-identity: AWS_ROLE_SESSION_NAME must be 2-64 of [\\w+=,.@-]");
-        goto out;
-    }
-    /* Read on every refresh: EKS rotates the projected token file (hourly by default). */
-    token = read_secret_file(file, "web identity token file", why, sizeof(why));
-    if (!token) {
-        sl_seterr(err, errlen, "web-identity: %s", why);
-        goto out;
-    }
-    /* AssumeRoleWithWebIdentity is not signed: the token is the proof (STS API reference).
-       The query form is built here and sent with req.anonymous on a client that has no
-       credentials provider, so nothing can sign it by accident. */
-    if (sts_client(p, NULL, why, sizeof(why))) {
-        sl_seterr(err, errlen, "web-identity: STS client: %s", why);
-        goto out;
-    }
-    {
-        const char *params[] = {
-            "Action", "AssumeRoleWithWebIdentity", "Version", STS_VERSION,        "RoleArn",
-            role,     "RoleSessionName",           sess,      "WebIdentityToken", token};
-        if (form_encode(params, SL_ARRAY_LEN(params), &form)) {
-            sl_seterr(err, errlen, "web-identity: out of memory");
-            goto out;
-        }
-    }
-    {
-        static const sl_http_header hdrs[] = {
-            {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-        sl_aws_request req;
-
-        memset(&req, 0, sizeof(req));
-        req.service = "sts";
-        req.method = "POST";
-        req.path = "/";
-        req.headers = hdrs;
-        req.nheaders = SL_ARRAY_LEN(hdrs);
-        req.body = form.data;
-        req.body_len = form.len;
-        req.anonymous = 1;
-        if (sl_aws_call(p->sts, &req, &resp, &ae)) {
-            aws_err_text(&ae, aetext, sizeof(aetext));
-            sl_seterr(err, errlen, "web-identity: STS AssumeRoleWithWebIdentity for %s: %s", role,
-                      aetext);
-            goto out;
-        }
-    }
-    if (sl_creds_parse_sts_xml(resp.body.data, resp.body.len, out, why, sizeof(why))) {
-        sl_seterr(err, errlen, "web-identity: %s", why);
-        goto out;
-    }
-    rc = 0;
-out:
-    wipe_free(token);
-    wipe_buf(&form);
-    wipe_buf(&resp.body);
-    sl_aws_response_cleanup(&resp);
-    return rc;
-}
-
-static int token_has_crlf(const char *t)
-{
-    return strchr(t, '\r') || strchr(t, '\n');
-}
-
-static int fetch_container(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
-{
-    const char *rel = penv(p, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    const char *full = penv(p, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    const char *tokfile = penv(p, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    const char *tokenv = penv(p, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
-    char *url = NULL, *token = NULL, why[SL_ERRLEN] = "";
-    struct curl_slist *hdrs = NULL;
-    sl_buf body;
-    long status = 0;
-    int rc = -1;
-
-    sl_buf_init(&body, CREDS_BODY_CAP);
-    /* RELATIVE_URI wins over FULL_URI (botocore ContainerProvider, SDK reference guide). */
-    if (rel) {
-        size_t n = strlen(CREDS_ECS_HOST) + strlen(rel) + 2;
-        if (!(url = malloc(n)))
-            goto oom;
-        snprintf(url, n, "%s%s%s", CREDS_ECS_HOST, rel[0] == '/' ? "" : "/", rel);
-    } else {
-        /* Only the agent's own addresses or TLS: a FULL_URI pointing anywhere else would hand
-           the authorization token and the credentials to an arbitrary host. */
-        if (!sl_creds_full_uri_allowed(full)) {
-            sl_seterr(err, errlen,
-                      "container: AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to "
-                      "a loopback address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23");
-            goto out;
-        }
-        if (!(url = strdup(full)))
-            goto oom;
-    }
-    /* The token file is preferred and re-read each time: EKS Pod Identity rotates it. */
-    if (tokfile) {
-        token = read_secret_file(tokfile, "container authorization token file", why, sizeof(why));
-        if (!token) {
-            sl_seterr(err, errlen, "container: %s", why);
-            goto out;
-        }
-    } else if (tokenv && !(token = strdup(tokenv))) {
-        goto oom;
-    }
-    if (token) {
-        /* A CR or LF would let the token inject headers (botocore _validate_auth_token). */
-        if (token_has_crlf(token)) {
-            sl_seterr(err, errlen, "container: authorization token contains CR or LF");
-            goto out;
-        }
-        if (add_header(&hdrs, "Authorization", token))
-            goto oom;
-    }
-    if (add_header(&hdrs, "Accept", "application/json"))
-        goto oom;
-    /* botocore: 2 s timeout, 3 attempts. Transport errors and 5xx are retried; 4xx are not. */
-    for (int attempt = 1; attempt <= 3; attempt++) {
-        wipe_buf(&body);
-        sl_buf_init(&body, CREDS_BODY_CAP);
-        status = 0;
-        if (meta_http("GET", url, hdrs, 1000, 2000, &body, &status, why, sizeof(why)) == 0 &&
-            status < 500)
-            break;
-        if (attempt < 3) {
-            struct timespec ts = {0, 200 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    if (status == 0) {
-        sl_seterr(err, errlen, "container: %s", why);
-        goto out;
-    }
-    if (status != 200) {
-        sl_seterr(err, errlen, "container: GET %s answered HTTP %ld", url, status);
-        goto out;
-    }
-    if (sl_creds_parse_json(body.data, body.len, out, why, sizeof(why))) {
-        sl_seterr(err, errlen, "container: %s", why);
-        goto out;
-    }
-    rc = 0;
-    goto out;
-oom:
-    sl_seterr(err, errlen, "container: out of memory");
-out:
-    wipe_buf(&body);
-    wipe_slist(hdrs);
-    wipe_free(token);
-    free(url);
-    return rc;
-}
-
-/* IAM role names: [\w+=,.@-]{1,64}; anything else in the listing is not put into a URL. */
-static int role_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("_+=,.@-", *s))
-            return 0;
-    return 1;
-}
-
-static int fetch_imds(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
-{
-    const char *ep = penv(p, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    char base[512], url[768], role[80], why[SL_ERRLEN] = "";
-    struct curl_slist *hdrs = NULL;
-    char *token = NULL;
-    sl_buf body;
-    long status = 0;
-    size_t n;
-    int rc = -1;
-
-    sl_buf_init(&body, 4096);
-    if (!ep)
-        ep = CREDS_IMDS_DEFAULT;
-    n = strlen(ep);
-    while (n && ep[n - 1] == '/')
-        n--;
-    if (n == 0 || n >= sizeof(base)) {
-        sl_seterr(err, errlen, "imds: AWS_EC2_METADATA_SERVICE_ENDPOINT is empty or too long");
-        goto out;
-    }
-    memcpy(base, ep, n);
-    base[n] = '\0';
-
-    /* IMDSv2 (EC2 user guide, "Use IMDSv2"): a session token from PUT /latest/api/token, sent
-       back as X-aws-ec2-metadata-token. No IMDSv1 fallback: instances should require v2.
-       1 s timeouts, one attempt: botocore's defaults, so a non-EC2 host passes quickly. */
-    if (add_header(&hdrs, "X-aws-ec2-metadata-token-ttl-seconds", CREDS_IMDS_TOKEN_TTL))
-        goto oom;
-    snprintf(url, sizeof(url), "%s/latest/api/token", base);
-    if (meta_http("PUT", url, hdrs, 1000, 1000, &body, &status, why, sizeof(why))) {
-        sl_seterr(err, errlen, "imds: %s", why);
-        goto out;
-    }
-    if (status != 200 || body.len == 0) {
-        sl_seterr(err, errlen, "imds: PUT %s answered HTTP %ld", url, status);
-        goto out;
-    }
-    token = sl_buf_steal(&body);
-    {
-        char *t = trim_ws(token);
-        memmove(token, t, strlen(t) + 1);
-    }
-    if (token_has_crlf(token) || !*token) {
-        sl_seterr(err, errlen, "imds: malformed session token");
-        goto out;
-    }
-    wipe_slist(hdrs);
-    hdrs = NULL;
-    if (add_header(&hdrs, "X-aws-ec2-metadata-token", token))
-        goto oom;
-
-    snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
-    wipe_buf(&body);
-    sl_buf_init(&body, 4096);
-    if (meta_http("GET", url, hdrs, 1000, 1000, &body, &status, why, sizeof(why))) {
-        sl_seterr(err, errlen, "imds: %s", why);
-        goto out;
-    }
-    if (status == 404) {
-        sl_seterr(err, errlen, "imds: the instance has no IAM role (HTTP 404 on %s)", url);
-        goto out;
-    }
-    if (status != 200 || body.len == 0) {
-        sl_seterr(err, errlen, "imds: GET %s answered HTTP %ld", url, status);
-        goto out;
-    }
-    /* One role per instance profile; the listing has it on its first line. */
-    {
-        size_t rl = strcspn(body.data, "\r\n");
-        if (rl >= sizeof(role))
-            rl = sizeof(role) - 1;
-        memcpy(role, body.data, rl);
-        role[rl] = '\0';
-    }
-    if (!role_name_ok(trim_ws(role))) {
-        sl_seterr(err, errlen, "imds: role name in %s is not a valid IAM role name", url);
-        goto out;
-    }
-    snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", base,
-             trim_ws(role));
-    wipe_buf(&body);
-    sl_buf_init(&body, CREDS_BODY_CAP);
-    if (meta_http("GET", url, hdrs, 1000, 1000, &body, &status, why, sizeof(why))) {
-        sl_seterr(err, errlen, "imds: %s", why);
-        goto out;
-    }
-    if (status != 200) {
-        sl_seterr(err, errlen, "imds: GET %s answered HTTP %ld", url, status);
-        goto out;
-    }
-    if (sl_creds_parse_json(body.data, body.len, out, why, sizeof(why))) {
-        sl_seterr(err, errlen, "imds: %s", why);
-        goto out;
-    }
-    rc = 0;
-    goto out;
-oom:
-    sl_seterr(err, errlen, "imds: out of memory");
-out:
-    wipe_buf(&body);
-    wipe_slist(hdrs);
-    wipe_free(token);
-    return rc;
-}
-
-static int fetch_assume_role(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
-{
-    char why[SL_ERRLEN] = "", dur[24], aetext[800];
-    const char *params[11];
-    size_t np = 0;
-    xmlDoc *doc = NULL;
-    sl_aws_error ae;
-    int rc = -1;
-
-    memset(&ae, 0, sizeof(ae));
-    /* Signed with the base chain's credentials; the client asks base for them per request,
-       so base refreshes on its own schedule. */
-    if (sts_client(p, p->base, why, sizeof(why))) {
-        sl_seterr(err, errlen, "assume-role: STS client: %s", why);
-        goto out;
-    }
-    params[np++] = "RoleArn";
-    params[np++] = p->assume_arn;
-    params[np++] = "RoleSessionName";
-    params[np++] = p->assume_session;
-    if (p->assume_external_id) {
-        params[np++] = "ExternalId";
-        params[np++] = p->assume_external_id;
-    }
-    if (p->assume_duration_s) {
-        snprintf(dur, sizeof(dur), "%lld", p->assume_duration_s);
-        params[np++] = "DurationSeconds";
-        params[np++] = dur;
-    }
-    params[np] = NULL;
-    if (sl_aws_query(p->sts, "sts", "AssumeRole", STS_VERSION, params, &doc, &ae)) {
-        aws_err_text(&ae, aetext, sizeof(aetext));
-        sl_seterr(err, errlen, "assume-role: STS AssumeRole %s (base %s): %s", p->assume_arn,
-                  sl_creds_source(p->base), aetext);
-        goto out;
-    }
-    if (sl_creds_from_sts_doc(doc, out, why, sizeof(why))) {
-        sl_seterr(err, errlen, "assume-role: %s", why);
-        goto out;
-    }
-    rc = 0;
-out:
-    xmlFreeDoc(doc);
-    return rc;
-}
-
 /* Resolves the source once, then fetches from it. */
 static int fetch(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
 {
     if (p->assume_arn) {
-        int rc = fetch_assume_role(p, out, err, errlen);
+        int rc = sl_creds_fetch_assume_role(p, out, err, errlen);
         if (!p->resolved && p->base->resolved) {
             snprintf(p->source, sizeof(p->source), "%.32s+assume-role", sl_creds_source(p->base));
             p->resolved = 1;
@@ -1102,16 +507,16 @@ static int fetch(sl_creds_provider *p, sl_creds *out, char *err, size_t errlen)
     }
     switch (p->kind) {
     case SL_CREDS_ENV:
-        return fetch_env(p, out, err, errlen);
+        return sl_creds_fetch_env(p, out, err, errlen);
     case SL_CREDS_WEB_IDENTITY:
-        return fetch_web_identity(p, out, err, errlen);
+        return sl_creds_fetch_web_identity(p, out, err, errlen);
     case SL_CREDS_CONTAINER:
-        return fetch_container(p, out, err, errlen);
+        return sl_creds_fetch_container(p, out, err, errlen);
     case SL_CREDS_IMDS: {
         /* IMDS is the default last link: when it fails nothing was configured at all, so the
            message lists each source (botocore's "Unable to locate credentials"). */
         char why[SL_ERRLEN] = "";
-        if (fetch_imds(p, out, why, sizeof(why)) == 0) {
+        if (sl_creds_fetch_imds(p, out, why, sizeof(why)) == 0) {
             p->imds_ok = 1;
             return 0;
         }
@@ -1170,7 +575,7 @@ static int set_assume(sl_creds_provider *p, const char *arn, const char *externa
         return -1;
     if (duration_s && (duration_s < 900 || duration_s > 43200))
         return sl_seterr(err, errlen, "creds: %sDURATION must be 900..43200 seconds", where);
-    if (session && !session_name_ok(session))
+    if (session && !sl_creds_session_name_ok(session))
         return sl_seterr(err, errlen, "creds: %sSESSION_NAME must be 2-64 of [\\w+=,.@-]", where);
     if (!(p->assume_arn = strdup(arn)))
         goto oom;
@@ -1180,7 +585,7 @@ static int set_assume(sl_creds_provider *p, const char *arn, const char *externa
         p->assume_session = strdup(session);
     } else {
         char gen[64];
-        gen_session_name(gen, sizeof(gen));
+        sl_creds_session_name(gen, sizeof(gen));
         p->assume_session = strdup(gen);
     }
     if (!p->assume_session)
@@ -1189,6 +594,17 @@ static int set_assume(sl_creds_provider *p, const char *arn, const char *externa
     return 0;
 oom:
     return sl_seterr(err, errlen, "creds: out of memory");
+}
+
+/* The transport's interface (aws_creds.h) over sl_creds_get / sl_creds_invalidate. */
+static int signer_get(void *ud, sl_creds *out, char *err, size_t errlen)
+{
+    return sl_creds_get(ud, out, err, errlen);
+}
+
+static void signer_invalidate(void *ud)
+{
+    sl_creds_invalidate(ud);
 }
 
 /* The provider without a source yet: options, clocks and a copy of aws_opts. NULL with err. */
@@ -1220,6 +636,9 @@ static sl_creds_provider *provider_new(const sl_creds_opts *opts, const sl_aws_o
     if (p->margin_ms == 0)
         p->margin_ms = CREDS_DEFAULT_MARGIN_MS;
     snprintf(p->source, sizeof(p->source), "none");
+    p->signer.get = signer_get;
+    p->signer.invalidate = signer_invalidate;
+    p->signer.ud = p;
     if (sl_aws_opts_copy(&p->aws, aws_opts, err, errlen))
         goto fail;
     return p;
@@ -1235,16 +654,16 @@ static sl_creds_provider *chain_new(const sl_creds_opts *opts, const sl_aws_opts
     const char *arn, *v;
     long long duration_s = 0;
 
-    if (!p || !with_assume || !(arn = penv(p, "ASSUME_ROLE_ARN")))
+    if (!p || !with_assume || !(arn = sl_creds_penv(p, "ASSUME_ROLE_ARN")))
         return p;
-    if ((v = penv(p, "ASSUME_ROLE_DURATION")) && parse_assume_duration(v, &duration_s)) {
+    if ((v = sl_creds_penv(p, "ASSUME_ROLE_DURATION")) && parse_assume_duration(v, &duration_s)) {
         sl_seterr(err, errlen,
                   "creds: ASSUME_ROLE_DURATION must be 900..43200 seconds (\"3600\", \"1h\")");
         goto fail;
     }
-    if (set_assume(p, arn, penv(p, "ASSUME_ROLE_EXTERNAL_ID"), penv(p, "ASSUME_ROLE_SESSION_NAME"),
-                   duration_s, chain_new(opts, aws_opts, 0, err, errlen), "ASSUME_ROLE_", err,
-                   errlen))
+    if (set_assume(p, arn, sl_creds_penv(p, "ASSUME_ROLE_EXTERNAL_ID"),
+                   sl_creds_penv(p, "ASSUME_ROLE_SESSION_NAME"), duration_s,
+                   chain_new(opts, aws_opts, 0, err, errlen), "ASSUME_ROLE_", err, errlen))
         goto fail;
     return p;
 fail:
@@ -1289,7 +708,7 @@ void sl_creds_provider_free(sl_creds_provider *p)
     sl_creds_provider_free(p->base);
     sl_creds_cleanup(&p->cached);
     free(p->assume_arn);
-    wipe_free(p->assume_external_id);
+    sl_creds_wipe_free(p->assume_external_id);
     free(p->assume_session);
     sl_aws_opts_cleanup(&p->aws);
     free(p);
@@ -1304,6 +723,11 @@ void sl_creds_invalidate(sl_creds_provider *p)
     p->retry_after_mono_ms = 0;
     /* An ExpiredToken on assumed credentials may come from stale base credentials too. */
     sl_creds_invalidate(p->base);
+}
+
+const sl_aws_creds *sl_creds_signer(sl_creds_provider *p)
+{
+    return p ? &p->signer : NULL;
 }
 
 const char *sl_creds_source(const sl_creds_provider *p)

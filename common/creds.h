@@ -24,17 +24,19 @@
 #ifndef SL_CREDS_H
 #define SL_CREDS_H
 
-#include "aws_http.h"
+#include <stddef.h>
+
+#include <libxml/tree.h>
+
+#include "aws_creds.h"
+#include "aws_endpoint.h"
 #include "config.h"
 #include "util.h"
 
-/* A copy of the current credentials; clean up with sl_creds_cleanup (wipes them). */
-typedef struct sl_creds {
-    char access_key[128];
-    char secret_key[128];
-    char *session_token;  /* heap or NULL */
-    long long expires_ms; /* epoch ms; 0 = does not expire */
-} sl_creds;
+/* sl_creds, the value every source yields, and sl_creds_cleanup are in aws_creds.h: the
+   transport releases the copies it signs with and must not include this header. The chain
+   calls STS (sts.h) through the transport, so the include graph runs creds -> sts -> aws_http
+   -> aws_creds, never back. */
 
 /*
  * getenv_fn/getenv_ud are borrowed for the provider's whole life: variables are read at each
@@ -103,7 +105,13 @@ void sl_creds_invalidate(sl_creds_provider *p);
 /* Name of the source in use: "env", "web-identity", "container", "imds", plus "+assume-role". */
 const char *sl_creds_source(const sl_creds_provider *p);
 
-void sl_creds_cleanup(sl_creds *c);
+/*
+ * The provider as the transport's credentials interface (aws_creds.h): get is sl_creds_get,
+ * invalidate sl_creds_invalidate, ud p. The struct lives in p (valid as long as p is), so a
+ * call site reads sl_aws_new(&opts, sl_creds_signer(p), err, errlen). p NULL gives NULL (an
+ * anonymous-only client).
+ */
+const sl_aws_creds *sl_creds_signer(sl_creds_provider *p);
 
 /* --- pure pieces, exported for the unit tests and the fuzzer ------------------------------ */
 

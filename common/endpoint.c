@@ -11,7 +11,7 @@ struct sl_endpoint {
     int flags;
     sl_metrics *m;
     sl_httpd *h;
-    long long start_ms, loop_ms, kafka_ok_ms, pg_ok_ms;
+    long long start_ms, loop_ms, kafka_ok_ms, pg_ok_ms, sqs_ok_ms;
     int kafka_fatal;
 };
 
@@ -32,6 +32,8 @@ sl_health sl_endpoint_health(const sl_endpoint *e)
     in.kafka_ok_ms = (e->flags & SL_ENDPOINT_NO_KAFKA) ? now : e->kafka_ok_ms;
     in.pg_ok_ms = (e->flags & SL_ENDPOINT_NO_PG) ? now : e->pg_ok_ms;
     in.kafka_fatal = e->kafka_fatal;
+    in.want_sqs = (e->flags & SL_ENDPOINT_SQS) != 0;
+    in.sqs_ok_ms = e->sqs_ok_ms;
     in.loop_stall_ms = e->o.loop_stall_ms;
     in.ready_timeout_ms = e->o.ready_timeout_ms;
     in.dep_timeout_ms = e->o.dep_timeout_ms;
@@ -119,6 +121,12 @@ void sl_endpoint_pg_ok(sl_endpoint *e)
 {
     if (e)
         e->pg_ok_ms = sl_mono_ms();
+}
+
+void sl_endpoint_sqs_ok(sl_endpoint *e)
+{
+    if (e)
+        e->sqs_ok_ms = sl_mono_ms();
 }
 
 void sl_endpoint_kafka_fatal(sl_endpoint *e)

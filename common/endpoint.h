@@ -4,13 +4,14 @@
  * timestamps the owner reports). Built on httpd.h (libmicrohttpd, no thread): the owner calls
  * sl_endpoint_turn once per loop turn, which marks the loop alive and serves what is pending.
  *
- * Adopting it in a binary (the worker does exactly this):
+ * Adopting it in a binary (the worker and the producer do exactly this):
  *   1. SL_ENDPOINT_CFG_OPTS(my_cfg, ep) in the config table, sl_endpoint_checks in the
  *      sl_config_check call;
  *   2. sl_endpoint_new(&ep, &cfg.ep, ...) after the config is loaded (METRICS_ADDR unset: no
  *      listener, the registry still works);
  *   3. sl_endpoint_turn(ep) each turn; sl_endpoint_kafka_ok / _pg_ok when a dependency is seen
- *      working (a binary without Kafka or PostgreSQL sets SL_ENDPOINT_NO_KAFKA / _NO_PG);
+ *      working (a binary without Kafka or PostgreSQL sets SL_ENDPOINT_NO_KAFKA / _NO_PG; one
+ *      that also reads SQS sets SL_ENDPOINT_SQS and calls sl_endpoint_sqs_ok);
  *   4. declare families on sl_endpoint_metrics(ep) and update them; sl_endpoint_free at exit.
  */
 #ifndef SL_ENDPOINT_H
@@ -49,6 +50,8 @@ extern const size_t sl_endpoint_nchecks;
 /* Flags for sl_endpoint_new: dependencies this binary does not have (always "ok"). */
 #define SL_ENDPOINT_NO_KAFKA 1
 #define SL_ENDPOINT_NO_PG 2
+/* ... and one it has on top of those: SQS (the producer's sqs mode), judged like them. */
+#define SL_ENDPOINT_SQS 4
 
 typedef struct sl_endpoint sl_endpoint;
 
@@ -69,6 +72,7 @@ void sl_endpoint_turn(sl_endpoint *e);
 /* A dependency was seen working now (Kafka: group joined; PostgreSQL: a round trip). */
 void sl_endpoint_kafka_ok(sl_endpoint *e);
 void sl_endpoint_pg_ok(sl_endpoint *e);
+void sl_endpoint_sqs_ok(sl_endpoint *e); /* an SQS call answered (SL_ENDPOINT_SQS) */
 /* Kafka's client raised a fatal error: not live from now on. */
 void sl_endpoint_kafka_fatal(sl_endpoint *e);
 

@@ -21,26 +21,33 @@ sl_health sl_health_eval(const sl_health_in *in)
     /* A fatal consumer error never heals in this process: lost at once. */
     h.kafka_lost = in->kafka_fatal || in->now_ms - kafka_since > in->dep_timeout_ms;
     h.pg_lost = in->now_ms - pg_since > in->dep_timeout_ms;
-    h.live = h.loop_ok && !h.kafka_lost && !h.pg_lost;
-    h.ready = h.live && h.kafka_ok && h.pg_ok;
+    h.want_sqs = in->want_sqs;
+    h.sqs_ok = !in->want_sqs || within(in->now_ms, in->sqs_ok_ms, in->ready_timeout_ms);
+    h.sqs_lost = in->want_sqs && in->now_ms - (in->sqs_ok_ms > 0 ? in->sqs_ok_ms : in->start_ms) >
+                                     in->dep_timeout_ms;
+    h.live = h.loop_ok && !h.kafka_lost && !h.pg_lost && !h.sqs_lost;
+    h.ready = h.live && h.kafka_ok && h.pg_ok && h.sqs_ok;
     return h;
 }
 
 int sl_health_body(const sl_health *h, int ready, char *buf, size_t buflen)
 {
     int ok = ready ? h->ready : h->live;
+    const char *sqs = ready ? (h->sqs_ok ? "ok" : "unreachable") : (h->sqs_lost ? "lost" : "ok");
 
     if (ready)
         snprintf(buf, buflen,
                  "{\"status\":\"%s\",\"checks\":{\"loop\":\"%s\",\"kafka\":\"%s\",\"postgres\":"
-                 "\"%s\"}}\n",
+                 "\"%s\"%s%s%s}}\n",
                  ok ? "ok" : "fail", h->loop_ok ? "ok" : "stalled",
-                 h->kafka_ok ? "ok" : "not joined", h->pg_ok ? "ok" : "unreachable");
+                 h->kafka_ok ? "ok" : "not joined", h->pg_ok ? "ok" : "unreachable",
+                 h->want_sqs ? ",\"sqs\":\"" : "", h->want_sqs ? sqs : "", h->want_sqs ? "\"" : "");
     else
         snprintf(buf, buflen,
                  "{\"status\":\"%s\",\"checks\":{\"loop\":\"%s\",\"kafka\":\"%s\",\"postgres\":"
-                 "\"%s\"}}\n",
+                 "\"%s\"%s%s%s}}\n",
                  ok ? "ok" : "fail", h->loop_ok ? "ok" : "stalled", h->kafka_lost ? "lost" : "ok",
-                 h->pg_lost ? "lost" : "ok");
+                 h->pg_lost ? "lost" : "ok", h->want_sqs ? ",\"sqs\":\"" : "",
+                 h->want_sqs ? sqs : "", h->want_sqs ? "\"" : "");
     return ok ? 200 : 503;
 }

@@ -22,6 +22,10 @@ typedef struct sl_health_in {
     long long loop_stall_ms; /* HEALTH_LOOP_STALL */
     long long ready_timeout_ms; /* HEALTH_READY_TIMEOUT */
     long long dep_timeout_ms;   /* HEALTH_DEPENDENCY_TIMEOUT */
+    /* A third dependency some binaries have (the producer's sqs mode reads its queue): judged
+       like Kafka and PostgreSQL when want_sqs is set, absent from the decision otherwise. */
+    int want_sqs;
+    long long sqs_ok_ms; /* last time SQS answered; 0 = never */
 } sl_health_in;
 
 typedef struct sl_health {
@@ -30,6 +34,8 @@ typedef struct sl_health {
     int kafka_ok;            /* joined within ready_timeout and not fatal */
     int pg_ok;               /* answered within ready_timeout */
     int kafka_lost, pg_lost; /* gone (or never seen) for longer than dep_timeout */
+    int want_sqs;            /* copied from the input: the body names an "sqs" check */
+    int sqs_ok, sqs_lost;    /* as pg_ok/pg_lost; 1/0 when !want_sqs */
 } sl_health;
 
 /* The decision. Pure. */
@@ -37,7 +43,8 @@ sl_health sl_health_eval(const sl_health_in *in);
 
 /*
  * The body of /healthz (ready = 0) or /readyz (ready = 1) into buf[buflen]: a one-line JSON
- * object naming each check, e.g. {"status":"ok","checks":{"loop":"ok","kafka":"ok",...}}.
+ * object naming each check, e.g. {"status":"ok","checks":{"loop":"ok","kafka":"ok",...}}
+ * ("sqs" is named only when want_sqs).
  * Returns the HTTP status for it: 200 or 503.
  */
 int sl_health_body(const sl_health *h, int ready, char *buf, size_t buflen);

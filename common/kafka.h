@@ -37,6 +37,11 @@
  * librdkafka's own log lines are routed to sl_log (field "source":"rdkafka") instead of
  * stderr.
  * Errors carry rd_kafka_err2str() text. None of these objects is thread-safe.
+ *
+ * One header for the whole module, because the stages use its topics, producer and consumer
+ * together; the code is split by concern: kafka_conf.c (configuration, the conf builder that
+ * kafka_conf.h shares inside the module), kafka_admin.c (admin client, topic names and
+ * creation), kafka_producer.c and kafka_consumer.c.
  */
 #ifndef SL_KAFKA_H
 #define SL_KAFKA_H

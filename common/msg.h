@@ -21,6 +21,10 @@
  * written. Every string is heap-owned by the struct (set them with strdup/sl_strdup0) and
  * freed by sl_msg_cleanup. Encoding validates exactly what decoding validates, so a message
  * this module wrote always decodes to an equal struct.
+ *
+ * One header for the module; the code is split by concern: msg.c (the field tables, type names,
+ * init/cleanup/copy/equal, timestamps), msg_validate.c (the rules encode and decode share),
+ * msg_encode.c and msg_decode.c. msg_fields.h holds the tables for those files only.
  */
 #ifndef SL_MSG_H
 #define SL_MSG_H

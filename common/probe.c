@@ -4,6 +4,7 @@
 #include "probe.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -68,4 +69,27 @@ int sl_probe_get(const char *url, long timeout_ms, char *err, size_t errlen)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
     return rc == CURLE_OK ? (int)status : -1;
+}
+
+int sl_probe_main(const char *prog, const char *path)
+{
+    const char *addr = getenv("METRICS_ADDR");
+    char url[512], err[512];
+    int status;
+
+    if (!addr || !*addr) {
+        fprintf(stderr, "%s --probe: METRICS_ADDR is not set: no endpoint is served\n", prog);
+        return 2;
+    }
+    if (sl_probe_url(addr, path, url, sizeof(url), err, sizeof(err))) {
+        fprintf(stderr, "%s --probe: %s\n", prog, err);
+        return 2;
+    }
+    status = sl_probe_get(url, SL_PROBE_TIMEOUT_MS, err, sizeof(err));
+    if (status < 0) {
+        fprintf(stderr, "%s --probe: %s\n", prog, err);
+        return 1;
+    }
+    printf("%s %d\n", url, status);
+    return status == 200 ? 0 : 1;
 }

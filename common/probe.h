@@ -1,7 +1,7 @@
 /*
- * probe.h - the client side of the worker's health endpoint, for a container health check
- * that has no shell or curl in its image (ECS runs `snaplake-worker --probe /healthz` in the
- * task; Kubernetes probes the port itself).
+ * probe.h - the client side of a binary's health endpoint, for a container health check
+ * that has no shell or curl in its image (ECS runs `snaplake-worker --probe /healthz` or
+ * `snaplake-producer --probe /healthz` in the task; Kubernetes probes the port itself).
  */
 #ifndef SL_PROBE_H
 #define SL_PROBE_H
@@ -23,5 +23,15 @@ int sl_probe_url(const char *addr, const char *path, char *url, size_t urllen, c
  * HTTP status (200 = healthy), or -1 with err when no answer came.
  */
 int sl_probe_get(const char *url, long timeout_ms, char *err, size_t errlen);
+
+/*
+ * `<prog> --probe PATH` of a binary that serves the endpoint (the worker, the producer): GET
+ * PATH of METRICS_ADDR (this environment's), printing "URL STATUS" on stdout. Returns the exit
+ * status: 0 on a 200, 1 otherwise (no answer: the reason on stderr), 2 when METRICS_ADDR is
+ * unset or bad. The whole check ends within SL_PROBE_TIMEOUT_MS, well within an orchestrator's
+ * health-check timeout (ECS: 2..60 s).
+ */
+#define SL_PROBE_TIMEOUT_MS 3000
+int sl_probe_main(const char *prog, const char *path);
 
 #endif /* SL_PROBE_H */

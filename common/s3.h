@@ -8,6 +8,11 @@
  * Cross-account: `expected_owner` sends x-amz-expected-bucket-owner (S3 refuses with 403
  * AccessDenied when the bucket belongs to someone else), `source_expected_owner` sends
  * x-amz-source-expected-bucket-owner for the copy source.
+ *
+ * One header for the module, because the copy worker uses builders, parsers and calls together;
+ * the code is split by concern: s3_req.c (pure helpers, request builders, XML bodies),
+ * s3_parse.c (parsers of S3's answers, fuzzed) and s3.c (the calls); s3_internal.h holds what
+ * they share inside the module.
  */
 #ifndef SL_S3_H
 #define SL_S3_H

@@ -503,7 +503,7 @@ sl_aws *sl_share_consumer_aws_new(const sl_share_consumer_cfg *cfg, const sl_aws
     }
     if (!(*creds = sl_creds_role_new(&(sl_creds_opts){0}, &o, &role, err, errlen)))
         goto out;
-    if (!(aws = sl_aws_new(&o, *creds, err, errlen))) {
+    if (!(aws = sl_aws_new(&o, sl_creds_signer(*creds), err, errlen))) {
         sl_creds_provider_free(*creds);
         *creds = NULL;
     }

@@ -8,11 +8,10 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <libxml/tree.h>
 
 #include "backoff.h"
 #include "lflive.h"
-#include "xml.h"
+#include "sts.h"
 
 #define GLUE_PAGE 100
 #define MAX_PAGES 10000
@@ -150,26 +149,15 @@ static sl_share_run_status retry_later(sl_share_run *r, const char *what, const 
 
 static sl_share_run_status do_account(sl_share_run *r)
 {
-    xmlDoc *doc = NULL;
-    xmlNode *n;
     sl_aws_error e;
-    char *acct = NULL;
 
     r->calls++;
-    if (sl_aws_query(r->aws, "sts", "GetCallerIdentity", "2011-06-15", NULL, &doc, &e) != 0) {
+    /* An answer without an account is e.code "BadResponse", not transient: fail_aws. */
+    if (sl_sts_get_caller_identity(r->aws, r->account, sizeof(r->account), &e) != 0) {
         if (e.transient)
             return retry_later(r, "STS GetCallerIdentity", &e, PH_ACCOUNT, sl_mono_ms());
         return fail_aws(r, "STS GetCallerIdentity", &e, 0);
     }
-    n = sl_xml_find(sl_xml_root(doc), "Account");
-    acct = n ? sl_xml_text(n) : NULL;
-    xmlFreeDoc(doc);
-    if (!acct || strlen(acct) != 12 || strspn(acct, "0123456789") != 12) {
-        free(acct);
-        return fail(r, "BadResponse", 0, "STS GetCallerIdentity: no 12-digit Account");
-    }
-    snprintf(r->account, sizeof(r->account), "%s", acct);
-    free(acct);
     r->consecutive = 0;
     set_phase(r, PH_TABLES);
     return SL_SHARE_RUN_PENDING;
@@ -647,7 +635,9 @@ sl_share_run_status sl_share_run_step(sl_share_run *r, long long now_ms, long lo
         st = do_apply(r, now_ms);
         break;
     default:
-        st = fail(r, "ClientError", 0, "share: bad phase %s", phase_names[r->phase]);
+        /* DONE and FAILED return before the switch; anything else is a bug, named by number
+           (an out-of-range phase must not index the name table). */
+        st = fail(r, "ClientError", 0, "share: bad phase %d", (int)r->phase);
         break;
     }
     if (st == SL_SHARE_RUN_PENDING)

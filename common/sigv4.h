@@ -13,6 +13,9 @@
  *
  * Secrets: the secret key, signing key, signature and string-to-sign are never logged by this
  * module; intermediate key material is wiped with OPENSSL_cleanse.
+ *
+ * Code: sigv4.c (the signing pipeline) and sigv4_canon.c (the canonical forms it signs), which
+ * share sigv4_canon.h inside the module.
  */
 #ifndef SL_SIGV4_H
 #define SL_SIGV4_H

@@ -1,6 +1,6 @@
 /*
- * ctl_lag.h - `snaplakectl lag [--stage S] [--group STAGE=GROUP]...`: each stage's consumer
- * lag per partition, from Kafka alone (no PostgreSQL, no AWS).
+ * ctl_lag.h - `snaplakectl lag [--stage S] [--group STAGE=GROUP]... [--json]`: each stage's
+ * consumer lag per partition, from Kafka alone (no PostgreSQL, no AWS).
  */
 #ifndef SL_CTL_LAG_H
 #define SL_CTL_LAG_H

@@ -9,10 +9,12 @@
  *              no group membership: it never disturbs the workers' group);
  *   end        the high watermark (ListOffsets through rd_kafka_query_watermark_offsets);
  *   lag        end - committed, or, with nothing committed, end - the low watermark: the
- *              workers start a new group at the earliest offset (kafka.c), so everything
- *              retained is still to be consumed.
+ *              workers start a new group at the earliest offset (kafka_consumer.c), so
+ *              everything retained is still to be consumed.
  * The offsets a worker commits are the ones it stored after the work was durable (worker.c),
  * so a lag of 0 means every message was handled, not merely fetched.
+ * --json prints one array instead of the table: per stage {stage, group, topic, exists,
+ * partitions: [{partition, committed (null: none), end, lag}], total}.
  */
 #include "ctl_lag.h"
 
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl_db.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -52,13 +55,15 @@ typedef struct lag_args {
     const char *only; /* --stage, NULL = all */
     const char *group_of[LAG_MAX_GROUPS][2];
     size_t ngroups;
+    int json; /* --json */
 } lag_args;
 
 void ctl_lag_help(FILE *out)
 {
-    fputs("lag [--stage S] [--group STAGE=GROUP]...: each stage's consumer lag per partition\n"
-          "  (committed offset of its group vs the end of its input topic); KAFKA_* as for\n"
-          "  the workers (KAFKA_BOOTSTRAP_SERVERS, SASL/TLS).\n",
+    fputs("lag [--stage S] [--group STAGE=GROUP]... [--json]: each stage's consumer lag per\n"
+          "  partition (committed offset of its group vs the end of its input topic); KAFKA_*\n"
+          "  as for the workers (KAFKA_BOOTSTRAP_SERVERS, SASL/TLS). --json: one JSON array,\n"
+          "  an object per stage with its partitions.\n",
           out);
     sl_config_help(out, "lag", "the lag command reads (no PostgreSQL, no AWS)", lag_opts,
                    SL_ARRAY_LEN(lag_opts));
@@ -83,6 +88,8 @@ static int parse_args(int argc, char **argv, lag_args *a)
             }
             a->only = v;
             i++;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            a->json = 1;
         } else if (strcmp(argv[i], "--group") == 0) {
             const char *eq = v ? strchr(v, '=') : NULL;
             char st[32];
@@ -238,12 +245,60 @@ static void heading(int *shown)
     *shown = 1;
 }
 
-/* One stage's rows. 0 or -1 with err. */
+/* The JSON object of one stage, added to arr (owned by it); NULL when out of memory. */
+static cJSON *stage_json(cJSON *arr, const char *stage, const char *group, const char *topic,
+                         int exists)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (!o || !cJSON_AddItemToArray(arr, o)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (!cJSON_AddStringToObject(o, "stage", stage) ||
+        !cJSON_AddStringToObject(o, "group", group) ||
+        !cJSON_AddStringToObject(o, "topic", topic) || !cJSON_AddBoolToObject(o, "exists", exists))
+        return NULL;
+    return o;
+}
+
+/* A partition's row, as a line of the table or (parts_json non-NULL) an object there. */
+static int part_row(cJSON *parts_json, const char *stage, const char *group, const char *topic,
+                    int partition, int64_t c, int64_t hi, long long lag)
+{
+    char cs[24];
+    cJSON *o;
+
+    if (!parts_json) {
+        if (c >= 0)
+            snprintf(cs, sizeof(cs), "%lld", (long long)c);
+        else
+            snprintf(cs, sizeof(cs), "-");
+        printf("%-7s %-28s %-32s %9d %10s %10lld %8lld\n", stage, group, topic, partition, cs,
+               (long long)hi, lag);
+        return 0;
+    }
+    o = cJSON_CreateObject();
+    if (!o || !cJSON_AddItemToArray(parts_json, o)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    if (!cJSON_AddNumberToObject(o, "partition", partition) ||
+        !(c >= 0 ? cJSON_AddNumberToObject(o, "committed", (double)c)
+                 : cJSON_AddNullToObject(o, "committed")) ||
+        !cJSON_AddNumberToObject(o, "end", (double)hi) ||
+        !cJSON_AddNumberToObject(o, "lag", (double)lag))
+        return -1;
+    return 0;
+}
+
+/* One stage's rows, printed, or (out non-NULL) added to the array out. 0 or -1 with err. */
 static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size_t si, int *shown,
-                     char *err, size_t errlen)
+                     cJSON *out, char *err, size_t errlen)
 {
     char topic[256], group[256];
     rd_kafka_topic_partition_list_t *parts = NULL;
+    cJSON *so = NULL, *pj = NULL;
     long long total = 0;
     int rc = -1;
 
@@ -254,19 +309,28 @@ static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size
     if (topic_parts(rk, topic, &parts, err, errlen))
         return -1;
     if (!parts) {
+        if (out)
+            return stage_json(out, stages[si].stage, group, topic, 0)
+                       ? 0
+                       : sl_seterr(err, errlen, "out of memory");
         heading(shown);
         printf("%-7s %-28s %-32s (topic does not exist)\n", stages[si].stage, group, topic);
         return 0;
     }
     if (committed(rk, group, parts, err, errlen))
         goto out;
-    heading(shown);
+    if (out && (!(so = stage_json(out, stages[si].stage, group, topic, 1)) ||
+                !(pj = cJSON_AddArrayToObject(so, "partitions")))) {
+        sl_seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    if (!out)
+        heading(shown);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo = 0, hi = 0, c = parts->elems[i].offset;
         long long lag;
         rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
             rk, topic, parts->elems[i].partition, &lo, &hi, LAG_TIMEOUT_MS);
-        char cs[24];
 
         if (e) {
             sl_seterr(err, errlen, "end offset of %s [%d]: %s", topic, parts->elems[i].partition,
@@ -275,15 +339,18 @@ static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size
         }
         lag = c >= 0 ? (hi > c ? hi - c : 0) : hi - lo;
         total += lag;
-        if (c >= 0)
-            snprintf(cs, sizeof(cs), "%lld", (long long)c);
-        else
-            snprintf(cs, sizeof(cs), "-");
-        printf("%-7s %-28s %-32s %9d %10s %10lld %8lld\n", stages[si].stage, group, topic,
-               parts->elems[i].partition, cs, (long long)hi, lag);
+        if (part_row(pj, stages[si].stage, group, topic, parts->elems[i].partition, c, hi, lag)) {
+            sl_seterr(err, errlen, "out of memory");
+            goto out;
+        }
     }
-    printf("%-7s %-28s %-32s %9s %10s %10s %8lld\n", stages[si].stage, group, topic, "total", "",
-           "", total);
+    if (so && !cJSON_AddNumberToObject(so, "total", (double)total)) {
+        sl_seterr(err, errlen, "out of memory");
+        goto out;
+    }
+    if (!so)
+        printf("%-7s %-28s %-32s %9s %10s %10s %8lld\n", stages[si].stage, group, topic, "total",
+               "", "", total);
     rc = 0;
 out:
     rd_kafka_topic_partition_list_destroy(parts);
@@ -296,6 +363,7 @@ int ctl_lag_main(int argc, char **argv)
     lag_args a;
     char err[4096] = "";
     rd_kafka_t *rk = NULL;
+    cJSON *arr = NULL;
     sl_log_level level = SL_LOG_WARN;
     int rc, shown = 0;
 
@@ -322,14 +390,21 @@ int ctl_lag_main(int argc, char **argv)
     rc = 1;
     if (sl_kafka_admin_new(&rk, NULL, NULL, err, sizeof(err)))
         goto out;
+    if (a.json && !(arr = cJSON_CreateArray())) {
+        sl_seterr(err, sizeof(err), "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < SL_ARRAY_LEN(stages); i++)
         if ((!a.only || strcmp(a.only, stages[i].stage) == 0) &&
-            stage_lag(rk, &cfg, &a, i, &shown, err, sizeof(err)))
+            stage_lag(rk, &cfg, &a, i, &shown, arr, err, sizeof(err)))
             goto out;
+    if (arr)
+        ctl_print_json(stdout, arr, 0);
     rc = 0;
 out:
     if (rc)
         fprintf(stderr, "snaplakectl lag: %s\n", err);
+    cJSON_Delete(arr);
     if (rk)
         rd_kafka_destroy(rk);
     sl_config_cleanup(lag_opts, SL_ARRAY_LEN(lag_opts), &cfg);

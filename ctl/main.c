@@ -100,7 +100,7 @@ static int cmd_lake(const ctl_cfg *cfg)
              cfg->lake_prefix[0] && cfg->lake_prefix[strlen(cfg->lake_prefix) - 1] != '/' ? "/"
                                                                                           : "");
     creds = sl_creds_chain_new(&(sl_creds_opts){0}, &cfg->aws, err, sizeof(err));
-    if (!creds || !(aws = sl_aws_new(&cfg->aws, creds, err, sizeof(err)))) {
+    if (!creds || !(aws = sl_aws_new(&cfg->aws, sl_creds_signer(creds), err, sizeof(err)))) {
         fprintf(stderr, "snaplakectl lake: %s\n", err);
         goto out;
     }

@@ -705,7 +705,7 @@ int ctl_retention_main(int argc, char **argv)
     sl_retention_days_date(r.today - (long)cfg.days, cutoff);
     rc = 1;
     creds = sl_creds_chain_new(&(sl_creds_opts){0}, &cfg.aws, err, sizeof(err));
-    if (!creds || !(r.aws = sl_aws_new(&cfg.aws, creds, err, sizeof(err)))) {
+    if (!creds || !(r.aws = sl_aws_new(&cfg.aws, sl_creds_signer(creds), err, sizeof(err)))) {
         fprintf(stderr, "snaplakectl retention: %s\n", err);
         goto out;
     }

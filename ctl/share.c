@@ -233,7 +233,7 @@ int ctl_share_main(int argc, char **argv)
     sl_pg_link_init(&pg, "snaplakectl-share", &cfg.pg);
     pg_init = 1;
     creds = sl_creds_chain_new(&(sl_creds_opts){0}, &cfg.aws, err, sizeof(err));
-    if (!creds || !(aws = sl_aws_new(&cfg.aws, creds, err, sizeof(err)))) {
+    if (!creds || !(aws = sl_aws_new(&cfg.aws, sl_creds_signer(creds), err, sizeof(err)))) {
         fprintf(stderr, "snaplakectl share: %s\n", err);
         goto out;
     }

@@ -258,7 +258,7 @@ done
 #  - rds-export-role-policy: s3:GetObject* etc. are the actions the RDS API reference tells the
 #    export role to have, as wildcards; parliament's table maps one member of the expansion
 #    (GetObjectAttributes) to access points only.
-#  - share-worker-policy: AWS-managed RAM permissions have the account "aws" in their ARN
+#  - share-worker-policy, snaplakectl-share-apply-policy: AWS-managed RAM permissions have the account "aws" in their ARN
 #    (arn:aws:ram::aws:permission/AWSRAMLFEnabled...), which parliament reads as malformed.
 "$py" - "$work/iam" >"$work/parliament.out" 2>&1 <<'EOF'
 import json, subprocess, sys, os
@@ -267,7 +267,8 @@ identity_and_bucket = [f for f in sorted(os.listdir(d))
                        if not f.endswith("-trust.json") and f != "irsa-trust-policy.json"
                        and f != "lake-kms-key-policy.json"]
 allowed = [("rds-export-role-policy.json", "s3:GetObjectAttributes"),
-           ("share-worker-policy.json", "arn:aws:ram::aws:permission/AWSRAMLFEnabled")]
+           ("share-worker-policy.json", "arn:aws:ram::aws:permission/AWSRAMLFEnabled"),
+           ("snaplakectl-share-apply-policy.json", "arn:aws:ram::aws:permission/AWSRAMLFEnabled")]
 bad = 0
 for f in identity_and_bucket:
     # --string, stdin closed: parliament refuses --file when stdin is not a terminal.

@@ -99,6 +99,7 @@ class Help:
         self.worker, self.stages = parse_help(worker_text)
         self.producer, self.modes = parse_help(producer_text)
         self.has_health = "HEALTH" in worker_text
+        self.producer_health = "HEALTH" in producer_text
 
     def known(self, binary, arg):
         """Names the binary reads when started with this argument."""
@@ -245,18 +246,29 @@ def check_taskdefs(files, helpinfo, ctx):
             uid = user.split(":", 1)[0]
             if not uid.isdigit() or int(uid) == 0:
                 errs.append(f"{who}: user must be a numeric non-root uid (the image's 65532), not {user!r}")
-            # A worker's health check is its own probe of the liveness endpoint it serves on
-            # METRICS_ADDR (the image has no shell or curl); anything else would fake one. The
-            # producer serves no endpoint, so it has none.
-            probe = ["CMD", "/usr/local/bin/snaplake-worker", "--probe", "/healthz"]
+            # A long-running binary's health check is its own probe of the liveness endpoint
+            # it serves on METRICS_ADDR (the image has no shell or curl); anything else would
+            # fake one. Workers and the producer's sqs mode run long; the producer's other
+            # modes are scheduled runs that serve nothing, so they have none.
+            binary = (c.get("entryPoint") or [""])[0]
+            probe = ["CMD", binary, "--probe", "/healthz"]
             env_names = {e.get("name") for e in c.get("environment") or []}
-            is_worker = (c.get("entryPoint") or [""])[0].endswith("snaplake-worker")
+            is_worker = binary.endswith("snaplake-worker")
+            long_producer = (binary.endswith("snaplake-producer")
+                             and (c.get("command") or [""])[0] in ("sqs", "event"))
             hc = c.get("healthCheck")
-            if is_worker and helpinfo.has_health:
+            if (is_worker and helpinfo.has_health) or (long_producer and helpinfo.producer_health):
                 if not hc or hc.get("command") != probe:
                     errs.append(f"{who}: healthCheck must be {probe}")
                 if "METRICS_ADDR" not in env_names:
                     errs.append(f"{who}: METRICS_ADDR must be set for the health check to reach")
+                # The producer serves its endpoint between blocking ReceiveMessage long polls
+                # (README "Metrics and health"): a probe must outwait one.
+                envmap = {e.get("name"): str(e.get("value", "")) for e in c.get("environment") or []}
+                wait = int(envmap.get("SQS_WAIT_SECONDS", "5") or 5)
+                if long_producer and hc and int(hc.get("timeout", 5)) <= wait:
+                    errs.append(f"{who}: healthCheck timeout {hc.get('timeout', 5)} s must exceed "
+                                f"SQS_WAIT_SECONDS ({wait} s)")
             elif hc:
                 errs.append(f"{who}: healthCheck, but this binary serves no health endpoint")
             if c.get("privileged"):
@@ -690,9 +702,13 @@ PLANTED = [
          healthCheck={"command": ["CMD", "/usr/local/bin/snaplake-worker", "--help"]}))),
     ("a worker without its health check", "ecs-taskdefs",
      edit("ecs/taskdef-copy.json", lambda d: container(d).pop("healthCheck"))),
-    ("a health check on the producer, which serves no endpoint", "ecs-taskdefs",
-     edit("ecs/taskdef-producer-sqs.json", lambda d: container(d).update(
-         healthCheck={"command": ["CMD", "/usr/local/bin/snaplake-worker", "--probe", "/healthz"]}))),
+    ("a health check on the scheduled producer, which serves no endpoint", "ecs-taskdefs",
+     edit("ecs/taskdef-producer-discover.json", lambda d: container(d).update(
+         healthCheck={"command": ["CMD", "/usr/local/bin/snaplake-producer", "--probe", "/healthz"]}))),
+    ("the sqs producer without its health check", "ecs-taskdefs",
+     edit("ecs/taskdef-producer-sqs.json", lambda d: container(d).pop("healthCheck"))),
+    ("a producer health check shorter than its long poll", "ecs-taskdefs",
+     edit("ecs/taskdef-producer-sqs.json", lambda d: container(d)["healthCheck"].update(timeout=5))),
     ("root user", "ecs-taskdefs", edit("ecs/taskdef-copy.json", lambda d: container(d).update(user="0:0"))),
     ("writable root filesystem", "ecs-taskdefs",
      edit("ecs/taskdef-producer-discover.json", lambda d: container(d).update(readonlyRootFilesystem=False))),

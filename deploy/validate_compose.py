@@ -13,7 +13,9 @@
                    each setting its binary requires (`--help`: "required"), in its environment
                    or in an env file it sources that a one-shot service it waits for writes;
                    a file it sources is made readable to the image's uid 65532; its
-                   AWS_ENDPOINT_URL names a service of the file; every depends_on exists
+                   AWS_ENDPOINT_URL names a service of the file; every depends_on exists;
+                   of a pair X / X_FILE whose help says "one of the two is required" (notify's
+                   webhook) one is set; a *_FILE path it sets is mounted in the container
 --self-test plants one error of each kind (PLANTED) and each must make its check fail.
 """
 import copy
@@ -55,17 +57,33 @@ def check_pin(text):
 
 
 def required(help_text):
-    """{section title: set of required names} of a --help settings table."""
-    out, title = {}, None
+    """{section title: set of required names} of a --help settings table. A name X_FILE whose
+    help line says "one of the two is required" adds the pair "X|X_FILE": either will do."""
+    out, title, name = {}, None, None
     lines = help_text.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("Usage:") and i + 1 < len(lines):
             title = lines[i + 1].strip()
             out[title] = set()
-        m = re.match(r"^  ([A-Z][A-Z0-9_]+)\s{2,}\S.*\brequired\b", line)
-        if m and title:
+        m = re.match(r"^  ([A-Z][A-Z0-9_]+)\s{2,}\S", line)
+        if m:
+            name = m.group(1)
+        if m and title and re.search(r"\brequired\b", line):
             out[title].add(m.group(1))
+        elif (not m and title and name and name.endswith("_FILE")
+              and "one of the two is required" in line):
+            out[title].add(f"{name[:-5]}|{name}")
     return out
+
+
+def mounted(svc, path):
+    """Whether a volume of svc puts something at path (or at a folder above it)."""
+    for v in svc.get("volumes") or []:
+        target = v.split(":")[1] if isinstance(v, str) and ":" in v else \
+            (v.get("target", "") if isinstance(v, dict) else "")
+        if target and (path == target or path.startswith(target.rstrip("/") + "/")):
+            return True
+    return False
 
 
 def run_help(binary):
@@ -121,8 +139,13 @@ def check_rules(doc, worker_req, producer_req):
                         f"chown {IMAGE_UID}" not in wcmd and "chmod" not in wcmd:
                     errs.append(f"{name}: {f} is written by {s} as root, mode 0600: unreadable to "
                                 f"uid {IMAGE_UID}")
-        for n in sorted(need - have):
-            errs.append(f"{name} ({binary} {arg}): {n} is required and not set")
+        for n in sorted(need):
+            if not any(alt in have for alt in n.split("|")):
+                errs.append(f"{name} ({binary} {arg}): {n.replace('|', ' or ')} is required "
+                            "and not set")
+        for k, v in (env.items() if isinstance(env, dict) else []):
+            if k.endswith("_FILE") and str(v).startswith("/") and not mounted(svc, str(v)):
+                errs.append(f"{name}: {k}={v} is not mounted in the container")
         ep = env.get("AWS_ENDPOINT_URL", "") if isinstance(env, dict) else ""
         host = re.match(r"https?://([^:/]+)", ep)
         if ep and (not host or host.group(1) not in services):
@@ -189,6 +212,12 @@ PLANTED = [
     ("no AWS set-up step before the workers", "compose-rules",
      lambda st: [st["doc"]["services"][n].update(depends_on={"kafka": {"condition": "service_healthy"}})
                  for n in ("export", "copy", "crawl", "producer")]),
+    ("notify without its webhook (neither NOTIFY_WEBHOOK_URL nor _FILE)", "compose-rules",
+     svc("notify", lambda s: s["environment"].pop("NOTIFY_WEBHOOK_URL"))),
+    ("share without its policy file mounted", "compose-rules",
+     svc("share", lambda s: s.update(volumes=["stack:/stack:ro"]))),
+    ("share without SHARE_POLICY_FILE", "compose-rules",
+     svc("share", lambda s: s["environment"].pop("SHARE_POLICY_FILE"))),
     ("AWS_ENDPOINT_URL at a service that is not there", "compose-rules",
      svc("crawl", lambda s: s["environment"].update(AWS_ENDPOINT_URL="http://standin-gone:5001"))),
 ]

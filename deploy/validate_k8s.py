@@ -20,7 +20,8 @@ PASS/FAIL line each:
   k8s-settings      every env name a worker Deployment sets is one its stage reads
                     (`snaplake-worker --help`), and the stage exists
   k8s-metrics       every snaplake_* series the alerts and the Grafana dashboard use is a metric
-                    family of worker/worker_metrics.c (histograms with _bucket/_sum/_count)
+                    family of worker/worker_metrics.c or common/aws_metrics.c (histograms
+                    with _bucket/_sum/_count)
   k8s-promql        every expression of the alerts and the dashboard parses (promql-parser, a
                     port of Prometheus's own parser, from TOOLS_DIR/py)
   k8s-exit-codes    the CronJobs' podFailurePolicy FailJob codes are what the binaries return for
@@ -42,7 +43,10 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DASHBOARD = os.path.join(HERE, "grafana", "snaplake.json")
-METRICS_C = os.path.join(ROOT, "worker", "worker_metrics.c")
+# The workers' metric families: their runtime's, and the AWS counters they share with the
+# producer.
+METRICS_C = [os.path.join(ROOT, "worker", "worker_metrics.c"),
+             os.path.join(ROOT, "common", "aws_metrics.c")]
 def load_dir(d):
     docs = []
     for f in sorted(glob.glob(os.path.join(d, "*.yaml"))):
@@ -179,8 +183,10 @@ def check_settings(docs, helpinfo):
 
 
 def metric_families():
-    with open(METRICS_C) as fh:
-        src = fh.read()
+    src = ""
+    for path in METRICS_C:
+        with open(path) as fh:
+            src += fh.read()
     fams = {}
     for m in re.finditer(r'SL_METRIC_(\w+),\s*"(snaplake_\w+)"', src):
         fams[m.group(2)] = m.group(1)

@@ -4,10 +4,15 @@
  * producer -> run the mode -> tear down. Exit status 0 when every input was handled (or after
  * a clean SIGTERM/SIGINT stop), 1 on an infrastructure failure, 2 on bad usage or a
  * configuration error (nothing was connected).
+ *
+ * `snaplake-producer --probe PATH` is the container health check of the long-running modes
+ * (ECS runs sqs mode as a service): GET PATH of the producer's own endpoint (METRICS_ADDR),
+ * exit 0 on a 200, 1 otherwise, 2 when METRICS_ADDR is unset or bad (probe.h).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "probe.h"
 #include "producer.h"
 #include "signals.h"
 
@@ -18,8 +23,11 @@ int main(int argc, char **argv)
     sl_producer *p;
     int rc;
 
+    if (argc == 3 && strcmp(argv[1], "--probe") == 0)
+        return sl_probe_main(argv[0], argv[2]);
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [event|discover|cluster|sqs]  (see --help)\n", argv[0]);
+        fprintf(stderr, "usage: %s [event|discover|cluster|sqs] | --probe PATH  (see --help)\n",
+                argv[0]);
         return 2;
     }
     if (argc == 2) {

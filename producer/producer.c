@@ -32,6 +32,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pg.h"
+#include "producer_metrics.h"
 #include "rds.h"
 #include "signals.h"
 #include "sqs.h"
@@ -61,6 +62,7 @@ struct sl_producer {
     char snap_topic[TOPIC_LEN], dlq_topic[TOPIC_LEN];
     sl_producer_stats st;
     int test_exit_after_publish; /* SL_TEST_EXIT_AFTER_PUBLISH, read once (producer.h) */
+    sl_pmetrics pm;              /* the endpoint and its metrics (producer_metrics.h) */
 };
 
 static const sl_cfg_opt producer_opts[] = {
@@ -95,6 +97,7 @@ static const sl_cfg_opt producer_opts[] = {
     {"DATABASE_URL", SL_CFG_SECRET, NULL, 0, -1, 0, offsetof(sl_producer_cfg, database_url),
      "PostgreSQL URL or conninfo (else libpq's PG* variables)"},
     SL_PG_CFG_OPTS(sl_producer_cfg, pg),
+    SL_ENDPOINT_CFG_OPTS(sl_producer_cfg, ep),
 };
 
 static const sl_cfg_opt aws_opts[] = {SL_AWS_CFG_OPTS(sl_producer_cfg, aws)};
@@ -162,17 +165,31 @@ static int parse_clusters(sl_producer *p, const char *s, char *err, size_t errle
     return 0;
 }
 
-/* Sleeps ms milliseconds in short naps, returning early (-1) when a stop was requested. */
-static int nap(long long ms)
+/* A turn of the loop: the endpoint serves its requests and proves what answers. */
+static void turn(sl_producer *p)
 {
-    return sl_nap_ms(ms);
+    sl_pmetrics_turn(&p->pm, p->prod, p->pg.conn ? &p->pg : NULL);
 }
 
-/* nap() as the bring-up's wait between PostgreSQL tries (bringup.h). */
+/* Sleeps ms milliseconds in short naps, serving the endpoint between them, returning early
+ * (-1) when a stop was requested. */
+static int nap(sl_producer *p, long long ms)
+{
+    while (ms > 0 && !sl_should_stop()) {
+        long long step = ms < 100 ? ms : 100;
+        if (sl_nap_ms(step))
+            break;
+        ms -= step;
+        turn(p);
+    }
+    return sl_should_stop() ? -1 : 0;
+}
+
+/* nap() as the bring-up's wait between PostgreSQL tries (bringup.h): the endpoint is served
+ * while PostgreSQL is not there yet. */
 static int start_nap(void *ud, long long ms)
 {
-    (void)ud;
-    return nap(ms);
+    return nap(ud, ms);
 }
 
 /* Full-jitter backoff before try number `attempt` + 1 (attempt >= 1). */
@@ -224,7 +241,10 @@ static int snapshot_msg(const sl_snapshot_id *sid, const char *run_id, const cha
 
 /* ---- the ledger check, publish, record sequence ------------------------------------------ */
 
+/* In sl_pm_step's order (producer_metrics.h): a failed try is counted by this value. */
 typedef enum step_kind { STEP_EXISTS, STEP_PRODUCE, STEP_ENSURE, STEP_DLQ } step_kind;
+_Static_assert(STEP_DLQ == (int)SL_PM_STEP_DLQ && STEP_PRODUCE == (int)SL_PM_STEP_PUBLISH,
+               "step_kind and sl_pm_step must match");
 
 static const char *const step_names[] = {"ledger run lookup", "publish", "ledger run record",
                                          "dead-letter publish"};
@@ -269,14 +289,18 @@ static int step_retry(sl_producer *p, step_args *a, const sl_log_ctx *ctx, char 
     char e[SL_ERRLEN];
 
     for (int attempt = 1;; attempt++) {
-        if (step_once(p, a, e, sizeof(e)) == 0)
+        if (step_once(p, a, e, sizeof(e)) == 0) {
+            if (a->kind == STEP_PRODUCE || a->kind == STEP_DLQ)
+                sl_endpoint_kafka_ok(sl_pmetrics_endpoint(&p->pm)); /* acknowledged */
             return 0;
+        }
+        sl_pmetrics_step_failed(&p->pm, (sl_pm_step)a->kind);
         if (attempt >= p->cfg.max_attempts)
             return sl_seterr(err, errlen, "%s failed after %d tries: %s", step_names[a->kind],
                              attempt, e);
         sl_log_kv(SL_LOG_WARN, ctx, NULL, "%s failed (try %d of %lld), retrying: %s",
                   step_names[a->kind], attempt, p->cfg.max_attempts, e);
-        if (nap(backoff(p, attempt)))
+        if (nap(p, backoff(p, attempt)))
             return sl_seterr(err, errlen, "%s: stopped while retrying: %s", step_names[a->kind], e);
     }
 }
@@ -304,6 +328,7 @@ static int publish_snapshot(sl_producer *p, const sl_msg *m, char *err, size_t e
                             "source", m->source,   NULL};
         sl_log_kv(SL_LOG_INFO, &ctx, kv, "duplicate snapshot, run exists");
         p->st.duplicates++;
+        sl_pmetrics_count(&p->pm, p->pm.duplicates, 1);
         rc = 0;
         goto out;
     }
@@ -319,6 +344,7 @@ static int publish_snapshot(sl_producer *p, const sl_msg *m, char *err, size_t e
     if (step_retry(p, &a, &ctx, err, errlen))
         goto out;
     p->st.published++;
+    sl_pmetrics_count(&p->pm, p->pm.published, 1);
     {
         const char *kv[] = {"event",  "published", "topic",       p->snap_topic,
                             "mode",   m->mode,     "snapshot_id", m->snapshot_id,
@@ -379,6 +405,7 @@ static int dead_letter(sl_producer *p, const char *raw, size_t len, const char *
     if (step_retry(p, &a, NULL, err, errlen))
         goto out;
     p->st.dead_lettered++;
+    sl_pmetrics_dead_letter(&p->pm);
     {
         const char *kv[] = {"event", "dead_letter", "topic", p->dlq_topic, "where", where, NULL};
         sl_log_kv(SL_LOG_WARN, NULL, kv, "dead-lettered input: %s", full);
@@ -488,7 +515,9 @@ static int run_event(sl_producer *p, char *err, size_t errlen)
         ssize_t n;
         int r;
 
-        /* poll first, so a SIGTERM is noticed within POLL_MS even on an idle pipe. */
+        /* poll first, so a SIGTERM is noticed within POLL_MS even on an idle pipe (and the
+         * endpoint is served as often). */
+        turn(p);
         r = poll(&pfd, 1, POLL_MS);
         if (r < 0 && errno != EINTR) {
             sl_seterr(err, errlen, "event input: poll: %s", strerror(errno));
@@ -518,6 +547,7 @@ static int run_event(sl_producer *p, char *err, size_t errlen)
                           sl_evframe_lines(fr));
                 goto out;
             }
+            sl_pmetrics_count(&p->pm, p->pm.received, 1);
             if (handle_frame(p, &it, NULL, err, errlen))
                 goto out;
         }
@@ -574,6 +604,9 @@ static size_t sqs_batch(sl_producer *p, const sl_sqs_messages *ms, const int *pi
         log_sqs_error(what, &ae);
         return 0;
     }
+    sl_endpoint_sqs_ok(sl_pmetrics_endpoint(&p->pm));
+    if (visibility_s < 0)
+        (void)sl_metrics_add(p->pm.sqs_deleted, NULL, (double)(n - res.nfailed));
     for (size_t k = 0; k < n; k++) {
         if (!res.failed[k])
             continue;
@@ -632,6 +665,8 @@ static int sqs_handle_batch(sl_producer *p, const sl_sqs_messages *ms, char *err
                       held, done, p->cfg.sqs_visibility_s);
             held_since = sl_now_ms();
         }
+        turn(p);
+        sl_pmetrics_count(&p->pm, p->pm.received, 1);
         memset(&it, 0, sizeof(it));
         it.data = m->body;
         it.total = m->body_len;
@@ -680,17 +715,20 @@ static int run_sqs(sl_producer *p, char *err, size_t errlen)
         sl_aws_error ae;
         int r;
 
+        turn(p);
         if (sl_sqs_receive(p->aws, p->cfg.sqs_queue_url, (int)p->cfg.sqs_max_messages,
                            (int)p->cfg.sqs_wait_s, (int)p->cfg.sqs_visibility_s, &ms, &ae)) {
             log_sqs_error("ReceiveMessage", &ae);
             if (++failures >= p->cfg.max_attempts)
                 return sl_seterr(err, errlen, "SQS ReceiveMessage: %s: %s (%d times in a row)",
                                  ae.code, ae.message, failures);
-            if (nap(backoff(p, failures)))
+            if (nap(p, backoff(p, failures)))
                 break;
             continue;
         }
         failures = 0;
+        sl_endpoint_sqs_ok(sl_pmetrics_endpoint(&p->pm));
+        (void)sl_metrics_add(p->pm.sqs_received, NULL, (double)ms.n);
         if (ms.n)
             sl_debug(NULL, "received %zu SQS messages", ms.n);
         r = sqs_handle_batch(p, &ms, err, errlen);
@@ -911,6 +949,9 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
     if (sl_config_check(producer_opts, SL_ARRAY_LEN(producer_opts), sqs_checks,
                         SL_ARRAY_LEN(sqs_checks), NULL, NULL, e1, sizeof(e1)) != 0)
         ok = 0;
+    if (sl_config_check(producer_opts, SL_ARRAY_LEN(producer_opts), sl_endpoint_checks,
+                        sl_endpoint_nchecks, NULL, NULL, e1, sizeof(e1)) != 0)
+        ok = 0;
     if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
         ok = 0;
     sl_err_append(err, errlen, e1);
@@ -956,6 +997,7 @@ int sl_producer_config_check(const char *mode, char *err, size_t errlen)
 sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
 {
     sl_producer *p = calloc(1, sizeof(*p));
+    char perr[SL_ERRLEN];
     sl_log_level lvl = SL_LOG_INFO;
     int need_aws = 0;
 
@@ -976,10 +1018,17 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
             sl_warn(NULL, "SL_TEST_EXIT_AFTER_PUBLISH is set: test fault injection in force");
     }
     sl_config_dump(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg);
+    /* The endpoint first, so probes answer (not ready) while the rest connects. */
+    if (sl_pmetrics_init(&p->pm, &p->cfg.ep, p->mode == MODE_EVENT || p->mode == MODE_SQS,
+                         p->mode == MODE_SQS, mode_names[p->mode], perr, sizeof(perr))) {
+        sl_seterr(err, errlen, "metrics endpoint: %s", perr);
+        goto fail;
+    }
     if (need_aws) {
         sl_config_dump(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg);
         if (sl_bringup_aws(&p->cfg.aws, &p->creds, &p->aws, err, errlen))
             goto fail;
+        sl_aws_set_observer(p->aws, sl_pmetrics_aws, &p->pm);
     }
     if (sl_bringup_ledger(&p->pg, "snaplake-producer", &p->cfg.pg, p->cfg.max_attempts,
                           p->cfg.retry_base_ms, start_nap, p, err, errlen) ||
@@ -1062,6 +1111,7 @@ void sl_producer_free(sl_producer *p)
     if (!p)
         return;
     sl_kafka_producer_free(p->prod);
+    sl_pmetrics_cleanup(&p->pm);
     sl_pg_link_cleanup(&p->pg);
     sl_aws_free(p->aws);
     sl_creds_provider_free(p->creds);

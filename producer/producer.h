@@ -23,6 +23,10 @@
  *             start, never in a deployment) makes the producer SIGKILL itself after a batch
  *             that published something, before its delete.
  *
+ * Endpoint: the long-running modes (event, sqs) serve /healthz, /readyz (Kafka and PostgreSQL
+ * answering; SQS too in sqs mode) and /metrics on METRICS_ADDR, like the workers
+ * (producer_metrics.h); `snaplake-producer --probe PATH` is the container health check.
+ *
  * Dedupe: run ids are deterministic (ids.h). Before publishing, the ledger is asked whether
  * the run exists: if so the snapshot is logged as a duplicate and skipped; else the message is
  * produced and acknowledged (produce_sync, acks=all) and only then the run is recorded
@@ -42,6 +46,7 @@
 #include <stdio.h>
 
 #include "aws_http.h"
+#include "endpoint.h"
 #include "kafka.h"
 #include "pg.h"
 #include "util.h"
@@ -64,6 +69,7 @@ typedef struct sl_producer_cfg {
     sl_pg_opts pg;              /* PG_STATEMENT_TIMEOUT, PG_LOCK_TIMEOUT */
     sl_aws_opts aws;            /* AWS_* rows; read in discover, cluster and sqs modes only
                                    (AWS_ENDPOINT_URL_SQS is a row of the producer's table) */
+    sl_endpoint_opts ep;        /* METRICS_ADDR, HEALTH_* (served in event and sqs modes) */
 } sl_producer_cfg;
 
 typedef struct sl_producer sl_producer;

@@ -21,3 +21,13 @@ if [[ -f .stack/env ]]; then
 else
     echo "== copy_bench: not run (no local stack; scripts/stack.sh start)"
 fi
+# The copy comparison (issue 10): snaplake's copy stage against the boto3 thread-pool copier
+# and s5cmd on versitygw, plain and with 100 ms RTT. Installs its peers itself
+# (bench/peers/install.sh, cached) and uses the local stack (started if down).
+# SL_BENCH_COPY_PEERS=0 skips it; SL_BENCH_COPY_PEERS_ARGS passes options (e.g. --quick).
+if [[ "${SL_BENCH_COPY_PEERS:-1}" != 0 ]]; then
+    echo "== copy_peers"
+    # shellcheck disable=SC2086
+    "$SL_VENV/bin/python" bench/copy_peers.py --worker-bin build/bench-rel/bin/snaplake-worker \
+        ${SL_BENCH_COPY_PEERS_ARGS:-}
+fi

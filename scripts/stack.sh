@@ -242,6 +242,10 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=24
+# Tests SIGSTOP the broker for a few seconds (a broker that stops answering). With the default
+# 9 s, its own controller fenced it on SIGCONT, and reloading every group's offsets then kept
+# consumers from rejoining for about a minute on a loaded machine.
+broker.session.timeout.ms=120000
 EOF
     cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
 # written by scripts/stack.sh: the broker's slf4j -> reload4j output, to stdout (the log file)

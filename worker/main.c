@@ -9,39 +9,11 @@
  * 200, 1 otherwise, 2 when METRICS_ADDR is unset or bad.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "probe.h"
 #include "signals.h"
 #include "worker.h"
-
-/* The whole check must end well within an orchestrator's health-check timeout (ECS: 2..60 s). */
-#define PROBE_TIMEOUT_MS 3000
-
-static int probe(const char *prog, const char *path)
-{
-    const char *addr = getenv("METRICS_ADDR");
-    char url[512], err[512];
-    int status;
-
-    if (!addr || !*addr) {
-        fprintf(stderr, "%s --probe: METRICS_ADDR is not set: the worker serves no endpoint\n",
-                prog);
-        return 2;
-    }
-    if (sl_probe_url(addr, path, url, sizeof(url), err, sizeof(err))) {
-        fprintf(stderr, "%s --probe: %s\n", prog, err);
-        return 2;
-    }
-    status = sl_probe_get(url, PROBE_TIMEOUT_MS, err, sizeof(err));
-    if (status < 0) {
-        fprintf(stderr, "%s --probe: %s\n", prog, err);
-        return 1;
-    }
-    printf("%s %d\n", url, status);
-    return status == 200 ? 0 : 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -51,7 +23,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc == 3 && strcmp(argv[1], "--probe") == 0)
-        return probe(argv[0], argv[2]);
+        return sl_probe_main(argv[0], argv[2]);
     if (argc > 2) {
         fprintf(stderr, "usage: %s [stage] | --probe PATH  (see --help)\n", argv[0]);
         return 2;

@@ -192,8 +192,7 @@ static void on_stats(sl_kafka_consumer *c, const char *json, size_t len, void *u
  */
 static void health_turn(sl_worker *w)
 {
-    long long now = sl_mono_ms(), every = w->cfg.ep.ready_timeout_ms / 3;
-    const char *const st[] = {w->stage->name, NULL};
+    long long now = sl_mono_ms(), every = w->cfg.ep.ready_timeout_ms / 3, oldest = now;
 
     if (every > 10000)
         every = 10000;
@@ -207,7 +206,9 @@ static void health_turn(sl_worker *w)
             PQclear(r);
         }
     }
-    (void)sl_metrics_set(w->wm.in_flight, st, (double)w->njobs);
+    for (size_t i = 0; i < w->njobs; i++)
+        oldest = w->jobs[i]->t0_ms < oldest ? w->jobs[i]->t0_ms : oldest;
+    sl_wmetrics_jobs(&w->wm, w->njobs, now - oldest);
     sl_endpoint_turn(w->ep);
     sl_wconsole_turn(&w->con);
 }

@@ -13,8 +13,6 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
 {
     static const char *const l_stage[] = {"stage", NULL};
     static const char *const l_outcome[] = {"stage", "outcome", NULL};
-    static const char *const l_aws[] = {"service", "operation", "code", NULL};
-    static const char *const l_awsr[] = {"service", "operation", NULL};
     static const char *const l_lag[] = {"topic", "partition", NULL};
     static const char *const l_kind[] = {"kind", NULL};
     static const char *const l_cause[] = {"cause", NULL};
@@ -24,6 +22,13 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
     wm->in_flight = sl_metrics_family(m, SL_METRIC_GAUGE, "snaplake_jobs_in_flight",
                                       "Jobs this worker holds (running, waiting or retrying).",
                                       l_stage, NULL, 0);
+    /* The age of the oldest job, not only the count: a count that never drops says nothing
+     * of one export stuck for a day behind others that come and go, and an alert on "stuck
+     * past its expected time" needs exactly that age (deploy/k8s/alerts.yaml). */
+    wm->oldest_age = sl_metrics_family(
+        m, SL_METRIC_GAUGE, "snaplake_job_oldest_age_seconds",
+        "Age of the oldest job this worker holds, since it took its slot (0 when none).", l_stage,
+        NULL, 0);
     wm->finished = sl_metrics_family(
         m, SL_METRIC_COUNTER, "snaplake_jobs_finished_total",
         "Jobs finished, by outcome: done, failed, dead_letter, fenced_out.", l_outcome, NULL, 0);
@@ -31,12 +36,8 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
                                      "Time from a job's message being accepted to its outcome "
                                      "being committed, retries included.",
                                      l_stage, duration_buckets, SL_ARRAY_LEN(duration_buckets));
-    wm->aws_requests =
-        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_aws_requests_total",
-                          "AWS request attempts, by error code (OK on success).", l_aws, NULL, 0);
-    wm->aws_retries =
-        sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_aws_retries_total",
-                          "AWS request attempts that were retried in the call.", l_awsr, NULL, 0);
+    if (sl_aws_metrics_init(&wm->aws, m))
+        return -1;
     wm->slots_held = sl_metrics_family(
         m, SL_METRIC_GAUGE, "snaplake_export_slots_held",
         "Export slots held by every snaplake worker, as this worker last saw them.", NULL, NULL, 0);
@@ -78,16 +79,16 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
                                           "Webhook posts retried, by cause.", l_cause, NULL, 0);
     if (!wm->alerts_posted || !wm->alerts_failed || !wm->alert_retries)
         return -1;
-    if (!wm->in_flight || !wm->finished || !wm->duration || !wm->aws_requests || !wm->aws_retries ||
-        !wm->slots_held || !wm->slot_limit || !wm->foreign || !wm->copy_objects ||
-        !wm->copy_bytes || !wm->lag || !wm->dead_letters || !wm->failures || !wm->kafka_up ||
-        !wm->phase_errors)
+    if (!wm->in_flight || !wm->oldest_age || !wm->finished || !wm->duration || !wm->slots_held ||
+        !wm->slot_limit || !wm->foreign || !wm->copy_objects || !wm->copy_bytes || !wm->lag ||
+        !wm->dead_letters || !wm->failures || !wm->kafka_up || !wm->phase_errors)
         return -1;
     {
         /* Series that exist from the start, so a rate() has a zero to begin from. */
         const char *const st[] = {stage, NULL};
         static const char *const outcomes[] = {"done", "failed", "dead_letter", "fenced_out"};
         (void)sl_metrics_set(wm->in_flight, st, 0);
+        (void)sl_metrics_set(wm->oldest_age, st, 0);
         (void)sl_metrics_add(wm->dead_letters, st, 0);
         (void)sl_metrics_add(wm->failures, st, 0);
         (void)sl_metrics_add(wm->phase_errors, st, 0);
@@ -97,6 +98,15 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
         }
     }
     return 0;
+}
+
+void sl_wmetrics_jobs(sl_wmetrics *wm, size_t njobs, long long oldest_age_ms)
+{
+    const char *const st[] = {wm->stage, NULL};
+
+    (void)sl_metrics_set(wm->in_flight, st, (double)njobs);
+    (void)sl_metrics_set(wm->oldest_age, st,
+                         njobs && oldest_age_ms > 0 ? (double)oldest_age_ms / 1000.0 : 0);
 }
 
 void sl_wmetrics_finished(sl_wmetrics *wm, const char *outcome, double seconds)
@@ -144,13 +154,5 @@ void sl_wmetrics_alert(sl_wmetrics *wm, const char *event, const char *label)
 void sl_wmetrics_aws(void *ud, const char *service, const char *operation, const char *code,
                      int retry)
 {
-    sl_wmetrics *wm = ud;
-
-    if (retry) {
-        const char *const v[] = {service, operation, NULL};
-        (void)sl_metrics_add(wm->aws_retries, v, 1);
-    } else {
-        const char *const v[] = {service, operation, code, NULL};
-        (void)sl_metrics_add(wm->aws_requests, v, 1);
-    }
+    sl_aws_metrics_observe(&((sl_wmetrics *)ud)->aws, service, operation, code, retry);
 }

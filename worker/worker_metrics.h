@@ -8,12 +8,14 @@
 
 #include <stddef.h>
 
+#include "aws_metrics.h"
 #include "kstats.h"
 #include "metrics.h"
 
 typedef struct sl_wmetrics {
     const char *stage; /* borrowed: the stage's name */
-    sl_metric_family *in_flight, *finished, *duration, *aws_requests, *aws_retries;
+    sl_metric_family *in_flight, *oldest_age, *finished, *duration;
+    sl_aws_metrics aws;
     sl_metric_family *slots_held, *slot_limit, *foreign, *copy_objects, *copy_bytes, *lag;
     sl_metric_family *dead_letters, *failures, *kafka_up;
     sl_metric_family *phase_errors; /* worker_job.c: impossible phase changes */
@@ -22,6 +24,10 @@ typedef struct sl_wmetrics {
 
 /* Declares every family on m. Returns 0 or -1 (out of memory). */
 int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage) SL_MUST_CHECK;
+
+/* Once a turn: the jobs held now and the age in ms of the oldest (since its t0, mono ms;
+ * ignored when njobs is 0), for snaplake_jobs_in_flight and snaplake_job_oldest_age_seconds. */
+void sl_wmetrics_jobs(sl_wmetrics *wm, size_t njobs, long long oldest_age_ms);
 
 /* A job left the runtime: outcome "done" | "failed" | "dead_letter" | "fenced_out" after
  * seconds since it was accepted. */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws_http.h"
+#include "aws_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

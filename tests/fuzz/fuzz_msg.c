@@ -1,6 +1,6 @@
-/* fuzz_msg.c - message decoder. Invariants: never crashes; whatever decodes re-encodes (the
- * encoder accepts everything the decoder accepts), decode(encode(m)) == m, encoding is a
- * fixed point, and a deep copy equals its source. */
+/* fuzz_msg.c - message decoder (common/msg_decode.c). Invariants: never crashes; whatever decodes
+ * re-encodes (the encoder accepts everything the decoder accepts), decode(encode(m)) == m, encoding
+ * is a fixed point, and a deep copy equals its source. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* fuzz_s3_list.c - libFuzzer harness for the ListObjectsV2 response parser (url-encoded keys). */
+/* fuzz_s3_list.c - libFuzzer harness for the ListObjectsV2 response parser (url-encoded keys),
+ * sl_s3_list_parse in common/s3_parse.c. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,8 @@
  * fuzz_s3_results.c - the S3 answers the copy stage reads besides the listing: DeleteObjects
  * results (partition replacement), CopyObject/UploadPartCopy results (the ETag),
  * CreateMultipartUpload (the UploadId), and the CompleteMultipartUpload
- * body we build from those ETags. All of it comes off the network; parsing must never crash,
+ * body we build from those ETags (parsers in common/s3_parse.c, the body in common/s3_req.c).
+ * All of it comes off the network; parsing must never crash,
  * what it accepts must be consistent, and the body we send must say exactly what we meant.
  *
  * The first input byte picks the parser, the rest is the body.

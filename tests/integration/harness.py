@@ -37,8 +37,12 @@ Stable API (other test files import it; extend, do not change):
   Kafka
   topic_prefix(name) -> str            unique KAFKA_TOPIC_PREFIX for one test ("t-<name>-<uid>.")
   create_topics(prefix, partitions=12) the six pipeline topics under prefix
-  produce(topic, value, key=None)      value: dict (JSON-encoded), str or bytes; flushed
+  produce(topic, value, key=None, partition=None, **conf)
+                                       value: dict (JSON-encoded), str or bytes; flushed;
+                                       through producer(**conf), one idempotent Producer per
+                                       config for the whole process
   KafkaReader(topic)                   .read(n, timeout) -> [Record]; .close(); a context manager
+                                       .read_to_end(timeout) -> [Record]: all the topic holds now
       Record: .key (str|None), .value (dict, or raw str when not JSON), .partition, .offset
 
   Processes
@@ -248,15 +252,38 @@ def create_topics(prefix, partitions=12):
                 raise
 
 
-def produce(topic, value, key=None):
-    from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                  "enable.idempotence": True})
+_PRODUCERS = {}
+
+
+def _producer_key(conf):
+    return (os.environ["KAFKA_BOOTSTRAP_SERVERS"],) + tuple(sorted(conf.items()))
+
+
+def producer(**conf):
+    """An idempotent Producer kept for the whole process, one per config: a new one spends
+    about 0.5 s getting its producer id before its first message goes out."""
+    key = _producer_key(conf)
+    p = _PRODUCERS.get(key)
+    if p is None:
+        from confluent_kafka import Producer
+        c = {"bootstrap.servers": key[0], "enable.idempotence": True}
+        c.update(conf)
+        p = _PRODUCERS[key] = Producer(c)
+    return p
+
+
+def produce(topic, value, key=None, partition=None, **conf):
+    """value: dict (JSON-encoded), str or bytes; flushed (durable) on return. partition: the
+    partitioner's choice by key when None. conf: producer properties (producer())."""
+    p = producer(**conf)
     if isinstance(value, dict):
         value = json.dumps(value)
     errs = []
-    p.produce(topic, value=value, key=key, on_delivery=lambda e, m: e and errs.append(e))
+    kw = {} if partition is None else {"partition": partition}
+    p.produce(topic, value=value, key=key, on_delivery=lambda e, m: e and errs.append(e), **kw)
     left = p.flush(30)
+    if left or errs:
+        _PRODUCERS.pop(_producer_key(conf), None)   # the next call starts afresh
     assert left == 0 and not errs, "produce to %s failed: %s" % (topic, errs)
 
 
@@ -273,6 +300,19 @@ class Record:
 
     def __repr__(self):
         return "Record(%r, %r)" % (self.key, self.value)
+
+
+def watermarks(tps, timeout=10):
+    """{partition: (low, high)} of the TopicPartitions, in one request. (The reader's own
+    consumer would queue each query behind its fetch, up to fetch.wait.max.ms apiece.)"""
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+    a = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]})
+    out = {tp.partition: [None, None] for tp in tps}
+    for i, spec in enumerate((OffsetSpec.earliest(), OffsetSpec.latest())):
+        fs = a.list_offsets({tp: spec for tp in tps}, request_timeout=timeout)
+        for tp, f in fs.items():
+            out[tp.partition][i] = f.result().offset
+    return {p: tuple(v) for p, v in out.items()}
 
 
 class KafkaReader:
@@ -312,6 +352,32 @@ class KafkaReader:
             if m.error():
                 continue
             self.records.append(Record(m))
+        return list(self.records)
+
+    def read_to_end(self, timeout=30):
+        """Every record the topic holds now: reads until each partition's position reaches the
+        high watermark taken at the call (fails the test on timeout). After an event that
+        follows a publish (a job's "committed" line, a worker's exit), this tells "nothing
+        more was published" without waiting for a message that may never come."""
+        from confluent_kafka import TopicPartition
+        wait_for(lambda: self.assigned or self._assign(), timeout, what="topic %s" % self.topic)
+        tps = [TopicPartition(self.topic, tp.partition) for tp in self.c.assignment()]
+        marks = watermarks(tps)
+        nxt = {tp.partition: -1 for tp in tps}
+        for r in self.records:
+            nxt[r.partition] = max(nxt[r.partition], r.offset + 1)
+
+        def at_end():
+            m = self.c.poll(0.05)
+            if m is not None and not m.error():
+                r = Record(m)
+                self.records.append(r)
+                nxt[r.partition] = max(nxt[r.partition], r.offset + 1)
+            # position() also counts records a reader skips (control records).
+            for tp in self.c.position(tps):
+                nxt[tp.partition] = max(nxt[tp.partition], tp.offset)
+            return all(hi <= lo or nxt[p] >= hi for p, (lo, hi) in marks.items())
+        wait_for(at_end, timeout, interval=0, what="the end of %s" % self.topic)
         return list(self.records)
 
     def close(self):
@@ -358,6 +424,11 @@ def worker_env(prefix, **overrides):
 
 
 class Worker:
+    # logs(): the lines parsed so far and the bytes of the log they came from (class defaults,
+    # so a subclass with an __init__ of its own needs nothing more).
+    _parsed = None
+    _read_to = 0
+
     def __init__(self, stage, env, log_path):
         self.stage = stage
         self.log_path = str(log_path)
@@ -371,14 +442,23 @@ class Worker:
         return self.p.poll() is None
 
     def logs(self):
-        out = []
+        """Every JSON line logged so far. Only what was appended since the last call is read
+        and parsed (waits call this every poll, and a debug log grows to megabytes)."""
+        if self._parsed is None:
+            self._parsed = []
         with open(self.log_path, "rb") as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
+            f.seek(self._read_to)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1          # a line being written waits for its end ...
+        if end < len(chunk) and self.p.poll() is not None:
+            end = len(chunk)                     # ... unless the process is gone
+        for line in chunk[:end].splitlines():
+            try:
+                self._parsed.append(json.loads(line))
+            except ValueError:
+                pass
+        self._read_to += end
+        return list(self._parsed)
 
     def stderr(self):
         with open(self.err_path, "rb") as f:

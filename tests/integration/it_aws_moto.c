@@ -52,7 +52,7 @@ static int client_open(client *cl, const char *endpoint, sl_cfg_getter getter, v
         fprintf(stderr, "creds: %s\n", err);
         return -1;
     }
-    cl->aws = sl_aws_new(&o, cl->creds, err, sizeof(err));
+    cl->aws = sl_aws_new(&o, sl_creds_signer(cl->creds), err, sizeof(err));
     if (!cl->aws) {
         fprintf(stderr, "aws: %s\n", err);
         sl_creds_provider_free(cl->creds);

@@ -88,7 +88,7 @@ static int setup(void)
         fprintf(stderr, "creds: %s\n", err);
         return -1;
     }
-    aws = sl_aws_new(&o, creds, err, sizeof(err));
+    aws = sl_aws_new(&o, sl_creds_signer(creds), err, sizeof(err));
     if (!aws) {
         fprintf(stderr, "aws: %s\n", err);
         return -1;

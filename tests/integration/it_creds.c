@@ -665,7 +665,8 @@ static int moto_iam(const char *action, const char *const *params, xmlDoc **doc)
 
     if (moto_env(&o, &keys))
         return -1;
-    if (!(p = chain(&keys, 0, &o, err, sizeof(err))) || !(c = sl_aws_new(&o, p, err, sizeof(err))))
+    if (!(p = chain(&keys, 0, &o, err, sizeof(err))) ||
+        !(c = sl_aws_new(&o, sl_creds_signer(p), err, sizeof(err))))
         goto out;
     if (sl_aws_query(c, "iam", action, "2010-05-08", params, doc, &ae)) {
         fprintf(stderr, "it_creds: IAM %s: %s: %s\n", action, ae.code, ae.message);
@@ -728,7 +729,7 @@ static int caller_arn(sl_creds_provider *p, char *arn, size_t arnlen)
 
     if (moto_env(&o, &keys))
         return -1;
-    if (!(c = sl_aws_new(&o, p, err, sizeof(err)))) {
+    if (!(c = sl_aws_new(&o, sl_creds_signer(p), err, sizeof(err)))) {
         fprintf(stderr, "it_creds: %s\n", err);
         return -1;
     }

@@ -1,7 +1,7 @@
 /*
- * it_kafka.c - kafka.c against the real broker of the local stack (KAFKA_BOOTSTRAP_SERVERS;
- * skipped with the reason when unset). Every client is configured only through the
- * environment mapping, so these runs also prove KAFKA_* reaches librdkafka.
+ * it_kafka.c - the kafka module (common/kafka_*.c) against the real broker of the local stack
+ * (KAFKA_BOOTSTRAP_SERVERS; skipped with the reason when unset). Every client is configured only
+ * through the environment mapping, so these runs also prove KAFKA_* reaches librdkafka.
  *
  * Covered: topic creation (twice: "already exists" is success); 20 messages produced
  * synchronously by the idempotent producer; consumer A stores offsets for exactly 10 and

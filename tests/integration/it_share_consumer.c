@@ -47,9 +47,9 @@ static int setup(void)
     o.max_attempts = 3;
     o.retry_base_ms = 50;
     if (!(svc_creds = sl_creds_chain_new(&(sl_creds_opts){0}, &o, err, sizeof(err))) ||
-        !(svc = sl_aws_new(&o, svc_creds, err, sizeof(err))) ||
+        !(svc = sl_aws_new(&o, sl_creds_signer(svc_creds), err, sizeof(err))) ||
         !(an_creds = sl_creds_role_new(&(sl_creds_opts){0}, &o, &role, err, sizeof(err))) ||
-        !(an = sl_aws_new(&o, an_creds, err, sizeof(err)))) {
+        !(an = sl_aws_new(&o, sl_creds_signer(an_creds), err, sizeof(err)))) {
         fprintf(stderr, "clients: %s\n", err);
         return -1;
     }

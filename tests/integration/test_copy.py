@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -321,7 +320,8 @@ def test_missing_source_fails_with_aws_code(make_ctx):
     assert f["stage"] == "copy" and f["error_code"] == "NoSuchKey", f
     assert keys[-1] in f["error_message"]
     assert f["run_id"] == c.exported(task)["run_id"]
-    assert c.out.read(1, 1) == []
+    c.worker.wait_log(lambda r: r.get("event") == "committed", 30, "the failed job committed")
+    assert c.out.read_to_end() == []
     assert old in all_keys(c.s3, c.lake_bucket), "the earlier good data was deleted"
 
 
@@ -341,12 +341,14 @@ def test_sigterm_mid_copy_then_redone(make_ctx, tmp_path):
     put_many(c.s3, c.export_bucket, items)
     c.send(task)
     c.worker.wait_log(lambda r: r.get("msg") == "export listed; copying", 60, "listing done")
-    time.sleep(0.5)
+    # Stopped once the first objects landed, with hundreds still to go.
+    h.wait_for(lambda: c.s3.list_objects_v2(Bucket=c.lake_bucket, MaxKeys=1).get("KeyCount"),
+               TIMEOUT, interval=0.05, what="the first objects copied")
     rc = c.worker.stop(30)
     assert rc == 0, c.worker.stderr()[-3000:]
     assert "AddressSanitizer" not in c.worker.stderr()
     assert not [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
-    assert c.out.read(1, 1) == []
+    assert c.out.read_to_end() == []
     # Same group, same topics: the uncommitted message comes back and completes.
     c.worker = h.Worker("copy", c.wenv, tmp_path / "worker-copy-sigterm-2.log")
     c.worker.wait_ready(90)
@@ -509,12 +511,13 @@ def lake_bodies(c):
 
 def jobs_over(worker, tasks, n_each=1):
     """Counts per task when the worker logged n_each final outcomes for every task, else None.
-    A job is over when it is done, failed, or fenced out: a later begin of the same run and
-    stage (the same message in another group) owns the ledger row, and the fenced job ends
-    without publishing (the ledger's write fence)."""
+    A job is over when it is committed (published, recorded, offset stored) or fenced out: a
+    later begin of the same run and stage (the same message in another group) owns the ledger
+    row, and the fenced job ends without publishing (the ledger's write fence). Once over,
+    whatever the job published is on the topic."""
     counts = {t: 0 for t in tasks}
     for r in worker.logs():
-        if r.get("event") in ("done", "failed", "fenced_out") and r.get("export_task_id") in counts:
+        if r.get("event") in ("committed", "fenced_out") and r.get("export_task_id") in counts:
             counts[r["export_task_id"]] += 1
     return counts if all(v >= n_each for v in counts.values()) else None
 
@@ -537,7 +540,7 @@ def test_replayed_older_export_does_not_roll_back(make_ctx):
     c.send(old, t_old)
     wait_jobs_over(c.worker, [old])
     assert lake_bodies(c) == want_new, "the older export replaced the newer one"
-    assert c.out.read(2, 2)[1:] == [], "a superseded copy publishes no copied message"
+    assert c.out.read_to_end()[1:] == [], "a superseded copy publishes no copied message"
     row = h.ledger_stage([c.exported(old, t_old)["run_id"]], "copy")
     row = list(row.values())[0]
     assert row["status"] == "succeeded" and row["error_code"] is None
@@ -557,7 +560,7 @@ def test_concurrent_exports_of_one_day_leave_the_newest(make_ctx, order):
         c.send(task, t)
     wait_jobs_over(c.worker, [old, new])
     assert lake_bodies(c) == want_new
-    outs = [r.value for r in c.out.read(2, 2)]
+    outs = [r.value for r in c.out.read_to_end()]
     assert outs and outs[-1]["export_task_id"] == new, outs
 
 
@@ -575,20 +578,19 @@ def test_replay_concurrent_with_originals_two_workers(make_ctx, tmp_path):
                                                                     key=lambda kv: kv[1][0])
         for task, t in [(old, t_old), (new, t_new), (old, t_old), (new, t_new)]:
             c.send(task, t)
-        seen_full = False
-        deadline = time.time() + TIMEOUT
-        while time.time() < deadline:
+        seen_full = []
+
+        def watched_until_over():
+            """Looks at the lake while the jobs run: once filled, never empty again."""
             keys = set(all_keys(c.s3, c.lake_bucket))
             if keys:
-                seen_full = True
+                seen_full.append(True)
             elif seen_full:
                 pytest.fail("a table's partition was emptied while exports raced")
             assert keys <= set(want_old) | set(want_new), keys - set(want_old) - set(want_new)
-            if jobs_over(c.worker, [old, new], 2) and jobs_over(w2, [old, new], 2):
-                break
-            time.sleep(0.05)
-        wait_jobs_over(c.worker, [old, new], 2)
-        wait_jobs_over(w2, [old, new], 2)
+            return jobs_over(c.worker, [old, new], 2) and jobs_over(w2, [old, new], 2)
+        h.wait_for(watched_until_over, TIMEOUT, interval=0.05,
+                   what="the jobs of both workers over (2 each per export)")
         assert lake_bodies(c) == want_new
     finally:
         rc = w2.stop(30)

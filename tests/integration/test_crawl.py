@@ -47,13 +47,13 @@ def make_crawler(env, cluster):
     return name
 
 
-def start_worker(env, name="crawl"):
+def start_worker(env, name="crawl", **kw):
     # Glue and the stand-in share this machine's clock: a small skew allowance keeps the
-    # before/after-the-copy cases below apart by a second.
-    w = h.Worker("crawl", h.worker_env(env["prefix"], CRAWL_POLL_INTERVAL="300ms",
-                                       CRAWL_CLOCK_SKEW="200ms",
-                                       CRAWLER_NAME="snaplake-{cluster}"),
-                 env["tmp"] / ("%s.log" % name))
+    # before/after-the-copy cases below apart.
+    wenv = dict(CRAWL_POLL_INTERVAL="300ms", CRAWL_CLOCK_SKEW="200ms",
+                CRAWLER_NAME="snaplake-{cluster}")
+    wenv.update(kw)
+    w = h.Worker("crawl", h.worker_env(env["prefix"], **wenv), env["tmp"] / ("%s.log" % name))
     w.wait_ready()
     return w
 
@@ -131,19 +131,42 @@ def test_cancelled_crawl_is_a_failure(crawl_env):
         assert w.stop() == 0
 
 
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+def hold_other_run(env, crawler):
+    """Someone else's run of crawler, RUNNING until release_other_run ends it (so a worker slow
+    to start under ASan still finds it running). Returns its start time on Glue's clock."""
+    h.standin_config(crawler_seconds_by_name={crawler: 600.0})
+    env["glue"].start_crawler(Name=crawler)
+    return starts_of(crawler)[0]["time"]
+
+
+def release_other_run(crawler, copied_at, ours_seconds=1.0):
+    """Once the worker's own start was refused: the other run ends, and a run the worker
+    starts after it lasts ours_seconds. The copy time may lie ahead of the clock (a copy that
+    finished just after the other run began): the other run ends after it, as it would."""
+    h.wait_for(lambda: "CrawlerRunningException" in [s["result"] for s in starts_of(crawler)],
+               60, what="the worker's start refused while the other run runs")
+    h.wait_for(lambda: rfc3339(time.time()) > copied_at, 10, what="the copy time to pass")
+    h.standin_config(crawler_seconds_by_name={crawler: ours_seconds})
+    h.standin("POST", "/_standin/crawler/finish", {"crawler": crawler})
+
+
 def test_running_crawl_that_started_after_the_copy_covers_it(crawl_env):
     """CrawlerRunningException: a run that began after our copy finished is our run."""
-    h.standin_config(crawler_seconds=3.0)
     cluster = "cw-%s" % h.uid()
     crawler = make_crawler(crawl_env, cluster)
-    msg = copied_message(cluster)          # copy finished now ...
-    time.sleep(0.5)            # more than CRAWL_CLOCK_SKEW (200ms) later
-    crawl_env["glue"].start_crawler(Name=crawler)   # ... and someone starts the crawler after
     w = start_worker(crawl_env)
     try:
+        other = hold_other_run(crawl_env, crawler)
+        # The copy finished 0.5 s before that run began: more than CRAWL_CLOCK_SKEW (200ms).
+        msg = copied_message(cluster, rfc3339(other - 0.5))
         with h.KafkaReader(crawl_env["prefix"] + "crawls") as out:
             h.produce(crawl_env["prefix"] + "copies", msg, key=cluster)
-            r = out.read(1, timeout=30)[0].value
+            release_other_run(crawler, msg["copied_at"])
+            r = out.read(1, timeout=60)[0].value
         assert r["crawl_status"] == "SUCCEEDED"
         results = [s["result"] for s in starts_of(crawler)]
         # The manual start, then our refused start; no third run.
@@ -154,25 +177,50 @@ def test_running_crawl_that_started_after_the_copy_covers_it(crawl_env):
 
 def test_running_crawl_that_started_before_the_copy_is_followed_by_a_new_run(crawl_env):
     """A run that began before our copy finished may have missed files: crawl again."""
-    # Runs long enough that the other run is still going when the worker (slow to start under
-    # ASan on a busy machine) asks for its own: 2 s let it end first in one loaded run.
-    h.standin_config(crawler_seconds=15.0)
     cluster = "cb-%s" % h.uid()
     crawler = make_crawler(crawl_env, cluster)
-    crawl_env["glue"].start_crawler(Name=crawler)   # someone's run starts first ...
-    time.sleep(1.1)
-    msg = copied_message(cluster)          # ... our copy finishes while it runs
     w = start_worker(crawl_env)
     try:
+        other = hold_other_run(crawl_env, crawler)     # someone's run starts first ...
+        msg = copied_message(cluster, rfc3339(other + 0.1))  # ... our copy finishes in it
         with h.KafkaReader(crawl_env["prefix"] + "crawls") as out:
             h.produce(crawl_env["prefix"] + "copies", msg, key=cluster)
-            r = out.read(1, timeout=180)[0].value
+            release_other_run(crawler, msg["copied_at"])
+            r = out.read(1, timeout=60)[0].value
         results = [s["result"] for s in starts_of(crawler)]
         assert results == ["started", "CrawlerRunningException", "started"], results
         ours = starts_of(crawler)[-1]["time"]
         # The result we published is the new run's, not the old one's.
         assert r["crawl_started_at"][:19] >= time.strftime("%Y-%m-%dT%H:%M:%S",
                                                           time.gmtime(int(ours)))
+    finally:
+        assert w.stop() == 0
+
+
+def test_other_run_started_within_the_skew_before_the_copy_is_not_trusted(crawl_env):
+    """Someone else's run that began 1 s before the copy ended is not trusted: crawl again.
+
+    Before: CRAWL_CLOCK_SKEW was applied in the accepting direction for another's run, so a
+    run that began up to the skew *before* the copy finished counted as covering it, though it
+    may have listed the lake before the last files (or the new date= folder) were there.
+    """
+    cluster = "rs-%s" % h.uid()
+    crawler = make_crawler(crawl_env, cluster)
+    other = hold_other_run(crawl_env, crawler)         # someone's run starts ...
+    msg = copied_message(cluster, rfc3339(other + 1.0))  # ... and our copy ends 1 s into it
+    w = start_worker(crawl_env, CRAWL_CLOCK_SKEW="2s")
+    try:
+        with h.KafkaReader(crawl_env["prefix"] + "crawls") as out:
+            h.produce(crawl_env["prefix"] + "copies", msg, key=cluster)
+            release_other_run(crawler, msg["copied_at"])
+            recs = out.read(1, 60)
+        assert len(recs) == 1
+        starts = starts_of(crawler)
+        results = [s["result"] for s in starts]
+        # 1 s before the copy ended is inside the 2 s allowance either way: crawl again.
+        assert results == ["started", "CrawlerRunningException", "started"], results
+        assert recs[0].value["crawl_started_at"][:19] >= time.strftime(
+            "%Y-%m-%dT%H:%M:%S", time.gmtime(int(starts[-1]["time"])))
     finally:
         assert w.stop() == 0
 

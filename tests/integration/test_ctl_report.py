@@ -15,6 +15,7 @@ Chromium is Debian's `chromium` (scripts/bootstrap.sh); without it the report te
 which under CI=true is a failure (conftest.py).
 """
 
+import json
 import os
 import re
 import shutil
@@ -118,6 +119,19 @@ def test_slots_show_held_waiting_and_foreign(ctx, ro_role):
     assert waiting[0].split()[1] == b["cluster"], out
     assert re.match(r"foreign exports counted: 1 of EXPORT_TASK_LIMIT 2 ", s["foreign_head"]), out
     assert any(foreign_id in x and x.split()[1:4] == ["2", "1", "1"] for x in s["foreign"]), out
+    # The same three reads as one JSON object (--json), typed: numbers, null, arrays.
+    rc, jout, err = ctl("slots", "--json", PGUSER=ro_role["role"])
+    assert rc == 0, err
+    j = json.loads(jout)
+    ha = [r for r in j["held"] if r["run_id"] == a["run_id"]]
+    assert len(ha) == 1 and ha[0]["slot"] == 0 and ha[0]["status"] == "running", j
+    assert ha[0]["cluster"] == a["cluster"] and isinstance(ha[0]["backend_pid"], (int, float)), j
+    assert ha[0]["task_id"] and ha[0]["attempt"] == 1, j
+    wb = [r for r in j["waiting"] if r["run_id"] == b["run_id"]]
+    assert len(wb) == 1 and wb[0]["cluster"] == b["cluster"] and wb[0]["waiting_seconds"] >= 0, j
+    assert j["foreign"]["known"] is True, j
+    assert any(foreign_id in d["foreign_task_ids"] and (d["limit"], d["held"], d["foreign"])
+               == (2, 1, 1) for d in j["foreign"]["decisions"]), j
 
     # A ends: B takes the freed slot and no run waits any more.
     h.standin_fail_export(a["run_id"], "stopped by the test", now=True)
@@ -161,6 +175,14 @@ def test_lag_drops_to_zero_when_a_worker_consumes(ctx):
     assert rows["total"][2] == ctx["prefix"] + "snapshots", out
     assert all(r[4] == "-" for p, r in rows.items() if p != "total"), out  # nothing committed
     assert not lag_rows(out, "copy"), out  # --stage export only
+    rc, jout, err = ctl(*args, "--json", **env)
+    assert rc == 0, err
+    j = json.loads(jout)
+    assert [s["stage"] for s in j] == ["export"], j
+    assert j[0]["group"] == group and j[0]["topic"] == ctx["prefix"] + "snapshots", j
+    assert j[0]["exists"] is True and j[0]["total"] == 3 and len(j[0]["partitions"]) == 12, j
+    assert all(p["committed"] is None for p in j[0]["partitions"]), j
+    assert sum(p["lag"] for p in j[0]["partitions"]) == 3, j
 
     w = start_worker(ctx, "w")
     w.wait_ready()
@@ -175,6 +197,11 @@ def test_lag_drops_to_zero_when_a_worker_consumes(ctx):
     out = h.wait_for(zero, 60, what="the export group's lag to drop to 0")
     committed = [r for p, r in lag_rows(out, "export").items() if p != "total" and r[4] != "-"]
     assert sum(int(r[5]) for r in committed) == 3 and all(r[4] == r[5] for r in committed), out
+    rc, jout, err = ctl(*args, "--json", **env)
+    assert rc == 0, err
+    parts = json.loads(jout)[0]["partitions"]
+    done = [p for p in parts if p["committed"] is not None]
+    assert sum(p["committed"] for p in done) == 3 and all(p["lag"] == 0 for p in parts), parts
     assert w.stop() == 0
 
 
@@ -185,7 +212,7 @@ def test_lag_bad_arguments_exit_2(args):
     assert rc == 2 and "snaplakectl lag:" in err, (rc, out, err)
 
 
-@pytest.mark.parametrize("cmd", [["slots", "--json"], ["slots", "x"], ["report"],
+@pytest.mark.parametrize("cmd", [["slots", "--jsonl"], ["slots", "x"], ["report"],
                                  ["report", "--html"], ["report", "--html", "f", "--nope"],
                                  ["report", "--html", "f", "--since-hours", "0"]])
 def test_bad_arguments_exit_2(cmd, tmp_path):

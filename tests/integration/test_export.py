@@ -127,7 +127,8 @@ def test_export_cap_twelve_clusters_two_workers(ctx):
 
 def test_worker_killed_mid_export_is_adopted(ctx):
     cl = h.create_cluster()
-    h.standin_config(export_cap=50, task_seconds={cl["run_id"]: 12.0})
+    # The export runs until the survivor adopted it (ended below).
+    h.standin_config(export_cap=50, task_seconds={cl["run_id"]: 600.0})
     w1 = start_worker(ctx, "w1")
     w2 = start_worker(ctx, "w2")
     wait_group_settled([w1, w2])
@@ -142,6 +143,8 @@ def test_worker_killed_mid_export_is_adopted(ctx):
     survivor = w2 if victim is w1 else w1
     victim.kill()
     assert h.standin_state()["tasks"][0]["Status"] in ("STARTING", "IN_PROGRESS")
+    survivor.wait_log(lambda r: r.get("event") == "adopt", 90, "the survivor to adopt the export")
+    h.standin_config(task_seconds={cl["run_id"]: 0})
 
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
         recs = r.read(1, 90)
@@ -174,8 +177,10 @@ def test_failed_export_publishes_failure_with_cause(ctx):
     row = h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
     assert row["status"] == "failed" and row["error_code"] == "ExportFailed"
     assert cause in row["error_message"]
+    w.wait_log(lambda r: r.get("event") == "committed" and r.get("run_id") == cl["run_id"], 30,
+               "the failed job committed")
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
-        assert r.read(1, 3) == []
+        assert r.read_to_end() == []
     assert w.stop() == 0
 
 
@@ -255,9 +260,11 @@ def test_full_worker_pauses_and_loses_nothing(ctx):
     w.wait_ready()
     feed(ctx, clusters)
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
-        recs = r.read(6, 90)
-        time.sleep(2)
-        recs = r.read(7, 0.5)
+        r.read(6, 90)
+        # Every job that arrived is over before the count: a run done twice would show now.
+        h.wait_for(lambda: (lambda ev: ev.count("received") == ev.count("committed") >= 6)(
+            [x.get("event") for x in w.logs()]), 30, what="every received job committed")
+        recs = r.read_to_end()
     assert sorted(x.value["run_id"] for x in recs) == sorted(c["run_id"] for c in clusters)
     logs = w.logs()
     assert any(x.get("msg", "").startswith("paused ") for x in logs)
@@ -271,6 +278,46 @@ def test_full_worker_pauses_and_loses_nothing(ctx):
             open_jobs.discard(x["run_id"])
         peak = max(peak, len(open_jobs))
     assert peak <= 2, peak
+    assert w.stop() == 0
+
+
+def test_free_low_slot_does_not_admit_past_the_limit_with_a_foreign_export(ctx):
+    """Slots 0..L-1 plus the foreign count: a freed low slot must not start an L+1-th export.
+
+    The old rule only bounded the slot *number* (k < limit - foreign): with slot 1 held by a
+    running export, a foreign export running, and slot 0 just freed, k = 0 passed and a third
+    export started under a limit of 2. The stand-in's cap is raised so only the worker's rule
+    is under test (as in test_export.py's cap tests).
+    """
+    h.standin_config(export_cap=50, export_seconds=2.0)
+    a, b, c3 = h.create_cluster(), h.create_cluster(), h.create_cluster()
+    h.standin_config(task_seconds={a["run_id"]: 1.5, b["run_id"]: 9.0, c3["run_id"]: 1.5})
+    w = start_worker(ctx, "w", EXPORT_TASK_LIMIT="2", EXPORT_POLL_INTERVAL="300ms",
+                     EXPORT_SLOT_RETRY="200ms", STAGE_RETRY_BASE="100ms", STAGE_RETRY_MAX="1s")
+    w.wait_ready()
+    topic = ctx["prefix"] + "snapshots"
+    with h.KafkaReader(ctx["prefix"] + "exports") as out:
+        h.produce(topic, h.snapshot_message(a), key=a["cluster"])
+        h.produce(topic, h.snapshot_message(b), key=b["cluster"])
+        h.wait_for(lambda: {s["task_id"] for s in h.standin_state()["start_calls"]
+                            if s["result"] == "started"} >= {a["run_id"], b["run_id"]},
+                   20, what="A and B started")
+        other = h.create_cluster()
+        tid = "other-team-%s" % h.uid(10)
+        h.standin_config(task_seconds={tid: 9.0})
+        h.aws("rds").start_export_task(ExportTaskIdentifier=tid, SourceArn=other["snapshot_arn"],
+                                       S3BucketName=ctx["bucket"], IamRoleArn=ROLE, KmsKeyId=KMS)
+        first = out.read(1, 20)
+        assert [r.value["run_id"] for r in first] == [a["run_id"]]
+        h.produce(topic, h.snapshot_message(c3), key=c3["cluster"])
+        recs = out.read(3, 60)
+    assert {r.value["run_id"] for r in recs} == {a["run_id"], b["run_id"], c3["run_id"]}
+    tasks = {t["ExportTaskIdentifier"]: t for t in h.standin_state()["tasks"]}
+    c_start = tasks[c3["run_id"]]["TaskStartTime"]
+    # (TaskEndTime is only filled once someone describes the task: use the set durations.)
+    busy_until = min(tasks[b["run_id"]]["TaskStartTime"] + 9.0, tasks[tid]["TaskStartTime"] + 9.0)
+    # C may only start once B or the foreign export ended (2 running = the limit).
+    assert c_start >= busy_until - 0.05, (c_start, busy_until)
     assert w.stop() == 0
 
 
@@ -332,20 +379,22 @@ def test_stale_owner_is_fenced_out_and_publishes_nothing(ctx):
     """Two consumers of one run (a replay in another group while the first still works): the
     later begin fences the earlier one, which must drop its job without publishing."""
     cl = h.create_cluster()
-    h.standin_config(export_cap=50, task_seconds={cl["run_id"]: 6.0})
+    # The export runs until B adopted it (ended below).
+    h.standin_config(export_cap=50, task_seconds={cl["run_id"]: 600.0})
     a = start_worker(ctx, "a")
     a.wait_ready()
     feed(ctx, [cl])
     a.wait_log(lambda r: r.get("event") == "export_started", 60, "A to start the export")
     b = start_worker(ctx, "b", KAFKA_GROUP_ID="export-replay-" + ctx["prefix"])
     b.wait_log(lambda r: r.get("event") == "adopt", 60, "B to adopt the export")
+    h.standin_config(task_seconds={cl["run_id"]: 0})
     # Both jobs end (A fenced out, or, before fencing, A publishing too), then count.
     a.wait_log(lambda r: r.get("event") in ("fenced_out", "committed") and
                r.get("run_id") == cl["run_id"], 60, "A's job to end")
     b.wait_log(lambda r: r.get("event") == "committed" and r.get("run_id") == cl["run_id"], 60,
                "B's job to end")
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
-        recs = r.read(2, 10)
+        recs = r.read_to_end()
     assert len(recs) == 1, recs
     assert any(r.get("event") == "fenced_out" for r in a.logs())
     row = h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
@@ -394,7 +443,8 @@ def test_slot_whose_connection_died_is_taken_again(ctx):
     ExportTaskLimitReachedFault. B's slot connection is killed, C takes the freed slot 1.
     Once the cap rises, B must not start on its dead slot: never more than 2 exports."""
     a, b, c3 = h.create_cluster(), h.create_cluster(), h.create_cluster()
-    h.standin_config(export_cap=1, task_seconds={a["run_id"]: 40.0, b["run_id"]: 2.0,
+    # A runs until the test ends it (below), however long the steps before take.
+    h.standin_config(export_cap=1, task_seconds={a["run_id"]: 600.0, b["run_id"]: 2.0,
                                                  c3["run_id"]: 2.0})
     w = start_worker(ctx, "w", EXPORT_TASK_LIMIT="2")
     w.wait_ready()
@@ -421,6 +471,10 @@ def test_slot_whose_connection_died_is_taken_again(ctx):
         for x in w.logs()), 30, what="B to retry")
     h.standin_config(export_cap=50)
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        # A still runs while C does: a B starting on its dead slot meanwhile is a third export.
+        h.wait_for(lambda: c3["run_id"] in {x.value["run_id"] for x in r.read(3, 0.5)}, 90,
+                   what="C exported")
+        h.standin_config(task_seconds={a["run_id"]: 0})
         recs = r.read(3, 90)
     assert {x.value["run_id"] for x in recs} == {a["run_id"], b["run_id"], c3["run_id"]}
     st = h.standin_state()

@@ -181,14 +181,16 @@ def test_bad_metrics_addr_is_a_config_error(tmp_path):
     assert "METRICS_ADDR" in out
 
 
-def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
-    """An export worker sets the slot gauges (limit, foreign exports counted) when it takes a
-    slot, and counts RDS's StartExportTask by operation; a foreign export shows as foreign."""
+def export_worker(tmp_path, name, foreign_seconds, limit, foreign_id=None):
+    """An export worker with METRICS_ADDR against a reset stand-in (1 s exports) in which one
+    foreign export (task foreign_id, else a random one) runs for foreign_seconds. Returns
+    (topic prefix, port, worker)."""
     h.standin_config_reset()
     h.standin_reset(all=True)
     h.standin_config(export_cap=50, export_seconds=1.0)
-    h.standin("POST", "/_standin/export/external", {"seconds": 60})
-    prefix = h.topic_prefix("metrics-export")
+    h.standin("POST", "/_standin/export/external",
+              dict({"seconds": foreign_seconds}, **({"task_id": foreign_id} if foreign_id else {})))
+    prefix = h.topic_prefix(name)
     h.create_topics(prefix, 1)
     port = free_port()
     role = "arn:aws:iam::%s:role/rds-s3-export" % h.ACCOUNT
@@ -196,8 +198,15 @@ def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
     w = h.Worker("export", h.worker_env(
         prefix, EXPORT_S3_BUCKET=h.create_bucket(), EXPORT_IAM_ROLE_ARN=role,
         EXPORT_KMS_KEY_ID=kms, EXPORT_POLL_INTERVAL="500ms", EXPORT_SLOT_RETRY="500ms",
-        EXPORT_TASK_LIMIT="3", KAFKA_GROUP_ID="g-" + h.uid(10),
+        EXPORT_TASK_LIMIT=str(limit), KAFKA_GROUP_ID="g-" + h.uid(10),
         METRICS_ADDR="127.0.0.1:%d" % port), tmp_path / "export.log")
+    return prefix, port, w
+
+
+def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
+    """An export worker sets the slot gauges (limit, foreign exports counted) when it takes a
+    slot, and counts RDS's StartExportTask by operation; a foreign export shows as foreign."""
+    prefix, port, w = export_worker(tmp_path, "metrics-export", foreign_seconds=60, limit=3)
     try:
         w.wait_ready(90)
         cl = h.create_cluster()
@@ -213,6 +222,48 @@ def test_export_slot_gauges_and_aws_operations(standin, tmp_path):
         assert sample(m, "snaplake_export_slots_held") is not None
         assert sample(m, "snaplake_aws_requests_total", service="rds",
                       operation="StartExportTask", code="OK") == 1
+        assert w.stop() == 0
+    finally:
+        if w.alive():
+            w.stop()
+
+
+def test_job_oldest_age_grows_while_an_export_waits(standin, tmp_path):
+    """snaplake_job_oldest_age_seconds (the "export stuck" alert's metric) is 0 with nothing
+    held, then grows while a job is held: here an export waiting for the account's only slot,
+    which a foreign export occupies; once that ends, the export runs and the age is 0 again."""
+    foreign = "other-tool-%s" % h.uid(8)
+    prefix, port, w = export_worker(tmp_path, "metrics-age", foreign_seconds=600, limit=1,
+                                    foreign_id=foreign)
+    try:
+        w.wait_ready(90)
+        h.wait_for(lambda: get(port, "/metrics")[0] == 200, 60, what="/metrics answers")
+        m0 = scrape(port)
+        assert sample(m0, "snaplake_job_oldest_age_seconds", stage="export") == 0
+        cl = h.create_cluster()
+        h.produce(prefix + "snapshots", h.snapshot_message(cl), key=cl["cluster"])
+
+        def held(at_least):
+            m = scrape(port)
+            age = sample(m, "snaplake_job_oldest_age_seconds", stage="export")
+            return m if (sample(m, "snaplake_jobs_in_flight", stage="export") == 1
+                         and age is not None and age >= at_least) else None
+        m1 = h.wait_for(lambda: held(0.001), 90, what="the waiting export counted with an age")
+        a1 = sample(m1, "snaplake_job_oldest_age_seconds", stage="export")
+        m2 = h.wait_for(lambda: held(a1 + 1.0), 60, what="its age growing")
+        assert sample(m2, "snaplake_jobs_finished_total", stage="export", outcome="done") == 0
+        assert sample(m2, "snaplake_export_foreign_running") == 1
+        # The foreign export ends: the run takes the slot, exports, and leaves the worker.
+        h.standin_fail_export(foreign, "ended by the test", now=True)
+
+        def finished():
+            m = scrape(port)
+            return m if (sample(m, "snaplake_jobs_finished_total", stage="export",
+                                outcome="done") == 1
+                         and sample(m, "snaplake_jobs_in_flight", stage="export") == 0
+                         and sample(m, "snaplake_job_oldest_age_seconds", stage="export") == 0
+                         ) else None
+        h.wait_for(finished, 120, what="the export done and its age gone")
         assert w.stop() == 0
     finally:
         if w.alive():

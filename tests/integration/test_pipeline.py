@@ -112,7 +112,7 @@ class Pipeline:
                                            self.tmp / ("%s-%s.log" % (self.name, stage)))
         for w in self.workers.values():
             w.wait_ready(90)
-        for t in ("exports", "copies", "crawls", "failures", "dlq"):
+        for t in ("snapshots", "exports", "copies", "crawls", "failures", "dlq"):
             self.readers[t] = h.KafkaReader(self.prefix + t)
 
     def event(self, c):
@@ -160,8 +160,20 @@ class Pipeline:
                           what="%d records on %s" % (n, topic))
         return list(recs)
 
-    def assert_no_more(self, topic, n, wait=2.0):
-        recs = self.readers[topic].read(n + 1, wait)
+    def settled(self):
+        """Each stage's worker took every message of its input topic, and each of those jobs
+        is over (committed or fenced out): nothing more is coming, upstream first."""
+        for stage, topic in (("export", "snapshots"), ("copy", "exports"), ("crawl", "copies")):
+            n = len(self.readers[topic].read_to_end())
+            ev = [r.get("event") for r in self.workers[stage].logs()]
+            if ev.count("committed") + ev.count("fenced_out") < n:
+                return False
+        return True
+
+    def assert_no_more(self, topic, n):
+        """topic holds exactly n records once the pipeline settled."""
+        h.wait_for(self.settled, 60, what="the pipeline to settle")
+        recs = self.readers[topic].read_to_end()
         assert len(recs) == n, "expected %d records on %s, got %r" % (n, topic, recs)
 
     # ----------------------------------------------------------------------------- S3
@@ -320,9 +332,9 @@ def test_end_to_end_three_clusters(pipeline):
     starts = [s for s in st["start_calls"] if s["result"] == "started"]
     assert sorted(s["task_id"] for s in starts) == sorted(c["run_id"] for c in p.clusters)
     p.assert_no_more("exports", 2)
-    p.assert_no_more("crawls", 2, wait=0.5)
-    p.assert_no_more("failures", 1, wait=0.5)
-    p.assert_no_more("dlq", 0, wait=0.5)
+    p.assert_no_more("crawls", 2)
+    p.assert_no_more("failures", 1)
+    p.assert_no_more("dlq", 0)
 
     assert_clean_exit(p)
 
@@ -370,8 +382,8 @@ def test_faults_every_run_completes(pipeline):
 
     got = {r.key: r.value for r in crawled}
     assert set(got) == {c["cluster"] for c in clusters}
-    p.assert_no_more("failures", 0, wait=0.5)
-    p.assert_no_more("dlq", 0, wait=0.1)
+    p.assert_no_more("failures", 0)
+    p.assert_no_more("dlq", 0)
     want = {}
     for c in clusters:
         m = got[c["cluster"]]
@@ -454,8 +466,8 @@ def test_replay_exported_redoes_copy_and_crawl(pipeline):
     assert len(st2["tasks"]) == 1
     assert [(s["crawler"], s["result"]) for s in st2["crawl_starts"]] == \
         [("snaplake-%s" % c["cluster"], "started")] * 2, st2["crawl_starts"]
-    p.assert_no_more("exports", 2, wait=0.5)
-    p.assert_no_more("failures", 0, wait=0.5)
+    p.assert_no_more("exports", 2)
+    p.assert_no_more("failures", 0)
 
     assert_clean_exit(p)
 
@@ -486,7 +498,7 @@ def test_faults_on_the_start_calls(pipeline):
           % (st["faults_injected"], st["faults_by_request"], st["requests"]))
     assert {r.key for r in crawled} == {c["cluster"] for c in clusters}
     assert all(r.value["crawl_status"] == "SUCCEEDED" for r in crawled)
-    p.assert_no_more("failures", 0, wait=0.5)
+    p.assert_no_more("failures", 0)
     want = {}
     for c in clusters:
         want.update(p.expected_lake(c))

@@ -271,6 +271,42 @@ def test_event_pipe_keeps_running_between_lines(ctx, tmp_path):
     assert sorted(r.key for r in read_exactly(ctx["prefix"] + "snapshots", 2)) == [c1, c2]
 
 
+def test_event_pipe_serves_the_endpoint(ctx, tmp_path):
+    """Event mode on a pipe is long-running, so it serves the endpoint like the workers: /readyz
+    200 with Kafka and PostgreSQL answering (no "sqs" check in this mode), and /metrics counting
+    the lines read, the one published and the one dead-lettered."""
+    import test_metrics as tm
+    port = tm.free_port()
+    out = open(tmp_path / "producer.log", "wb")
+    p = subprocess.Popen([h.producer_binary(), "event"],
+                         env=penv(ctx["prefix"], METRICS_ADDR="127.0.0.1:%d" % port),
+                         stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, cwd=h.ROOT)
+    try:
+        status, text = h.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+            tm.get(port, "/readyz")), 90, what="/readyz 200")
+        assert json.loads(text)["checks"] == {"loop": "ok", "kafka": "ok", "postgres": "ok"}
+        assert tm.sample(tm.scrape(port), "snaplake_producer_events_received_total",
+                         mode="event") == 0
+        p.stdin.write((line(event("ep-%s" % ctx["u"])) + "\nnot an event\n").encode())
+        p.stdin.flush()
+
+        def counted():
+            m = tm.scrape(port)
+            return m if (tm.sample(m, "snaplake_producer_published_total", mode="event") == 1
+                         and tm.sample(m, "snaplake_dead_letters_total", stage="producer") == 1
+                         ) else None
+        m = h.wait_for(counted, 60, what="a publish and a dead letter counted")
+        assert tm.sample(m, "snaplake_producer_events_received_total", mode="event") == 2
+        assert not [k for k in m if k[0] == "snaplake_producer_sqs_received_total"], m
+        p.stdin.close()
+        assert p.wait(60) == 0, p.stderr.read().decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        out.close()
+
+
 def test_event_sigterm_on_idle_pipe(ctx, tmp_path):
     u = ctx["u"]
     out = open(tmp_path / "producer.log", "wb")

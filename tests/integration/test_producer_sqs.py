@@ -296,3 +296,82 @@ def test_sqs_slow_batch_extends_visibility(ctx, tmp_path):
     assert tp.summary(p.logs()) == {"published": 2, "duplicates": 0, "dead_lettered": 0,
                                     "errors": 0}
     tp.read_exactly(ctx["prefix"] + "snapshots", 2)
+
+
+def test_sqs_endpoint_ready_and_metrics(ctx, tmp_path):
+    """sqs mode with METRICS_ADDR serves the workers' endpoint from its own loop: /readyz 200
+    once Kafka, PostgreSQL and SQS have answered (the body names all four checks), /metrics
+    (read with Prometheus' own parser) counting a published event and a dead-lettered body,
+    both received and deleted, and SQS's requests by operation; `--probe` is the health check."""
+    import subprocess
+    import test_metrics as tm
+    c = "sq-%s-m" % ctx["u"]
+    url, sqs, events = rule_and_queue([c], "sl-%s" % ctx["u"])
+    port = tm.free_port()
+    p = Producer(senv(ctx, url, METRICS_ADDR="127.0.0.1:%d" % port, HEALTH_READY_TIMEOUT="6s"),
+                 tmp_path / "producer.log")
+    try:
+        status, text = h.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+            tm.get(port, "/readyz")), 90, what="/readyz 200")
+        assert json.loads(text)["checks"] == {"loop": "ok", "kafka": "ok", "postgres": "ok",
+                                              "sqs": "ok"}
+        m0 = tm.scrape(port)
+        assert tm.sample(m0, "snaplake_producer_published_total", mode="sqs") == 0
+        assert tm.sample(m0, "snaplake_dead_letters_total", stage="producer") == 0
+        assert tm.sample(m0, "snaplake_producer_sqs_deleted_total") == 0
+
+        put_event(events, tp.event(c))
+        sqs.send_message(QueueUrl=url, MessageBody="{not json")
+
+        def moved():
+            m = tm.scrape(port)
+            return m if (tm.sample(m, "snaplake_producer_published_total", mode="sqs") == 1
+                         and tm.sample(m, "snaplake_dead_letters_total", stage="producer") == 1
+                         and tm.sample(m, "snaplake_producer_sqs_deleted_total") == 2) else None
+        m = h.wait_for(moved, 60, what="a publish and a dead letter counted, both deleted")
+        assert tm.sample(m, "snaplake_producer_events_received_total", mode="sqs") == 2
+        assert tm.sample(m, "snaplake_producer_sqs_received_total") == 2
+        assert tm.sample(m, "snaplake_producer_duplicates_total", mode="sqs") == 0
+        assert tm.sample(m, "snaplake_producer_step_failures_total", step="publish") == 0
+        for op in ("ReceiveMessage", "DeleteMessageBatch"):
+            ok = tm.sample(m, "snaplake_aws_requests_total", service="sqs", operation=op,
+                           code="OK")
+            assert ok and ok >= 1, (op, m)
+        probe = subprocess.run([h.producer_binary(), "--probe", "/healthz"],
+                               env=dict(os.environ, METRICS_ADDR=":%d" % port),
+                               capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 0, probe.stderr
+        assert probe.stdout.strip() == "http://127.0.0.1:%d/healthz 200" % port
+    finally:
+        rc = p.stop()
+    assert rc == 0, p.stderr()
+
+
+def test_sqs_endpoint_not_ready_while_the_queue_fails(ctx, tmp_path):
+    """A queue SQS refuses (it does not exist): Kafka and PostgreSQL answer, but /readyz says
+    503 with "sqs": "unreachable" while the producer keeps retrying, and the refusals are
+    counted by SQS's error code."""
+    import test_metrics as tm
+    url = "%s/%s/sl-missing-%s" % (os.environ["MOTO_ENDPOINT"], h.ACCOUNT, ctx["u"])
+    port = tm.free_port()
+    p = Producer(senv(ctx, url, METRICS_ADDR="127.0.0.1:%d" % port, PRODUCER_MAX_ATTEMPTS="100",
+                      HEALTH_READY_TIMEOUT="3s"), tmp_path / "producer.log")
+    try:
+        def refused():
+            m = tm.scrape(port)
+            n = sum(v for (name, ls), v in m.items() if name == "snaplake_aws_requests_total"
+                    and dict(ls).get("operation") == "ReceiveMessage"
+                    and dict(ls).get("code") != "OK")
+            return n if n >= 2 else None
+        h.wait_for(lambda: tm.get(port, "/metrics")[0] == 200, 90, what="/metrics answers")
+        h.wait_for(refused, 60, what="ReceiveMessage refusals counted")
+
+        def kafka_pg_ok():
+            status, text = tm.get(port, "/readyz")
+            c = json.loads(text)["checks"] if status else {}
+            return (status, c) if c.get("kafka") == "ok" and c.get("postgres") == "ok" else None
+        status, checks = h.wait_for(kafka_pg_ok, 60, what="Kafka and PostgreSQL seen answering")
+        assert status == 503 and checks["sqs"] == "unreachable", checks
+        assert p.alive()
+    finally:
+        p.stop()

@@ -1,11 +1,11 @@
-"""Integration tests of the worker runtime (worker/worker.c, common/kafka.c) on the local stack:
-rebalances of a full worker and jobs that keep stepping while another one waits. Run with
+"""Integration tests of the worker runtime (worker/worker.c, common/kafka_consumer.c) on the local
+stack: rebalances of a full worker, jobs that keep stepping while another one waits, and inputs
+or error texts the run ledger refuses (dead-lettered, or repaired, never retried forever). Run with
 .stack/env sourced:
 
     .venv/bin/pytest -q tests/integration/test_runtime.py
 """
 
-import json
 import os
 import signal
 import sys
@@ -58,13 +58,7 @@ def assigned_partitions(w):
 
 
 def produce_to_partition(topic, partition, value, key):
-    from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                  "enable.idempotence": True})
-    errs = []
-    p.produce(topic, value=json.dumps(value), key=key, partition=partition,
-              on_delivery=lambda e, m: e and errs.append(e))
-    assert p.flush(30) == 0 and not errs, "produce to %s[%d] failed: %s" % (topic, partition, errs)
+    h.produce(topic, value, key=key, partition=partition)
 
 
 def received_partitions(w, run_ids):
@@ -169,8 +163,8 @@ def test_stage_query_heals_main_connection(ctx):
     reads the live slots on it (its "waiting" status is already recorded, so no ledger write
     comes), and when its backend is killed the export must still start once a slot frees."""
     h.standin_config(export_cap=50, export_seconds=1.0)
-    # A foreign export fills EXPORT_TASK_LIMIT=1 for 15 s.
-    h.standin("POST", "/_standin/export/external", {"seconds": 15})
+    # A foreign export fills EXPORT_TASK_LIMIT=1 until the test ends it (below).
+    foreign = h.standin("POST", "/_standin/export/external", {"seconds": 600})["task_id"]
     cl = h.create_cluster()
     w = start_export_worker(ctx, "w", EXPORT_TASK_LIMIT="1")
     w.wait_log(lambda r: r.get("msg", "").startswith("assigned "), 60, "assignment")
@@ -180,6 +174,7 @@ def test_stage_query_heals_main_connection(ctx):
     assert terminate_backends("snaplake-export"), "the worker's main connection was not found"
     w.wait_log(lambda r: "reading live export slots failed" in r.get("msg", ""), 30,
                "the slot view to hit the dead connection")
+    h.standin_config(task_seconds={foreign: 0})     # the foreign export ends: a slot frees
     h.wait_for(lambda: w.alive() and h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
                ["status"] == "succeeded", 90, what="the export to start and succeed")
     assert w.stop() == 0
@@ -223,4 +218,88 @@ def test_jobs_keep_stepping_while_a_publish_waits(ctx):
     assert h.ledger_stage([fast["run_id"]], "export")[fast["run_id"]]["status"] == "succeeded"
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
         assert [x for x in r.read(1, 30) if x.value.get("run_id") == fast["run_id"]]
+    assert w.stop() == 0
+
+
+# ------------------------------------------------------------ the ledger refusing what it is given
+
+def committed(group, topic, partition):
+    """The group's committed offset of topic[partition] (-1001 when none)."""
+    from confluent_kafka import Consumer, TopicPartition
+    cons = Consumer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+                     "group.id": group, "enable.auto.commit": False})
+    try:
+        return cons.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
+    finally:
+        cons.close()
+
+
+def test_message_the_ledger_refuses_is_dead_lettered_and_offsets_move_on(ctx):
+    """A message the run ledger refuses as data goes to the dead letters; offsets move on.
+
+    Before: a date PostgreSQL does not accept (2024-02-30) or a run id too long for the
+    ledger's primary-key index made the runtime's ledger `begin` fail on every retry, forever:
+    the job never ended, held a job slot, and the partition's committed offset never passed it,
+    so every later message of that partition was redone after each restart.
+    """
+    h.standin_config(export_seconds=1.0)
+    good = h.create_cluster()
+    key = good["cluster"]                      # all three on one partition, in this order
+    bad_date = h.snapshot_message(good)
+    bad_date.update(run_id="%s-bad-date" % good["run_id"], date="2024-02-30")
+    long_id = h.snapshot_message(good)
+    long_id["run_id"] = "r" + os.urandom(4000).hex()   # past the btree index row limit
+    w = start_export_worker(ctx, "w", STAGE_RETRY_BASE="100ms", STAGE_RETRY_MAX="1s")
+    w.wait_ready()
+    topic = ctx["prefix"] + "snapshots"
+    with h.KafkaReader(ctx["prefix"] + "dlq") as dlq, \
+            h.KafkaReader(ctx["prefix"] + "exports") as out:
+        h.produce(topic, bad_date, key=key)
+        h.produce(topic, long_id, key=key)
+        h.produce(topic, h.snapshot_message(good), key=key)
+        dead = dlq.read(2, 30)
+        exported = out.read(1, 60)
+    assert len(dead) == 2, "refused messages were not dead-lettered: %r" % dead
+    reasons = [d.value["reason"] for d in dead]
+    assert all("ledger" in r for r in reasons), reasons
+    assert "22008" in reasons[0] or "date" in reasons[0], reasons[0]
+    assert [d.value["offset"] for d in dead] == sorted(d.value["offset"] for d in dead)
+    part = dead[0].value["partition"]
+    assert len(exported) == 1 and exported[0].value["run_id"] == good["run_id"]
+    last = max(d.value["offset"] for d in dead) + 1     # the good message's offset
+    # Everything up to and including the good message is done: the group commits past it
+    # (auto.commit every 5 s; the worker commits on stop too).
+    assert w.stop() == 0
+    assert committed("export-" + ctx["prefix"], topic, part) == last + 1
+    # The worker did not spin on the ledger.
+    assert sum(1 for r in w.logs() if r.get("event") == "ledger_error") <= 2
+
+
+def test_error_text_cut_inside_a_utf8_character_still_reaches_the_ledger(ctx):
+    """A FailureCause of 2-byte characters cut at 1,023 bytes: the run still ends failed.
+
+    Before: the cut (sl_job's 1,024-byte error field; rds.c cuts FailureCause the same way)
+    split a character, the failure message went out as invalid UTF-8, and PostgreSQL refused
+    the final ledger write (SQLSTATE 22021) on every retry: the run never showed `failed` and
+    the offset never moved.
+    """
+    cl = h.create_cluster()
+    cause = "\u00e9" * 700                     # 1,400 bytes; any 1,023-byte cut splits a char
+    h.standin_config(export_seconds=1.0, fail_tasks={cl["run_id"]: cause})
+    w = start_export_worker(ctx, "w", STAGE_RETRY_BASE="100ms", STAGE_RETRY_MAX="1s")
+    w.wait_ready()
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        h.produce(ctx["prefix"] + "snapshots", h.snapshot_message(cl), key=cl["cluster"])
+        recs = r.read(1, 60)
+    assert len(recs) == 1
+    f = recs[0].value
+    assert isinstance(f, dict), "failure message is not valid UTF-8 JSON: %r" % f[:200]
+    assert f["error_code"] == "ExportFailed"
+    assert f["error_message"].startswith("\u00e9" * 500)
+    row = h.wait_for(lambda: (h.ledger_stage([cl["run_id"]], "export").get(cl["run_id"]) or {})
+                     .get("status") == "failed"
+                     and h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]], 20,
+                     what="ledger row failed")
+    assert row["error_code"] == "ExportFailed"
+    assert row["error_message"].startswith("\u00e9" * 500)
     assert w.stop() == 0

@@ -248,7 +248,7 @@ def test_pipeline_ends_in_shared_replay_writes_nothing(pipeline, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No changes." in r.stdout
     assert writes() == before
-    p.assert_no_more("failures", 0, wait=0.5)
+    p.assert_no_more("failures", 0)
     assert_clean_exit(p)
 
 

@@ -1111,6 +1111,19 @@ class Standin:
                 else:
                     self.crawl_fail[name] = (st, msg)
             return 200, {"ok": True}
+        if path == "/_standin/crawler/finish" and method == "POST":
+            # The running crawl's RUNNING time is up now (then STOPPING, then READY as usual):
+            # a test can hold a run as long as it needs and end it once it saw what it waits for.
+            name = req.get("crawler")
+            if not name:
+                return 400, {"error": "crawler required"}
+            with self.lock:
+                now = time.time()
+                runs = self.crawls.get(name)
+                if not runs or runs[-1].state(now)[0] != "RUNNING":
+                    return 409, {"error": "crawler %s has no running crawl" % name}
+                runs[-1].duration = max(0.0, now - runs[-1].start)
+            return 200, {"ok": True}
         return 404, {"error": "no such control endpoint %s %s" % (method, path)}
 
 

@@ -505,7 +505,7 @@ static int wait_server(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static sl_aws *local_client(int port)
+static sl_aws *local_client_with(int port, const sl_aws_creds *creds)
 {
     sl_aws_opts o;
     char url[64], err[SL_ERRLEN];
@@ -518,7 +518,12 @@ static sl_aws *local_client(int port)
     o.retry_base_ms = 1;
     o.connect_timeout_ms = 2000;
     o.request_timeout_ms = 5000;
-    return sl_aws_new(&o, NULL, err, sizeof(err));
+    return sl_aws_new(&o, creds, err, sizeof(err));
+}
+
+static sl_aws *local_client(int port)
+{
+    return local_client_with(port, NULL);
 }
 
 static void test_call_retries_then_succeeds(void)
@@ -742,6 +747,155 @@ static void test_call_without_budget_has_no_retry_after(void)
     CHECK(e.retry_after_ms == 0);
 }
 
+/* --- the credentials interface: the transport signs with whatever fills it -------------- */
+
+typedef struct fake_creds {
+    int gets, invalidates;
+    const char *fail; /* non-NULL: get fails with this text */
+} fake_creds;
+
+static int fake_get(void *ud, sl_creds *out, char *err, size_t errlen)
+{
+    fake_creds *f = ud;
+
+    f->gets++;
+    if (f->fail)
+        return sl_seterr(err, errlen, "%s", f->fail);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->access_key, sizeof(out->access_key), "AKIDFAKE");
+    snprintf(out->secret_key, sizeof(out->secret_key), "secret-%d", f->gets);
+    out->session_token = strdup("token-fake");
+    return out->session_token ? 0 : -1;
+}
+
+static void fake_invalidate(void *ud)
+{
+    ((fake_creds *)ud)->invalidates++;
+}
+
+static void test_call_signs_through_interface(void)
+{
+    static const canned script[] = {
+        {400, "<Error><Code>ExpiredToken</Code><Message>The token has expired.</Message></Error>"},
+        {200, NULL},
+    };
+    fake_creds f = {0, 0, NULL};
+    sl_aws_creds ci = {fake_get, fake_invalidate, &f};
+    sl_aws_request req;
+    sl_aws_response resp;
+    sl_aws_error e;
+    int port = 0, rc;
+    pid_t pid = start_server(script, SL_ARRAY_LEN(script), &port);
+    sl_aws *c;
+
+    CHECK(pid > 0);
+    c = local_client_with(port, &ci);
+    CHECK(c != NULL);
+    memset(&req, 0, sizeof(req));
+    req.service = "s3";
+    req.method = "GET";
+    req.bucket = "bkt";
+    req.path = "/k";
+    sl_aws_response_init(&resp);
+    rc = sl_aws_call(c, &req, &resp, &e);
+    CHECK_INT(wait_server(pid), 0);
+    CHECK_INT(rc, 0);
+    /* ExpiredToken: invalidated once, fetched again and re-signed, outside the budget. */
+    CHECK_INT(f.gets, 2);
+    CHECK_INT(f.invalidates, 1);
+    CHECK_INT(e.attempts, 2);
+    CHECK(strstr(resp.body.data, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDFAKE/") != NULL);
+    CHECK(strstr(resp.body.data, "x-amz-security-token: token-fake\r\n") != NULL);
+    sl_aws_response_cleanup(&resp);
+    sl_aws_free(c);
+}
+
+static void test_call_credentials_failure(void)
+{
+    fake_creds f = {0, 0, "no keys here"};
+    sl_aws_creds ci = {fake_get, NULL, &f};
+    sl_aws_request req;
+    sl_aws_response resp;
+    sl_aws_error e;
+    /* Port 9 (discard) is never reached: the credentials fail before the request is sent. */
+    sl_aws *c = local_client_with(9, &ci);
+
+    CHECK(c != NULL);
+    memset(&req, 0, sizeof(req));
+    req.service = "sts";
+    req.method = "POST";
+    sl_aws_response_init(&resp);
+    CHECK_INT(sl_aws_call(c, &req, &resp, &e), -1);
+    CHECK_STR(e.code, "CredentialsError");
+    CHECK(strstr(e.message, "no keys here") != NULL);
+    CHECK_INT(e.transient, 0);
+    CHECK_INT(f.gets, 1);
+    sl_aws_response_cleanup(&resp);
+    sl_aws_free(c);
+}
+
+static void test_anonymous_client_refuses_signed_request(void)
+{
+    sl_aws *c = local_client(9);
+    sl_aws_request req;
+    sl_aws_response resp;
+    sl_aws_error e;
+
+    CHECK(c != NULL);
+    memset(&req, 0, sizeof(req));
+    req.service = "sts";
+    req.method = "POST";
+    sl_aws_response_init(&resp);
+    CHECK_INT(sl_aws_call(c, &req, &resp, &e), -1);
+    CHECK_STR(e.code, "CredentialsError");
+    sl_aws_response_cleanup(&resp);
+    sl_aws_free(c);
+}
+
+/* --- the plain path the metadata endpoints use ------------------------------------------- */
+
+static void test_plain_call(void)
+{
+    static const canned script[] = {{200, NULL}, {200, NULL}};
+    const sl_http_header hdr = {"X-aws-ec2-metadata-token-ttl-seconds", "21600"};
+    sl_aws_plain_request req;
+    sl_aws_response resp;
+    char url[96], err[SL_ERRLEN];
+    int port = 0;
+    pid_t pid = start_server(script, SL_ARRAY_LEN(script), &port);
+
+    CHECK(pid > 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/latest/api/token", port);
+    memset(&req, 0, sizeof(req));
+    req.method = "PUT";
+    req.url = url;
+    req.headers = &hdr;
+    req.nheaders = 1;
+    req.connect_timeout_ms = 2000;
+    req.timeout_ms = 5000;
+    sl_aws_response_init(&resp);
+    CHECK_INT(sl_aws_plain_call(&req, &resp, err, sizeof(err)), 0);
+    CHECK_INT(resp.status, 200);
+    CHECK(strstr(resp.body.data, "PUT /latest/api/token HTTP/1.1\r\n") == resp.body.data);
+    CHECK(strstr(resp.body.data, "X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n") != NULL);
+    CHECK(strstr(resp.body.data, "User-Agent: snaplake\r\n") != NULL);
+    CHECK(strstr(resp.body.data, "Authorization") == NULL);
+    /* The body cap is the caller's: over it, the call fails and says so. */
+    resp.body.limit = 16;
+    req.method = "GET";
+    CHECK_INT(sl_aws_plain_call(&req, &resp, err, sizeof(err)), -1);
+    CHECK(strstr(err, "response body over 16 bytes") != NULL);
+    CHECK_INT(wait_server(pid), 0);
+    /* A header that could inject others is refused before anything is sent. */
+    {
+        const sl_http_header bad = {"Authorization", "x\r\nEvil: 1"};
+        req.headers = &bad;
+        CHECK_INT(sl_aws_plain_call(&req, &resp, err, sizeof(err)), -1);
+        CHECK(strstr(err, "malformed") != NULL);
+    }
+    sl_aws_response_cleanup(&resp);
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_is_transient),
     SL_TEST(test_parse_error),
@@ -759,5 +913,9 @@ static const sl_test tests[] = {
     SL_TEST(test_network_error_is_transient),
     SL_TEST(test_call_sleep_budget_returns_retry_after),
     SL_TEST(test_call_without_budget_has_no_retry_after),
+    SL_TEST(test_call_signs_through_interface),
+    SL_TEST(test_call_credentials_failure),
+    SL_TEST(test_anonymous_client_refuses_signed_request),
+    SL_TEST(test_plain_call),
 };
 SL_TEST_MAIN(tests)

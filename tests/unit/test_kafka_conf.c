@@ -1,5 +1,5 @@
 /*
- * test_kafka_conf.c - kafka.c's pure configuration: KAFKA_* -> librdkafka property mapping,
+ * test_kafka_conf.c - kafka_conf.c's pure configuration: KAFKA_* -> librdkafka property mapping,
  * the variables skipped, secret redaction, locked properties, topic names. No broker needed:
  * librdkafka clients are created without bootstrap servers and never connect.
  */

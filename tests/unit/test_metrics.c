@@ -174,8 +174,8 @@ static void test_health_table(void)
     };
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        sl_health_in in = {1000000,    t[i].start, t[i].loop, t[i].kafka, t[i].pg,
-                           t[i].fatal, 60000,      30000,     300000};
+        sl_health_in in = {1000000, t[i].start, t[i].loop, t[i].kafka, t[i].pg, t[i].fatal,
+                           60000,   30000,      300000,    0,          0};
         sl_health h = sl_health_eval(&in);
         if (h.live != t[i].live || h.ready != t[i].ready) {
             fprintf(stderr, "case %zu (%s): live %d ready %d\n", i, t[i].what, h.live, h.ready);
@@ -186,7 +186,7 @@ static void test_health_table(void)
 
 static void test_health_body(void)
 {
-    sl_health_in in = {1000000, 0, 999000, 0, 999000, 0, 60000, 30000, 300000};
+    sl_health_in in = {1000000, 0, 999000, 0, 999000, 0, 60000, 30000, 300000, 0, 0};
     sl_health h = sl_health_eval(&in);
     char b[256];
 
@@ -200,6 +200,31 @@ static void test_health_body(void)
     CHECK_INT(sl_health_body(&h, 0, b, sizeof(b)), 200);
     CHECK_STR(b, "{\"status\":\"ok\",\"checks\":{\"loop\":\"ok\",\"kafka\":\"ok\",\"postgres\":"
                  "\"ok\"}}\n");
+}
+
+/* The producer's sqs mode: SQS is a third dependency, named in the body and judged like PG. */
+static void test_health_sqs(void)
+{
+    sl_health_in in = {1000000, 0, 999000, 999000, 999000, 0, 60000, 30000, 300000, 1, 0};
+    sl_health h = sl_health_eval(&in);
+    char b[256];
+
+    CHECK_INT(sl_health_body(&h, 1, b, sizeof(b)), 503); /* never answered */
+    CHECK_STR(b, "{\"status\":\"fail\",\"checks\":{\"loop\":\"ok\",\"kafka\":\"ok\","
+                 "\"postgres\":\"ok\",\"sqs\":\"unreachable\"}}\n");
+    CHECK_INT(sl_health_body(&h, 0, b, sizeof(b)), 503); /* and for longer than dep_timeout */
+    CHECK_STR(b, "{\"status\":\"fail\",\"checks\":{\"loop\":\"ok\",\"kafka\":\"ok\","
+                 "\"postgres\":\"ok\",\"sqs\":\"lost\"}}\n");
+    in.sqs_ok_ms = 990000; /* 10 s ago: ready */
+    h = sl_health_eval(&in);
+    CHECK_INT(h.ready, 1);
+    in.sqs_ok_ms = 960000; /* 40 s ago: not ready, still live */
+    h = sl_health_eval(&in);
+    CHECK_INT(h.ready, 0);
+    CHECK_INT(h.live, 1);
+    in.want_sqs = 0; /* a binary without SQS is not judged on it */
+    h = sl_health_eval(&in);
+    CHECK_INT(h.ready, 1);
 }
 
 /* ---- METRICS_ADDR ---- */
@@ -300,9 +325,16 @@ static void test_aws_operation_names(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_counter_gauge_text),  SL_TEST(test_escaping),   SL_TEST(test_histogram),
-    SL_TEST(test_bad_declarations),    SL_TEST(test_reset),      SL_TEST(test_health_table),
-    SL_TEST(test_health_body),         SL_TEST(test_parse_addr), SL_TEST(test_kstats),
+    SL_TEST(test_counter_gauge_text),
+    SL_TEST(test_escaping),
+    SL_TEST(test_histogram),
+    SL_TEST(test_bad_declarations),
+    SL_TEST(test_reset),
+    SL_TEST(test_health_table),
+    SL_TEST(test_health_body),
+    SL_TEST(test_health_sqs),
+    SL_TEST(test_parse_addr),
+    SL_TEST(test_kstats),
     SL_TEST(test_aws_operation_names),
 };
 SL_TEST_MAIN(tests)

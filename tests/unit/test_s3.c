@@ -1,6 +1,6 @@
 /*
  * test_s3.c - the pure half of the S3 module: key paths and copy sources for awkward keys,
- * listing decode, part ranges, response parsers and request builders.
+ * listing decode, part ranges, response parsers (s3_parse.c) and request builders (s3_req.c).
  */
 #include <stdlib.h>
 #include <string.h>

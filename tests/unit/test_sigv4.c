@@ -1,6 +1,6 @@
 /*
- * test_sigv4.c - unit tests of common/sigv4.c: UriEncode, canonical URI (S3 and non-S3),
- * canonical query and headers, payload hash, session token in both forms, error cases, and
+ * test_sigv4.c - unit tests of common/sigv4.c and sigv4_canon.c: UriEncode, canonical URI (S3 and
+ * non-S3), canonical query and headers, payload hash, session token in both forms, error cases, and
  * fixed vectors (the AWS S3 documentation examples, and an S3 key with spaces, '+', '%', '=',
  * '~' and UTF-8 whose expected signature was computed with botocore's S3SigV4Auth).
  */

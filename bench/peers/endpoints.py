@@ -1,0 +1,165 @@
+"""bench/peers/endpoints.py - the copy benchmark's storing S3 server (versitygw, posix backend,
+on loopback) and the latency in front of it (tc netem in a network namespace when the kernel
+has netem, else bench/peers/latency_proxy.py).
+
+Every process here is started by us, remembered by its Popen, and stopped by that handle
+(SIGTERM, then SIGKILL after a grace period); a namespace and veth pair are deleted by the
+names we gave them. Nothing is ever stopped by a name match.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ACCESS_KEY = "snaplakebench"
+SECRET_KEY = "snaplake-bench-secret-not-a-real-one"
+REGION = "us-east-1"
+
+
+def wait_port(host, port, timeout, proc=None, what="server"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited (%s) before it listened" % (what, proc.returncode))
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("%s not listening on %s:%d after %ds" % (what, host, port, timeout))
+
+
+def stop(proc, grace=10):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Versitygw:
+    """versitygw with the posix backend over a directory of its own. --keep-alive: without it
+    the server closes every connection after one request, and each request would pay a TCP
+    handshake (and, behind the latency, a round trip more)."""
+
+    def __init__(self, binary, port, log_dir, netns=None, host="127.0.0.1"):
+        self.binary = binary
+        self.port = port
+        self.host = host
+        self.netns = netns
+        self.root = tempfile.mkdtemp(prefix="sl-bench-vgw-")
+        self.log = open(os.path.join(log_dir, "versitygw-%d.log" % port), "ab")
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def start(self):
+        argv = [self.binary, "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--region", REGION,
+                "--port", "%s:%d" % (self.host, self.port), "--keep-alive", "posix", self.root]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns] + argv
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        wait_port(self.host, self.port, 30, self.proc, "versitygw")
+        return self
+
+    def stop(self):
+        stop(self.proc)
+        self.log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LatencyProxy:
+    """bench/peers/latency_proxy.py between a listen port and the server."""
+
+    def __init__(self, listen_port, upstream_host, upstream_port, delay_ms, log_dir):
+        self.port = listen_port
+        self.args = [sys.executable, os.path.join(HERE, "latency_proxy.py"),
+                     "--listen", "127.0.0.1:%d" % listen_port,
+                     "--upstream", "%s:%d" % (upstream_host, upstream_port),
+                     "--delay-ms", str(delay_ms)]
+        self.log = open(os.path.join(log_dir, "latency-proxy-%d.log" % listen_port), "ab")
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        wait_port("127.0.0.1", self.port, 30, self.proc, "latency proxy")
+        return self
+
+    def stop(self):
+        stop(self.proc)
+        self.log.close()
+
+
+def _run(argv):
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+class NetemNamespace:
+    """A network namespace reached through a veth pair with `tc netem delay` on both ends, so
+    the server inside answers over a real 2 x delay round trip. Needs root, iproute2 and a
+    kernel with sch_netem; available() says whether all three are there (it tries netem in a
+    throwaway namespace)."""
+
+    def __init__(self, tag, delay_ms, subnet="10.229.%d" % (os.getpid() % 250)):
+        self.ns = "slbench%s" % tag
+        self.host_if = "slb%sh" % tag
+        self.ns_if = "slb%sn" % tag
+        self.delay = "%gms" % delay_ms
+        self.host_ip = subnet + ".1"
+        self.ns_ip = subnet + ".2"
+        self.made = False
+
+    @staticmethod
+    def available():
+        if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("tc") \
+                or not shutil.which("unshare"):
+            return False, "needs root, ip and tc"
+        r = _run(["unshare", "-n", "sh", "-c",
+                  "ip link set lo up && tc qdisc add dev lo root netem delay 1ms"])
+        if r.returncode != 0:
+            return False, (r.stderr.strip() or "tc netem failed").splitlines()[-1]
+        return True, "tc netem"
+
+    def start(self):
+        steps = [["ip", "netns", "add", self.ns],
+                 ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if],
+                 ["ip", "link", "set", self.ns_if, "netns", self.ns],
+                 ["ip", "addr", "add", self.host_ip + "/30", "dev", self.host_if],
+                 ["ip", "link", "set", self.host_if, "up"],
+                 ["tc", "qdisc", "add", "dev", self.host_if, "root", "netem", "delay",
+                  self.delay, "limit", "100000"],
+                 ["ip", "netns", "exec", self.ns, "ip", "addr", "add", self.ns_ip + "/30",
+                  "dev", self.ns_if],
+                 ["ip", "netns", "exec", self.ns, "ip", "link", "set", self.ns_if, "up"],
+                 ["ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up"],
+                 ["ip", "netns", "exec", self.ns, "tc", "qdisc", "add", "dev", self.ns_if,
+                  "root", "netem", "delay", self.delay, "limit", "100000"]]
+        self.made = True
+        for s in steps:
+            r = _run(s)
+            if r.returncode != 0:
+                self.stop()
+                raise RuntimeError("%s: %s" % (" ".join(s), r.stderr.strip()))
+        return self
+
+    def stop(self):
+        if self.made:
+            _run(["ip", "link", "del", self.host_if])
+            _run(["ip", "netns", "del", self.ns])
+            self.made = False
