@@ -101,6 +101,14 @@ $(BUILD)/tests/unit/test_notify_body: $(BUILD)/tests/unit/test_notify_body.o \
     $(BUILD)/worker/notify_body.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_job_phase: $(BUILD)/tests/unit/test_job_phase.o \
+    $(BUILD)/worker/job_phase.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/test_outcome_msg: $(BUILD)/tests/unit/test_outcome_msg.o \
+    $(BUILD)/worker/outcome_msg.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "aws_http_int.h"
+#include "backoff.h"
 #include "log.h"
 
 #define AWS_HEADERS_LIMIT ((size_t)256 * 1024)
@@ -98,15 +99,9 @@ const char *sl_aws_region(const sl_aws *c)
 
 long long sl_aws_backoff_ms(const sl_aws *c, int attempt)
 {
-    long long cap = c->o.retry_base_ms;
-
-    /* Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"):
-       random(0, min(20 s, base * 2^attempt)). */
-    for (int i = 0; i < attempt && cap < AWS_MAX_BACKOFF_MS; i++)
-        cap *= 2;
-    if (cap > AWS_MAX_BACKOFF_MS)
-        cap = AWS_MAX_BACKOFF_MS;
-    return (long long)(sl_random_u64() % (unsigned long long)(cap + 1));
+    /* Full jitter (backoff.h): random(0, min(20 s, base * 2^attempt)); AWS's attempt 0 is the
+       first retry, backoff.h's attempt 1. */
+    return sl_backoff_ms(c->o.retry_base_ms, AWS_MAX_BACKOFF_MS, attempt + 1, sl_random_u64());
 }
 
 void sl_aws_response_init(sl_aws_response *r)

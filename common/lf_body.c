@@ -108,7 +108,7 @@ cJSON *sl_lf_resource_json(const sl_lf_resource *r)
 
 /* --- request bodies --------------------------------------------------------------------------- */
 
-static cJSON *finish(cJSON *o, int bad)
+static cJSON *body_or_null(cJSON *o, int bad)
 {
     if (bad) {
         cJSON_Delete(o);
@@ -126,16 +126,17 @@ cJSON *sl_lf_body_create_lf_tag(const char *catalog_id, const char *key, const s
 {
     cJSON *o = cJSON_CreateObject();
 
-    return finish(o, !o || !key || !values_ok(values) || add_str(o, "CatalogId", catalog_id) ||
-                         add_str(o, "TagKey", key) || add_strv(o, "TagValues", values));
+    return body_or_null(o, !o || !key || !values_ok(values) ||
+                               add_str(o, "CatalogId", catalog_id) || add_str(o, "TagKey", key) ||
+                               add_strv(o, "TagValues", values));
 }
 
 cJSON *sl_lf_body_update_lf_tag(const char *catalog_id, const char *key, const sl_lf_strv *add)
 {
     cJSON *o = cJSON_CreateObject();
 
-    return finish(o, !o || !key || !values_ok(add) || add_str(o, "CatalogId", catalog_id) ||
-                         add_str(o, "TagKey", key) || add_strv(o, "TagValuesToAdd", add));
+    return body_or_null(o, !o || !key || !values_ok(add) || add_str(o, "CatalogId", catalog_id) ||
+                               add_str(o, "TagKey", key) || add_strv(o, "TagValuesToAdd", add));
 }
 
 cJSON *sl_lf_body_add_lf_tags(const char *catalog_id, const sl_lf_resource *r,
@@ -153,7 +154,7 @@ cJSON *sl_lf_body_add_lf_tags(const char *catalog_id, const sl_lf_resource *r,
     }
     for (size_t i = 0; !bad && i < npairs; i++)
         bad = !values_ok(&pairs[i].values);
-    return finish(o, bad || add_tag_list(o, "LFTags", pairs, npairs));
+    return body_or_null(o, bad || add_tag_list(o, "LFTags", pairs, npairs));
 }
 
 cJSON *sl_lf_body_data_cells_filter(const sl_lf_filter *f, int with_version)
@@ -166,7 +167,7 @@ cJSON *sl_lf_body_data_cells_filter(const sl_lf_filter *f, int with_version)
           add_str(td, "DatabaseName", f->database) || add_str(td, "TableName", f->table) ||
           add_str(td, "Name", f->name) || !(rf = cJSON_AddObjectToObject(td, "RowFilter"));
     if (bad)
-        return finish(o, 1);
+        return body_or_null(o, 1);
     /* The model's RowFilter is a union: an expression, or the all-rows wildcard. */
     if (f->row_filter)
         bad = add_str(rf, "FilterExpression", f->row_filter);
@@ -180,16 +181,16 @@ cJSON *sl_lf_body_data_cells_filter(const sl_lf_filter *f, int with_version)
     }
     if (!bad && with_version && f->version_id)
         bad = add_str(td, "VersionId", f->version_id);
-    return finish(o, bad);
+    return body_or_null(o, bad);
 }
 
 cJSON *sl_lf_body_delete_data_cells_filter(const sl_lf_filter *f)
 {
     cJSON *o = cJSON_CreateObject();
 
-    return finish(o, !o || add_str(o, "TableCatalogId", f->catalog_id) ||
-                         add_str(o, "DatabaseName", f->database) ||
-                         add_str(o, "TableName", f->table) || add_str(o, "Name", f->name));
+    return body_or_null(o, !o || add_str(o, "TableCatalogId", f->catalog_id) ||
+                               add_str(o, "DatabaseName", f->database) ||
+                               add_str(o, "TableName", f->table) || add_str(o, "Name", f->name));
 }
 
 cJSON *sl_lf_body_batch_permissions(const char *catalog_id, const sl_lf_grant *entries, size_t n)
@@ -220,7 +221,7 @@ cJSON *sl_lf_body_batch_permissions(const char *catalog_id, const sl_lf_grant *e
               add_perms(e, "Permissions", entries[i].perms) ||
               add_perms(e, "PermissionsWithGrantOption", entries[i].grantable);
     }
-    return finish(o, bad);
+    return body_or_null(o, bad);
 }
 
 long sl_lf_batch_index(const char *id, size_t n)
@@ -244,9 +245,9 @@ cJSON *sl_lf_body_list_lf_tags(const char *catalog_id, const char *next_token)
 
     /* No ResourceShareType: only the catalog's own LF-Tags ("ALL" would add the ones other
        accounts share with it, which may carry the same keys). */
-    return finish(o, !o || add_str(o, "CatalogId", catalog_id) ||
-                         !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
-                         add_str(o, "NextToken", next_token));
+    return body_or_null(o, !o || add_str(o, "CatalogId", catalog_id) ||
+                               !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
+                               add_str(o, "NextToken", next_token));
 }
 
 cJSON *sl_lf_body_get_resource_lf_tags(const char *catalog_id, const sl_lf_resource *r)
@@ -260,7 +261,7 @@ cJSON *sl_lf_body_get_resource_lf_tags(const char *catalog_id, const sl_lf_resou
         if (bad)
             cJSON_Delete(res);
     }
-    return finish(o, bad || !cJSON_AddTrueToObject(o, "ShowAssignedLFTags"));
+    return body_or_null(o, bad || !cJSON_AddTrueToObject(o, "ShowAssignedLFTags"));
 }
 
 cJSON *sl_lf_body_list_data_cells_filter(const char *catalog_id, const char *database,
@@ -268,12 +269,12 @@ cJSON *sl_lf_body_list_data_cells_filter(const char *catalog_id, const char *dat
 {
     cJSON *o = cJSON_CreateObject(), *t;
 
-    return finish(o, !o || !database || !(t = cJSON_AddObjectToObject(o, "Table")) ||
-                         add_str(t, "CatalogId", catalog_id) ||
-                         add_str(t, "DatabaseName", database) ||
-                         !cJSON_AddObjectToObject(t, "TableWildcard") ||
-                         !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
-                         add_str(o, "NextToken", next_token));
+    return body_or_null(o, !o || !database || !(t = cJSON_AddObjectToObject(o, "Table")) ||
+                               add_str(t, "CatalogId", catalog_id) ||
+                               add_str(t, "DatabaseName", database) ||
+                               !cJSON_AddObjectToObject(t, "TableWildcard") ||
+                               !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
+                               add_str(o, "NextToken", next_token));
 }
 
 cJSON *sl_lf_body_list_permissions(const char *catalog_id, const char *principal,
@@ -293,6 +294,6 @@ cJSON *sl_lf_body_list_permissions(const char *catalog_id, const char *principal
         if (bad)
             cJSON_Delete(res);
     }
-    return finish(o, bad || !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
-                         add_str(o, "NextToken", next_token));
+    return body_or_null(o, bad || !cJSON_AddNumberToObject(o, "MaxResults", LIST_PAGE) ||
+                               add_str(o, "NextToken", next_token));
 }

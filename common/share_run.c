@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "backoff.h"
 #include "lflive.h"
 #include "sts.h"
 
@@ -109,13 +110,9 @@ static sl_share_run_status fail_aws(sl_share_run *r, const char *what, const sl_
 
 static long long backoff(sl_share_run *r, long long min_ms)
 {
-    long long cap = r->o.retry_base_ms, d;
+    long long d =
+        sl_backoff_ms(r->o.retry_base_ms, r->o.retry_max_ms, r->consecutive, sl_random_u64());
 
-    for (int i = 1; i < r->consecutive && cap < r->o.retry_max_ms; i++)
-        cap = cap > r->o.retry_max_ms / 2 ? r->o.retry_max_ms : cap * 2;
-    if (cap > r->o.retry_max_ms)
-        cap = r->o.retry_max_ms;
-    d = (long long)(sl_random_u64() % ((unsigned long long)cap + 1ULL));
     return d < min_ms ? min_ms : d;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 /* The process-wide stop flag (signals.h): written by the handler, read by every loop. */
 static volatile sig_atomic_t stop_flag;
@@ -50,4 +51,15 @@ void sl_request_stop(void)
 void sl_signals_reset(void)
 {
     stop_flag = 0;
+}
+
+int sl_nap_ms(long long ms)
+{
+    while (ms > 0 && !sl_should_stop()) {
+        long long step = ms < 100 ? ms : 100;
+        struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+    return sl_should_stop() ? -1 : 0;
 }

@@ -31,6 +31,13 @@ int sl_should_stop(void);
 /* Sets the stop flag as a signal would (tests, and a main loop giving up on a fatal error). */
 void sl_request_stop(void);
 
+/*
+ * Sleeps ms milliseconds in naps of at most 100 ms, returning early when a stop is requested.
+ * For start-up and one-shot tries only (the producer, a binary's bring-up): a worker's loop
+ * never sleeps, it sets a deadline. Returns 0, or -1 when the stop flag is set.
+ */
+int sl_nap_ms(long long ms);
+
 /* Clears the stop flag. For tests that exercise stopping more than once in one process. */
 void sl_signals_reset(void);
 

@@ -19,6 +19,14 @@ int sl_seterr(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+void sl_err_append(char *err, size_t errlen, const char *more)
+{
+    size_t n = strlen(err);
+
+    if (more[0] && n + 1 < errlen)
+        snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
+}
+
 void sl_buf_init(sl_buf *b, size_t limit)
 {
     b->data = NULL;

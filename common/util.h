@@ -28,6 +28,10 @@
 /* Formats into err (if non-NULL) and returns -1, so callers can `return sl_seterr(...)`. */
 int sl_seterr(char *err, size_t errlen, const char *fmt, ...) SL_PRINTF(3, 4);
 
+/* Appends `more` (if not empty) to the NUL-terminated err as a new line: how a config check
+ * reports every error at once. Cut to errlen. */
+void sl_err_append(char *err, size_t errlen, const char *more);
+
 /*
  * sl_buf: a growable, always NUL-terminated byte buffer with a hard cap, for data whose size
  * comes from outside (HTTP bodies, files). Embedded: sl_buf_init / sl_buf_cleanup.

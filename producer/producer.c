@@ -20,6 +20,8 @@
 
 #include <openssl/crypto.h>
 
+#include "backoff.h"
+#include "bringup.h"
 #include "creds.h"
 #include "discover.h"
 #include "event.h"
@@ -114,14 +116,6 @@ void sl_producer_help(FILE *out, const char *prog)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static void append_err(char *err, size_t errlen, const char *more)
-{
-    size_t n = strlen(err);
-
-    if (more[0] && n + 1 < errlen)
-        snprintf(err + n, errlen - n, "%s%s", n ? "\n" : "", more);
-}
-
 static void free_clusters(sl_producer *p)
 {
     for (size_t i = 0; i < p->nclusters; i++)
@@ -183,24 +177,25 @@ static int nap(sl_producer *p, long long ms)
 {
     while (ms > 0 && !sl_should_stop()) {
         long long step = ms < 100 ? ms : 100;
-        struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        if (sl_nap_ms(step))
+            break;
         ms -= step;
         turn(p);
     }
     return sl_should_stop() ? -1 : 0;
 }
 
+/* nap() as the bring-up's wait between PostgreSQL tries (bringup.h): the endpoint is served
+ * while PostgreSQL is not there yet. */
+static int start_nap(void *ud, long long ms)
+{
+    return nap(ud, ms);
+}
+
 /* Full-jitter backoff before try number `attempt` + 1 (attempt >= 1). */
 static long long backoff(const sl_producer *p, int attempt)
 {
-    long long cap = p->cfg.retry_base_ms;
-
-    for (int i = 1; i < attempt && cap < RETRY_MAX_MS; i++)
-        cap *= 2;
-    if (cap > RETRY_MAX_MS)
-        cap = RETRY_MAX_MS;
-    return (long long)(sl_random_u64() % ((unsigned long long)cap + 1ULL));
+    return sl_backoff_ms(p->cfg.retry_base_ms, RETRY_MAX_MS, attempt, sl_random_u64());
 }
 
 static char *dup_time(long long ms)
@@ -210,6 +205,38 @@ static char *dup_time(long long ms)
     if (sl_msg_format_time(ms, t, sizeof(t)))
         return NULL;
     return strdup(t);
+}
+
+/*
+ * Builds the snapshot message of sid into *m (initialised here): mode "snapshot", or "cluster"
+ * when sid->snapshot_id is empty (cluster mode exports the cluster itself), with run_id, the
+ * source ARN, where it came from (source: "event", "discovery", "cluster"), produced_at now and
+ * snapshot_time when snapshot_ms is non-NULL. The one place the three modes build it. Returns
+ * 0, or -1 with err (out of memory; *m is then cleaned up).
+ */
+static int snapshot_msg(const sl_snapshot_id *sid, const char *run_id, const char *source_arn,
+                        const char *source, const long long *snapshot_ms, sl_msg *m, char *err,
+                        size_t errlen)
+{
+    int whole_cluster = sid->snapshot_id[0] == '\0';
+
+    sl_msg_init(m);
+    m->type = SL_MSG_SNAPSHOT;
+    m->run_id = strdup(run_id);
+    m->cluster = strdup(sid->cluster);
+    m->mode = strdup(whole_cluster ? "cluster" : "snapshot");
+    m->snapshot_id = whole_cluster ? NULL : strdup(sid->snapshot_id);
+    m->source_arn = strdup(source_arn);
+    m->date = strdup(sid->date);
+    m->source = strdup(source);
+    m->produced_at = dup_time(sl_now_ms());
+    m->snapshot_time = snapshot_ms ? dup_time(*snapshot_ms) : NULL;
+    if (!m->run_id || !m->cluster || !m->mode || (!whole_cluster && !m->snapshot_id) ||
+        !m->source_arn || !m->date || !m->source || !m->produced_at) {
+        sl_msg_cleanup(m);
+        return sl_seterr(err, errlen, "snapshot message: out of memory");
+    }
+    return 0;
 }
 
 /* ---- the ledger check, publish, record sequence ------------------------------------------ */
@@ -403,25 +430,11 @@ static int event_msg(const sl_event *ev, sl_msg *m, char *err, size_t errlen)
     if (sl_ids_parse_snapshot(ev->snapshot_id, &sid, err, errlen) ||
         sl_ids_run_id(&sid, run_id, sizeof(run_id), err, errlen))
         return -1;
-    m->type = SL_MSG_SNAPSHOT;
-    m->run_id = strdup(run_id);
-    m->cluster = strdup(sid.cluster);
-    m->mode = strdup("snapshot");
-    m->snapshot_id = strdup(sid.snapshot_id);
-    m->source_arn = strdup(ev->snapshot_arn);
-    m->date = strdup(sid.date);
-    m->source = strdup("event");
-    m->produced_at = dup_time(sl_now_ms());
     /* The event's time is when RDS announced the snapshot, minutes after it was taken at
      * most; kept normalised to our RFC 3339 form, and left out when it is not one. */
-    if (ev->event_time && sl_time_parse_ms(ev->event_time, &t) == 0)
-        m->snapshot_time = dup_time(t);
-    if (!m->run_id || !m->cluster || !m->mode || !m->snapshot_id || !m->source_arn || !m->date ||
-        !m->source || !m->produced_at) {
-        sl_msg_cleanup(m);
-        return sl_seterr(err, errlen, "snapshot message: out of memory");
-    }
-    return 0;
+    return snapshot_msg(&sid, run_id, ev->snapshot_arn, "event",
+                        ev->event_time && sl_time_parse_ms(ev->event_time, &t) == 0 ? &t : NULL, m,
+                        err, errlen);
 }
 
 /*
@@ -825,23 +838,9 @@ static int run_discover(sl_producer *p, char *err, size_t errlen)
             p->st.errors++;
             continue;
         }
-        sl_msg_init(&m);
-        m.type = SL_MSG_SNAPSHOT;
-        m.run_id = strdup(run_id);
-        m.cluster = strdup(sid->cluster);
-        m.mode = strdup("snapshot");
-        m.snapshot_id = strdup(sid->snapshot_id);
-        m.source_arn = strdup(s->arn);
-        m.date = strdup(sid->date);
-        m.source = strdup("discovery");
-        m.produced_at = dup_time(sl_now_ms());
-        m.snapshot_time = s->create_ms ? dup_time(s->create_ms) : NULL;
-        if (!m.run_id || !m.cluster || !m.mode || !m.snapshot_id || !m.source_arn || !m.date ||
-            !m.source || !m.produced_at) {
-            sl_msg_cleanup(&m);
-            sl_seterr(err, errlen, "discover: out of memory");
+        if (snapshot_msg(sid, run_id, s->arn, "discovery", s->create_ms ? &s->create_ms : NULL, &m,
+                         err, errlen))
             goto out;
-        }
         r = publish_snapshot(p, &m, perr, sizeof(perr));
         sl_msg_cleanup(&m);
         if (r == 1) {
@@ -889,20 +888,8 @@ static int run_cluster(sl_producer *p, char *err, size_t errlen)
             p->st.errors++;
             continue;
         }
-        sl_msg_init(&m);
-        m.type = SL_MSG_SNAPSHOT;
-        m.run_id = strdup(run_id);
-        m.cluster = strdup(sid.cluster);
-        m.mode = strdup("cluster");
-        m.source_arn = strdup(arn);
-        m.date = strdup(sid.date);
-        m.source = strdup("cluster");
-        m.produced_at = dup_time(sl_now_ms());
-        if (!m.run_id || !m.cluster || !m.mode || !m.source_arn || !m.date || !m.source ||
-            !m.produced_at) {
-            sl_msg_cleanup(&m);
-            return sl_seterr(err, errlen, "cluster mode: out of memory");
-        }
+        if (snapshot_msg(&sid, run_id, arn, "cluster", NULL, &m, err, errlen))
+            return -1;
         r = publish_snapshot(p, &m, perr, sizeof(perr));
         sl_msg_cleanup(&m);
         if (r == 1) {
@@ -916,29 +903,6 @@ static int run_cluster(sl_producer *p, char *err, size_t errlen)
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */
-
-static int pg_start(sl_producer *p, char *err, size_t errlen)
-{
-    char e[SL_ERRLEN];
-
-    sl_pg_link_init(&p->pg, "snaplake-producer", &p->cfg.pg);
-    for (int attempt = 1;; attempt++) {
-        /* The link's own rate limit is for the loop's reconnects; the start has its own
-         * tries and backoff. */
-        if (sl_pg_connect_opts(&p->pg.conn, p->pg.app_name, &p->pg.opts, e, sizeof(e)) == 0) {
-            if (sl_ledger_migrate(p->pg.conn, e, sizeof(e)) == 0)
-                return 0;
-            sl_pg_link_cleanup(&p->pg);
-            return sl_seterr(err, errlen, "ledger migrations: %s", e);
-        }
-        if (attempt >= p->cfg.max_attempts)
-            return sl_seterr(err, errlen, "postgres: %s (after %d tries)", e, attempt);
-        sl_warn(NULL, "postgres connect failed (try %d of %lld), retrying: %s", attempt,
-                p->cfg.max_attempts, e);
-        if (nap(p, backoff(p, attempt)))
-            return sl_seterr(err, errlen, "postgres: stopped while retrying: %s", e);
-    }
-}
 
 /*
  * Loads and validates the configuration before anything connects, every error at once: the
@@ -956,7 +920,7 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
     ok = sl_config_load(producer_opts, SL_ARRAY_LEN(producer_opts), &p->cfg, NULL, NULL, e1,
                         sizeof(e1)) == 0;
     if (!ok)
-        append_err(err, errlen, e1);
+        sl_err_append(err, errlen, e1);
     if (!mode)
         mode = p->cfg.mode ? p->cfg.mode : "event";
     for (size_t i = 0; i < SL_ARRAY_LEN(mode_names); i++)
@@ -966,13 +930,13 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
         }
     if (!mode_ok) {
         snprintf(e2, sizeof(e2), "unknown mode \"%.64s\" (event|discover|cluster|sqs)", mode);
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     *need_aws = mode_ok && p->mode != MODE_EVENT;
     if (*need_aws &&
         sl_config_load(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg, NULL, NULL, e2, sizeof(e2))) {
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     e1[0] = '\0';
@@ -990,28 +954,28 @@ static int load_config(sl_producer *p, const char *mode, sl_log_level *lvl, int 
         ok = 0;
     if (sl_kafka_conf_check_env(NULL, e1, sizeof(e1)) != 0)
         ok = 0;
-    append_err(err, errlen, e1);
+    sl_err_append(err, errlen, e1);
     if (ok && sl_log_level_parse(p->cfg.log_level, lvl))
         ok = 0; /* sl_cfg_check_log_level said so already */
     e2[0] = '\0';
     if (p->cfg.clusters && parse_clusters(p, p->cfg.clusters, e2, sizeof(e2))) {
-        append_err(err, errlen, e2);
+        sl_err_append(err, errlen, e2);
         ok = 0;
     }
     /* Read from the environment, not p->cfg: after a failed table load the struct is empty,
      * and this error belongs with the others. Empty counts as unset, as in the load. */
     if (mode_ok && p->mode == MODE_SQS && !(getenv("SQS_QUEUE_URL") && *getenv("SQS_QUEUE_URL"))) {
-        append_err(err, errlen, "SQS_QUEUE_URL: required in sqs mode");
+        sl_err_append(err, errlen, "SQS_QUEUE_URL: required in sqs mode");
         ok = 0;
     }
     if (mode_ok && p->mode == MODE_CLUSTER && p->nclusters == 0 && !e2[0]) {
-        append_err(err, errlen, "CLUSTERS: required in cluster mode");
+        sl_err_append(err, errlen, "CLUSTERS: required in cluster mode");
         ok = 0;
     }
     if (sl_kafka_topic_name(p->snap_topic, TOPIC_LEN, p->cfg.topics.prefix,
                             SL_KAFKA_TOPIC_SNAPSHOTS) ||
         sl_kafka_topic_name(p->dlq_topic, TOPIC_LEN, p->cfg.topics.prefix, SL_KAFKA_TOPIC_DLQ)) {
-        append_err(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
+        sl_err_append(err, errlen, "KAFKA_TOPIC_PREFIX: makes an invalid topic name");
         ok = 0;
     }
     return ok ? 0 : -1;
@@ -1061,36 +1025,15 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
         goto fail;
     }
     if (need_aws) {
-        sl_creds_opts co;
-
         sl_config_dump(aws_opts, SL_ARRAY_LEN(aws_opts), &p->cfg);
-        memset(&co, 0, sizeof(co));
-        p->creds = sl_creds_chain_new(&co, &p->cfg.aws, perr, sizeof(perr));
-        if (!p->creds) {
-            sl_seterr(err, errlen, "credentials: %s", perr);
+        if (sl_bringup_aws(&p->cfg.aws, &p->creds, &p->aws, err, errlen))
             goto fail;
-        }
-        p->aws = sl_aws_new(&p->cfg.aws, sl_creds_signer(p->creds), perr, sizeof(perr));
-        if (!p->aws) {
-            sl_seterr(err, errlen, "aws client: %s", perr);
-            goto fail;
-        }
         sl_aws_set_observer(p->aws, sl_pmetrics_aws, &p->pm);
     }
-    if (pg_start(p, err, errlen))
+    if (sl_bringup_ledger(&p->pg, "snaplake-producer", &p->cfg.pg, p->cfg.max_attempts,
+                          p->cfg.retry_base_ms, start_nap, p, err, errlen) ||
+        sl_bringup_kafka(&p->cfg.topics, "snaplake-producer", &p->prod, err, errlen))
         goto fail;
-    if (p->cfg.topics.create &&
-        sl_kafka_create_pipeline_topics(&p->cfg.topics, NULL, perr, sizeof(perr))) {
-        sl_seterr(err, errlen, "creating topics: %s", perr);
-        goto fail;
-    }
-    {
-        const char *props[] = {"client.id", "snaplake-producer", NULL};
-        if (sl_kafka_producer_new(&p->prod, props, NULL, perr, sizeof(perr))) {
-            sl_seterr(err, errlen, "kafka producer: %s", perr);
-            goto fail;
-        }
-    }
     {
         char nc[24];
         const char *kv[] = {"mode",       mode_names[p->mode], "topic", p->snap_topic, "dlq_topic",

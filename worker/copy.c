@@ -678,6 +678,7 @@ const sl_stage sl_stage_copy = {
     .out_topic = SL_KAFKA_TOPIC_COPIES,
     .cfg_opts = copy_opts,
     .ncfg_opts = SL_ARRAY_LEN(copy_opts),
+    .cfg_size = sizeof(copy_cfg),
     .init = copy_init,
     .start = copy_start,
     .step = copy_step,

@@ -549,7 +549,7 @@ static sl_step_result crawl_start(struct sl_worker *w, void *ctx, sl_job *job)
 }
 
 /* The run described by c ended and is ours (or covers our data): turn it into the outcome. */
-static sl_step_result finish(sl_job *job, const crawl_job *cj, const sl_glue_crawler *c)
+static sl_step_result crawl_outcome(sl_job *job, const crawl_job *cj, const sl_glue_crawler *c)
 {
     char started[32];
     char msg[SL_ERRLEN];
@@ -629,7 +629,7 @@ static sl_step_result crawl_step(struct sl_worker *w, void *ctx, sl_job *job)
     switch (sl_crawl_match(cj->phase == PHASE_WAIT_OURS, c.last_start_ms, cj->copied_ms,
                            cj->started_ms, cfg->skew_ms)) {
     case SL_CRAWL_TRUST:
-        r = finish(job, cj, &c);
+        r = crawl_outcome(job, cj, &c);
         goto out;
     case SL_CRAWL_RESTART:
         sl_log_kv(SL_LOG_INFO, &job->log, (const char *const[]){"crawler", cj->crawler, NULL},
@@ -686,6 +686,7 @@ const sl_stage sl_stage_crawl = {
     .out_topic = SL_KAFKA_TOPIC_CRAWLS,
     .cfg_opts = crawl_opts,
     .ncfg_opts = SL_ARRAY_LEN(crawl_opts),
+    .cfg_size = sizeof(crawl_cfg),
     .init = crawl_init,
     .start = crawl_start,
     .step = crawl_step,

@@ -629,8 +629,8 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
              * sooner than the shorter of the poll interval and the retry base (full jitter
              * may draw 0, and a throttled endpoint needs no burst of polls). */
             {
-                long long d = sl_worker_backoff_ms(c->retry_base_ms, c->retry_max_ms,
-                                                   x->poll_failures, sl_random_u64());
+                long long d = sl_backoff_ms(c->retry_base_ms, c->retry_max_ms, x->poll_failures,
+                                            sl_random_u64());
                 long long floor_ms =
                     c->cfg.poll_ms < c->retry_base_ms ? c->cfg.poll_ms : c->retry_base_ms;
                 sl_warn(&job->log, "polling export %s failed (%d in a row), polling again: %s: %s",
@@ -687,6 +687,7 @@ const sl_stage sl_stage_export = {
     .out_topic = SL_KAFKA_TOPIC_EXPORTS,
     .cfg_opts = export_opts,
     .ncfg_opts = SL_ARRAY_LEN(export_opts),
+    .cfg_size = sizeof(export_cfg),
     .init = export_init,
     .start = export_start,
     .step = export_step,

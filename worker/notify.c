@@ -520,6 +520,7 @@ const sl_stage sl_stage_notify = {
     .flags = SL_STAGE_REPORTER,
     .cfg_opts = notify_opts,
     .ncfg_opts = SL_ARRAY_LEN(notify_opts),
+    .cfg_size = sizeof(notify_cfg),
     .init = notify_init,
     .start = notify_start,
     .step = notify_step,

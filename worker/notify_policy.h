@@ -1,6 +1,6 @@
 /*
  * notify_policy.h - what a webhook's answer means for an alert (the notify stage, notify.c):
- * pure, static inline (like sl_worker_backoff_ms) so the unit tests reach it without the
+ * pure, static inline (like sl_worker_retry_delay_ms) so the unit tests reach it without the
  * stage's I/O. README "Alerts" has the table and the reasons.
  */
 #ifndef SL_NOTIFY_POLICY_H

@@ -475,6 +475,7 @@ const sl_stage sl_stage_share = {
     .out_topic = SL_KAFKA_TOPIC_SHARES,
     .cfg_opts = share_opts,
     .ncfg_opts = SL_ARRAY_LEN(share_opts),
+    .cfg_size = sizeof(share_cfg),
     .init = share_init,
     .start = share_start,
     .step = share_step,

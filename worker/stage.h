@@ -110,6 +110,9 @@ typedef struct sl_stage {
        its own with sl_config_load; the runtime prints them with --help after its own. */
     const sl_cfg_opt *cfg_opts;
     size_t ncfg_opts;
+    /* sizeof that struct: the configuration check (before anything connects) loads the
+       table into a scratch struct of this size. Required when ncfg_opts > 0. */
+    size_t cfg_size;
 
     /* Creates the stage context from the worker (config, AWS client, PG conninfo). */
     int (*init)(struct sl_worker *w, void **ctx, char *err, size_t errlen);
@@ -134,8 +137,8 @@ typedef struct sl_stage {
 } sl_stage;
 
 /*
- * The failure helpers every stage uses. static inline (like sl_worker_backoff_ms) so a unit test
- * reaches them without linking the worker's objects.
+ * The failure helpers every stage uses. static inline (like sl_worker_retry_delay_ms) so a unit
+ * test reaches them without linking the worker's objects.
  */
 
 /*

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "aws_http.h"
+#include "backoff.h"
 #include "config.h"
 #include "endpoint.h"
 #include "kafka.h"
@@ -152,35 +153,14 @@ void sl_worker_count_alert(sl_worker *w, const char *event, const char *label);
 /* ---- pure helpers (unit-tested) --------------------------------------------------------- */
 
 /*
- * Full-jitter backoff (AWS Architecture Blog, "Exponential Backoff and Jitter"): a uniform
- * delay in [0, min(max_ms, base_ms * 2^(attempt-1))] for retry number attempt >= 1, drawn
- * from r (a random 64-bit value, sl_random_u64() in the worker). Never negative; the doubling
- * saturates at max_ms instead of overflowing. Pure and inline so the unit tests reach it
- * without the runtime's I/O.
- */
-static inline long long sl_worker_backoff_ms(long long base_ms, long long max_ms, int attempt,
-                                             unsigned long long r)
-{
-    long long cap = base_ms;
-
-    if (base_ms <= 0 || max_ms <= 0)
-        return 0;
-    if (cap > max_ms)
-        cap = max_ms;
-    for (int i = 1; i < attempt && cap < max_ms; i++)
-        cap = cap > max_ms / 2 ? max_ms : cap * 2;
-    return (long long)(r % ((unsigned long long)cap + 1ULL));
-}
-
-/*
- * The wait before a job's next attempt: the full-jitter backoff, but never shorter than
+ * The wait before a job's next attempt: the full-jitter backoff (backoff.h), but never shorter than
  * retry_after_ms (the backoff an AWS call skipped instead of sleeping in the loop), both capped
  * at max_ms. Pure.
  */
 static inline long long sl_worker_retry_delay_ms(long long base_ms, long long max_ms, int attempt,
                                                  long long retry_after_ms, unsigned long long r)
 {
-    long long d = sl_worker_backoff_ms(base_ms, max_ms, attempt, r);
+    long long d = sl_backoff_ms(base_ms, max_ms, attempt, r);
 
     if (retry_after_ms > d)
         d = retry_after_ms;

@@ -113,7 +113,7 @@ static void add_num(cJSON *o, const char *name, long long v)
 }
 
 /* The object's text, or NULL when it is empty; frees o. */
-static char *finish(cJSON *o)
+static char *text_of(cJSON *o)
 {
     char *s = o && o->child ? cJSON_PrintUnformatted(o) : NULL;
 
@@ -135,7 +135,7 @@ char *sl_wconsole_aws_ids(const sl_job *job)
     add_str(o, "request_id", job->aws_request_id);
     add_str(o, "crawler", out->crawler);
     add_str(o, "crawl_started_at", out->crawl_started_at);
-    return finish(o);
+    return text_of(o);
 }
 
 char *sl_wconsole_details(const sl_job *job, int done)
@@ -174,7 +174,7 @@ char *sl_wconsole_details(const sl_job *job, int done)
     default:
         break;
     }
-    return finish(o);
+    return text_of(o);
 }
 
 void sl_wconsole_output(PGconn *pg, const char *stage, const sl_job *job, int fence)

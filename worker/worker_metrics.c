@@ -61,6 +61,10 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
     wm->failures =
         sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_failures_published_total",
                           "Failure messages published to the failures topic.", l_stage, NULL, 0);
+    wm->phase_errors = sl_metrics_family(
+        m, SL_METRIC_COUNTER, "snaplake_job_phase_errors_total",
+        "Impossible job phase changes (a runtime bug; the error log line names them).", l_stage,
+        NULL, 0);
     wm->kafka_up = sl_metrics_family(
         m, SL_METRIC_GAUGE, "snaplake_kafka_group_joined",
         "1 when the last statistics report showed the consumer group joined.", NULL, NULL, 0);
@@ -77,7 +81,7 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
         return -1;
     if (!wm->in_flight || !wm->oldest_age || !wm->finished || !wm->duration || !wm->slots_held ||
         !wm->slot_limit || !wm->foreign || !wm->copy_objects || !wm->copy_bytes || !wm->lag ||
-        !wm->dead_letters || !wm->failures || !wm->kafka_up)
+        !wm->dead_letters || !wm->failures || !wm->kafka_up || !wm->phase_errors)
         return -1;
     {
         /* Series that exist from the start, so a rate() has a zero to begin from. */
@@ -87,6 +91,7 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
         (void)sl_metrics_set(wm->oldest_age, st, 0);
         (void)sl_metrics_add(wm->dead_letters, st, 0);
         (void)sl_metrics_add(wm->failures, st, 0);
+        (void)sl_metrics_add(wm->phase_errors, st, 0);
         for (size_t i = 0; i < SL_ARRAY_LEN(outcomes); i++) {
             const char *const so[] = {stage, outcomes[i], NULL};
             (void)sl_metrics_add(wm->finished, so, 0);
