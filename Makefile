@@ -89,6 +89,10 @@ $(BUILD)/tests/unit/test_copy_plan: $(BUILD)/tests/unit/test_copy_plan.o \
 $(BUILD)/tests/unit/test_crawl_match: $(BUILD)/tests/unit/test_crawl_match.o \
     $(BUILD)/worker/crawl_match.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/test_export_admit: $(BUILD)/tests/unit/test_export_admit.o \
+    $(BUILD)/worker/export_admit.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/unit/test_crawl_plan: $(BUILD)/tests/unit/test_crawl_plan.o \
     $(BUILD)/worker/crawl_plan.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -42,8 +42,8 @@
  * of a dead worker vanishes with its connection. The foreign count is F = |R \ L|: exports of
  * other tools, and exports of dead snaplake workers that no one has adopted yet (they do run,
  * so they must count). A job may only take a slot when |L| + F < EXPORT_TASK_LIMIT, and only
- * slot k < EXPORT_TASK_LIMIT - F. Snaplake's own exports are bounded by the slots, the others
- * by F, so together they stay within the limit;
+ * slot k < EXPORT_TASK_LIMIT - F (sl_export_admit, export_admit.h, table-tested). Snaplake's
+ * own exports are bounded by the slots, the others by F, so together they stay within the limit;
  * the rare race in between (a foreign export started after we looked) is answered by AWS's
  * ExportTaskLimitReachedFault, which we treat as "wait", never as a failure.
  */
@@ -55,6 +55,7 @@
 
 #include "admission.h"
 #include "config.h"
+#include "export_admit.h"
 #include "ids.h"
 #include "kafka.h"
 #include "ledger.h"
@@ -263,13 +264,8 @@ static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
         sl_warn(&job->log, "recording the export admission failed: %s", err);
     free(own);
     sl_worker_set_export_slots(w, (long long)c->nlive, c->cfg.task_limit, (long long)foreign);
-    usable = c->cfg.task_limit - (long long)foreign;
-    /* Bounding the slot number alone is not enough: slot 0 freed while slot 1 is held and a
-     * foreign export runs passes k < limit - F with limit - 1 exports already running (a slot
-     * lost with its connection, a retry or a revoke turns a running export foreign the same
-     * way). Exports running or about to run are |L| + F; a new slot must keep that within
-     * the limit. The slot-number bound stays: it settles two workers deciding at once. */
-    if (usable <= 0 || (long long)c->nlive + (long long)foreign >= c->cfg.task_limit)
+    usable = sl_export_admit(c->cfg.task_limit, (long long)c->nlive, (long long)foreign);
+    if (usable == 0)
         return 0;
     if (!x->slot_conn && sl_worker_pg_connect(w, "slot", &x->slot_conn, err, sizeof(err))) {
         sl_warn(&job->log, "export slot connection failed: %s", err);
