@@ -349,8 +349,14 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     if (sl_bringup_ledger(&w->pg, w->app_name, &w->cfg.pg, 1, w->cfg.retry_base_ms, NULL, NULL, err,
                           errlen))
         goto fail;
-    if (sl_wconsole_init(&w->con, w, w->pg.conn, w->cfg.heartbeat_ms, err, errlen))
-        goto fail;
+    {
+        char app[64];
+
+        app_name_for(w, "heartbeat", app, sizeof(app));
+        if (sl_wconsole_init(&w->con, sl_worker_stage_name(w), app, &w->cfg.pg, w->pg.conn,
+                             w->cfg.heartbeat_ms, err, errlen))
+            goto fail;
+    }
     w->con_ready = 1;
     sl_endpoint_pg_ok(w->ep);
     w->pg_probe_ms = sl_mono_ms();

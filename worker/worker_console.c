@@ -11,10 +11,9 @@
 #include "ledger_console.h"
 #include "log.h"
 #include "msg.h"
-#include "worker.h"
 
-int sl_wconsole_init(sl_wconsole *c, struct sl_worker *w, PGconn *main_conn, long long every_ms,
-                     char *err, size_t errlen)
+int sl_wconsole_init(sl_wconsole *c, const char *stage, const char *app_name, const sl_pg_opts *pgo,
+                     PGconn *main_conn, long long every_ms, char *err, size_t errlen)
 {
     const char *p[5];
     char e[SL_ERRLEN];
@@ -22,14 +21,14 @@ int sl_wconsole_init(sl_wconsole *c, struct sl_worker *w, PGconn *main_conn, lon
     memset(c, 0, sizeof(*c));
     if (gethostname(c->host, sizeof(c->host) - 1) != 0 || !c->host[0])
         snprintf(c->host, sizeof(c->host), "unknown");
-    snprintf(c->stage, sizeof(c->stage), "%s", sl_worker_stage_name(w));
+    snprintf(c->stage, sizeof(c->stage), "%s", stage);
     snprintf(c->pid, sizeof(c->pid), "%ld", (long)getpid());
     /* The random part tells apart two processes that reuse a pid (a restarted container). */
     snprintf(c->worker_id, sizeof(c->worker_id), "%s@%.100s:%s-%06llx", c->stage, c->host, c->pid,
              sl_random_u64() & 0xffffffULL);
     c->every_ms = every_ms;
     snprintf(c->every, sizeof(c->every), "%lld", every_ms);
-    sl_worker_pg_link_init(w, "heartbeat", &c->pg);
+    sl_pg_link_init(&c->pg, app_name, pgo);
     p[0] = c->worker_id;
     p[1] = c->host;
     p[2] = c->stage;

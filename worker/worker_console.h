@@ -17,8 +17,6 @@
 #include "pg.h"
 #include "stage.h"
 
-struct sl_worker;
-
 typedef struct sl_wconsole {
     char worker_id[192]; /* "<stage>@<host>:<pid>-<random>": unique per process */
     char host[128];
@@ -32,11 +30,13 @@ typedef struct sl_wconsole {
 } sl_wconsole;
 
 /*
- * Names the worker and registers it with a first (synchronous, start-up) heartbeat on
- * main_conn. every_ms: WORKER_HEARTBEAT. Returns 0 or -1 with err.
+ * Names the worker of stage `stage` and registers it with a first (synchronous, start-up)
+ * heartbeat on main_conn. The heartbeat's own connection uses app_name and pgo (borrowed for
+ * the console's life). every_ms: WORKER_HEARTBEAT. Returns 0 or -1 with err. The runtime
+ * passes what it knows, so this module needs nothing of worker.h (no include cycle).
  */
-int sl_wconsole_init(sl_wconsole *c, struct sl_worker *w, PGconn *main_conn, long long every_ms,
-                     char *err, size_t errlen) SL_MUST_CHECK;
+int sl_wconsole_init(sl_wconsole *c, const char *stage, const char *app_name, const sl_pg_opts *pgo,
+                     PGconn *main_conn, long long every_ms, char *err, size_t errlen) SL_MUST_CHECK;
 
 /* Once a loop turn: collects the heartbeat in flight, or sends the next one when due. Never
  * waits for the server. Failures are logged (warn) and the next turn tries again. */
