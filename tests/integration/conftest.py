@@ -20,6 +20,26 @@ def standin():
     sd.stop()
 
 
+@pytest.fixture
+def pipeline(standin, request, tmp_path):
+    """A factory of test_pipeline.Pipeline objects (a whole local pipeline each), for the
+    files that drive the stages end to end; each one's processes are ended after the test,
+    also when it failed midway, and the stand-in's settings reset."""
+    from test_pipeline import Pipeline
+
+    made = []
+
+    def mk():
+        p = Pipeline(tmp_path, request.node.name.replace("test_", "")[:30])
+        made.append(p)
+        return p
+    yield mk
+    for p in made:
+        if p.workers:
+            p.stop()
+    h.standin_config_reset()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI=true a skipped test is a failed one: CI must never pass on a test it did not run

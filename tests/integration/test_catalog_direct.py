@@ -26,7 +26,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 import harness as h  # noqa: E402
 from test_lake_query import MYSQL, PG, newer_export, send  # noqa: E402
-from test_pipeline import LAKE_PREFIX, Pipeline, assert_clean_exit  # noqa: E402
+from test_pipeline import LAKE_PREFIX, assert_clean_exit  # noqa: E402
 
 pa = pytest.importorskip("pyarrow")
 import crawl_catalog  # noqa: E402
@@ -36,19 +36,6 @@ import lake_check  # noqa: E402
 USERS = export_data.DEFAULT_COLUMNS["postgres"]
 
 
-@pytest.fixture
-def pipeline(standin, request, tmp_path):
-    made = []
-
-    def mk():
-        p = Pipeline(tmp_path, request.node.name.replace("test_", "")[:30])
-        made.append(p)
-        return p
-    yield mk
-    for p in made:
-        if p.workers:
-            p.stop()
-    h.standin_config_reset()
 
 
 def glue_db(cluster):

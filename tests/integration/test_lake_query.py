@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 import harness as h  # noqa: E402
-from test_pipeline import EXPORT_ROOT, LAKE_PREFIX, Pipeline, assert_clean_exit  # noqa: E402
+from test_pipeline import EXPORT_ROOT, LAKE_PREFIX, assert_clean_exit  # noqa: E402
 
 pa = pytest.importorskip("pyarrow")
 import crawl_catalog  # noqa: E402
@@ -49,19 +49,6 @@ MYSQL = {"convention": "previous", "engine": "mysql",
                  "img:varbinary(32)", "at:time"]}}}}
 
 
-@pytest.fixture
-def pipeline(standin, request, tmp_path):
-    made = []
-
-    def mk():
-        p = Pipeline(tmp_path, request.node.name.replace("test_", "")[:30])
-        made.append(p)
-        return p
-    yield mk
-    for p in made:
-        if p.workers:
-            p.stop()
-    h.standin_config_reset()
 
 
 def export_root(c, run_id):

@@ -230,19 +230,6 @@ def assert_clean_exit(p):
         assert "LeakSanitizer" not in err, "%s worker:\n%s" % (stage, err)
 
 
-@pytest.fixture
-def pipeline(standin, request, tmp_path):
-    made = []
-
-    def mk():
-        p = Pipeline(tmp_path, request.node.name.replace("test_", "")[:30])
-        made.append(p)
-        return p
-    yield mk
-    for p in made:
-        if p.workers:
-            p.stop()   # a test that failed midway: still end the processes we started
-    h.standin_config_reset()
 
 
 def ledger_runs(clusters):

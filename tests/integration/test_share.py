@@ -28,7 +28,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness as h  # noqa: E402
-from test_pipeline import Pipeline, assert_clean_exit  # noqa: E402
+from test_pipeline import assert_clean_exit  # noqa: E402
 
 ANALYTICS = "444455556666"
 OUTSIDER = "999988887777"
@@ -181,19 +181,6 @@ LAYOUT = {"convention": "current",
                   "id:bigint", "what:varchar(64)"]}}}}
 
 
-@pytest.fixture
-def pipeline(standin, request, tmp_path):
-    made = []
-
-    def mk():
-        p = Pipeline(tmp_path, request.node.name.replace("test_", "")[:30])
-        made.append(p)
-        return p
-    yield mk
-    for p in made:
-        if p.workers:
-            p.stop()
-    h.standin_config_reset()
 
 
 def test_pipeline_ends_in_shared_replay_writes_nothing(pipeline, tmp_path):
