@@ -407,6 +407,11 @@ stop_simple() {
     if sl_pid_alive "$pid" "$marker"; then
         sl_stop_pid "$pid" "$marker" "$name" 15
         sl_say "$name: stopped"
+    elif [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        # Alive but not what this stack started there (pid reused, or another port): leave it
+        # and say so, rather than forget a process that may still be ours.
+        sl_warn "$name: pid $pid is not \"$marker\"; not stopped"
+        return 0
     fi
     rm -f "$(pidfile "$name")"
 }
@@ -437,6 +442,7 @@ write_env() {
 
 status() {
     local all=0
+    read_ports
     line() { printf '%-12s %-5s %s\n' "$1" "$2" "$3"; }
     if pg_up; then line postgres up "127.0.0.1:$PG_PORT pid $(readpid postgres)"; else
         line postgres down ""
@@ -467,8 +473,24 @@ status() {
     return "$all"
 }
 
+# The ports this stack was started with, so that `stop` (and `status`) find its processes
+# whatever SL_*_PORT the caller's shell has now: the markers below name the ports.
+write_ports() {
+    mkdir -p "$STACK"
+    printf 'KAFKA_PORT=%q KAFKA_CONTROLLER_PORT=%q PG_PORT=%q MOTO_PORT=%q STANDIN_PORT=%q MOTO_NOAUTH_PORT=%q\n' \
+        "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$PG_PORT" "$MOTO_PORT" "$STANDIN_PORT" \
+        "$MOTO_NOAUTH_PORT" >"$STACK/ports"
+}
+
+read_ports() {
+    # shellcheck source=/dev/null
+    [[ -f "$STACK/ports" ]] && . "$STACK/ports"
+    return 0
+}
+
 cmd_start() {
     need_venv
+    write_ports
     pg_start
     kafka_start
     moto_checked_start
@@ -479,6 +501,7 @@ cmd_start() {
 }
 
 cmd_stop() {
+    read_ports
     stop_simple standin "$(standin_marker)"
     stop_simple moto-noauth "$(moto_marker "$MOTO_NOAUTH_PORT")"
     stop_simple moto "$(moto_marker "$MOTO_PORT")"
