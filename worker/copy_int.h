@@ -56,7 +56,8 @@ typedef struct copy_cfg {
    AbortMultipartUpload calls owed (job_cleanup queues, the abort queue sends). */
 typedef struct copy_ctx {
     copy_cfg cfg;
-    sl_aws *aws; /* borrowed from the worker */
+    sl_aws *aws;         /* borrowed from the worker */
+    struct sl_worker *w; /* borrowed: the worker, for its metrics */
     sl_xsched *xs;
     sl_copy_abortq aborts;
     sl_xsched_queue *abortq;

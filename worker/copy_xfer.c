@@ -27,6 +27,7 @@
 
 #include "copy_int.h"
 #include "log.h"
+#include "worker.h"
 
 #define UNIT_COMPLETE 0xFFFFu
 #define UNIT(obj, part) (((uint64_t)(obj) << 16) | (uint64_t)(part))
@@ -134,13 +135,15 @@ static size_t unit_lane(const copy_job *cj, uint64_t unit)
     return sl_copy_pace_lane_of(&cj->pace, UNIT_OBJ(unit));
 }
 
-/* A window cut is the one state change of a lane worth a line: logged one by one up to
-   CP_MAX_WARN_LINES per job, then counted (the progress line carries the counts). */
+/* A window cut is the one state change of a lane worth a line: counted in the metrics
+   (snaplake_copy_window_cuts_total), logged one by one up to CP_MAX_WARN_LINES per job, then
+   only counted (the progress line carries the counts). */
 static void log_cut(copy_job *cj, size_t li)
 {
     const sl_copy_lane *l = &cj->pace.lanes[li];
     char w[32], f[32], n[32];
 
+    sl_worker_count_copy_cut(cj->cx->w);
     if (cj->ncuts_logged++ >= CP_MAX_WARN_LINES)
         return;
     snprintf(w, sizeof(w), "%zu", sl_copy_pace_window(&cj->pace, li));
