@@ -500,7 +500,15 @@ def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin)
     cut with its prefix), no other prefix's was, and the other tables kept more requests in
     flight than the throttled lane's window (the stand-in counts what each prefix had in
     flight at once)."""
-    c = make_ctx("copy-prefix-rate", endpoint=private_standin, COPY_CONCURRENCY="256")
+    import socket
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    c = make_ctx("copy-prefix-rate", endpoint=private_standin, COPY_CONCURRENCY="256",
+                 METRICS_ADDR="127.0.0.1:%d" % port)
     task = "exp-%s" % h.uid(8)
     root = c.export_root(task)
     tables = ("public.fast1", "public.slow", "public.fast2")
@@ -555,6 +563,12 @@ def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin)
     assert int(done[-1]["lanes"]) == 3, done
     fin = [r for r in logs if r.get("msg") == "copy finished"]
     assert fin and int(fin[-1]["retries"]) >= slow["throttled"], (fin, slow)
+    # Every cut is counted in the metrics, the ones past the log's cap too.
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    got = [s.value for s in fams["snaplake_copy_window_cuts"].samples
+           if s.name == "snaplake_copy_window_cuts_total"]
+    assert got == [float(done[-1]["window_cuts"])], (got, done[-1])
 
 
 # ------------------------------------------- partition replacement: one at a time, newest wins
