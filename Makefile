@@ -86,6 +86,10 @@ $(BUILD)/tests/unit/test_copy_plan: $(BUILD)/tests/unit/test_copy_plan.o \
     $(BUILD)/worker/copy_plan.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_copy_pace: $(BUILD)/tests/unit/test_copy_pace.o \
+    $(BUILD)/worker/copy_pace.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/test_crawl_match: $(BUILD)/tests/unit/test_crawl_match.o \
     $(BUILD)/worker/crawl_match.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

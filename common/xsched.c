@@ -32,12 +32,14 @@ typedef struct xs_slot {
     sl_xsched_queue *q;
     uint64_t unit;
     int attempt;
+    long long started; /* mono ms it was handed to curl (ops->attempt_end) */
 } xs_slot;
 
 typedef struct xs_retry {
     uint64_t unit;
     int attempt; /* the attempt it will be */
     long long due;
+    int held; /* ops->admit refused it; asked again after the queue's next finished transfer */
 } xs_retry;
 
 struct sl_xsched_queue {
@@ -137,6 +139,11 @@ size_t sl_xsched_aimd_window(const sl_xsched_aimd *a)
     return w ? w : 1;
 }
 
+int sl_xsched_slowdown(const sl_aws_error *e)
+{
+    return e->http_status == 503 || strcmp(e->code, "SlowDown") == 0;
+}
+
 /* ---- scheduler ---------------------------------------------------------------------------- */
 
 sl_xsched *sl_xsched_new(long max_connects, char *err, size_t errlen)
@@ -201,7 +208,7 @@ static long long queue_due(const sl_xsched_queue *q)
         return sl_mono_ms();
     if (q->inflight < sl_xsched_aimd_window(&q->aimd))
         for (size_t i = 0; i < q->nretry; i++)
-            if (due < 0 || q->retry[i].due < due)
+            if (!q->retry[i].held && (due < 0 || q->retry[i].due < due))
                 due = q->retry[i].due;
     return due;
 }
@@ -228,7 +235,7 @@ static int add_retry(sl_xsched_queue *q, uint64_t unit, int attempt, long long d
         q->retry = g;
         q->capretry = nc;
     }
-    q->retry[q->nretry++] = (xs_retry){unit, attempt, due};
+    q->retry[q->nretry++] = (xs_retry){unit, attempt, due, 0};
     return 0;
 }
 
@@ -243,7 +250,7 @@ static void local_error(sl_aws_error *e, const char *code, const char *msg)
 static void unit_failed(sl_xsched_queue *q, uint64_t unit, int attempt, sl_aws_xfer *x,
                         const sl_aws_error *e)
 {
-    if (e->http_status == 503 || strcmp(e->code, "SlowDown") == 0)
+    if (!q->o.paced && sl_xsched_slowdown(e))
         (void)sl_xsched_aimd_throttled(&q->aimd, sl_mono_ms(), AIMD_HOLD_MS);
     if (e->transient && attempt < q->o.max_attempts) {
         long long due = sl_mono_ms() + sl_aws_backoff_ms(q->o.aws, attempt);
@@ -271,6 +278,7 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
     slot->q = q;
     slot->unit = unit;
     slot->attempt = attempt;
+    slot->started = sl_mono_ms();
     sl_aws_xfer_set_user(x, slot);
     if (q->o.request_timeout_ms > 0)
         curl_easy_setopt(sl_aws_xfer_handle(x), CURLOPT_TIMEOUT_MS, q->o.request_timeout_ms);
@@ -281,6 +289,8 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
         q->freel[q->nfree++] = (size_t)(slot - q->slots);
         sl_aws_xfer_free(x);
         local_error(&e, "ClientError", "xsched: curl_multi_add_handle failed");
+        if (q->ops->attempt_end)
+            q->ops->attempt_end(q->ud, unit, attempt, &e, slot->started);
         unit_failed(q, unit, attempt, NULL, &e);
         return;
     }
@@ -288,20 +298,35 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
     q->s->inflight++;
 }
 
+/* The index of a due retry that ops->admit lets start (refusals are marked held), or
+   q->nretry when there is none. */
+static size_t due_retry(sl_xsched_queue *q, long long now)
+{
+    for (size_t i = 0; i < q->nretry; i++) {
+        xs_retry *r = &q->retry[i];
+        if (r->held || r->due > now)
+            continue;
+        if (!q->ops->admit || q->ops->admit(q->ud, r->unit) == 0)
+            return i;
+        r->held = 1;
+    }
+    return q->nretry;
+}
+
 /* Fills q's free slots: due retries first (they were owed before any fresh unit), then
-   fresh units from ops->next. */
-static void refill(sl_xsched_queue *q)
+   fresh units from ops->next. held: a transfer of q just finished, so the retries that
+   ops->admit refused are asked again. */
+static void refill(sl_xsched_queue *q, int held)
 {
     q->want_refill = 0;
+    for (size_t i = 0; held && i < q->nretry; i++)
+        q->retry[i].held = 0;
     while (!q->stopped && q->inflight < sl_xsched_aimd_window(&q->aimd)) {
         long long now = sl_mono_ms();
         uint64_t unit;
         int attempt = 1;
-        size_t i;
+        size_t i = due_retry(q, now);
 
-        for (i = 0; i < q->nretry; i++)
-            if (q->retry[i].due <= now)
-                break;
         if (i < q->nretry) {
             unit = q->retry[i].unit;
             attempt = q->retry[i].attempt;
@@ -344,14 +369,19 @@ static void reap(sl_xsched *s)
         q->inflight--;
         s->inflight--;
         if (sl_aws_xfer_finish(x, cc, &e) == 0) {
-            sl_xsched_aimd_ok(&q->aimd);
+            if (q->ops->attempt_end)
+                q->ops->attempt_end(q->ud, slot->unit, slot->attempt, NULL, slot->started);
+            if (!q->o.paced)
+                sl_xsched_aimd_ok(&q->aimd);
             if (q->ops->done(q->ud, slot->unit, x, NULL, slot->attempt) != 0)
                 q->stopped = 1;
         } else {
+            if (q->ops->attempt_end)
+                q->ops->attempt_end(q->ud, slot->unit, slot->attempt, &e, slot->started);
             unit_failed(q, slot->unit, slot->attempt, x, &e);
         }
         sl_aws_xfer_free(x);
-        refill(q);
+        refill(q, 1);
     }
 }
 
@@ -380,7 +410,7 @@ void sl_xsched_run(sl_xsched *s)
             long long d = queue_due(q);
             /* A fresh clock read: a kicked queue is due "now" as of queue_due's own read. */
             if (d >= 0 && d <= sl_mono_ms()) {
-                refill(q);
+                refill(q, 0);
                 kicked = 1;
             }
         }

@@ -21,6 +21,12 @@
  * anything else reaches ops->done with the error. A 503 SlowDown also halves the queue's window
  * (sl_xsched_aimd), which grows back by successes. Single-threaded; not reentrant from the
  * callbacks except for sl_xsched_queue_kick.
+ *
+ * A caller that paces its units itself (the copy stage: a window per S3 prefix, copy_pace.h)
+ * sets opts.paced: the queue's own window then stays at max_inflight (a SlowDown is counted
+ * once, by the caller, not also here), ops->attempt_end tells it how each attempt ended,
+ * retried ones included (the retries happen in here; done() only sees the last), and
+ * ops->admit lets it hold back a due retry whose prefix is at its window.
  */
 #ifndef SL_XSCHED_H
 #define SL_XSCHED_H
@@ -45,6 +51,16 @@ typedef struct sl_xsched_ops {
        0 to go on, -1 to stop the queue (the job failed: nothing more starts; what is in flight
        is cancelled by sl_xsched_queue_free). */
     int (*done)(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts);
+    /* Optional (NULL = not told). Every attempt whose start() returned 0 ends here exactly
+       once, before its retry is queued or done() is called: e NULL = success, else its error
+       (sl_xsched_slowdown says whether it was throttling). started_ms is when the transfer
+       was handed to curl (monotonic ms). Not called for what sl_xsched_queue_free cancels. */
+    void (*attempt_end)(void *ud, uint64_t unit, int attempt, const sl_aws_error *e,
+                        long long started_ms);
+    /* Optional (NULL = always). Asked before a due retry starts: 0 = start it now, -1 = not
+       yet. A refused retry is asked again after the queue's next finished transfer (nothing
+       else can make room), and it does not make the queue due meanwhile. */
+    int (*admit)(void *ud, uint64_t unit);
 } sl_xsched_ops;
 
 typedef struct sl_xsched_queue_opts {
@@ -53,7 +69,12 @@ typedef struct sl_xsched_queue_opts {
     long request_timeout_ms; /* CURLOPT_TIMEOUT_MS of each transfer; 0 = none */
     sl_aws *aws;             /* borrowed: the backoff of retries (sl_aws_backoff_ms) */
     long recv_buffer;        /* CURLOPT_BUFFERSIZE of each transfer; 0 = curl's (16 KiB) */
+    int paced;               /* non-zero: the caller paces (see above); no queue-level AIMD */
 } sl_xsched_queue_opts;
+
+/* 1 when e is S3 throttling (503, or the SlowDown code), else 0. The queue's AIMD and a
+   pacing caller classify by this one rule. */
+int sl_xsched_slowdown(const sl_aws_error *e);
 
 /*
  * Adaptive concurrency of one queue (AIMD, as the AWS SDKs' adaptive retry mode): the window
@@ -103,7 +124,7 @@ void sl_xsched_queue_kick(sl_xsched_queue *q);
 size_t sl_xsched_queue_inflight(const sl_xsched_queue *q);
 size_t sl_xsched_queue_waiting(const sl_xsched_queue *q);
 long long sl_xsched_queue_retried(const sl_xsched_queue *q);
-/* The queue's current AIMD window (requests it may have in flight). */
+/* The queue's current AIMD window (requests it may have in flight; max_inflight when paced). */
 size_t sl_xsched_queue_window(const sl_xsched_queue *q);
 /* Non-zero once done() returned -1. */
 int sl_xsched_queue_stopped(const sl_xsched_queue *q);

@@ -162,6 +162,7 @@ static int copy_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
                          sl_worker_pg(w) ? perr : "no PostgreSQL connection");
     }
     cx->aws = sl_worker_aws(w);
+    cx->w = w;
     if (!(cx->xs = sl_xsched_new(MAX_CONNECTS, perr, sizeof(perr))) || sl_copy_aborts_init(cx)) {
         if (cx->xs)
             snprintf(perr, sizeof(perr), "out of memory");

@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "copy_pace.h"
 #include "copy_plan.h"
 #include "keymap.h"
 #include "s3.h"
@@ -55,7 +56,8 @@ typedef struct copy_cfg {
    AbortMultipartUpload calls owed (job_cleanup queues, the abort queue sends). */
 typedef struct copy_ctx {
     copy_cfg cfg;
-    sl_aws *aws; /* borrowed from the worker */
+    sl_aws *aws;         /* borrowed from the worker */
+    struct sl_worker *w; /* borrowed: the worker, for its metrics */
     sl_xsched *xs;
     sl_copy_abortq aborts;
     sl_xsched_queue *abortq;
@@ -136,7 +138,7 @@ typedef struct copy_job {
     /* COPY (copy_xfer.c) */
     sl_xsched_queue *q;
     cp_obj *objs; /* parallel to entries */
-    size_t nobjs, next_obj, objs_done;
+    size_t nobjs, objs_done;
     long long bytes_done;
     size_t *mpu_ready; /* objects with parts to hand out or a completion to send */
     size_t nmpu_ready, capmpu;
@@ -145,6 +147,10 @@ typedef struct copy_job {
     long long copy_ms;
     long long nretries;   /* transient failures retried (summary line) */
     size_t nskipped_dest; /* already at their destination (restart), not recopied */
+    /* Pacing per destination prefix (copy_xfer.c, copy_pace.h): a lane per table's date=
+       folder, built when COPY begins; window cuts logged one by one up to CP_MAX_WARN_LINES. */
+    sl_copy_pace pace;
+    size_t ncuts_logged;
 
     /* LOCK: the partition's replacement lock, on a connection of the job's own */
     PGconn *pg;

@@ -9,8 +9,13 @@
  * failures are retried by the scheduler up to COPY_OBJECT_ATTEMPTS per unit, each at its own
  * due time; a unit that fails for good fails the run with AWS's code and message and the key.
  *
- * Units are handed out in this order: parts and completions of open uploads first (so an
- * upload's billed parts do not wait behind thousands of small objects), then the next object.
+ * Units are paced per destination prefix (copy_pace.h): each table's `date=` folder is a lane
+ * with its own AIMD window, cut by S3's 503 SlowDown for that prefix, and the next unit comes
+ * from the next lane round robin that has work and room, so the requests in flight spread
+ * over every table instead of crowding one prefix at a time. The queue's cap
+ * (COPY_CONCURRENCY) bounds the lanes together. Within a lane: parts and completions of its
+ * open uploads first (so an upload's billed parts do not wait behind thousands of small
+ * objects), then its next object; retries wait for room in their lane (ops->admit).
  * A multipart copy that does not finish is aborted: job cleanup and failures queue the
  * AbortMultipartUpload (S3 bills uploaded parts until then) on the stage's abort queue, which
  * sends them as units too (job cleanup also runs inside the rebalance callback, which must stay
@@ -22,6 +27,7 @@
 
 #include "copy_int.h"
 #include "log.h"
+#include "worker.h"
 
 #define UNIT_COMPLETE 0xFFFFu
 #define UNIT(obj, part) (((uint64_t)(obj) << 16) | (uint64_t)(part))
@@ -84,6 +90,8 @@ static int job_end(copy_job *cj, sl_step_result r)
     return -1;
 }
 
+/* Object oi has multipart steps to hand out (parts, or its completion): on the list, and
+   counted in its lane. */
 static int mpu_ready(copy_job *cj, size_t oi)
 {
     size_t *g = sl_copy_grow(cj->mpu_ready, &cj->capmpu, cj->nmpu_ready + 1, sizeof(*g));
@@ -92,36 +100,130 @@ static int mpu_ready(copy_job *cj, size_t oi)
         return -1;
     cj->mpu_ready = g;
     cj->mpu_ready[cj->nmpu_ready++] = oi;
+    sl_copy_pace_ready(&cj->pace, sl_copy_pace_lane_of(&cj->pace, oi), +1);
     sl_xsched_queue_kick(cj->q);
     return 0;
 }
 
-/* ---- the job's units ---------------------------------------------------------------------- */
+/* Entry k of the list is spent (li its object's lane). */
+static void mpu_unready(copy_job *cj, size_t k, size_t li)
+{
+    cj->mpu_ready[k] = cj->mpu_ready[--cj->nmpu_ready];
+    sl_copy_pace_ready(&cj->pace, li, -1);
+}
 
-static int unit_next(void *ud, uint64_t *unit)
+/* ---- pacing per destination prefix (copy_pace.h) ------------------------------------------ */
+
+/* A lane per run of objects with the same destination folder. The listing is sorted by
+   source key and a table's keys share their `<db>/<schema.table>/` prefix, so a table is one
+   run; an unsorted listing would only split a table into lanes paced apart. */
+static int pace_plan(copy_job *cj)
+{
+    sl_copy_pace_init(&cj->pace, (size_t)cj->cx->cfg.concurrency);
+    for (size_t i = 0, j; i < cj->nobjs; i = j) {
+        for (j = i + 1; j < cj->nobjs; j++)
+            if (strcmp(cj->entries[j].dest_dir, cj->entries[i].dest_dir) != 0)
+                break;
+        if (sl_copy_pace_add(&cj->pace, i, j, 1))
+            return -1;
+    }
+    return 0;
+}
+
+static size_t unit_lane(const copy_job *cj, uint64_t unit)
+{
+    return sl_copy_pace_lane_of(&cj->pace, UNIT_OBJ(unit));
+}
+
+/* A window cut is the one state change of a lane worth a line: counted in the metrics
+   (snaplake_copy_window_cuts_total), logged one by one up to CP_MAX_WARN_LINES per job, then
+   only counted (the progress line carries the counts). */
+static void log_cut(copy_job *cj, size_t li)
+{
+    const sl_copy_lane *l = &cj->pace.lanes[li];
+    char w[32], f[32], n[32];
+
+    sl_worker_count_copy_cut(cj->cx->w);
+    if (cj->ncuts_logged++ >= CP_MAX_WARN_LINES)
+        return;
+    snprintf(w, sizeof(w), "%zu", sl_copy_pace_window(&cj->pace, li));
+    snprintf(f, sizeof(f), "%zu", l->inflight);
+    snprintf(n, sizeof(n), "%lld", l->slowdowns);
+    sl_log_kv(SL_LOG_INFO, &cj->job->log,
+              (const char *const[]){"prefix", cj->entries[l->first].dest_dir, "window", w,
+                                    "in_flight", f, "slowdowns", n, NULL},
+              "prefix throttled (SlowDown); its window cut");
+}
+
+static void unit_attempt_end(void *ud, uint64_t unit, int attempt, const sl_aws_error *e,
+                             long long started_ms)
+{
+    copy_job *cj = ud;
+    size_t li = unit_lane(cj, unit);
+    sl_copy_pace_outcome out = !e                      ? SL_PACE_OK
+                               : sl_xsched_slowdown(e) ? SL_PACE_SLOWDOWN
+                                                       : SL_PACE_OTHER_FAIL;
+
+    (void)attempt;
+    if (sl_copy_pace_end(&cj->pace, li, out, started_ms, sl_mono_ms()))
+        log_cut(cj, li);
+}
+
+static int unit_admit(void *ud, uint64_t unit)
 {
     copy_job *cj = ud;
 
-    while (cj->nmpu_ready) {
-        size_t oi = cj->mpu_ready[cj->nmpu_ready - 1];
-        cp_mpu *m = cj->objs[oi].mpu;
+    return sl_copy_pace_room(&cj->pace, unit_lane(cj, unit)) ? 0 : -1;
+}
+
+/* ---- the job's units ---------------------------------------------------------------------- */
+
+/* The next unit of lane li: its open uploads' parts and completions first, then its next
+   object. 0 with *unit, or -1 when the lane has nothing to hand out. */
+static int lane_next(copy_job *cj, size_t li, uint64_t *unit)
+{
+    sl_copy_lane *l = &cj->pace.lanes[li];
+    size_t k = cj->nmpu_ready;
+
+    while (l->ready && k--) {
+        size_t oi = cj->mpu_ready[k];
+        cp_mpu *m;
+
+        if (oi < l->first || oi >= l->end)
+            continue;
+        m = cj->objs[oi].mpu;
         if (m && m->upload_id && m->next < m->nparts) {
             *unit = UNIT(oi, ++m->next);
+            if (m->next == m->nparts)
+                mpu_unready(cj, k, li);
             return 0;
         }
-        cj->nmpu_ready--;
+        mpu_unready(cj, k, li);
         if (m && m->upload_id && m->ndone == m->nparts && !m->completing) {
             m->completing = 1;
             *unit = UNIT(oi, UNIT_COMPLETE);
             return 0;
         }
     }
-    while (cj->next_obj < cj->nobjs && cj->objs[cj->next_obj].done)
-        cj->next_obj++; /* already at its destination (restart) */
-    if (cj->next_obj < cj->nobjs) {
-        *unit = UNIT(cj->next_obj++, 0);
+    l->ready = 0; /* every entry was seen: none of this lane is left */
+    while (l->next < l->end && cj->objs[l->next].done)
+        l->next++; /* already at its destination (restart) */
+    if (l->next < l->end) {
+        *unit = UNIT(l->next++, 0);
         return 0;
     }
+    return -1;
+}
+
+static int unit_next(void *ud, uint64_t *unit)
+{
+    copy_job *cj = ud;
+    size_t li;
+
+    /* A lane that turns out empty is dropped by the next pick, so this ends. */
+    while (sl_copy_pace_pick(&cj->pace, &li) == 0)
+        if (lane_next(cj, li, unit) == 0)
+            return 0;
     return -1;
 }
 
@@ -189,6 +291,8 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
     }
     rc = sl_aws_xfer_new(cj->cx->aws, &r.req, x, e);
     sl_s3_req_cleanup(&r);
+    if (rc == 0)
+        sl_copy_pace_start(&cj->pace, unit_lane(cj, unit)); /* its unit_attempt_end follows */
     return rc;
 }
 
@@ -263,33 +367,88 @@ static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
     return 0;
 }
 
-static const sl_xsched_ops unit_ops = {unit_next, unit_start, unit_done};
+static const sl_xsched_ops unit_ops = {unit_next, unit_start, unit_done, unit_attempt_end,
+                                       unit_admit};
 
 int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
 {
     /* A copy's answer is a few hundred bytes of XML: a 4 KiB receive buffer instead of curl's
-       16 KiB is 12 KiB less per request in flight (12 MiB at 1,024). */
-    sl_xsched_queue_opts o = {(size_t)cx->cfg.concurrency, (int)cx->cfg.object_attempts,
-                              (long)cx->cfg.request_timeout_ms, cx->aws, 4096};
+       16 KiB is 12 KiB less per request in flight (12 MiB at 1,024). Paced: the lanes'
+       windows answer SlowDown, the queue only holds the cap. */
+    sl_xsched_queue_opts o = {.max_inflight = (size_t)cx->cfg.concurrency,
+                              .max_attempts = (int)cx->cfg.object_attempts,
+                              .request_timeout_ms = (long)cx->cfg.request_timeout_ms,
+                              .aws = cx->aws,
+                              .recv_buffer = 4096,
+                              .paced = 1};
 
-    if (!(cj->q = sl_xsched_queue_new(cx->xs, &unit_ops, cj, &o)))
+    if (pace_plan(cj) || !(cj->q = sl_xsched_queue_new(cx->xs, &unit_ops, cj, &o)))
         return -1;
     sl_xsched_queue_kick(cj->q);
     return 0;
 }
 
+/* Lanes listed by name in the progress line: the most throttled first. */
+#define LANES_LISTED 8
+
+/* The LANES_LISTED lanes with the smallest windows below the cap into shown[] (sorted by
+   window), their number returned; *nlow counts every lane below the cap. */
+static size_t lanes_throttled(const sl_copy_pace *p, size_t shown[LANES_LISTED], size_t *nlow)
+{
+    size_t nshown = 0;
+
+    *nlow = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        size_t w = sl_copy_pace_window(p, i), at = nshown;
+
+        if (w >= p->max)
+            continue;
+        ++*nlow;
+        while (at > 0 && sl_copy_pace_window(p, shown[at - 1]) > w)
+            at--;
+        if (at >= LANES_LISTED)
+            continue;
+        if (nshown < LANES_LISTED)
+            nshown++;
+        memmove(&shown[at + 1], &shown[at], (nshown - 1 - at) * sizeof(*shown));
+        shown[at] = i;
+    }
+    return nshown;
+}
+
+/* The progress line: objects, bytes, in flight and the queue's cap, then the lanes: how
+   many, how many are below the cap now, SlowDowns and cuts so far, and `prefix=window` of
+   the most throttled (lane_windows). */
 static void log_progress(copy_job *cj, const char *msg)
 {
-    char a[32], b[32], c[32], d[32], w[32];
+    const sl_copy_pace *p = &cj->pace;
+    char a[32], b[32], c[32], d[32], w[32], ln[32], lo[32], sd[32], cu[32], list[1024];
+    size_t shown[LANES_LISTED], nlow, nshown = lanes_throttled(p, shown, &nlow);
+    long long slow = 0, cuts = 0;
 
+    for (size_t i = 0; i < p->n; i++) {
+        slow += p->lanes[i].slowdowns;
+        cuts += p->lanes[i].cuts;
+    }
+    list[0] = '\0';
+    for (size_t k = 0, len = 0; k < nshown && len < sizeof(list); k++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s=%zu", k ? " " : "",
+                                cj->entries[p->lanes[shown[k]].first].dest_dir,
+                                sl_copy_pace_window(p, shown[k]));
     snprintf(a, sizeof(a), "%zu", cj->objs_done);
     snprintf(b, sizeof(b), "%zu", cj->nobjs);
     snprintf(c, sizeof(c), "%lld", cj->bytes_done);
     snprintf(d, sizeof(d), "%zu", cj->q ? sl_xsched_queue_inflight(cj->q) : 0);
     snprintf(w, sizeof(w), "%zu", cj->q ? sl_xsched_queue_window(cj->q) : 0);
+    snprintf(ln, sizeof(ln), "%zu", p->n);
+    snprintf(lo, sizeof(lo), "%zu", nlow);
+    snprintf(sd, sizeof(sd), "%lld", slow);
+    snprintf(cu, sizeof(cu), "%lld", cuts);
     sl_log_kv(SL_LOG_INFO, &cj->job->log,
-              (const char *const[]){"copied", a, "objects", b, "bytes", c, "in_flight", d, "window",
-                                    w, NULL},
+              (const char *const[]){"copied",          a,    "objects",   b,  "bytes",       c,
+                                    "in_flight",       d,    "window",    w,  "lanes",       ln,
+                                    "lanes_throttled", lo,   "slowdowns", sd, "window_cuts", cu,
+                                    "lane_windows",    list, NULL},
               "%s", msg);
 }
 
@@ -317,6 +476,7 @@ void sl_copy_xfer_cleanup(copy_ctx *cx, copy_job *cj)
 {
     sl_xsched_queue_free(cj->q);
     cj->q = NULL;
+    sl_copy_pace_cleanup(&cj->pace);
     for (size_t i = 0; cj->objs && i < cj->nobjs; i++) {
         /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
            parts behind; the next owner of the message starts a fresh upload. */
@@ -381,11 +541,11 @@ static int abort_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_erro
     return 0;
 }
 
-static const sl_xsched_ops abort_ops = {abort_next, abort_start, abort_done};
+static const sl_xsched_ops abort_ops = {abort_next, abort_start, abort_done, NULL, NULL};
 
 int sl_copy_aborts_init(copy_ctx *cx)
 {
-    sl_xsched_queue_opts o = {CP_ABORT_INFLIGHT, 3, 30000, cx->aws, 0};
+    sl_xsched_queue_opts o = {CP_ABORT_INFLIGHT, 3, 30000, cx->aws, 0, 0};
 
     sl_copy_abortq_init(&cx->aborts, CP_ABORT_QUEUE_MAX);
     cx->abortq = sl_xsched_queue_new(cx->xs, &abort_ops, cx, &o);
@@ -461,12 +621,12 @@ static int call_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
     return 0;
 }
 
-static const sl_xsched_ops call_ops = {call_next, call_start, call_done};
+static const sl_xsched_ops call_ops = {call_next, call_start, call_done, NULL, NULL};
 
 int sl_copy_call_init(copy_ctx *cx, copy_job *cj)
 {
-    sl_xsched_queue_opts o = {1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms,
-                              cx->aws, 0};
+    sl_xsched_queue_opts o = {
+        1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms, cx->aws, 0, 0};
 
     cj->cq = sl_xsched_queue_new(cx->xs, &call_ops, cj, &o);
     return cj->cq ? 0 : -1;

@@ -132,6 +132,11 @@ void sl_worker_count_alert(sl_worker *w, const char *event, const char *label)
     sl_wmetrics_alert(&w->wm, event, label);
 }
 
+void sl_worker_count_copy_cut(sl_worker *w)
+{
+    (void)sl_metrics_add(w->wm.copy_cuts, NULL, 1);
+}
+
 void sl_worker_set_export_slots(sl_worker *w, long long held, long long limit, long long foreign)
 {
     (void)sl_metrics_set(w->wm.slots_held, NULL, (double)held);

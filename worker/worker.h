@@ -143,6 +143,9 @@ void sl_worker_job_status(sl_worker *w, sl_job *job, const char *status);
  */
 void sl_worker_set_export_slots(sl_worker *w, long long held, long long limit, long long foreign);
 
+/* The copy stage cut a destination prefix's window of requests in flight (a SlowDown). */
+void sl_worker_count_copy_cut(sl_worker *w);
+
 /*
  * The notify stage's counters (README "Metrics and health"): event "posted" or "failed" with
  * label = the alert's kind ("failure", "dead_letter"), or "retry" with label = the cause

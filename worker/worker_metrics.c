@@ -52,6 +52,9 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
                                          "Objects copied into the lake.", NULL, NULL, 0);
     wm->copy_bytes = sl_metrics_family(m, SL_METRIC_COUNTER, "snaplake_copy_bytes_total",
                                        "Bytes copied into the lake.", NULL, NULL, 0);
+    wm->copy_cuts = sl_metrics_family(
+        m, SL_METRIC_COUNTER, "snaplake_copy_window_cuts_total",
+        "Cuts of a destination prefix's window of copies in flight on S3 SlowDown.", NULL, NULL, 0);
     wm->lag = sl_metrics_family(m, SL_METRIC_GAUGE, "snaplake_consumer_lag",
                                 "Messages behind the partition's end (librdkafka consumer_lag).",
                                 l_lag, NULL, 0);
@@ -80,8 +83,8 @@ int sl_wmetrics_init(sl_wmetrics *wm, sl_metrics *m, const char *stage)
     if (!wm->alerts_posted || !wm->alerts_failed || !wm->alert_retries)
         return -1;
     if (!wm->in_flight || !wm->oldest_age || !wm->finished || !wm->duration || !wm->slots_held ||
-        !wm->slot_limit || !wm->foreign || !wm->copy_objects || !wm->copy_bytes || !wm->lag ||
-        !wm->dead_letters || !wm->failures || !wm->kafka_up || !wm->phase_errors)
+        !wm->slot_limit || !wm->foreign || !wm->copy_objects || !wm->copy_bytes || !wm->copy_cuts ||
+        !wm->lag || !wm->dead_letters || !wm->failures || !wm->kafka_up || !wm->phase_errors)
         return -1;
     {
         /* Series that exist from the start, so a rate() has a zero to begin from. */

@@ -17,6 +17,7 @@ typedef struct sl_wmetrics {
     sl_metric_family *in_flight, *oldest_age, *finished, *duration;
     sl_aws_metrics aws;
     sl_metric_family *slots_held, *slot_limit, *foreign, *copy_objects, *copy_bytes, *lag;
+    sl_metric_family *copy_cuts; /* copy stage: a prefix's window cut on SlowDown */
     sl_metric_family *dead_letters, *failures, *kafka_up;
     sl_metric_family *phase_errors; /* worker_job.c: impossible phase changes */
     sl_metric_family *alerts_posted, *alerts_failed, *alert_retries; /* notify stage */

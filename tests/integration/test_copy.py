@@ -478,6 +478,99 @@ def test_transient_s3_faults_are_retried(make_ctx, private_standin):
     assert done and int(done[-1]["retries"]) > 0, done
 
 
+def standin_post(url, path, obj):
+    import urllib.request
+    req = urllib.request.Request(url + path, method="POST", data=json.dumps(obj).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def standin_get(url, path):
+    import urllib.request
+    with urllib.request.urlopen(url + path, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin):
+    """One table's destination prefix is over S3's per-prefix rate (the stand-in's
+    s3_prefix_rate answers 503 SlowDown above it); the other tables' prefixes are not. With
+    a high COPY_CONCURRENCY the copy completes with every object right and within the
+    default COPY_OBJECT_ATTEMPTS; the throttled prefix's window was cut (the worker logs each
+    cut with its prefix), no other prefix's was, and the other tables kept more requests in
+    flight than the throttled lane's window (the stand-in counts what each prefix had in
+    flight at once)."""
+    import socket
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    c = make_ctx("copy-prefix-rate", endpoint=private_standin, COPY_CONCURRENCY="256",
+                 METRICS_ADDR="127.0.0.1:%d" % port)
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    tables = ("public.fast1", "public.slow", "public.fast2")
+    per_table = 120
+    slow_dir = c.lake_dir("db", "public.slow")
+    fast_dirs = [c.lake_dir("db", t) for t in tables if t != "public.slow"]
+    # 50 ms a request (S3's CopyObject of a small object takes tens of ms), so one request
+    # in flight asks 20/s; the slow prefix takes 60 writes/s with a burst of a quarter
+    # second: a ceiling of about 3 in flight, far below the 256 the job may send. (As with
+    # S3's 3,500/s, the ceiling is above one request per round trip: a window does not go
+    # below 1.) The fast prefixes get a rate nothing reaches, so the stand-in counts their
+    # requests in flight too.
+    rates = {"%s/%s" % (c.lake_bucket, slow_dir): 60}
+    rates.update({"%s/%s" % (c.lake_bucket, d): 1e9 for d in fast_dirs})
+    standin_post(private_standin, "/_standin/config",
+                 {"s3_prefix_rate": rates, "s3_prefix_burst_seconds": 0.25, "latency_ms": 50})
+    items, want = [], {}
+    for t in tables:
+        for i in range(per_table):
+            f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
+            body = b"PAR1 %s %d PAR1" % (t.encode(), i)
+            items.append(("%s/db/%s/%s" % (root, t, f), body))
+            want[c.lake_dir("db", t) + f] = body
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert m["objects"] == len(want), m
+    assert lake_bodies(c) == want
+    assert c.failures.read(1, 0.5) == []
+
+    st = standin_get(private_standin, "/_standin/state")
+    per_prefix = st["s3_prefix_rate"]
+    slow = per_prefix["%s/%s" % (c.lake_bucket, slow_dir)]
+    assert slow["throttled"] > 0, per_prefix   # the limit bit
+    assert st["faults_injected"].get("prefix_rate") == slow["throttled"], st["faults_injected"]
+    for d in fast_dirs:
+        assert per_prefix["%s/%s" % (c.lake_bucket, d)]["throttled"] == 0, per_prefix
+
+    logs = c.worker.logs()
+    cuts = [r for r in logs if r.get("msg") == "prefix throttled (SlowDown); its window cut"]
+    assert cuts, "no window cut logged"
+    assert {r["prefix"] for r in cuts} == {slow_dir}, cuts
+    windows = [int(r["window"]) for r in cuts]
+    # Cut below the share of the cap each lane had at the start (256 over 3 lanes).
+    assert min(windows) < 256 // 3, windows
+    # The other tables were not held to that window: each had more in flight at once.
+    for d in fast_dirs:
+        peak = per_prefix["%s/%s" % (c.lake_bucket, d)]["peak_inflight"]
+        assert peak > min(windows), (d, peak, windows)
+    done = [r for r in logs if r.get("msg") == "all copies done"]
+    assert done and int(done[-1]["slowdowns"]) > 0 and int(done[-1]["window_cuts"]) >= 1, done
+    assert int(done[-1]["lanes"]) == 3, done
+    fin = [r for r in logs if r.get("msg") == "copy finished"]
+    assert fin and int(fin[-1]["retries"]) >= slow["throttled"], (fin, slow)
+    # Every cut is counted in the metrics, the ones past the log's cap too.
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    got = [s.value for s in fams["snaplake_copy_window_cuts"].samples
+           if s.name == "snaplake_copy_window_cuts_total"]
+    assert got == [float(done[-1]["window_cuts"])], (got, done[-1])
+
+
 # ------------------------------------------- partition replacement: one at a time, newest wins
 
 OLD_T, NEW_T = "2024-03-05T03:04:00.000Z", "2024-03-05T15:04:00.000Z"

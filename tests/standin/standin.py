@@ -108,6 +108,10 @@ def default_config():
         "s3_delete_key_faults": {"rate": 0.0, "code": "InternalError",
                                  "message": "We encountered an internal error. "
                                             "Please try again.", "max": 0},
+        # S3's request rate per prefix: "<bucket>/<key prefix>" -> writes per second (null
+        # clears one). Writes over it are answered 503 SlowDown (see prefix_enter).
+        "s3_prefix_rate": {},
+        "s3_prefix_burst_seconds": 1.0,  # a bucket holds this many seconds of its rate
         "latency_ms": 0,
         "latency_jitter_ms": 0,
         **lakeformation.default_config(),   # lf_faults (lakeformation.py)
@@ -349,6 +353,9 @@ class Standin:
             self.faults_by_request = {}   # "service:action" -> faults injected
             self.requests = {}
             self.crawl_starts = []
+            # s3_prefix_rate: prefix -> [tokens, last refill time]; prefix -> counters
+            self.prefix_buckets = {}
+            self.prefix_stats = {}
 
     def running(self, account):
         return sum(1 for t in self.tasks.values()
@@ -377,6 +384,7 @@ class Standin:
                     "crawlers": crawls, "crawl_starts": list(self.crawl_starts),
                     "faults_injected": dict(self.faults_injected),
                     "faults_by_request": dict(self.faults_by_request),
+                    "s3_prefix_rate": {k: dict(v) for k, v in self.prefix_stats.items()},
                     "requests": dict(self.requests)}
 
     # ------------------------------------------------------------ persistence
@@ -978,6 +986,60 @@ class Standin:
         log("delete key faults", bucket=bucket, keys=len(keys), failed=len(failed))
         return 200, [("Content-Type", "application/xml")], "".join(out).encode()
 
+    # S3 scales per key prefix: about 3,500 PUT/COPY/POST/DELETE (5,500 GET/HEAD) requests per
+    # second per prefix, answering 503 SlowDown above it ("Best practices design patterns:
+    # optimizing Amazon S3 performance", S3 User Guide). A token bucket per configured prefix
+    # gives the same shape: `rate` tokens a second, at most rate * s3_prefix_burst_seconds
+    # held, one token per write; a write that finds the bucket empty is refused.
+    S3_WRITES = ("PUT", "POST", "DELETE")
+
+    def prefix_enter(self, method, path):
+        """A request to S3 (path style, `/<bucket>/<key>`) begins: (prefixes, throttled).
+        prefixes are the configured s3_prefix_rate prefixes `<bucket>/<key>` starts with
+        (reads are counted in flight but never limited); throttled means a write found one
+        of their buckets empty, and then nothing was taken or entered. Otherwise each
+        prefix's bucket gave a token (writes) and the request is in flight there until
+        prefix_leave."""
+        target = urllib.parse.unquote(path.split("?", 1)[0].lstrip("/"))
+        with self.lock:
+            rates = {k: float(v) for k, v in (self.cfg.get("s3_prefix_rate") or {}).items()
+                     if v is not None and target.startswith(k)}
+            if not rates:
+                return [], False
+            burst = max(float(self.cfg.get("s3_prefix_burst_seconds", 1.0)), 0.0)
+            now = time.monotonic()
+            write = method in self.S3_WRITES
+            for k, rate in rates.items():
+                cap = max(rate * burst, 1.0)
+                b = self.prefix_buckets.setdefault(k, [cap, now])
+                b[0], b[1] = min(cap, b[0] + (now - b[1]) * rate), now
+            for k in rates:
+                st = self.prefix_stats.setdefault(
+                    k, {"rate": rates[k], "allowed": 0, "throttled": 0, "inflight": 0,
+                        "peak_inflight": 0})
+                st["rate"] = rates[k]
+            if write and any(self.prefix_buckets[k][0] < 1.0 for k in rates):
+                for k in rates:
+                    self.prefix_stats[k]["throttled"] += 1
+                self.faults_injected["prefix_rate"] = \
+                    self.faults_injected.get("prefix_rate", 0) + 1
+                return [], True
+            for k in rates:
+                st = self.prefix_stats[k]
+                if write:
+                    self.prefix_buckets[k][0] -= 1.0
+                    st["allowed"] += 1
+                st["inflight"] += 1
+                st["peak_inflight"] = max(st["peak_inflight"], st["inflight"])
+            return list(rates), False
+
+    def prefix_leave(self, prefixes):
+        with self.lock:
+            for k in prefixes:
+                st = self.prefix_stats.get(k)
+                if st:
+                    st["inflight"] -= 1
+
     def fault_response(self, kind, protocol, service=None):
         if service == "ram":
             # RAM's own error shapes (botocore's ram model): ServerInternalException 500,
@@ -1030,9 +1092,13 @@ class Standin:
                 return 200, self.cfg
         if path == "/_standin/config" and method in ("POST", "PUT"):
             with self.lock:
-                for k, v in req.items():
+                for k in req:
                     if k not in self.cfg:
                         return 400, {"error": "unknown config key %s" % k}
+                for k, v in (req.get("s3_prefix_rate") or {}).items():
+                    if v is not None and (not isinstance(v, (int, float)) or v <= 0):
+                        return 400, {"error": "s3_prefix_rate %s: a rate > 0 or null" % k}
+                for k, v in req.items():
                     if isinstance(self.cfg[k], dict) and isinstance(v, dict) and k != "default_layout":
                         self.cfg[k].update(v)
                     else:
@@ -1157,6 +1223,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             k = "%s:%s" % (service, action or self.command)
             sd.requests[k] = sd.requests.get(k, 0) + 1
         sd.latency()
+        prefixes, throttled = (sd.prefix_enter(self.command, self.path) if protocol == "s3"
+                               else ([], False))
+        if throttled:
+            with sd.lock:
+                sd.faults_by_request[k] = sd.faults_by_request.get(k, 0) + 1
+            self._reply(*s3_error("SlowDown", "Please reduce your request rate.", 503))
+            return
+        try:
+            self._handle(service, protocol, action, params, body, k)
+        finally:
+            sd.prefix_leave(prefixes)
+
+    def _handle(self, service, protocol, action, params, body, k):
+        sd = self.standin
         kind = sd.pick_fault(service, action)
         if kind:
             with sd.lock:

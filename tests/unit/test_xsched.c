@@ -86,10 +86,36 @@ static int no_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *
     return 0;
 }
 
+/* What counts as S3 throttling, for the queue's AIMD and a pacing caller alike. */
+static void test_slowdown_classification(void)
+{
+    static const struct {
+        long status;
+        const char *code;
+        int want;
+    } cases[] = {
+        {503, "SlowDown", 1},
+        {503, "ServiceUnavailable", 1},
+        {0, "SlowDown", 1},
+        {500, "InternalError", 0},
+        {400, "ThrottlingException", 0},
+        {0, "NetworkError", 0},
+        {200, "", 0},
+    };
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_aws_error e;
+        memset(&e, 0, sizeof(e));
+        e.http_status = cases[i].status;
+        snprintf(e.code, sizeof(e.code), "%s", cases[i].code);
+        CHECK_INT(sl_xsched_slowdown(&e), cases[i].want);
+    }
+}
+
 static void test_idle_scheduler(void)
 {
-    static const sl_xsched_ops ops = {no_next, no_start, no_done};
-    sl_xsched_queue_opts o = {16, 3, 0, NULL, 0};
+    static const sl_xsched_ops ops = {no_next, no_start, no_done, NULL, NULL};
+    sl_xsched_queue_opts o = {16, 3, 0, NULL, 0, 0};
     char err[SL_ERRLEN];
     sl_xsched *s = sl_xsched_new(16, err, sizeof(err));
     sl_xsched_queue *q;
@@ -116,6 +142,7 @@ static const sl_test tests[] = {
     SL_TEST(test_aimd_starts_at_max_and_halves),
     SL_TEST(test_aimd_floor_is_one),
     SL_TEST(test_aimd_grows_about_one_per_round),
+    SL_TEST(test_slowdown_classification),
     SL_TEST(test_idle_scheduler),
 };
 SL_TEST_MAIN(tests)
