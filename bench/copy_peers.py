@@ -281,7 +281,8 @@ def main(argv=None):
     ap.add_argument("--delay-ms", type=float, default=50.0, help="added each way; 0 = none")
     ap.add_argument("--force-proxy", action="store_true", help="the proxy even with netem")
     ap.add_argument("--clients", default="boto3,s5cmd,snaplake")
-    ap.add_argument("--boto3-workers", type=int, default=32)
+    ap.add_argument("--boto3-workers", type=int, default=0,
+                    help="0: the seed's asyncio default executor, min(32, cpus + 4) threads")
     ap.add_argument("--boto3-objects", type=int, default=2000,
                     help="the boto3 copier's export (the same layout, smaller: at ~100 obj/s "
                     "10,000 objects would take the whole time budget); 0 = --objects")
