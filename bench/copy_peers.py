@@ -2,12 +2,15 @@
 """bench/copy_peers.py - snaplake's copy stage side by side with the copiers a user would pick
 instead (issue 10): the seed's boto3 thread-pool copier and s5cmd (256 workers), over the
 same export of small objects in the RDS layout, into the same lake keys, on a storing
-S3-compatible server (versitygw, posix backend) on loopback, plain and with 100 ms round trip.
+S3-compatible server (versitygw, posix backend) on loopback, plain and with 100 ms round trip,
+and on the sink endpoint (bench/s3sink: keeps no bytes, so the client is the bottleneck),
+plain and through the latency proxy (the boto3 copier runs on the storing server only).
 
 Each condition (plain loopback; the latency) runs the clients in turn, --reps rounds, the
 order rotated each round so no client always runs first or last on a shared machine. Before
 each run the destination is emptied; after it, it is verified (bench/peers/verify.py: exactly
-the expected keys, sizes and ETags, a sample read back and hashed). A run that does not
+the expected keys, sizes and ETags, a sample read back and hashed; on the sink, keys, sizes
+and the sources' ETags by listing). A run that does not
 verify is an error, not a figure. Printed: objects/s (median of the rounds, with min..max),
 CPU seconds, peak and steady RSS per client, and the ratios to the peers; the load average
 of the machine, which is shared, goes with the figures.
@@ -15,7 +18,8 @@ of the machine, which is shared, goes with the figures.
 The snaplake client is the copy stage itself, run standalone (bench/peers/snaplake_copy.py:
 a real `snaplake-worker copy` on the local stack, one `exported` message in, `copied` out),
 or any command given with --snaplake-cmd (bench/peers/clients.py, CommandCopy, says what it
-receives). --snaplake-concurrency 64,256,1024 runs one snaplake client per value.
+receives). --snaplake-concurrency (default 64,1024) runs one snaplake client per value.
+The end of the output lists issue 10's targets with the figure measured for each.
 
 The latency is `tc netem` in a network namespace when the kernel has netem (a second
 versitygw inside the namespace, reached over a veth pair), else bench/peers/latency_proxy.py
@@ -29,7 +33,7 @@ in front of the one server. Peers are installed by bench/peers/install.sh (pinne
   bench/copy_peers.py --memory-objects 100000
                                        also one run of each client but boto3 over 100,000
                                        objects on loopback, for the memory figure
-Ports: --port-base (default 19100, or SL_BENCH_PORT_BASE) and the next two, on 127.0.0.1.
+Ports: --port-base (default 19100, or SL_BENCH_PORT_BASE) and the next four, on 127.0.0.1.
 """
 
 import argparse
@@ -102,17 +106,29 @@ class Condition:
     """One endpoint the clients copy through: a name, the URL, the server behind it (with
     .url and .proc), and the processes on the way whose CPU each run reports (is the
     endpoint the bottleneck?). stores=False for an endpoint that keeps no bytes (the sink
-    endpoint): its destination cannot be listed back, so a run there is not verified and
-    the source export is not uploaded to it."""
+    endpoint): a destination there is checked by listing (keys, sizes, the source's ETags),
+    not read back. clients: the names of the clients that run on it (None: all)."""
 
-    def __init__(self, name, url, server, proxy=None, stores=True):
+    def __init__(self, name, url, server, proxy=None, stores=True, clients=None):
         self.name, self.url, self.server, self.proxy = name, url, server, proxy
         self.stores = stores
+        self.clients = clients
+
+    def runs(self, client):
+        return self.clients is None or any(client.name.startswith(c) for c in self.clients)
 
     def cpu_s(self):
         """CPU seconds so far of (server, proxy or None)."""
         return (clients.proc_cpu_s(self.server.proc.pid),
                 clients.proc_cpu_s(self.proxy.proc.pid, children=True) if self.proxy else None)
+
+
+def sink_binary():
+    for d in ("build/bench-rel/bench", "build/bench"):
+        b = os.path.join(ROOT, d, "s3sink")
+        if os.access(b, os.X_OK):
+            return b
+    sys.exit("no s3sink built (make bench builds build/bench-rel); or --no-sink")
 
 
 def setup(args, bindir, tmp):
@@ -123,6 +139,7 @@ def setup(args, bindir, tmp):
     stops = [plain]
     conds = [Condition("loopback", plain.url, plain)]
     how = "none"
+    netem = False
     if args.delay_ms > 0:
         ok, why = endpoints.NetemNamespace.available()
         if ok and not args.force_proxy:
@@ -132,12 +149,29 @@ def setup(args, bindir, tmp):
             stops.insert(0, far)
             how = "tc netem %g ms each way (network namespace)" % args.delay_ms
             conds.append(Condition("%g ms RTT" % (2 * args.delay_ms), far.url, far))
+            netem = True
         else:
             proxy = endpoints.LatencyProxy(base + 2, "127.0.0.1", base, args.delay_ms,
                                            tmp).start()
             stops.insert(0, proxy)
             how = "latency proxy %g ms each way (no netem: %s)" % (args.delay_ms, why)
             conds.append(Condition("%g ms RTT" % (2 * args.delay_ms), proxy.url, plain, proxy))
+    if args.sink:
+        # The sink's conditions: the client's own ceiling. Not the boto3 copier (tens of
+        # objects a second: the sink would show nothing the storing server does not).
+        sink = endpoints.Sink(sink_binary(), base + 3, tmp).start()
+        stops.insert(0, sink)
+        only = ("s5cmd", "snaplake")
+        conds.append(Condition("sink", sink.url, sink, stores=False, clients=only))
+        if args.delay_ms > 0:
+            # s3sink listens on loopback only, so its latency is the proxy's even with netem.
+            sp = endpoints.LatencyProxy(base + 4, "127.0.0.1", base + 3, args.delay_ms,
+                                        tmp).start()
+            stops.insert(0, sp)
+            conds.append(Condition("sink %g ms RTT" % (2 * args.delay_ms), sp.url, sink, sp,
+                                   stores=False, clients=only))
+            if netem:
+                how += "; the sink's through the latency proxy"
     return conds, stops, how
 
 
@@ -168,15 +202,15 @@ def prepare(servers, layout, s5cmd):
 
 def one_run(client, cond, layout):
     s3 = s3_of(cond.server)
-    if cond.stores:
-        verify.clear(s3, DST_BUCKET, layout.lake_root())
+    verify.clear(s3, DST_BUCKET, layout.lake_root())
     creds = (endpoints.ACCESS_KEY, endpoints.SECRET_KEY, endpoints.REGION)
     srv0, px0 = cond.cpu_s()
     r = client.run(cond.url, layout, SRC_BUCKET, DST_BUCKET, creds)
     srv1, px1 = cond.cpu_s()
     r["server_cpu_s"] = srv1 - srv0
     r["proxy_cpu_s"] = px1 - px0 if px0 is not None else None
-    problems = verify.verify(s3, DST_BUCKET, layout) if cond.stores else []
+    problems = verify.verify(s3, DST_BUCKET, layout) if cond.stores else \
+        verify.verify_listed(s3, SRC_BUCKET, DST_BUCKET, layout)
     if problems:
         raise RuntimeError("%s on %s: destination does not verify: %s"
                            % (client.name, cond.name, "; ".join(problems)))
@@ -190,6 +224,8 @@ def rounds(clist, conds, layouts, reps, results):
         for rep in range(reps):
             k = rep % len(clist)
             for client in clist[k:] + clist[:k]:
+                if not cond.runs(client):
+                    continue
                 r = one_run(client, cond, layouts[client.name])
                 results.setdefault((cond.name, client.name), []).append(r)
                 px = r["proxy_cpu_s"]
@@ -211,22 +247,37 @@ def summary(runs):
 
 
 def table(clist, conds, results, layouts):
+    """One row per client: obj/s per condition ("-" where it did not run), and its CPU and
+    memory on the first condition (the storing server on loopback)."""
     out = []
     cn = [c.name for c in conds]
     out.append("| client | " + " | ".join("%s obj/s (min..max)" % n for n in cn) +
                " | CPU s (%s) | CPU s / 1,000 obj | peak RSS MB | steady RSS MB |" % cn[0])
     out.append("|---" * (len(cn) + 5) + "|")
     for c in clist:
-        s = [summary(results[(n, c.name)]) for n in cn]
+        s = [summary(results[(n, c.name)]) if (n, c.name) in results else None for n in cn]
+        ran = [x for x in s if x]
+        first = s[0] or ran[0]
         n = layouts[c.name].n
         label = c.name if n == max(x.n for x in layouts.values()) else \
             "%s, %d objects" % (c.name, n)
         out.append("| %s | " % label +
-                   " | ".join("%.0f (%.0f..%.0f)" % (x["ops"], x["lo"], x["hi"]) for x in s) +
-                   " | %.2f | %.2f | %.1f | %.1f |" % (s[0]["cpu"], 1000 * s[0]["cpu"] / n,
-                                                       max(x["rss"] for x in s),
-                                                       s[0]["steady"]))
+                   " | ".join("%.0f (%.0f..%.0f)" % (x["ops"], x["lo"], x["hi"]) if x else "-"
+                              for x in s) +
+                   " | %.2f | %.2f | %.1f | %.1f |" % (first["cpu"], 1000 * first["cpu"] / n,
+                                                       max(x["rss"] for x in ran),
+                                                       first["steady"]))
     return "\n".join(out)
+
+
+def ratio(results, layouts, cond, m, p):
+    """(obj/s ratio, CPU-per-object ratio) of client m to client p on cond, or None."""
+    if (cond, m.name) not in results or (cond, p.name) not in results:
+        return None
+    a = summary(results[(cond, m.name)])
+    b = summary(results[(cond, p.name)])
+    return (a["ops"] / b["ops"],
+            (a["cpu"] / layouts[m.name].n) / (b["cpu"] / layouts[p.name].n))
 
 
 def ratios(clist, conds, results, layouts):
@@ -239,12 +290,55 @@ def ratios(clist, conds, results, layouts):
         for p in peers:
             parts = []
             for cond in conds:
-                a = summary(results[(cond.name, m.name)])
-                b = summary(results[(cond.name, p.name)])
-                cpu = (a["cpu"] / layouts[m.name].n) / (b["cpu"] / layouts[p.name].n)
-                parts.append("%s %.2fx obj/s, %.2fx CPU per object"
-                             % (cond.name, a["ops"] / b["ops"], cpu))
+                r = ratio(results, layouts, cond.name, m, p)
+                if r:
+                    parts.append("%s %.2fx obj/s, %.2fx CPU per object" % (cond.name, *r))
             out.append("%s vs %s: %s" % (m.name, p.name, "; ".join(parts)))
+    return "\n".join(out)
+
+
+def targets(clist, conds, results, layouts, delay_ms):
+    """Issue 10's figures, each against its target: one line per snaplake client and
+    figure, "met" or "NOT met". Figures only: the benchmark never fails on them."""
+    far = "%g ms RTT" % (2 * delay_ms)
+    by = {c.name.split(" (")[0]: c for c in clist if not c.name.startswith("snaplake")}
+    mine = [c for c in clist if c.name.startswith("snaplake")]
+    out = []
+
+    def line(what, value, goal, ok):
+        out.append("  %-62s %-14s target %-10s %s" % (what, value, goal,
+                                                     "met" if ok else "NOT met"))
+    for m in mine:
+        out.append("%s:" % m.name)
+        boto3, s5 = by.get("boto3 seed") or by.get("boto3 thread pool"), by.get("s5cmd")
+        if boto3 and ratio(results, layouts, far, m, boto3):
+            x, _ = ratio(results, layouts, far, m, boto3)
+            line("storing server, %s: obj/s vs %s" % (far, boto3.name), "%.1fx" % x, ">= 20x",
+                 x >= 20)
+        if s5 and ratio(results, layouts, far, m, s5):
+            x, cpu = ratio(results, layouts, far, m, s5)
+            line("storing server, %s: obj/s vs s5cmd" % far, "%.2fx" % x, ">= 1.1x", x >= 1.1)
+            line("storing server, %s: CPU per object vs s5cmd" % far, "%.2fx" % cpu, "<= 0.33x",
+                 cpu <= 1 / 3)
+        sink = "sink " + far
+        if (sink, m.name) in results:
+            ops = summary(results[(sink, m.name)])["ops"]
+            line("sink, %s: obj/s" % far, "%.0f" % ops, ">= 5000", ops >= 5000)
+            if s5 and ratio(results, layouts, sink, m, s5):
+                x, _ = ratio(results, layouts, sink, m, s5)
+                line("sink, %s: obj/s vs s5cmd" % far, "%.2fx" % x, ">= 2x", x >= 2)
+        steady = max(summary(results[(c.name, m.name)])["steady"]
+                     for c in conds if (c.name, m.name) in results)
+        line("steady RSS (highest median over the conditions)", "%.1f MB" % steady, "<= 16 MB",
+             steady <= 16)
+    conc = {int(c.name.split("(")[1].split()[0]): c for c in mine if "in flight" in c.name}
+    if 64 in conc and 1024 in conc:
+        out.append("concurrency:")
+        for cond in conds:
+            r = ratio(results, layouts, cond.name, conc[1024], conc[64])
+            if r:
+                line("%s: obj/s at 1024 in flight vs 64" % cond.name, "%.2fx" % r[0], ">= 1x",
+                     r[0] >= 1)
     return "\n".join(out)
 
 
@@ -280,13 +374,16 @@ def main(argv=None):
                     help="also copy this many on loopback once per client but boto3")
     ap.add_argument("--delay-ms", type=float, default=50.0, help="added each way; 0 = none")
     ap.add_argument("--force-proxy", action="store_true", help="the proxy even with netem")
+    ap.add_argument("--no-sink", dest="sink", action="store_false",
+                    help="leave out the sink endpoint's conditions (bench/s3sink)")
     ap.add_argument("--clients", default="boto3,s5cmd,snaplake")
-    ap.add_argument("--boto3-workers", type=int, default=32)
+    ap.add_argument("--boto3-workers", type=int, default=0,
+                    help="0: the seed's asyncio default executor, min(32, cpus + 4) threads")
     ap.add_argument("--boto3-objects", type=int, default=2000,
                     help="the boto3 copier's export (the same layout, smaller: at ~100 obj/s "
                     "10,000 objects would take the whole time budget); 0 = --objects")
     ap.add_argument("--s5cmd-workers", type=int, default=256)
-    ap.add_argument("--snaplake-concurrency", default="64",
+    ap.add_argument("--snaplake-concurrency", default="64,1024",
                     help="comma list: one snaplake client per COPY_CONCURRENCY")
     ap.add_argument("--snaplake-cmd", help="a command that runs snaplake's copy once "
                     "(environment: bench/peers/clients.py CommandCopy)")
@@ -321,7 +418,7 @@ def main(argv=None):
             if isinstance(c, clients.Boto3Copier) and args.boto3_objects != layout.n:
                 layouts[c.name] = Layout(args.boto3_objects)
         log("copy peers: %d objects, %d rounds, latency: %s" % (layout.n, args.reps, how))
-        servers = {id(c.server): c.server for c in conds if c.stores}.values()
+        servers = {id(c.server): c.server for c in conds}.values()
         for lay in {x.n: x for x in layouts.values()}.values():
             prepare(servers, lay, os.path.join(bindir, "s5cmd"))
         results = {}
@@ -340,6 +437,8 @@ def main(argv=None):
         print(table(clist, conds, results, layouts))
         print()
         print(ratios(clist, conds, results, layouts))
+        print("\n== issue 10's targets (figures, not a verdict on the build)")
+        print(targets(clist, conds, results, layouts, args.delay_ms))
         if mem:
             print("\n== memory: %d objects on loopback, one run each" % big.n)
             print(table(mlist, conds[:1], mem, {c.name: big for c in mlist}))

@@ -2,7 +2,8 @@
  * s3sink.c - the copy benchmark's sink endpoint: an S3 look-alike that answers the requests
  * the copy stage sends (ListObjectsV2, CopyObject, UploadPartCopy, Create/Complete/Abort
  * MultipartUpload, DeleteObjects, HeadObject, PutObject, CreateBucket) correctly but stores
- * no bytes: an object is its key, size and ETag, in memory. With nothing to store, the
+ * no bytes: an object is its key, size and ETag, in memory (and, for a small PUT that is not
+ * Parquet, its body: the export_tables_info files the copy stage reads). With nothing to store, the
  * *client* is the bottleneck, as real S3 (about 3,500 COPY/PUT a second per prefix) would let
  * it be. It checks no signature (the worker signs anyway; that cost is the client's).
  *
@@ -36,6 +37,9 @@
 #include <microhttpd.h>
 
 #define MAX_BODY (4 * 1024 * 1024)
+/* A PUT body this small whose key is not Parquet (export_info, export_tables_info: what the
+   copy stage reads) is kept and served by GET; data files keep no bytes. */
+#define KEEP_BODY_MAX (64 * 1024)
 /* poll() threads without a delay. Not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop
    stalled until its connection timeout with a few hundred connections arriving at once
    (accepted, request in the socket, never read). A pool keeps each poll() set small. */
@@ -47,6 +51,7 @@ typedef struct obj {
     char *key; /* NULL = empty; TOMB = deleted */
     long long size;
     char etag[40];
+    char *body; /* kept for small non-Parquet PUTs only (KEEP_BODY_MAX), else NULL */
 } obj;
 
 static char tomb_[1];
@@ -111,6 +116,7 @@ static void grow_table(void)
         if (old[i].key && old[i].key != TOMB) {
             obj *n = find(old[i].key, 1);
             n->size = old[i].size;
+            n->body = old[i].body;
             memcpy(n->etag, old[i].etag, sizeof(n->etag));
             free(old[i].key);
         }
@@ -125,6 +131,8 @@ static obj *put(const char *key, long long size, const char *etag)
     grow_table();
     o = find(key, 1);
     o->size = size;
+    free(o->body);
+    o->body = NULL;
     snprintf(o->etag, sizeof(o->etag), "%s", etag);
     return o;
 }
@@ -136,6 +144,8 @@ static int del(const char *key)
     if (!o)
         return 0;
     free(o->key);
+    free(o->body);
+    o->body = NULL;
     o->key = TOMB;
     dirty = 1;
     return 1;
@@ -264,6 +274,14 @@ static enum MHD_Result s3_error(struct MHD_Connection *c, unsigned status, const
 static const char *arg(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* A sub-resource flag such as `?delete` or `?uploads`: present with or without a value
+   (botocore sends `?delete`, which arg() cannot tell from absent: its value is NULL). */
+static int has_arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), NULL,
+                                         NULL) == MHD_YES;
 }
 
 static enum MHD_Result list(struct MHD_Connection *c, const char *bucket)
@@ -429,7 +447,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
     if (!*key) {
         if (strcmp(method, "GET") == 0)
             return list(c, bucket);
-        if (strcmp(method, "POST") == 0 && arg(c, "delete"))
+        if (strcmp(method, "POST") == 0 && has_arg(c, "delete"))
             return delete_objects(c, bucket, r);
         return answer(c, 200, "", NULL); /* CreateBucket and the like */
     }
@@ -437,11 +455,18 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         char etag[40];
         if (src)
             return copy(c, full, src);
+        size_t kl = strlen(full);
+        obj *o;
         snprintf(etag, sizeof(etag), "\"%032llx\"", (unsigned long long)r->body.n * 31 + 7);
-        put(full, (long long)r->body.n, etag);
+        o = put(full, (long long)r->body.n, etag);
+        if (r->body.n <= KEEP_BODY_MAX && (kl < 8 || strcmp(full + kl - 8, ".parquet") != 0) &&
+            (o->body = malloc(r->body.n + 1)) != NULL) {
+            memcpy(o->body, r->body.p ? r->body.p : "", r->body.n);
+            o->body[r->body.n] = '\0';
+        }
         return answer(c, 200, "", etag);
     }
-    if (strcmp(method, "POST") == 0 && arg(c, "uploads")) {
+    if (strcmp(method, "POST") == 0 && has_arg(c, "uploads")) {
         char out[256];
         snprintf(out, sizeof(out),
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -465,7 +490,9 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
     }
     if (strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0) {
         obj *o = find(full, 0);
-        return o ? answer(c, 200, "", o->etag) : s3_error(c, 404, "NoSuchKey");
+        if (!o)
+            return s3_error(c, 404, "NoSuchKey");
+        return answer(c, 200, strcmp(method, "GET") == 0 && o->body ? o->body : "", o->etag);
     }
     return s3_error(c, 405, "MethodNotAllowed");
 }

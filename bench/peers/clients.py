@@ -111,11 +111,14 @@ def _aws_env(creds):
 
 
 class Boto3Copier:
-    """bench/peers/boto3_copier.py: list, then CopyObject each from a thread pool."""
+    """bench/peers/boto3_copier.py: the seed's Lambda (list, then CopyObject each through
+    asyncio's default executor); workers 0 is the seed's executor, min(32, cpus + 4)."""
 
-    def __init__(self, workers=32, log_dir=None):
+    def __init__(self, workers=0, log_dir=None):
         self.workers = workers
-        self.name = "boto3 thread pool (%d)" % workers
+        seed = min(32, (os.cpu_count() or 1) + 4)
+        self.name = ("boto3 seed (asyncio, %d threads)" % seed if not workers
+                     else "boto3 thread pool (%d)" % workers)
         self.log_dir = log_dir
 
     def run(self, endpoint, layout, src_bucket, dst_bucket, creds):

@@ -79,6 +79,34 @@ class Versitygw:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class Sink:
+    """bench/s3sink (built by `make bench`): an S3 look-alike that keeps each object's key,
+    size and ETag but no bytes, so the client is what is measured. PutObject records what
+    was sent (the export is uploaded to it like to versitygw), a copy keeps its source's
+    size and ETag: a destination can be listed back and checked, not read."""
+
+    def __init__(self, binary, port, log_dir):
+        self.binary = binary
+        self.port = port
+        self.host = "127.0.0.1"  # s3sink listens on loopback only
+        self.log = open(os.path.join(log_dir, "s3sink-%d.log" % port), "ab")
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, str(self.port)], stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        wait_port(self.host, self.port, 30, self.proc, "s3sink")
+        return self
+
+    def stop(self):
+        stop(self.proc)
+        self.log.close()
+
+
 class LatencyProxy:
     """bench/peers/latency_proxy.py between a listen port and the server."""
 

@@ -13,8 +13,9 @@ sampled every 100 ms while it copied.
 """
 
 import json
-import re
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import time
@@ -39,6 +40,21 @@ def _kafka():
     from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
     return Consumer, Producer, AdminClient, NewTopic, TopicPartition, OFFSET_BEGINNING
+
+
+def forget_partition(env, cluster, date):
+    """Every run copies the same export into the same partition, so the holder record a run
+    leaves (snaplake_partitions, common/partlock.c) would make the next run's export, with
+    the same snapshot time and an id that may sort lower, "superseded": the worker then
+    copies nothing and publishes nothing. Each run starts from no holder, as a first copy."""
+    psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+    sql = "DELETE FROM snaplake_partitions WHERE cluster = :'c' AND date = :'d'::date;"
+    r = subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "c=" + cluster,
+                        "-v", "d=" + date], input=sql, env=env, capture_output=True, text=True,
+                       timeout=30)
+    # Before the first copy worker ever ran on this stack the table does not exist yet.
+    if r.returncode != 0 and "does not exist" not in r.stderr:
+        raise RuntimeError("psql: " + r.stderr.strip())
 
 
 class SnaplakeCopy:
@@ -68,6 +84,7 @@ class SnaplakeCopy:
             f.result(30)
         env = dict(os.environ)
         env.update(self.stack_env)
+        forget_partition(env, layout.cluster, layout.date)
         key, secret, region = creds
         env.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
                     "AWS_REGION": region, "AWS_ENDPOINT_URL_S3": endpoint,

@@ -66,6 +66,27 @@ def verify(s3, bucket, layout):
     return problems
 
 
+def verify_listed(s3, src_bucket, bucket, layout):
+    """verify() for an endpoint that keeps no bytes (bench/s3sink): exactly the expected
+    keys with the expected sizes, each with the ETag its source has there (a copy keeps its
+    source's ETag; the sink's own ETags are not MD5s). Problems, empty when right."""
+    src = listing(s3, src_bucket, layout.root + "/")
+    want = {d: (size, src.get(k, (None, None))[1]) for k, d, size, _ in layout.objects}
+    got = listing(s3, bucket, layout.lake_root())
+    problems = []
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    if missing:
+        problems.append("%d missing, e.g. %s" % (len(missing), missing[0]))
+    if extra:
+        problems.append("%d unexpected, e.g. %s" % (len(extra), extra[0]))
+    wrong = sorted(k for k in set(want) & set(got) if got[k] != want[k])
+    if wrong:
+        problems.append("%d with other size/ETag, e.g. %s: %s, want %s"
+                        % (len(wrong), wrong[0], got[wrong[0]], want[wrong[0]]))
+    return problems
+
+
 def clear(s3, bucket, prefix):
     """Deletes every object under prefix (DeleteObjects, 1,000 keys a call, 8 at a time)."""
     keys = sorted(listing(s3, bucket, prefix))
