@@ -18,7 +18,7 @@ or any command given with --snaplake-cmd (bench/peers/clients.py, CommandCopy, s
 receives). --snaplake-concurrency 64,256,1024 runs one snaplake client per value.
 
 The latency is `tc netem` in a network namespace when the kernel has netem (a second
-versitygw inside the namespace, reached over a veth pair), else bench/peers/latency_proxy.py
+versitygw inside the namespace, reached over a veth pair), else bench/latproxy (C, epoll)
 in front of the one server. Peers are installed by bench/peers/install.sh (pinned, cached).
 
   bench/copy_peers.py                  10,000 objects, 3 rounds, loopback and 100 ms RTT;
