@@ -66,10 +66,10 @@ struct chunk {
 /* One direction of a connection: bytes read from side `from` go to side `to`. */
 struct dir {
     chunk *head, *tail;
-    size_t held;    /* bytes queued, written or not yet due */
-    int eof_read;   /* `from` said end of stream (read 0): no more reads */
-    int eof_sent;   /* shutdown(to, SHUT_WR) done */
-    int from, to;   /* 0 = client, 1 = target */
+    size_t held;  /* bytes queued, written or not yet due */
+    int eof_read; /* `from` said end of stream (read 0): no more reads */
+    int eof_sent; /* shutdown(to, SHUT_WR) done */
+    int from, to; /* 0 = client, 1 = target */
     conn *c;
 };
 
@@ -138,8 +138,8 @@ static void report(const proxy *p, const char *why)
 static void update_mask(proxy *p, conn *c, int i)
 {
     side *s = &c->s[i];
-    dir *out = &c->d[i];     /* bytes read from side i */
-    dir *in = &c->d[1 - i];  /* bytes written to side i */
+    dir *out = &c->d[i];    /* bytes read from side i */
+    dir *in = &c->d[1 - i]; /* bytes written to side i */
     uint32_t m = 0;
     struct epoll_event ev;
 
