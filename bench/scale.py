@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import harness as h  # noqa: E402
+from test_pipeline import list_keys  # noqa: E402
 
 ROLE = "arn:aws:iam::%s:role/rds-s3-export" % h.ACCOUNT
 KMS = "arn:aws:kms:us-east-1:%s:key/snaplake-bench" % h.ACCOUNT
@@ -62,27 +63,6 @@ def vm_hwm_mb(pid, comm=None):
     except OSError:
         pass
     return float("nan")
-
-
-def event(c):
-    """An EventBridge event of the seed's pattern for c's automated snapshot."""
-    return {"version": "0", "id": h.uid(16), "detail-type": "RDS DB Cluster Snapshot Event",
-            "source": "aws.rds", "account": h.ACCOUNT,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": os.environ.get("AWS_REGION", "us-east-1"),
-            "resources": [c["snapshot_arn"]],
-            "detail": {"EventCategories": ["backup"], "SourceType": "CLUSTER_SNAPSHOT",
-                       "SourceArn": c["snapshot_arn"],
-                       "Message": "Automated cluster snapshot created",
-                       "SourceIdentifier": c["snapshot_id"], "EventID": "RDS-EVENT-0169"}}
-
-
-def list_keys(s3, bucket, prefix=""):
-    keys = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for o in page.get("Contents", []):
-            keys[o["Key"]] = o["Size"]
-    return keys
 
 
 def expected_lake(export_keys, c):
@@ -179,7 +159,7 @@ def main():
             f = os.path.join(tmp, "events-%d.jsonl" % i)
             with open(f, "w") as out:
                 for c in clusters[i::a.replicas]:
-                    out.write(json.dumps(event(c), separators=(",", ":")) + "\n")
+                    out.write(json.dumps(h.snapshot_event(c), separators=(",", ":")) + "\n")
             env = h.worker_env(prefix, AWS_ENDPOINT_URL=os.environ["STANDIN_ENDPOINT"],
                                PRODUCER_RETRY_BASE="100ms", EVENTS_FILE=f)
             for k in ("CLUSTERS", "PRODUCER_MODE"):
