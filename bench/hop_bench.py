@@ -57,7 +57,11 @@ def main():
                 t0 = time.monotonic()
                 run.send(a.objects)
                 e2e.append((time.monotonic() - t0) * 1000.0)
-            hops = [r for r in run.w.logs() if r.get("event") == "published"]
+            # Our consumer can read the last `copied` before the worker has its delivery
+            # report (and so its "published" line): wait for the line.
+            hops = h.wait_for(lambda: (lambda x: x if len(x) >= a.messages else None)(
+                [r for r in run.w.logs() if r.get("event") == "published"]), 30,
+                what="%d published lines" % a.messages)
         finally:
             run.stop()
     finally:
