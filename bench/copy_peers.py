@@ -136,7 +136,7 @@ def setup(args, bindir, tmp):
             proxy = endpoints.LatencyProxy(base + 2, "127.0.0.1", base, args.delay_ms,
                                            tmp).start()
             stops.insert(0, proxy)
-            how = "latency proxy %g ms each way (no netem: %s)" % (args.delay_ms, why)
+            how = "bench/latproxy %g ms each way (no netem: %s)" % (args.delay_ms, why)
             conds.append(Condition("%g ms RTT" % (2 * args.delay_ms), proxy.url, plain, proxy))
     return conds, stops, how
 

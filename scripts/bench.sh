@@ -28,7 +28,7 @@ if [[ -f .stack/env ]]; then
     (set -a; . .stack/env; set +a
      .venv/bin/python bench/slot_bench.py ${SL_BENCH_SLOT_ARGS:-} \
          2>build/bench-rel/slot_bench.stderr)
-    # The scale run is long (1,000 clusters: about N minutes, see bench/README.md): opt-in,
+    # The scale run is long (1,000 clusters: about 9 minutes, see bench/README.md): opt-in,
     # SL_BENCH_SCALE=<clusters>.
     if [[ -n "${SL_BENCH_SCALE:-}" ]]; then
         echo "== scale (SL_BENCH_SCALE=$SL_BENCH_SCALE clusters)"
