@@ -4,7 +4,9 @@ endpoint of our own that answers correctly but stores no bytes (so the client is
 measured). Figures only: it never passes or fails on speed, but every run is verified (the
 lake holds exactly the expected objects with the expected sizes) and a wrong one aborts.
 
-For each endpoint condition (plain loopback; --delay-ms per request, 100 = 50 ms each way)
+For each endpoint condition (plain loopback; --delay-ms of round trip, 100 = 50 ms each way, on
+the network: tc netem in a network namespace with the sink inside when the kernel has netem, else
+bench/latproxy in front of the sink; --force-proxy takes the proxy even with netem)
 and each COPY_CONCURRENCY, it lays out --objects objects as an RDS export on the sink, starts
 a real snaplake-worker `copy` on the local stack (Kafka, PostgreSQL: source .stack/env),
 produces one `exported` message and waits for its `copied` message. Engines alternate run by
@@ -13,19 +15,19 @@ run. Printed per engine and setting (medians over --runs):
   obj/s       objects over the copy phase (the worker's own "copy finished" line)
   job obj/s   objects over the whole job, message consumed to `copied` published
   CPU s/1k    the worker's user+system CPU seconds per 1,000 objects (over the job), and the
-              sink's own (when the sink's share nears a core, the endpoint is the ceiling)
+              sink's own and the proxy's (when one nears a core, the endpoint is the ceiling)
   peak MB     the worker's VmHWM at the end; steady MB: median VmRSS sampled while copying
 
 --old PATH adds a second worker binary (e.g. main built in a temp dir) and the ratio new/old.
 
   .venv/bin/python bench/copy_bench.py [--objects 10000] [--runs 3] [--conc 64,256,1024]
-        [--delay-ms 0,100] [--new build/bench-rel/bin/snaplake-worker] [--old PATH]
+        [--delay-ms 0,100] [--force-proxy] [--new build/bench-rel/bin/snaplake-worker]
+        [--old PATH]
 """
 
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +36,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "peers"))
+import endpoints  # noqa: E402
 import harness as h  # noqa: E402
 
 ROOT = h.ROOT
@@ -41,30 +45,54 @@ DATE = "2024-03-05"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = endpoints.free_port
 
 
 class Sink:
-    def __init__(self, binary, delay_ms):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.p = subprocess.Popen([binary, str(self.port), str(delay_ms)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.p.stdout.readline()  # "listening"
+    """bench/s3sink with rtt_ms of round trip on the network in front of it: none; tc netem on
+    a veth pair into a network namespace with the sink inside; or bench/latproxy on loopback.
+    self.url is where the worker goes (through the latency); call() sends the bench-only
+    requests (layout, count), through the latency as well, which only costs them time."""
+
+    def __init__(self, rtt_ms, tmp, force_proxy):
+        self.proxy, self.ns = None, None
+        port = free_port()
+        self.how = "none"
+        ok, why = endpoints.NetemNamespace.available() if rtt_ms > 0 else (False, "")
+        try:
+            if rtt_ms > 0 and ok and not force_proxy:
+                self.ns = endpoints.NetemNamespace(str(port), rtt_ms / 2.0).start()
+                self.server = endpoints.S3Sink(port, tmp, netns=self.ns.ns,
+                                               host=self.ns.ns_ip).start()
+                self.url = self.server.url
+                self.how = "tc netem %g ms each way" % (rtt_ms / 2.0)
+            else:
+                self.server = endpoints.S3Sink(port, tmp).start()
+                self.url = self.server.url
+                if rtt_ms > 0:
+                    self.proxy = endpoints.LatencyProxy(free_port(), "127.0.0.1", port,
+                                                        rtt_ms / 2.0, tmp).start()
+                    self.url = self.proxy.url
+                    self.how = "bench/latproxy %g ms each way%s" % (
+                        rtt_ms / 2.0, " (no netem: %s)" % why if not force_proxy else "")
+        except Exception:
+            self.stop()
+            raise
 
     def call(self, path):
         with urllib.request.urlopen(self.url + path, data=b"" if "layout" in path else None,
                                     timeout=60) as r:
             return r.read().decode()
 
+    def cpu(self):
+        """CPU seconds so far of the sink and of the proxy (0 without one)."""
+        return (proc_cpu(self.server.proc.pid),
+                proc_cpu(self.proxy.proc.pid) if self.proxy else 0.0)
+
     def stop(self):
-        self.p.terminate()
-        self.p.wait(10)
+        for x in (self.proxy, getattr(self, "server", None), self.ns):
+            if x is not None:
+                x.stop()
 
 
 def proc_cpu(pid):
@@ -115,7 +143,7 @@ class Run:
              "date": DATE, "source": "event", "produced_at": h.now_rfc3339(),
              "export_task_id": task, "s3_bucket": bucket, "s3_prefix": prefix}
         pid = self.w.p.pid
-        cpu0, scpu0 = proc_cpu(pid), proc_cpu(self.sink.p.pid)
+        cpu0, (scpu0, pcpu0) = proc_cpu(pid), self.sink.cpu()
         t0 = time.monotonic()
         h.produce(self.prefix + "exports", m, key=cluster)
         self.n += 1
@@ -128,7 +156,8 @@ class Run:
                 raise SystemExit("no copied message after 30 minutes")
         wall = time.monotonic() - t0
         cpu = proc_cpu(pid) - cpu0
-        scpu = proc_cpu(self.sink.p.pid) - scpu0
+        scpu1, pcpu1 = self.sink.cpu()
+        scpu, pcpu = scpu1 - scpu0, pcpu1 - pcpu0
         msg = self.out.records[self.n - 1].value
         got = self.sink.call("/_sink/count?bucket=%s&prefix=lake/%s/" % (self.lake, cluster))
         want_bytes = sum(1024 + (i % 3072) for i in range(nobj))
@@ -141,6 +170,8 @@ class Run:
         return {"obj_s": float(done[-1]["objects_per_s"]) if done else nobj / wall,
                 "job_obj_s": nobj / wall, "cpu_per_k": cpu * 1000.0 / nobj,
                 "sink_cpu_per_k": scpu * 1000.0 / nobj,
+                "proxy_cpu_per_k": pcpu * 1000.0 / nobj,
+                "proxy_cpu_pct": 100.0 * pcpu / wall,
                 "peak_mb": proc_mem(pid, "VmHWM"),
                 "steady_mb": statistics.median(rss) if rss else 0.0}
 
@@ -158,17 +189,17 @@ def main():
     ap.add_argument("--objects", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--conc", default="64,256,1024")
-    ap.add_argument("--delay-ms", default="0,100")
+    ap.add_argument("--delay-ms", default="0,100", help="round trips, comma list")
+    ap.add_argument("--force-proxy", action="store_true", help="bench/latproxy even with netem")
     ap.add_argument("--new", default=os.path.join(ROOT, "build/bench-rel/bin/snaplake-worker"))
     ap.add_argument("--old", default=None)
-    ap.add_argument("--sink", default=os.path.join(ROOT, "build/bench-rel/bench/s3sink"))
     a = ap.parse_args()
     h.require_stack()
     engines = [("new", a.new)] + ([("old", a.old)] if a.old else [])
     tmp = tempfile.mkdtemp(prefix="copy-bench-")
     rows = []
     for delay in [int(x) for x in a.delay_ms.split(",")]:
-        sink = Sink(a.sink, delay)
+        sink = Sink(delay, tmp, a.force_proxy)
         try:
             for conc in [int(x) for x in a.conc.split(",")]:
                 workers = {}
@@ -184,18 +215,21 @@ def main():
                         w.stop()
                 for name, _b in engines:
                     rows.append((delay, conc, name, res[name]))
-                line = "delay %3d ms  conc %4d" % (delay, conc)
+                line = "RTT %3d ms  conc %4d" % (delay, conc)
                 for name, _b in engines:
                     rs = res[name]
-                    line += ("  | %s: %6.0f obj/s (job %5.0f)  CPU %4.2f s/1k (sink %4.2f)"
+                    line += ("  | %s: %6.0f obj/s (job %5.0f)  CPU %4.2f s/1k (sink %4.2f%s)"
                              "  peak %5.1f MB  steady %5.1f MB"
                              % (name, med(rs, "obj_s"), med(rs, "job_obj_s"), med(rs, "cpu_per_k"),
-                                med(rs, "sink_cpu_per_k"), med(rs, "peak_mb"),
+                                med(rs, "sink_cpu_per_k"),
+                                ", proxy %4.2f = %.0f%% of a core" % (
+                                    med(rs, "proxy_cpu_per_k"), med(rs, "proxy_cpu_pct"))
+                                if sink.proxy else "", med(rs, "peak_mb"),
                                 med(rs, "steady_mb")))
                 if a.old:
                     line += "  | new/old %.2fx" % (med(res["new"], "obj_s") /
                                                    med(res["old"], "obj_s"))
-                print(line, flush=True)
+                print(line + ("  [latency: %s]" % sink.how if delay else ""), flush=True)
         finally:
             sink.stop()
     print(json.dumps([{"delay_ms": d, "concurrency": c, "engine": n, "runs": rs}

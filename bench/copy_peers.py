@@ -22,7 +22,7 @@ receives). --snaplake-concurrency (default 64,1024) runs one snaplake client per
 The end of the output lists issue 10's targets with the figure measured for each.
 
 The latency is `tc netem` in a network namespace when the kernel has netem (a second
-versitygw inside the namespace, reached over a veth pair), else bench/peers/latency_proxy.py
+versitygw inside the namespace, reached over a veth pair), else bench/latproxy (C, epoll)
 in front of the one server. Peers are installed by bench/peers/install.sh (pinned, cached).
 
   bench/copy_peers.py                  10,000 objects, 3 rounds, loopback and 100 ms RTT;
@@ -123,14 +123,6 @@ class Condition:
                 clients.proc_cpu_s(self.proxy.proc.pid, children=True) if self.proxy else None)
 
 
-def sink_binary():
-    for d in ("build/bench-rel/bench", "build/bench"):
-        b = os.path.join(ROOT, d, "s3sink")
-        if os.access(b, os.X_OK):
-            return b
-    sys.exit("no s3sink built (make bench builds build/bench-rel); or --no-sink")
-
-
 def setup(args, bindir, tmp):
     """Starts the server(s) and the latency; returns (conditions, things to stop, how)."""
     vgw = os.path.join(bindir, "versitygw")
@@ -154,24 +146,27 @@ def setup(args, bindir, tmp):
             proxy = endpoints.LatencyProxy(base + 2, "127.0.0.1", base, args.delay_ms,
                                            tmp).start()
             stops.insert(0, proxy)
-            how = "latency proxy %g ms each way (no netem: %s)" % (args.delay_ms, why)
+            how = "bench/latproxy %g ms each way (no netem: %s)" % (args.delay_ms, why)
             conds.append(Condition("%g ms RTT" % (2 * args.delay_ms), proxy.url, plain, proxy))
     if args.sink:
         # The sink's conditions: the client's own ceiling. Not the boto3 copier (tens of
         # objects a second: the sink would show nothing the storing server does not).
-        sink = endpoints.Sink(sink_binary(), base + 3, tmp).start()
-        stops.insert(0, sink)
         only = ("s5cmd", "snaplake")
+        sink = endpoints.S3Sink(base + 3, tmp).start()
+        stops.insert(0, sink)
         conds.append(Condition("sink", sink.url, sink, stores=False, clients=only))
         if args.delay_ms > 0:
-            # s3sink listens on loopback only, so its latency is the proxy's even with netem.
-            sp = endpoints.LatencyProxy(base + 4, "127.0.0.1", base + 3, args.delay_ms,
-                                        tmp).start()
-            stops.insert(0, sp)
-            conds.append(Condition("sink %g ms RTT" % (2 * args.delay_ms), sp.url, sink, sp,
-                                   stores=False, clients=only))
             if netem:
-                how += "; the sink's through the latency proxy"
+                fsink = endpoints.S3Sink(base + 4, tmp, netns=ns.ns, host=ns.ns_ip).start()
+                stops.insert(0, fsink)
+                conds.append(Condition("sink %g ms RTT" % (2 * args.delay_ms), fsink.url, fsink,
+                                       stores=False, clients=only))
+            else:
+                sp = endpoints.LatencyProxy(base + 4, "127.0.0.1", base + 3, args.delay_ms,
+                                            tmp).start()
+                stops.insert(0, sp)
+                conds.append(Condition("sink %g ms RTT" % (2 * args.delay_ms), sp.url, sink, sp,
+                                       stores=False, clients=only))
     return conds, stops, how
 
 

@@ -7,12 +7,12 @@
  * *client* is the bottleneck, as real S3 (about 3,500 COPY/PUT a second per prefix) would let
  * it be. It checks no signature (the worker signs anyway; that cost is the client's).
  *
- *   s3sink PORT [DELAY_MS]
+ *   s3sink PORT [BIND_ADDR]
  *
- * DELAY_MS > 0 holds every answer that long (a thread per connection then, so requests wait in
- * parallel, poll() not select(), which stops at fd 1024): server-side latency per request, standing
- * in for a round trip (100 = 50 ms each way), except that connection set-up is not delayed. Without
- * it, POOL poll() threads.
+ * BIND_ADDR (an IPv4 address, default 127.0.0.1) lets the benchmark run it inside a network
+ * namespace behind tc netem. Latency is added on the network, not here: by netem, or by
+ * bench/latproxy in front of it (a per-answer sleep in the server would delay the answer but not
+ * the request's bytes, and would need a thread per waiting request).
  *
  * Bench-only requests (not S3):
  *   POST /_sink/layout?bucket=B&prefix=P&n=N&tables=T   N objects of an RDS export under P
@@ -65,7 +65,6 @@ static int dirty = 1;
 static long long uploads;
 static unsigned long long requests;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int delay_ms;
 
 static size_t hash(const char *s)
 {
@@ -518,8 +517,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *size = 0;
         return MHD_YES;
     }
-    if (delay_ms > 0)
-        usleep((useconds_t)delay_ms * 1000);
     pthread_mutex_lock(&mu);
     requests++;
     rc = r->overflow ? s3_error(c, 400, "EntityTooLarge") : route(c, url, method, r);
@@ -555,18 +552,21 @@ int main(int argc, char **argv)
     struct sockaddr_in sa;
     unsigned flags;
 
+    const char *bind_addr = argc > 2 ? argv[2] : "127.0.0.1";
+
     if (argc < 2) {
-        fprintf(stderr, "usage: s3sink PORT [DELAY_MS]\n");
+        fprintf(stderr, "usage: s3sink PORT [BIND_ADDR]\n");
         return 2;
     }
-    delay_ms = argc > 2 ? atoi(argv[2]) : 0;
-    tab = calloc(cap, sizeof(*tab));
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)atoi(argv[1]));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* loopback only */
-    flags = delay_ms > 0 ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD
-                         : MHD_USE_POLL_INTERNAL_THREAD;
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
+        fprintf(stderr, "s3sink: not an IPv4 address: %s\n", bind_addr);
+        return 2;
+    }
+    tab = calloc(cap, sizeof(*tab));
+    flags = MHD_USE_POLL_INTERNAL_THREAD;
     d = MHD_start_daemon(flags | MHD_USE_ERROR_LOG, (uint16_t)atoi(argv[1]), NULL, NULL, handler,
                          NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_CONNECTION_LIMIT,
                          8192u, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -577,7 +577,7 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_sig);
     signal(SIGINT, on_sig);
-    printf("s3sink: listening on 127.0.0.1:%s, delay %d ms\n", argv[1], delay_ms);
+    printf("s3sink: listening on %s:%s\n", bind_addr, argv[1]);
     fflush(stdout);
     while (!stop)
         pause();

@@ -59,9 +59,10 @@ char *sl_strdup0(const char *s);
 /* The value of one hex digit (either case), or -1 for anything else (a %XX decoder's half). */
 int sl_hexval(int c);
 
-/* Wall clock in milliseconds (CLOCK_REALTIME) and monotonic milliseconds. */
+/* Wall clock in milliseconds (CLOCK_REALTIME), monotonic milliseconds and microseconds. */
 long long sl_now_ms(void);
 long long sl_mono_ms(void);
+long long sl_mono_us(void);
 
 /*
  * Parses an RFC 3339 / ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+00:00)" into epoch

@@ -55,6 +55,11 @@ typedef struct wjob {
     int fence;       /* the ledger attempt our begin got: every ledger write carries it */
     int fenced;      /* a later begin owns the ledger row: drop the job, publish nothing */
     long long t0_ms; /* accepted (snaplake_stage_duration_seconds) */
+    /* The hop's timing, in monotonic us (set_phase keeps them): accepted, the current phase's
+     * start, the first entry into RUNNING and the last exit from it, and the sum of the time
+     * spent in RUNNING (the stage's own work: its AWS calls and waits). The "published" log
+     * line reports them (sl_worker_log_hop). */
+    long long t0_us, phase_us, run_first_us, run_last_us, run_us;
 } wjob;
 
 struct sl_worker {
@@ -109,6 +114,15 @@ void sl_worker_job_set_phase(sl_worker *w, wjob *j, sl_job_phase to);
 /* One log line about j (its topic, partition, offset, attempt, export task id). */
 void sl_worker_log_job(sl_log_level lvl, const wjob *j, const char *event, const char *fmt, ...)
     SL_PRINTF(4, 5);
+
+/*
+ * The "published" line (event "published", info): its message is on the broker now. It also
+ * gives the hop's timing in ms: hop_ms from the job's acceptance (its input consumed) to this
+ * delivery report, stage_ms spent in RUNNING (the stage's own work, AWS calls included),
+ * overhead_ms = hop_ms - stage_ms (the runtime's share: ledger, Kafka, the loop), and its two
+ * parts before_ms (accepted -> first RUNNING) and after_ms (last RUNNING -> delivered).
+ */
+void sl_worker_log_hop(const wjob *j);
 
 /* Removes w->jobs[i] (job_cleanup if owed), freeing it. */
 void sl_worker_job_remove_at(sl_worker *w, size_t i);

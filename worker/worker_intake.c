@@ -43,6 +43,7 @@ static void accept_message(sl_worker *w, rd_kafka_message_t *m)
         j->keylen = m->key_len;
     }
     j->t0_ms = sl_mono_ms();
+    j->t0_us = j->phase_us = sl_mono_us();
     j->job.topic = j->topic;
     j->job.partition = m->partition;
     j->job.offset = m->offset;

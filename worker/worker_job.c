@@ -28,6 +28,16 @@ void sl_worker_job_set_phase(sl_worker *w, wjob *j, sl_job_phase to)
         sl_worker_log_job(SL_LOG_DEBUG, j, "phase", "phase %s -> %s", sl_job_phase_name(from),
                           sl_job_phase_name(to));
     }
+    {
+        long long now = sl_mono_us();
+        if (from == SL_JP_RUNNING && to != SL_JP_RUNNING) {
+            j->run_us += now - j->phase_us;
+            j->run_last_us = now;
+        }
+        if (to == SL_JP_RUNNING && from != SL_JP_RUNNING && !j->run_first_us)
+            j->run_first_us = now;
+        j->phase_us = now;
+    }
     j->phase = to;
 }
 
@@ -38,33 +48,70 @@ long long sl_worker_bk_delay(const sl_worker *w, int tries)
                          tries < 1 ? 1 : tries, sl_random_u64());
 }
 
-void sl_worker_log_job(sl_log_level lvl, const wjob *j, const char *event, const char *fmt, ...)
+/* sl_worker_log_job with extra (NULL, or name, value pairs ending in NULL) after its fields. */
+static void log_job_va(sl_log_level lvl, const wjob *j, const char *event, const char *const *extra,
+                       const char *fmt, va_list ap) SL_PRINTF(5, 0);
+static void log_job_va(sl_log_level lvl, const wjob *j, const char *event, const char *const *extra,
+                       const char *fmt, va_list ap)
 {
     char msg[1536], part[16], off[32], att[16];
-    va_list ap;
-    const char *kv[] = {"event",
-                        event,
-                        "topic",
-                        j->topic,
-                        "partition",
-                        part,
-                        "offset",
-                        off,
-                        "attempt",
-                        att,
-                        "export_task_id",
-                        j->job.export_task_id[0] ? j->job.export_task_id : NULL,
-                        NULL};
+    const char *kv[24] = {"event",     event, "topic",          j->topic,
+                          "partition", part,  "offset",         off,
+                          "attempt",   att,   "export_task_id", j->job.export_task_id};
+    size_t n = 12;
 
     if (!sl_log_enabled(lvl))
         return;
+    /* A NULL value ends sl_log_kv's list: an absent task id is left out instead. */
+    if (!j->job.export_task_id[0])
+        n = 10;
+    for (size_t i = 0; extra && extra[i] && n + 2 < SL_ARRAY_LEN(kv); i += 2) {
+        kv[n++] = extra[i];
+        kv[n++] = extra[i + 1];
+    }
+    kv[n] = NULL;
     snprintf(part, sizeof(part), "%d", (int)j->job.partition);
     snprintf(off, sizeof(off), "%lld", (long long)j->job.offset);
     snprintf(att, sizeof(att), "%d", j->job.attempt);
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     sl_log_kv(lvl, &j->job.log, kv, "%s", msg);
+}
+
+void sl_worker_log_job(sl_log_level lvl, const wjob *j, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_job_va(lvl, j, event, NULL, fmt, ap);
+    va_end(ap);
+}
+
+static void log_published(const wjob *j, const char *const *extra, const char *fmt, ...)
+    SL_PRINTF(3, 4);
+static void log_published(const wjob *j, const char *const *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_job_va(SL_LOG_INFO, j, "published", extra, fmt, ap);
+    va_end(ap);
+}
+
+void sl_worker_log_hop(const wjob *j)
+{
+    long long now = sl_mono_us();
+    char hop[32], stage[32], over[32], before[32], after[32];
+    const char *const kv[] = {"hop_ms",    hop,    "stage_ms", stage, "overhead_ms", over,
+                              "before_ms", before, "after_ms", after, NULL};
+
+    if (!sl_log_enabled(SL_LOG_INFO))
+        return;
+    snprintf(hop, sizeof(hop), "%.3f", (double)(now - j->t0_us) / 1000.0);
+    snprintf(stage, sizeof(stage), "%.3f", (double)j->run_us / 1000.0);
+    snprintf(over, sizeof(over), "%.3f", (double)(now - j->t0_us - j->run_us) / 1000.0);
+    snprintf(before, sizeof(before), "%.3f",
+             j->run_first_us ? (double)(j->run_first_us - j->t0_us) / 1000.0 : 0.0);
+    snprintf(after, sizeof(after), "%.3f",
+             j->run_last_us ? (double)(now - j->run_last_us) / 1000.0 : 0.0);
+    log_published(j, kv, "published %s to %s", j->pub_type, j->pub_topic);
 }
 
 void sl_worker_job_free(sl_worker *w, wjob *j)

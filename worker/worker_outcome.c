@@ -304,8 +304,7 @@ void sl_worker_on_delivery(sl_kafka_producer *p, uint64_t ticket, rd_kafka_resp_
         }
         sl_worker_job_set_phase(w, j, SL_JP_RECORDING);
         j->due_ms = sl_mono_ms();
-        sl_worker_log_job(SL_LOG_INFO, j, "published", "published %s to %s", j->pub_type,
-                          j->pub_topic);
+        sl_worker_log_hop(j);
         return;
     }
     sl_debug(NULL, "delivery report for a job no longer here (%s)", rd_kafka_err2name(e));

@@ -1,6 +1,6 @@
-"""bench/peers/endpoints.py - the copy benchmark's storing S3 server (versitygw, posix backend,
-on loopback) and the latency in front of it (tc netem in a network namespace when the kernel
-has netem, else bench/peers/latency_proxy.py).
+"""bench/peers/endpoints.py - the copy benchmarks' S3 servers (versitygw, posix backend, on
+loopback; bench/s3sink, which stores no bytes) and the latency in front of them (tc netem in a
+network namespace when the kernel has netem, else bench/latproxy, a C epoll proxy).
 
 Every process here is started by us, remembered by its Popen, and stopped by that handle
 (SIGTERM, then SIGKILL after a grace period); a namespace and veth pair are deleted by the
@@ -11,11 +11,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 ACCESS_KEY = "snaplakebench"
 SECRET_KEY = "snaplake-bench-secret-not-a-real-one"
 REGION = "us-east-1"
@@ -45,78 +45,86 @@ def stop(proc, grace=10):
         proc.wait()
 
 
-class Versitygw:
-    """versitygw with the posix backend over a directory of its own. --keep-alive: without it
-    the server closes every connection after one request, and each request would pay a TCP
-    handshake (and, behind the latency, a round trip more)."""
+def free_port():
+    """A port on 127.0.0.1 free now (the kernel's pick)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
 
-    def __init__(self, binary, port, log_dir, netns=None, host="127.0.0.1"):
-        self.binary = binary
-        self.port = port
-        self.host = host
-        self.netns = netns
-        self.root = tempfile.mkdtemp(prefix="sl-bench-vgw-")
-        self.log = open(os.path.join(log_dir, "versitygw-%d.log" % port), "ab")
+
+class Server:
+    """A server process on host:port, inside network namespace netns if given, logging to
+    log_dir/<name>-<port>.log. Subclasses give name and argv()."""
+
+    name = "server"
+
+    def __init__(self, port, log_dir, netns=None, host="127.0.0.1"):
+        self.port, self.host, self.netns = port, host, netns
+        self.log = open(os.path.join(log_dir, "%s-%d.log" % (self.name, port)), "ab")
         self.proc = None
 
     @property
     def url(self):
         return "http://%s:%d" % (self.host, self.port)
 
+    def argv(self):
+        raise NotImplementedError
+
     def start(self):
-        argv = [self.binary, "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--region", REGION,
-                "--port", "%s:%d" % (self.host, self.port), "--keep-alive", "posix", self.root]
+        argv = self.argv()
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns] + argv
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        wait_port(self.host, self.port, 30, self.proc, "versitygw")
+        wait_port(self.host, self.port, 30, self.proc, self.name)
         return self
 
     def stop(self):
         stop(self.proc)
         self.log.close()
+
+
+class Versitygw(Server):
+    """versitygw with the posix backend over a directory of its own. --keep-alive: without it
+    the server closes every connection after one request, and each request would pay a TCP
+    handshake (and, behind the latency, a round trip more)."""
+
+    name = "versitygw"
+
+    def __init__(self, binary, port, log_dir, netns=None, host="127.0.0.1"):
+        super().__init__(port, log_dir, netns, host)
+        self.binary = binary
+        self.root = tempfile.mkdtemp(prefix="sl-bench-vgw-")
+
+    def argv(self):
+        return [self.binary, "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--region", REGION,
+                "--port", "%s:%d" % (self.host, self.port), "--keep-alive", "posix", self.root]
+
+    def stop(self):
+        super().stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class Sink:
-    """bench/s3sink (built by `make bench`): an S3 look-alike that keeps each object's key,
-    size and ETag but no bytes, so the client is what is measured. PutObject records what
-    was sent (the export is uploaded to it like to versitygw), a copy keeps its source's
-    size and ETag: a destination can be listed back and checked, not read."""
-
-    def __init__(self, binary, port, log_dir):
-        self.binary = binary
-        self.port = port
-        self.host = "127.0.0.1"  # s3sink listens on loopback only
-        self.log = open(os.path.join(log_dir, "s3sink-%d.log" % port), "ab")
-        self.proc = None
-
-    @property
-    def url(self):
-        return "http://%s:%d" % (self.host, self.port)
-
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, str(self.port)], stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        wait_port(self.host, self.port, 30, self.proc, "s3sink")
-        return self
-
-    def stop(self):
-        stop(self.proc)
-        self.log.close()
+def bench_binary(name):
+    """A binary of the bench build (make bench: build/bench-rel), else of the default build."""
+    for d in ("build/bench-rel/bench", "build/bench"):
+        b = os.path.join(ROOT, d, name)
+        if os.access(b, os.X_OK):
+            return b
+    raise RuntimeError("no %s built (make bench builds build/bench-rel/bench/%s)" % (name, name))
 
 
 class LatencyProxy:
-    """bench/peers/latency_proxy.py between a listen port and the server."""
+    """bench/latproxy between a listen port and the server: delay_ms each way per chunk. Its
+    stderr (the log) ends with its CPU seconds; proc_cpu_s reads them live from /proc."""
 
     def __init__(self, listen_port, upstream_host, upstream_port, delay_ms, log_dir):
         self.port = listen_port
-        self.args = [sys.executable, os.path.join(HERE, "latency_proxy.py"),
-                     "--listen", "127.0.0.1:%d" % listen_port,
-                     "--upstream", "%s:%d" % (upstream_host, upstream_port),
-                     "--delay-ms", str(delay_ms)]
-        self.log = open(os.path.join(log_dir, "latency-proxy-%d.log" % listen_port), "ab")
+        self.args = [bench_binary("latproxy"), str(listen_port),
+                     "%s:%d" % (upstream_host, upstream_port), "%g" % delay_ms]
+        self.log = open(os.path.join(log_dir, "latproxy-%d.log" % listen_port), "ab")
         self.proc = None
 
     @property
@@ -136,6 +144,15 @@ class LatencyProxy:
 
 def _run(argv):
     return subprocess.run(argv, capture_output=True, text=True)
+
+
+class S3Sink(Server):
+    """bench/s3sink (answers S3 correctly, stores no bytes)."""
+
+    name = "s3sink"
+
+    def argv(self):
+        return [bench_binary("s3sink"), str(self.port), self.host]
 
 
 class NetemNamespace:

@@ -22,6 +22,8 @@ Stable API (other test files import it; extend, do not change):
                                        snapshot_id, snapshot_arn, date, run_id}
   snapshot_message(c, mode="snapshot") -> dict
                                        the `snapshot` message (docs/messages.md, v1) for c
+  snapshot_event(c) -> dict            an EventBridge event of the seed's pattern for c's
+                                       automated snapshot (snaplake-producer event's input)
 
   Stand-in control (/_standin/, see tests/standin/README.md)
   standin(method, path, body=None) -> dict
@@ -151,6 +153,19 @@ def snapshot_message(c, mode="snapshot"):
     else:
         m.update(source_arn=c["cluster_arn"], source="cluster")
     return m
+
+
+def snapshot_event(c):
+    """An EventBridge event of the seed's pattern for c's automated snapshot."""
+    return {"version": "0", "id": uid(16), "detail-type": "RDS DB Cluster Snapshot Event",
+            "source": "aws.rds", "account": ACCOUNT,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": os.environ.get("AWS_REGION", "us-east-1"),
+            "resources": [c["snapshot_arn"]],
+            "detail": {"EventCategories": ["backup"], "SourceType": "CLUSTER_SNAPSHOT",
+                       "SourceArn": c["snapshot_arn"],
+                       "Message": "Automated cluster snapshot created",
+                       "SourceIdentifier": c["snapshot_id"], "EventID": "RDS-EVENT-0169"}}
 
 
 # ---------------------------------------------------------------------------------- stand-in

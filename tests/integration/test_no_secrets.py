@@ -27,7 +27,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import xml.sax.saxutils
 
 import pytest
@@ -73,16 +72,7 @@ def temp_credentials():
     return c
 
 
-def event(c):
-    return {"version": "0", "id": h.uid(16), "detail-type": "RDS DB Cluster Snapshot Event",
-            "source": "aws.rds", "account": h.ACCOUNT,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": os.environ.get("AWS_REGION", "us-east-1"),
-            "resources": [c["snapshot_arn"]],
-            "detail": {"EventCategories": ["backup"], "SourceType": "CLUSTER_SNAPSHOT",
-                       "SourceArn": c["snapshot_arn"],
-                       "Message": "Automated cluster snapshot created",
-                       "SourceIdentifier": c["snapshot_id"], "EventID": "RDS-EVENT-0169"}}
+event = h.snapshot_event
 
 
 def find_leaks(text, secrets):

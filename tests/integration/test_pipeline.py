@@ -117,15 +117,7 @@ class Pipeline:
 
     def event(self, c):
         """An EventBridge event of the seed's pattern for c's automated snapshot."""
-        return {"version": "0", "id": h.uid(16), "detail-type": "RDS DB Cluster Snapshot Event",
-                "source": "aws.rds", "account": h.ACCOUNT,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "region": os.environ.get("AWS_REGION", "us-east-1"),
-                "resources": [c["snapshot_arn"]],
-                "detail": {"EventCategories": ["backup"], "SourceType": "CLUSTER_SNAPSHOT",
-                           "SourceArn": c["snapshot_arn"],
-                           "Message": "Automated cluster snapshot created",
-                           "SourceIdentifier": c["snapshot_id"], "EventID": "RDS-EVENT-0169"}}
+        return h.snapshot_event(c)
 
     def produce_events(self, events):
         """Runs snaplake-producer in event mode over events (JSON lines); returns its summary."""
