@@ -84,6 +84,7 @@ void sl_aws_free(sl_aws *c)
     if (c->easy)
         curl_easy_cleanup(c->easy);
     sl_aws_opts_cleanup(&c->o);
+    sl_sigv4_keycache_cleanup(&c->keys);
     free(c);
 }
 
@@ -283,6 +284,7 @@ int sl_aws_prepare(sl_aws *c, const sl_aws_request *req, aws_prepared *p, sl_aws
         sp.service = req->service;
         sp.when = time(NULL);
         sp.s3 = strcmp(req->service, "s3") == 0;
+        sp.cache = &c->keys;
         keys.access_key = cr.access_key;
         keys.secret_key = cr.secret_key;
         keys.session_token = cr.session_token;

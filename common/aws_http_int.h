@@ -7,6 +7,7 @@
 #define SL_AWS_HTTP_INT_H
 
 #include "aws_http.h"
+#include "sigv4.h"
 
 struct sl_aws {
     sl_aws_opts o;      /* deep copy; strings owned */
@@ -14,6 +15,7 @@ struct sl_aws {
     CURL *easy;
     sl_aws_observer_fn observe; /* NULL = none (metrics.h is never included here) */
     void *observe_ud;
+    sl_sigv4_keycache keys; /* signing keys per (day, region, service, secret); wiped by free */
 };
 
 /* Where curl writes one response. overflow records that the body cap stopped the transfer. */

@@ -271,7 +271,9 @@ void sl_kafka_producer_free(sl_kafka_producer *p);
  * committing only what was stored), auto.offset.reset=earliest,
  * partition.assignment.strategy=range,roundrobin (eager, locked), max.poll.interval.ms=600000
  * (the worker polls while long jobs run, so this only catches a stuck loop),
- * session.timeout.ms=45000, enable.partition.eof=false.
+ * session.timeout.ms=45000, enable.partition.eof=false; prefetch bounded for small messages:
+ * queued.min.messages=1000, queued.max.messages.kbytes=1024, fetch.max.bytes=1048576,
+ * max.partition.fetch.bytes=262144 (librdkafka's are 100000, 65536, 52428800, 1048576).
  */
 typedef struct sl_kafka_consumer sl_kafka_consumer;
 

@@ -110,6 +110,17 @@ int sl_kafka_consumer_new(sl_kafka_consumer **out, const char *group_id, const c
         "max.poll.interval.ms", "600000",
         "session.timeout.ms", "45000",
         "enable.partition.eof", "false",
+        /* Prefetch: librdkafka fetches ahead until queued.min.messages (100,000) or
+           queued.max.messages.kbytes (64 MiB) per partition queue. A stage's messages are a
+           few KB and each starts a job of seconds to hours, so with a backlog that buffer was
+           the worker's largest heap (tens of MB per worker, idle in the queue). 1,000
+           messages / 1 MiB is hundreds of jobs ahead; fetch.max.bytes and
+           max.partition.fetch.bytes cap one fetch response alike (a larger message is still
+           fetched: librdkafka returns the first even when over the cap). KAFKA_* overrides. */
+        "queued.min.messages", "1000",
+        "queued.max.messages.kbytes", "1024",
+        "fetch.max.bytes", "1048576",
+        "max.partition.fetch.bytes", "262144",
         NULL,
     };
     /* clang-format on */

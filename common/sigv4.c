@@ -64,6 +64,10 @@ void sl_sigv4_sha256_hex(const void *data, size_t len, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
 
+    if (len == 0) { /* every body-less request: SHA-256("") */
+        memcpy(out, SL_SIGV4_EMPTY_SHA256, sizeof(SL_SIGV4_EMPTY_SHA256));
+        return;
+    }
     if (!EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
         /* Only on a broken OpenSSL; an empty hash makes the signature fail loudly. */
         out[0] = '\0';
@@ -157,9 +161,9 @@ static int validate(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
     return 0;
 }
 
-/* The SigV4 key chain; every intermediate key is wiped. */
-static int signature_hex(const char *secret, const char *date, const char *region,
-                         const char *service, const char *sts, size_t stslen, char out[65])
+/* The SigV4 signing key for (secret, date, region, service); every intermediate key is wiped. */
+static int derive_key(const char *secret, const char *date, const char *region,
+                      const char *service, unsigned char key[32])
 {
     unsigned char k1[32], k2[32];
     char kseed[SIGV4_MAX_FIELD + 5];
@@ -171,14 +175,78 @@ static int signature_hex(const char *secret, const char *date, const char *regio
     if (hmac_sha256(kseed, slen + 4, date, strlen(date), k1) ||
         hmac_sha256(k1, 32, region, strlen(region), k2) ||
         hmac_sha256(k2, 32, service, strlen(service), k1) ||
-        hmac_sha256(k1, 32, "aws4_request", 12, k2) || hmac_sha256(k2, 32, sts, stslen, k1))
+        hmac_sha256(k1, 32, "aws4_request", 12, key))
         goto out;
-    to_hex(k1, 32, out);
     rc = 0;
 out:
     OPENSSL_cleanse(kseed, sizeof(kseed));
     OPENSSL_cleanse(k1, sizeof(k1));
     OPENSSL_cleanse(k2, sizeof(k2));
+    return rc;
+}
+
+void sl_sigv4_keycache_cleanup(sl_sigv4_keycache *c)
+{
+    if (c)
+        OPENSSL_cleanse(c, sizeof(*c));
+}
+
+/* The signing key from the cache when it holds this (day, region, service, secret), else
+   derived and cached. A region or service longer than a slot's field is derived, not cached.
+   The secret is identified by its SHA-256, so the cache never holds it in clear. */
+static int signing_key(sl_sigv4_keycache *c, const char *secret, const char *date,
+                       const char *region, const char *service, unsigned char key[32])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    int rc;
+
+    if (!c || strlen(region) >= sizeof(c->slot[0].region) ||
+        strlen(service) >= sizeof(c->slot[0].service))
+        return derive_key(secret, date, region, service, key);
+    if (!EVP_Digest(secret, strlen(secret), md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        return -1;
+    for (unsigned i = 0; i < SL_SIGV4_KEYCACHE_SLOTS; i++) {
+        if (c->slot[i].used && strcmp(c->slot[i].date, date) == 0 &&
+            strcmp(c->slot[i].region, region) == 0 && strcmp(c->slot[i].service, service) == 0 &&
+            CRYPTO_memcmp(c->slot[i].secret_md, md, 32) == 0) {
+            memcpy(key, c->slot[i].key, 32);
+            c->hits++;
+            OPENSSL_cleanse(md, sizeof(md));
+            return 0;
+        }
+    }
+    rc = derive_key(secret, date, region, service, key);
+    if (rc == 0) {
+        unsigned i = c->next++ % SL_SIGV4_KEYCACHE_SLOTS;
+        snprintf(c->slot[i].date, sizeof(c->slot[i].date), "%s", date);
+        snprintf(c->slot[i].region, sizeof(c->slot[i].region), "%s", region);
+        snprintf(c->slot[i].service, sizeof(c->slot[i].service), "%s", service);
+        memcpy(c->slot[i].secret_md, md, 32);
+        memcpy(c->slot[i].key, key, 32);
+        c->slot[i].used = 1;
+        c->misses++;
+    }
+    OPENSSL_cleanse(md, sizeof(md));
+    return rc;
+}
+
+/* Signature = Hex(HMAC(signing key, StringToSign)); the key is wiped after use. */
+static int signature_hex(sl_sigv4_keycache *c, const char *secret, const char *date,
+                         const char *region, const char *service, const char *sts, size_t stslen,
+                         char out[65])
+{
+    unsigned char key[32], sig[32];
+    int rc = -1;
+
+    if (signing_key(c, secret, date, region, service, key) ||
+        hmac_sha256(key, 32, sts, stslen, sig))
+        goto out;
+    to_hex(sig, 32, out);
+    rc = 0;
+out:
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(sig, sizeof(sig));
     return rc;
 }
 
@@ -414,8 +482,8 @@ int sl_sigv4_sign_ex(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
     }
     if (sl_buf_appendf(&sts, "%s\n%s\n%s\n%s", SIGV4_ALGORITHM, r.amz_date, scope, creq_hash))
         goto oom;
-    if (signature_hex(keys->secret_key, date, params->region, params->service, sts.data, sts.len,
-                      r.signature)) {
+    if (signature_hex(params->cache, keys->secret_key, date, params->region, params->service,
+                      sts.data, sts.len, r.signature)) {
         sl_seterr(err, errlen, "sigv4: OpenSSL HMAC-SHA256 failed");
         goto fail;
     }

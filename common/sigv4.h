@@ -50,6 +50,30 @@ typedef struct sl_sigv4_request {
                                  (UNSIGNED-PAYLOAD, STREAMING-*, hex), else hash body */
 } sl_sigv4_request;
 
+/*
+ * A signing-key cache, caller-owned (one per client, embedded; zero it with memset or = {0}).
+ * The SigV4 key, HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"),
+ * changes only with the UTC day, the region, the service and the secret, so a client that signs
+ * thousands of requests a day derives it once per (day, region, service, secret) instead of with
+ * four HMACs per request. Holds secret material: release with sl_sigv4_keycache_cleanup().
+ */
+#define SL_SIGV4_KEYCACHE_SLOTS 4
+typedef struct sl_sigv4_keycache {
+    struct {
+        char date[9];
+        char region[32];
+        char service[32];
+        unsigned char secret_md[32]; /* SHA-256 of the secret: which secret the key is for */
+        unsigned char key[32];
+        int used;
+    } slot[SL_SIGV4_KEYCACHE_SLOTS];
+    unsigned next; /* slot replaced next */
+    long long hits, misses;
+} sl_sigv4_keycache;
+
+/* Wipes every cached key; c == NULL is a no-op. The cache can be used again afterwards. */
+void sl_sigv4_keycache_cleanup(sl_sigv4_keycache *c);
+
 typedef struct sl_sigv4_params {
     const char *region;
     const char *service;
@@ -59,6 +83,7 @@ typedef struct sl_sigv4_params {
     long expires; /* query form: X-Amz-Expires seconds (1..604800) */
     int omit_token_from_signature; /* query form only: some services (IoT) add the token after
                                       signing; 0 for everything snaplake calls */
+    sl_sigv4_keycache *cache;      /* NULL = derive the signing key on every call; borrowed */
 } sl_sigv4_params;
 
 /* What signing produced. All strings heap-owned; free with sl_sigv4_result_cleanup(). */

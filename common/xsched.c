@@ -7,6 +7,14 @@
  * deadline the caller's loop folds into its own wait. A run() hands curl only the sockets that
  * are ready, collects finished transfers and refills the freed slots before returning, so a
  * slot never waits for the next wake-up to be reused.
+ *
+ * Transfers are spread over up to XS_SHARDS multi handles (shards), each with its own
+ * connection cache, filled in order, XS_SHARD_FILL in flight each. libcurl 7.88's cost per
+ * transfer grows with the connections its multi holds to one host: picking an idle connection
+ * walks the host's connection list (ConnectionExists), and curl_multi_remove_handle walks the
+ * cache for the transfer's last connection. At 1,024 in flight on one multi that doubled the
+ * worker's CPU per object against 64 in flight; with shards of at most XS_SHARD_FILL each walk
+ * is bounded by the shard. Below XS_SHARD_FILL in flight only shard 0 exists: nothing changes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,10 +34,21 @@
 #define KICK_ROUNDS 4
 /* One window cut per this long: the 503s of requests already in flight count once. */
 #define AIMD_HOLD_MS 1000
+/* Multi handles at most, and transfers in flight on one before the next is used (above). */
+#define XS_SHARDS 16
+#define XS_SHARD_FILL 128
+
+typedef struct xs_shard {
+    struct sl_xsched *s;
+    CURLM *multi; /* NULL until first needed */
+    long long timer_due; /* -1 = none */
+    size_t inflight;
+} xs_shard;
 
 typedef struct xs_slot {
     sl_aws_xfer *x; /* NULL when free */
     sl_xsched_queue *q;
+    xs_shard *sh; /* the multi handle x is on */
     uint64_t unit;
     int attempt;
     long long started; /* mono ms it was handed to curl (ops->attempt_end) */
@@ -60,12 +79,18 @@ struct sl_xsched_queue {
 };
 
 struct sl_xsched {
-    CURLM *multi;
+    xs_shard sh[XS_SHARDS];
+    long max_connects; /* CURLMOPT_MAXCONNECTS of each shard */
     int ep;
-    long long timer_due; /* -1 = none */
     size_t inflight;
     sl_xsched_queue *queues;
 };
+
+/* epoll's data for fd: the shard in the high half, the fd in the low half. */
+static uint64_t ev_data(const xs_shard *sh, curl_socket_t fd)
+{
+    return (uint64_t)(sh - sh->s->sh) << 32 | (uint32_t)fd;
+}
 
 /* ---- curl callbacks ----------------------------------------------------------------------- */
 
@@ -73,36 +98,37 @@ struct sl_xsched {
    socketp marker (curl_multi_assign) says whether the fd is already in the set. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    sl_xsched *s = userp;
+    xs_shard *sh = userp;
+    sl_xsched *s = sh->s;
     struct epoll_event ev;
 
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
         /* curl may already have closed it; ENOENT/EBADF are fine. */
         (void)epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
-        curl_multi_assign(s->multi, fd, NULL);
+        curl_multi_assign(sh->multi, fd, NULL);
         return 0;
     }
     memset(&ev, 0, sizeof(ev));
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    ev.data.fd = fd;
+    ev.data.u64 = ev_data(sh, fd);
     if (epoll_ctl(s->ep, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
         /* A recycled fd number can disagree with our marker: try the other verb once. */
         int op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (epoll_ctl(s->ep, op, fd, &ev) != 0)
             return -1;
     }
-    curl_multi_assign(s->multi, fd, (void *)s);
+    curl_multi_assign(sh->multi, fd, (void *)sh);
     return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: -1 deletes the timer, else call socket_action(TIMEOUT) then. */
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
-    sl_xsched *s = userp;
+    xs_shard *sh = userp;
 
     (void)multi;
-    s->timer_due = timeout_ms < 0 ? -1 : sl_mono_ms() + timeout_ms;
+    sh->timer_due = timeout_ms < 0 ? -1 : sl_mono_ms() + timeout_ms;
     return 0;
 }
 
@@ -146,6 +172,24 @@ int sl_xsched_slowdown(const sl_aws_error *e)
 
 /* ---- scheduler ---------------------------------------------------------------------------- */
 
+/* Creates shard sh's multi handle. 0, or -1. */
+static int shard_open(xs_shard *sh)
+{
+    if (!(sh->multi = curl_multi_init()))
+        return -1;
+    if (curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh) != CURLM_OK ||
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh) != CURLM_OK ||
+        /* As many connections kept as requests in flight: each is reused, not reopened. */
+        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, sh->s->max_connects) != CURLM_OK) {
+        curl_multi_cleanup(sh->multi);
+        sh->multi = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 sl_xsched *sl_xsched_new(long max_connects, char *err, size_t errlen)
 {
     sl_xsched *s = calloc(1, sizeof(*s));
@@ -154,21 +198,15 @@ sl_xsched *sl_xsched_new(long max_connects, char *err, size_t errlen)
         sl_seterr(err, errlen, "xsched: out of memory");
         return NULL;
     }
-    s->timer_due = -1;
-    s->ep = epoll_create1(EPOLL_CLOEXEC);
-    s->multi = curl_multi_init();
-    if (s->ep < 0 || !s->multi) {
-        sl_seterr(err, errlen, "xsched: %s", s->ep < 0 ? strerror(errno) : "curl_multi_init");
-        sl_xsched_free(s);
-        return NULL;
+    s->max_connects = max_connects;
+    for (size_t i = 0; i < XS_SHARDS; i++) {
+        s->sh[i].s = s;
+        s->sh[i].timer_due = -1;
     }
-    if (curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
-        curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s) != CURLM_OK ||
-        curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
-        curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s) != CURLM_OK ||
-        /* As many connections kept as requests in flight: each is reused, not reopened. */
-        curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, max_connects) != CURLM_OK) {
-        sl_seterr(err, errlen, "xsched: curl_multi_setopt failed");
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s->ep < 0 || shard_open(&s->sh[0])) {
+        sl_seterr(err, errlen, "xsched: %s",
+                  s->ep < 0 ? strerror(errno) : "curl_multi_init/setopt failed");
         sl_xsched_free(s);
         return NULL;
     }
@@ -181,8 +219,9 @@ void sl_xsched_free(sl_xsched *s)
         return;
     while (s->queues)
         sl_xsched_queue_free(s->queues);
-    if (s->multi)
-        curl_multi_cleanup(s->multi);
+    for (size_t i = 0; i < XS_SHARDS; i++)
+        if (s->sh[i].multi)
+            curl_multi_cleanup(s->sh[i].multi);
     if (s->ep >= 0)
         close(s->ep);
     free(s);
@@ -215,8 +254,13 @@ static long long queue_due(const sl_xsched_queue *q)
 
 long long sl_xsched_due(const sl_xsched *s)
 {
-    long long due = s->timer_due;
+    long long due = -1;
 
+    for (size_t i = 0; i < XS_SHARDS; i++) {
+        long long d = s->sh[i].timer_due;
+        if (d >= 0 && (due < 0 || d < due))
+            due = d;
+    }
     for (const sl_xsched_queue *q = s->queues; q; q = q->next) {
         long long d = queue_due(q);
         if (d >= 0 && (due < 0 || d < due))
@@ -263,6 +307,24 @@ static void unit_failed(sl_xsched_queue *q, uint64_t unit, int attempt, sl_aws_x
         q->stopped = 1;
 }
 
+/* The shard a new transfer goes on: the first below XS_SHARD_FILL (opened when first needed),
+   else the least loaded. Shard 0 always exists, so there is always one. */
+static xs_shard *pick_shard(sl_xsched *s)
+{
+    xs_shard *least = &s->sh[0];
+
+    for (size_t i = 0; i < XS_SHARDS; i++) {
+        xs_shard *sh = &s->sh[i];
+        if (!sh->multi && shard_open(sh))
+            break;
+        if (sh->inflight < XS_SHARD_FILL)
+            return sh;
+        if (sh->inflight < least->inflight)
+            least = sh;
+    }
+    return least;
+}
+
 static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
 {
     sl_aws_xfer *x = NULL;
@@ -276,6 +338,7 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
     slot = &q->slots[q->freel[--q->nfree]];
     slot->x = x;
     slot->q = q;
+    slot->sh = pick_shard(q->s);
     slot->unit = unit;
     slot->attempt = attempt;
     slot->started = sl_mono_ms();
@@ -284,7 +347,7 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
         curl_easy_setopt(sl_aws_xfer_handle(x), CURLOPT_TIMEOUT_MS, q->o.request_timeout_ms);
     if (q->o.recv_buffer > 0)
         curl_easy_setopt(sl_aws_xfer_handle(x), CURLOPT_BUFFERSIZE, q->o.recv_buffer);
-    if (curl_multi_add_handle(q->s->multi, sl_aws_xfer_handle(x)) != CURLM_OK) {
+    if (curl_multi_add_handle(slot->sh->multi, sl_aws_xfer_handle(x)) != CURLM_OK) {
         slot->x = NULL;
         q->freel[q->nfree++] = (size_t)(slot - q->slots);
         sl_aws_xfer_free(x);
@@ -296,6 +359,7 @@ static void start_unit(sl_xsched_queue *q, uint64_t unit, int attempt)
     }
     q->inflight++;
     q->s->inflight++;
+    slot->sh->inflight++;
 }
 
 /* The index of a due retry that ops->admit lets start (refusals are marked held), or
@@ -338,13 +402,14 @@ static void refill(sl_xsched_queue *q, int held)
     }
 }
 
-/* Every finished transfer goes to its queue; its slot is free again at once. */
-static void reap(sl_xsched *s)
+/* Every finished transfer of shard sh goes to its queue; its slot is free again at once. */
+static void reap(xs_shard *sh)
 {
+    sl_xsched *s = sh->s;
     CURLMsg *m;
     int left = 0;
 
-    while ((m = curl_multi_info_read(s->multi, &left))) {
+    while ((m = curl_multi_info_read(sh->multi, &left))) {
         char *priv = NULL;
         xs_slot *slot;
         sl_xsched_queue *q;
@@ -357,14 +422,15 @@ static void reap(sl_xsched *s)
             continue;
         /* CURLINFO_PRIVATE is the xfer (aws_http.h); its user pointer is our slot. */
         if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv) {
-            curl_multi_remove_handle(s->multi, easy);
+            curl_multi_remove_handle(sh->multi, easy);
             continue;
         }
         x = (sl_aws_xfer *)(void *)priv;
         slot = sl_aws_xfer_user(x);
         q = slot->q;
-        curl_multi_remove_handle(s->multi, easy);
+        curl_multi_remove_handle(sh->multi, easy);
         slot->x = NULL;
+        sh->inflight--;
         q->freel[q->nfree++] = (size_t)(slot - q->slots);
         q->inflight--;
         s->inflight--;
@@ -385,6 +451,25 @@ static void reap(sl_xsched *s)
     }
 }
 
+/* Shards whose curl timer is due get their timeout call, then their finished transfers.
+   1 when any was due. */
+static int run_timers(sl_xsched *s)
+{
+    long long now = sl_mono_ms();
+    int running = 0, any = 0;
+
+    for (size_t i = 0; i < XS_SHARDS; i++) {
+        xs_shard *sh = &s->sh[i];
+        if (!sh->multi || sh->timer_due < 0 || sh->timer_due > now)
+            continue;
+        sh->timer_due = -1;
+        curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        reap(sh);
+        any = 1;
+    }
+    return any;
+}
+
 void sl_xsched_run(sl_xsched *s)
 {
     struct epoll_event ev[EV_BATCH];
@@ -393,17 +478,22 @@ void sl_xsched_run(sl_xsched *s)
     for (int pass = 0; pass < EV_PASSES; pass++) {
         int n = epoll_wait(s->ep, ev, EV_BATCH, 0);
         for (int i = 0; i < n; i++) {
+            uint32_t k = (uint32_t)(ev[i].data.u64 >> 32);
+            curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
             int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                         (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                         (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            curl_multi_socket_action(s->multi, ev[i].data.fd, flags, &running);
+            if (k >= XS_SHARDS || !s->sh[k].multi)
+                continue;
+            curl_multi_socket_action(s->sh[k].multi, fd, flags, &running);
         }
-        reap(s);
+        for (size_t k = 0; k < XS_SHARDS; k++)
+            if (s->sh[k].multi)
+                reap(&s->sh[k]);
         if (n < EV_BATCH)
             break;
     }
     for (int round = 0; round < KICK_ROUNDS; round++) {
-        long long now;
         int kicked = 0;
 
         for (sl_xsched_queue *q = s->queues; q; q = q->next) {
@@ -414,15 +504,8 @@ void sl_xsched_run(sl_xsched *s)
                 kicked = 1;
             }
         }
-        now = sl_mono_ms();
-        if (s->timer_due < 0 || s->timer_due > now) {
-            if (!kicked)
-                break;
-            continue;
-        }
-        s->timer_due = -1;
-        curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        reap(s);
+        if (!run_timers(s) && !kicked)
+            break;
     }
 }
 
@@ -469,8 +552,9 @@ void sl_xsched_queue_free(sl_xsched_queue *q)
     for (size_t i = 0; i < q->o.max_inflight; i++) {
         if (!q->slots[i].x)
             continue;
-        curl_multi_remove_handle(q->s->multi, sl_aws_xfer_handle(q->slots[i].x));
+        curl_multi_remove_handle(q->slots[i].sh->multi, sl_aws_xfer_handle(q->slots[i].x));
         sl_aws_xfer_free(q->slots[i].x);
+        q->slots[i].sh->inflight--;
         q->s->inflight--;
     }
     if (q->prev)

@@ -5,8 +5,8 @@
  * them each time: at 1,024 in flight that was most of a copy worker's CPU).
  *
  * Two objects:
- *   sl_xsched        one per loop (the copy stage's context): the multi handle, its epoll fd
- *                    and the curl timer. The worker loop waits on sl_xsched_fd() alongside
+ *   sl_xsched        one per loop (the copy stage's context): the multi handles (one per
+ *                    128 transfers in flight, see xsched.c), their epoll fd and curl timers. The worker loop waits on sl_xsched_fd() alongside
  *                    Kafka (stage.h io_fd) and calls sl_xsched_run() when it is readable or
  *                    sl_xsched_due() has come; run() never blocks.
  *   sl_xsched_queue  one per job: its own cap on requests in flight, its own retry list, and

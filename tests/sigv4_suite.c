@@ -418,7 +418,7 @@ static void run_botocore_case(const char *dir, const char *casename, const char 
         sl_sigv4_request r = {req.method,   req.path, req.query,    req.headers,
                               req.nheaders, req.body, req.body_len, NULL};
         sl_sigv4_keys k = {SUITE_AKID, SUITE_SECRET, token};
-        sl_sigv4_params p = {"us-east-1", "service", SUITE_TIME, 0, 0, 0, 0};
+        sl_sigv4_params p = {"us-east-1", "service", SUITE_TIME, 0, 0, 0, 0, NULL};
         if (sl_sigv4_sign(&r, &k, &p, &res, err, sizeof(err))) {
             printf("FAIL %s [header]: sign: %s\n", casename, err);
             c->failed++;
@@ -593,7 +593,7 @@ static void run_cac_form(const char *dir, const char *casename, const cac_contex
         sl_sigv4_keys k = {ctx->akid, ctx->secret,
                            (!presign && ctx->omit_token) ? NULL : ctx->token};
         sl_sigv4_params p = {ctx->region, ctx->service, ctx->when,      s3,
-                             presign,     ctx->expires, ctx->omit_token};
+                             presign,     ctx->expires, ctx->omit_token, NULL};
         if (sl_sigv4_sign_ex(&r, &k, &p, ctx->normalize ? 0 : SL_SIGV4_NO_NORMALIZE, &res, err,
                              sizeof(err))) {
             printf("FAIL %s [%s]: sign: %s\n", casename, form, err);
@@ -857,7 +857,7 @@ static cJSON *sign_json_one(const cJSON *in)
                              json_bool(in, "s3", 0),
                              json_bool(in, "presign", 0),
                              cJSON_IsNumber(je) ? (long)je->valuedouble : 3600,
-                             json_bool(in, "omit_token", 0)};
+                             json_bool(in, "omit_token", 0), NULL};
         if (sl_sigv4_sign_ex(&r, &k, &p,
                              json_bool(in, "no_normalize", 0) ? SL_SIGV4_NO_NORMALIZE : 0, &res,
                              err, sizeof(err)))

@@ -21,7 +21,7 @@ static int sign(const char *method, const char *path, const char *query, const s
 {
     sl_sigv4_request r = {method, path, query, h, nh, body, body ? strlen(body) : 0, payload_hash};
     sl_sigv4_keys k = {AKID, SECRET, token};
-    sl_sigv4_params p = {"us-east-1", service, T20150830, s3, presign, 3600, 0};
+    sl_sigv4_params p = {"us-east-1", service, T20150830, s3, presign, 3600, 0, NULL};
     return sl_sigv4_sign(&r, &k, &p, out, err, SL_ERRLEN);
 }
 
@@ -162,7 +162,7 @@ static void test_no_normalize_flag(void)
 {
     sl_sigv4_request req = {"GET", "/a//b/../c/./d", NULL, host_only, 1, NULL, 0, NULL};
     sl_sigv4_keys k = {AKID, SECRET, NULL};
-    sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 0, 0, 0};
+    sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 0, 0, 0, NULL};
     sl_sigv4_result r;
     char err[SL_ERRLEN], line[256];
 
@@ -409,7 +409,7 @@ static void test_session_token_query_form(void)
 {
     sl_sigv4_request req = {"GET", "/", "Action=connect", host_only, 1, NULL, 0, NULL};
     sl_sigv4_keys k = {AKID, SECRET, "TOK/+="};
-    sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 1, 900, 0};
+    sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 1, 900, 0, NULL};
     sl_sigv4_result r;
     char err[SL_ERRLEN], line[1024];
 
@@ -441,7 +441,7 @@ static void test_s3_doc_examples(void)
                                        {"Range", "bytes=0-9"}};
     sl_sigv4_request req = {"GET", "/test.txt", NULL, h, 2, NULL, 0, NULL};
     sl_sigv4_keys k = {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL};
-    sl_sigv4_params p = {"us-east-1", "s3", (time_t)1369353600, 1, 0, 0, 0};
+    sl_sigv4_params p = {"us-east-1", "s3", (time_t)1369353600, 1, 0, 0, 0, NULL};
     sl_sigv4_result r;
     char err[SL_ERRLEN];
 
@@ -472,7 +472,7 @@ static void test_s3_own_key(void)
     char *path = sl_sigv4_uri_encode(key, strlen(key), 1);
     static const sl_http_header h[] = {{"host", "bkt.s3.us-east-1.amazonaws.com"}};
     sl_sigv4_keys k = {AKID, SECRET, "TOKEN/+="};
-    sl_sigv4_params p = {"us-east-1", "s3", (time_t)1704067200, 1, 0, 0, 0};
+    sl_sigv4_params p = {"us-east-1", "s3", (time_t)1704067200, 1, 0, 0, 0, NULL};
     sl_sigv4_result r;
     char err[SL_ERRLEN];
     int rc;
@@ -559,7 +559,7 @@ static void test_errors(void)
             cases[i].method, cases[i].path, cases[i].query, cases[i].h, cases[i].nh, NULL, 0, NULL};
         sl_sigv4_keys k = {cases[i].akid, cases[i].secret, NULL};
         sl_sigv4_params p = {cases[i].region,  "service",        T20150830, 0,
-                             cases[i].presign, cases[i].expires, 0};
+                             cases[i].presign, cases[i].expires, 0, NULL};
         sl_sigv4_result r;
         char err[SL_ERRLEN] = "";
         int rc;
@@ -580,7 +580,7 @@ static void test_body_len_without_body(void)
 {
     sl_sigv4_request req = {"PUT", "/", NULL, host_only, 1, NULL, 5, NULL};
     sl_sigv4_keys k = {AKID, SECRET, NULL};
-    sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 0, 0, 0};
+    sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 0, 0, 0, NULL};
     sl_sigv4_result r;
     char err[SL_ERRLEN];
 
@@ -627,7 +627,7 @@ static void test_time_and_scope(void)
 {
     sl_sigv4_request req = {"GET", "/", NULL, host_only, 1, NULL, 0, NULL};
     sl_sigv4_keys k = {AKID, SECRET, NULL};
-    sl_sigv4_params p = {"eu-west-1", "glue", (time_t)0, 0, 0, 0, 0};
+    sl_sigv4_params p = {"eu-west-1", "glue", (time_t)0, 0, 0, 0, 0, NULL};
     sl_sigv4_result r;
     char err[SL_ERRLEN];
 
@@ -654,6 +654,48 @@ static void test_cleanup_is_safe(void)
     sl_sigv4_result_cleanup(&r); /* twice: still fine */
 }
 
+/* The key cache changes no signature: each (secret, day, region, service) signs as without a
+   cache, a repeat is a hit, and any change of the four is a miss that derives the right key. */
+static void test_keycache(void)
+{
+    static const struct {
+        const char *secret, *region, *service;
+        time_t when;
+        int hit;
+    } cases[] = {
+        {SECRET, "us-east-1", "service", T20150830, 0},
+        {SECRET, "us-east-1", "service", T20150830 + 3600, 1}, /* same UTC day */
+        {SECRET, "us-east-1", "service", T20150830 + 86400, 0}, /* next day */
+        {SECRET, "eu-west-1", "service", T20150830, 0},
+        {SECRET, "us-east-1", "s3", T20150830, 0},
+        {"another/secretKEY", "us-east-1", "service", T20150830, 0}, /* rotated credentials */
+        {SECRET, "eu-west-1", "service", T20150830, 1}, /* still cached: 4 slots, oldest went */
+        {SECRET, "us-east-1", "service", T20150830, 0}, /* the oldest, replaced by the 5th key */
+        {SECRET, "a-region-name-longer-than-a-slot-holds", "service", T20150830, 0},
+    };
+    sl_sigv4_keycache kc;
+    char err[SL_ERRLEN];
+
+    memset(&kc, 0, sizeof(kc));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sl_sigv4_request r = {"GET", "/", NULL, host_only, 1, NULL, 0, NULL};
+        sl_sigv4_keys k = {AKID, cases[i].secret, NULL};
+        sl_sigv4_params p = {cases[i].region, cases[i].service, cases[i].when, 0, 0, 0, 0, NULL};
+        sl_sigv4_result plain, cached;
+        long long hits = kc.hits;
+
+        CHECK_INT(sl_sigv4_sign(&r, &k, &p, &plain, err, sizeof(err)), 0);
+        p.cache = &kc;
+        CHECK_INT(sl_sigv4_sign(&r, &k, &p, &cached, err, sizeof(err)), 0);
+        CHECK_STR(cached.signature, plain.signature);
+        CHECK_INT(kc.hits - hits, cases[i].hit);
+        sl_sigv4_result_cleanup(&plain);
+        sl_sigv4_result_cleanup(&cached);
+    }
+    sl_sigv4_keycache_cleanup(&kc);
+    CHECK_INT(kc.slot[0].used, 0);
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_uri_encode_table),
     SL_TEST(test_sha256_hex),
@@ -675,6 +717,7 @@ static const sl_test tests[] = {
     SL_TEST(test_caps),
     SL_TEST(test_time_and_scope),
     SL_TEST(test_cleanup_is_safe),
+    SL_TEST(test_keycache),
 };
 
 SL_TEST_MAIN(tests)
