@@ -16,8 +16,10 @@
  *   SLOT      one of EXPORT_TASK_LIMIT slots: pg_try_advisory_lock(SL_PG_LOCK_NS_EXPORT_SLOT,
  *             k) on a connection of the job's own, held for the export's whole life, so a
  *             worker that dies frees its slots when the server drops its connections. No slot:
- *             stay PENDING (ledger `waiting`) and retry every EXPORT_SLOT_RETRY while the
- *             consumer keeps polling; a freed slot is taken within that interval.
+ *             stay PENDING (ledger `waiting`) while the consumer keeps polling; a slot freed
+ *             by any worker wakes every waiting job at once (NOTIFY after the unlock, one
+ *             LISTEN connection per worker: export_wake.h), and EXPORT_SLOT_RETRY is the
+ *             fallback for what sends no NOTIFY (a worker that died, foreign exports ending).
  *   START     StartExportTask, right after checking that the slot's connection is alive (a
  *             slot whose connection dropped, e.g. during an hours-long wait below, no longer
  *             holds its lock and is invisible to the other workers' counts, which may already
@@ -56,6 +58,7 @@
 #include "admission.h"
 #include "config.h"
 #include "export_admit.h"
+#include "export_wake.h"
 #include "ids.h"
 #include "kafka.h"
 #include "ledger.h"
@@ -101,7 +104,8 @@ static const sl_cfg_opt export_opts[] = {
     {"EXPORT_POLL_INTERVAL", SL_CFG_DURATION, "30s", 100, 3600000, 0, offsetof(export_cfg, poll_ms),
      "DescribeExportTasks interval while an export runs"},
     {"EXPORT_SLOT_RETRY", SL_CFG_DURATION, "2s", 50, 600000, 0, offsetof(export_cfg, slot_retry_ms),
-     "retry interval while no export slot is free"},
+     "retry interval while no export slot is free (a slot freed by a snaplake worker wakes "
+     "the waiting jobs at once)"},
 };
 
 typedef struct export_ctx {
@@ -117,12 +121,20 @@ typedef struct export_ctx {
     size_t nlive;
     long long view_ms;      /* monotonic time of the last refresh; 0 = never */
     sl_admission admission; /* what the last decision saw, for `snaplakectl slots` */
+    /* Jobs waiting for a slot (EX_SLOT, not holding one), made due at once when a slot is
+       freed here or, through wake, in another worker. Borrowed: each job leaves the list
+       when it takes a slot or is cleaned up. */
+    struct ex_job **waiters;
+    size_t nwaiters, capwaiters;
+    sl_export_wake wake;
 } export_ctx;
 
 typedef enum ex_phase { EX_DESCRIBE, EX_SLOT, EX_START, EX_POLL } ex_phase;
 
 typedef struct ex_job {
     ex_phase phase;
+    sl_job *job; /* back pointer, for a wake-up from the stage's io hook */
+    int waiting; /* on export_ctx.waiters */
     char base_id[SL_IDS_EXPORT_ID_MAX + 1]; /* generation 1's id */
     int gen;                                /* generation of task_id, 1.. */
     int poll_failures;                      /* transient poll errors in a row */
@@ -142,6 +154,53 @@ static int set_str(char **dst, const char *v)
     free(*dst);
     *dst = c;
     return 0;
+}
+
+/* ---- the jobs waiting for a slot (export_wake.h) ------------------------------------------ */
+
+/* x waits for a slot: on the list once. -1 only when memory ran out (it then still retries on
+   EXPORT_SLOT_RETRY, just without the early wake-up). */
+static int waiter_add(export_ctx *c, ex_job *x)
+{
+    if (x->waiting)
+        return 0;
+    if (c->nwaiters == c->capwaiters) {
+        size_t nc = c->capwaiters ? c->capwaiters * 2 : 16;
+        ex_job **g = realloc(c->waiters, nc * sizeof(*g));
+        if (!g)
+            return -1;
+        c->waiters = g;
+        c->capwaiters = nc;
+    }
+    c->waiters[c->nwaiters++] = x;
+    x->waiting = 1;
+    return 0;
+}
+
+static void waiter_remove(export_ctx *c, ex_job *x)
+{
+    if (!x->waiting)
+        return;
+    for (size_t i = 0; i < c->nwaiters; i++)
+        if (c->waiters[i] == x) {
+            c->waiters[i] = c->waiters[--c->nwaiters];
+            break;
+        }
+    x->waiting = 0;
+}
+
+/* A slot may be free now: every waiting job looks again at once, on a fresh account view. */
+static void waiters_wake(export_ctx *c, const char *why)
+{
+    long long now = sl_mono_ms();
+
+    if (!c->nwaiters)
+        return;
+    c->view_ms = 0;
+    for (size_t i = 0; i < c->nwaiters; i++)
+        if (c->waiters[i]->job->next_step_ms > now)
+            c->waiters[i]->job->next_step_ms = now;
+    sl_debug(NULL, "export: %zu waiting jobs look for a slot again (%s)", c->nwaiters, why);
 }
 
 /* "Wait for a slot" refusals: ExportTaskLimitReachedFault (the seed's), and the generic quota
@@ -333,6 +392,9 @@ static void release_slot(ex_job *x, const sl_log_ctx *log)
     if (x->slot >= 0 &&
         sl_pg_advisory_unlock(x->slot_conn, SL_PG_LOCK_NS_EXPORT_SLOT, x->slot, err, sizeof(err)))
         sl_warn(log, "export slot unlock: %s (closing the connection frees it)", err);
+    else if (x->slot >= 0)
+        /* After the unlock, so a woken waiter in any worker finds the lock free. */
+        sl_export_wake_notify(x->slot_conn, log);
     PQfinish(x->slot_conn);
     x->slot_conn = NULL;
     if (x->slot >= 0)
@@ -447,6 +509,12 @@ static int export_init(sl_worker *w, void **ctxp, char *err, size_t errlen)
     }
     /* Queued exports wait (and poll) inside the worker: twice the limit in flight. */
     sl_worker_set_default_max_jobs(w, c->cfg.task_limit * 2);
+    {
+        /* The freed-slot listener connects on the first io turn (export_wake.h). */
+        sl_pg_link link;
+        sl_worker_pg_link_init(w, "wake", &link);
+        sl_export_wake_init(&c->wake, &link);
+    }
     sl_config_dump(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg);
     *ctxp = c;
     return 0;
@@ -496,6 +564,7 @@ static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
     if (!x)
         return sl_job_fail(job, "OutOfMemory", "export job state");
     x->slot = -1;
+    x->job = job;
     job->state = x;
     if (sl_ids_export_task_id(&id, c->cfg.task_prefix, x->base_id, sizeof(x->base_id), err,
                               sizeof(err)) ||
@@ -551,9 +620,14 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
     case EX_SLOT:
         if (take_slot(w, c, job, x) != 1) {
             sl_worker_job_status(w, job, SL_LEDGER_WAITING);
+            /* A freed slot wakes it earlier (waiters_wake); this is the fallback. */
+            if (waiter_add(c, x))
+                sl_warn(&job->log, "export: out of memory for the waiting list; the job looks "
+                                   "for a slot every EXPORT_SLOT_RETRY only");
             job->next_step_ms = sl_mono_ms() + c->cfg.slot_retry_ms;
             return SL_STEP_PENDING;
         }
+        waiter_remove(c, x);
         x->phase = EX_START;
         /* fall through */
     case EX_START: {
@@ -648,15 +722,39 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
 
 static void export_job_cleanup(sl_worker *w, void *ctx, sl_job *job)
 {
+    export_ctx *c = ctx;
     ex_job *x = job->state;
+    int held;
 
     (void)w;
-    (void)ctx;
     if (!x)
         return;
+    waiter_remove(c, x);
+    held = x->slot >= 0;
     release_slot(x, &job->log);
     free(x);
     job->state = NULL;
+    if (held) /* this worker's own waiters need not wait for the NOTIFY's round trip */
+        waiters_wake(c, "a slot freed here");
+}
+
+/* The listening connection's socket while a job waits for a slot (the loop then wakes on a
+   NOTIFY at once); nothing to wait on otherwise (io still drains it every turn). */
+static int export_io_fd(void *ctx, long long *due_ms)
+{
+    export_ctx *c = ctx;
+
+    *due_ms = -1;
+    return c->nwaiters ? sl_export_wake_fd(&c->wake) : -1;
+}
+
+static void export_io(sl_worker *w, void *ctx)
+{
+    export_ctx *c = ctx;
+
+    (void)w;
+    if (sl_export_wake_poll(&c->wake))
+        waiters_wake(c, "a slot freed in a worker");
 }
 
 static void export_cleanup(sl_worker *w, void *ctx)
@@ -671,6 +769,8 @@ static void export_cleanup(sl_worker *w, void *ctx)
             sl_warn(NULL, "export: forgetting the admission record: %s", err);
     }
     view_clear(c);
+    sl_export_wake_cleanup(&c->wake);
+    free(c->waiters);
     free(c->only_buf);
     sl_config_cleanup(export_opts, SL_ARRAY_LEN(export_opts), &c->cfg);
     free(c);
@@ -689,5 +789,7 @@ const sl_stage sl_stage_export = {
     .step = export_step,
     .job_cleanup = export_job_cleanup,
     .tick = NULL,
+    .io_fd = export_io_fd,
+    .io = export_io,
     .cleanup = export_cleanup,
 };

@@ -35,13 +35,14 @@ def ctx(standin, request, tmp_path):
             w.stop()
 
 
-def start_worker(c, name, **env):
+def start_worker(c, name, prefix=None, **env):
+    prefix = prefix or c["prefix"]
     base = dict(EXPORT_S3_BUCKET=c["bucket"], EXPORT_IAM_ROLE_ARN=ROLE, EXPORT_KMS_KEY_ID=KMS,
                 EXPORT_POLL_INTERVAL="1s", EXPORT_SLOT_RETRY="500ms",
-                KAFKA_GROUP_ID="export-" + c["prefix"], KAFKA_SESSION_TIMEOUT_MS="6000",
+                KAFKA_GROUP_ID="export-" + prefix, KAFKA_SESSION_TIMEOUT_MS="6000",
                 KAFKA_HEARTBEAT_INTERVAL_MS="1000", STAGE_RETRY_BASE="200ms")
     base.update(env)
-    w = h.Worker("export", h.worker_env(c["prefix"], **base), c["tmp"] / ("%s.log" % name))
+    w = h.Worker("export", h.worker_env(prefix, **base), c["tmp"] / ("%s.log" % name))
     c["workers"].append(w)
     return w
 
@@ -482,6 +483,47 @@ def test_slot_whose_connection_died_is_taken_again(ctx):
     assert any(x.get("run_id") == b["run_id"] and "lost its connection" in x.get("msg", "")
                for x in w.logs())
     assert w.stop() == 0
+
+
+def test_freed_slot_wakes_waiting_exports_in_every_worker(ctx):
+    """EXPORT_TASK_LIMIT=1 and EXPORT_SLOT_RETRY at its 10-minute maximum, so a waiting export
+    can start early only through the wake-up a freed slot sends (export_wake.h). A runs in
+    worker 1; B waits in worker 2 (topics and group of its own, the same PostgreSQL, so only
+    the NOTIFY can reach it) and C in worker 1. Whichever of B and C the end of A admits, the
+    other is admitted by a slot freed in the other worker: all three export well within one
+    retry interval, one at a time."""
+    a, b, c3 = h.create_cluster(), h.create_cluster(), h.create_cluster()
+    h.standin_config(export_cap=50, task_seconds={a["run_id"]: 3.0, b["run_id"]: 1.0,
+                                                  c3["run_id"]: 1.0})
+    other = h.topic_prefix("wake-other")
+    h.create_topics(other)
+    slow = dict(EXPORT_TASK_LIMIT="1", EXPORT_SLOT_RETRY="10m")
+    w1 = start_worker(ctx, "w1", **slow)
+    w2 = start_worker(ctx, "w2", prefix=other, **slow)
+    w1.wait_ready()
+    w2.wait_ready()
+    feed(ctx, [a])
+    w1.wait_log(lambda r: r.get("event") == "export_started" and r.get("run_id") == a["run_id"],
+                60, "A to start")
+    h.produce(other + "snapshots", h.snapshot_message(b), key=b["cluster"])
+    feed(ctx, [c3])
+    h.wait_for(lambda: len(h.psql_json(
+        "SELECT DISTINCT run_id FROM snaplake_stage_events WHERE status = 'waiting'"
+        " AND run_id = ANY(string_to_array(:'p1', ','))", b["run_id"] + "," + c3["run_id"])) == 2,
+        60, what="B and C to wait for the slot")
+    # 10 minutes is the fallback; 120 s leaves the exports (1-3 s each) plenty on a busy machine.
+    with h.KafkaReader(ctx["prefix"] + "exports") as r1, \
+            h.KafkaReader(other + "exports") as r2:
+        got1 = {x.value["run_id"] for x in r1.read(2, 120)}
+        got2 = {x.value["run_id"] for x in r2.read(1, 120)}
+    assert got1 == {a["run_id"], c3["run_id"]} and got2 == {b["run_id"]}, (got1, got2)
+    st = h.standin_state()
+    tasks = our_tasks(st, {a["run_id"], b["run_id"], c3["run_id"]})
+    assert len(tasks) == 3 and all(t["Status"] == "COMPLETE" for t in tasks)
+    spans = sorted((t["TaskStartTime"], t["TaskEndTime"]) for t in tasks)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end, "two exports at once with EXPORT_TASK_LIMIT=1: %s" % spans
+    assert w1.stop() == 0 and w2.stop() == 0
 
 
 def pg_restart():
