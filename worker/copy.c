@@ -51,8 +51,8 @@
 
 /* Cap on the keys one export may list (memory is sized by what S3 returns). */
 #define MAX_EXPORT_KEYS 2000000
-/* Caps on what the `copied` message lists (the counts are always whole). */
-#define MSG_MAX_TABLES 2000
+/* Caps on what the `copied` message lists (the counts are always whole; MSG_MAX_TABLES is in
+   copy_int.h). */
 #define MSG_MAX_FAILED 500
 #define MSG_MAX_REASON 512
 /* Room left under SL_MSG_MAX_BYTES for what the runtime may add; counters are sized at their
@@ -62,6 +62,8 @@
 #define ABORT_SHUTDOWN_MS 5000
 /* Connections kept by the scheduler: enough for a few jobs at full concurrency. */
 #define MAX_CONNECTS 4096
+/* Safety net of a step whose request is on its way (the answer brings it forward). */
+#define CALL_WAIT_MS 60000
 
 static const sl_cfg_opt copy_opts[] = {
     {"LAKE_BUCKET", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(copy_cfg, lake_bucket),
@@ -93,6 +95,9 @@ static const sl_cfg_opt copy_opts[] = {
      offsetof(copy_cfg, lock_timeout_ms),
      "how long an export waits for another export of the same cluster and date to finish "
      "replacing the partition before the attempt is retried"},
+    {"COPY_PLAN_AHEAD", SL_CFG_INT, "4096", 1, 2000000, 0, offsetof(copy_cfg, plan_ahead),
+     "objects listed and planned ahead of the copies (about 250 bytes each); the export "
+     "listing waits while more are not yet copied (a table is always listed whole)"},
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -120,13 +125,6 @@ void *sl_copy_grow(void *p, size_t *cap, size_t need, size_t elem)
     if (g)
         *cap = nc;
     return g;
-}
-
-void sl_copy_object_done(copy_job *cj, cp_obj *o)
-{
-    o->done = 1;
-    cj->objs_done++;
-    cj->bytes_done += o->size;
 }
 
 sl_step_result sl_copy_job_retry(sl_job *job, const char *code, const char *fmt, ...)
@@ -252,10 +250,14 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
         snprintf(cj->root, plen + strlen(job->in.export_task_id) + 2, "%.*s%s%s", (int)plen,
                  plen ? job->in.s3_prefix : "", plen ? "/" : "", job->in.export_task_id);
     cj->list_prefix = cj->root ? join2(cj->root, "", "/") : NULL;
-    if (!cj->root || !cj->list_prefix || sl_copy_call_init(cx, cj))
+    cj->info_prefix = cj->root ? join2(cj->root, "/", "export_tables_info") : NULL;
+    cj->copy_t0 = -1;
+    sl_copy_arena_init(&cj->stale_arena);
+    if (!cj->root || !cj->list_prefix || !cj->info_prefix || sl_copy_call_init(cx, cj, &cj->lcall) ||
+        sl_copy_call_init(cx, cj, &cj->dcall))
         return sl_job_fail(job, "ClientError", "copy: out of memory");
     cj->t0 = sl_mono_ms();
-    cj->phase = CP_LIST;
+    cj->phase = CP_INFO_LIST;
     job->next_step_ms = sl_mono_ms();
     sl_log_kv(SL_LOG_INFO, &job->log,
               (const char *const[]){"export_task", job->in.export_task_id, "bucket",
@@ -273,100 +275,183 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     if (!cj)
         return;
     sl_copy_replace_cleanup(cj);
-    sl_copy_call_cleanup(cj);
+    sl_copy_call_cleanup(&cj->lcall);
+    sl_copy_call_cleanup(&cj->dcall);
     sl_copy_xfer_cleanup(cx, cj);
-    free(cj->objs);
+    sl_copy_tables_cleanup(cj);
     free(cj->mpu_ready);
-    for (size_t i = 0; i < cj->nentries; i++)
-        sl_keymap_entry_cleanup(&cj->entries[i]);
-    free(cj->entries);
-    free(cj->srcs);
     sl_keymap_strv_free(cj->info_keys, cj->ninfo);
     for (size_t i = 0; i < cj->nfailed; i++) {
         free(cj->failed[i].table);
         free(cj->failed[i].reason);
     }
     free(cj->failed);
-    sl_keymap_strv_free(cj->prefixes, cj->nprefixes);
-    sl_copy_destset_cleanup(&cj->dests);
-    sl_keymap_strv_free(cj->stale, cj->nstale);
-    free(cj->stale_tries);
-    free(cj->heads);
+    free(cj->last_key);
     free(cj->token);
     free(cj->root);
     free(cj->list_prefix);
+    free(cj->info_prefix);
     free(cj);
     job->state = NULL;
 }
 
-/* ---- LIST --------------------------------------------------------------------------------- */
+/* ---- INFO_LIST: the export_tables_info files, before any data file --------------------- */
 
-static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+/*
+ * One ListObjectsV2 page of the export bucket under prefix, on the listing's own call: 1 while
+ * it is on its way, 0 with *page (the caller's to clean up), or -1 with the job failed (*r).
+ */
+static int export_page(const copy_cfg *cfg, sl_job *job, copy_job *cj, const char *prefix,
+                       sl_s3_list_page *page, sl_step_result *r)
 {
-    int rc;
     sl_s3_list_opts lo = {0};
-    sl_s3_list_page page = {0};
-    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
     sl_aws_error e;
-    char err[SL_ERRLEN], what[256];
-    sl_step_result r = SL_STEP_PENDING;
+    char what[256];
+    int rc;
 
-    lo.prefix = cj->list_prefix;
+    lo.prefix = prefix;
     lo.continuation_token = cj->token;
     lo.expected_owner = cfg->export_owner;
-    if ((rc = sl_copy_list_page(cj, job->in.s3_bucket, &lo, &page, &e)) > 0)
-        return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
-    if (rc < 0) {
-        snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket,
-                 cj->list_prefix);
-        return sl_job_fail_aws(job, what, &e);
+    if ((rc = sl_copy_list_page(&cj->lcall, job->in.s3_bucket, &lo, page, &e)) < 0) {
+        snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket, prefix);
+        *r = sl_job_fail_aws(job, what, &e);
     }
+    return rc;
+}
+
+int sl_copy_page_next(char **token, sl_s3_list_page *page)
+{
+    free(*token);
+    *token = NULL;
+    if (!page->truncated || !page->next_token)
+        return 0;
+    *token = page->next_token;
+    page->next_token = NULL;
+    return 1;
+}
+
+static sl_step_result info_list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    int rc;
+    sl_s3_list_page page = {0};
+    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
+    char err[SL_ERRLEN];
+    sl_step_result r = SL_STEP_PENDING;
+
+    if ((rc = export_page(cfg, job, cj, cj->info_prefix, &page, &r)) != 0) {
+        if (rc > 0)
+            job->next_step_ms = sl_mono_ms() + CALL_WAIT_MS; /* the answer brings it forward */
+        return r;
+    }
+    for (size_t i = 0; i < page.count; i++) {
+        sl_keymap_entry ent;
+        const char *key = page.objects[i].key;
+        char **gi;
+
+        if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
+            r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
+            goto out;
+        }
+        /* Anything else under this prefix is the data listing's to classify and report. */
+        if (ent.kind != SL_KEY_TABLES_INFO || cj->ninfo >= MAX_EXPORT_KEYS) {
+            sl_keymap_entry_cleanup(&ent);
+            continue;
+        }
+        sl_keymap_entry_cleanup(&ent);
+        gi = sl_copy_grow(cj->info_keys, &cj->capinfo, cj->ninfo + 1, sizeof(*gi));
+        if (gi)
+            cj->info_keys = gi;
+        if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
+            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
+            goto out;
+        }
+        cj->ninfo++;
+    }
+    if (!sl_copy_page_next(&cj->token, &page))
+        cj->phase = CP_INFO;
+    job->next_step_ms = sl_mono_ms();
+out:
+    sl_s3_list_page_cleanup(&page);
+    return r;
+}
+
+/* ---- STREAM: the export listing ----------------------------------------------------------- */
+
+/* The listing is over: the last table is planned, and what the export held is settled. */
+static sl_step_result list_over(sl_job *job, copy_job *cj)
+{
+    char n1[32], n2[32], n3[32], n4[32], n5[32];
+    sl_step_result r;
+
+    if ((r = sl_copy_table_end(cj)) != SL_STEP_PENDING)
+        return r;
+    cj->list_done = 1;
+    if (cj->ndata == 0 && cj->ninfo == 0)
+        return sl_job_fail(job, "EmptyExport",
+                           "export %s has no data file and no export_tables_info under s3://%s/%s",
+                           job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
+    if (cj->ndropped > 0) {
+        snprintf(n1, sizeof(n1), "%zu", cj->ndropped);
+        sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"files", n1, NULL},
+                  "files of tables whose export did not complete are not copied");
+    }
+    snprintf(n1, sizeof(n1), "%zu", cj->nobjs);
+    snprintf(n2, sizeof(n2), "%zu", cj->nfailed);
+    snprintf(n3, sizeof(n3), "%zu", cj->nrenamed);
+    snprintf(n4, sizeof(n4), "%lld", cj->tables_total);
+    snprintf(n5, sizeof(n5), "%zu", cj->objs_done);
+    /* `copied`: how many objects were already in place when the listing ended (copies start
+       table by table while it goes on). */
+    sl_log_kv(SL_LOG_INFO, &job->log,
+              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, "tables",
+                                    n4, "copied", n5, NULL},
+              "export listed; copying");
+    return SL_STEP_PENDING;
+}
+
+/*
+ * One page of the export listing. Keys must come in ascending order (ListObjectsV2 lists
+ * in UTF-8 binary order), which is what makes each table's keys contiguous: a listing out
+ * of order would split a table, so it fails the run instead of planning half a table.
+ */
+static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_s3_list_page page = {0};
+    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
+    char err[SL_ERRLEN];
+    const char *prev = cj->last_key;
+    sl_step_result r = SL_STEP_PENDING;
+
+    if (export_page(cfg, job, cj, cj->list_prefix, &page, &r) != 0)
+        return r; /* on its way (the answer brings the step forward), or failed */
     if (cj->nlisted + page.count > MAX_EXPORT_KEYS) {
         r = sl_job_fail(job, "ExportTooLarge", "export %s lists more than %d keys",
                         job->in.export_task_id, MAX_EXPORT_KEYS);
         goto out;
     }
     cj->nlisted += page.count;
+    cj->woke = 1;
     for (size_t i = 0; i < page.count; i++) {
         sl_keymap_entry ent;
         const char *key = page.objects[i].key;
 
+        if (prev && strcmp(prev, key) >= 0) {
+            r = sl_job_fail(job, "ListingOutOfOrder",
+                            "ListObjectsV2 s3://%s/%s returned '%.300s' after '%.300s'",
+                            job->in.s3_bucket, cj->list_prefix, key, prev);
+            goto out;
+        }
+        prev = key;
         if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
             r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
             goto out;
         }
         switch (ent.kind) {
-        case SL_KEY_PARQUET: {
-            size_t cap = cj->capentries;
-            sl_keymap_entry *ge = sl_copy_grow(cj->entries, &cap, cj->nentries + 1, sizeof(*ge));
-            cp_src *gs =
-                ge ? sl_copy_grow(cj->srcs, &cj->capentries, cj->nentries + 1, sizeof(*gs)) : NULL;
-            if (ge)
-                cj->entries = ge;
-            if (!gs) {
-                sl_keymap_entry_cleanup(&ent);
-                r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
-                goto out;
-            }
-            cj->srcs = gs;
-            cj->srcs[cj->nentries].size = page.objects[i].size;
-            snprintf(cj->srcs[cj->nentries].etag, sizeof(cj->srcs[cj->nentries].etag), "%s",
-                     page.objects[i].etag);
-            cj->entries[cj->nentries++] = ent;
-            continue;
-        }
-        case SL_KEY_TABLES_INFO: {
-            char **gi = sl_copy_grow(cj->info_keys, &cj->capinfo, cj->ninfo + 1, sizeof(*gi));
-            if (gi)
-                cj->info_keys = gi;
-            if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
-                sl_keymap_entry_cleanup(&ent);
-                r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
-                goto out;
-            }
-            cj->ninfo++;
+        case SL_KEY_PARQUET:
+            cj->ndata++;
+            r = sl_copy_table_add(cj, &ent, page.objects[i].size, page.objects[i].etag);
             break;
-        }
+        case SL_KEY_TABLES_INFO: /* read before the listing (INFO) */
         case SL_KEY_SUCCESS:
         case SL_KEY_EXPORT_INFO:
             break;
@@ -379,20 +464,21 @@ static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
         default:
             r = sl_job_fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
                             key, ent.reason);
-            sl_keymap_entry_cleanup(&ent);
-            goto out;
+            break;
         }
         sl_keymap_entry_cleanup(&ent);
+        if (r != SL_STEP_PENDING)
+            goto out;
     }
-    free(cj->token);
-    cj->token = NULL;
-    if (page.truncated && page.next_token) {
-        cj->token = page.next_token;
-        page.next_token = NULL;
-    } else {
-        cj->phase = CP_INFO;
+    if (page.count) {
+        free(cj->last_key);
+        if (!(cj->last_key = strdup(page.objects[page.count - 1].key))) {
+            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
+            goto out;
+        }
     }
-    job->next_step_ms = sl_mono_ms();
+    if (!sl_copy_page_next(&cj->token, &page))
+        r = list_over(job, cj);
 out:
     sl_s3_list_page_cleanup(&page);
     return r;
@@ -456,15 +542,16 @@ out:
 }
 
 /*
- * The `copied` message, built as soon as the tables are known and bounded to fit under
- * SL_MSG_MAX_BYTES before anything is written or deleted: an output that could not be
- * published must fail the run while the partition is still untouched. Counters hold their
- * widest values here (finish() writes the real ones), so the final message is never longer.
+ * The `copied` message, built once the failed tables are known (before the data listing) and
+ * bounded to fit under SL_MSG_MAX_BYTES before anything is written or deleted: an output that
+ * could not be published must fail the run while the partition is still untouched. Counters
+ * hold their widest values here (finish() writes the real ones), so the final message is never
+ * longer.
  */
 static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     sl_msg *o = &job->out;
-    char err[SL_ERRLEN], now[32], a[32], b[32];
+    char err[SL_ERRLEN], now[32];
 
     sl_msg_cleanup(o);
     if (sl_msg_copy(o, &job->in, err, sizeof(err)))
@@ -490,13 +577,42 @@ static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
         free(o->failed_tables[i].reason);
     }
     free(o->failed_tables);
-    o->tables_total = o->failed_tables_total = 0;
-    if (sl_copy_plan_tables(cj->entries, cj->nentries, &o->tables, &o->ntables, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    o->failed_tables = cj->failed;
-    o->nfailed_tables = cj->nfailed;
-    cj->failed = NULL;
-    cj->nfailed = 0;
+    o->failed_tables = NULL;
+    o->nfailed_tables = 0;
+    o->failed_tables_total = 0;
+    /* The tables copied are known table by table while the copies run: the draft has none
+       and reserves the widest total, and since the final message only adds entries that
+       bounding may drop again, it always fits when the draft does (finish()). */
+    o->tables_total = SL_MSG_COUNT_MAX;
+    /* The failed tables are all known (INFO came first); the job keeps its own list, which
+       decides which files are left out. */
+    if (cj->nfailed && !(o->failed_tables = calloc(cj->nfailed, sizeof(*o->failed_tables))))
+        return sl_job_fail(job, "ClientError", "copy: out of memory");
+    for (size_t i = 0; i < cj->nfailed; i++) {
+        o->failed_tables[i].table = strdup(cj->failed[i].table);
+        o->failed_tables[i].reason = strdup(cj->failed[i].reason);
+        o->nfailed_tables++;
+        if (!o->failed_tables[i].table || !o->failed_tables[i].reason)
+            return sl_job_fail(job, "ClientError", "copy: out of memory");
+    }
+    if (sl_copy_plan_bound_msg(o, MSG_MAX_TABLES, MSG_MAX_FAILED, MSG_MAX_REASON,
+                               SL_MSG_MAX_BYTES - MSG_MARGIN, err, sizeof(err)))
+        return sl_job_fail(job, "OutputTooLarge", "%s", err);
+    return SL_STEP_PENDING;
+}
+
+/* The tables copied go into the draft, which is bounded again (it cannot grow past the
+   draft: see draft_out). */
+static sl_step_result final_tables(sl_job *job, copy_job *cj)
+{
+    sl_msg *o = &job->out;
+    char err[SL_ERRLEN], a[32], b[32];
+
+    o->tables = cj->tables;
+    o->ntables = cj->ntables;
+    o->tables_total = cj->tables_total;
+    cj->tables = NULL;
+    cj->ntables = cj->captables = 0;
     if (sl_copy_plan_bound_msg(o, MSG_MAX_TABLES, MSG_MAX_FAILED, MSG_MAX_REASON,
                                SL_MSG_MAX_BYTES - MSG_MARGIN, err, sizeof(err)))
         return sl_job_fail(job, "OutputTooLarge", "%s", err);
@@ -511,82 +627,83 @@ static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
     return SL_STEP_PENDING;
 }
 
-/*
- * Leaves out the data files of tables export_tables_info reports as not COMPLETE (RDS keeps
- * what a failing table had already written): entries and srcs are compacted together.
- * Returns how many files were left out.
- */
-static size_t drop_failed_tables(copy_job *cj)
-{
-    size_t kept = 0, n = cj->nentries;
+static sl_step_result finish(sl_job *job, copy_job *cj);
 
-    for (size_t i = 0; i < n; i++) {
-        if (sl_copy_plan_in_failed_table(&cj->entries[i], cj->failed, cj->nfailed)) {
-            sl_keymap_entry_cleanup(&cj->entries[i]);
-            continue;
-        }
-        if (kept != i) {
-            cj->entries[kept] = cj->entries[i];
-            cj->srcs[kept] = cj->srcs[i];
-        }
-        kept++;
-    }
-    cj->nentries = kept;
-    return n - kept;
-}
-
-static sl_step_result plan_copy(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+/* INFO is over: the draft, then the stream. */
+static sl_step_result stream_begin(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
-    char err[SL_ERRLEN], n1[32], n2[32], n3[32];
     sl_step_result r;
-    size_t renamed = 0, dropped;
 
-    if (cj->nentries == 0 && cj->ninfo == 0)
-        return sl_job_fail(job, "EmptyExport",
-                           "export %s has no data file and no export_tables_info under s3://%s/%s",
-                           job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
-    if ((dropped = drop_failed_tables(cj)) > 0) {
-        snprintf(n1, sizeof(n1), "%zu", dropped);
-        sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"files", n1, NULL},
-                  "files of tables whose export did not complete are not copied");
-    }
-    if (sl_keymap_plan(cj->entries, cj->nentries, &renamed, err, sizeof(err)))
-        return sl_job_fail(job, "KeyCollision", "%s", err);
-    if (sl_copy_destset_init(&cj->dests, cj->entries, cj->nentries, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    cj->nobjs = cj->nentries;
-    if (cj->nobjs) {
-        cj->objs = calloc(cj->nobjs, sizeof(*cj->objs));
-        if (!cj->objs)
-            return sl_job_fail(job, "ClientError", "copy: out of memory planning %zu copies",
-                               cj->nobjs);
-    }
-    for (size_t i = 0; i < cj->nobjs; i++) {
-        cj->objs[i].size = cj->srcs[i].size;
-    }
-    snprintf(n1, sizeof(n1), "%zu", cj->nentries);
-    snprintf(n2, sizeof(n2), "%zu", cj->nfailed);
-    snprintf(n3, sizeof(n3), "%zu", renamed);
     if ((r = draft_out(cfg, job, cj)) != SL_STEP_PENDING)
         return r;
-    sl_log_kv(SL_LOG_INFO, &job->log,
-              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, NULL},
-              "export listed; copying");
-    job->next_step_ms = sl_mono_ms();
-    if (cj->nobjs == 0) {
-        /* Nothing to write: no partition is touched, so no lock and no holder record. */
-        cj->phase = CP_COPY;
-        cj->copy_ms = sl_mono_ms();
-        cj->last_progress = cj->copy_ms;
-        return SL_STEP_PENDING;
-    }
-    if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes, err,
-                                sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
+    /* The lock depends only on the message; it is taken before the first folder listing. */
     cj->lock_key = sl_partlock_key(job->in.cluster, job->in.date);
     sl_copy_plan_snap_time(&job->in, &cj->snap_ms);
     cj->lock_deadline = sl_mono_ms() + cfg->lock_timeout_ms;
-    cj->phase = CP_LOCK;
+    cj->phase = CP_STREAM;
+    job->next_step_ms = sl_mono_ms();
+    return SL_STEP_PENDING;
+}
+
+/*
+ * One step of the stream: free the finished tables, list the next export page while fewer
+ * than COPY_PLAN_AHEAD objects wait for their copies, take the lock once a table is planned,
+ * list the oldest planned table's folder, and hand ready tables to the copies. The export
+ * listing and the folder listing each have a request queue of their own, so both are on their
+ * way at once while copies run.
+ */
+static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job, copy_job *cj)
+{
+    const copy_cfg *cfg = &cx->cfg;
+    long long now = sl_mono_ms(), next;
+    sl_step_result r;
+
+    if (cj->failed_result)
+        return (sl_step_result)cj->failed_result;
+    cj->woke = 0;
+    sl_copy_tables_sweep(cj);
+    if (!cj->list_done &&
+        (cj->lcall.state != CALL_IDLE || cj->nplanned < (size_t)cfg->plan_ahead) &&
+        (r = list_step(cfg, job, cj)) != SL_STEP_PENDING)
+        return r;
+    if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
+        (r = sl_copy_lock_step(w, cj)) != SL_STEP_PENDING)
+        return r;
+    if (cj->dest_q.head && cj->locked) {
+        cp_table *t = cj->dest_q.head;
+        int over = 0;
+        if ((r = sl_copy_dest_step(sl_worker_aws(w), cfg, cj, t, &over)) != SL_STEP_PENDING)
+            return r;
+        if (over) {
+            if (!cj->q && sl_copy_xfer_begin(cx, cj))
+                return sl_job_fail(job, "ClientError", "copy: out of memory");
+            sl_copy_table_state(cj, t, T_READY);
+            cj->woke = 1;
+        }
+    }
+    if (cj->failed_result)
+        return (sl_step_result)cj->failed_result;
+    now = sl_mono_ms();
+    if (cj->copy_t0 >= 0)
+        sl_copy_xfer_progress(cj, now, 0);
+    if (cj->list_done && cj->ntabs == 0) {
+        cj->copy_ms = cj->copy_t0 >= 0 ? now - cj->copy_t0 : 0;
+        if (cj->nobjs == 0) /* nothing to write: no partition touched, no lock, no holder */
+            return finish(job, cj);
+        sl_copy_xfer_progress(cj, now, 1);
+        if ((r = sl_copy_check_lock(cj)) != SL_STEP_PENDING)
+            return r;
+        cj->phase = CP_DELETE;
+        job->next_step_ms = now;
+        return SL_STEP_PENDING;
+    }
+    /* Answers and finished tables bring the step forward; these are its own deadlines. */
+    next = cj->woke ? now : now + CALL_WAIT_MS;
+    if (cj->dest_q.head && !cj->locked && cj->lock_next_ms < next)
+        next = cj->lock_next_ms;
+    if (cj->copy_t0 >= 0 && cj->last_progress + CP_PROGRESS_MS < next)
+        next = cj->last_progress + CP_PROGRESS_MS;
+    job->next_step_ms = next;
     return SL_STEP_PENDING;
 }
 
@@ -597,7 +714,11 @@ static sl_step_result finish(sl_job *job, copy_job *cj)
     char now[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32], k[32];
     long long ms = sl_mono_ms() - cj->t0;
 
+    sl_step_result r;
+
     /* job->out is the draft of draft_out (bounded before anything was written). */
+    if ((r = final_tables(job, cj)) != SL_STEP_PENDING)
+        return r;
     if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
         return sl_job_fail(job, "ClientError", "copy: clock out of range");
     free(job->out.copied_at);
@@ -636,31 +757,14 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
     sl_step_result r;
 
     switch (cj->phase) {
-    case CP_LIST:
-        return list_step(cfg, job, cj);
+    case CP_INFO_LIST:
+        return info_list_step(cfg, job, cj);
     case CP_INFO:
         if (cj->info_next < cj->ninfo)
             return info_step(aws, job, cj);
-        return plan_copy(cfg, job, cj);
-    case CP_LOCK:
-        return sl_copy_lock_step(w, cj);
-    case CP_DEST_LIST:
-        return sl_copy_dest_list_step(cfg, cj);
-    case CP_DEST_HEAD:
-        return sl_copy_dest_head_step(aws, cfg, cj);
-    case CP_COPY:
-        if (!cj->q && cj->nobjs && sl_copy_xfer_begin(cx, cj))
-            return sl_job_fail(job, "ClientError", "copy: out of memory");
-        r = cj->nobjs ? sl_copy_xfer_step(cj) : SL_STEP_DONE;
-        if (r != SL_STEP_DONE)
-            return r;
-        if (cj->nobjs == 0)
-            return finish(job, cj);
-        if ((r = sl_copy_check_lock(cj)) != SL_STEP_PENDING)
-            return r;
-        cj->phase = CP_DELETE;
-        job->next_step_ms = sl_mono_ms();
-        return SL_STEP_PENDING;
+        return stream_begin(cfg, job, cj);
+    case CP_STREAM:
+        return stream_step(w, cx, job, cj);
     case CP_DELETE:
         if (cj->stale_next < cj->nstale)
             return sl_copy_delete_step(cfg, cj);

@@ -3,14 +3,17 @@
  * CopyObject, and every step of a multipart copy, is a non-blocking transfer; nothing here
  * waits.
  *
- * A unit is (object index << 16) | part: part 0 is the object itself (CopyObject up to
+ * A unit is (table slot << 40) | (object index << 16) | part: the slot is the object's lane (its
+ * table, so its destination prefix), part 0 the object itself (CopyObject up to
  * COPY_MULTIPART_THRESHOLD, else its CreateMultipartUpload), 1..10000 an UploadPartCopy,
  * UNIT_COMPLETE its CompleteMultipartUpload (S3 API: CopyObject copies at most 5 GiB). Transient
  * failures are retried by the scheduler up to COPY_OBJECT_ATTEMPTS per unit, each at its own
  * due time; a unit that fails for good fails the run with AWS's code and message and the key.
  *
  * Units are handed out in this order: parts and completions of open uploads first (so an
- * upload's billed parts do not wait behind thousands of small objects), then the next object.
+ * upload's billed parts do not wait behind thousands of small objects), then the next object of
+ * the oldest ready table (tables become ready one by one while the export is still listed;
+ * finishing the oldest first frees its memory first).
  * A multipart copy that does not finish is aborted: job cleanup and failures queue the
  * AbortMultipartUpload (S3 bills uploaded parts until then) on the stage's abort queue, which
  * sends them as units too (job cleanup also runs inside the rebalance callback, which must stay
@@ -24,11 +27,12 @@
 #include "log.h"
 
 #define UNIT_COMPLETE 0xFFFFu
-#define UNIT(obj, part) (((uint64_t)(obj) << 16) | (uint64_t)(part))
-#define UNIT_OBJ(u) ((size_t)((u) >> 16))
+#define UNIT(slot, obj, part)                                                                  \
+    (((uint64_t)(slot) << 40) | ((uint64_t)(obj) << 16) | (uint64_t)(part))
+#define UNIT_SLOT(u) ((size_t)((u) >> 40))
+#define UNIT_OBJ(u) ((size_t)(((u) >> 16) & 0xFFFFFFu))
 #define UNIT_PART(u) ((unsigned)((u)&0xFFFFu))
-/* Progress line interval while copying. */
-#define PROGRESS_MS 10000
+#define UNIT_TAB(cj, u) ((cj)->tabs[UNIT_SLOT(u)])
 
 static const sl_s3_write_opts *write_opts(const copy_cfg *cfg, sl_s3_write_opts *o)
 {
@@ -61,14 +65,10 @@ void sl_copy_mpu_free(cp_mpu *m)
    Best effort: the run's error is what made us abort, not the abort's outcome. */
 static void mpu_abort(copy_ctx *cx, const copy_job *cj, cp_obj *o)
 {
-    size_t oi = (size_t)(o - cj->objs);
-
     if (!o->mpu || !o->mpu->upload_id)
         return;
-    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, cj->entries[oi].dest,
-                            o->mpu->upload_id))
-        sl_log_kv(SL_LOG_WARN, &cj->job->log,
-                  (const char *const[]){"key", cj->entries[oi].dest, NULL},
+    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, o->dest, o->mpu->upload_id))
+        sl_log_kv(SL_LOG_WARN, &cj->job->log, (const char *const[]){"key", o->dest, NULL},
                   "abort queue full; multipart upload left open");
     else if (cx->abortq)
         sl_xsched_queue_kick(cx->abortq);
@@ -84,14 +84,15 @@ static int job_end(copy_job *cj, sl_step_result r)
     return -1;
 }
 
-static int mpu_ready(copy_job *cj, size_t oi)
+/* unit: the object's (part 0). */
+static int mpu_ready(copy_job *cj, uint64_t unit)
 {
-    size_t *g = sl_copy_grow(cj->mpu_ready, &cj->capmpu, cj->nmpu_ready + 1, sizeof(*g));
+    uint64_t *g = sl_copy_grow(cj->mpu_ready, &cj->capmpu, cj->nmpu_ready + 1, sizeof(*g));
 
     if (!g)
         return -1;
     cj->mpu_ready = g;
-    cj->mpu_ready[cj->nmpu_ready++] = oi;
+    cj->mpu_ready[cj->nmpu_ready++] = unit & ~(uint64_t)0xFFFFu;
     sl_xsched_queue_kick(cj->q);
     return 0;
 }
@@ -103,24 +104,29 @@ static int unit_next(void *ud, uint64_t *unit)
     copy_job *cj = ud;
 
     while (cj->nmpu_ready) {
-        size_t oi = cj->mpu_ready[cj->nmpu_ready - 1];
-        cp_mpu *m = cj->objs[oi].mpu;
+        uint64_t u = cj->mpu_ready[cj->nmpu_ready - 1];
+        cp_mpu *m = UNIT_TAB(cj, u)->objs[UNIT_OBJ(u)].mpu;
         if (m && m->upload_id && m->next < m->nparts) {
-            *unit = UNIT(oi, ++m->next);
+            *unit = u | ++m->next;
             return 0;
         }
         cj->nmpu_ready--;
         if (m && m->upload_id && m->ndone == m->nparts && !m->completing) {
             m->completing = 1;
-            *unit = UNIT(oi, UNIT_COMPLETE);
+            *unit = u | UNIT_COMPLETE;
             return 0;
         }
     }
-    while (cj->next_obj < cj->nobjs && cj->objs[cj->next_obj].done)
-        cj->next_obj++; /* already at its destination (restart) */
-    if (cj->next_obj < cj->nobjs) {
-        *unit = UNIT(cj->next_obj++, 0);
-        return 0;
+    /* The lane is the table: the oldest ready table with an object left goes first. */
+    for (cp_table *t = cj->ready_q.head; t; t = t->next) {
+        while (t->next_obj < t->nobjs && t->objs[t->next_obj].done)
+            t->next_obj++; /* already at its destination (restart) */
+        if (t->next_obj < t->nobjs) {
+            *unit = UNIT(t->slot, t->next_obj++, 0);
+            if (cj->copy_t0 < 0)
+                cj->copy_t0 = cj->last_progress = sl_mono_ms();
+            return 0;
+        }
     }
     return -1;
 }
@@ -150,10 +156,8 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
 {
     copy_job *cj = ud;
     const copy_cfg *cfg = &cj->cx->cfg;
-    size_t oi = UNIT_OBJ(unit);
     unsigned part = UNIT_PART(unit);
-    cp_obj *o = &cj->objs[oi];
-    const sl_keymap_entry *ent = &cj->entries[oi];
+    cp_obj *o = &UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)];
     const char *sbucket = cj->job->in.s3_bucket;
     sl_s3_write_opts wo;
     sl_s3_req r;
@@ -168,18 +172,18 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
         if (mpu_plan(cfg, o, e))
             return -1;
         /* The marker lets a restarted copy recognise the finished object (sl_copy_plan_skip). */
-        sl_copy_plan_etag_bare(cj->srcs[oi].etag, marker, sizeof(marker));
-        rc = sl_s3_create_multipart_request(&r, cfg->lake_bucket, ent->dest, &wo, marker, err,
+        sl_copy_plan_etag_bare(o->etag, marker, sizeof(marker));
+        rc = sl_s3_create_multipart_request(&r, cfg->lake_bucket, o->dest, &wo, marker, err,
                                             sizeof(err));
     } else if (part == 0) {
-        rc = sl_s3_copy_request(&r, sbucket, ent->src, cfg->lake_bucket, ent->dest, &wo, err,
+        rc = sl_s3_copy_request(&r, sbucket, o->src, cfg->lake_bucket, o->dest, &wo, err,
                                 sizeof(err));
     } else if (part == UNIT_COMPLETE) {
-        rc = sl_s3_complete_multipart_request(&r, cfg->lake_bucket, ent->dest, o->mpu->upload_id,
+        rc = sl_s3_complete_multipart_request(&r, cfg->lake_bucket, o->dest, o->mpu->upload_id,
                                               o->mpu->etags, o->mpu->nparts, cfg->lake_owner, err,
                                               sizeof(err));
     } else {
-        rc = sl_s3_upload_part_copy_request(&r, sbucket, ent->src, cfg->lake_bucket, ent->dest,
+        rc = sl_s3_upload_part_copy_request(&r, sbucket, o->src, cfg->lake_bucket, o->dest,
                                             o->mpu->upload_id, (int)part, &o->mpu->ranges[part - 1],
                                             &wo, err, sizeof(err));
     }
@@ -200,31 +204,31 @@ static const char *unit_op(const copy_job *cj, uint64_t unit)
         return "CompleteMultipartUpload";
     if (part)
         return "UploadPartCopy";
-    return cj->objs[UNIT_OBJ(unit)].size > cj->cx->cfg.multipart_threshold ? "CreateMultipartUpload"
-                                                                           : "CopyObject";
+    return UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)].size > cj->cx->cfg.multipart_threshold
+               ? "CreateMultipartUpload"
+               : "CopyObject";
 }
 
 /* Fails the run for unit's object with AWS's error e. */
 static int unit_fail(copy_job *cj, uint64_t unit, const sl_aws_error *e, int attempts)
 {
     sl_job *job = cj->job;
-    size_t oi = UNIT_OBJ(unit);
-    const sl_keymap_entry *ent = &cj->entries[oi];
+    cp_obj *o = &UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)];
 
-    if (cj->objs[oi].mpu)
-        mpu_abort(cj->cx, cj, &cj->objs[oi]);
+    if (o->mpu)
+        mpu_abort(cj->cx, cj, o);
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
     return job_end(cj, sl_job_fail(job, e->code[0] ? e->code : "AwsError",
                                    "%s s3://%s/%s -> %s: %s (attempt %d)", unit_op(cj, unit),
-                                   job->in.s3_bucket, ent->src, ent->dest, e->message, attempts));
+                                   job->in.s3_bucket, o->src, o->dest, e->message, attempts));
 }
 
 static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
 {
     copy_job *cj = ud;
-    size_t oi = UNIT_OBJ(unit);
+    cp_table *t = UNIT_TAB(cj, unit);
     unsigned part = UNIT_PART(unit);
-    cp_obj *o = &cj->objs[oi];
+    cp_obj *o = &t->objs[UNIT_OBJ(unit)];
     const sl_aws_response *resp;
     char msg[SL_ERRLEN], etag[128];
     sl_aws_error pe;
@@ -240,7 +244,7 @@ static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
             local_error(&pe, "ParseError", msg);
             return unit_fail(cj, unit, &pe, attempts);
         }
-        return mpu_ready(cj, oi)
+        return mpu_ready(cj, unit)
                    ? job_end(cj, sl_job_fail(cj->job, "ClientError", "copy: out of memory"))
                    : 0;
     }
@@ -253,13 +257,11 @@ static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
             local_error(&pe, "ParseError", "UploadPartCopy answer has no ETag");
             return unit_fail(cj, unit, &pe, attempts);
         }
-        if (++o->mpu->ndone == o->mpu->nparts && mpu_ready(cj, oi))
+        if (++o->mpu->ndone == o->mpu->nparts && mpu_ready(cj, unit))
             return job_end(cj, sl_job_fail(cj->job, "ClientError", "copy: out of memory"));
         return 0;
     }
-    sl_copy_object_done(cj, o);
-    if (cj->objs_done == cj->nobjs)
-        cj->job->next_step_ms = sl_mono_ms();
+    sl_copy_object_done(cj, t, o);
     return 0;
 }
 
@@ -278,10 +280,19 @@ int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
     return 0;
 }
 
-static void log_progress(copy_job *cj, const char *msg)
+void sl_copy_xfer_kick(copy_job *cj)
+{
+    if (cj->q)
+        sl_xsched_queue_kick(cj->q);
+}
+
+void sl_copy_xfer_progress(copy_job *cj, long long now, int final)
 {
     char a[32], b[32], c[32], d[32], w[32];
 
+    if (!final && now - cj->last_progress < CP_PROGRESS_MS)
+        return;
+    cj->last_progress = now;
     snprintf(a, sizeof(a), "%zu", cj->objs_done);
     snprintf(b, sizeof(b), "%zu", cj->nobjs);
     snprintf(c, sizeof(c), "%lld", cj->bytes_done);
@@ -290,40 +301,23 @@ static void log_progress(copy_job *cj, const char *msg)
     sl_log_kv(SL_LOG_INFO, &cj->job->log,
               (const char *const[]){"copied", a, "objects", b, "bytes", c, "in_flight", d, "window",
                                     w, NULL},
-              "%s", msg);
-}
-
-sl_step_result sl_copy_xfer_step(copy_job *cj)
-{
-    long long now = sl_mono_ms();
-
-    if (cj->failed_result)
-        return (sl_step_result)cj->failed_result;
-    if (cj->objs_done == cj->nobjs) {
-        cj->copy_ms = now - cj->copy_ms;
-        log_progress(cj, "all copies done");
-        return SL_STEP_DONE;
-    }
-    if (now - cj->last_progress >= PROGRESS_MS) {
-        cj->last_progress = now;
-        log_progress(cj, "copying");
-    }
-    /* The scheduler's callbacks bring the step forward (job_end, the last object). */
-    cj->job->next_step_ms = cj->last_progress + PROGRESS_MS;
-    return SL_STEP_PENDING;
+              "%s", final ? "all copies done" : "copying");
 }
 
 void sl_copy_xfer_cleanup(copy_ctx *cx, copy_job *cj)
 {
     sl_xsched_queue_free(cj->q);
     cj->q = NULL;
-    for (size_t i = 0; cj->objs && i < cj->nobjs; i++) {
-        /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
-           parts behind; the next owner of the message starts a fresh upload. */
-        if (cj->objs[i].mpu && !cj->objs[i].done)
-            mpu_abort(cx, cj, &cj->objs[i]);
-        sl_copy_mpu_free(cj->objs[i].mpu);
-        cj->objs[i].mpu = NULL;
+    for (size_t s = 0; s < cj->captabs; s++) {
+        cp_table *t = cj->tabs ? cj->tabs[s] : NULL;
+        for (size_t i = 0; t && i < t->nobjs; i++) {
+            /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
+               parts behind; the next owner of the message starts a fresh upload. */
+            if (t->objs[i].mpu && !t->objs[i].done)
+                mpu_abort(cx, cj, &t->objs[i]);
+            sl_copy_mpu_free(t->objs[i].mpu);
+            t->objs[i].mpu = NULL;
+        }
     }
 }
 
@@ -414,123 +408,118 @@ void sl_copy_aborts_cleanup(copy_ctx *cx)
 
 static int call_next(void *ud, uint64_t *unit)
 {
-    copy_job *cj = ud;
+    cp_call *c = ud;
 
-    if (cj->call_state != CALL_WANT)
+    if (c->state != CALL_WANT)
         return -1;
-    cj->call_state = CALL_INFLIGHT;
+    c->state = CALL_INFLIGHT;
     *unit = 0;
     return 0;
 }
 
 static int call_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_aws_error *e)
 {
-    copy_job *cj = ud;
+    cp_call *c = ud;
 
     (void)unit;
     (void)attempt;
-    /* Deep-copied and signed anew for each attempt; call_req stays until the call is over. */
-    return sl_aws_xfer_new(cj->cx->aws, &cj->call_req.req, x, e);
+    /* Deep-copied and signed anew for each attempt; req stays until the call is over. */
+    return sl_aws_xfer_new(c->cj->cx->aws, &c->req.req, x, e);
 }
 
 static int call_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
 {
-    copy_job *cj = ud;
+    cp_call *c = ud;
 
     (void)unit;
     (void)attempts;
-    sl_s3_req_cleanup(&cj->call_req);
+    sl_s3_req_cleanup(&c->req);
     if (e) {
-        cj->call_err = *e;
-        cj->call_state = CALL_FAILED;
+        c->err = *e;
+        c->state = CALL_FAILED;
     } else {
         const sl_aws_response *resp = sl_aws_xfer_response(x);
-        cj->call_len = resp->body.len;
-        cj->call_body = malloc(cj->call_len + 1);
-        if (!cj->call_body) {
-            local_error(&cj->call_err, "InternalFailure", "copy: out of memory");
-            cj->call_state = CALL_FAILED;
+        c->len = resp->body.len;
+        c->body = malloc(c->len + 1);
+        if (!c->body) {
+            local_error(&c->err, "InternalFailure", "copy: out of memory");
+            c->state = CALL_FAILED;
         } else {
-            if (cj->call_len)
-                memcpy(cj->call_body, resp->body.data, cj->call_len);
-            cj->call_body[cj->call_len] = '\0';
-            cj->call_state = CALL_DONE;
+            if (c->len)
+                memcpy(c->body, resp->body.data, c->len);
+            c->body[c->len] = '\0';
+            c->state = CALL_DONE;
         }
     }
-    cj->job->next_step_ms = sl_mono_ms();
+    c->cj->job->next_step_ms = sl_mono_ms();
     return 0;
 }
 
 static const sl_xsched_ops call_ops = {call_next, call_start, call_done};
 
-int sl_copy_call_init(copy_ctx *cx, copy_job *cj)
+int sl_copy_call_init(copy_ctx *cx, copy_job *cj, cp_call *c)
 {
     sl_xsched_queue_opts o = {1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms,
                               cx->aws, 0};
 
-    cj->cq = sl_xsched_queue_new(cx->xs, &call_ops, cj, &o);
-    return cj->cq ? 0 : -1;
+    c->cj = cj;
+    c->q = sl_xsched_queue_new(cx->xs, &call_ops, c, &o);
+    return c->q ? 0 : -1;
 }
 
-/* Starts call_req (built by the caller). A step that is called again before the answer (its
-   next_step_ms is a safety net) just waits. */
-static void call_begin(copy_job *cj)
+int sl_copy_call_busy(const cp_call *c)
 {
-    cj->call_state = CALL_WANT;
-    sl_xsched_queue_kick(cj->cq);
-    cj->job->next_step_ms = sl_mono_ms() + 60000;
+    return c->state == CALL_WANT || c->state == CALL_INFLIGHT;
 }
 
-/* Sends call_req if its builder succeeded (built == 0): 1, else -1 with e from msg. */
-static int call_send(copy_job *cj, int built, const char *msg, sl_aws_error *e)
+/* Sends req if its builder succeeded (built == 0): 1, else -1 with e from msg. */
+static int call_send(cp_call *c, int built, const char *msg, sl_aws_error *e)
 {
     if (built) {
         local_error(e, "InvalidRequest", msg);
         return -1;
     }
-    call_begin(cj);
+    c->state = CALL_WANT;
+    sl_xsched_queue_kick(c->q);
     return 1;
 }
 
 /* 1 while in flight, 0 with the body, -1 with e; at 0/-1 the call is over (body: caller's). */
-static int call_result(copy_job *cj, char **body, size_t *len, sl_aws_error *e)
+static int call_result(cp_call *c, char **body, size_t *len, sl_aws_error *e)
 {
-    if (cj->call_state == CALL_WANT || cj->call_state == CALL_INFLIGHT) {
-        cj->job->next_step_ms = sl_mono_ms() + 60000;
+    if (sl_copy_call_busy(c))
         return 1;
-    }
-    cj->call_state = CALL_IDLE;
-    if (cj->call_body) {
-        *body = cj->call_body;
-        *len = cj->call_len;
-        cj->call_body = NULL;
+    c->state = CALL_IDLE;
+    if (c->body) {
+        *body = c->body;
+        *len = c->len;
+        c->body = NULL;
         return 0;
     }
-    *e = cj->call_err;
+    *e = c->err;
     return -1;
 }
 
-void sl_copy_call_cleanup(copy_job *cj)
+void sl_copy_call_cleanup(cp_call *c)
 {
-    sl_xsched_queue_free(cj->cq);
-    cj->cq = NULL;
-    sl_s3_req_cleanup(&cj->call_req);
-    free(cj->call_body);
-    cj->call_body = NULL;
-    cj->call_state = CALL_IDLE;
+    sl_xsched_queue_free(c->q);
+    c->q = NULL;
+    sl_s3_req_cleanup(&c->req);
+    free(c->body);
+    c->body = NULL;
+    c->state = CALL_IDLE;
 }
 
-int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *lo,
+int sl_copy_list_page(cp_call *c, const char *bucket, const sl_s3_list_opts *lo,
                       sl_s3_list_page *page, sl_aws_error *e)
 {
     char msg[SL_ERRLEN], *body = NULL;
     size_t len = 0;
     int rc;
 
-    if (cj->call_state == CALL_IDLE)
-        return call_send(cj, sl_s3_list_request(&cj->call_req, bucket, lo, msg, sizeof(msg)), msg,
-                         e);
-    if ((rc = call_result(cj, &body, &len, e)) != 0)
+    if (c->state == CALL_IDLE)
+        return call_send(c, sl_s3_list_request(&c->req, bucket, lo, msg, sizeof(msg)), msg, e);
+    if ((rc = call_result(c, &body, &len, e)) != 0)
         return rc;
     rc = 0;
     if (sl_s3_list_parse(body, len, 1, page, msg, sizeof(msg))) {
@@ -541,18 +530,17 @@ int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *l
     return rc;
 }
 
-int sl_copy_delete_call(copy_job *cj, const char *bucket, const char *const *keys, size_t n,
+int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,
                         const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e)
 {
     char msg[SL_ERRLEN], *body = NULL;
     size_t len = 0;
     int rc;
 
-    if (cj->call_state == CALL_IDLE)
+    if (c->state == CALL_IDLE)
         return call_send(
-            cj, sl_s3_delete_request(&cj->call_req, bucket, keys, n, owner, msg, sizeof(msg)), msg,
-            e);
-    if ((rc = call_result(cj, &body, &len, e)) != 0)
+            c, sl_s3_delete_request(&c->req, bucket, keys, n, owner, msg, sizeof(msg)), msg, e);
+    if ((rc = call_result(c, &body, &len, e)) != 0)
         return rc;
     rc = 0;
     if (sl_s3_delete_result_parse(body, len, f, nf, msg, sizeof(msg))) {
