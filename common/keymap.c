@@ -216,8 +216,8 @@ static int cmp_ref(const void *a, const void *b)
     return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int sl_keymap_plan_names(const sl_keymap_entry *entries, size_t n, char **newdest,
-                         size_t *renamed, char *err, size_t errlen)
+int sl_keymap_plan_names(const sl_keymap_entry *entries, size_t n, char **newdest, size_t *renamed,
+                         char *err, size_t errlen)
 {
     dest_ref *refs = NULL;
     size_t i, j, k, np = 0, nren = 0;

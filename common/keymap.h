@@ -98,8 +98,8 @@ int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *er
  * plans one table at a time this way (a destination holds its table's folder, so collisions
  * never cross tables). Returns 0, or -1 with err as sl_keymap_plan (every slot then NULL).
  */
-int sl_keymap_plan_names(const sl_keymap_entry *entries, size_t n, char **newdest,
-                         size_t *renamed, char *err, size_t errlen) SL_MUST_CHECK;
+int sl_keymap_plan_names(const sl_keymap_entry *entries, size_t n, char **newdest, size_t *renamed,
+                         char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
  * The distinct destination `date=` folders the PARQUET entries touch,

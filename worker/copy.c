@@ -6,24 +6,39 @@
  * Per job (one completed export), a non-blocking state machine; each step() returns quickly so
  * the worker keeps polling Kafka and stays in its group:
  *
- *   LIST     ListObjectsV2 of `<s3_prefix>/<export_task_id>/`, one page per step (an export
- *            can hold 10,000+ files). Every key is classified by sl_keymap_map: data files
- *            are kept with their size, export_tables_info files are remembered, `_SUCCESS`
- *            and export_info are skipped, other files are logged and skipped, and a key the
- *            mapper rejects fails the run (never silently dropped).
- *   INFO     GetObject (capped) of each export_tables_info file, one per step: tables whose
- *            export did not complete go into `failed_tables` and a warning (they do not fail
- *            the run). An export with no data file and no table info is a failure
- *            (EmptyExport). Then sl_keymap_plan settles destination collisions (or fails:
- *            nothing is overwritten by guess).
- *   LOCK, DEST_LIST, DEST_HEAD   copy_replace.c: the partition lock, newest-wins, and what is
- *            already there (skipped) or stale (deleted after the copies).
- *   COPY     copy_xfer.c: up to COPY_CONCURRENCY requests of the job in flight on the stage's
- *            scheduler (one curl multi handle for every job, driven by socket events from the
- *            worker loop through the stage's io_fd / io hooks), retries per object or part.
- *   DELETE   copy_replace.c: DeleteObjects of the stale set, then the holder record.
- *   DONE     the `copied` message, drafted and bounded under SL_MSG_MAX_BYTES right after INFO
- *            (before anything is written): counts, bytes, removed, skipped, tables.
+ *   INFO_LIST  ListObjectsV2 of `<root>/export_tables_info` only: the table info files, so the
+ *            failed tables are known before any data file is looked at.
+ *   INFO     GetObject (capped) of each: tables whose export did not complete go into
+ *            `failed_tables` and a warning (they do not fail the run; their files are left
+ *            out). Then the `copied` message is drafted and bounded (below).
+ *   STREAM   ListObjectsV2 of `<root>/`, one page per step, and at the same time the copies:
+ *            every key is classified by sl_keymap_map: data files join the table being listed
+ *            (copy_table.c), `_SUCCESS`, export_info and the table info files are skipped,
+ *            other files are logged and skipped, and a key the mapper rejects fails the run
+ *            (never silently dropped). The listing is in key order and a table's keys share
+ *            `<db>/<schema.table>/`, so when a key of another table comes the previous one is
+ *            complete: it is planned (sl_keymap_plan_names settles its destination collisions,
+ *            or fails the run: nothing is overwritten by guess; collisions never cross tables,
+ *            since each table has a destination folder of its own). Its folder is then listed
+ *            (copy_replace.c: under the partition lock, taken before the first folder; what is
+ *            already there is skipped, what is not this export's is stale) on a request queue
+ *            of its own, while the export listing goes on on another, and its copies join the
+ *            scheduler (copy_xfer.c: up to COPY_CONCURRENCY requests of the job in flight, one
+ *            curl multi handle for every job, driven by socket events from the worker loop
+ *            through the stage's io_fd / io hooks, retries per object or part). A table is
+ *            freed once its copies are done; the listing waits while COPY_PLAN_AHEAD planned
+ *            objects are not copied yet (unless only one table is planned: a table copies only
+ *            once listed whole, so the next one is listed while it copies), so memory is
+ *            bounded by that window, or two tables, plus the table being listed, whatever the
+ *            export's size. An export with no data file and no table
+ *            info is a failure (EmptyExport), known when the listing ends.
+ *   DELETE   copy_replace.c, only once every copy of every table landed: DeleteObjects of the
+ *            stale set, then the holder record.
+ *   DONE     the `copied` message. Drafted and bounded under SL_MSG_MAX_BYTES after INFO (before
+ *            anything is written) with the failed tables and the widest counters and
+ *            tables_total; the tables copied are only known table by table, so they are added
+ *            at the end and the message bounded again, which cannot fail where the draft did
+ *            not (bounding only drops list entries).
  *
  * Idempotent: a redelivered message finds its objects in place (skipped) and, since the stale
  * set excludes this export's destinations, deletes nothing of its own. job_cleanup cancels the
@@ -51,13 +66,6 @@
 
 /* Cap on the keys one export may list (memory is sized by what S3 returns). */
 #define MAX_EXPORT_KEYS 2000000
-/* Caps on what the `copied` message lists (the counts are always whole; MSG_MAX_TABLES is in
-   copy_int.h). */
-#define MSG_MAX_FAILED 500
-#define MSG_MAX_REASON 512
-/* Room left under SL_MSG_MAX_BYTES for what the runtime may add; counters are sized at their
-   widest when the draft is bounded, so the final message is never longer than the draft. */
-#define MSG_MARGIN 4096
 /* The shutdown's overall deadline for the aborts still owed. */
 #define ABORT_SHUTDOWN_MS 5000
 /* Connections kept by the scheduler: enough for a few jobs at full concurrency. */
@@ -96,8 +104,9 @@ static const sl_cfg_opt copy_opts[] = {
      "how long an export waits for another export of the same cluster and date to finish "
      "replacing the partition before the attempt is retried"},
     {"COPY_PLAN_AHEAD", SL_CFG_INT, "4096", 1, 2000000, 0, offsetof(copy_cfg, plan_ahead),
-     "objects listed and planned ahead of the copies (about 250 bytes each); the export "
-     "listing waits while more are not yet copied (a table is always listed whole)"},
+     "objects listed and planned ahead of the copies (about 250 bytes each): the export "
+     "listing waits while more are not yet copied and a second table is planned (a table is "
+     "always listed whole)"},
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -253,8 +262,8 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
     cj->info_prefix = cj->root ? join2(cj->root, "/", "export_tables_info") : NULL;
     cj->copy_t0 = -1;
     sl_copy_arena_init(&cj->stale_arena);
-    if (!cj->root || !cj->list_prefix || !cj->info_prefix || sl_copy_call_init(cx, cj, &cj->lcall) ||
-        sl_copy_call_init(cx, cj, &cj->dcall))
+    if (!cj->root || !cj->list_prefix || !cj->info_prefix ||
+        sl_copy_call_init(cx, cj, &cj->lcall) || sl_copy_call_init(cx, cj, &cj->dcall))
         return sl_job_fail(job, "ClientError", "copy: out of memory");
     cj->t0 = sl_mono_ms();
     cj->phase = CP_INFO_LIST;
@@ -403,8 +412,8 @@ static sl_step_result list_over(sl_job *job, copy_job *cj)
     /* `copied`: how many objects were already in place when the listing ended (copies start
        table by table while it goes on). */
     sl_log_kv(SL_LOG_INFO, &job->log,
-              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, "tables",
-                                    n4, "copied", n5, NULL},
+              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, "tables", n4,
+                                    "copied", n5, NULL},
               "export listed; copying");
     return SL_STEP_PENDING;
 }
@@ -541,100 +550,12 @@ out:
     return r;
 }
 
-/*
- * The `copied` message, built once the failed tables are known (before the data listing) and
- * bounded to fit under SL_MSG_MAX_BYTES before anything is written or deleted: an output that
- * could not be published must fail the run while the partition is still untouched. Counters
- * hold their widest values here (finish() writes the real ones), so the final message is never
- * longer.
- */
-static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
-{
-    sl_msg *o = &job->out;
-    char err[SL_ERRLEN], now[32];
-
-    sl_msg_cleanup(o);
-    if (sl_msg_copy(o, &job->in, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    o->type = SL_MSG_COPIED;
-    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
-        return sl_job_fail(job, "ClientError", "copy: clock out of range");
-    free(o->lake_bucket);
-    free(o->lake_prefix);
-    free(o->copied_at);
-    o->lake_bucket = strdup(cfg->lake_bucket);
-    o->lake_prefix = strdup(cfg->lake_prefix ? cfg->lake_prefix : "");
-    o->copied_at = strdup(now);
-    if (!o->lake_bucket || !o->lake_prefix || !o->copied_at)
-        return sl_job_fail(job, "ClientError", "copy: out of memory");
-    o->objects = o->bytes = o->removed = o->skipped = SL_MSG_COUNT_MAX;
-    /* An input that already carried copy fields (a replayed `copied`) must not mix. */
-    sl_keymap_strv_free(o->tables, o->ntables);
-    o->tables = NULL;
-    o->ntables = 0;
-    for (size_t i = 0; i < o->nfailed_tables; i++) {
-        free(o->failed_tables[i].table);
-        free(o->failed_tables[i].reason);
-    }
-    free(o->failed_tables);
-    o->failed_tables = NULL;
-    o->nfailed_tables = 0;
-    o->failed_tables_total = 0;
-    /* The tables copied are known table by table while the copies run: the draft has none
-       and reserves the widest total, and since the final message only adds entries that
-       bounding may drop again, it always fits when the draft does (finish()). */
-    o->tables_total = SL_MSG_COUNT_MAX;
-    /* The failed tables are all known (INFO came first); the job keeps its own list, which
-       decides which files are left out. */
-    if (cj->nfailed && !(o->failed_tables = calloc(cj->nfailed, sizeof(*o->failed_tables))))
-        return sl_job_fail(job, "ClientError", "copy: out of memory");
-    for (size_t i = 0; i < cj->nfailed; i++) {
-        o->failed_tables[i].table = strdup(cj->failed[i].table);
-        o->failed_tables[i].reason = strdup(cj->failed[i].reason);
-        o->nfailed_tables++;
-        if (!o->failed_tables[i].table || !o->failed_tables[i].reason)
-            return sl_job_fail(job, "ClientError", "copy: out of memory");
-    }
-    if (sl_copy_plan_bound_msg(o, MSG_MAX_TABLES, MSG_MAX_FAILED, MSG_MAX_REASON,
-                               SL_MSG_MAX_BYTES - MSG_MARGIN, err, sizeof(err)))
-        return sl_job_fail(job, "OutputTooLarge", "%s", err);
-    return SL_STEP_PENDING;
-}
-
-/* The tables copied go into the draft, which is bounded again (it cannot grow past the
-   draft: see draft_out). */
-static sl_step_result final_tables(sl_job *job, copy_job *cj)
-{
-    sl_msg *o = &job->out;
-    char err[SL_ERRLEN], a[32], b[32];
-
-    o->tables = cj->tables;
-    o->ntables = cj->ntables;
-    o->tables_total = cj->tables_total;
-    cj->tables = NULL;
-    cj->ntables = cj->captables = 0;
-    if (sl_copy_plan_bound_msg(o, MSG_MAX_TABLES, MSG_MAX_FAILED, MSG_MAX_REASON,
-                               SL_MSG_MAX_BYTES - MSG_MARGIN, err, sizeof(err)))
-        return sl_job_fail(job, "OutputTooLarge", "%s", err);
-    if ((long long)o->ntables < o->tables_total ||
-        (long long)o->nfailed_tables < o->failed_tables_total) {
-        snprintf(a, sizeof(a), "%lld", o->tables_total);
-        snprintf(b, sizeof(b), "%lld", o->failed_tables_total);
-        sl_log_kv(SL_LOG_WARN, &job->log,
-                  (const char *const[]){"tables", a, "failed_tables", b, NULL},
-                  "the copied message lists only part of the tables (the counts are whole)");
-    }
-    return SL_STEP_PENDING;
-}
-
-static sl_step_result finish(sl_job *job, copy_job *cj);
-
 /* INFO is over: the draft, then the stream. */
 static sl_step_result stream_begin(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     sl_step_result r;
 
-    if ((r = draft_out(cfg, job, cj)) != SL_STEP_PENDING)
+    if ((r = sl_copy_out_draft(cfg, job, cj)) != SL_STEP_PENDING)
         return r;
     /* The lock depends only on the message; it is taken before the first folder listing. */
     cj->lock_key = sl_partlock_key(job->in.cluster, job->in.date);
@@ -662,8 +583,12 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
         return (sl_step_result)cj->failed_result;
     cj->woke = 0;
     sl_copy_tables_sweep(cj);
+    /* A table copies only once it is listed whole: with one table planned, the next one is
+       listed whatever the window, or a table bigger than the window would wait for its
+       predecessor's last copies before its first page was asked for. */
     if (!cj->list_done &&
-        (cj->lcall.state != CALL_IDLE || cj->nplanned < (size_t)cfg->plan_ahead) &&
+        (cj->lcall.state != CALL_IDLE || cj->nplanned < (size_t)cfg->plan_ahead ||
+         cj->ntabs - (cj->cur != NULL) <= 1) &&
         (r = list_step(cfg, job, cj)) != SL_STEP_PENDING)
         return r;
     if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
@@ -689,7 +614,7 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
     if (cj->list_done && cj->ntabs == 0) {
         cj->copy_ms = cj->copy_t0 >= 0 ? now - cj->copy_t0 : 0;
         if (cj->nobjs == 0) /* nothing to write: no partition touched, no lock, no holder */
-            return finish(job, cj);
+            return sl_copy_out_finish(job, cj);
         sl_copy_xfer_progress(cj, now, 1);
         if ((r = sl_copy_check_lock(cj)) != SL_STEP_PENDING)
             return r;
@@ -705,45 +630,6 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
         next = cj->last_progress + CP_PROGRESS_MS;
     job->next_step_ms = next;
     return SL_STEP_PENDING;
-}
-
-/* ---- DONE --------------------------------------------------------------------------------- */
-
-static sl_step_result finish(sl_job *job, copy_job *cj)
-{
-    char now[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32], k[32];
-    long long ms = sl_mono_ms() - cj->t0;
-
-    sl_step_result r;
-
-    /* job->out is the draft of draft_out (bounded before anything was written). */
-    if ((r = final_tables(job, cj)) != SL_STEP_PENDING)
-        return r;
-    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
-        return sl_job_fail(job, "ClientError", "copy: clock out of range");
-    free(job->out.copied_at);
-    if (!(job->out.copied_at = strdup(now)))
-        return sl_job_fail(job, "ClientError", "copy: out of memory");
-    job->out.objects = (long long)cj->objs_done;
-    job->out.bytes = cj->bytes_done;
-    job->out.removed = cj->removed;
-    job->out.skipped = (long long)cj->nskipped_dest;
-
-    snprintf(a, sizeof(a), "%zu", cj->objs_done);
-    snprintf(b, sizeof(b), "%lld", cj->bytes_done);
-    snprintf(c, sizeof(c), "%lld", cj->removed);
-    snprintf(d, sizeof(d), "%.3f", (double)ms / 1000.0);
-    snprintf(e, sizeof(e), "%.1f", sl_copy_plan_rate((long long)cj->objs_done, cj->copy_ms));
-    snprintf(f, sizeof(f), "%.2f",
-             sl_copy_plan_rate(cj->bytes_done, cj->copy_ms) / (1024.0 * 1024.0));
-    snprintf(g, sizeof(g), "%lld", cj->nretries);
-    snprintf(k, sizeof(k), "%zu", cj->nskipped_dest);
-    sl_log_kv(SL_LOG_INFO, &job->log,
-              (const char *const[]){"objects", a, "bytes", b, "removed", c, "seconds", d,
-                                    "objects_per_s", e, "mib_per_s", f, "retries", g, "skipped", k,
-                                    NULL},
-              "copy finished");
-    return SL_STEP_DONE;
 }
 
 /* ---- step --------------------------------------------------------------------------------- */
@@ -770,7 +656,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
             return sl_copy_delete_step(cfg, cj);
         if ((r = sl_copy_record_holder(cj)) != SL_STEP_PENDING)
             return r;
-        return finish(job, cj);
+        return sl_copy_out_finish(job, cj);
     }
     return sl_job_fail(job, "ClientError", "copy: unknown phase");
 }

@@ -1,11 +1,12 @@
 /*
- * copy_int.h - what the copy stage's three files share (not an API: only copy.c,
- * copy_xfer.c and copy_replace.c include it).
+ * copy_int.h - what the copy stage's files share (not an API: only worker/copy*.c include
+ * it).
  *
  *   copy.c          the stage's state machine (INFO, the stream of tables, DELETE, DONE)
  *   copy_xfer.c     the copies themselves as units on the stage's xsched (CopyObject,
  *                   multipart CreateMultipartUpload / UploadPartCopy / Complete, and the
  *                   AbortMultipartUpload calls owed), all non-blocking
+ *   copy_out.c      the `copied` message: the bounded draft, the final message
  *   copy_table.c    the tables of the stream: one table's files as listed, its plan, its state
  *   copy_replace.c  partition replacement: the lock, the newest-wins check, the listing of the
  *                   destination folders (skip and stale sets), DeleteObjects, the holder record
@@ -176,13 +177,13 @@ typedef struct copy_job {
     char *last_key; /* the last key listed */
     int list_done;
     size_t nlisted, nskipped, ndata, ndropped, nrenamed;
-    cp_table *cur;     /* the table being listed, or NULL */
-    cp_table **tabs;   /* live tables by slot (NULL = free) */
+    cp_table *cur;   /* the table being listed, or NULL */
+    cp_table **tabs; /* live tables by slot (NULL = free) */
     size_t captabs, ntabs;
-    cp_tlist dest_q;   /* T_DEST tables, in listing order; the head's folder is being listed */
-    cp_tlist ready_q;  /* T_READY tables, in listing order */
-    size_t nplanned;   /* objects of tables past T_LISTING that are not done yet */
-    char **tables;     /* the `copied` message's tables (sorted, at most MSG_MAX_TABLES) */
+    cp_tlist dest_q;  /* T_DEST tables, in listing order; the head's folder is being listed */
+    cp_tlist ready_q; /* T_READY tables, in listing order */
+    size_t nplanned;  /* objects of tables past T_LISTING that are not done yet */
+    char **tables;    /* the `copied` message's tables (sorted, at most MSG_MAX_TABLES) */
     size_t ntables, captables;
     long long tables_total;
 
@@ -197,8 +198,8 @@ typedef struct copy_job {
     long long bytes_done;
     int failed_result; /* SL_STEP_* set by a callback that ended the job, else 0 */
     long long last_progress;
-    long long copy_t0; /* when the first copy was handed out; -1 before */
-    long long copy_ms; /* first copy handed out .. last one done */
+    long long copy_t0;    /* when the first copy was handed out; -1 before */
+    long long copy_ms;    /* first copy handed out .. last one done */
     long long nretries;   /* transient failures retried (summary line) */
     size_t nskipped_dest; /* already at their destination (restart), not recopied */
 
@@ -214,7 +215,7 @@ typedef struct copy_job {
     /* destination folders and DELETE */
     char *dtoken; /* continuation token of the folder listing in progress */
     sl_copy_arena stale_arena;
-    const char **stale; /* in stale_arena */
+    const char **stale;         /* in stale_arena */
     unsigned char *stale_tries; /* DeleteObjects attempts per stale key */
     size_t nstale, capstale, captries, stale_next;
     long long removed;
@@ -234,6 +235,14 @@ sl_step_result sl_copy_job_retry(sl_job *job, const char *code, const char *fmt,
 
 /* An object is at its destination (copied or found there). */
 void sl_copy_object_done(copy_job *cj, cp_table *t, cp_obj *o);
+
+/* ---- copy_out.c ---- */
+
+/* The `copied` draft in job->out, bounded (INFO is over, nothing written yet). PENDING, or the
+   job's failure (OutputTooLarge, out of memory). */
+sl_step_result sl_copy_out_draft(const copy_cfg *cfg, sl_job *job, copy_job *cj);
+/* The final `copied` message and the summary line: DONE, or the job's failure. */
+sl_step_result sl_copy_out_finish(sl_job *job, copy_job *cj);
 
 /* ---- copy_table.c ---- */
 

@@ -286,8 +286,8 @@ static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_ta
         sl_aws_error e;
 
         if (sl_s3_head(aws, cfg->lake_bucket, o->dest, cfg->lake_owner, &hr, &e)) {
-            sl_log_kv(SL_LOG_DEBUG, &job->log, (const char *const[]){"key", o->dest, "error",
-                                                                      e.code, NULL},
+            sl_log_kv(SL_LOG_DEBUG, &job->log,
+                      (const char *const[]){"key", o->dest, "error", e.code, NULL},
                       "HeadObject failed; copying the object again: %s", e.message);
             continue;
         }

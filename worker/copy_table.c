@@ -286,9 +286,8 @@ sl_step_result sl_copy_table_add(copy_job *cj, const sl_keymap_entry *ent, long 
     {
         size_t cap = t->capobjs;
         cp_obj *g = sl_copy_grow(t->objs, &cap, t->nobjs + 1, sizeof(*g));
-        const char **gp = g ? sl_copy_grow((void *)t->parts, &t->capparts, t->nobjs + 1,
-                                           sizeof(*gp))
-                            : NULL;
+        const char **gp =
+            g ? sl_copy_grow((void *)t->parts, &t->capparts, t->nobjs + 1, sizeof(*gp)) : NULL;
         if (g) {
             t->objs = g;
             t->capobjs = cap;

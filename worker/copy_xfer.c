@@ -27,7 +27,7 @@
 #include "log.h"
 
 #define UNIT_COMPLETE 0xFFFFu
-#define UNIT(slot, obj, part)                                                                  \
+#define UNIT(slot, obj, part)                                                                      \
     (((uint64_t)(slot) << 40) | ((uint64_t)(obj) << 16) | (uint64_t)(part))
 #define UNIT_SLOT(u) ((size_t)((u) >> 40))
 #define UNIT_OBJ(u) ((size_t)(((u) >> 16) & 0xFFFFFFu))
@@ -538,8 +538,8 @@ int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys,
     int rc;
 
     if (c->state == CALL_IDLE)
-        return call_send(
-            c, sl_s3_delete_request(&c->req, bucket, keys, n, owner, msg, sizeof(msg)), msg, e);
+        return call_send(c, sl_s3_delete_request(&c->req, bucket, keys, n, owner, msg, sizeof(msg)),
+                         msg, e);
     if ((rc = call_result(c, &body, &len, e)) != 0)
         return rc;
     rc = 0;
