@@ -66,6 +66,11 @@ static size_t cap = 1 << 16, used;
 static char **sorted; /* every live key, sorted; rebuilt when dirty */
 static size_t nsorted;
 static int dirty = 1;
+/* Keys inserted since the last sort: merged into `sorted` at the next listing, so a listing
+   while copies land costs the new keys, not a sort of the whole table (a client that lists
+   while it writes would otherwise measure the sink's sorting under its lock). */
+static char **pend;
+static size_t npend, cappend;
 static long long uploads;
 static unsigned long long requests;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -101,7 +106,19 @@ static obj *find(const char *key, int insert)
         t = &tab[i];
     t->key = strdup(key);
     used++;
-    dirty = 1;
+    if (!dirty && t->key) {
+        if (npend == cappend) {
+            size_t nc = cappend ? cappend * 2 : 1024;
+            char **g = realloc(pend, nc * sizeof(*g));
+            if (!g) {
+                dirty = 1;
+                return t;
+            }
+            pend = g;
+            cappend = nc;
+        }
+        pend[npend++] = t->key;
+    }
     return t;
 }
 
@@ -115,6 +132,7 @@ static void grow_table(void)
     cap *= 2;
     tab = calloc(cap, sizeof(*tab));
     used = 0;
+    dirty = 1; /* every key is copied anew: the next listing sorts them all */
     for (size_t i = 0; i < oc; i++) {
         if (old[i].key && old[i].key != TOMB) {
             obj *n = find(old[i].key, 1);
@@ -161,6 +179,36 @@ static int cmp(const void *a, const void *b)
 
 static void sort_keys(void)
 {
+    if (!dirty && npend) {
+        char **m = malloc((nsorted + npend + 1) * sizeof(*m));
+        size_t i = 0, k = 0;
+        if (!m) {
+            dirty = 1;
+        } else {
+            /* Each new key's place by binary search, the runs between them copied whole. */
+            qsort(pend, npend, sizeof(*pend), cmp);
+            for (size_t j = 0; j < npend; j++) {
+                size_t lo = i, hi = nsorted;
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (strcmp(sorted[mid], pend[j]) < 0)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                memcpy(m + k, sorted + i, (lo - i) * sizeof(*m));
+                k += lo - i;
+                i = lo;
+                m[k++] = pend[j];
+            }
+            memcpy(m + k, sorted + i, (nsorted - i) * sizeof(*m));
+            k += nsorted - i;
+            free(sorted);
+            sorted = m;
+            nsorted = k;
+            npend = 0;
+        }
+    }
     if (!dirty)
         return;
     free(sorted);
@@ -170,6 +218,7 @@ static void sort_keys(void)
         if (tab[i].key && tab[i].key != TOMB)
             sorted[nsorted++] = tab[i].key;
     qsort(sorted, nsorted, sizeof(*sorted), cmp);
+    npend = 0;
     dirty = 0;
 }
 

@@ -216,21 +216,22 @@ static int cmp_ref(const void *a, const void *b)
     return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *err, size_t errlen)
+int sl_keymap_plan_names(const sl_keymap_entry *entries, size_t n, char **newdest, size_t *renamed,
+                         char *err, size_t errlen)
 {
     dest_ref *refs = NULL;
-    char **nd = NULL;
     size_t i, j, k, np = 0, nren = 0;
     int rc = -1;
 
+    for (i = 0; i < n; i++)
+        newdest[i] = NULL;
     if (n == 0) {
         if (renamed)
             *renamed = 0;
         return 0;
     }
     refs = calloc(n, sizeof(*refs));
-    nd = calloc(n, sizeof(*nd));
-    if (!refs || !nd) {
+    if (!refs) {
         sl_seterr(err, errlen, "keymap plan: out of memory");
         goto out;
     }
@@ -246,22 +247,22 @@ int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *er
         if (j - i < 2)
             continue;
         for (k = i; k < j; k++) {
-            sl_keymap_entry *e = &entries[refs[k].idx];
+            const sl_keymap_entry *e = &entries[refs[k].idx];
             size_t m;
             if (!e->partition)
                 continue;
             m = strlen(e->dest_dir) + strlen(e->partition) + 1 + strlen(e->file) + 1;
-            if (!(nd[refs[k].idx] = malloc(m))) {
+            if (!(newdest[refs[k].idx] = malloc(m))) {
                 sl_seterr(err, errlen, "keymap plan: out of memory");
                 goto out;
             }
-            snprintf(nd[refs[k].idx], m, "%s%s-%s", e->dest_dir, e->partition, e->file);
+            snprintf(newdest[refs[k].idx], m, "%s%s-%s", e->dest_dir, e->partition, e->file);
             nren++;
         }
     }
     /* Check the final set: anything still shared would overwrite data. */
     for (i = 0; i < np; i++)
-        refs[i].dest = nd[refs[i].idx] ? nd[refs[i].idx] : entries[refs[i].idx].dest;
+        refs[i].dest = newdest[refs[i].idx] ? newdest[refs[i].idx] : entries[refs[i].idx].dest;
     qsort(refs, np, sizeof(*refs), cmp_ref);
     for (i = 1; i < np; i++) {
         if (strcmp(refs[i].dest, refs[i - 1].dest) == 0) {
@@ -272,23 +273,39 @@ int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *er
             goto out;
         }
     }
-    for (i = 0; i < n; i++) {
-        if (nd[i]) {
-            free(entries[i].dest);
-            entries[i].dest = nd[i];
-            nd[i] = NULL;
-        }
-    }
     if (renamed)
         *renamed = nren;
     rc = 0;
 out:
-    if (nd)
-        for (i = 0; i < n; i++)
-            free(nd[i]);
-    free(nd);
+    if (rc)
+        for (i = 0; i < n; i++) {
+            free(newdest[i]);
+            newdest[i] = NULL;
+        }
     free(refs);
     return rc;
+}
+
+int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *err, size_t errlen)
+{
+    char **nd;
+
+    if (n == 0)
+        return sl_keymap_plan_names(entries, 0, NULL, renamed, err, errlen);
+    if (!(nd = calloc(n, sizeof(*nd))))
+        return sl_seterr(err, errlen, "keymap plan: out of memory");
+    if (sl_keymap_plan_names(entries, n, nd, renamed, err, errlen)) {
+        free(nd);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (nd[i]) {
+            free(entries[i].dest);
+            entries[i].dest = nd[i];
+        }
+    }
+    free(nd);
+    return 0;
 }
 
 int sl_keymap_date_prefixes(const sl_keymap_entry *entries, size_t n, char ***out, size_t *nout,

@@ -92,6 +92,16 @@ int sl_keymap_plan(sl_keymap_entry *entries, size_t n, size_t *renamed, char *er
                    size_t errlen) SL_MUST_CHECK;
 
 /*
+ * The same plan without touching the entries (whose strings may then be borrowed, e.g. from
+ * an arena): newdest (n slots, the caller's) gets, for each entry to be renamed, its new
+ * destination as a heap string (the caller frees it), and NULL for the others. The copy stage
+ * plans one table at a time this way (a destination holds its table's folder, so collisions
+ * never cross tables). Returns 0, or -1 with err as sl_keymap_plan (every slot then NULL).
+ */
+int sl_keymap_plan_names(const sl_keymap_entry *entries, size_t n, char **newdest, size_t *renamed,
+                         char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
  * The distinct destination `date=` folders the PARQUET entries touch,
  * `[<lake>/]<cluster>/<db>/<table>/date=<date>/`, sorted bytewise. These are the prefixes the
  * copy worker lists afterwards to delete objects that are not from this export (partition

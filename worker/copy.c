@@ -6,24 +6,39 @@
  * Per job (one completed export), a non-blocking state machine; each step() returns quickly so
  * the worker keeps polling Kafka and stays in its group:
  *
- *   LIST     ListObjectsV2 of `<s3_prefix>/<export_task_id>/`, one page per step (an export
- *            can hold 10,000+ files). Every key is classified by sl_keymap_map: data files
- *            are kept with their size, export_tables_info files are remembered, `_SUCCESS`
- *            and export_info are skipped, other files are logged and skipped, and a key the
- *            mapper rejects fails the run (never silently dropped).
- *   INFO     GetObject (capped) of each export_tables_info file, one per step: tables whose
- *            export did not complete go into `failed_tables` and a warning (they do not fail
- *            the run). An export with no data file and no table info is a failure
- *            (EmptyExport). Then sl_keymap_plan settles destination collisions (or fails:
- *            nothing is overwritten by guess).
- *   LOCK, DEST_LIST, DEST_HEAD   copy_replace.c: the partition lock, newest-wins, and what is
- *            already there (skipped) or stale (deleted after the copies).
- *   COPY     copy_xfer.c: up to COPY_CONCURRENCY requests of the job in flight on the stage's
- *            scheduler (one curl multi handle for every job, driven by socket events from the
- *            worker loop through the stage's io_fd / io hooks), retries per object or part.
- *   DELETE   copy_replace.c: DeleteObjects of the stale set, then the holder record.
- *   DONE     the `copied` message, drafted and bounded under SL_MSG_MAX_BYTES right after INFO
- *            (before anything is written): counts, bytes, removed, skipped, tables.
+ *   INFO_LIST  ListObjectsV2 of `<root>/export_tables_info` only: the table info files, so the
+ *            failed tables are known before any data file is looked at.
+ *   INFO     GetObject (capped) of each: tables whose export did not complete go into
+ *            `failed_tables` and a warning (they do not fail the run; their files are left
+ *            out). Then the `copied` message is drafted and bounded (below).
+ *   STREAM   ListObjectsV2 of `<root>/`, one page per step, and at the same time the copies:
+ *            every key is classified by sl_keymap_map: data files join the table being listed
+ *            (copy_table.c), `_SUCCESS`, export_info and the table info files are skipped,
+ *            other files are logged and skipped, and a key the mapper rejects fails the run
+ *            (never silently dropped). The listing is in key order and a table's keys share
+ *            `<db>/<schema.table>/`, so when a key of another table comes the previous one is
+ *            complete: it is planned (sl_keymap_plan_names settles its destination collisions,
+ *            or fails the run: nothing is overwritten by guess; collisions never cross tables,
+ *            since each table has a destination folder of its own). Its folder is then listed
+ *            (copy_replace.c: under the partition lock, taken before the first folder; what is
+ *            already there is skipped, what is not this export's is stale) on a request queue
+ *            of its own, while the export listing goes on on another, and its copies join the
+ *            scheduler (copy_xfer.c: up to COPY_CONCURRENCY requests of the job in flight, one
+ *            curl multi handle for every job, driven by socket events from the worker loop
+ *            through the stage's io_fd / io hooks, retries per object or part). A table is
+ *            freed once its copies are done; the listing waits while COPY_PLAN_AHEAD planned
+ *            objects are not copied yet (unless only one table is planned: a table copies only
+ *            once listed whole, so the next one is listed while it copies), so memory is
+ *            bounded by that window, or two tables, plus the table being listed, whatever the
+ *            export's size. An export with no data file and no table
+ *            info is a failure (EmptyExport), known when the listing ends.
+ *   DELETE   copy_replace.c, only once every copy of every table landed: DeleteObjects of the
+ *            stale set, then the holder record.
+ *   DONE     the `copied` message. Drafted and bounded under SL_MSG_MAX_BYTES after INFO (before
+ *            anything is written) with the failed tables and the widest counters and
+ *            tables_total; the tables copied are only known table by table, so they are added
+ *            at the end and the message bounded again, which cannot fail where the draft did
+ *            not (bounding only drops list entries).
  *
  * Idempotent: a redelivered message finds its objects in place (skipped) and, since the stale
  * set excludes this export's destinations, deletes nothing of its own. job_cleanup cancels the
@@ -51,17 +66,12 @@
 
 /* Cap on the keys one export may list (memory is sized by what S3 returns). */
 #define MAX_EXPORT_KEYS 2000000
-/* Caps on what the `copied` message lists (the counts are always whole). */
-#define MSG_MAX_TABLES 2000
-#define MSG_MAX_FAILED 500
-#define MSG_MAX_REASON 512
-/* Room left under SL_MSG_MAX_BYTES for what the runtime may add; counters are sized at their
-   widest when the draft is bounded, so the final message is never longer than the draft. */
-#define MSG_MARGIN 4096
 /* The shutdown's overall deadline for the aborts still owed. */
 #define ABORT_SHUTDOWN_MS 5000
 /* Connections kept by the scheduler: enough for a few jobs at full concurrency. */
 #define MAX_CONNECTS 4096
+/* Safety net of a step whose request is on its way (the answer brings it forward). */
+#define CALL_WAIT_MS 60000
 
 static const sl_cfg_opt copy_opts[] = {
     {"LAKE_BUCKET", SL_CFG_STRING, NULL, 0, -1, 1, offsetof(copy_cfg, lake_bucket),
@@ -93,6 +103,10 @@ static const sl_cfg_opt copy_opts[] = {
      offsetof(copy_cfg, lock_timeout_ms),
      "how long an export waits for another export of the same cluster and date to finish "
      "replacing the partition before the attempt is retried"},
+    {"COPY_PLAN_AHEAD", SL_CFG_INT, "4096", 1, 2000000, 0, offsetof(copy_cfg, plan_ahead),
+     "objects listed and planned ahead of the copies (about 250 bytes each): the export "
+     "listing waits while more are not yet copied and a second table is planned (a table is "
+     "always listed whole)"},
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -120,13 +134,6 @@ void *sl_copy_grow(void *p, size_t *cap, size_t need, size_t elem)
     if (g)
         *cap = nc;
     return g;
-}
-
-void sl_copy_object_done(copy_job *cj, cp_obj *o)
-{
-    o->done = 1;
-    cj->objs_done++;
-    cj->bytes_done += o->size;
 }
 
 sl_step_result sl_copy_job_retry(sl_job *job, const char *code, const char *fmt, ...)
@@ -253,10 +260,14 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
         snprintf(cj->root, plen + strlen(job->in.export_task_id) + 2, "%.*s%s%s", (int)plen,
                  plen ? job->in.s3_prefix : "", plen ? "/" : "", job->in.export_task_id);
     cj->list_prefix = cj->root ? join2(cj->root, "", "/") : NULL;
-    if (!cj->root || !cj->list_prefix || sl_copy_call_init(cx, cj))
+    cj->info_prefix = cj->root ? join2(cj->root, "/", "export_tables_info") : NULL;
+    cj->copy_t0 = -1;
+    sl_copy_arena_init(&cj->stale_arena);
+    if (!cj->root || !cj->list_prefix || !cj->info_prefix ||
+        sl_copy_call_init(cx, cj, &cj->lcall) || sl_copy_call_init(cx, cj, &cj->dcall))
         return sl_job_fail(job, "ClientError", "copy: out of memory");
     cj->t0 = sl_mono_ms();
-    cj->phase = CP_LIST;
+    cj->phase = CP_INFO_LIST;
     job->next_step_ms = sl_mono_ms();
     sl_log_kv(SL_LOG_INFO, &job->log,
               (const char *const[]){"export_task", job->in.export_task_id, "bucket",
@@ -274,100 +285,183 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     if (!cj)
         return;
     sl_copy_replace_cleanup(cj);
-    sl_copy_call_cleanup(cj);
+    sl_copy_call_cleanup(&cj->lcall);
+    sl_copy_call_cleanup(&cj->dcall);
     sl_copy_xfer_cleanup(cx, cj);
-    free(cj->objs);
+    sl_copy_tables_cleanup(cj);
     free(cj->mpu_ready);
-    for (size_t i = 0; i < cj->nentries; i++)
-        sl_keymap_entry_cleanup(&cj->entries[i]);
-    free(cj->entries);
-    free(cj->srcs);
     sl_keymap_strv_free(cj->info_keys, cj->ninfo);
     for (size_t i = 0; i < cj->nfailed; i++) {
         free(cj->failed[i].table);
         free(cj->failed[i].reason);
     }
     free(cj->failed);
-    sl_keymap_strv_free(cj->prefixes, cj->nprefixes);
-    sl_copy_destset_cleanup(&cj->dests);
-    sl_keymap_strv_free(cj->stale, cj->nstale);
-    free(cj->stale_tries);
-    free(cj->heads);
+    free(cj->last_key);
     free(cj->token);
     free(cj->root);
     free(cj->list_prefix);
+    free(cj->info_prefix);
     free(cj);
     job->state = NULL;
 }
 
-/* ---- LIST --------------------------------------------------------------------------------- */
+/* ---- INFO_LIST: the export_tables_info files, before any data file --------------------- */
 
-static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+/*
+ * One ListObjectsV2 page of the export bucket under prefix, on the listing's own call: 1 while
+ * it is on its way, 0 with *page (the caller's to clean up), or -1 with the job failed (*r).
+ */
+static int export_page(const copy_cfg *cfg, sl_job *job, copy_job *cj, const char *prefix,
+                       sl_s3_list_page *page, sl_step_result *r)
 {
-    int rc;
     sl_s3_list_opts lo = {0};
-    sl_s3_list_page page = {0};
-    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
     sl_aws_error e;
-    char err[SL_ERRLEN], what[256];
-    sl_step_result r = SL_STEP_PENDING;
+    char what[256];
+    int rc;
 
-    lo.prefix = cj->list_prefix;
+    lo.prefix = prefix;
     lo.continuation_token = cj->token;
     lo.expected_owner = cfg->export_owner;
-    if ((rc = sl_copy_list_page(cj, job->in.s3_bucket, &lo, &page, &e)) > 0)
-        return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
-    if (rc < 0) {
-        snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket,
-                 cj->list_prefix);
-        return sl_job_fail_aws(job, what, &e);
+    if ((rc = sl_copy_list_page(&cj->lcall, job->in.s3_bucket, &lo, page, &e)) < 0) {
+        snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket, prefix);
+        *r = sl_job_fail_aws(job, what, &e);
     }
+    return rc;
+}
+
+int sl_copy_page_next(char **token, sl_s3_list_page *page)
+{
+    free(*token);
+    *token = NULL;
+    if (!page->truncated || !page->next_token)
+        return 0;
+    *token = page->next_token;
+    page->next_token = NULL;
+    return 1;
+}
+
+static sl_step_result info_list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    int rc;
+    sl_s3_list_page page = {0};
+    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
+    char err[SL_ERRLEN];
+    sl_step_result r = SL_STEP_PENDING;
+
+    if ((rc = export_page(cfg, job, cj, cj->info_prefix, &page, &r)) != 0) {
+        if (rc > 0)
+            job->next_step_ms = sl_mono_ms() + CALL_WAIT_MS; /* the answer brings it forward */
+        return r;
+    }
+    for (size_t i = 0; i < page.count; i++) {
+        sl_keymap_entry ent;
+        const char *key = page.objects[i].key;
+        char **gi;
+
+        if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
+            r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
+            goto out;
+        }
+        /* Anything else under this prefix is the data listing's to classify and report. */
+        if (ent.kind != SL_KEY_TABLES_INFO || cj->ninfo >= MAX_EXPORT_KEYS) {
+            sl_keymap_entry_cleanup(&ent);
+            continue;
+        }
+        sl_keymap_entry_cleanup(&ent);
+        gi = sl_copy_grow(cj->info_keys, &cj->capinfo, cj->ninfo + 1, sizeof(*gi));
+        if (gi)
+            cj->info_keys = gi;
+        if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
+            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
+            goto out;
+        }
+        cj->ninfo++;
+    }
+    if (!sl_copy_page_next(&cj->token, &page))
+        cj->phase = CP_INFO;
+    job->next_step_ms = sl_mono_ms();
+out:
+    sl_s3_list_page_cleanup(&page);
+    return r;
+}
+
+/* ---- STREAM: the export listing ----------------------------------------------------------- */
+
+/* The listing is over: the last table is planned, and what the export held is settled. */
+static sl_step_result list_over(sl_job *job, copy_job *cj)
+{
+    char n1[32], n2[32], n3[32], n4[32], n5[32];
+    sl_step_result r;
+
+    if ((r = sl_copy_table_end(cj)) != SL_STEP_PENDING)
+        return r;
+    cj->list_done = 1;
+    if (cj->ndata == 0 && cj->ninfo == 0)
+        return sl_job_fail(job, "EmptyExport",
+                           "export %s has no data file and no export_tables_info under s3://%s/%s",
+                           job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
+    if (cj->ndropped > 0) {
+        snprintf(n1, sizeof(n1), "%zu", cj->ndropped);
+        sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"files", n1, NULL},
+                  "files of tables whose export did not complete are not copied");
+    }
+    snprintf(n1, sizeof(n1), "%zu", cj->nobjs);
+    snprintf(n2, sizeof(n2), "%zu", cj->nfailed);
+    snprintf(n3, sizeof(n3), "%zu", cj->nrenamed);
+    snprintf(n4, sizeof(n4), "%lld", cj->tables_total);
+    snprintf(n5, sizeof(n5), "%zu", cj->objs_done);
+    /* `copied`: how many objects were already in place when the listing ended (copies start
+       table by table while it goes on). */
+    sl_log_kv(SL_LOG_INFO, &job->log,
+              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, "tables", n4,
+                                    "copied", n5, NULL},
+              "export listed; copying");
+    return SL_STEP_PENDING;
+}
+
+/*
+ * One page of the export listing. Keys must come in ascending order (ListObjectsV2 lists
+ * in UTF-8 binary order), which is what makes each table's keys contiguous: a listing out
+ * of order would split a table, so it fails the run instead of planning half a table.
+ */
+static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_s3_list_page page = {0};
+    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
+    char err[SL_ERRLEN];
+    const char *prev = cj->last_key;
+    sl_step_result r = SL_STEP_PENDING;
+
+    if (export_page(cfg, job, cj, cj->list_prefix, &page, &r) != 0)
+        return r; /* on its way (the answer brings the step forward), or failed */
     if (cj->nlisted + page.count > MAX_EXPORT_KEYS) {
         r = sl_job_fail(job, "ExportTooLarge", "export %s lists more than %d keys",
                         job->in.export_task_id, MAX_EXPORT_KEYS);
         goto out;
     }
     cj->nlisted += page.count;
+    cj->woke = 1;
     for (size_t i = 0; i < page.count; i++) {
         sl_keymap_entry ent;
         const char *key = page.objects[i].key;
 
+        if (prev && strcmp(prev, key) >= 0) {
+            r = sl_job_fail(job, "ListingOutOfOrder",
+                            "ListObjectsV2 s3://%s/%s returned '%.300s' after '%.300s'",
+                            job->in.s3_bucket, cj->list_prefix, key, prev);
+            goto out;
+        }
+        prev = key;
         if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
             r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
             goto out;
         }
         switch (ent.kind) {
-        case SL_KEY_PARQUET: {
-            size_t cap = cj->capentries;
-            sl_keymap_entry *ge = sl_copy_grow(cj->entries, &cap, cj->nentries + 1, sizeof(*ge));
-            cp_src *gs =
-                ge ? sl_copy_grow(cj->srcs, &cj->capentries, cj->nentries + 1, sizeof(*gs)) : NULL;
-            if (ge)
-                cj->entries = ge;
-            if (!gs) {
-                sl_keymap_entry_cleanup(&ent);
-                r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
-                goto out;
-            }
-            cj->srcs = gs;
-            cj->srcs[cj->nentries].size = page.objects[i].size;
-            snprintf(cj->srcs[cj->nentries].etag, sizeof(cj->srcs[cj->nentries].etag), "%s",
-                     page.objects[i].etag);
-            cj->entries[cj->nentries++] = ent;
-            continue;
-        }
-        case SL_KEY_TABLES_INFO: {
-            char **gi = sl_copy_grow(cj->info_keys, &cj->capinfo, cj->ninfo + 1, sizeof(*gi));
-            if (gi)
-                cj->info_keys = gi;
-            if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
-                sl_keymap_entry_cleanup(&ent);
-                r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
-                goto out;
-            }
-            cj->ninfo++;
+        case SL_KEY_PARQUET:
+            cj->ndata++;
+            r = sl_copy_table_add(cj, &ent, page.objects[i].size, page.objects[i].etag);
             break;
-        }
+        case SL_KEY_TABLES_INFO: /* read before the listing (INFO) */
         case SL_KEY_SUCCESS:
         case SL_KEY_EXPORT_INFO:
             break;
@@ -380,20 +474,21 @@ static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
         default:
             r = sl_job_fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
                             key, ent.reason);
-            sl_keymap_entry_cleanup(&ent);
-            goto out;
+            break;
         }
         sl_keymap_entry_cleanup(&ent);
+        if (r != SL_STEP_PENDING)
+            goto out;
     }
-    free(cj->token);
-    cj->token = NULL;
-    if (page.truncated && page.next_token) {
-        cj->token = page.next_token;
-        page.next_token = NULL;
-    } else {
-        cj->phase = CP_INFO;
+    if (page.count) {
+        free(cj->last_key);
+        if (!(cj->last_key = strdup(page.objects[page.count - 1].key))) {
+            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
+            goto out;
+        }
     }
-    job->next_step_ms = sl_mono_ms();
+    if (!sl_copy_page_next(&cj->token, &page))
+        r = list_over(job, cj);
 out:
     sl_s3_list_page_cleanup(&page);
     return r;
@@ -456,174 +551,86 @@ out:
     return r;
 }
 
-/*
- * The `copied` message, built as soon as the tables are known and bounded to fit under
- * SL_MSG_MAX_BYTES before anything is written or deleted: an output that could not be
- * published must fail the run while the partition is still untouched. Counters hold their
- * widest values here (finish() writes the real ones), so the final message is never longer.
- */
-static sl_step_result draft_out(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+/* INFO is over: the draft, then the stream. */
+static sl_step_result stream_begin(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
-    sl_msg *o = &job->out;
-    char err[SL_ERRLEN], now[32], a[32], b[32];
-
-    sl_msg_cleanup(o);
-    if (sl_msg_copy(o, &job->in, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    o->type = SL_MSG_COPIED;
-    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
-        return sl_job_fail(job, "ClientError", "copy: clock out of range");
-    free(o->lake_bucket);
-    free(o->lake_prefix);
-    free(o->copied_at);
-    o->lake_bucket = strdup(cfg->lake_bucket);
-    o->lake_prefix = strdup(cfg->lake_prefix ? cfg->lake_prefix : "");
-    o->copied_at = strdup(now);
-    if (!o->lake_bucket || !o->lake_prefix || !o->copied_at)
-        return sl_job_fail(job, "ClientError", "copy: out of memory");
-    o->objects = o->bytes = o->removed = o->skipped = SL_MSG_COUNT_MAX;
-    /* An input that already carried copy fields (a replayed `copied`) must not mix. */
-    sl_keymap_strv_free(o->tables, o->ntables);
-    o->tables = NULL;
-    o->ntables = 0;
-    for (size_t i = 0; i < o->nfailed_tables; i++) {
-        free(o->failed_tables[i].table);
-        free(o->failed_tables[i].reason);
-    }
-    free(o->failed_tables);
-    o->tables_total = o->failed_tables_total = 0;
-    if (sl_copy_plan_tables(cj->entries, cj->nentries, &o->tables, &o->ntables, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    o->failed_tables = cj->failed;
-    o->nfailed_tables = cj->nfailed;
-    cj->failed = NULL;
-    cj->nfailed = 0;
-    if (sl_copy_plan_bound_msg(o, MSG_MAX_TABLES, MSG_MAX_FAILED, MSG_MAX_REASON,
-                               SL_MSG_MAX_BYTES - MSG_MARGIN, err, sizeof(err)))
-        return sl_job_fail(job, "OutputTooLarge", "%s", err);
-    if ((long long)o->ntables < o->tables_total ||
-        (long long)o->nfailed_tables < o->failed_tables_total) {
-        snprintf(a, sizeof(a), "%lld", o->tables_total);
-        snprintf(b, sizeof(b), "%lld", o->failed_tables_total);
-        sl_log_kv(SL_LOG_WARN, &job->log,
-                  (const char *const[]){"tables", a, "failed_tables", b, NULL},
-                  "the copied message lists only part of the tables (the counts are whole)");
-    }
-    return SL_STEP_PENDING;
-}
-
-/*
- * Leaves out the data files of tables export_tables_info reports as not COMPLETE (RDS keeps
- * what a failing table had already written): entries and srcs are compacted together.
- * Returns how many files were left out.
- */
-static size_t drop_failed_tables(copy_job *cj)
-{
-    size_t kept = 0, n = cj->nentries;
-
-    for (size_t i = 0; i < n; i++) {
-        if (sl_copy_plan_in_failed_table(&cj->entries[i], cj->failed, cj->nfailed)) {
-            sl_keymap_entry_cleanup(&cj->entries[i]);
-            continue;
-        }
-        if (kept != i) {
-            cj->entries[kept] = cj->entries[i];
-            cj->srcs[kept] = cj->srcs[i];
-        }
-        kept++;
-    }
-    cj->nentries = kept;
-    return n - kept;
-}
-
-static sl_step_result plan_copy(const copy_cfg *cfg, sl_job *job, copy_job *cj)
-{
-    char err[SL_ERRLEN], n1[32], n2[32], n3[32];
     sl_step_result r;
-    size_t renamed = 0, dropped;
 
-    if (cj->nentries == 0 && cj->ninfo == 0)
-        return sl_job_fail(job, "EmptyExport",
-                           "export %s has no data file and no export_tables_info under s3://%s/%s",
-                           job->in.export_task_id, job->in.s3_bucket, cj->list_prefix);
-    if ((dropped = drop_failed_tables(cj)) > 0) {
-        snprintf(n1, sizeof(n1), "%zu", dropped);
-        sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"files", n1, NULL},
-                  "files of tables whose export did not complete are not copied");
-    }
-    if (sl_keymap_plan(cj->entries, cj->nentries, &renamed, err, sizeof(err)))
-        return sl_job_fail(job, "KeyCollision", "%s", err);
-    if (sl_copy_destset_init(&cj->dests, cj->entries, cj->nentries, err, sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
-    cj->nobjs = cj->nentries;
-    if (cj->nobjs) {
-        cj->objs = calloc(cj->nobjs, sizeof(*cj->objs));
-        if (!cj->objs)
-            return sl_job_fail(job, "ClientError", "copy: out of memory planning %zu copies",
-                               cj->nobjs);
-    }
-    for (size_t i = 0; i < cj->nobjs; i++) {
-        cj->objs[i].size = cj->srcs[i].size;
-    }
-    snprintf(n1, sizeof(n1), "%zu", cj->nentries);
-    snprintf(n2, sizeof(n2), "%zu", cj->nfailed);
-    snprintf(n3, sizeof(n3), "%zu", renamed);
-    if ((r = draft_out(cfg, job, cj)) != SL_STEP_PENDING)
+    if ((r = sl_copy_out_draft(cfg, job, cj)) != SL_STEP_PENDING)
         return r;
-    sl_log_kv(SL_LOG_INFO, &job->log,
-              (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, NULL},
-              "export listed; copying");
-    job->next_step_ms = sl_mono_ms();
-    if (cj->nobjs == 0) {
-        /* Nothing to write: no partition is touched, so no lock and no holder record. */
-        cj->phase = CP_COPY;
-        cj->copy_ms = sl_mono_ms();
-        cj->last_progress = cj->copy_ms;
-        return SL_STEP_PENDING;
-    }
-    if (sl_keymap_date_prefixes(cj->entries, cj->nentries, &cj->prefixes, &cj->nprefixes, err,
-                                sizeof(err)))
-        return sl_job_fail(job, "ClientError", "%s", err);
+    /* The lock depends only on the message; it is taken before the first folder listing. */
     cj->lock_key = sl_partlock_key(job->in.cluster, job->in.date);
     sl_copy_plan_snap_time(&job->in, &cj->snap_ms);
     cj->lock_deadline = sl_mono_ms() + cfg->lock_timeout_ms;
-    cj->phase = CP_LOCK;
+    cj->phase = CP_STREAM;
+    job->next_step_ms = sl_mono_ms();
     return SL_STEP_PENDING;
 }
 
-/* ---- DONE --------------------------------------------------------------------------------- */
-
-static sl_step_result finish(sl_job *job, copy_job *cj)
+/*
+ * One step of the stream: free the finished tables, list the next export page while fewer
+ * than COPY_PLAN_AHEAD objects wait for their copies, take the lock once a table is planned,
+ * list the oldest planned table's folder, and hand ready tables to the copies. The export
+ * listing and the folder listing each have a request queue of their own, so both are on their
+ * way at once while copies run.
+ */
+static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job, copy_job *cj)
 {
-    char now[32], a[32], b[32], c[32], d[32], e[32], f[32], g[32], k[32];
-    long long ms = sl_mono_ms() - cj->t0;
+    const copy_cfg *cfg = &cx->cfg;
+    long long now = sl_mono_ms(), next;
+    sl_step_result r;
 
-    /* job->out is the draft of draft_out (bounded before anything was written). */
-    if (sl_msg_format_time(sl_now_ms(), now, sizeof(now)))
-        return sl_job_fail(job, "ClientError", "copy: clock out of range");
-    free(job->out.copied_at);
-    if (!(job->out.copied_at = strdup(now)))
-        return sl_job_fail(job, "ClientError", "copy: out of memory");
-    job->out.objects = (long long)cj->objs_done;
-    job->out.bytes = cj->bytes_done;
-    job->out.removed = cj->removed;
-    job->out.skipped = (long long)cj->nskipped_dest;
-
-    snprintf(a, sizeof(a), "%zu", cj->objs_done);
-    snprintf(b, sizeof(b), "%lld", cj->bytes_done);
-    snprintf(c, sizeof(c), "%lld", cj->removed);
-    snprintf(d, sizeof(d), "%.3f", (double)ms / 1000.0);
-    snprintf(e, sizeof(e), "%.1f", sl_copy_plan_rate((long long)cj->objs_done, cj->copy_ms));
-    snprintf(f, sizeof(f), "%.2f",
-             sl_copy_plan_rate(cj->bytes_done, cj->copy_ms) / (1024.0 * 1024.0));
-    snprintf(g, sizeof(g), "%lld", cj->nretries);
-    snprintf(k, sizeof(k), "%zu", cj->nskipped_dest);
-    sl_log_kv(SL_LOG_INFO, &job->log,
-              (const char *const[]){"objects", a, "bytes", b, "removed", c, "seconds", d,
-                                    "objects_per_s", e, "mib_per_s", f, "retries", g, "skipped", k,
-                                    NULL},
-              "copy finished");
-    return SL_STEP_DONE;
+    if (cj->failed_result)
+        return (sl_step_result)cj->failed_result;
+    cj->woke = 0;
+    sl_copy_tables_sweep(cj);
+    /* A table copies only once it is listed whole: with one table planned, the next one is
+       listed whatever the window, or a table bigger than the window would wait for its
+       predecessor's last copies before its first page was asked for. */
+    if (!cj->list_done &&
+        (cj->lcall.state != CALL_IDLE || cj->nplanned < (size_t)cfg->plan_ahead ||
+         cj->ntabs - (cj->cur != NULL) <= 1) &&
+        (r = list_step(cfg, job, cj)) != SL_STEP_PENDING)
+        return r;
+    if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
+        (r = sl_copy_lock_step(w, cj)) != SL_STEP_PENDING)
+        return r;
+    if (cj->dest_q.head && cj->locked) {
+        cp_table *t = cj->dest_q.head;
+        int over = 0;
+        if ((r = sl_copy_dest_step(sl_worker_aws(w), cfg, cj, t, &over)) != SL_STEP_PENDING)
+            return r;
+        if (over) {
+            if (!cj->q && sl_copy_xfer_begin(cx, cj))
+                return sl_job_fail(job, "ClientError", "copy: out of memory");
+            sl_copy_table_state(cj, t, T_READY);
+            cj->woke = 1;
+        }
+    }
+    if (cj->failed_result)
+        return (sl_step_result)cj->failed_result;
+    now = sl_mono_ms();
+    if (cj->copy_t0 >= 0)
+        sl_copy_xfer_progress(cj, now, 0);
+    if (cj->list_done && cj->ntabs == 0) {
+        cj->copy_ms = cj->copy_t0 >= 0 ? now - cj->copy_t0 : 0;
+        if (cj->nobjs == 0) /* nothing to write: no partition touched, no lock, no holder */
+            return sl_copy_out_finish(job, cj);
+        sl_copy_xfer_progress(cj, now, 1);
+        if ((r = sl_copy_check_lock(cj)) != SL_STEP_PENDING)
+            return r;
+        cj->phase = CP_DELETE;
+        job->next_step_ms = now;
+        return SL_STEP_PENDING;
+    }
+    /* Answers and finished tables bring the step forward; these are its own deadlines. */
+    next = cj->woke ? now : now + CALL_WAIT_MS;
+    if (cj->dest_q.head && !cj->locked && cj->lock_next_ms < next)
+        next = cj->lock_next_ms;
+    if (cj->copy_t0 >= 0 && cj->last_progress + CP_PROGRESS_MS < next)
+        next = cj->last_progress + CP_PROGRESS_MS;
+    job->next_step_ms = next;
+    return SL_STEP_PENDING;
 }
 
 /* ---- step --------------------------------------------------------------------------------- */
@@ -637,37 +644,20 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
     sl_step_result r;
 
     switch (cj->phase) {
-    case CP_LIST:
-        return list_step(cfg, job, cj);
+    case CP_INFO_LIST:
+        return info_list_step(cfg, job, cj);
     case CP_INFO:
         if (cj->info_next < cj->ninfo)
             return info_step(aws, job, cj);
-        return plan_copy(cfg, job, cj);
-    case CP_LOCK:
-        return sl_copy_lock_step(w, cj);
-    case CP_DEST_LIST:
-        return sl_copy_dest_list_step(cfg, cj);
-    case CP_DEST_HEAD:
-        return sl_copy_dest_head_step(aws, cfg, cj);
-    case CP_COPY:
-        if (!cj->q && cj->nobjs && sl_copy_xfer_begin(cx, cj))
-            return sl_job_fail(job, "ClientError", "copy: out of memory");
-        r = cj->nobjs ? sl_copy_xfer_step(cj) : SL_STEP_DONE;
-        if (r != SL_STEP_DONE)
-            return r;
-        if (cj->nobjs == 0)
-            return finish(job, cj);
-        if ((r = sl_copy_check_lock(cj)) != SL_STEP_PENDING)
-            return r;
-        cj->phase = CP_DELETE;
-        job->next_step_ms = sl_mono_ms();
-        return SL_STEP_PENDING;
+        return stream_begin(cfg, job, cj);
+    case CP_STREAM:
+        return stream_step(w, cx, job, cj);
     case CP_DELETE:
         if (cj->stale_next < cj->nstale)
             return sl_copy_delete_step(cfg, cj);
         if ((r = sl_copy_record_holder(cj)) != SL_STEP_PENDING)
             return r;
-        return finish(job, cj);
+        return sl_copy_out_finish(job, cj);
     }
     return sl_job_fail(job, "ClientError", "copy: unknown phase");
 }

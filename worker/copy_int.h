@@ -1,11 +1,13 @@
 /*
- * copy_int.h - what the copy stage's three files share (not an API: only copy.c,
- * copy_xfer.c and copy_replace.c include it).
+ * copy_int.h - what the copy stage's files share (not an API: only worker/copy*.c include
+ * it).
  *
- *   copy.c          the stage's state machine: LIST, INFO, plan, LOCK .. DELETE by phase, DONE
+ *   copy.c          the stage's state machine (INFO, the stream of tables, DELETE, DONE)
  *   copy_xfer.c     the copies themselves as units on the stage's xsched (CopyObject,
  *                   multipart CreateMultipartUpload / UploadPartCopy / Complete, and the
  *                   AbortMultipartUpload calls owed), all non-blocking
+ *   copy_out.c      the `copied` message: the bounded draft, the final message
+ *   copy_table.c    the tables of the stream: one table's files as listed, its plan, its state
  *   copy_replace.c  partition replacement: the lock, the newest-wins check, the listing of the
  *                   destination folders (skip and stale sets), DeleteObjects, the holder record
  *
@@ -30,6 +32,10 @@ struct sl_worker;
 
 /* Warnings logged one by one (skipped files, failed tables) before only counting them. */
 #define CP_MAX_WARN_LINES 20
+/* Cap on the tables the `copied` message lists (tables_total is always whole). */
+#define MSG_MAX_TABLES 2000
+/* Progress line interval while copying. */
+#define CP_PROGRESS_MS 10000
 /* Upper bound of one blocking step's slice (HeadObject of multipart objects). */
 #define CP_STEP_SLICE_MS 150
 
@@ -46,6 +52,7 @@ typedef struct copy_cfg {
     long long object_attempts;
     long long request_timeout_ms;
     long long lock_timeout_ms;
+    long long plan_ahead;
 } copy_cfg;
 
 /* Aborts queued (bounded) and in flight at once. */
@@ -65,20 +72,11 @@ typedef struct copy_ctx {
 } copy_ctx;
 
 typedef enum cp_phase {
-    CP_LIST,
-    CP_INFO,
-    CP_LOCK,
-    CP_DEST_LIST,
-    CP_DEST_HEAD,
-    CP_COPY,
-    CP_DELETE
+    CP_INFO_LIST, /* ListObjectsV2 of <root>/export_tables_info */
+    CP_INFO,      /* GetObject of each, then the draft of `copied` */
+    CP_STREAM,    /* the export listing, each table's plan and folder listing, the copies */
+    CP_DELETE     /* DeleteObjects of the stale set, then the holder record */
 } cp_phase;
-
-/* A source object as listed. */
-typedef struct cp_src {
-    long long size;
-    char etag[80];
-} cp_src;
 
 /* A multipart copy in progress. */
 typedef struct cp_mpu {
@@ -91,12 +89,49 @@ typedef struct cp_mpu {
     char **etags;   /* nparts entries */
 } cp_mpu;
 
+/* One data file to copy: 48 bytes, its strings in its table's arena. */
 typedef struct cp_obj {
+    const char *src;  /* source key */
+    const char *dest; /* destination key (after the table's collision plan) */
+    const char *etag; /* as listed, with its quotes */
     long long size;
-    int attempts; /* whole-multipart attempts made (a failed completion redoes the object) */
-    int done;
     cp_mpu *mpu; /* NULL unless a multipart copy is under way */
+    unsigned char done;
 } cp_obj;
+
+/*
+ * Where a table is in the stream (copy.c's table_state() is the one place that moves it):
+ *   T_LISTING  its keys are being listed (at most one table: the listing is in key order)
+ *   T_DEST     planned; waits for, or is in, the listing of its destination `date=` folder
+ *              (and the HeadObject of its multipart objects found there)
+ *   T_READY    its copies are handed out to the scheduler; freed once every object is done
+ */
+typedef enum cp_tstate { T_LISTING, T_DEST, T_READY } cp_tstate;
+
+#define CP_NO_LANE ((size_t)-1)
+
+typedef struct cp_table {
+    cp_tstate state;
+    uint32_t slot;        /* index in copy_job.tabs (a unit names its table by slot) */
+    size_t lane;          /* its pacing lane once T_READY (copy_xfer.c), else CP_NO_LANE */
+    const char *name;     /* db/schema.table, in the arena */
+    const char *db;       /* in the arena */
+    const char *table;    /* schema.table, in the arena */
+    const char *dest_dir; /* [lake/]cluster/db/table/date=d/: the destination prefix */
+    int failed;           /* export_tables_info says it did not complete: files not kept */
+    sl_copy_arena arena;  /* every string of the table */
+    cp_obj *objs;
+    size_t nobjs, capobjs;
+    const char **parts; /* T_LISTING only: each object's partition folder (NULL = none) */
+    size_t capparts;
+    size_t next_obj, ndone;
+    /* T_DEST */
+    sl_copy_destset dests; /* the objects' destinations (strings borrowed from the arena) */
+    int listed;            /* the folder's listing is over */
+    size_t *heads;         /* multipart objects whose marker is to be read (HeadObject) */
+    size_t nheads, capheads, head_next;
+    struct cp_table *next; /* in the DEST or READY list */
+} cp_table;
 
 /* The one request a step has on its way (listings, DeleteObjects): copy_xfer.c's call. */
 typedef enum cp_call_state {
@@ -107,67 +142,94 @@ typedef enum cp_call_state {
     CALL_FAILED
 } cp_call_state;
 
+struct copy_job;
+
+/* A request of its own queue, one at a time; a job has two so that the listing of a table's
+   folder runs while the export listing goes on. */
+typedef struct cp_call {
+    struct copy_job *cj;
+    sl_xsched_queue *q;
+    cp_call_state state;
+    sl_s3_req req;
+    char *body; /* the answer's body (heap) once CALL_DONE */
+    size_t len;
+    sl_aws_error err; /* once CALL_FAILED */
+} cp_call;
+
+/* A FIFO of tables through cp_table.next. */
+typedef struct cp_tlist {
+    cp_table *head, *tail;
+} cp_tlist;
+
 typedef struct copy_job {
     cp_phase phase;
     sl_job *job; /* back pointer for the scheduler's callbacks */
     copy_ctx *cx;
     char *root;        /* <s3_prefix>/<export_task_id> */
     char *list_prefix; /* root + "/" */
-    char *token;       /* continuation token of the listing in progress */
+    char *info_prefix; /* root + "/export_tables_info" */
+    char *token;       /* continuation token of the export listing in progress */
     long long t0;      /* monotonic start */
+    int woke;          /* a step did something: the stream step runs again at once */
 
-    /* LIST / INFO */
-    sl_keymap_entry *entries; /* PARQUET entries only */
-    cp_src *srcs;             /* parallel to entries */
-    size_t nentries, capentries;
+    /* INFO_LIST / INFO */
     char **info_keys;
     size_t ninfo, capinfo, info_next;
     sl_msg_table_failure *failed;
     size_t nfailed;
-    size_t nskipped; /* SL_KEY_OTHER */
-    size_t nlisted;
 
-    /* A step's own request, one at a time, on a queue of its own (copy_xfer.c) */
-    sl_xsched_queue *cq;
-    cp_call_state call_state;
-    sl_s3_req call_req;
-    char *call_body; /* the answer's body (heap) once CALL_DONE */
-    size_t call_len;
-    sl_aws_error call_err; /* once CALL_FAILED */
+    /* STREAM: the export listing (ascending keys, so each table's keys are contiguous) */
+    char *last_key; /* the last key listed */
+    int list_done;
+    size_t nlisted, nskipped, ndata, ndropped, nrenamed;
+    cp_table *cur;   /* the table being listed, or NULL */
+    cp_table **tabs; /* live tables by slot (NULL = free) */
+    size_t captabs, ntabs;
+    cp_tlist dest_q;  /* T_DEST tables, in listing order; the head's folder is being listed */
+    cp_tlist ready_q; /* T_READY tables, in listing order */
+    size_t nplanned;  /* objects of tables past T_LISTING that are not done yet */
+    char **tables;    /* the `copied` message's tables (sorted, at most MSG_MAX_TABLES) */
+    size_t ntables, captables;
+    long long tables_total;
 
-    /* COPY (copy_xfer.c) */
+    cp_call lcall; /* the export listing */
+    cp_call dcall; /* the destination folders' listings, then DeleteObjects */
+
+    /* copies (copy_xfer.c) */
     sl_xsched_queue *q;
-    cp_obj *objs; /* parallel to entries */
-    size_t nobjs, objs_done;
-    long long bytes_done;
-    size_t *mpu_ready; /* objects with parts to hand out or a completion to send */
+    uint64_t *mpu_ready; /* units (part 0) of objects with parts to hand out or to complete */
     size_t nmpu_ready, capmpu;
+    size_t nobjs, objs_done; /* objects planned (every table), and done */
+    long long bytes_done;
     int failed_result; /* SL_STEP_* set by a callback that ended the job, else 0 */
     long long last_progress;
-    long long copy_ms;
+    long long copy_t0;    /* when the first copy was handed out; -1 before */
+    long long copy_ms;    /* first copy handed out .. last one done */
     long long nretries;   /* transient failures retried (summary line) */
     size_t nskipped_dest; /* already at their destination (restart), not recopied */
-    /* Pacing per destination prefix (copy_xfer.c, copy_pace.h): a lane per table's date=
-       folder, built when COPY begins; window cuts logged one by one up to CP_MAX_WARN_LINES. */
+    /* Pacing per destination prefix (copy_xfer.c, copy_pace.h): a lane per table, added as
+       the table becomes T_READY (its objects one range after the previous table's), with its
+       table in lane_tab (NULL once the table is freed: its lane has nothing left). Window cuts
+       are logged one by one up to CP_MAX_WARN_LINES. */
     sl_copy_pace pace;
+    cp_table **lane_tab;
+    size_t caplane_tab;
     size_t ncuts_logged;
 
-    /* LOCK: the partition's replacement lock, on a connection of the job's own */
+    /* the partition's replacement lock, on a connection of the job's own */
     PGconn *pg;
     int32_t lock_key;
     int locked;
     long long lock_deadline;
+    long long lock_next_ms; /* next try while another export holds it */
     int lock_logged;
     long long snap_ms; /* sl_copy_plan_snap_time of the input */
 
-    /* DEST_LIST / DELETE */
-    char **prefixes;
-    size_t nprefixes, prefix_i;
-    sl_copy_destset dests;
-    char **stale;
+    /* destination folders and DELETE */
+    char *dtoken; /* continuation token of the folder listing in progress */
+    sl_copy_arena stale_arena;
+    const char **stale;         /* in stale_arena */
     unsigned char *stale_tries; /* DeleteObjects attempts per stale key */
-    size_t *heads;              /* multipart objects whose marker is to be read (HeadObject) */
-    size_t nheads, capheads, head_next;
     size_t nstale, capstale, captries, stale_next;
     long long removed;
 } copy_job;
@@ -176,21 +238,55 @@ typedef struct copy_job {
    memory ran out (p is then untouched and still the caller's). need >= 1. */
 void *sl_copy_grow(void *p, size_t *cap, size_t need, size_t elem);
 
+/* After a listing page: its continuation token moves to *token (freed first) and 1 is
+   returned, or 0 when it was the last page (*token NULL). */
+int sl_copy_page_next(char **token, sl_s3_list_page *page);
+
 /* A transient failure of the job (the runtime backs off and starts it again). */
 sl_step_result sl_copy_job_retry(sl_job *job, const char *code, const char *fmt, ...)
     SL_PRINTF(3, 4);
 
 /* An object is at its destination (copied or found there). */
-void sl_copy_object_done(copy_job *cj, cp_obj *o);
+void sl_copy_object_done(copy_job *cj, cp_table *t, cp_obj *o);
+
+/* ---- copy_out.c ---- */
+
+/* The `copied` draft in job->out, bounded (INFO is over, nothing written yet). PENDING, or the
+   job's failure (OutputTooLarge, out of memory). */
+sl_step_result sl_copy_out_draft(const copy_cfg *cfg, sl_job *job, copy_job *cj);
+/* The final `copied` message and the summary line: DONE, or the job's failure. */
+sl_step_result sl_copy_out_finish(sl_job *job, copy_job *cj);
+
+/* ---- copy_table.c ---- */
+
+/* A data file as listed (ent from sl_keymap_map, size and ETag from the listing), in key
+   order: when ent starts another table, the table being listed is complete and planned.
+   PENDING, or the job's failure (out of memory, KeyCollision). */
+sl_step_result sl_copy_table_add(copy_job *cj, const sl_keymap_entry *ent, long long size,
+                                 const char *etag);
+/* The table being listed is complete (the listing passed it or ended): planned and queued for
+   its folder's listing, or freed (a failed table, nothing kept). PENDING or the failure. */
+sl_step_result sl_copy_table_end(copy_job *cj);
+/* The one place a table changes state (logged by name); an impossible move is refused. */
+void sl_copy_table_state(copy_job *cj, cp_table *t, cp_tstate to);
+/* Frees the T_READY tables whose objects are all done. */
+void sl_copy_tables_sweep(copy_job *cj);
+void sl_copy_table_free(copy_job *cj, cp_table *t);
+/* Frees every table and the tables list (job cleanup). */
+void sl_copy_tables_cleanup(copy_job *cj);
 
 /* ---- copy_xfer.c ---- */
 
-/* The job's queue on cx->xs (at the start of COPY). 0, or -1 (out of memory). */
+/* The job's copy queue on cx->xs (at the first table ready). 0, or -1 (out of memory). */
 int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj);
-/* One step of COPY: PENDING while copies run (next_step_ms set), DONE when every object is
-   in place, or the failure a callback recorded. */
-sl_step_result sl_copy_xfer_step(copy_job *cj);
-/* Cancels the job's requests and queues the aborts of its open uploads. */
+/* Table t became T_READY: its objects are a new pacing lane, handed out from now on. 0, or -1
+   when memory ran out (the job is then ended: cj->failed_result). */
+int sl_copy_xfer_table_ready(copy_job *cj, cp_table *t);
+/* Table t is about to be freed: its lane (every object done) keeps no pointer to it. */
+void sl_copy_xfer_table_gone(copy_job *cj, cp_table *t);
+/* The progress line while copying (every CP_PROGRESS_MS), and the final one. */
+void sl_copy_xfer_progress(copy_job *cj, long long now, int final);
+/* Cancels the job's copies and queues the aborts of its open uploads (every live table). */
 void sl_copy_xfer_cleanup(copy_ctx *cx, copy_job *cj);
 void sl_copy_mpu_free(cp_mpu *m);
 /* The stage's abort queue on cx->xs. 0 or -1. */
@@ -199,30 +295,38 @@ void sl_copy_aborts_cleanup(copy_ctx *cx);
 /* Aborts queued or being sent. */
 size_t sl_copy_aborts_owed(const copy_ctx *cx);
 
-/* The step's queue for single requests (at start). 0 or -1 (out of memory). */
-int sl_copy_call_init(copy_ctx *cx, copy_job *cj);
+/* A call's queue (at start). 0 or -1 (out of memory). */
+int sl_copy_call_init(copy_ctx *cx, copy_job *cj, cp_call *c);
 /* Cancels the call in flight and frees the queue (job cleanup). */
-void sl_copy_call_cleanup(copy_job *cj);
+void sl_copy_call_cleanup(cp_call *c);
+/* Non-zero while c has a request on its way. */
+int sl_copy_call_busy(const cp_call *c);
 /*
- * One ListObjectsV2 page without blocking: the first call sends it and returns 1 (the step
- * returns PENDING; the answer brings next_step_ms forward), a later call returns 0 with *page
- * (sl_s3_list_page_cleanup) or -1 with e, and the call is over. Same for DeleteObjects (its
- * per-key failures as sl_s3_delete_objects gives them; the keys are read when it is sent).
+ * One ListObjectsV2 page without blocking: the first call sends it and returns 1 (the answer
+ * brings the job's next_step_ms forward), a later call returns 1 while it is on its way, then
+ * 0 with *page (sl_s3_list_page_cleanup) or -1 with e, and the call is over. Same for
+ * DeleteObjects (its per-key failures as sl_s3_delete_objects gives them; the keys are read
+ * when it is sent).
  */
-int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *lo,
+int sl_copy_list_page(cp_call *c, const char *bucket, const sl_s3_list_opts *lo,
                       sl_s3_list_page *page, sl_aws_error *e);
-int sl_copy_delete_call(copy_job *cj, const char *bucket, const char *const *keys, size_t n,
+int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,
                         const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e);
 
 /* ---- copy_replace.c ---- */
 
+/* Takes the partition lock (PENDING with cj->locked once held, or while waiting), or ends the
+   job (superseded: DONE; RETRY; FAILED). */
 sl_step_result sl_copy_lock_step(struct sl_worker *w, copy_job *cj);
-sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj);
-sl_step_result sl_copy_dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj);
+/* One page of t's destination folder (t->listed once the last is in), then the HeadObject
+   of its multipart objects found there, a slice at a time: PENDING, or the job's end. Returns
+   with *over set once t has been fully checked. */
+sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
+                                 int *over);
 sl_step_result sl_copy_check_lock(copy_job *cj);
 sl_step_result sl_copy_delete_step(const copy_cfg *cfg, copy_job *cj);
 sl_step_result sl_copy_record_holder(copy_job *cj);
-/* Releases the lock and closes the job's connection. */
+/* Releases the lock and closes the job's connection; frees the stale set. */
 void sl_copy_replace_cleanup(copy_job *cj);
 
 #endif /* SL_COPY_INT_H */

@@ -371,6 +371,103 @@ int sl_copy_plan_bound_msg(sl_msg *m, size_t max_tables, size_t max_failed, size
     }
 }
 
+/* ---- arena and the tables list --------------------------------------------------------- */
+
+#define ARENA_FIRST 512
+#define ARENA_MAX (64 * 1024)
+
+struct sl_copy_arena_blk {
+    sl_copy_arena_blk *next;
+    size_t used, cap;
+    char data[];
+};
+
+void sl_copy_arena_init(sl_copy_arena *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+const char *sl_copy_arena_put(sl_copy_arena *a, const char *a1, const char *a2)
+{
+    size_t l1 = strlen(a1), l2 = a2 ? strlen(a2) : 0, need = l1 + l2 + 1;
+    sl_copy_arena_blk *b = a->head;
+    char *p;
+
+    if (!b || b->cap - b->used < need) {
+        /* Each block twice the last (a small table stays small), up to ARENA_MAX. */
+        size_t cap = b ? b->cap * 2 : ARENA_FIRST;
+        if (cap > ARENA_MAX)
+            cap = ARENA_MAX;
+        if (cap < need)
+            cap = need;
+        if (!(b = malloc(sizeof(*b) + cap)))
+            return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+        a->bytes += cap;
+    }
+    p = b->data + b->used;
+    memcpy(p, a1, l1);
+    if (l2)
+        memcpy(p + l1, a2, l2);
+    p[l1 + l2] = '\0';
+    b->used += need;
+    return p;
+}
+
+void sl_copy_arena_cleanup(sl_copy_arena *a)
+{
+    if (!a)
+        return;
+    while (a->head) {
+        sl_copy_arena_blk *n = a->head->next;
+        free(a->head);
+        a->head = n;
+    }
+    a->bytes = 0;
+}
+
+int sl_copy_plan_tables_add(char ***v, size_t *n, size_t *cap, size_t max, const char *name)
+{
+    size_t lo = 0, hi = *n;
+    char *s;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp((*v)[mid], name);
+        if (c == 0)
+            return 0;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= max)
+        return 0;
+    if (*n == *cap && *n < max) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        char **g;
+        if (nc > max)
+            nc = max;
+        if (!(g = realloc(*v, nc * sizeof(*g))))
+            return -1;
+        *v = g;
+        *cap = nc;
+    }
+    if (!(s = strdup(name)))
+        return -1;
+    if (*n == max) {
+        free((*v)[*n - 1]);
+        (*n)--;
+    }
+    memmove(*v + lo + 1, *v + lo, (*n - lo) * sizeof(**v));
+    (*v)[lo] = s;
+    (*n)++;
+    return 1;
+}
+
 void sl_copy_abortq_init(sl_copy_abortq *q, size_t max)
 {
     memset(q, 0, sizeof(*q));

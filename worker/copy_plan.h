@@ -156,6 +156,35 @@ int sl_copy_plan_bound_msg(sl_msg *m, size_t max_tables, size_t max_failed, size
                            size_t limit, char *err, size_t errlen) SL_MUST_CHECK;
 
 /*
+ * Packed key text: strings are appended to blocks that grow from 512 bytes to 64 KiB, and are
+ * freed all at once. The copy stage keeps each table's keys in one (instead of several heap
+ * strings per object: that was most of its ~1 KB per object) and the stale set in another.
+ * Strings stay where they are until cleanup.
+ */
+typedef struct sl_copy_arena_blk sl_copy_arena_blk;
+typedef struct sl_copy_arena {
+    sl_copy_arena_blk *head; /* the block being filled; older ones behind it */
+    size_t bytes;            /* bytes of all blocks (memory held) */
+} sl_copy_arena;
+
+void sl_copy_arena_init(sl_copy_arena *a);
+/* The concatenation a1 a2 (a2 may be NULL) as one NUL-terminated string in the arena, or NULL
+   when memory ran out. */
+const char *sl_copy_arena_put(sl_copy_arena *a, const char *a1, const char *a2);
+/* Frees every block; a stays usable (empty). NULL is a no-op. */
+void sl_copy_arena_cleanup(sl_copy_arena *a);
+
+/*
+ * The `tables` list of a `copied` message, built as tables are completed: adds a copy of name
+ * to the bytewise-sorted, distinct list *v / *n (capacity *cap, realloc'd), which keeps only the
+ * first `max` names in that order (a name sorting after a full list's last is not kept; one
+ * sorting before it pushes the last out). Returns 1 when kept, 0 when already there or not
+ * kept, -1 when memory ran out (the list unchanged). Free with sl_keymap_strv_free.
+ */
+int sl_copy_plan_tables_add(char ***v, size_t *n, size_t *cap, size_t max,
+                            const char *name) SL_MUST_CHECK;
+
+/*
  * The queue of AbortMultipartUpload calls the stage owes: job_cleanup (which runs inside the
  * rebalance callback) only queues, and the stage's tick() sends them without blocking. Bounded:
  * a full queue drops the request and counts it (an upload left open is then for the bucket's

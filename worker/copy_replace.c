@@ -2,18 +2,21 @@
  * copy_replace.c - partition replacement for the copy stage (copy_int.h): one export at a time
  * replaces a (cluster, date) across every worker, and the newest snapshot wins.
  *
- *   LOCK       pg_try_advisory_lock (partlock.h) on a connection of the job's own, tried again
+ *   LOCK       taken before the first table's folder is listed (an export with nothing to copy
+ *              never takes it): pg_try_advisory_lock (partlock.h) on a connection of the
+ *              job's own, tried again
  *              every LOCK_RETRY_MS (status `waiting`) up to COPY_LOCK_TIMEOUT. Under the lock,
  *              snaplake_partitions says which export the partition holds; if that one is newer
  *              (sl_copy_plan_superseded: snapshot time, then export id), this export writes
  *              nothing at all and ends superseded (ledger succeeded with
  *              details.superseded_by, no `copied` message).
- *   DEST       (under the lock) one listing of each destination `date=` folder: objects already
- *              there with the source's size and ETag (multipart copies: size and the
- *              source-ETag marker read with HeadObject) are not copied again, so a restart
- *              resumes; keys that are not destinations of this export are the stale set. The
- *              copies overwrite same-named keys, which is why no export may write into a
- *              partition before it holds the lock and has checked.
+ *   DEST       (under the lock) one listing of each table's destination `date=` folder, as soon
+ *              as the table is planned (while the export listing goes on, on a request queue of
+ *              its own): objects already there with the source's size and ETag (multipart
+ *              copies: size and the source-ETag marker read with HeadObject) are not copied
+ *              again, so a restart resumes; keys that are not destinations of this export are
+ *              the stale set. The copies overwrite same-named keys, which is why no table's
+ *              copies start before the lock is held and its folder checked.
  *   DELETE     only once every copy succeeded (a failed run must never delete the previous good
  *              data), the lock still held: DeleteObjects (1,000 keys per call) of the stale set;
  *              keys failing with a transient per-key error are sent again alone (bounded). Then
@@ -103,7 +106,7 @@ sl_step_result sl_copy_lock_step(struct sl_worker *w, copy_job *cj)
                       "waiting: another export of this cluster and date is replacing the "
                       "partition");
         sl_worker_job_status(w, job, SL_LEDGER_WAITING);
-        job->next_step_ms = now + LOCK_RETRY_MS;
+        cj->lock_next_ms = now + LOCK_RETRY_MS;
         return SL_STEP_PENDING;
     }
     cj->locked = 1;
@@ -119,9 +122,7 @@ sl_step_result sl_copy_lock_step(struct sl_worker *w, copy_job *cj)
         return r;
     }
     sl_partlock_holder_cleanup(&h);
-    cj->prefix_i = 0;
-    cj->phase = CP_DEST_LIST;
-    job->next_step_ms = sl_mono_ms();
+    cj->woke = 1;
     return SL_STEP_PENDING;
 }
 
@@ -167,7 +168,7 @@ sl_step_result sl_copy_record_holder(copy_job *cj)
 /* Appends key (copied) to the stale set with `tries` DeleteObjects attempts made. */
 static int stale_add(copy_job *cj, const char *key, unsigned char tries)
 {
-    char **g = sl_copy_grow(cj->stale, &cj->capstale, cj->nstale + 1, sizeof(*g));
+    const char **g = sl_copy_grow((void *)cj->stale, &cj->capstale, cj->nstale + 1, sizeof(*g));
     unsigned char *t;
 
     if (!g)
@@ -177,24 +178,25 @@ static int stale_add(copy_job *cj, const char *key, unsigned char tries)
     if (!t)
         return -1;
     cj->stale_tries = t;
-    if (!(cj->stale[cj->nstale] = strdup(key)))
+    if (!(cj->stale[cj->nstale] = sl_copy_arena_put(&cj->stale_arena, key, NULL)))
         return -1;
     cj->stale_tries[cj->nstale++] = tries;
     return 0;
 }
 
 /*
- * One page of a destination `date=` folder, listed before anything is copied (the lock keeps
- * other exports out, so the listing stays true): keys that are destinations of this export
- * and already hold the source's bytes (sl_copy_plan_skip) are not copied again, so a restart
- * resumes instead of redoing a 100,000-file copy; keys that are not destinations of this
- * export are the stale set that replacement deletes once every copy succeeded.
+ * One page of table t's destination `date=` folder, listed before any of its objects is
+ * copied (the lock keeps other exports out, so the listing stays true): keys that are
+ * destinations of this export and already hold the source's bytes (sl_copy_plan_skip) are not
+ * copied again, so a restart resumes instead of redoing a 100,000-file copy; keys that are not
+ * destinations of this export are the stale set that replacement deletes once every copy
+ * succeeded. A folder holds exactly one table's destinations, so the table's own set decides.
  */
-sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj)
+static sl_step_result dest_list_step(const copy_cfg *cfg, copy_job *cj, cp_table *t)
 {
     sl_job *job = cj->job;
     int rc;
-    const char *prefix = cj->prefixes[cj->prefix_i];
+    const char *prefix = t->dest_dir;
     sl_s3_list_opts lo = {0};
     sl_s3_list_page page = {0};
     sl_aws_error e;
@@ -204,9 +206,9 @@ sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj)
     sl_step_result r = SL_STEP_PENDING;
 
     lo.prefix = prefix;
-    lo.continuation_token = cj->token;
+    lo.continuation_token = cj->dtoken;
     lo.expected_owner = cfg->lake_owner;
-    if ((rc = sl_copy_list_page(cj, cfg->lake_bucket, &lo, &page, &e)) > 0)
+    if ((rc = sl_copy_list_page(&cj->dcall, cfg->lake_bucket, &lo, &page, &e)) > 0)
         return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
     if (rc < 0) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", cfg->lake_bucket, prefix);
@@ -218,23 +220,25 @@ sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj)
     }
     for (size_t i = 0; i < page.count; i++) {
         const sl_s3_object *d = &page.objects[i];
+        cp_obj *o;
         keys[i] = d->key;
-        if (!sl_copy_destset_find(&cj->dests, d->key, &ei) || cj->objs[ei].done)
+        if (!sl_copy_destset_find(&t->dests, d->key, &ei) || t->objs[ei].done)
             continue;
-        switch (sl_copy_plan_skip(cj->srcs[ei].size, cj->srcs[ei].etag, d->size, d->etag,
-                                  cj->srcs[ei].size > cfg->multipart_threshold)) {
+        o = &t->objs[ei];
+        switch (sl_copy_plan_skip(o->size, o->etag, d->size, d->etag,
+                                  o->size > cfg->multipart_threshold)) {
         case SL_COPY_SKIP:
-            sl_copy_object_done(cj, &cj->objs[ei]);
+            sl_copy_object_done(cj, t, o);
             cj->nskipped_dest++;
             break;
         case SL_COPY_CHECK: {
-            size_t *g = sl_copy_grow(cj->heads, &cj->capheads, cj->nheads + 1, sizeof(*g));
+            size_t *g = sl_copy_grow(t->heads, &t->capheads, t->nheads + 1, sizeof(*g));
             if (!g) {
                 r = sl_job_fail(job, "ClientError", "copy: out of memory");
                 goto out;
             }
-            cj->heads = g;
-            cj->heads[cj->nheads++] = ei;
+            t->heads = g;
+            t->heads[t->nheads++] = ei;
             break;
         }
         case SL_COPY_DO:
@@ -242,7 +246,7 @@ sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj)
             break;
         }
     }
-    if (cfg->replace_partition && sl_copy_plan_stale(&cj->dests, prefix, keys, page.count, &stale,
+    if (cfg->replace_partition && sl_copy_plan_stale(&t->dests, prefix, keys, page.count, &stale,
                                                      &nstale, err, sizeof(err))) {
         r = sl_job_fail(job, "ClientError", "%s", err);
         goto out;
@@ -258,15 +262,9 @@ sl_step_result sl_copy_dest_list_step(const copy_cfg *cfg, copy_job *cj)
             r = sl_job_fail(job, "ClientError", "copy: out of memory");
             goto out;
         }
-    free(cj->token);
-    cj->token = NULL;
-    if (page.truncated && page.next_token) {
-        cj->token = page.next_token;
-        page.next_token = NULL;
-    } else if (++cj->prefix_i >= cj->nprefixes) {
-        cj->phase = CP_DEST_HEAD;
-    }
-    job->next_step_ms = sl_mono_ms();
+    if (!sl_copy_page_next(&cj->dtoken, &page))
+        t->listed = 1;
+    cj->woke = 1;
 out:
     free((void *)stale);
     free((void *)keys);
@@ -277,40 +275,44 @@ out:
 /* Multipart objects already there with the right size: HeadObject (a few per step, as time
    allows) reads the marker their copy recorded; then the copy starts. Any error just means
    "copy it" (the copy itself reports what is really wrong). */
-sl_step_result sl_copy_dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj)
+static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t)
 {
     sl_job *job = cj->job;
     long long deadline = sl_mono_ms() + CP_STEP_SLICE_MS;
 
-    while (cj->head_next < cj->nheads && sl_mono_ms() < deadline) {
-        size_t ei = cj->heads[cj->head_next++];
+    while (t->head_next < t->nheads && sl_mono_ms() < deadline) {
+        cp_obj *o = &t->objs[t->heads[t->head_next++]];
         sl_s3_head_result hr;
         sl_aws_error e;
 
-        if (sl_s3_head(aws, cfg->lake_bucket, cj->entries[ei].dest, cfg->lake_owner, &hr, &e)) {
+        if (sl_s3_head(aws, cfg->lake_bucket, o->dest, cfg->lake_owner, &hr, &e)) {
             sl_log_kv(SL_LOG_DEBUG, &job->log,
-                      (const char *const[]){"key", cj->entries[ei].dest, "error", e.code, NULL},
+                      (const char *const[]){"key", o->dest, "error", e.code, NULL},
                       "HeadObject failed; copying the object again: %s", e.message);
             continue;
         }
-        if (hr.size == cj->srcs[ei].size &&
-            sl_copy_plan_marker_matches(cj->srcs[ei].etag, hr.source_etag) && !cj->objs[ei].done) {
-            sl_copy_object_done(cj, &cj->objs[ei]);
+        if (hr.size == o->size && sl_copy_plan_marker_matches(o->etag, hr.source_etag) &&
+            !o->done) {
+            sl_copy_object_done(cj, t, o);
             cj->nskipped_dest++;
         }
     }
-    if (cj->head_next >= cj->nheads) {
-        char n1[32], n2[32];
-        snprintf(n1, sizeof(n1), "%zu", cj->nskipped_dest);
-        snprintf(n2, sizeof(n2), "%zu", cj->nstale);
-        sl_log_kv(SL_LOG_INFO, &job->log,
-                  (const char *const[]){"already_there", n1, "stale", n2, NULL},
-                  "partition locked and listed; copying");
-        cj->phase = CP_COPY;
-        cj->copy_ms = sl_mono_ms();
-        cj->last_progress = cj->copy_ms;
+    cj->woke = 1;
+}
+
+sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
+                                 int *over)
+{
+    sl_step_result r;
+
+    *over = 0;
+    if (!t->listed) {
+        if ((r = dest_list_step(cfg, cj, t)) != SL_STEP_PENDING || !t->listed)
+            return r;
     }
-    job->next_step_ms = sl_mono_ms();
+    if (t->head_next < t->nheads)
+        dest_head_step(aws, cfg, cj, t);
+    *over = t->head_next >= t->nheads;
     return SL_STEP_PENDING;
 }
 
@@ -328,10 +330,11 @@ sl_step_result sl_copy_delete_step(const copy_cfg *cfg, copy_job *cj)
 
     if (n > SL_S3_DELETE_MAX)
         n = SL_S3_DELETE_MAX;
-    if ((rc = sl_copy_delete_call(cj, cfg->lake_bucket,
-                                  (const char *const *)cj->stale + cj->stale_next, n,
-                                  cfg->lake_owner, &f, &nf, &e)) > 0)
-        return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
+    if ((rc = sl_copy_delete_call(&cj->dcall, cfg->lake_bucket, cj->stale + cj->stale_next, n,
+                                  cfg->lake_owner, &f, &nf, &e)) > 0) {
+        job->next_step_ms = sl_mono_ms() + 60000; /* the answer brings the step forward */
+        return SL_STEP_PENDING;
+    }
     if (rc < 0) {
         snprintf(what, sizeof(what), "DeleteObjects in s3://%s (%zu keys from %s)",
                  cfg->lake_bucket, n, cj->stale[cj->stale_next]);
@@ -393,6 +396,14 @@ void sl_copy_replace_cleanup(copy_job *cj)
 {
     char err[SL_ERRLEN];
 
+    free((void *)cj->stale);
+    cj->stale = NULL;
+    free(cj->stale_tries);
+    cj->stale_tries = NULL;
+    cj->nstale = cj->capstale = cj->captries = 0;
+    sl_copy_arena_cleanup(&cj->stale_arena);
+    free(cj->dtoken);
+    cj->dtoken = NULL;
     if (!cj->pg)
         return;
     /* Closing the session frees the lock anyway; the unlock just says so at once. */

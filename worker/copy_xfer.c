@@ -3,7 +3,8 @@
  * CopyObject, and every step of a multipart copy, is a non-blocking transfer; nothing here
  * waits.
  *
- * A unit is (object index << 16) | part: part 0 is the object itself (CopyObject up to
+ * A unit is (table slot << 40) | (object index << 16) | part: the slot is the object's lane (its
+ * table, so its destination prefix), part 0 the object itself (CopyObject up to
  * COPY_MULTIPART_THRESHOLD, else its CreateMultipartUpload), 1..10000 an UploadPartCopy,
  * UNIT_COMPLETE its CompleteMultipartUpload (S3 API: CopyObject copies at most 5 GiB). Transient
  * failures are retried by the scheduler up to COPY_OBJECT_ATTEMPTS per unit, each at its own
@@ -12,10 +13,12 @@
  * Units are paced per destination prefix (copy_pace.h): each table's `date=` folder is a lane
  * with its own AIMD window, cut by S3's 503 SlowDown for that prefix, and the next unit comes
  * from the next lane round robin that has work and room, so the requests in flight spread
- * over every table instead of crowding one prefix at a time. The queue's cap
- * (COPY_CONCURRENCY) bounds the lanes together. Within a lane: parts and completions of its
- * open uploads first (so an upload's billed parts do not wait behind thousands of small
- * objects), then its next object; retries wait for room in their lane (ops->admit).
+ * over every ready table instead of crowding one prefix at a time. A table becomes a lane
+ * when it becomes T_READY (tables do, one by one, while the export is still listed). The
+ * queue's cap (COPY_CONCURRENCY) bounds the lanes together. Within a lane: parts and
+ * completions of its open uploads first (so an upload's billed parts do not wait behind
+ * thousands of small objects), then its next object; retries wait for room in their lane
+ * (ops->admit).
  * A multipart copy that does not finish is aborted: job cleanup and failures queue the
  * AbortMultipartUpload (S3 bills uploaded parts until then) on the stage's abort queue, which
  * sends them as units too (job cleanup also runs inside the rebalance callback, which must stay
@@ -30,11 +33,12 @@
 #include "worker.h"
 
 #define UNIT_COMPLETE 0xFFFFu
-#define UNIT(obj, part) (((uint64_t)(obj) << 16) | (uint64_t)(part))
-#define UNIT_OBJ(u) ((size_t)((u) >> 16))
+#define UNIT(slot, obj, part)                                                                      \
+    (((uint64_t)(slot) << 40) | ((uint64_t)(obj) << 16) | (uint64_t)(part))
+#define UNIT_SLOT(u) ((size_t)((u) >> 40))
+#define UNIT_OBJ(u) ((size_t)(((u) >> 16) & 0xFFFFFFu))
 #define UNIT_PART(u) ((unsigned)((u)&0xFFFFu))
-/* Progress line interval while copying. */
-#define PROGRESS_MS 10000
+#define UNIT_TAB(cj, u) ((cj)->tabs[UNIT_SLOT(u)])
 
 static const sl_s3_write_opts *write_opts(const copy_cfg *cfg, sl_s3_write_opts *o)
 {
@@ -67,14 +71,10 @@ void sl_copy_mpu_free(cp_mpu *m)
    Best effort: the run's error is what made us abort, not the abort's outcome. */
 static void mpu_abort(copy_ctx *cx, const copy_job *cj, cp_obj *o)
 {
-    size_t oi = (size_t)(o - cj->objs);
-
     if (!o->mpu || !o->mpu->upload_id)
         return;
-    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, cj->entries[oi].dest,
-                            o->mpu->upload_id))
-        sl_log_kv(SL_LOG_WARN, &cj->job->log,
-                  (const char *const[]){"key", cj->entries[oi].dest, NULL},
+    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, o->dest, o->mpu->upload_id))
+        sl_log_kv(SL_LOG_WARN, &cj->job->log, (const char *const[]){"key", o->dest, NULL},
                   "abort queue full; multipart upload left open");
     else if (cx->abortq)
         sl_xsched_queue_kick(cx->abortq);
@@ -90,22 +90,21 @@ static int job_end(copy_job *cj, sl_step_result r)
     return -1;
 }
 
-/* Object oi has multipart steps to hand out (parts, or its completion): on the list, and
-   counted in its lane. */
-static int mpu_ready(copy_job *cj, size_t oi)
+/* unit: the object's (part 0). On the list, and counted in its table's lane. */
+static int mpu_ready(copy_job *cj, uint64_t unit)
 {
-    size_t *g = sl_copy_grow(cj->mpu_ready, &cj->capmpu, cj->nmpu_ready + 1, sizeof(*g));
+    uint64_t *g = sl_copy_grow(cj->mpu_ready, &cj->capmpu, cj->nmpu_ready + 1, sizeof(*g));
 
     if (!g)
         return -1;
     cj->mpu_ready = g;
-    cj->mpu_ready[cj->nmpu_ready++] = oi;
-    sl_copy_pace_ready(&cj->pace, sl_copy_pace_lane_of(&cj->pace, oi), +1);
+    cj->mpu_ready[cj->nmpu_ready++] = unit & ~(uint64_t)0xFFFFu;
+    sl_copy_pace_ready(&cj->pace, UNIT_TAB(cj, unit)->lane, +1);
     sl_xsched_queue_kick(cj->q);
     return 0;
 }
 
-/* Entry k of the list is spent (li its object's lane). */
+/* Entry k of the list is spent (li its table's lane). */
 static void mpu_unready(copy_job *cj, size_t k, size_t li)
 {
     cj->mpu_ready[k] = cj->mpu_ready[--cj->nmpu_ready];
@@ -114,25 +113,31 @@ static void mpu_unready(copy_job *cj, size_t k, size_t li)
 
 /* ---- pacing per destination prefix (copy_pace.h) ------------------------------------------ */
 
-/* A lane per run of objects with the same destination folder. The listing is sorted by
-   source key and a table's keys share their `<db>/<schema.table>/` prefix, so a table is one
-   run; an unsorted listing would only split a table into lanes paced apart. */
-static int pace_plan(copy_job *cj)
+int sl_copy_xfer_table_ready(copy_job *cj, cp_table *t)
 {
-    sl_copy_pace_init(&cj->pace, (size_t)cj->cx->cfg.concurrency);
-    for (size_t i = 0, j; i < cj->nobjs; i = j) {
-        for (j = i + 1; j < cj->nobjs; j++)
-            if (strcmp(cj->entries[j].dest_dir, cj->entries[i].dest_dir) != 0)
-                break;
-        if (sl_copy_pace_add(&cj->pace, i, j, 1))
-            return -1;
+    size_t first = cj->pace.n ? cj->pace.lanes[cj->pace.n - 1].end : 0;
+    cp_table **g;
+
+    if (t->nobjs) {
+        g = sl_copy_grow(cj->lane_tab, &cj->caplane_tab, cj->pace.n + 1, sizeof(*g));
+        if (!g)
+            return job_end(cj, sl_job_fail(cj->job, "ClientError", "copy: out of memory"));
+        cj->lane_tab = g;
+        if (sl_copy_pace_add(&cj->pace, first, first + t->nobjs, 1))
+            return job_end(cj, sl_job_fail(cj->job, "ClientError", "copy: out of memory"));
+        t->lane = cj->pace.n - 1;
+        cj->lane_tab[t->lane] = t;
     }
+    if (cj->q)
+        sl_xsched_queue_kick(cj->q);
     return 0;
 }
 
-static size_t unit_lane(const copy_job *cj, uint64_t unit)
+void sl_copy_xfer_table_gone(copy_job *cj, cp_table *t)
 {
-    return sl_copy_pace_lane_of(&cj->pace, UNIT_OBJ(unit));
+    if (t->lane != CP_NO_LANE && t->lane < cj->caplane_tab && cj->lane_tab)
+        cj->lane_tab[t->lane] = NULL;
+    t->lane = CP_NO_LANE;
 }
 
 /* A window cut is the one state change of a lane worth a line: counted in the metrics
@@ -141,17 +146,18 @@ static size_t unit_lane(const copy_job *cj, uint64_t unit)
 static void log_cut(copy_job *cj, size_t li)
 {
     const sl_copy_lane *l = &cj->pace.lanes[li];
+    const cp_table *t = cj->lane_tab[li];
     char w[32], f[32], n[32];
 
     sl_worker_count_copy_cut(cj->cx->w);
-    if (cj->ncuts_logged++ >= CP_MAX_WARN_LINES)
+    if (cj->ncuts_logged++ >= CP_MAX_WARN_LINES || !t)
         return;
     snprintf(w, sizeof(w), "%zu", sl_copy_pace_window(&cj->pace, li));
     snprintf(f, sizeof(f), "%zu", l->inflight);
     snprintf(n, sizeof(n), "%lld", l->slowdowns);
     sl_log_kv(SL_LOG_INFO, &cj->job->log,
-              (const char *const[]){"prefix", cj->entries[l->first].dest_dir, "window", w,
-                                    "in_flight", f, "slowdowns", n, NULL},
+              (const char *const[]){"prefix", t->dest_dir, "window", w, "in_flight", f,
+                                    "slowdowns", n, NULL},
               "prefix throttled (SlowDown); its window cut");
 }
 
@@ -159,7 +165,7 @@ static void unit_attempt_end(void *ud, uint64_t unit, int attempt, const sl_aws_
                              long long started_ms)
 {
     copy_job *cj = ud;
-    size_t li = unit_lane(cj, unit);
+    size_t li = UNIT_TAB(cj, unit)->lane;
     sl_copy_pace_outcome out = !e                      ? SL_PACE_OK
                                : sl_xsched_slowdown(e) ? SL_PACE_SLOWDOWN
                                                        : SL_PACE_OTHER_FAIL;
@@ -173,7 +179,7 @@ static int unit_admit(void *ud, uint64_t unit)
 {
     copy_job *cj = ud;
 
-    return sl_copy_pace_room(&cj->pace, unit_lane(cj, unit)) ? 0 : -1;
+    return sl_copy_pace_room(&cj->pace, UNIT_TAB(cj, unit)->lane) ? 0 : -1;
 }
 
 /* ---- the job's units ---------------------------------------------------------------------- */
@@ -183,17 +189,23 @@ static int unit_admit(void *ud, uint64_t unit)
 static int lane_next(copy_job *cj, size_t li, uint64_t *unit)
 {
     sl_copy_lane *l = &cj->pace.lanes[li];
+    cp_table *t = cj->lane_tab[li];
     size_t k = cj->nmpu_ready;
 
+    if (!t) { /* freed: every object of it is done */
+        l->ready = 0;
+        l->next = l->end;
+        return -1;
+    }
     while (l->ready && k--) {
-        size_t oi = cj->mpu_ready[k];
+        uint64_t u = cj->mpu_ready[k];
         cp_mpu *m;
 
-        if (oi < l->first || oi >= l->end)
+        if (UNIT_TAB(cj, u) != t)
             continue;
-        m = cj->objs[oi].mpu;
+        m = t->objs[UNIT_OBJ(u)].mpu;
         if (m && m->upload_id && m->next < m->nparts) {
-            *unit = UNIT(oi, ++m->next);
+            *unit = u | ++m->next;
             if (m->next == m->nparts)
                 mpu_unready(cj, k, li);
             return 0;
@@ -201,15 +213,17 @@ static int lane_next(copy_job *cj, size_t li, uint64_t *unit)
         mpu_unready(cj, k, li);
         if (m && m->upload_id && m->ndone == m->nparts && !m->completing) {
             m->completing = 1;
-            *unit = UNIT(oi, UNIT_COMPLETE);
+            *unit = u | UNIT_COMPLETE;
             return 0;
         }
     }
     l->ready = 0; /* every entry was seen: none of this lane is left */
-    while (l->next < l->end && cj->objs[l->next].done)
+    while (l->next < l->end && t->objs[l->next - l->first].done)
         l->next++; /* already at its destination (restart) */
     if (l->next < l->end) {
-        *unit = UNIT(l->next++, 0);
+        *unit = UNIT(t->slot, l->next++ - l->first, 0);
+        if (cj->copy_t0 < 0)
+            cj->copy_t0 = cj->last_progress = sl_mono_ms();
         return 0;
     }
     return -1;
@@ -252,10 +266,8 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
 {
     copy_job *cj = ud;
     const copy_cfg *cfg = &cj->cx->cfg;
-    size_t oi = UNIT_OBJ(unit);
     unsigned part = UNIT_PART(unit);
-    cp_obj *o = &cj->objs[oi];
-    const sl_keymap_entry *ent = &cj->entries[oi];
+    cp_obj *o = &UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)];
     const char *sbucket = cj->job->in.s3_bucket;
     sl_s3_write_opts wo;
     sl_s3_req r;
@@ -270,18 +282,18 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
         if (mpu_plan(cfg, o, e))
             return -1;
         /* The marker lets a restarted copy recognise the finished object (sl_copy_plan_skip). */
-        sl_copy_plan_etag_bare(cj->srcs[oi].etag, marker, sizeof(marker));
-        rc = sl_s3_create_multipart_request(&r, cfg->lake_bucket, ent->dest, &wo, marker, err,
+        sl_copy_plan_etag_bare(o->etag, marker, sizeof(marker));
+        rc = sl_s3_create_multipart_request(&r, cfg->lake_bucket, o->dest, &wo, marker, err,
                                             sizeof(err));
     } else if (part == 0) {
-        rc = sl_s3_copy_request(&r, sbucket, ent->src, cfg->lake_bucket, ent->dest, &wo, err,
+        rc = sl_s3_copy_request(&r, sbucket, o->src, cfg->lake_bucket, o->dest, &wo, err,
                                 sizeof(err));
     } else if (part == UNIT_COMPLETE) {
-        rc = sl_s3_complete_multipart_request(&r, cfg->lake_bucket, ent->dest, o->mpu->upload_id,
+        rc = sl_s3_complete_multipart_request(&r, cfg->lake_bucket, o->dest, o->mpu->upload_id,
                                               o->mpu->etags, o->mpu->nparts, cfg->lake_owner, err,
                                               sizeof(err));
     } else {
-        rc = sl_s3_upload_part_copy_request(&r, sbucket, ent->src, cfg->lake_bucket, ent->dest,
+        rc = sl_s3_upload_part_copy_request(&r, sbucket, o->src, cfg->lake_bucket, o->dest,
                                             o->mpu->upload_id, (int)part, &o->mpu->ranges[part - 1],
                                             &wo, err, sizeof(err));
     }
@@ -291,8 +303,8 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
     }
     rc = sl_aws_xfer_new(cj->cx->aws, &r.req, x, e);
     sl_s3_req_cleanup(&r);
-    if (rc == 0)
-        sl_copy_pace_start(&cj->pace, unit_lane(cj, unit)); /* its unit_attempt_end follows */
+    if (rc == 0) /* its unit_attempt_end follows */
+        sl_copy_pace_start(&cj->pace, UNIT_TAB(cj, unit)->lane);
     return rc;
 }
 
@@ -304,31 +316,31 @@ static const char *unit_op(const copy_job *cj, uint64_t unit)
         return "CompleteMultipartUpload";
     if (part)
         return "UploadPartCopy";
-    return cj->objs[UNIT_OBJ(unit)].size > cj->cx->cfg.multipart_threshold ? "CreateMultipartUpload"
-                                                                           : "CopyObject";
+    return UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)].size > cj->cx->cfg.multipart_threshold
+               ? "CreateMultipartUpload"
+               : "CopyObject";
 }
 
 /* Fails the run for unit's object with AWS's error e. */
 static int unit_fail(copy_job *cj, uint64_t unit, const sl_aws_error *e, int attempts)
 {
     sl_job *job = cj->job;
-    size_t oi = UNIT_OBJ(unit);
-    const sl_keymap_entry *ent = &cj->entries[oi];
+    cp_obj *o = &UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)];
 
-    if (cj->objs[oi].mpu)
-        mpu_abort(cj->cx, cj, &cj->objs[oi]);
+    if (o->mpu)
+        mpu_abort(cj->cx, cj, o);
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
     return job_end(cj, sl_job_fail(job, e->code[0] ? e->code : "AwsError",
                                    "%s s3://%s/%s -> %s: %s (attempt %d)", unit_op(cj, unit),
-                                   job->in.s3_bucket, ent->src, ent->dest, e->message, attempts));
+                                   job->in.s3_bucket, o->src, o->dest, e->message, attempts));
 }
 
 static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
 {
     copy_job *cj = ud;
-    size_t oi = UNIT_OBJ(unit);
+    cp_table *t = UNIT_TAB(cj, unit);
     unsigned part = UNIT_PART(unit);
-    cp_obj *o = &cj->objs[oi];
+    cp_obj *o = &t->objs[UNIT_OBJ(unit)];
     const sl_aws_response *resp;
     char msg[SL_ERRLEN], etag[128];
     sl_aws_error pe;
@@ -344,7 +356,7 @@ static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
             local_error(&pe, "ParseError", msg);
             return unit_fail(cj, unit, &pe, attempts);
         }
-        return mpu_ready(cj, oi)
+        return mpu_ready(cj, unit)
                    ? job_end(cj, sl_job_fail(cj->job, "ClientError", "copy: out of memory"))
                    : 0;
     }
@@ -357,13 +369,11 @@ static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
             local_error(&pe, "ParseError", "UploadPartCopy answer has no ETag");
             return unit_fail(cj, unit, &pe, attempts);
         }
-        if (++o->mpu->ndone == o->mpu->nparts && mpu_ready(cj, oi))
+        if (++o->mpu->ndone == o->mpu->nparts && mpu_ready(cj, unit))
             return job_end(cj, sl_job_fail(cj->job, "ClientError", "copy: out of memory"));
         return 0;
     }
-    sl_copy_object_done(cj, o);
-    if (cj->objs_done == cj->nobjs)
-        cj->job->next_step_ms = sl_mono_ms();
+    sl_copy_object_done(cj, t, o);
     return 0;
 }
 
@@ -382,7 +392,8 @@ int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
                               .recv_buffer = 4096,
                               .paced = 1};
 
-    if (pace_plan(cj) || !(cj->q = sl_xsched_queue_new(cx->xs, &unit_ops, cj, &o)))
+    sl_copy_pace_init(&cj->pace, (size_t)cx->cfg.concurrency);
+    if (!(cj->q = sl_xsched_queue_new(cx->xs, &unit_ops, cj, &o)))
         return -1;
     sl_xsched_queue_kick(cj->q);
     return 0;
@@ -391,17 +402,18 @@ int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
 /* Lanes listed by name in the progress line: the most throttled first. */
 #define LANES_LISTED 8
 
-/* The LANES_LISTED lanes with the smallest windows below the cap into shown[] (sorted by
-   window), their number returned; *nlow counts every lane below the cap. */
-static size_t lanes_throttled(const sl_copy_pace *p, size_t shown[LANES_LISTED], size_t *nlow)
+/* The LANES_LISTED lanes (of live tables) with the smallest windows below the cap into
+   shown[] (sorted by window), their number returned; *nlow counts every such lane. */
+static size_t lanes_throttled(const copy_job *cj, size_t shown[LANES_LISTED], size_t *nlow)
 {
+    const sl_copy_pace *p = &cj->pace;
     size_t nshown = 0;
 
     *nlow = 0;
     for (size_t i = 0; i < p->n; i++) {
         size_t w = sl_copy_pace_window(p, i), at = nshown;
 
-        if (w >= p->max)
+        if (w >= p->max || !cj->lane_tab[i])
             continue;
         ++*nlow;
         while (at > 0 && sl_copy_pace_window(p, shown[at - 1]) > w)
@@ -419,13 +431,17 @@ static size_t lanes_throttled(const sl_copy_pace *p, size_t shown[LANES_LISTED],
 /* The progress line: objects, bytes, in flight and the queue's cap, then the lanes: how
    many, how many are below the cap now, SlowDowns and cuts so far, and `prefix=window` of
    the most throttled (lane_windows). */
-static void log_progress(copy_job *cj, const char *msg)
+void sl_copy_xfer_progress(copy_job *cj, long long now, int final)
 {
     const sl_copy_pace *p = &cj->pace;
     char a[32], b[32], c[32], d[32], w[32], ln[32], lo[32], sd[32], cu[32], list[1024];
-    size_t shown[LANES_LISTED], nlow, nshown = lanes_throttled(p, shown, &nlow);
+    size_t shown[LANES_LISTED], nlow = 0, nshown;
     long long slow = 0, cuts = 0;
 
+    if (!final && now - cj->last_progress < CP_PROGRESS_MS)
+        return;
+    cj->last_progress = now;
+    nshown = lanes_throttled(cj, shown, &nlow);
     for (size_t i = 0; i < p->n; i++) {
         slow += p->lanes[i].slowdowns;
         cuts += p->lanes[i].cuts;
@@ -433,7 +449,7 @@ static void log_progress(copy_job *cj, const char *msg)
     list[0] = '\0';
     for (size_t k = 0, len = 0; k < nshown && len < sizeof(list); k++)
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s=%zu", k ? " " : "",
-                                cj->entries[p->lanes[shown[k]].first].dest_dir,
+                                cj->lane_tab[shown[k]]->dest_dir,
                                 sl_copy_pace_window(p, shown[k]));
     snprintf(a, sizeof(a), "%zu", cj->objs_done);
     snprintf(b, sizeof(b), "%zu", cj->nobjs);
@@ -449,27 +465,7 @@ static void log_progress(copy_job *cj, const char *msg)
                                     "in_flight",       d,    "window",    w,  "lanes",       ln,
                                     "lanes_throttled", lo,   "slowdowns", sd, "window_cuts", cu,
                                     "lane_windows",    list, NULL},
-              "%s", msg);
-}
-
-sl_step_result sl_copy_xfer_step(copy_job *cj)
-{
-    long long now = sl_mono_ms();
-
-    if (cj->failed_result)
-        return (sl_step_result)cj->failed_result;
-    if (cj->objs_done == cj->nobjs) {
-        cj->copy_ms = now - cj->copy_ms;
-        log_progress(cj, "all copies done");
-        return SL_STEP_DONE;
-    }
-    if (now - cj->last_progress >= PROGRESS_MS) {
-        cj->last_progress = now;
-        log_progress(cj, "copying");
-    }
-    /* The scheduler's callbacks bring the step forward (job_end, the last object). */
-    cj->job->next_step_ms = cj->last_progress + PROGRESS_MS;
-    return SL_STEP_PENDING;
+              "%s", final ? "all copies done" : "copying");
 }
 
 void sl_copy_xfer_cleanup(copy_ctx *cx, copy_job *cj)
@@ -477,13 +473,19 @@ void sl_copy_xfer_cleanup(copy_ctx *cx, copy_job *cj)
     sl_xsched_queue_free(cj->q);
     cj->q = NULL;
     sl_copy_pace_cleanup(&cj->pace);
-    for (size_t i = 0; cj->objs && i < cj->nobjs; i++) {
-        /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
-           parts behind; the next owner of the message starts a fresh upload. */
-        if (cj->objs[i].mpu && !cj->objs[i].done)
-            mpu_abort(cx, cj, &cj->objs[i]);
-        sl_copy_mpu_free(cj->objs[i].mpu);
-        cj->objs[i].mpu = NULL;
+    free(cj->lane_tab);
+    cj->lane_tab = NULL;
+    cj->caplane_tab = 0;
+    for (size_t s = 0; s < cj->captabs; s++) {
+        cp_table *t = cj->tabs ? cj->tabs[s] : NULL;
+        for (size_t i = 0; t && i < t->nobjs; i++) {
+            /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
+               parts behind; the next owner of the message starts a fresh upload. */
+            if (t->objs[i].mpu && !t->objs[i].done)
+                mpu_abort(cx, cj, &t->objs[i]);
+            sl_copy_mpu_free(t->objs[i].mpu);
+            t->objs[i].mpu = NULL;
+        }
     }
 }
 
@@ -574,123 +576,118 @@ void sl_copy_aborts_cleanup(copy_ctx *cx)
 
 static int call_next(void *ud, uint64_t *unit)
 {
-    copy_job *cj = ud;
+    cp_call *c = ud;
 
-    if (cj->call_state != CALL_WANT)
+    if (c->state != CALL_WANT)
         return -1;
-    cj->call_state = CALL_INFLIGHT;
+    c->state = CALL_INFLIGHT;
     *unit = 0;
     return 0;
 }
 
 static int call_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_aws_error *e)
 {
-    copy_job *cj = ud;
+    cp_call *c = ud;
 
     (void)unit;
     (void)attempt;
-    /* Deep-copied and signed anew for each attempt; call_req stays until the call is over. */
-    return sl_aws_xfer_new(cj->cx->aws, &cj->call_req.req, x, e);
+    /* Deep-copied and signed anew for each attempt; req stays until the call is over. */
+    return sl_aws_xfer_new(c->cj->cx->aws, &c->req.req, x, e);
 }
 
 static int call_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
 {
-    copy_job *cj = ud;
+    cp_call *c = ud;
 
     (void)unit;
     (void)attempts;
-    sl_s3_req_cleanup(&cj->call_req);
+    sl_s3_req_cleanup(&c->req);
     if (e) {
-        cj->call_err = *e;
-        cj->call_state = CALL_FAILED;
+        c->err = *e;
+        c->state = CALL_FAILED;
     } else {
         const sl_aws_response *resp = sl_aws_xfer_response(x);
-        cj->call_len = resp->body.len;
-        cj->call_body = malloc(cj->call_len + 1);
-        if (!cj->call_body) {
-            local_error(&cj->call_err, "InternalFailure", "copy: out of memory");
-            cj->call_state = CALL_FAILED;
+        c->len = resp->body.len;
+        c->body = malloc(c->len + 1);
+        if (!c->body) {
+            local_error(&c->err, "InternalFailure", "copy: out of memory");
+            c->state = CALL_FAILED;
         } else {
-            if (cj->call_len)
-                memcpy(cj->call_body, resp->body.data, cj->call_len);
-            cj->call_body[cj->call_len] = '\0';
-            cj->call_state = CALL_DONE;
+            if (c->len)
+                memcpy(c->body, resp->body.data, c->len);
+            c->body[c->len] = '\0';
+            c->state = CALL_DONE;
         }
     }
-    cj->job->next_step_ms = sl_mono_ms();
+    c->cj->job->next_step_ms = sl_mono_ms();
     return 0;
 }
 
 static const sl_xsched_ops call_ops = {call_next, call_start, call_done, NULL, NULL};
 
-int sl_copy_call_init(copy_ctx *cx, copy_job *cj)
+int sl_copy_call_init(copy_ctx *cx, copy_job *cj, cp_call *c)
 {
     sl_xsched_queue_opts o = {
         1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms, cx->aws, 0, 0};
 
-    cj->cq = sl_xsched_queue_new(cx->xs, &call_ops, cj, &o);
-    return cj->cq ? 0 : -1;
+    c->cj = cj;
+    c->q = sl_xsched_queue_new(cx->xs, &call_ops, c, &o);
+    return c->q ? 0 : -1;
 }
 
-/* Starts call_req (built by the caller). A step that is called again before the answer (its
-   next_step_ms is a safety net) just waits. */
-static void call_begin(copy_job *cj)
+int sl_copy_call_busy(const cp_call *c)
 {
-    cj->call_state = CALL_WANT;
-    sl_xsched_queue_kick(cj->cq);
-    cj->job->next_step_ms = sl_mono_ms() + 60000;
+    return c->state == CALL_WANT || c->state == CALL_INFLIGHT;
 }
 
-/* Sends call_req if its builder succeeded (built == 0): 1, else -1 with e from msg. */
-static int call_send(copy_job *cj, int built, const char *msg, sl_aws_error *e)
+/* Sends req if its builder succeeded (built == 0): 1, else -1 with e from msg. */
+static int call_send(cp_call *c, int built, const char *msg, sl_aws_error *e)
 {
     if (built) {
         local_error(e, "InvalidRequest", msg);
         return -1;
     }
-    call_begin(cj);
+    c->state = CALL_WANT;
+    sl_xsched_queue_kick(c->q);
     return 1;
 }
 
 /* 1 while in flight, 0 with the body, -1 with e; at 0/-1 the call is over (body: caller's). */
-static int call_result(copy_job *cj, char **body, size_t *len, sl_aws_error *e)
+static int call_result(cp_call *c, char **body, size_t *len, sl_aws_error *e)
 {
-    if (cj->call_state == CALL_WANT || cj->call_state == CALL_INFLIGHT) {
-        cj->job->next_step_ms = sl_mono_ms() + 60000;
+    if (sl_copy_call_busy(c))
         return 1;
-    }
-    cj->call_state = CALL_IDLE;
-    if (cj->call_body) {
-        *body = cj->call_body;
-        *len = cj->call_len;
-        cj->call_body = NULL;
+    c->state = CALL_IDLE;
+    if (c->body) {
+        *body = c->body;
+        *len = c->len;
+        c->body = NULL;
         return 0;
     }
-    *e = cj->call_err;
+    *e = c->err;
     return -1;
 }
 
-void sl_copy_call_cleanup(copy_job *cj)
+void sl_copy_call_cleanup(cp_call *c)
 {
-    sl_xsched_queue_free(cj->cq);
-    cj->cq = NULL;
-    sl_s3_req_cleanup(&cj->call_req);
-    free(cj->call_body);
-    cj->call_body = NULL;
-    cj->call_state = CALL_IDLE;
+    sl_xsched_queue_free(c->q);
+    c->q = NULL;
+    sl_s3_req_cleanup(&c->req);
+    free(c->body);
+    c->body = NULL;
+    c->state = CALL_IDLE;
 }
 
-int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *lo,
+int sl_copy_list_page(cp_call *c, const char *bucket, const sl_s3_list_opts *lo,
                       sl_s3_list_page *page, sl_aws_error *e)
 {
     char msg[SL_ERRLEN], *body = NULL;
     size_t len = 0;
     int rc;
 
-    if (cj->call_state == CALL_IDLE)
-        return call_send(cj, sl_s3_list_request(&cj->call_req, bucket, lo, msg, sizeof(msg)), msg,
-                         e);
-    if ((rc = call_result(cj, &body, &len, e)) != 0)
+    if (c->state == CALL_IDLE)
+        return call_send(c, sl_s3_list_request(&c->req, bucket, lo, msg, sizeof(msg)), msg, e);
+    if ((rc = call_result(c, &body, &len, e)) != 0)
         return rc;
     rc = 0;
     if (sl_s3_list_parse(body, len, 1, page, msg, sizeof(msg))) {
@@ -701,18 +698,17 @@ int sl_copy_list_page(copy_job *cj, const char *bucket, const sl_s3_list_opts *l
     return rc;
 }
 
-int sl_copy_delete_call(copy_job *cj, const char *bucket, const char *const *keys, size_t n,
+int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,
                         const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e)
 {
     char msg[SL_ERRLEN], *body = NULL;
     size_t len = 0;
     int rc;
 
-    if (cj->call_state == CALL_IDLE)
-        return call_send(
-            cj, sl_s3_delete_request(&cj->call_req, bucket, keys, n, owner, msg, sizeof(msg)), msg,
-            e);
-    if ((rc = call_result(cj, &body, &len, e)) != 0)
+    if (c->state == CALL_IDLE)
+        return call_send(c, sl_s3_delete_request(&c->req, bucket, keys, n, owner, msg, sizeof(msg)),
+                         msg, e);
+    if ((rc = call_result(c, &body, &len, e)) != 0)
         return rc;
     rc = 0;
     if (sl_s3_delete_result_parse(body, len, f, nf, msg, sizeof(msg))) {

@@ -193,6 +193,44 @@ def test_pagination_and_mapping_previous_convention(make_ctx):
     assert done and done[-1]["objects"] == "2500"
 
 
+def test_copies_start_while_the_export_is_listed(make_ctx):
+    """A listing of several pages and tables is copied table by table while it goes on: each
+    table is planned once the listing passes it, and with COPY_PLAN_AHEAD=100 the listing
+    waits for the copies whenever 100 planned objects are not copied yet. So when the last
+    page has been read, copies of the earlier tables have landed, and the last table (complete
+    only when the listing ends) has not started. Every table is bigger than the window (a
+    table is always listed whole)."""
+    c = make_ctx("copy-stream", COPY_CONCURRENCY="16", COPY_PLAN_AHEAD="100")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    tables = [("db", "public.t1", 600), ("db", "public.t2", 700), ("db", "public.t3", 500),
+              ("db", "public.t4", 400)]
+    items, want = [], {}
+    for db, table, count in tables:
+        for i in range(count):
+            f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
+            body = parquet(i) + table.encode()
+            items.append(("%s/%s/%s/%s" % (root, db, table, f), body))
+            want[c.lake_dir(db, table) + f] = len(body)
+    items.append(("%s/export_info_%s.json" % (root, task), b"{}"))
+    items.append(("%s/export_tables_info_%s_from_1_to_4.json" % (root, task),
+                  tables_info(task, [("%s.%s" % (db, t), "COMPLETE", None)
+                                     for db, t, _ in tables])))
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert all_keys(c.s3, c.lake_bucket) == want
+    assert m["objects"] == 2200 and m["bytes"] == sum(want.values()) and m["removed"] == 0
+    assert m["tables"] == ["db/public.t1", "db/public.t2", "db/public.t3", "db/public.t4"]
+    listed = [r for r in c.worker.logs() if r.get("msg") == "export listed; copying"]
+    assert len(listed) == 1, listed
+    copied = int(listed[0]["copied"])
+    assert 0 < copied <= 2200 - 400, listed[0]
+    assert listed[0]["objects"] == "2200" and listed[0]["tables"] == "4"
+    done = [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
+    assert done and done[-1]["objects"] == "2200"
+
+
 # ------------------------------------------------------------------------ (b) re-export
 
 def test_reexport_replaces_partition(make_ctx):

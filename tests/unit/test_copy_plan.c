@@ -604,6 +604,62 @@ static void test_bound_msg_small_untouched(void)
 }
 
 /* job_cleanup only queues aborts (bounded); tick pops them oldest first. */
+/* Strings of any length land whole and stay put while later ones are added (the blocks grow,
+   nothing moves); cleanup leaves the arena usable. */
+static void test_arena_keeps_strings(void)
+{
+    sl_copy_arena a;
+    const char *p[300];
+    char big[3000], want[64];
+
+    sl_copy_arena_init(&a);
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 300; i++) {
+        snprintf(want, sizeof(want), "key-%03d", i);
+        p[i] = i == 150 ? sl_copy_arena_put(&a, big, NULL) : sl_copy_arena_put(&a, want, "/x");
+        CHECK(p[i] != NULL);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(want, sizeof(want), "key-%03d/x", i);
+        if (i == 150)
+            CHECK_INT((long long)strlen(p[i]), (long long)sizeof(big) - 1);
+        else
+            CHECK_STR(p[i], want);
+    }
+    CHECK(a.bytes >= 300 * 10 + sizeof(big));
+    CHECK(a.bytes < 300 * 10 + sizeof(big) + 128 * 1024); /* packed, not a block per string */
+    CHECK_STR(sl_copy_arena_put(&a, "", NULL), "");
+    sl_copy_arena_cleanup(&a);
+    CHECK_INT((long long)a.bytes, 0);
+    CHECK_STR(sl_copy_arena_put(&a, "again", NULL), "again");
+    sl_copy_arena_cleanup(&a);
+    sl_copy_arena_cleanup(NULL);
+}
+
+/* The tables list keeps the first `max` names in bytewise order whatever order they come in
+   (the listing's order of `db/table/` folders is not the order of `db/table` names), once. */
+static void test_tables_add_keeps_first_sorted(void)
+{
+    static const char *const in[] = {"a/t.x", "a/t", "b/u", "a/s", "a/t", "c/v", "a/r"};
+    static const int kept[] = {1, 1, 1, 1, 0, 0, 1};
+    static const char *const want[] = {"a/r", "a/s", "a/t", "a/t.x"};
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(in); i++)
+        CHECK_INT(sl_copy_plan_tables_add(&v, &n, &cap, 4, in[i]), kept[i]);
+    CHECK_INT((long long)n, 4);
+    for (size_t i = 0; i < n; i++)
+        CHECK_STR(v[i], want[i]);
+    sl_keymap_strv_free(v, n);
+    v = NULL;
+    n = cap = 0;
+    CHECK_INT(sl_copy_plan_tables_add(&v, &n, &cap, 0, "a/t"), 0);
+    CHECK_INT((long long)n, 0);
+    free(v);
+}
+
 static void test_abort_queue(void)
 {
     sl_copy_abortq q;
@@ -647,6 +703,8 @@ static const sl_test tests[] = {
     SL_TEST(test_bound_msg_thousands_of_tables),
     SL_TEST(test_bound_msg_small_untouched),
     SL_TEST(test_abort_queue),
+    SL_TEST(test_arena_keeps_strings),
+    SL_TEST(test_tables_add_keeps_first_sorted),
 };
 
 SL_TEST_MAIN(tests)

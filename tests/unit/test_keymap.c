@@ -255,6 +255,42 @@ static void test_plan_refuses_unresolvable(void)
     CHECK_INT(sl_keymap_plan(NULL, 0, NULL, err, sizeof(err)), 0);
 }
 
+/* The plan without touching the entries (the copy stage's per-table plan over borrowed
+   strings): the new names come back in newdest, the entries keep theirs; a refusal leaves
+   every slot NULL. */
+static void test_plan_names_leaves_entries(void)
+{
+    static const char *const keys[] = {
+        ROOT "/mydb/public.t/1/part-00000-a.gz.parquet",
+        ROOT "/mydb/public.t/2/part-00000-a.gz.parquet",
+        ROOT "/mydb/public.t/2/part-00001-b.gz.parquet",
+    };
+    static const char *const bad[] = {
+        ROOT "/mydb/public.t/1/p.gz.parquet",
+        ROOT "/mydb/public.t/2/p.gz.parquet",
+        ROOT "/mydb/public.t/3/1-p.gz.parquet",
+    };
+    sl_keymap_entry e[3];
+    char *nd[3] = {(char *)"x", (char *)"x", (char *)"x"}, err[SL_ERRLEN] = "";
+    size_t renamed = 99;
+
+    CHECK_INT(map_all(keys, 3, e), 0);
+    CHECK_INT(sl_keymap_plan_names(e, 3, nd, &renamed, err, sizeof(err)), 0);
+    CHECK_INT(renamed, 2);
+    CHECK_STR(nd[0], LAKE "/public.t/date=2024-01-02/1-part-00000-a.gz.parquet");
+    CHECK_STR(nd[1], LAKE "/public.t/date=2024-01-02/2-part-00000-a.gz.parquet");
+    CHECK(nd[2] == NULL);
+    CHECK_STR(e[0].dest, LAKE "/public.t/date=2024-01-02/part-00000-a.gz.parquet");
+    free(nd[0]);
+    free(nd[1]);
+    cleanup_all(e, 3);
+    CHECK_INT(map_all(bad, 3, e), 0);
+    CHECK_INT(sl_keymap_plan_names(e, 3, nd, NULL, err, sizeof(err)), -1);
+    CHECK(strstr(err, "refusing to overwrite") != NULL);
+    CHECK(nd[0] == NULL && nd[1] == NULL && nd[2] == NULL);
+    cleanup_all(e, 3);
+}
+
 static void test_date_prefixes(void)
 {
     static const char *const keys[] = {
@@ -358,6 +394,7 @@ static const sl_test tests[] = {
     SL_TEST(test_plan_collisions),
     SL_TEST(test_plan_mixed_conventions),
     SL_TEST(test_plan_refuses_unresolvable),
+    SL_TEST(test_plan_names_leaves_entries),
     SL_TEST(test_date_prefixes),
     SL_TEST(test_tables_info),
     SL_TEST(test_tables_info_errors),
