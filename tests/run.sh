@@ -4,7 +4,8 @@
 #   a. build      ASan+UBSan build of everything (make BUILD=build/asan SAN=1 all)
 #   b. unit       every build/asan/tests/unit/test_* (sl_test.h: last line "<file>: N passed, M failed")
 #   c. sigv4      tests/sigv4-suite over tests/sigv4-vectors' two suites ("sigv4: N passed, M failed, K skipped")
-#   d. valgrind   plain build (BUILD=build/plain), every unit test under valgrind, leaks are errors
+#   d. valgrind   plain build of the unit tests (make BUILD=build/plain unit), each under valgrind,
+#                 leaks are errors
 #   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (5) on a copy of its corpus
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
 #                 tests/integration/test_*.py from .venv
@@ -152,18 +153,22 @@ run_pool() {
     local dir="$1" prefix="$2"
     shift 2
     mkdir -p "$dir"
-    local bin name running=0
+    # Waits name the pool's own jobs: the stack's start-up may be running in the background.
+    local bin name done_pid pid left
+    local -a pids=()
     for bin in "$@"; do
         name="${bin##*/}" name="${name%.sh}"
         # shellcheck disable=SC2086
         run_one "$name" "$dir/$name.log" $prefix "$bin" &
-        running=$((running + 1))
-        if ((running >= JOBS)); then
-            wait -n
-            running=$((running - 1))
+        pids+=($!)
+        if ((${#pids[@]} >= JOBS)); then
+            wait -n -p done_pid "${pids[@]}"
+            left=()
+            for pid in "${pids[@]}"; do [[ "$pid" == "$done_pid" ]] || left+=("$pid"); done
+            pids=("${left[@]}")
         fi
     done
-    wait
+    ((${#pids[@]} == 0)) || wait "${pids[@]}"
     for bin in "$@"; do
         name="${bin##*/}" name="${name%.sh}"
         judge "$name" "$dir/$name.log"
@@ -200,6 +205,30 @@ mapfile -t UNIT_ASAN < <(bins_for 'tests/unit/test_*.c' build/asan tests/unit)
 mapfile -t UNIT_PLAIN < <(bins_for 'tests/unit/test_*.c' build/plain tests/unit)
 mapfile -t IT_BINS < <(bins_for 'tests/integration/it_*.c' build/asan tests/integration)
 mapfile -t FUZZ_SRCS < <(compgen -G 'tests/fuzz/fuzz_*.c' || true)
+
+# The local stack starts in the background now and step f waits for it: its ~20 s (mostly
+# the Kafka JVM and moto coming up, waiting more than computing) pass under the builds instead
+# of before the integration tests. Its output goes to stack-start.log, shown at step f.
+STACK_STARTED=0 STACK_PID=""
+stop_stack() {
+    if [[ -n "$STACK_PID" ]]; then
+        wait "$STACK_PID" 2>/dev/null
+        STACK_PID=""
+    fi
+    if [[ "$STACK_STOP" == 1 && "$STACK_STARTED" == 1 ]]; then
+        STACK_STARTED=0
+        printf '\n== stopping the local stack (SL_STACK_STOP=1)\n'
+        scripts/stack.sh stop || true
+    fi
+}
+if ((UNIT_ONLY == 0)); then
+    # On an interrupted run too; a normal run stops it before the summary, which must end the
+    # output.
+    STACK_STARTED=1
+    trap stop_stack EXIT
+    scripts/stack.sh start </dev/null >"$LOGDIR/stack-start.log" 2>&1 &
+    STACK_PID=$!
+fi
 
 BUILD_OK=1
 step_begin a "build: make -j$JOBS BUILD=build/asan SAN=1 all"
@@ -247,8 +276,8 @@ elif ! command -v valgrind >/dev/null 2>&1; then
     step_error "valgrind is not installed (run scripts/bootstrap.sh)"
     step_end
 else
-    step_begin d "valgrind over the unit tests (plain build: make BUILD=build/plain all)"
-    if make_step "$LOGDIR/build-plain.log" -j"$JOBS" BUILD=build/plain all; then
+    step_begin d "valgrind over the unit tests (plain build: make BUILD=build/plain unit)"
+    if make_step "$LOGDIR/build-plain.log" -j"$JOBS" BUILD=build/plain unit; then
         run_pool "$LOGDIR/valgrind" \
             "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
             "${UNIT_PLAIN[@]}"
@@ -298,24 +327,14 @@ else
 fi
 step_end
 
-STACK_STARTED=0
-stop_stack() {
-    if [[ "$STACK_STOP" == 1 && "$STACK_STARTED" == 1 ]]; then
-        STACK_STARTED=0
-        printf '\n== stopping the local stack (SL_STACK_STOP=1)\n'
-        scripts/stack.sh stop || true
-    fi
-}
-
 if ((UNIT_ONLY)); then
     step_skip f "--unit-only"
 else
     step_begin f "integration against the local stack"
-    # On an interrupted run too; a normal run stops it before the summary, which must end the
-    # output.
-    STACK_STARTED=1
-    trap stop_stack EXIT
-    if ! scripts/stack.sh start >"$LOGDIR/stack-start.log" 2>&1; then
+    wait "$STACK_PID"
+    stack_rc=$?
+    STACK_PID=""
+    if ((stack_rc != 0)); then
         step_error "scripts/stack.sh start failed"
         show_tail "$LOGDIR/stack-start.log" 40
     else
