@@ -44,7 +44,7 @@ BENCH_SRC  := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/s3sink $(BUILD)/bench/latproxy
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all lib bins tests bootstrap test test-unit demo fuzz bench stack-start stack-stop \
+.PHONY: all lib bins tests unit bootstrap test test-unit demo fuzz bench stack-start stack-stop \
         format-check clean help
 SUITE := $(if $(wildcard tests/sigv4_suite.c),tests/sigv4-suite)
 all: lib bins $(SUITE) tests
@@ -52,6 +52,9 @@ all: lib bins $(SUITE) tests
 lib: $(LIB)
 bins: $(BINS)
 tests: $(UNIT_BINS) $(IT_BINS) $(BENCH_BINS)
+# The unit tests alone: tests/run.sh builds only these for valgrind (build/plain), not the
+# binaries, integration tests and benchmarks that nothing runs from that build.
+unit: $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -4,7 +4,8 @@
 #   a. build      ASan+UBSan build of everything (make BUILD=build/asan SAN=1 all)
 #   b. unit       every build/asan/tests/unit/test_* (sl_test.h: last line "<file>: N passed, M failed")
 #   c. sigv4      tests/sigv4-suite over tests/sigv4-vectors' two suites ("sigv4: N passed, M failed, K skipped")
-#   d. valgrind   plain build (BUILD=build/plain), every unit test under valgrind, leaks are errors
+#   d. valgrind   plain build of the unit tests (make BUILD=build/plain unit), each under valgrind,
+#                 leaks are errors
 #   e. fuzz       make fuzz; each build/fuzz/fuzz_* for SL_FUZZ_SECONDS (5) on a copy of its corpus
 #   f. integration  scripts/stack.sh start; every build/asan/tests/integration/it_*; pytest over
 #                 tests/integration/test_*.py from .venv
@@ -15,7 +16,10 @@
 #                 "deploy: N passed, M failed" (the linters and the release build of a full
 #                 deploy/validate.sh stay out: PyPI and minutes)
 #   fmt  scripts/format-check.sh: every tracked *.c/*.h as .clang-format has it (one case)
-# --unit-only runs a-e, g and fmt. Prints a table per step and, last, exactly
+# The stack starts in the background as the run begins (step f waits for it), and in a whole
+# run d, e and g run at nice 19 alongside fmt and f (the integration tests mostly wait; the
+# CPU they leave idle does the valgrind, fuzz and deploy work); their output follows f's.
+# --unit-only runs a-e, g and fmt, one after another. Prints a table per step and, last, exactly
 #   tests: N passed, M failed[, K skipped]
 # where N and M sum every test case of every step. Exits non-zero when anything failed, when a step
 # could not run, or when nothing ran at all. A test binary that crashes, times out or exits non-zero
@@ -152,18 +156,22 @@ run_pool() {
     local dir="$1" prefix="$2"
     shift 2
     mkdir -p "$dir"
-    local bin name running=0
+    # Waits name the pool's own jobs: the stack's start-up may be running in the background.
+    local bin name done_pid pid left
+    local -a pids=()
     for bin in "$@"; do
         name="${bin##*/}" name="${name%.sh}"
         # shellcheck disable=SC2086
         run_one "$name" "$dir/$name.log" $prefix "$bin" &
-        running=$((running + 1))
-        if ((running >= JOBS)); then
-            wait -n
-            running=$((running - 1))
+        pids+=($!)
+        if ((${#pids[@]} >= JOBS)); then
+            wait -n -p done_pid "${pids[@]}"
+            left=()
+            for pid in "${pids[@]}"; do [[ "$pid" == "$done_pid" ]] || left+=("$pid"); done
+            pids=("${left[@]}")
         fi
     done
-    wait
+    ((${#pids[@]} == 0)) || wait "${pids[@]}"
     for bin in "$@"; do
         name="${bin##*/}" name="${name%.sh}"
         judge "$name" "$dir/$name.log"
@@ -200,6 +208,30 @@ mapfile -t UNIT_ASAN < <(bins_for 'tests/unit/test_*.c' build/asan tests/unit)
 mapfile -t UNIT_PLAIN < <(bins_for 'tests/unit/test_*.c' build/plain tests/unit)
 mapfile -t IT_BINS < <(bins_for 'tests/integration/it_*.c' build/asan tests/integration)
 mapfile -t FUZZ_SRCS < <(compgen -G 'tests/fuzz/fuzz_*.c' || true)
+
+# The local stack starts in the background now and step f waits for it: its ~20 s (mostly
+# the Kafka JVM and moto coming up, waiting more than computing) pass under the builds instead
+# of before the integration tests. Its output goes to stack-start.log, shown at step f.
+STACK_STARTED=0 STACK_PID=""
+stop_stack() {
+    if [[ -n "$STACK_PID" ]]; then
+        wait "$STACK_PID" 2>/dev/null
+        STACK_PID=""
+    fi
+    if [[ "$STACK_STOP" == 1 && "$STACK_STARTED" == 1 ]]; then
+        STACK_STARTED=0
+        printf '\n== stopping the local stack (SL_STACK_STOP=1)\n'
+        scripts/stack.sh stop || true
+    fi
+}
+if ((UNIT_ONLY == 0)); then
+    # On an interrupted run too; a normal run stops it before the summary, which must end the
+    # output.
+    STACK_STARTED=1
+    trap stop_stack EXIT
+    scripts/stack.sh start </dev/null >"$LOGDIR/stack-start.log" 2>&1 &
+    STACK_PID=$!
+fi
 
 BUILD_OK=1
 step_begin a "build: make -j$JOBS BUILD=build/asan SAN=1 all"
@@ -240,38 +272,41 @@ else
     step_end
 fi
 
-if ((${#UNIT_PLAIN[@]} == 0)); then
-    step_skip d "no tests/unit/test_*.c"
-elif ! command -v valgrind >/dev/null 2>&1; then
-    step_begin d "valgrind"
-    step_error "valgrind is not installed (run scripts/bootstrap.sh)"
-    step_end
-else
-    step_begin d "valgrind over the unit tests (plain build: make BUILD=build/plain all)"
-    if make_step "$LOGDIR/build-plain.log" -j"$JOBS" BUILD=build/plain all; then
-        run_pool "$LOGDIR/valgrind" \
-            "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
-            "${UNIT_PLAIN[@]}"
+# Steps d, e and g need neither the stack nor each other's results. In a whole run they go
+# alongside step f (side_steps below); alone (--unit-only) they run in turn.
+valgrind_and_fuzz_steps() {
+    if ((${#UNIT_PLAIN[@]} == 0)); then
+        step_skip d "no tests/unit/test_*.c"
+    elif ! command -v valgrind >/dev/null 2>&1; then
+        step_begin d "valgrind"
+        step_error "valgrind is not installed (run scripts/bootstrap.sh)"
+        step_end
+    else
+        step_begin d "valgrind over the unit tests (plain build: make BUILD=build/plain unit)"
+        if make_step "$LOGDIR/build-plain.log" -j"$JOBS" BUILD=build/plain unit; then
+            run_pool "$LOGDIR/valgrind" \
+                "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+                "${UNIT_PLAIN[@]}"
+        fi
+        step_end
     fi
-    step_end
-fi
 
-if ((${#FUZZ_SRCS[@]} == 0)); then
-    step_skip e "no tests/fuzz/fuzz_*.c"
-else
-    step_begin e "fuzz smoke: make fuzz, ${FUZZ_SECONDS}s per harness"
-    if make_step "$LOGDIR/build-fuzz.log" -j"$JOBS" fuzz; then
-        fuzz_bins=()
-        for src in "${FUZZ_SRCS[@]}"; do
-            name="$(basename "$src" .c)"
-            fuzz_bins+=("$LOGDIR/fuzz/$name.sh")
-            # Each harness works on a throwaway copy of its corpus (libFuzzer adds what it finds
-            # to the folder it is given), and writes crash files next to its log, not into the
-            # working tree.
-            mkdir -p "$LOGDIR/fuzz/$name.corpus" "$LOGDIR/fuzz/$name.artifacts"
-            [[ -d "tests/fuzz/corpus/$name" ]] &&
-                cp -R "tests/fuzz/corpus/$name/." "$LOGDIR/fuzz/$name.corpus/"
-            cat >"$LOGDIR/fuzz/$name.sh" <<EOF
+    if ((${#FUZZ_SRCS[@]} == 0)); then
+        step_skip e "no tests/fuzz/fuzz_*.c"
+    else
+        step_begin e "fuzz smoke: make fuzz, ${FUZZ_SECONDS}s per harness"
+        if make_step "$LOGDIR/build-fuzz.log" -j"$JOBS" fuzz; then
+            fuzz_bins=()
+            for src in "${FUZZ_SRCS[@]}"; do
+                name="$(basename "$src" .c)"
+                fuzz_bins+=("$LOGDIR/fuzz/$name.sh")
+                # Each harness works on a throwaway copy of its corpus (libFuzzer adds what it finds
+                # to the folder it is given), and writes crash files next to its log, not into the
+                # working tree.
+                mkdir -p "$LOGDIR/fuzz/$name.corpus" "$LOGDIR/fuzz/$name.artifacts"
+                [[ -d "tests/fuzz/corpus/$name" ]] &&
+                    cp -R "tests/fuzz/corpus/$name/." "$LOGDIR/fuzz/$name.corpus/"
+                cat >"$LOGDIR/fuzz/$name.sh" <<EOF
 #!/usr/bin/env bash
 "$SL_ROOT/build/fuzz/$name" -max_total_time=$FUZZ_SECONDS -timeout=10 -rss_limit_mb=2048 \\
     -artifact_prefix="$LOGDIR/fuzz/$name.artifacts/" "$LOGDIR/fuzz/$name.corpus" 2>&1
@@ -279,11 +314,76 @@ rc=\$?
 [[ \$rc -eq 0 ]] && echo "$name: 1 passed, 0 failed" || echo "$name: 0 passed, 1 failed"
 exit \$rc
 EOF
-            chmod +x "$LOGDIR/fuzz/$name.sh"
-        done
-        run_pool "$LOGDIR/fuzz" "" "${fuzz_bins[@]}"
+                chmod +x "$LOGDIR/fuzz/$name.sh"
+            done
+            run_pool "$LOGDIR/fuzz" "" "${fuzz_bins[@]}"
+        fi
+        step_end
     fi
-    step_end
+}
+
+deploy_step() {
+    if [[ ! -x deploy/validate.sh ]]; then
+        step_skip g "no deploy/validate.sh"
+    elif ((BUILD_OK == 0)); then
+        step_skip g "the ASan build failed (the checks read the binaries' --help)"
+    else
+        step_begin g "deploy: deploy/validate.sh --fast (AWS inputs vs botocore, k8s via kubeconform, compose, self-test)"
+        mkdir -p "$LOGDIR/deploy"
+        run_one deploy-validate "$LOGDIR/deploy/validate.log" \
+            env SL_DEPLOY_BIN="$SL_ROOT/build/asan/bin" deploy/validate.sh --fast
+        judge deploy-validate "$LOGDIR/deploy/validate.log"
+        step_end
+    fi
+}
+
+side_steps() {
+    valgrind_and_fuzz_steps
+    deploy_step
+}
+
+# side_steps in the background for a whole run, at the lowest CPU priority: the integration
+# tests wait on Kafka, the stand-in's export and crawl times and polls far more than they
+# compute (test_export.py: ~15 CPU seconds in 100 s of wall time, stack included), so
+# valgrind, the fuzzers and the deploy checks take the idle CPU, and whenever the
+# integration tests want a core they get it first (nice 19 weighs 15 against nice 0's
+# 1024). Its output and its steps' rows come back after step f (side_collect).
+SIDE_PID="" SIDE_N0=0 SIDE_OUT="$LOGDIR/side-steps.out" SIDE_STATE="$LOGDIR/side-steps.state"
+side_start() {
+    SIDE_N0=${#STEPS[@]}
+    (
+        trap - EXIT
+        renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true
+        side_steps
+        declare -p STEPS S_PASS S_FAIL S_SKIP S_STATE S_SECS | sed 's/^declare -a /declare -ga SIDE_/' >"$SIDE_STATE"
+    ) >"$SIDE_OUT" 2>&1 </dev/null &
+    SIDE_PID=$!
+}
+
+side_collect() {
+    [[ -n "$SIDE_PID" ]] || return 0
+    printf '\n== waiting for steps d, e and g (run alongside f)\n'
+    wait "$SIDE_PID"
+    SIDE_PID=""
+    cat "$SIDE_OUT"
+    if [[ ! -s "$SIDE_STATE" ]]; then
+        STEPS+=(d/e/g) S_PASS+=(0) S_FAIL+=(1) S_SKIP+=(0) S_STATE+=(ERROR) S_SECS+=(0.0)
+        printf '   ERROR: steps d, e and g ended without their results (%s)\n' "${SIDE_OUT#"$SL_ROOT"/}"
+        return 0
+    fi
+    # shellcheck disable=SC1090
+    source "$SIDE_STATE"
+    local i
+    for ((i = SIDE_N0; i < ${#SIDE_STEPS[@]}; i++)); do
+        STEPS+=("${SIDE_STEPS[$i]}") S_PASS+=("${SIDE_S_PASS[$i]}") S_FAIL+=("${SIDE_S_FAIL[$i]}")
+        S_SKIP+=("${SIDE_S_SKIP[$i]}") S_STATE+=("${SIDE_S_STATE[$i]}") S_SECS+=("${SIDE_S_SECS[$i]}")
+    done
+}
+
+if ((UNIT_ONLY)); then
+    side_steps
+else
+    side_start
 fi
 
 # The formatter is the rule: a file that differs from .clang-format is one failed case.
@@ -298,24 +398,14 @@ else
 fi
 step_end
 
-STACK_STARTED=0
-stop_stack() {
-    if [[ "$STACK_STOP" == 1 && "$STACK_STARTED" == 1 ]]; then
-        STACK_STARTED=0
-        printf '\n== stopping the local stack (SL_STACK_STOP=1)\n'
-        scripts/stack.sh stop || true
-    fi
-}
-
 if ((UNIT_ONLY)); then
     step_skip f "--unit-only"
 else
     step_begin f "integration against the local stack"
-    # On an interrupted run too; a normal run stops it before the summary, which must end the
-    # output.
-    STACK_STARTED=1
-    trap stop_stack EXIT
-    if ! scripts/stack.sh start >"$LOGDIR/stack-start.log" 2>&1; then
+    wait "$STACK_PID"
+    stack_rc=$?
+    STACK_PID=""
+    if ((stack_rc != 0)); then
         step_error "scripts/stack.sh start failed"
         show_tail "$LOGDIR/stack-start.log" 40
     else
@@ -367,19 +457,7 @@ else
 fi
 
 stop_stack
-
-if [[ ! -x deploy/validate.sh ]]; then
-    step_skip g "no deploy/validate.sh"
-elif ((BUILD_OK == 0)); then
-    step_skip g "the ASan build failed (the checks read the binaries' --help)"
-else
-    step_begin g "deploy: deploy/validate.sh --fast (AWS inputs vs botocore, k8s via kubeconform, compose, self-test)"
-    mkdir -p "$LOGDIR/deploy"
-    run_one deploy-validate "$LOGDIR/deploy/validate.log" \
-        env SL_DEPLOY_BIN="$SL_ROOT/build/asan/bin" deploy/validate.sh --fast
-    judge deploy-validate "$LOGDIR/deploy/validate.log"
-    step_end
-fi
+side_collect
 
 # ---------------------------------------------------------------------------------------------
 # summary

@@ -104,6 +104,41 @@ def ctx(request):
     return {"prefix": pre, "u": h.uid(6)}
 
 
+# ---------------------------------------------------- discover mode: the first generation
+
+def _discover_make(rds, c):
+    rds.create_db_cluster(DBClusterIdentifier=c, Engine="aurora-postgresql",
+                          MasterUsername="snaplake", MasterUserPassword="not-a-secret-1")
+
+
+def _discover_automated(rds, c):
+    return sorted(s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots(
+        DBClusterIdentifier=c, SnapshotType="automated")["DBClusterSnapshots"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def discover_first_generation():
+    """The first generation of test_discover_newest_per_cluster's two clusters (an automated
+    snapshot each, a manual one, then deleted), made as this module starts: moto names an
+    automated snapshot by the minute, so the test's second generation must wait for the next
+    minute, and the module's other tests (the discover test runs last) fill that wait instead
+    of a test standing idle for up to 60 s. Yields (rds client, clusters, {cluster: automated
+    snapshot ids}, the newest of their "HH-MM")."""
+    h.require_stack()
+    rds = h.aws("rds", standin=False)
+    u = h.uid(6)
+    clusters = ["disc-%s-a" % u, "disc-%s-b" % u]
+    for c in clusters:
+        _discover_make(rds, c)
+    first = {c: _discover_automated(rds, c) for c in clusters}
+    minute = max(s[-5:] for v in first.values() for s in v)
+    for c in clusters:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=c,
+                                       DBClusterSnapshotIdentifier="%s-manual" % c)
+        rds.delete_db_cluster(DBClusterIdentifier=c, SkipFinalSnapshot=True)
+    yield rds, clusters, first, minute
+
+
 # ------------------------------------------------------------------------------- event mode
 
 
@@ -354,40 +389,53 @@ def test_infrastructure_failures_exit_nonzero(ctx, tmp_path):
     assert "unknown mode" in err and "EVENT_MAX_BYTES" in err
 
 
-# ---------------------------------------------------------------------------- discover mode
+# ----------------------------------------------------------------------------- cluster mode
 
-def test_discover_newest_per_cluster(ctx):
+def test_cluster_mode_publishes_cluster_arn(ctx):
+    c = h.create_cluster("clu-%s" % ctx["u"])
+    missing = "nosuch-%s" % ctx["u"]
+    t0 = time.time()
+    rc, logs, err = run("cluster", penv(ctx["prefix"], CLUSTERS="%s,%s" % (c["cluster"],
+                                                                          missing)))
+    t1 = time.time()
+    # the unknown cluster is a configuration error: reported, exit 1, the other one published
+    assert rc == 1
+    assert "could not be handled" in err
+    bad = [r for r in logs if r.get("event") == "aws_error" and r.get("cluster") == missing]
+    assert bad and bad[0]["error_code"] == "DBClusterNotFoundFault"
+    assert summary(logs) == {"published": 1, "duplicates": 0, "dead_lettered": 0, "errors": 1}
+
+    (r,) = read_exactly(ctx["prefix"] + "snapshots", 1)
+    m = r.value
+    assert r.key == c["cluster"]
+    assert m["mode"] == "cluster" and m["source"] == "cluster"
+    assert m["source_arn"] == c["cluster_arn"]
+    assert "snapshot_id" not in m
+    stamps = {time.strftime("%Y-%m-%d-%H-%M", time.gmtime(t)) for t in (t0, t1)}
+    assert m["run_id"] in {"%s-%s" % (c["cluster"], s) for s in stamps}
+    assert m["date"] == m["run_id"][-16:-6]
+    row = runs([m["run_id"]])[m["run_id"]]
+    assert row["mode"] == "cluster" and row["source_arn"] == c["cluster_arn"]
+    assert row["snapshot_id"] is None
+
+
+# ------------------------------------------------------- discover mode (last, see above)
+
+def test_discover_newest_per_cluster(ctx, discover_first_generation):
     """Two clusters with several automated snapshots each (moto takes one per CreateDBCluster,
     named by the minute, so the clusters are re-created in the next minute) plus a manual one:
-    the newest automated snapshot per cluster is published; a second run publishes nothing."""
-    rds = h.aws("rds", standin=False)
-    u = ctx["u"]
-    clusters = ["disc-%s-a" % u, "disc-%s-b" % u]
-
-    def make(c):
-        rds.create_db_cluster(DBClusterIdentifier=c, Engine="aurora-postgresql",
-                              MasterUsername="snaplake", MasterUserPassword="not-a-secret-1")
-
-    def automated(c):
-        return sorted(s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots(
-            DBClusterIdentifier=c, SnapshotType="automated")["DBClusterSnapshots"])
-
-    for c in clusters:
-        make(c)
-    first = {c: automated(c) for c in clusters}
-    minute = max(s[-5:] for v in first.values() for s in v)
-    for c in clusters:
-        rds.create_db_cluster_snapshot(DBClusterIdentifier=c,
-                                       DBClusterSnapshotIdentifier="%s-manual" % c)
-        rds.delete_db_cluster(DBClusterIdentifier=c, SkipFinalSnapshot=True)
+    the newest automated snapshot per cluster is published; a second run publishes nothing.
+    The first generation was made when this module started (discover_first_generation), so
+    the wait for the next minute has mostly passed by now."""
+    rds, clusters, first, minute = discover_first_generation
     # wait for moto's clock to pass into the next minute, then re-create: a second snapshot
     h.wait_for(lambda: time.strftime("%H-%M", time.gmtime()) != minute, 65, interval=0.5,
                what="the next minute")
     for c in clusters:
-        make(c)
+        _discover_make(rds, c)
     newest = {}
     for c in clusters:
-        ids = automated(c)
+        ids = _discover_automated(rds, c)
         assert len(ids) == 2, ids
         newest[c] = max(ids, key=lambda s: s[-16:])
         assert newest[c] not in first[c]
@@ -418,33 +466,3 @@ def test_discover_newest_per_cluster(ctx):
     assert summary(logs) == {"published": 0, "duplicates": 2, "dead_lettered": 0, "errors": 0}
     read_exactly(ctx["prefix"] + "snapshots", 2)
     assert set(runs(older)) == set()
-
-
-# ----------------------------------------------------------------------------- cluster mode
-
-def test_cluster_mode_publishes_cluster_arn(ctx):
-    c = h.create_cluster("clu-%s" % ctx["u"])
-    missing = "nosuch-%s" % ctx["u"]
-    t0 = time.time()
-    rc, logs, err = run("cluster", penv(ctx["prefix"], CLUSTERS="%s,%s" % (c["cluster"],
-                                                                          missing)))
-    t1 = time.time()
-    # the unknown cluster is a configuration error: reported, exit 1, the other one published
-    assert rc == 1
-    assert "could not be handled" in err
-    bad = [r for r in logs if r.get("event") == "aws_error" and r.get("cluster") == missing]
-    assert bad and bad[0]["error_code"] == "DBClusterNotFoundFault"
-    assert summary(logs) == {"published": 1, "duplicates": 0, "dead_lettered": 0, "errors": 1}
-
-    (r,) = read_exactly(ctx["prefix"] + "snapshots", 1)
-    m = r.value
-    assert r.key == c["cluster"]
-    assert m["mode"] == "cluster" and m["source"] == "cluster"
-    assert m["source_arn"] == c["cluster_arn"]
-    assert "snapshot_id" not in m
-    stamps = {time.strftime("%Y-%m-%d-%H-%M", time.gmtime(t)) for t in (t0, t1)}
-    assert m["run_id"] in {"%s-%s" % (c["cluster"], s) for s in stamps}
-    assert m["date"] == m["run_id"][-16:-6]
-    row = runs([m["run_id"]])[m["run_id"]]
-    assert row["mode"] == "cluster" and row["source_arn"] == c["cluster_arn"]
-    assert row["snapshot_id"] is None
