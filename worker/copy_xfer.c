@@ -156,8 +156,8 @@ static void log_cut(copy_job *cj, size_t li)
     snprintf(f, sizeof(f), "%zu", l->inflight);
     snprintf(n, sizeof(n), "%lld", l->slowdowns);
     sl_log_kv(SL_LOG_INFO, &cj->job->log,
-              (const char *const[]){"prefix", t->dest_dir, "window", w, "in_flight", f,
-                                    "slowdowns", n, NULL},
+              (const char *const[]){"prefix", t->dest_dir, "window", w, "in_flight", f, "slowdowns",
+                                    n, NULL},
               "prefix throttled (SlowDown); its window cut");
 }
 
@@ -449,8 +449,7 @@ void sl_copy_xfer_progress(copy_job *cj, long long now, int final)
     list[0] = '\0';
     for (size_t k = 0, len = 0; k < nshown && len < sizeof(list); k++)
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s=%zu", k ? " " : "",
-                                cj->lane_tab[shown[k]]->dest_dir,
-                                sl_copy_pace_window(p, shown[k]));
+                                cj->lane_tab[shown[k]]->dest_dir, sl_copy_pace_window(p, shown[k]));
     snprintf(a, sizeof(a), "%zu", cj->objs_done);
     snprintf(b, sizeof(b), "%zu", cj->nobjs);
     snprintf(c, sizeof(c), "%lld", cj->bytes_done);
