@@ -53,8 +53,9 @@ lib: $(LIB)
 bins: $(BINS)
 tests: $(UNIT_BINS) $(IT_BINS) $(BENCH_BINS)
 # The unit tests alone: tests/run.sh builds only these for valgrind (build/plain), not the
-# binaries, integration tests and benchmarks that nothing runs from that build.
-unit: $(UNIT_BINS)
+# binaries, integration tests and benchmarks that nothing runs from that build; test_latproxy
+# runs the proxy as a process (BUILD/bench/latproxy), so that one comes along.
+unit: $(UNIT_BINS) $(BUILD)/bench/latproxy
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

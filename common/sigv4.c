@@ -162,8 +162,8 @@ static int validate(const sl_sigv4_request *req, const sl_sigv4_keys *keys,
 }
 
 /* The SigV4 signing key for (secret, date, region, service); every intermediate key is wiped. */
-static int derive_key(const char *secret, const char *date, const char *region,
-                      const char *service, unsigned char key[32])
+static int derive_key(const char *secret, const char *date, const char *region, const char *service,
+                      unsigned char key[32])
 {
     unsigned char k1[32], k2[32];
     char kseed[SIGV4_MAX_FIELD + 5];

@@ -40,7 +40,7 @@
 
 typedef struct xs_shard {
     struct sl_xsched *s;
-    CURLM *multi; /* NULL until first needed */
+    CURLM *multi;        /* NULL until first needed */
     long long timer_due; /* -1 = none */
     size_t inflight;
 } xs_shard;

@@ -6,12 +6,11 @@
  *
  * Two objects:
  *   sl_xsched        one per loop (the copy stage's context): the multi handles (one per
- *                    128 transfers in flight, see xsched.c), their epoll fd and curl timers. The worker loop waits on sl_xsched_fd() alongside
- *                    Kafka (stage.h io_fd) and calls sl_xsched_run() when it is readable or
- *                    sl_xsched_due() has come; run() never blocks.
- *   sl_xsched_queue  one per job: its own cap on requests in flight, its own retry list, and
- *                    three callbacks. Units of work are the caller's 64-bit ids (the copy
- *                    stage packs an object index and a part number into one).
+ *                    128 transfers in flight, see xsched.c), their epoll fd and curl timers. The
+ * worker loop waits on sl_xsched_fd() alongside Kafka (stage.h io_fd) and calls sl_xsched_run()
+ * when it is readable or sl_xsched_due() has come; run() never blocks. sl_xsched_queue  one per
+ * job: its own cap on requests in flight, its own retry list, and three callbacks. Units of work
+ * are the caller's 64-bit ids (the copy stage packs an object index and a part number into one).
  *
  * For each free slot the queue first starts a retry that is due, then asks ops->next for a
  * fresh unit, and ops->start builds and signs the request (a new sl_aws_xfer each attempt,

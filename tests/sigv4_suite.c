@@ -592,7 +592,7 @@ static void run_cac_form(const char *dir, const char *casename, const cac_contex
            not part of what is signed at all. */
         sl_sigv4_keys k = {ctx->akid, ctx->secret,
                            (!presign && ctx->omit_token) ? NULL : ctx->token};
-        sl_sigv4_params p = {ctx->region, ctx->service, ctx->when,      s3,
+        sl_sigv4_params p = {ctx->region, ctx->service, ctx->when,       s3,
                              presign,     ctx->expires, ctx->omit_token, NULL};
         if (sl_sigv4_sign_ex(&r, &k, &p, ctx->normalize ? 0 : SL_SIGV4_NO_NORMALIZE, &res, err,
                              sizeof(err))) {
@@ -857,7 +857,8 @@ static cJSON *sign_json_one(const cJSON *in)
                              json_bool(in, "s3", 0),
                              json_bool(in, "presign", 0),
                              cJSON_IsNumber(je) ? (long)je->valuedouble : 3600,
-                             json_bool(in, "omit_token", 0), NULL};
+                             json_bool(in, "omit_token", 0),
+                             NULL};
         if (sl_sigv4_sign_ex(&r, &k, &p,
                              json_bool(in, "no_normalize", 0) ? SL_SIGV4_NO_NORMALIZE : 0, &res,
                              err, sizeof(err)))

@@ -47,10 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                  req.nheaders, req.body, req.body_len, NULL};
         sl_sigv4_keys k = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                            (mode & 4) ? "tok/+=" : NULL};
-        sl_sigv4_params p = {
-            "us-east-1",           (mode & 1) ? "s3" : "service", (time_t)1440938160,
-            (int)(mode & 1),       (int)((mode >> 1) & 1),        3600,
-            (int)((mode >> 3) & 1), NULL};
+        sl_sigv4_params p = {"us-east-1",
+                             (mode & 1) ? "s3" : "service",
+                             (time_t)1440938160,
+                             (int)(mode & 1),
+                             (int)((mode >> 1) & 1),
+                             3600,
+                             (int)((mode >> 3) & 1),
+                             NULL};
         unsigned flags = (mode & 16) ? SL_SIGV4_NO_NORMALIZE : 0;
 
         memset(&r1, 0x5a, sizeof(r1));

@@ -559,7 +559,7 @@ static void test_errors(void)
             cases[i].method, cases[i].path, cases[i].query, cases[i].h, cases[i].nh, NULL, 0, NULL};
         sl_sigv4_keys k = {cases[i].akid, cases[i].secret, NULL};
         sl_sigv4_params p = {cases[i].region,  "service",        T20150830, 0,
-                             cases[i].presign, cases[i].expires, 0, NULL};
+                             cases[i].presign, cases[i].expires, 0,         NULL};
         sl_sigv4_result r;
         char err[SL_ERRLEN] = "";
         int rc;
@@ -664,7 +664,7 @@ static void test_keycache(void)
         int hit;
     } cases[] = {
         {SECRET, "us-east-1", "service", T20150830, 0},
-        {SECRET, "us-east-1", "service", T20150830 + 3600, 1}, /* same UTC day */
+        {SECRET, "us-east-1", "service", T20150830 + 3600, 1},  /* same UTC day */
         {SECRET, "us-east-1", "service", T20150830 + 86400, 0}, /* next day */
         {SECRET, "eu-west-1", "service", T20150830, 0},
         {SECRET, "us-east-1", "s3", T20150830, 0},
