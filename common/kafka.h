@@ -259,6 +259,17 @@ int sl_kafka_producer_flush(sl_kafka_producer *p, int timeout_ms, char *err,
 /* The underlying handle (borrowed), for rd_kafka_conf() checks and metadata in tests. */
 rd_kafka_t *sl_kafka_producer_handle(sl_kafka_producer *p);
 
+/*
+ * Asks for the leaders of the topics the caller will produce to, in the background, at start:
+ * a first produce to a topic the producer has not seen waits in librdkafka's unassigned queue
+ * until its metadata arrives and the once-a-second topic scan places it (a worker's first
+ * output after a start took 0.6-1 s). Holds a handle per topic (up to SL_KAFKA_WARM_MAX) until
+ * sl_kafka_producer_free; NULL or "" entries are skipped. Never blocks; failures only cost
+ * the first produce that wait.
+ */
+#define SL_KAFKA_WARM_MAX 8
+void sl_kafka_producer_warm(sl_kafka_producer *p, const char *const *topics, size_t n);
+
 /* Flushes for up to 10 s (logging a warning with the count left undelivered), then destroys.
  * NULL is a no-op. */
 void sl_kafka_producer_free(sl_kafka_producer *p);

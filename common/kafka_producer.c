@@ -20,6 +20,9 @@ struct sl_kafka_producer {
     rd_kafka_resp_err_t dr_err;
     sl_kafka_report_fn report;
     void *report_ud;
+    /* Handles of the topics warmed at start (sl_kafka_producer_warm), held until free. */
+    rd_kafka_topic_t *warm[SL_KAFKA_WARM_MAX];
+    size_t nwarm;
 };
 
 static void error_cb(rd_kafka_t *rk, int errc, const char *reason, void *opaque)
@@ -250,6 +253,22 @@ int sl_kafka_producer_flush(sl_kafka_producer *p, int timeout_ms, char *err, siz
     return 0;
 }
 
+void sl_kafka_producer_warm(sl_kafka_producer *p, const char *const *topics, size_t n)
+{
+    for (size_t i = 0; i < n && p->nwarm < SL_KAFKA_WARM_MAX; i++) {
+        rd_kafka_topic_t *t;
+
+        if (!topics[i] || !topics[i][0])
+            continue;
+        /* A new handle asks the cluster for the topic's leaders in the background. */
+        if ((t = rd_kafka_topic_new(p->rk, topics[i], NULL)) != NULL)
+            p->warm[p->nwarm++] = t;
+        else
+            sl_debug(NULL, "kafka producer: no handle for %s to warm: %s", topics[i],
+                     rd_kafka_err2str(rd_kafka_last_error()));
+    }
+}
+
 rd_kafka_t *sl_kafka_producer_handle(sl_kafka_producer *p)
 {
     return p->rk;
@@ -263,6 +282,8 @@ void sl_kafka_producer_free(sl_kafka_producer *p)
         return;
     if (sl_kafka_producer_flush(p, 10000, err, sizeof err))
         sl_warn(NULL, "%s", err);
+    for (size_t i = 0; i < p->nwarm; i++)
+        rd_kafka_topic_destroy(p->warm[i]);
     rd_kafka_destroy(p->rk);
     free(p);
 }

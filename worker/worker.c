@@ -368,6 +368,11 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     if (sl_bringup_kafka(&w->cfg.topics, w->app_name, &w->prod, err, errlen))
         goto fail;
     {
+        const char *const out[] = {w->stage->out_topic ? w->out_topic : NULL, w->fail_topic,
+                                   w->dlq_topic};
+        sl_kafka_producer_warm(w->prod, out, SL_ARRAY_LEN(out));
+    }
+    {
         const char *const topics[] = {w->in_topic, w->in_topic2};
         sl_kafka_producer_set_report_hook(w->prod, sl_worker_on_delivery, w);
         if (w->stage->init(w, &w->ctx, perr, sizeof(perr))) {
