@@ -26,9 +26,31 @@
 #include "ctl_db.h"
 #include "kafka.h"
 #include "log.h"
+#include "signals.h"
+#include "util.h"
 
 #define LAG_TIMEOUT_MS 10000
+/* Pause between tries of a watermark query the broker answered "not now". */
+#define LAG_RETRY_MS 100
 #define LAG_MAX_GROUPS 16
+
+/* The partition's low and high watermarks. A partition whose leader is moving (just created,
+   a broker restarting) answers "not leader" or "leader not available" for a moment: those are
+   tried again until LAG_TIMEOUT_MS, anything else is the answer. */
+static rd_kafka_resp_err_t watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                      int64_t *lo, int64_t *hi)
+{
+    long long deadline = sl_mono_ms() + LAG_TIMEOUT_MS;
+    rd_kafka_resp_err_t e;
+
+    for (;;) {
+        e = rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, LAG_TIMEOUT_MS);
+        if ((e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+             e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) ||
+            sl_mono_ms() + LAG_RETRY_MS >= deadline || sl_nap_ms(LAG_RETRY_MS))
+            return e;
+    }
+}
 
 /* Each stage and the topic it consumes (worker/export.c, copy.c, crawl.c, share.c: in_topic). */
 static const struct {
@@ -319,8 +341,7 @@ static int stage_lag(rd_kafka_t *rk, const lag_cfg *cfg, const lag_args *a, size
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo = 0, hi = 0, c = parts->elems[i].offset;
         long long lag;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            rk, topic, parts->elems[i].partition, &lo, &hi, LAG_TIMEOUT_MS);
+        rd_kafka_resp_err_t e = watermarks(rk, topic, parts->elems[i].partition, &lo, &hi);
 
         if (e) {
             sl_seterr(err, errlen, "end offset of %s [%d]: %s", topic, parts->elems[i].partition,
