@@ -36,10 +36,8 @@ def listing(s3, bucket, prefix):
     return out
 
 
-def verify(s3, bucket, layout):
-    """Returns a list of problems (empty when the destination is exactly right)."""
-    want = layout.expected()
-    got = listing(s3, bucket, layout.lake_root())
+def compare(want, got):
+    """Problems between {key: (size, etag)} wanted and listed: missing, unexpected, other."""
     problems = []
     missing = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
@@ -47,11 +45,18 @@ def verify(s3, bucket, layout):
         problems.append("%d missing, e.g. %s" % (len(missing), missing[0]))
     if extra:
         problems.append("%d unexpected, e.g. %s" % (len(extra), extra[0]))
-    wrong = [k for k in set(want) & set(got) if got[k] != want[k]]
+    wrong = sorted(k for k in set(want) & set(got) if got[k] != want[k])
     if wrong:
-        k = sorted(wrong)[0]
         problems.append("%d with other size/ETag, e.g. %s: %s, want %s"
-                        % (len(wrong), k, got[k], want[k]))
+                        % (len(wrong), wrong[0], got[wrong[0]], want[wrong[0]]))
+    return problems
+
+
+def verify(s3, bucket, layout):
+    """Returns a list of problems (empty when the destination is exactly right)."""
+    want = layout.expected()
+    got = listing(s3, bucket, layout.lake_root())
+    problems = compare(want, got)
     if problems:
         return problems
     sample = random.Random(len(want)).sample(sorted(want), min(SAMPLE, len(want)))
@@ -72,19 +77,7 @@ def verify_listed(s3, src_bucket, bucket, layout):
     source's ETag; the sink's own ETags are not MD5s). Problems, empty when right."""
     src = listing(s3, src_bucket, layout.root + "/")
     want = {d: (size, src.get(k, (None, None))[1]) for k, d, size, _ in layout.objects}
-    got = listing(s3, bucket, layout.lake_root())
-    problems = []
-    missing = sorted(set(want) - set(got))
-    extra = sorted(set(got) - set(want))
-    if missing:
-        problems.append("%d missing, e.g. %s" % (len(missing), missing[0]))
-    if extra:
-        problems.append("%d unexpected, e.g. %s" % (len(extra), extra[0]))
-    wrong = sorted(k for k in set(want) & set(got) if got[k] != want[k])
-    if wrong:
-        problems.append("%d with other size/ETag, e.g. %s: %s, want %s"
-                        % (len(wrong), wrong[0], got[wrong[0]], want[wrong[0]]))
-    return problems
+    return compare(want, listing(s3, bucket, layout.lake_root()))
 
 
 def clear(s3, bucket, prefix):
