@@ -124,7 +124,7 @@ typedef struct cp_table {
     size_t nobjs, capobjs;
     const char **parts; /* T_LISTING only: each object's partition folder (NULL = none) */
     size_t capparts;
-    size_t next_obj, ndone;
+    size_t ndone;
     /* T_DEST */
     sl_copy_destset dests; /* the objects' destinations (strings borrowed from the arena) */
     int listed;            /* the folder's listing is over */
