@@ -1035,6 +1035,12 @@ sl_producer *sl_producer_new(const char *mode, char *err, size_t errlen)
         sl_bringup_kafka(&p->cfg.topics, "snaplake-producer", &p->prod, err, errlen))
         goto fail;
     {
+        /* Their leaders arrive while the events are read or the snapshots listed, so the
+           first publish does not wait for librdkafka's topic scan (kafka.h). */
+        const char *const out[] = {p->snap_topic, p->dlq_topic};
+        sl_kafka_producer_warm(p->prod, out, SL_ARRAY_LEN(out));
+    }
+    {
         char nc[24];
         const char *kv[] = {"mode",       mode_names[p->mode], "topic", p->snap_topic, "dlq_topic",
                             p->dlq_topic, "clusters",          nc,      NULL};
