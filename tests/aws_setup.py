@@ -74,10 +74,15 @@ PROBES = [
 ]
 
 
+def wrong_secret(secret):
+    """The secret with its last character changed: always a different string."""
+    return secret[:-1] + ("A" if secret[-1] != "A" else "B")
+
+
 def check_auth(endpoint, region, key_id, secret):
     """Right secret accepted, wrong secret rejected, for every probe. Returns a list of faults."""
     faults = []
-    wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    wrong = wrong_secret(secret)
     for service, call, kwargs in PROBES:
         try:
             getattr(client(service, endpoint, region, key_id, secret), call)(**kwargs)

@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standin"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import aws_setup  # noqa: E402
 import crawl_catalog  # noqa: E402
 import harness as h  # noqa: E402
 
@@ -313,7 +315,7 @@ def test_malformed_requests_are_refused_by_the_service_model(lf):
 
 def test_wrong_secret_is_refused(lf):
     secret = os.environ["AWS_SECRET_ACCESS_KEY"]
-    wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    wrong = aws_setup.wrong_secret(secret)
     for service, call in (("lakeformation", "list_lf_tags"),
                           ("lakeformation", "list_data_cells_filter"),
                           ("ram", "get_resource_share_invitations")):
@@ -339,7 +341,7 @@ def test_keys_of_an_assumed_role_are_verified(lf):
                             config=Config(retries={"total_max_attempts": 1}))
     ram(creds["SecretAccessKey"]).get_resource_share_invitations()
     with pytest.raises(ClientError) as e:
-        ram(creds["SecretAccessKey"][:-1] + "x").get_resource_share_invitations()
+        ram(aws_setup.wrong_secret(creds["SecretAccessKey"])).get_resource_share_invitations()
     assert code(e) == "InvalidSignatureException"
     with pytest.raises(ClientError) as e:   # a key nobody issued
         ram("secret", key="ASIANOBODYISSUEDTHIS").get_resource_share_invitations()
