@@ -105,6 +105,8 @@ typedef struct sl_s3_object {
 typedef struct sl_s3_list_page {
     sl_s3_object *objects;
     size_t count;
+    char **prefixes; /* CommonPrefixes (a listing with a delimiter), decoded, heap */
+    size_t nprefixes;
     char *next_token; /* heap; NULL when not truncated */
     int truncated;
 } sl_s3_list_page;
@@ -125,6 +127,7 @@ typedef struct sl_s3_list_opts {
     const char *start_after;        /* NULL = from the start */
     int max_keys;                   /* 1..1000; 0 = S3's default (1000) */
     const char *expected_owner;
+    const char *delimiter; /* NULL = none; "/" lists one folder level (CommonPrefixes) */
 } sl_s3_list_opts;
 
 /*

@@ -59,6 +59,9 @@ void sl_s3_list_page_cleanup(sl_s3_list_page *p)
     for (size_t i = 0; i < p->count; i++)
         free(p->objects[i].key);
     free(p->objects);
+    for (size_t i = 0; i < p->nprefixes; i++)
+        free(p->prefixes[i]);
+    free(p->prefixes);
     free(p->next_token);
     memset(p, 0, sizeof(*p));
 }
@@ -138,6 +141,35 @@ int sl_s3_list_parse(const char *body, size_t len, int url_encoded, sl_s3_list_p
         t = NULL;
         (void)sl_xml_child_copy(n, "ETag", o->etag, sizeof(o->etag));
         (void)sl_xml_child_copy(n, "LastModified", o->last_modified, sizeof(o->last_modified));
+    }
+    /* A delimiter's folders: each a <CommonPrefixes><Prefix>, encoded like the keys. */
+    cap = 0;
+    for (n = sl_xml_child(root, "CommonPrefixes"); n; n = sl_xml_next(n, "CommonPrefixes")) {
+        char *p;
+        if (pg.nprefixes == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **np = realloc(pg.prefixes, ncap * sizeof(*np));
+            if (!np) {
+                sl_seterr(err, errlen, "s3 list: out of memory");
+                goto out;
+            }
+            pg.prefixes = np;
+            cap = ncap;
+        }
+        t = sl_xml_child_text(n, "Prefix");
+        if (!t || !*t) {
+            sl_seterr(err, errlen, "s3 list: common prefix %zu has no Prefix", pg.nprefixes);
+            goto out;
+        }
+        p = url_encoded ? sl_s3_url_decode(t) : t;
+        if (!p) {
+            sl_seterr(err, errlen, "s3 list: common prefix %zu is malformed", pg.nprefixes);
+            goto out;
+        }
+        if (p != t)
+            free(t);
+        t = NULL;
+        pg.prefixes[pg.nprefixes++] = p;
     }
     t = sl_xml_child_text(root, "IsTruncated");
     pg.truncated = t && strcmp(t, "true") == 0;

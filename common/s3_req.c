@@ -265,6 +265,12 @@ int sl_s3_list_request(sl_s3_req *r, const char *bucket, const sl_s3_list_opts *
         free(ev);
         ev = NULL;
     }
+    if (o && o->delimiter && *o->delimiter) {
+        ev = sl_sigv4_uri_encode(o->delimiter, strlen(o->delimiter), 0);
+        bad |= !ev || sl_buf_appendf(&q, "delimiter=%s&", ev);
+        free(ev);
+        ev = NULL;
+    }
     /* encoding-type=url: keys may hold bytes XML 1.0 cannot carry; S3 then escapes them. */
     bad |= sl_buf_appendf(&q, "encoding-type=url&list-type=2");
     if (o && o->max_keys > 0)

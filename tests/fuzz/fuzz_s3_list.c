@@ -17,6 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < pg.count; i++)
             if (!pg.objects[i].key || pg.objects[i].size < 0)
                 __builtin_trap();
+        for (size_t i = 0; i < pg.nprefixes; i++)
+            if (!pg.prefixes[i])
+                __builtin_trap();
         if (pg.truncated && !pg.next_token)
             __builtin_trap();
         sl_s3_list_page_cleanup(&pg);

@@ -168,6 +168,37 @@ static void test_list_parse(void)
     sl_s3_list_page_cleanup(&pg); /* idempotent */
 }
 
+/* A listing with delimiter=/ : the folders come as CommonPrefixes, encoded like the keys. */
+static void test_list_parse_common_prefixes(void)
+{
+    static const char page[] =
+        "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<EncodingType>url</EncodingType><Delimiter>%2F</Delimiter>"
+        "<Contents><Key>r/export_info_x.json</Key><Size>2</Size></Contents>"
+        "<CommonPrefixes><Prefix>r/db%20one/</Prefix></CommonPrefixes>"
+        "<CommonPrefixes><Prefix>r/shop/</Prefix></CommonPrefixes>"
+        "<IsTruncated>false</IsTruncated></ListBucketResult>";
+    static const char *const bad[] = {
+        "<ListBucketResult><CommonPrefixes></CommonPrefixes></ListBucketResult>",
+        "<ListBucketResult><CommonPrefixes><Prefix>a%</Prefix></CommonPrefixes>"
+        "</ListBucketResult>",
+    };
+    sl_s3_list_page pg;
+    char err[SL_ERRLEN];
+
+    CHECK_INT(sl_s3_list_parse(page, strlen(page), 1, &pg, err, sizeof(err)), 0);
+    CHECK_INT(pg.count, 1);
+    CHECK_INT(pg.nprefixes, 2);
+    CHECK_STR(pg.prefixes[0], "r/db one/");
+    CHECK_STR(pg.prefixes[1], "r/shop/");
+    sl_s3_list_page_cleanup(&pg);
+    CHECK(pg.prefixes == NULL && pg.nprefixes == 0);
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        CHECK_INT(sl_s3_list_parse(bad[i], strlen(bad[i]), 1, &pg, err, sizeof(err)), -1);
+        CHECK(strncmp(err, "s3 list:", 8) == 0);
+    }
+}
+
 static void test_list_parse_rejects(void)
 {
     static const char *const bad[] = {
@@ -285,7 +316,7 @@ static void test_scheduled_request_builders(void)
 {
     sl_s3_req r;
     sl_s3_write_opts o = {"k1", "222233334444", NULL};
-    sl_s3_list_opts lo = {"a b/", "tok+/=", NULL, 0, "999988887777"};
+    sl_s3_list_opts lo = {"a b/", "tok+/=", NULL, 0, "999988887777", NULL};
     char *etags[2] = {"\"e1\"", "\"e2\""};
     const char *keys[2] = {"lake/x", "lake/y"};
     const char *bad[1] = {"ctl\x01"};
@@ -326,6 +357,12 @@ static void test_scheduled_request_builders(void)
               "continuation-token=tok%2B%2F%3D&encoding-type=url&list-type=2&prefix=a%20b%2F");
     CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "999988887777");
     sl_s3_req_cleanup(&r);
+    lo.delimiter = "/";
+    CHECK_INT(sl_s3_list_request(&r, "b", &lo, err, sizeof(err)), 0);
+    CHECK_STR(r.req.query, "continuation-token=tok%2B%2F%3D&delimiter=%2F&encoding-type=url&"
+                           "list-type=2&prefix=a%20b%2F");
+    sl_s3_req_cleanup(&r);
+    lo.delimiter = NULL;
     lo.max_keys = 1001;
     CHECK_INT(sl_s3_list_request(&r, "b", &lo, err, sizeof(err)), -1);
     sl_s3_req_cleanup(&r);
@@ -432,12 +469,20 @@ static void test_upload_id_table(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_complete_body),       SL_TEST(test_complete_body_refuses),
-    SL_TEST(test_upload_id_table),     SL_TEST(test_key_path),
-    SL_TEST(test_copy_source),         SL_TEST(test_url_decode),
-    SL_TEST(test_key_roundtrip),       SL_TEST(test_part_ranges),
-    SL_TEST(test_list_parse),          SL_TEST(test_list_parse_rejects),
-    SL_TEST(test_delete_result_parse), SL_TEST(test_copy_result_etag),
-    SL_TEST(test_request_builders),    SL_TEST(test_scheduled_request_builders),
+    SL_TEST(test_complete_body),
+    SL_TEST(test_complete_body_refuses),
+    SL_TEST(test_upload_id_table),
+    SL_TEST(test_key_path),
+    SL_TEST(test_copy_source),
+    SL_TEST(test_url_decode),
+    SL_TEST(test_key_roundtrip),
+    SL_TEST(test_part_ranges),
+    SL_TEST(test_list_parse),
+    SL_TEST(test_list_parse_common_prefixes),
+    SL_TEST(test_list_parse_rejects),
+    SL_TEST(test_delete_result_parse),
+    SL_TEST(test_copy_result_etag),
+    SL_TEST(test_request_builders),
+    SL_TEST(test_scheduled_request_builders),
 };
 SL_TEST_MAIN(tests)
