@@ -260,10 +260,11 @@ static void sb_str(sbuf *b, const char *s)
 }
 
 /* S3's encoding-type=url form of a key ('/' kept), which is also XML-safe. */
-static void sb_urlenc(sbuf *b, const char *s)
+/* The first n bytes of s, url-encoded as S3 encodes keys for encoding-type=url. */
+static void sb_add_urlenc(sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + n; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             strchr("-_.~/", *p)) {
             sb_add(b, (const char *)p, 1);
@@ -272,6 +273,11 @@ static void sb_urlenc(sbuf *b, const char *s)
             sb_add(b, e, 3);
         }
     }
+}
+
+static void sb_urlenc(sbuf *b, const char *s)
+{
+    sb_add_urlenc(b, s, strlen(s));
 }
 
 static void urldecode(char *s)
@@ -336,20 +342,26 @@ static int has_arg(struct MHD_Connection *c, const char *name)
                                          NULL) == MHD_YES;
 }
 
+/* ListObjectsV2, with a delimiter's folders as CommonPrefixes (each counted as one entry, as
+   S3 counts them). The continuation token is the first key not yet returned. */
 static enum MHD_Result list(struct MHD_Connection *c, const char *bucket)
 {
     const char *prefix = arg(c, "prefix"), *token = arg(c, "continuation-token");
     const char *after = arg(c, "start-after"), *mk = arg(c, "max-keys");
+    const char *delim = arg(c, "delimiter");
     int max = mk ? atoi(mk) : 1000, n = 0;
     char base[2048], from[4096], num[64];
-    size_t i, blen;
+    size_t i, blen, plen;
     sbuf b = {0};
     enum MHD_Result rc;
 
     if (max <= 0 || max > 1000)
         max = 1000;
+    if (delim && !*delim)
+        delim = NULL;
     snprintf(base, sizeof(base), "%s/%s", bucket, prefix ? prefix : "");
     blen = strlen(bucket) + 1;
+    plen = strlen(base);
     sort_keys();
     i = lower(base);
     if (token || after) {
@@ -358,7 +370,7 @@ static enum MHD_Result list(struct MHD_Connection *c, const char *bucket)
         if (token)
             urldecode(from);
         j = lower(from);
-        if (j < nsorted && strcmp(sorted[j], from) == 0)
+        if (!token && j < nsorted && strcmp(sorted[j], from) == 0)
             j++;
         if (j > i)
             i = j;
@@ -367,8 +379,21 @@ static enum MHD_Result list(struct MHD_Connection *c, const char *bucket)
                "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>");
     sb_str(&b, bucket);
     sb_str(&b, "</Name><EncodingType>url</EncodingType>");
-    for (; i < nsorted && strncmp(sorted[i], base, strlen(base)) == 0 && n < max; i++, n++) {
-        obj *o = find(sorted[i], 0);
+    while (i < nsorted && strncmp(sorted[i], base, plen) == 0 && n < max) {
+        const char *d = delim ? strstr(sorted[i] + plen, delim) : NULL;
+        obj *o;
+        n++;
+        if (d) {
+            size_t cpl = (size_t)(d - sorted[i]) + strlen(delim);
+            const char *first = sorted[i];
+            sb_str(&b, "<CommonPrefixes><Prefix>");
+            sb_add_urlenc(&b, first + blen, cpl - blen);
+            sb_str(&b, "</Prefix></CommonPrefixes>");
+            while (i < nsorted && strncmp(sorted[i], first, cpl) == 0)
+                i++;
+            continue;
+        }
+        o = find(sorted[i], 0);
         sb_str(&b, "<Contents><Key>");
         sb_urlenc(&b, sorted[i] + blen);
         snprintf(num, sizeof(num), "</Key><Size>%lld</Size><ETag>&quot;", o->size);
@@ -376,13 +401,13 @@ static enum MHD_Result list(struct MHD_Connection *c, const char *bucket)
         sb_add(&b, o->etag + 1, strlen(o->etag) - 2);
         sb_str(&b, "&quot;</ETag><LastModified>2024-03-05T03:04:00.000Z</LastModified>"
                    "<StorageClass>STANDARD</StorageClass></Contents>");
+        i++;
     }
     snprintf(num, sizeof(num), "<KeyCount>%d</KeyCount>", n);
     sb_str(&b, num);
-    if (i < nsorted && strncmp(sorted[i], base, strlen(base)) == 0 && n > 0) {
-        /* The token is the last key returned, url-encoded (opaque to the client). */
+    if (i < nsorted && strncmp(sorted[i], base, plen) == 0 && n > 0) {
         sb_str(&b, "<IsTruncated>true</IsTruncated><NextContinuationToken>");
-        sb_urlenc(&b, sorted[i - 1] + blen);
+        sb_urlenc(&b, sorted[i] + blen);
         sb_str(&b, "</NextContinuationToken>");
     } else {
         sb_str(&b, "<IsTruncated>false</IsTruncated>");
