@@ -6,32 +6,33 @@
  * Per job (one completed export), a non-blocking state machine; each step() returns quickly so
  * the worker keeps polling Kafka and stays in its group:
  *
- *   INFO_LIST  ListObjectsV2 of `<root>/export_tables_info` only: the table info files, so the
- *            failed tables are known before any data file is looked at.
+ *   INFO_LIST  ListObjectsV2 of `<root>/` with delimiter `/`: the files at the root (the table
+ *            info files among them) and the database folders, so the failed tables are known
+ *            before any data file is looked at.
  *   INFO     GetObject (capped) of each: tables whose export did not complete go into
  *            `failed_tables` and a warning (they do not fail the run; their files are left
  *            out). Then the `copied` message is drafted and bounded (below).
- *   STREAM   ListObjectsV2 of `<root>/`, one page per step, and at the same time the copies:
- *            every key is classified by sl_keymap_map: data files join the table being listed
+ *   STREAM   Each database folder is listed with the delimiter too, which gives the table
+ *            folders `<root>/<db>/<schema.table>/`; those are listed in parallel, up to
+ *            COPY_LIST_CONCURRENCY at once (the listers), each page by page, while the copies
+ *            run. Together the listings see every key under the root exactly once, and every
+ *            key is classified by sl_keymap_map: data files join their folder's table
  *            (copy_table.c), `_SUCCESS`, export_info and the table info files are skipped,
  *            other files are logged and skipped, and a key the mapper rejects fails the run
- *            (never silently dropped). The listing is in key order and a table's keys share
- *            `<db>/<schema.table>/`, so when a key of another table comes the previous one is
- *            complete: it is planned (sl_keymap_plan_names settles its destination collisions,
- *            or fails the run: nothing is overwritten by guess; collisions never cross tables,
- *            since each table has a destination folder of its own). Its folder is then listed
+ *            (never silently dropped). A table is complete when its folder's listing ends: it
+ *            is planned (sl_keymap_plan_names settles its destination collisions, or fails the
+ *            run: nothing is overwritten by guess; collisions never cross tables, since each
+ *            table has a destination folder of its own). Its destination folder is then listed
  *            (copy_replace.c: under the partition lock, taken before the first folder; what is
  *            already there is skipped, what is not this export's is stale) on a request queue
- *            of its own, while the export listing goes on on another, and its copies join the
- *            scheduler (copy_xfer.c: up to COPY_CONCURRENCY requests of the job in flight, one
- *            curl multi handle for every job, driven by socket events from the worker loop
- *            through the stage's io_fd / io hooks, retries per object or part). A table is
- *            freed once its copies are done; the listing waits while COPY_PLAN_AHEAD planned
- *            objects are not copied yet (unless only one table is planned: a table copies only
- *            once listed whole, so the next one is listed while it copies), so memory is
- *            bounded by that window, or two tables, plus the table being listed, whatever the
- *            export's size. An export with no data file and no table
- *            info is a failure (EmptyExport), known when the listing ends.
+ *            of its own, and its copies join the scheduler (copy_xfer.c: up to
+ *            COPY_CONCURRENCY requests of the job in flight, paced per destination folder,
+ *            driven by socket events from the worker loop through the stage's io_fd / io
+ *            hooks, retries per object or part). A table is freed once its copies are done.
+ *            The listings wait while COPY_PLAN_AHEAD objects are planned and not copied yet
+ *            or being listed (lister_may), so memory is bounded by that window, or two tables,
+ *            plus the tables being listed, whatever the export's size. An export with no data
+ *            file and no table info is a failure (EmptyExport), known when the listing ends.
  *   DELETE   copy_replace.c, only once every copy of every table landed: DeleteObjects of the
  *            stale set, then the holder record.
  *   DONE     the `copied` message. Drafted and bounded under SL_MSG_MAX_BYTES after INFO (before
@@ -103,10 +104,12 @@ static const sl_cfg_opt copy_opts[] = {
      offsetof(copy_cfg, lock_timeout_ms),
      "how long an export waits for another export of the same cluster and date to finish "
      "replacing the partition before the attempt is retried"},
-    {"COPY_PLAN_AHEAD", SL_CFG_INT, "4096", 1, 2000000, 0, offsetof(copy_cfg, plan_ahead),
-     "objects listed and planned ahead of the copies (about 250 bytes each): the export "
-     "listing waits while more are not yet copied and a second table is planned (a table is "
-     "always listed whole)"},
+    {"COPY_PLAN_AHEAD", SL_CFG_INT, "8192", 1, 2000000, 0, offsetof(copy_cfg, plan_ahead),
+     "objects listed and planned ahead of the copies (about 250 bytes each; a page being "
+     "listed counts as 1,000): the export listings wait while more are not yet copied and a "
+     "second table is planned (a table is always listed whole)"},
+    {"COPY_LIST_CONCURRENCY", SL_CFG_INT, "8", 1, 64, 0, offsetof(copy_cfg, list_concurrency),
+     "table folders of one export listed at once (within COPY_PLAN_AHEAD)"},
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -260,12 +263,17 @@ static sl_step_result copy_start(struct sl_worker *w, void *ctx, sl_job *job)
         snprintf(cj->root, plen + strlen(job->in.export_task_id) + 2, "%.*s%s%s", (int)plen,
                  plen ? job->in.s3_prefix : "", plen ? "/" : "", job->in.export_task_id);
     cj->list_prefix = cj->root ? join2(cj->root, "", "/") : NULL;
-    cj->info_prefix = cj->root ? join2(cj->root, "/", "export_tables_info") : NULL;
     cj->copy_t0 = -1;
+    cj->resume_at = SIZE_MAX;
     sl_copy_arena_init(&cj->stale_arena);
-    if (!cj->root || !cj->list_prefix || !cj->info_prefix ||
-        sl_copy_call_init(cx, cj, &cj->lcall) || sl_copy_call_init(cx, cj, &cj->dcall))
+    if (!cj->root || !cj->list_prefix || sl_copy_call_init(cx, cj, &cj->lcall) ||
+        sl_copy_call_init(cx, cj, &cj->dcall) ||
+        !(cj->listers = calloc((size_t)cx->cfg.list_concurrency, sizeof(*cj->listers))))
         return sl_job_fail(job, "ClientError", "copy: out of memory");
+    cj->nlisters = (size_t)cx->cfg.list_concurrency;
+    for (size_t i = 0; i < cj->nlisters; i++)
+        if (sl_copy_call_init(cx, cj, &cj->listers[i].call))
+            return sl_job_fail(job, "ClientError", "copy: out of memory");
     cj->t0 = sl_mono_ms();
     cj->phase = CP_INFO_LIST;
     job->next_step_ms = sl_mono_ms();
@@ -287,8 +295,20 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
     sl_copy_replace_cleanup(cj);
     sl_copy_call_cleanup(&cj->lcall);
     sl_copy_call_cleanup(&cj->dcall);
+    for (size_t i = 0; i < cj->nlisters; i++) {
+        cp_lister *l = &cj->listers[i];
+        sl_copy_call_cleanup(&l->call);
+        free(l->prefix);
+        free(l->token);
+        free(l->last_key);
+    }
+    free(cj->listers);
+    cj->listers = NULL;
+    cj->nlisters = 0;
     sl_copy_xfer_cleanup(cx, cj);
     sl_copy_tables_cleanup(cj);
+    sl_keymap_strv_free(cj->dirs, cj->ndirs);
+    sl_keymap_strv_free(cj->tdirs, cj->ntdirs);
     free(cj->mpu_ready);
     sl_keymap_strv_free(cj->info_keys, cj->ninfo);
     for (size_t i = 0; i < cj->nfailed; i++) {
@@ -296,23 +316,23 @@ static void copy_job_cleanup(struct sl_worker *w, void *ctx, sl_job *job)
         free(cj->failed[i].reason);
     }
     free(cj->failed);
-    free(cj->last_key);
     free(cj->token);
     free(cj->root);
     free(cj->list_prefix);
-    free(cj->info_prefix);
     free(cj);
     job->state = NULL;
 }
 
-/* ---- INFO_LIST: the export_tables_info files, before any data file --------------------- */
+/* ---- the export's folders, and INFO_LIST --------------------------------------------------- */
 
 /*
- * One ListObjectsV2 page of the export bucket under prefix, on the listing's own call: 1 while
- * it is on its way, 0 with *page (the caller's to clean up), or -1 with the job failed (*r).
+ * One ListObjectsV2 page of the export bucket on call c: prefix, from *token, with delimiter
+ * (or NULL). 1 while it is on its way, 0 with *page (the caller's to clean up), or -1 with the
+ * job failed (*r).
  */
-static int export_page(const copy_cfg *cfg, sl_job *job, copy_job *cj, const char *prefix,
-                       sl_s3_list_page *page, sl_step_result *r)
+static int export_page(const copy_cfg *cfg, sl_job *job, cp_call *c, const char *prefix,
+                       const char *token, const char *delimiter, sl_s3_list_page *page,
+                       sl_step_result *r)
 {
     sl_s3_list_opts lo = {0};
     sl_aws_error e;
@@ -320,9 +340,10 @@ static int export_page(const copy_cfg *cfg, sl_job *job, copy_job *cj, const cha
     int rc;
 
     lo.prefix = prefix;
-    lo.continuation_token = cj->token;
+    lo.continuation_token = token;
     lo.expected_owner = cfg->export_owner;
-    if ((rc = sl_copy_list_page(&cj->lcall, job->in.s3_bucket, &lo, page, &e)) < 0) {
+    lo.delimiter = delimiter;
+    if ((rc = sl_copy_list_page(c, job->in.s3_bucket, &lo, page, &e)) < 0) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", job->in.s3_bucket, prefix);
         *r = sl_job_fail_aws(job, what, &e);
     }
@@ -340,61 +361,128 @@ int sl_copy_page_next(char **token, sl_s3_list_page *page)
     return 1;
 }
 
-static sl_step_result info_list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+/* Appends a copy of s to the string list *v (n entries, cap). 0, or -1 out of memory. */
+static int strv_push(char ***v, size_t *n, size_t *cap, const char *s)
 {
-    int rc;
-    sl_s3_list_page page = {0};
+    char **g = sl_copy_grow(*v, cap, *n + 1, sizeof(*g));
+
+    if (!g)
+        return -1;
+    *v = g;
+    if (!(g[*n] = strdup(s)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/*
+ * One key of the export, wherever it was listed: sl_keymap_map classifies it. Data files join
+ * *cur (copy_table.c); the table info files (only ever at the root, listed first) are kept to
+ * be read before any data file; `_SUCCESS` and export_info are skipped; other files are logged
+ * and skipped; and a key the mapper rejects fails the run (never silently dropped).
+ */
+static sl_step_result export_key(const copy_cfg *cfg, sl_job *job, copy_job *cj, cp_table **cur,
+                                 const sl_s3_object *ob)
+{
     sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
+    sl_keymap_entry ent;
     char err[SL_ERRLEN];
     sl_step_result r = SL_STEP_PENDING;
 
-    if ((rc = export_page(cfg, job, cj, cj->info_prefix, &page, &r)) != 0) {
+    if (sl_keymap_map(&kc, ob->key, &ent, err, sizeof(err)))
+        return sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
+    switch (ent.kind) {
+    case SL_KEY_PARQUET:
+        cj->ndata++;
+        r = sl_copy_table_add(cj, cur, &ent, ob->size, ob->etag);
+        break;
+    case SL_KEY_TABLES_INFO:
+        if (strv_push(&cj->info_keys, &cj->ninfo, &cj->capinfo, ob->key))
+            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
+        break;
+    case SL_KEY_SUCCESS:
+    case SL_KEY_EXPORT_INFO:
+        break;
+    case SL_KEY_OTHER:
+        if (cj->nskipped++ < CP_MAX_WARN_LINES)
+            sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"key", ob->key, NULL},
+                      "export file is neither data nor export metadata; not copied");
+        break;
+    case SL_KEY_REJECTED:
+    default:
+        r = sl_job_fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
+                        ob->key, ent.reason);
+        break;
+    }
+    sl_keymap_entry_cleanup(&ent);
+    return r;
+}
+
+/* Counts a page's keys against the export's cap. PENDING or the failure. */
+static sl_step_result count_keys(sl_job *job, copy_job *cj, size_t n)
+{
+    if (cj->nlisted + n > MAX_EXPORT_KEYS)
+        return sl_job_fail(job, "ExportTooLarge", "export %s lists more than %d keys",
+                           job->in.export_task_id, MAX_EXPORT_KEYS);
+    cj->nlisted += n;
+    return SL_STEP_PENDING;
+}
+
+/*
+ * A page of a folder listed with delimiter `/` (the root, then each database): its files are
+ * classified here (none can be a data file, which lies two folders deeper: the mapper rejects
+ * one here; were it to take one, its table would be planned with the page), and its folders
+ * are queued: the root's as databases, a database's as table folders.
+ */
+static sl_step_result folder_page(const copy_cfg *cfg, sl_job *job, copy_job *cj,
+                                  sl_s3_list_page *page, int tables)
+{
+    sl_step_result r;
+    cp_table *loose = NULL;
+
+    if ((r = count_keys(job, cj, page->count + page->nprefixes)) != SL_STEP_PENDING)
+        return r;
+    for (size_t i = 0; i < page->count && r == SL_STEP_PENDING; i++)
+        r = export_key(cfg, job, cj, &loose, &page->objects[i]);
+    if (r == SL_STEP_PENDING)
+        r = sl_copy_table_end(cj, &loose);
+    for (size_t i = 0; i < page->nprefixes && r == SL_STEP_PENDING; i++)
+        if (tables ? strv_push(&cj->tdirs, &cj->ntdirs, &cj->captdirs, page->prefixes[i])
+                   : strv_push(&cj->dirs, &cj->ndirs, &cj->capdirs, page->prefixes[i]))
+            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
+    cj->woke = 1;
+    return r;
+}
+
+/* INFO_LIST: the root `<root>/`, one folder level: the table info files (and the export's
+   other files), and the database folders. */
+static sl_step_result info_list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_s3_list_page page = {0};
+    sl_step_result r = SL_STEP_PENDING;
+    int rc;
+
+    if ((rc = export_page(cfg, job, &cj->lcall, cj->list_prefix, cj->token, "/", &page, &r))) {
         if (rc > 0)
             job->next_step_ms = sl_mono_ms() + CALL_WAIT_MS; /* the answer brings it forward */
         return r;
     }
-    for (size_t i = 0; i < page.count; i++) {
-        sl_keymap_entry ent;
-        const char *key = page.objects[i].key;
-        char **gi;
-
-        if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
-            r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
-            goto out;
-        }
-        /* Anything else under this prefix is the data listing's to classify and report. */
-        if (ent.kind != SL_KEY_TABLES_INFO || cj->ninfo >= MAX_EXPORT_KEYS) {
-            sl_keymap_entry_cleanup(&ent);
-            continue;
-        }
-        sl_keymap_entry_cleanup(&ent);
-        gi = sl_copy_grow(cj->info_keys, &cj->capinfo, cj->ninfo + 1, sizeof(*gi));
-        if (gi)
-            cj->info_keys = gi;
-        if (!gi || !(cj->info_keys[cj->ninfo] = strdup(key))) {
-            r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
-            goto out;
-        }
-        cj->ninfo++;
+    if ((r = folder_page(cfg, job, cj, &page, 0)) == SL_STEP_PENDING) {
+        if (!sl_copy_page_next(&cj->token, &page))
+            cj->phase = CP_INFO;
+        job->next_step_ms = sl_mono_ms();
     }
-    if (!sl_copy_page_next(&cj->token, &page))
-        cj->phase = CP_INFO;
-    job->next_step_ms = sl_mono_ms();
-out:
     sl_s3_list_page_cleanup(&page);
     return r;
 }
 
-/* ---- STREAM: the export listing ----------------------------------------------------------- */
+/* ---- STREAM: the export listings ----------------------------------------------------------- */
 
-/* The listing is over: the last table is planned, and what the export held is settled. */
+/* Every folder is listed: the last tables are planned, and what the export held is settled. */
 static sl_step_result list_over(sl_job *job, copy_job *cj)
 {
-    char n1[32], n2[32], n3[32], n4[32], n5[32];
-    sl_step_result r;
+    char n1[32], n2[32], n3[32], n4[32], n5[32], n6[32];
 
-    if ((r = sl_copy_table_end(cj)) != SL_STEP_PENDING)
-        return r;
     cj->list_done = 1;
     if (cj->ndata == 0 && cj->ninfo == 0)
         return sl_job_fail(job, "EmptyExport",
@@ -410,88 +498,170 @@ static sl_step_result list_over(sl_job *job, copy_job *cj)
     snprintf(n3, sizeof(n3), "%zu", cj->nrenamed);
     snprintf(n4, sizeof(n4), "%lld", cj->tables_total);
     snprintf(n5, sizeof(n5), "%zu", cj->objs_done);
+    snprintf(n6, sizeof(n6), "%zu", cj->max_listing);
     /* `copied`: how many objects were already in place when the listing ended (copies start
-       table by table while it goes on). */
+       table by table while it goes on); `listed_at_once`: the most table folders that were
+       being listed together. */
     sl_log_kv(SL_LOG_INFO, &job->log,
               (const char *const[]){"objects", n1, "failed_tables", n2, "renamed", n3, "tables", n4,
-                                    "copied", n5, NULL},
+                                    "copied", n5, "listed_at_once", n6, NULL},
               "export listed; copying");
     return SL_STEP_PENDING;
 }
 
+/* Lister l is done with its folder: free for the next one. */
+static void lister_free(cp_lister *l)
+{
+    free(l->prefix);
+    free(l->last_key);
+    l->prefix = l->last_key = NULL;
+    l->db = 0;
+}
+
 /*
- * One page of the export listing. Keys must come in ascending order (ListObjectsV2 lists
- * in UTF-8 binary order), which is what makes each table's keys contiguous: a listing out
- * of order would split a table, so it fails the run instead of planning half a table.
+ * One page of lister l's folder. A database folder is listed with the delimiter (folder_page:
+ * its table folders are queued). A table folder's keys go into its table; they must come in
+ * ascending order (ListObjectsV2 lists in UTF-8 binary order): a listing out of order fails
+ * the run instead of resuming somewhere the service did not mean. When the folder's last page
+ * is in, its table is planned and the lister is free for the next folder.
  */
-static sl_step_result list_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+static sl_step_result lister_step(const copy_cfg *cfg, sl_job *job, copy_job *cj, cp_lister *l)
 {
     sl_s3_list_page page = {0};
-    sl_keymap_ctx kc = {cj->root, cfg->lake_prefix, job->in.cluster, job->in.date};
-    char err[SL_ERRLEN];
-    const char *prev = cj->last_key;
+    const char *prev = l->last_key;
     sl_step_result r = SL_STEP_PENDING;
 
-    if (export_page(cfg, job, cj, cj->list_prefix, &page, &r) != 0)
+    if (export_page(cfg, job, &l->call, l->prefix, l->token, l->db ? "/" : NULL, &page, &r) != 0)
         return r; /* on its way (the answer brings the step forward), or failed */
-    if (cj->nlisted + page.count > MAX_EXPORT_KEYS) {
-        r = sl_job_fail(job, "ExportTooLarge", "export %s lists more than %d keys",
-                        job->in.export_task_id, MAX_EXPORT_KEYS);
+    if (l->db) {
+        if ((r = folder_page(cfg, job, cj, &page, 1)) == SL_STEP_PENDING &&
+            !sl_copy_page_next(&l->token, &page))
+            lister_free(l);
         goto out;
     }
-    cj->nlisted += page.count;
+    if ((r = count_keys(job, cj, page.count)) != SL_STEP_PENDING)
+        goto out;
     cj->woke = 1;
     for (size_t i = 0; i < page.count; i++) {
-        sl_keymap_entry ent;
         const char *key = page.objects[i].key;
 
         if (prev && strcmp(prev, key) >= 0) {
             r = sl_job_fail(job, "ListingOutOfOrder",
                             "ListObjectsV2 s3://%s/%s returned '%.300s' after '%.300s'",
-                            job->in.s3_bucket, cj->list_prefix, key, prev);
+                            job->in.s3_bucket, l->prefix, key, prev);
             goto out;
         }
         prev = key;
-        if (sl_keymap_map(&kc, key, &ent, err, sizeof(err))) {
-            r = sl_job_fail(job, "BadInput", "cannot map export keys: %s", err);
-            goto out;
-        }
-        switch (ent.kind) {
-        case SL_KEY_PARQUET:
-            cj->ndata++;
-            r = sl_copy_table_add(cj, &ent, page.objects[i].size, page.objects[i].etag);
-            break;
-        case SL_KEY_TABLES_INFO: /* read before the listing (INFO) */
-        case SL_KEY_SUCCESS:
-        case SL_KEY_EXPORT_INFO:
-            break;
-        case SL_KEY_OTHER:
-            if (cj->nskipped++ < CP_MAX_WARN_LINES)
-                sl_log_kv(SL_LOG_WARN, &job->log, (const char *const[]){"key", key, NULL},
-                          "export file is neither data nor export metadata; not copied");
-            break;
-        case SL_KEY_REJECTED:
-        default:
-            r = sl_job_fail(job, "BadExportKey", "export key '%s' cannot be mapped to the lake: %s",
-                            key, ent.reason);
-            break;
-        }
-        sl_keymap_entry_cleanup(&ent);
-        if (r != SL_STEP_PENDING)
+        if ((r = export_key(cfg, job, cj, &l->cur, &page.objects[i])) != SL_STEP_PENDING)
             goto out;
     }
     if (page.count) {
-        free(cj->last_key);
-        if (!(cj->last_key = strdup(page.objects[page.count - 1].key))) {
+        free(l->last_key);
+        if (!(l->last_key = strdup(page.objects[page.count - 1].key))) {
             r = sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
             goto out;
         }
     }
-    if (!sl_copy_page_next(&cj->token, &page))
-        r = list_over(job, cj);
+    if (!sl_copy_page_next(&l->token, &page)) {
+        if ((r = sl_copy_table_end(cj, &l->cur)) != SL_STEP_PENDING)
+            goto out;
+        lister_free(l);
+    }
 out:
     sl_s3_list_page_cleanup(&page);
     return r;
+}
+
+/* What the table listings hold or will: the objects of their tables, and a full page for each
+   request on its way. *active: listers with a table folder; *filling: with a table. */
+static size_t listings_ahead(const copy_job *cj, size_t *active, size_t *filling, long long *oldest)
+{
+    size_t n = 0;
+
+    *active = *filling = 0;
+    *oldest = -1;
+    for (size_t i = 0; i < cj->nlisters; i++) {
+        const cp_lister *o = &cj->listers[i];
+        if (!o->prefix || o->db)
+            continue;
+        (*active)++;
+        if (o->cur) {
+            (*filling)++;
+            n += o->cur->nobjs;
+        }
+        if (sl_copy_call_busy(&o->call))
+            n += 1000;
+        if (*oldest < 0 || o->seq < *oldest)
+            *oldest = o->seq;
+    }
+    return n;
+}
+
+/*
+ * Whether lister l may ask for a page now (its next one, or the first of a new folder when
+ * fresh). Within COPY_PLAN_AHEAD, counting the objects planned and not yet copied and what the
+ * listings hold or will (listings_ahead): so the listings never run far ahead of the copies.
+ * Beyond it, only the oldest listing goes on, and only while at most one table is planned: a
+ * table copies only once listed whole, so the next one is listed while it copies, or a table
+ * bigger than the window would wait for its predecessor's last copies before its next page
+ * was asked for. A lister held back sets resume_at, the count of planned objects at which
+ * sl_copy_object_done wakes the step again.
+ */
+static int lister_may(copy_job *cj, const cp_lister *l, int fresh)
+{
+    size_t active, filling, other, window = (size_t)cj->cx->cfg.plan_ahead;
+    long long oldest;
+
+    other = listings_ahead(cj, &active, &filling, &oldest);
+    if (cj->nplanned + other < window)
+        return 1;
+    if (other < window && (cj->resume_at == SIZE_MAX || window - other - 1 > cj->resume_at))
+        cj->resume_at = window - other - 1;
+    if (fresh)
+        return active == 0 && cj->ntabs <= 1;
+    return l->seq == oldest && cj->ntabs - filling <= 1;
+}
+/*
+ * The listings of one step, on the listers: each free one takes the next database folder
+ * (first: they hold no objects, and they find the table folders), else the next table folder
+ * found, within lister_may. Sets list_done once everything is listed.
+ */
+static sl_step_result listings_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+{
+    sl_step_result r;
+    int busy = 0;
+    size_t active, filling;
+    long long oldest;
+
+    cj->resume_at = SIZE_MAX;
+    for (size_t i = 0; i < cj->nlisters; i++) {
+        cp_lister *l = &cj->listers[i];
+        int fresh = !l->prefix;
+
+        if (fresh && cj->dir_next < cj->ndirs) {
+            l->prefix = cj->dirs[cj->dir_next];
+            cj->dirs[cj->dir_next++] = NULL;
+            l->db = 1;
+        } else if (fresh && cj->tdir_next == cj->ntdirs) {
+            continue;
+        } else if (l->call.state == CALL_IDLE && !l->db && !lister_may(cj, l, fresh)) {
+            busy |= !fresh;
+            continue;
+        } else if (fresh) {
+            l->prefix = cj->tdirs[cj->tdir_next];
+            cj->tdirs[cj->tdir_next++] = NULL;
+            l->seq = cj->lister_seq++;
+        }
+        if ((r = lister_step(cfg, job, cj, l)) != SL_STEP_PENDING)
+            return r;
+        busy |= l->prefix != NULL;
+    }
+    (void)listings_ahead(cj, &active, &filling, &oldest);
+    if (active > cj->max_listing)
+        cj->max_listing = active;
+    if (!busy && cj->dir_next == cj->ndirs && cj->tdir_next == cj->ntdirs)
+        return list_over(job, cj);
+    return SL_STEP_PENDING;
 }
 
 /* ---- INFO and the plan -------------------------------------------------------------------- */
@@ -568,11 +738,10 @@ static sl_step_result stream_begin(const copy_cfg *cfg, sl_job *job, copy_job *c
 }
 
 /*
- * One step of the stream: free the finished tables, list the next export page while fewer
- * than COPY_PLAN_AHEAD objects wait for their copies, take the lock once a table is planned,
- * list the oldest planned table's folder, and hand ready tables to the copies. The export
- * listing and the folder listing each have a request queue of their own, so both are on their
- * way at once while copies run.
+ * One step of the stream: free the finished tables, the export's listings (listings_step,
+ * within COPY_PLAN_AHEAD), take the lock once a table is planned, list every planned table's
+ * folder, and hand ready tables to the copies. Each listing has a request queue of its own, so
+ * they are all on their way at once while copies run.
  */
 static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job, copy_job *cj)
 {
@@ -584,20 +753,14 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
         return (sl_step_result)cj->failed_result;
     cj->woke = 0;
     sl_copy_tables_sweep(cj);
-    /* A table copies only once it is listed whole: with one table planned, the next one is
-       listed whatever the window, or a table bigger than the window would wait for its
-       predecessor's last copies before its first page was asked for. */
-    if (!cj->list_done &&
-        (cj->lcall.state != CALL_IDLE || cj->nplanned < (size_t)cfg->plan_ahead ||
-         cj->ntabs - (cj->cur != NULL) <= 1) &&
-        (r = list_step(cfg, job, cj)) != SL_STEP_PENDING)
+    if (!cj->list_done && (r = listings_step(cfg, job, cj)) != SL_STEP_PENDING)
         return r;
     if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
         (r = sl_copy_lock_step(w, cj)) != SL_STEP_PENDING)
         return r;
-    if (cj->dest_q.head && cj->locked) {
-        cp_table *t = cj->dest_q.head;
+    for (cp_table *t = cj->locked ? cj->dest_q.head : NULL, *tn; t; t = tn) {
         int over = 0;
+        tn = t->next;
         if ((r = sl_copy_dest_step(sl_worker_aws(w), cfg, cj, t, &over)) != SL_STEP_PENDING)
             return r;
         if (over) {
@@ -606,6 +769,8 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
             sl_copy_table_state(cj, t, T_READY);
             cj->woke = 1;
         }
+        if (cj->failed_result)
+            break;
     }
     if (cj->failed_result)
         return (sl_step_result)cj->failed_result;

@@ -53,6 +53,7 @@ typedef struct copy_cfg {
     long long request_timeout_ms;
     long long lock_timeout_ms;
     long long plan_ahead;
+    long long list_concurrency;
 } copy_cfg;
 
 /* Aborts queued (bounded) and in flight at once. */
@@ -72,7 +73,7 @@ typedef struct copy_ctx {
 } copy_ctx;
 
 typedef enum cp_phase {
-    CP_INFO_LIST, /* ListObjectsV2 of <root>/export_tables_info */
+    CP_INFO_LIST, /* ListObjectsV2 of <root>/ with delimiter /: the info files, the folders */
     CP_INFO,      /* GetObject of each, then the draft of `copied` */
     CP_STREAM,    /* the export listing, each table's plan and folder listing, the copies */
     CP_DELETE     /* DeleteObjects of the stale set, then the holder record */
@@ -100,13 +101,37 @@ typedef struct cp_obj {
 } cp_obj;
 
 /*
- * Where a table is in the stream (copy.c's table_state() is the one place that moves it):
- *   T_LISTING  its keys are being listed (at most one table: the listing is in key order)
- *   T_DEST     planned; waits for, or is in, the listing of its destination `date=` folder
- *              (and the HeadObject of its multipart objects found there)
+ * Where a table is in the stream (copy_table.c's sl_copy_table_state is the one place that
+ * moves it):
+ *   T_LISTING  its folder is being listed (by one of the job's listers, copy.c)
+ *   T_DEST     planned; its destination `date=` folder is being listed, on a request queue of
+ *              its own (then the HeadObject of its multipart objects found there)
  *   T_READY    its copies are handed out to the scheduler; freed once every object is done
  */
 typedef enum cp_tstate { T_LISTING, T_DEST, T_READY } cp_tstate;
+
+/* The one request a step has on its way (listings, DeleteObjects): copy_xfer.c's call. */
+typedef enum cp_call_state {
+    CALL_IDLE = 0,
+    CALL_WANT,
+    CALL_INFLIGHT,
+    CALL_DONE,
+    CALL_FAILED
+} cp_call_state;
+
+struct copy_job;
+
+/* A request of its own queue, one at a time: the folder listings of the export, each lister's
+   and each planned table's listing, the DeleteObjects calls. */
+typedef struct cp_call {
+    struct copy_job *cj;
+    sl_xsched_queue *q;
+    cp_call_state state;
+    sl_s3_req req;
+    char *body; /* the answer's body (heap) once CALL_DONE */
+    size_t len;
+    sl_aws_error err; /* once CALL_FAILED */
+} cp_call;
 
 #define CP_NO_LANE ((size_t)-1)
 
@@ -127,34 +152,29 @@ typedef struct cp_table {
     size_t ndone;
     /* T_DEST */
     sl_copy_destset dests; /* the objects' destinations (strings borrowed from the arena) */
+    cp_call dcall;         /* the listing of dest_dir (queue made as the table is planned) */
+    char *dtoken;          /* its continuation token */
     int listed;            /* the folder's listing is over */
     size_t *heads;         /* multipart objects whose marker is to be read (HeadObject) */
     size_t nheads, capheads, head_next;
     struct cp_table *next; /* in the DEST or READY list */
 } cp_table;
 
-/* The one request a step has on its way (listings, DeleteObjects): copy_xfer.c's call. */
-typedef enum cp_call_state {
-    CALL_IDLE = 0,
-    CALL_WANT,
-    CALL_INFLIGHT,
-    CALL_DONE,
-    CALL_FAILED
-} cp_call_state;
-
-struct copy_job;
-
-/* A request of its own queue, one at a time; a job has two so that the listing of a table's
-   folder runs while the export listing goes on. */
-typedef struct cp_call {
-    struct copy_job *cj;
-    sl_xsched_queue *q;
-    cp_call_state state;
-    sl_s3_req req;
-    char *body; /* the answer's body (heap) once CALL_DONE */
-    size_t len;
-    sl_aws_error err; /* once CALL_FAILED */
-} cp_call;
+/*
+ * One of the job's export listings in parallel (COPY_LIST_CONCURRENCY of them): it lists one
+ * folder at a time, page by page: a database folder `<root>/<db>/` with the delimiter (its
+ * table folders), or a table folder `<root>/<db>/<schema.table>/` into the table it fills
+ * (cur). Keys of one folder come in ascending order and all belong to that table.
+ */
+typedef struct cp_lister {
+    cp_call call;
+    char *prefix;   /* the folder being listed (heap), NULL while idle */
+    int db;         /* prefix is a database folder: listed with the delimiter */
+    char *token;    /* continuation token of the next page */
+    char *last_key; /* the last key listed (the order check) */
+    cp_table *cur;  /* the table being filled, or NULL */
+    long long seq;  /* when it took its folder (the oldest lister may always go on) */
+} cp_lister;
 
 /* A FIFO of tables through cp_table.next. */
 typedef struct cp_tlist {
@@ -167,8 +187,7 @@ typedef struct copy_job {
     copy_ctx *cx;
     char *root;        /* <s3_prefix>/<export_task_id> */
     char *list_prefix; /* root + "/" */
-    char *info_prefix; /* root + "/export_tables_info" */
-    char *token;       /* continuation token of the export listing in progress */
+    char *token;       /* continuation token of the root's listing (INFO_LIST) */
     long long t0;      /* monotonic start */
     int woke;          /* a step did something: the stream step runs again at once */
 
@@ -178,22 +197,32 @@ typedef struct copy_job {
     sl_msg_table_failure *failed;
     size_t nfailed;
 
-    /* STREAM: the export listing (ascending keys, so each table's keys are contiguous) */
-    char *last_key; /* the last key listed */
+    /* The export's folders: the root's (INFO_LIST, on lcall) and each database's (STREAM, on
+       the listers), listed with a delimiter, give the table folders, which the listers list
+       in parallel. */
+    char **dirs; /* database folders still to list */
+    size_t ndirs, capdirs, dir_next;
+    char **tdirs; /* table folders, in the order found; each taken by a lister */
+    size_t ntdirs, captdirs, tdir_next;
+    cp_lister *listers; /* cfg.list_concurrency of them */
+    size_t nlisters;
+    long long lister_seq;
+    size_t max_listing; /* the most table folders listed at once (the summary line) */
     int list_done;
     size_t nlisted, nskipped, ndata, ndropped, nrenamed;
-    cp_table *cur;   /* the table being listed, or NULL */
     cp_table **tabs; /* live tables by slot (NULL = free) */
     size_t captabs, ntabs;
     cp_tlist dest_q;  /* T_DEST tables, in listing order; the head's folder is being listed */
     cp_tlist ready_q; /* T_READY tables, in listing order */
     size_t nplanned;  /* objects of tables past T_LISTING that are not done yet */
+    size_t resume_at; /* a lister waits for room: wake the step when nplanned falls to this
+                         (SIZE_MAX: none waits) */
     char **tables;    /* the `copied` message's tables (sorted, at most MSG_MAX_TABLES) */
     size_t ntables, captables;
     long long tables_total;
 
-    cp_call lcall; /* the export listing */
-    cp_call dcall; /* the destination folders' listings, then DeleteObjects */
+    cp_call lcall; /* the root folder (INFO_LIST) */
+    cp_call dcall; /* DeleteObjects */
 
     /* copies (copy_xfer.c) */
     sl_xsched_queue *q;
@@ -225,8 +254,7 @@ typedef struct copy_job {
     int lock_logged;
     long long snap_ms; /* sl_copy_plan_snap_time of the input */
 
-    /* destination folders and DELETE */
-    char *dtoken; /* continuation token of the folder listing in progress */
+    /* DELETE */
     sl_copy_arena stale_arena;
     const char **stale;         /* in stale_arena */
     unsigned char *stale_tries; /* DeleteObjects attempts per stale key */
@@ -259,14 +287,15 @@ sl_step_result sl_copy_out_finish(sl_job *job, copy_job *cj);
 
 /* ---- copy_table.c ---- */
 
-/* A data file as listed (ent from sl_keymap_map, size and ETag from the listing), in key
-   order: when ent starts another table, the table being listed is complete and planned.
+/* A data file as listed (ent from sl_keymap_map, size and ETag from the listing) into *cur,
+   the table a listing fills: when ent is of another table, *cur is complete and planned first.
    PENDING, or the job's failure (out of memory, KeyCollision). */
-sl_step_result sl_copy_table_add(copy_job *cj, const sl_keymap_entry *ent, long long size,
-                                 const char *etag);
-/* The table being listed is complete (the listing passed it or ended): planned and queued for
-   its folder's listing, or freed (a failed table, nothing kept). PENDING or the failure. */
-sl_step_result sl_copy_table_end(copy_job *cj);
+sl_step_result sl_copy_table_add(copy_job *cj, cp_table **cur, const sl_keymap_entry *ent,
+                                 long long size, const char *etag);
+/* *cur is complete (its listing ended, or passed it): planned and queued for its folder's
+   listing, or freed (a failed table, nothing kept); *cur is NULL after. PENDING or the
+   failure. */
+sl_step_result sl_copy_table_end(copy_job *cj, cp_table **cur);
 /* The one place a table changes state (logged by name); an impossible move is refused. */
 void sl_copy_table_state(copy_job *cj, cp_table *t, cp_tstate to);
 /* Frees the T_READY tables whose objects are all done. */

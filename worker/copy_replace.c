@@ -11,11 +11,11 @@
  *              nothing at all and ends superseded (ledger succeeded with
  *              details.superseded_by, no `copied` message).
  *   DEST       (under the lock) one listing of each table's destination `date=` folder, as soon
- *              as the table is planned (while the export listing goes on, on a request queue of
- *              its own): objects already there with the source's size and ETag (multipart
- *              copies: size and the source-ETag marker read with HeadObject) are not copied
- *              again, so a restart resumes; keys that are not destinations of this export are
- *              the stale set. The copies overwrite same-named keys, which is why no table's
+ *              as the table is planned (while the export listing goes on, each table on a
+ *              request queue of its own, so the folders are listed in parallel): objects already
+ * there with the source's size and ETag (multipart copies: size and the source-ETag marker read
+ * with HeadObject) are not copied again, so a restart resumes; keys that are not destinations of
+ * this export are the stale set. The copies overwrite same-named keys, which is why no table's
  *              copies start before the lock is held and its folder checked.
  *   DELETE     only once every copy succeeded (a failed run must never delete the previous good
  *              data), the lock still held: DeleteObjects (1,000 keys per call) of the stale set;
@@ -206,9 +206,9 @@ static sl_step_result dest_list_step(const copy_cfg *cfg, copy_job *cj, cp_table
     sl_step_result r = SL_STEP_PENDING;
 
     lo.prefix = prefix;
-    lo.continuation_token = cj->dtoken;
+    lo.continuation_token = t->dtoken;
     lo.expected_owner = cfg->lake_owner;
-    if ((rc = sl_copy_list_page(&cj->dcall, cfg->lake_bucket, &lo, &page, &e)) > 0)
+    if ((rc = sl_copy_list_page(&t->dcall, cfg->lake_bucket, &lo, &page, &e)) > 0)
         return SL_STEP_PENDING; /* on its way; the answer brings the step forward */
     if (rc < 0) {
         snprintf(what, sizeof(what), "ListObjectsV2 s3://%s/%s", cfg->lake_bucket, prefix);
@@ -262,7 +262,7 @@ static sl_step_result dest_list_step(const copy_cfg *cfg, copy_job *cj, cp_table
             r = sl_job_fail(job, "ClientError", "copy: out of memory");
             goto out;
         }
-    if (!sl_copy_page_next(&cj->dtoken, &page))
+    if (!sl_copy_page_next(&t->dtoken, &page))
         t->listed = 1;
     cj->woke = 1;
 out:
@@ -402,8 +402,6 @@ void sl_copy_replace_cleanup(copy_job *cj)
     cj->stale_tries = NULL;
     cj->nstale = cj->capstale = cj->captries = 0;
     sl_copy_arena_cleanup(&cj->stale_arena);
-    free(cj->dtoken);
-    cj->dtoken = NULL;
     if (!cj->pg)
         return;
     /* Closing the session frees the lock anyway; the unlock just says so at once. */

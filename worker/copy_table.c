@@ -1,8 +1,7 @@
 /*
- * copy_table.c - the copy stage's tables in the stream (copy_int.h): the export listing hands
- * its data files over one by one, in key order, and every key of a table shares the prefix
- * `<db>/<schema.table>/`, so a table's keys are contiguous and the table is complete as soon as
- * the listing passes to the next one (or ends).
+ * copy_table.c - the copy stage's tables in the stream (copy_int.h): a lister lists one table
+ * folder `<db>/<schema.table>/` and hands its data files over one by one, so the table is
+ * complete when that listing ends.
  *
  * A complete table is planned on its own: its destinations all lie in its own `date=` folder,
  * so its collision plan (sl_keymap_plan_names) and its destination set are exactly what the
@@ -54,6 +53,9 @@ static void tlist_remove(cp_tlist *l, cp_table *t)
 /* Frees what a table holds past T_LISTING (its plan's scratch) or past T_DEST. */
 static void table_drop_dest(cp_table *t)
 {
+    sl_copy_call_cleanup(&t->dcall);
+    free(t->dtoken);
+    t->dtoken = NULL;
     sl_copy_destset_cleanup(&t->dests);
     free(t->heads);
     t->heads = NULL;
@@ -96,8 +98,9 @@ void sl_copy_table_free(copy_job *cj, cp_table *t)
         tlist_remove(&cj->dest_q, t);
     else if (t->state == T_READY)
         tlist_remove(&cj->ready_q, t);
-    if (cj->cur == t)
-        cj->cur = NULL;
+    for (size_t i = 0; i < cj->nlisters; i++)
+        if (cj->listers[i].cur == t)
+            cj->listers[i].cur = NULL;
     sl_copy_xfer_table_gone(cj, t);
     for (size_t i = 0; i < t->nobjs; i++)
         sl_copy_mpu_free(t->objs[i].mpu);
@@ -228,21 +231,23 @@ out:
     return r;
 }
 
-sl_step_result sl_copy_table_end(copy_job *cj)
+sl_step_result sl_copy_table_end(copy_job *cj, cp_table **cur)
 {
-    cp_table *t = cj->cur;
+    cp_table *t = *cur;
     sl_step_result r;
     int kept;
 
     if (!t)
         return SL_STEP_PENDING;
-    cj->cur = NULL;
+    *cur = NULL;
     if (t->failed || t->nobjs == 0) {
         sl_copy_table_free(cj, t);
         return SL_STEP_PENDING;
     }
     if ((r = table_plan(cj, t)) != SL_STEP_PENDING)
         return r;
+    if (sl_copy_call_init(cj->cx, cj, &t->dcall))
+        return sl_job_fail(cj->job, "ClientError", "copy: out of memory");
     if ((kept = sl_copy_plan_tables_add(&cj->tables, &cj->ntables, &cj->captables, MSG_MAX_TABLES,
                                         t->name)) < 0)
         return sl_job_fail(cj->job, "ClientError", "copy: out of memory");
@@ -260,23 +265,23 @@ static int same_table(const cp_table *t, const sl_keymap_entry *ent)
     return strcmp(t->db, ent->db) == 0 && strcmp(t->table, ent->table) == 0;
 }
 
-sl_step_result sl_copy_table_add(copy_job *cj, const sl_keymap_entry *ent, long long size,
-                                 const char *etag)
+sl_step_result sl_copy_table_add(copy_job *cj, cp_table **cur, const sl_keymap_entry *ent,
+                                 long long size, const char *etag)
 {
     sl_job *job = cj->job;
-    cp_table *t = cj->cur;
+    cp_table *t = *cur;
     cp_obj *o;
     sl_step_result r;
 
     if (t && !same_table(t, ent)) {
-        if ((r = sl_copy_table_end(cj)) != SL_STEP_PENDING)
+        if ((r = sl_copy_table_end(cj, cur)) != SL_STEP_PENDING)
             return r;
         t = NULL;
     }
     if (!t) {
         if (!(t = table_new(cj, ent)))
             return sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
-        cj->cur = t;
+        *cur = t;
     }
     if (t->failed) {
         cj->ndropped++; /* a table RDS did not finish: its partial files are not copied */
@@ -318,7 +323,7 @@ void sl_copy_object_done(copy_job *cj, cp_table *t, cp_obj *o)
     cj->bytes_done += o->size;
     cj->nplanned--;
     /* The step frees a finished table, and resumes a listing that waited for room. */
-    if (t->ndone == t->nobjs || cj->nplanned + 1 == (size_t)cj->cx->cfg.plan_ahead)
+    if (t->ndone == t->nobjs || cj->nplanned == cj->resume_at)
         cj->job->next_step_ms = sl_mono_ms();
 }
 

@@ -231,6 +231,45 @@ def test_copies_start_while_the_export_is_listed(make_ctx):
     assert done and done[-1]["objects"] == "2200"
 
 
+@pytest.mark.parametrize("listers", [1, 4])
+def test_table_folders_are_listed_in_parallel(make_ctx, listers):
+    """The export is listed folder by folder: the root and each database with the delimiter,
+    then the table folders, COPY_LIST_CONCURRENCY at a time. Whatever that number, every key
+    is seen once: every data file lands, and the files next to the table folders (at the
+    root, in a database folder) are classified as before. With 4 listers and 5 tables in two
+    databases, 4 table folders are listed at once (the summary line says how many); with 1,
+    one at a time, and the result is the same."""
+    c = make_ctx("copy-listers-%d" % listers, COPY_LIST_CONCURRENCY=str(listers))
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    tables = [("billing", "acct.t%d" % i) for i in range(2)] + \
+             [("shop", "public.t%d" % i) for i in range(3)]
+    items, want = [], {}
+    for db, table in tables:
+        for i in range(30):
+            f = "part-%05d-%s.gz.parquet" % (i, h.uid(6))
+            body = parquet(i) + table.encode()
+            items.append(("%s/%s/%s/1/%s" % (root, db, table, f), body))
+            want[c.lake_dir(db, table) + f] = len(body)
+        items.append(("%s/%s/%s/_SUCCESS" % (root, db, table), b""))
+    items.append(("%s/shop/README.txt" % root, b"not data"))    # next to the table folders
+    items.append(("%s/notes.txt" % root, b"not data"))          # next to the databases
+    items.append(("%s/export_info_%s.json" % (root, task), b"{}"))
+    items.append(("%s/export_tables_info_%s_from_1_to_5.json" % (root, task),
+                  tables_info(task, [("%s.%s" % t, "COMPLETE", None) for t in tables])))
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert all_keys(c.s3, c.lake_bucket) == want
+    assert m["objects"] == 150 and m["tables"] == sorted("%s/%s" % t for t in tables)
+    listed = [r for r in c.worker.logs() if r.get("msg") == "export listed; copying"]
+    assert len(listed) == 1 and listed[0]["objects"] == "150", listed
+    assert listed[0]["listed_at_once"] == str(min(listers, 4)), listed[0]
+    skipped = sorted(r["key"] for r in c.worker.logs()
+                     if r.get("msg", "").startswith("export file is neither data"))
+    assert skipped == ["%s/notes.txt" % root, "%s/shop/README.txt" % root]
+
+
 # ------------------------------------------------------------------------ (b) re-export
 
 def test_reexport_replaces_partition(make_ctx):
