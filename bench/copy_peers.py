@@ -353,7 +353,8 @@ def build_clients(args, bindir, tmp):
             senv, started = stack_env(not args.no_stack_start)
             wbin = worker_binary(args.worker_bin)
             for conc in (int(x) for x in args.snaplake_concurrency.split(",")):
-                c = SnaplakeCopy(wbin, senv, conc, log_dir=tmp)
+                c = SnaplakeCopy(wbin, senv, conc, log_dir=tmp,
+                                 extra_env=dict(kv.split("=", 1) for kv in args.snaplake_env))
                 c.name = "snaplake copy (%d in flight)" % conc
                 clist.append(c)
     return clist, started
@@ -383,6 +384,8 @@ def main(argv=None):
     ap.add_argument("--snaplake-cmd", help="a command that runs snaplake's copy once "
                     "(environment: bench/peers/clients.py CommandCopy)")
     ap.add_argument("--worker-bin", help="snaplake-worker (default build/bench-rel, build)")
+    ap.add_argument("--snaplake-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting of the snaplake worker (repeatable), e.g. LOG_LEVEL=debug")
     ap.add_argument("--no-stack-start", action="store_true")
     ap.add_argument("--port-base", type=int,
                     default=int(os.environ.get("SL_BENCH_PORT_BASE", "19100")))
