@@ -621,12 +621,15 @@ static int lister_may(copy_job *cj, const cp_lister *l, int fresh)
         return active == 0 && cj->ntabs <= 1;
     return l->seq == oldest && cj->ntabs - filling <= 1;
 }
+
 /*
  * The listings of one step, on the listers: each free one takes the next database folder
- * (first: they hold no objects, and they find the table folders), else the next table folder
- * found, within lister_may. Sets list_done once everything is listed.
+ * (first: they hold no objects, and they find the table folders), else, with tables set, the
+ * next table folder found, within lister_may. During INFO (tables 0) only the database folders
+ * are listed: no data file is looked at before the failed tables are known. Sets list_done
+ * once everything is listed.
  */
-static sl_step_result listings_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
+static sl_step_result listings_step(const copy_cfg *cfg, sl_job *job, copy_job *cj, int tables)
 {
     sl_step_result r;
     int busy = 0;
@@ -642,7 +645,7 @@ static sl_step_result listings_step(const copy_cfg *cfg, sl_job *job, copy_job *
             l->prefix = cj->dirs[cj->dir_next];
             cj->dirs[cj->dir_next++] = NULL;
             l->db = 1;
-        } else if (fresh && cj->tdir_next == cj->ntdirs) {
+        } else if (fresh && (!tables || cj->tdir_next == cj->ntdirs)) {
             continue;
         } else if (l->call.state == CALL_IDLE && !l->db && !lister_may(cj, l, fresh)) {
             busy |= !fresh;
@@ -659,7 +662,7 @@ static sl_step_result listings_step(const copy_cfg *cfg, sl_job *job, copy_job *
     (void)listings_ahead(cj, &active, &filling, &oldest);
     if (active > cj->max_listing)
         cj->max_listing = active;
-    if (!busy && cj->dir_next == cj->ndirs && cj->tdir_next == cj->ntdirs)
+    if (tables && !busy && cj->dir_next == cj->ndirs && cj->tdir_next == cj->ntdirs)
         return list_over(job, cj);
     return SL_STEP_PENDING;
 }
@@ -753,7 +756,7 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
         return (sl_step_result)cj->failed_result;
     cj->woke = 0;
     sl_copy_tables_sweep(cj);
-    if (!cj->list_done && (r = listings_step(cfg, job, cj)) != SL_STEP_PENDING)
+    if (!cj->list_done && (r = listings_step(cfg, job, cj, 1)) != SL_STEP_PENDING)
         return r;
     if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
         (r = sl_copy_lock_step(w, cj)) != SL_STEP_PENDING)
@@ -812,6 +815,9 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
     case CP_INFO_LIST:
         return info_list_step(cfg, job, cj);
     case CP_INFO:
+        /* The database folders' listings are sent first: they are on their way meanwhile. */
+        if ((r = listings_step(cfg, job, cj, 0)) != SL_STEP_PENDING)
+            return r;
         if (cj->info_next < cj->ninfo)
             return info_step(aws, job, cj);
         return stream_begin(cfg, job, cj);
