@@ -259,8 +259,8 @@ static void sb_str(sbuf *b, const char *s)
     sb_add(b, s, strlen(s));
 }
 
-/* S3's encoding-type=url form of a key ('/' kept), which is also XML-safe. */
-/* The first n bytes of s, url-encoded as S3 encodes keys for encoding-type=url. */
+/* The first n bytes of s in S3's encoding-type=url form of a key ('/' kept), which is also
+   XML-safe. */
 static void sb_add_urlenc(sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -109,7 +109,8 @@ static const sl_cfg_opt copy_opts[] = {
      "listed counts as 1,000): the export listings wait while more are not yet copied and a "
      "second table is planned (a table is always listed whole)"},
     {"COPY_LIST_CONCURRENCY", SL_CFG_INT, "8", 1, 64, 0, offsetof(copy_cfg, list_concurrency),
-     "table folders of one export listed at once (within COPY_PLAN_AHEAD)"},
+     "folders of one export listed at once: its table folders (within COPY_PLAN_AHEAD), and "
+     "the destination folders of its planned tables"},
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -440,7 +441,7 @@ static sl_step_result folder_page(const copy_cfg *cfg, sl_job *job, copy_job *cj
     sl_step_result r;
     cp_table *loose = NULL;
 
-    if ((r = count_keys(job, cj, page->count + page->nprefixes)) != SL_STEP_PENDING)
+    if ((r = count_keys(job, cj, page->count)) != SL_STEP_PENDING)
         return r;
     for (size_t i = 0; i < page->count && r == SL_STEP_PENDING; i++)
         r = export_key(cfg, job, cj, &loose, &page->objects[i]);
@@ -589,7 +590,7 @@ static size_t listings_ahead(const copy_job *cj, size_t *active, size_t *filling
             (*filling)++;
             n += o->cur->nobjs;
         }
-        if (sl_copy_call_busy(&o->call))
+        if (o->call.state != CALL_IDLE) /* on its way, or answered and not yet read */
             n += 1000;
         if (*oldest < 0 || o->seq < *oldest)
             *oldest = o->seq;
@@ -742,14 +743,15 @@ static sl_step_result stream_begin(const copy_cfg *cfg, sl_job *job, copy_job *c
 
 /*
  * One step of the stream: free the finished tables, the export's listings (listings_step,
- * within COPY_PLAN_AHEAD), take the lock once a table is planned, list every planned table's
- * folder, and hand ready tables to the copies. Each listing has a request queue of its own, so
- * they are all on their way at once while copies run.
+ * within COPY_PLAN_AHEAD), take the lock once a table is planned, list the planned tables'
+ * folders (COPY_LIST_CONCURRENCY at once), and hand ready tables to the copies. Each listing has a
+ * request queue of its own, so they are all on their way at once while copies run.
  */
 static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job, copy_job *cj)
 {
     const copy_cfg *cfg = &cx->cfg;
-    long long now = sl_mono_ms(), next;
+    long long now = sl_mono_ms(), next, head_deadline;
+    size_t ndest = 0;
     sl_step_result r;
 
     if (cj->failed_result)
@@ -761,10 +763,15 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
     if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
         (r = sl_copy_lock_step(w, cj)) != SL_STEP_PENDING)
         return r;
-    for (cp_table *t = cj->locked ? cj->dest_q.head : NULL, *tn; t; t = tn) {
+    /* The first COPY_LIST_CONCURRENCY planned tables list their folders at once; the HeadObject
+       calls of all of them share one slice of the step. */
+    head_deadline = sl_mono_ms() + CP_STEP_SLICE_MS;
+    for (cp_table *t = cj->locked ? cj->dest_q.head : NULL, *tn;
+         t && ndest < (size_t)cfg->list_concurrency; t = tn, ndest++) {
         int over = 0;
         tn = t->next;
-        if ((r = sl_copy_dest_step(sl_worker_aws(w), cfg, cj, t, &over)) != SL_STEP_PENDING)
+        if ((r = sl_copy_dest_step(sl_worker_aws(w), cfg, cj, t, head_deadline, &over)) !=
+            SL_STEP_PENDING)
             return r;
         if (over) {
             if (!cj->q && sl_copy_xfer_begin(cx, cj))

@@ -348,10 +348,11 @@ int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys,
    job (superseded: DONE; RETRY; FAILED). */
 sl_step_result sl_copy_lock_step(struct sl_worker *w, copy_job *cj);
 /* One page of t's destination folder (t->listed once the last is in), then the HeadObject
-   of its multipart objects found there, a slice at a time: PENDING, or the job's end. Returns
-   with *over set once t has been fully checked. */
+   of its multipart objects found there, blocking, until head_deadline (the step's slice, which
+   every table shares): PENDING, or the job's end. Returns with *over set once t has been fully
+   checked. */
 sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
-                                 int *over);
+                                 long long head_deadline, int *over);
 sl_step_result sl_copy_check_lock(copy_job *cj);
 sl_step_result sl_copy_delete_step(const copy_cfg *cfg, copy_job *cj);
 sl_step_result sl_copy_record_holder(copy_job *cj);

@@ -275,10 +275,10 @@ out:
 /* Multipart objects already there with the right size: HeadObject (a few per step, as time
    allows) reads the marker their copy recorded; then the copy starts. Any error just means
    "copy it" (the copy itself reports what is really wrong). */
-static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t)
+static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
+                           long long deadline)
 {
     sl_job *job = cj->job;
-    long long deadline = sl_mono_ms() + CP_STEP_SLICE_MS;
 
     while (t->head_next < t->nheads && sl_mono_ms() < deadline) {
         cp_obj *o = &t->objs[t->heads[t->head_next++]];
@@ -301,7 +301,7 @@ static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_ta
 }
 
 sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
-                                 int *over)
+                                 long long head_deadline, int *over)
 {
     sl_step_result r;
 
@@ -311,7 +311,7 @@ sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj,
             return r;
     }
     if (t->head_next < t->nheads)
-        dest_head_step(aws, cfg, cj, t);
+        dest_head_step(aws, cfg, cj, t, head_deadline);
     *over = t->head_next >= t->nheads;
     return SL_STEP_PENDING;
 }
