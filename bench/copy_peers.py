@@ -18,7 +18,9 @@ of the machine, which is shared, goes with the figures.
 The snaplake client is the copy stage itself, run standalone (bench/peers/snaplake_copy.py:
 a real `snaplake-worker copy` on the local stack, one `exported` message in, `copied` out),
 or any command given with --snaplake-cmd (bench/peers/clients.py, CommandCopy, says what it
-receives). --snaplake-concurrency (default 64,1024) runs one snaplake client per value.
+receives). --snaplake-concurrency (default 64,1024) runs one snaplake client per value;
+--snaplake-env NAME=VALUE (repeatable) sets the worker's other settings (COPY_PLAN_AHEAD,
+COPY_LIST_CONCURRENCY, LOG_LEVEL=debug for the table states).
 The end of the output lists issue 10's targets with the figure measured for each.
 
 The latency is `tc netem` in a network namespace when the kernel has netem (a second
