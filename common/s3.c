@@ -91,9 +91,7 @@ int sl_s3_get(sl_aws *c, const char *bucket, const char *key, sl_buf *out, sl_aw
     char msg[SL_ERRLEN];
     int rc = -1;
 
-    sl_s3_req_start(&r, "GET", bucket);
-    if (sl_s3_req_key(&r, bucket, key, msg, sizeof(msg))) {
-        sl_s3_req_cleanup(&r);
+    if (sl_s3_get_request(&r, bucket, key, NULL, msg, sizeof(msg))) {
         fail_local(err, "InvalidRequest", msg);
         return -1;
     }

@@ -177,6 +177,12 @@ int sl_s3_put(sl_aws *c, const char *bucket, const char *key, const void *data, 
 int sl_s3_get(sl_aws *c, const char *bucket, const char *key, sl_buf *out,
               sl_aws_error *err) SL_MUST_CHECK;
 
+/* Builds that GetObject request (expected_owner: x-amz-expected-bucket-owner, or NULL) for a
+   caller that sends it without blocking; the answer's body is the object. 0, or -1 with err
+   (r then needs no cleanup, though sl_s3_req_cleanup is harmless). */
+int sl_s3_get_request(sl_s3_req *r, const char *bucket, const char *key, const char *expected_owner,
+                      char *err, size_t errlen) SL_MUST_CHECK;
+
 typedef struct sl_s3_head_result {
     long long size;
     char etag[80];

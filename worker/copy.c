@@ -682,22 +682,33 @@ static int add_failed(copy_job *cj, const char *table, const char *reason)
     return g[cj->nfailed - 1].table && g[cj->nfailed - 1].reason ? 0 : -1;
 }
 
-static sl_step_result info_step(sl_aws *aws, sl_job *job, copy_job *cj)
+/* One table info file, GetObject on lcall without blocking (the answer brings the step
+   forward), then its failed tables and warnings. */
+static sl_step_result info_step(const copy_cfg *cfg, sl_job *job, copy_job *cj)
 {
     const char *key = cj->info_keys[cj->info_next];
     sl_tables_info ti;
     sl_aws_error e;
-    sl_buf b;
-    char err[SL_ERRLEN], what[256];
+    char *body = NULL, err[SL_ERRLEN], what[256];
+    size_t len = 0;
+    int rc;
     sl_step_result r = SL_STEP_PENDING;
 
-    sl_buf_init(&b, SL_KEYMAP_TABLES_INFO_MAX);
-    if (sl_s3_get(aws, job->in.s3_bucket, key, &b, &e)) {
+    if ((rc = sl_copy_get_call(&cj->lcall, job->in.s3_bucket, key, cfg->export_owner, &body, &len,
+                               &e)) > 0) {
+        job->next_step_ms = sl_mono_ms() + CALL_WAIT_MS;
+        return SL_STEP_PENDING;
+    }
+    if (rc < 0) {
         snprintf(what, sizeof(what), "GetObject s3://%s/%s", job->in.s3_bucket, key);
-        r = sl_job_fail_aws(job, what, &e);
+        return sl_job_fail_aws(job, what, &e);
+    }
+    if (len > SL_KEYMAP_TABLES_INFO_MAX) {
+        r = sl_job_fail(job, "BadTablesInfo", "s3://%s/%s: larger than %zu bytes",
+                        job->in.s3_bucket, key, SL_KEYMAP_TABLES_INFO_MAX);
         goto out;
     }
-    if (sl_keymap_parse_tables_info(b.data ? b.data : "", b.len, &ti, err, sizeof(err))) {
+    if (sl_keymap_parse_tables_info(body, len, &ti, err, sizeof(err))) {
         r = sl_job_fail(job, "BadTablesInfo", "s3://%s/%s: %s", job->in.s3_bucket, key, err);
         goto out;
     }
@@ -721,7 +732,7 @@ static sl_step_result info_step(sl_aws *aws, sl_job *job, copy_job *cj)
     cj->info_next++;
     job->next_step_ms = sl_mono_ms();
 out:
-    sl_buf_cleanup(&b);
+    free(body);
     return r;
 }
 
@@ -815,7 +826,6 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
     copy_ctx *cx = ctx;
     copy_cfg *cfg = &cx->cfg;
     copy_job *cj = job->state;
-    sl_aws *aws = sl_worker_aws(w);
     sl_step_result r;
 
     switch (cj->phase) {
@@ -826,7 +836,7 @@ static sl_step_result copy_step(struct sl_worker *w, void *ctx, sl_job *job)
         if ((r = listings_step(cfg, job, cj, 0)) != SL_STEP_PENDING)
             return r;
         if (cj->info_next < cj->ninfo)
-            return info_step(aws, job, cj);
+            return info_step(cfg, job, cj);
         return stream_begin(cfg, job, cj);
     case CP_STREAM:
         return stream_step(w, cx, job, cj);

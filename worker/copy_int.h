@@ -339,6 +339,10 @@ int sl_copy_call_busy(const cp_call *c);
  */
 int sl_copy_list_page(cp_call *c, const char *bucket, const sl_s3_list_opts *lo,
                       sl_s3_list_page *page, sl_aws_error *e);
+/* GetObject the same way: 0 with *body (heap, NUL-terminated, the caller's) and *len, capped
+   at the response limit (64 MiB). */
+int sl_copy_get_call(cp_call *c, const char *bucket, const char *key, const char *owner,
+                     char **body, size_t *len, sl_aws_error *e);
 int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,
                         const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e);
 

@@ -697,6 +697,17 @@ int sl_copy_list_page(cp_call *c, const char *bucket, const sl_s3_list_opts *lo,
     return rc;
 }
 
+int sl_copy_get_call(cp_call *c, const char *bucket, const char *key, const char *owner,
+                     char **body, size_t *len, sl_aws_error *e)
+{
+    char msg[SL_ERRLEN];
+
+    if (c->state == CALL_IDLE)
+        return call_send(c, sl_s3_get_request(&c->req, bucket, key, owner, msg, sizeof(msg)), msg,
+                         e);
+    return call_result(c, body, len, e);
+}
+
 int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,
                         const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e)
 {

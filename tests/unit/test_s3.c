@@ -350,6 +350,15 @@ static void test_scheduled_request_builders(void)
     sl_s3_req_cleanup(&r);
     CHECK_INT(sl_s3_abort_multipart_request(&r, "dst", "big/x", "", NULL, err, sizeof(err)), -1);
 
+    CHECK_INT(
+        sl_s3_get_request(&r, "b", "e/export_tables_info_x.json", "999988887777", err, sizeof(err)),
+        0);
+    CHECK_STR(r.req.method, "GET");
+    CHECK_STR(r.req.path, "/e/export_tables_info_x.json");
+    CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "999988887777");
+    sl_s3_req_cleanup(&r);
+    CHECK_INT(sl_s3_get_request(&r, "b", "", NULL, err, sizeof(err)), -1);
+
     CHECK_INT(sl_s3_list_request(&r, "b", &lo, err, sizeof(err)), 0);
     CHECK_STR(r.req.method, "GET");
     CHECK_STR(r.req.path, "/");
