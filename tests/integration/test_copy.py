@@ -555,6 +555,30 @@ def test_transient_s3_faults_are_retried(make_ctx, private_standin):
     assert done and int(done[-1]["retries"]) > 0, done
 
 
+def test_listing_out_of_order_fails_and_copies_nothing(make_ctx, private_standin):
+    """A table folder's listing must come in key order (S3 lists in UTF-8 binary order; a
+    server that does not could make a client resume where it did not mean). The stand-in
+    swaps the first two keys of one ListObjectsV2 answer: the run fails with
+    ListingOutOfOrder naming both keys, nothing is written to the lake, and the answers after
+    it are in order again, so the failure is the listing's, not a crash or a retry loop."""
+    c = make_ctx("copy-disorder", endpoint=private_standin)
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    keys = ["%s/db/public.t/part-%05d.gz.parquet" % (root, i) for i in range(5)]
+    # The first answer with two keys or more is the table folder's: one file at the root, and
+    # the database folder holds only the table folder.
+    put_many(c.s3, c.export_bucket, [(k, parquet(i)) for i, k in enumerate(keys)] +
+             [("%s/export_tables_info_%s_from_1_to_1.json" % (root, task),
+               tables_info(task, [("db.public.t", "COMPLETE", None)]))])
+    standin_post(private_standin, "/_standin/config", {"s3_list_disorder": 1})
+    c.send(task)
+    f = h.wait_for(lambda: c.failures.read(1, 0.5), TIMEOUT, what="failure")[0].value
+    assert f["stage"] == "copy" and f["error_code"] == "ListingOutOfOrder", f
+    assert keys[0] in f["error_message"] and keys[1] in f["error_message"], f
+    assert all_keys(c.s3, c.lake_bucket) == {}
+    assert standin_get(private_standin, "/_standin/config")["s3_list_disorder"] == 0
+
+
 def standin_post(url, path, obj):
     import urllib.request
     req = urllib.request.Request(url + path, method="POST", data=json.dumps(obj).encode(),

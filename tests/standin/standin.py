@@ -112,6 +112,10 @@ def default_config():
         # clears one). Writes over it are answered 503 SlowDown (see prefix_enter).
         "s3_prefix_rate": {},
         "s3_prefix_burst_seconds": 1.0,  # a bucket holds this many seconds of its rate
+        # A misbehaving S3-compatible server: the next N ListObjectsV2 answers of two or more
+        # keys come with their first two <Contents> swapped (S3 itself always lists in UTF-8
+        # binary order, which is what a client may check).
+        "s3_list_disorder": 0,
         "latency_ms": 0,
         "latency_jitter_ms": 0,
         **lakeformation.default_config(),   # lf_faults (lakeformation.py)
@@ -932,6 +936,24 @@ class Standin:
             self.faults_injected[kind] = self.faults_injected.get(kind, 0) + 1
             return kind
 
+    def list_disorder(self, resp):
+        """A ListObjectsV2 answer from moto, with its first two <Contents> swapped while
+        s3_list_disorder is above 0 (counted down per answer changed)."""
+        status, headers, body = resp
+        with self.lock:
+            if status != 200 or int(self.cfg.get("s3_list_disorder") or 0) <= 0:
+                return resp
+            spans = [m.span() for m in re.finditer(rb"<Contents>.*?</Contents>", body, re.S)]
+            if len(spans) < 2:
+                return resp
+            self.cfg["s3_list_disorder"] = int(self.cfg["s3_list_disorder"]) - 1
+            self.faults_injected["list_disorder"] = self.faults_injected.get("list_disorder",
+                                                                             0) + 1
+        (a0, a1), (b0, b1) = spans[0], spans[1]
+        body = body[:a0] + body[b0:b1] + body[a1:b0] + body[a0:a1] + body[b1:]
+        log("list disorder", keys=len(spans))
+        return status, headers, body
+
     def delete_key_faults(self, path, body):
         """DeleteObjects (POST /<bucket>?delete, path style) where some keys fail: each key
         fails with probability s3_delete_key_faults.rate (at most `max` in all, 0 = no cap).
@@ -1254,7 +1276,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if resp:
                 self._reply(*resp)
                 return
-        if service == "rds" and action == "StartExportTask":
+        if service == "s3" and self.command == "GET" and qs.get("list-type") == ["2"] and \
+                sd.cfg.get("s3_list_disorder"):
+            resp = sd.list_disorder(forward())
+        elif service == "rds" and action == "StartExportTask":
             resp = sd.start_export(params, forward)
         elif service == "rds" and action == "DescribeExportTasks":
             resp = sd.describe_exports(params, forward)
