@@ -41,7 +41,8 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 IT_SRC    := $(wildcard tests/integration/it_*.c)
 IT_BINS   := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 BENCH_SRC  := $(wildcard bench/bench_*.c)
-BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/s3sink $(BUILD)/bench/latproxy
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/s3sink $(BUILD)/bench/latproxy \
+              $(BUILD)/bench/rss_floor
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all lib bins tests unit bootstrap test test-unit demo fuzz bench stack-start stack-stop \

@@ -21,7 +21,9 @@ or any command given with --snaplake-cmd (bench/peers/clients.py, CommandCopy, s
 receives). --snaplake-concurrency (default 64,1024) runs one snaplake client per value;
 --snaplake-env NAME=VALUE (repeatable) sets the worker's other settings (COPY_PLAN_AHEAD,
 COPY_LIST_CONCURRENCY, LOG_LEVEL=debug for the table states).
-The end of the output lists issue 10's targets with the figure measured for each.
+The end of the output lists issue 10's targets with the figure measured for each; beside the
+steady RSS, the libraries' floor (bench/rss_floor: the worker's libraries started as the
+worker starts them, holding nothing of snaplake's), so the worker's own share is the rest.
 
 The latency is `tc netem` in a network namespace when the kernel has netem (a second
 versitygw inside the namespace, reached over a veth pair), else bench/latproxy (C, epoll)
@@ -39,6 +41,7 @@ Ports: --port-base (default 19100, or SL_BENCH_PORT_BASE) and the next four, on 
 """
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -92,6 +95,21 @@ def stack_env(start):
     env = dict(kv.split("=", 1) for kv in r.stdout.decode().split("\0") if "=" in kv)
     keep = ("KAFKA_BOOTSTRAP_SERVERS", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE")
     return {k: env[k] for k in keep if k in env}, started
+
+
+def rss_floor(wbin, senv):
+    """The libraries' floor under the worker's RSS (bench/rss_floor.c, built beside the worker:
+    the worker's libraries started the way it starts them, with no data of snaplake's), as
+    its JSON line; None when that program is not built."""
+    exe = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(wbin))), "bench",
+                       "rss_floor")
+    if not os.access(exe, os.X_OK):
+        return None
+    r = subprocess.run([exe], env=dict(os.environ, **senv), capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        sys.exit("%s failed: %s" % (exe, r.stderr[-2000:]))
+    return json.loads(r.stdout)
 
 
 def worker_binary(given):
@@ -294,9 +312,10 @@ def ratios(clist, conds, results, layouts):
     return "\n".join(out)
 
 
-def targets(clist, conds, results, layouts, delay_ms):
+def targets(clist, conds, results, layouts, delay_ms, floor=None):
     """Issue 10's figures, each against its target: one line per snaplake client and
-    figure, "met" or "NOT met". Figures only: the benchmark never fails on them."""
+    figure, "met" or "NOT met". Figures only: the benchmark never fails on them. floor
+    (rss_floor) adds what of the steady RSS is the libraries' and what is the worker's own."""
     far = "%g ms RTT" % (2 * delay_ms)
     by = {c.name.split(" (")[0]: c for c in clist if not c.name.startswith("snaplake")}
     mine = [c for c in clist if c.name.startswith("snaplake")]
@@ -328,6 +347,11 @@ def targets(clist, conds, results, layouts, delay_ms):
                      for c in conds if (c.name, m.name) in results)
         line("steady RSS (highest median over the conditions)", "%.1f MB" % steady, "<= 16 MB",
              steady <= 16)
+        if floor:
+            out.append("    of which the libraries' floor %.1f MB (bench/rss_floor: %d shared "
+                       "libraries, %.1f MB of their files), the worker's own %.1f MB"
+                       % (floor["rss_kb"] / 1024, floor["libs"], floor["file_kb"] / 1024,
+                          steady - floor["rss_kb"] / 1024))
     conc = {int(c.name.split("(")[1].split()[0]): c for c in mine if "in flight" in c.name}
     if 64 in conc and 1024 in conc:
         out.append("concurrency:")
@@ -346,7 +370,7 @@ def build_clients(args, bindir, tmp):
         clist.append(clients.Boto3Copier(args.boto3_workers, tmp))
     if "s5cmd" in want:
         clist.append(clients.S5cmd(os.path.join(bindir, "s5cmd"), args.s5cmd_workers, tmp))
-    started = False
+    started, floor = False, None
     if "snaplake" in want:
         if args.snaplake_cmd:
             clist.append(clients.CommandCopy(args.snaplake_cmd, log_dir=tmp))
@@ -354,12 +378,13 @@ def build_clients(args, bindir, tmp):
             from snaplake_copy import SnaplakeCopy
             senv, started = stack_env(not args.no_stack_start)
             wbin = worker_binary(args.worker_bin)
+            floor = rss_floor(wbin, senv)
             for conc in (int(x) for x in args.snaplake_concurrency.split(",")):
                 c = SnaplakeCopy(wbin, senv, conc, log_dir=tmp,
                                  extra_env=dict(kv.split("=", 1) for kv in args.snaplake_env))
                 c.name = "snaplake copy (%d in flight)" % conc
                 clist.append(c)
-    return clist, started
+    return clist, started, floor
 
 
 def main(argv=None):
@@ -410,7 +435,7 @@ def main(argv=None):
     stops = []
     started_stack = False
     try:
-        clist, started_stack = build_clients(args, bindir, tmp)
+        clist, started_stack, floor = build_clients(args, bindir, tmp)
         conds, stops, how = setup(args, bindir, tmp)
         layout = Layout(args.objects)
         layouts = {c.name: layout for c in clist}
@@ -438,7 +463,7 @@ def main(argv=None):
         print()
         print(ratios(clist, conds, results, layouts))
         print("\n== issue 10's targets (figures, not a verdict on the build)")
-        print(targets(clist, conds, results, layouts, args.delay_ms))
+        print(targets(clist, conds, results, layouts, args.delay_ms, floor))
         if mem:
             print("\n== memory: %d objects on loopback, one run each" % big.n)
             print(table(mlist, conds[:1], mem, {c.name: big for c in mlist}))
