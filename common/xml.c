@@ -6,27 +6,45 @@
 #include <string.h>
 
 #include <libxml/parser.h>
+#include <libxml/xmlreader.h>
+
+/*
+ * NONET: never fetch a DTD or entity over the network. NOENT is deliberately absent, so
+ * entity references are not substituted (XXE, billion laughs). NOERROR/NOWARNING keep
+ * libxml2 from writing to stderr; we report its error ourselves.
+ */
+#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+/* The checks every document passes before libxml2 sees it: 0, or -1 with err set. */
+static int input_ok(const char *data, size_t len, char *err, size_t errlen)
+{
+    if (!data || len == 0)
+        return sl_seterr(err, errlen, "xml: empty document");
+    if (len > SL_XML_MAX_BYTES || len > (size_t)INT_MAX)
+        return sl_seterr(err, errlen, "xml: document of %zu bytes exceeds the %zu-byte cap", len,
+                         SL_XML_MAX_BYTES);
+    return 0;
+}
+
+/* libxml2's message m (may be NULL) as our error, its trailing newline cut. */
+static void malformed(const char *m, char *err, size_t errlen)
+{
+    size_t ml = m ? strlen(m) : 0;
+
+    while (ml && (m[ml - 1] == '\n' || m[ml - 1] == '\r'))
+        ml--;
+    sl_seterr(err, errlen, "xml: malformed document: %.*s", (int)(ml > 300 ? 300 : ml),
+              m ? m : "unknown error");
+}
 
 xmlDoc *sl_xml_parse(const char *data, size_t len, char *err, size_t errlen)
 {
     xmlParserCtxtPtr ctxt = NULL;
     xmlDoc *doc = NULL;
-    /*
-     * NONET: never fetch a DTD or entity over the network. NOENT is deliberately absent, so
-     * entity references are not substituted (XXE, billion laughs). NOERROR/NOWARNING keep
-     * libxml2 from writing to stderr; we report lastError ourselves.
-     */
-    const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+    const int options = PARSE_OPTIONS;
 
-    if (!data || len == 0) {
-        sl_seterr(err, errlen, "xml: empty document");
+    if (input_ok(data, len, err, errlen))
         goto out;
-    }
-    if (len > SL_XML_MAX_BYTES || len > (size_t)INT_MAX) {
-        sl_seterr(err, errlen, "xml: document of %zu bytes exceeds the %zu-byte cap", len,
-                  SL_XML_MAX_BYTES);
-        goto out;
-    }
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         sl_seterr(err, errlen, "xml: out of memory");
@@ -34,12 +52,7 @@ xmlDoc *sl_xml_parse(const char *data, size_t len, char *err, size_t errlen)
     }
     doc = xmlCtxtReadMemory(ctxt, data, (int)len, NULL, NULL, options);
     if (!doc || !ctxt->wellFormed) {
-        const char *m = ctxt->lastError.message;
-        size_t ml = m ? strlen(m) : 0;
-        while (ml && (m[ml - 1] == '\n' || m[ml - 1] == '\r'))
-            ml--;
-        sl_seterr(err, errlen, "xml: malformed document: %.*s", (int)(ml > 300 ? 300 : ml),
-                  m ? m : "unknown error");
+        malformed(ctxt->lastError.message, err, errlen);
         xmlFreeDoc(doc);
         doc = NULL;
         goto out;
@@ -148,4 +161,41 @@ int sl_xml_child_copy(const xmlNode *parent, const char *name, char *out, size_t
     }
     xmlFree(t);
     return 0;
+}
+
+/*
+ * The reader's errors. Only a fatal one ends the document (xmlTextReaderRead -1): a namespace
+ * error (an xmlns that is not a URI) is reported and parsing goes on, as it does for
+ * sl_xml_parse, which accepts such a document. The first fatal error is kept, else the first.
+ */
+static void reader_error(void *arg, xmlErrorPtr e)
+{
+    sl_xml_reader *xr = arg;
+
+    if (!e || e->level < XML_ERR_ERROR || xr->fatal)
+        return;
+    if (e->level == XML_ERR_FATAL || !xr->error[0])
+        malformed(e->message, xr->error, sizeof(xr->error));
+    xr->fatal = e->level == XML_ERR_FATAL;
+}
+
+int sl_xml_reader_open(sl_xml_reader *xr, const char *data, size_t len, char *err, size_t errlen)
+{
+    xr->r = NULL;
+    xr->error[0] = '\0';
+    xr->fatal = 0;
+    if (input_ok(data, len, err, errlen))
+        return -1;
+    xr->r = xmlReaderForMemory(data, (int)len, NULL, NULL, PARSE_OPTIONS);
+    if (!xr->r)
+        return sl_seterr(err, errlen, "xml: out of memory");
+    xmlTextReaderSetStructuredErrorHandler(xr->r, reader_error, xr);
+    return 0;
+}
+
+void sl_xml_reader_close(sl_xml_reader *xr)
+{
+    if (xr->r)
+        xmlFreeTextReader(xr->r);
+    xr->r = NULL;
 }

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include <libxml/tree.h>
+#include <libxml/xmlreader.h>
 
 #include "util.h"
 
@@ -63,5 +64,31 @@ char *sl_xml_child_text(const xmlNode *parent, const char *name);
  * truncated to outlen - 1 bytes). Returns 0, or -1 when the child is absent (out set to "").
  */
 int sl_xml_child_copy(const xmlNode *parent, const char *name, char *out, size_t outlen);
+
+/*
+ * A pull reader (libxml2's xmlTextReader) over len bytes of data, for a large document read
+ * once, front to back, without building its tree: a ListObjectsV2 page of 1,000 entries is
+ * read one node at a time instead of as some 9,000 nodes held at once. Locked down like
+ * sl_xml_parse (no network, no entity substitution, no DTD loading, the same cap); a caller
+ * should also refuse a document type node (XML_READER_TYPE_DOCUMENT_TYPE): AWS sends none.
+ * The data is not copied: it must outlive the reader. Embedded, and must not move while open
+ * (libxml2's error callback writes into it).
+ *
+ *   sl_xml_reader xr;
+ *   if (sl_xml_reader_open(&xr, body, len, err, errlen)) ...;
+ *   while ((rc = xmlTextReaderRead(xr.r)) == 1) ...;
+ *   if (rc < 0) ... xr.error ...;      (a fatal error: the document is not well-formed)
+ *   sl_xml_reader_close(&xr);
+ */
+typedef struct sl_xml_reader {
+    xmlTextReaderPtr r;    /* owned */
+    char error[SL_ERRLEN]; /* "xml: malformed document: ..." of libxml2's first fatal error
+                              (else its first error); "" if none */
+    int fatal;             /* error is a fatal one */
+} sl_xml_reader;
+
+/* Returns 0, or -1 with err set (empty or oversized input, out of memory). */
+int sl_xml_reader_open(sl_xml_reader *xr, const char *data, size_t len, char *err, size_t errlen);
+void sl_xml_reader_close(sl_xml_reader *xr);
 
 #endif /* SL_XML_H */

@@ -199,6 +199,43 @@ static void test_list_parse_common_prefixes(void)
     }
 }
 
+/* What the pull reader takes of a page is what a tree walk took: the first Key, Size, ETag and
+   LastModified of each Contents child of the root (all the text inside each), nothing deeper. */
+static void test_list_parse_reads_like_the_tree(void)
+{
+    static const char page[] =
+        "<ListBucketResult><Contents><Key>a<!-- c --><![CDATA[+b]]></Key><Key>second</Key>"
+        "<Size>7</Size><Size>8</Size><ETag/><LastModified>2024-01-02T03:04:05.000Z"
+        "</LastModified></Contents>"
+        "<Wrapper><Contents><Key>nested, not an entry</Key><Size>1</Size></Contents></Wrapper>"
+        "<Contents><Owner><Key>not this one</Key></Owner><Key>k2</Key><Size>0</Size></Contents>"
+        "<IsTruncated>false</IsTruncated><IsTruncated>true</IsTruncated></ListBucketResult>";
+    static const char *const bad[] = {
+        /* AWS sends no DTD: one is refused, entities and all */
+        "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY e \"x\">]><ListBucketResult>"
+        "<Contents><Key>&e;</Key><Size>1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents/></ListBucketResult>",
+        "<ListBucketResult><Contents><Key></Key><Size>1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key><Size>1</Size></Contents></ListBucketResult>x",
+    };
+    sl_s3_list_page pg;
+    char err[SL_ERRLEN];
+
+    CHECK_INT(sl_s3_list_parse(page, strlen(page), 1, &pg, err, sizeof(err)), 0);
+    CHECK_INT(pg.count, 2);
+    CHECK_STR(pg.objects[0].key, "a b");
+    CHECK_INT(pg.objects[0].size, 7);
+    CHECK_STR(pg.objects[0].etag, "");
+    CHECK_STR(pg.objects[0].last_modified, "2024-01-02T03:04:05.000Z");
+    CHECK_STR(pg.objects[1].key, "k2");
+    CHECK_INT(pg.truncated, 0);
+    sl_s3_list_page_cleanup(&pg);
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        CHECK_INT(sl_s3_list_parse(bad[i], strlen(bad[i]), 1, &pg, err, sizeof(err)), -1);
+        CHECK(strncmp(err, "s3 list:", 8) == 0);
+    }
+}
+
 static void test_list_parse_rejects(void)
 {
     static const char *const bad[] = {
@@ -488,6 +525,7 @@ static const sl_test tests[] = {
     SL_TEST(test_part_ranges),
     SL_TEST(test_list_parse),
     SL_TEST(test_list_parse_common_prefixes),
+    SL_TEST(test_list_parse_reads_like_the_tree),
     SL_TEST(test_list_parse_rejects),
     SL_TEST(test_delete_result_parse),
     SL_TEST(test_copy_result_etag),
