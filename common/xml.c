@@ -7,6 +7,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/xmlreader.h>
+#include <libxml/xmlversion.h>
 
 /*
  * NONET: never fetch a DTD or entity over the network. NOENT is deliberately absent, so
@@ -168,7 +169,11 @@ int sl_xml_child_copy(const xmlNode *parent, const char *name, char *out, size_t
  * error (an xmlns that is not a URI) is reported and parsing goes on, as it does for
  * sl_xml_parse, which accepts such a document. The first fatal error is kept, else the first.
  */
+#if LIBXML_VERSION >= 21200 /* the callback's error became const in libxml2 2.12 */
+static void reader_error(void *arg, const xmlError *e)
+#else
 static void reader_error(void *arg, xmlErrorPtr e)
+#endif
 {
     sl_xml_reader *xr = arg;
 
