@@ -348,10 +348,16 @@ def targets(clist, conds, results, layouts, delay_ms, floor=None):
         line("steady RSS (highest median over the conditions)", "%.1f MB" % steady, "<= 16 MB",
              steady <= 16)
         if floor:
+            c = floor.get("connected", {})
             out.append("    of which the libraries' floor %.1f MB (bench/rss_floor: %d shared "
-                       "libraries, %.1f MB of their files), the worker's own %.1f MB"
+                       "libraries, %.1f MB of their files%s), the worker's own %.1f MB"
                        % (floor["rss_kb"] / 1024, floor["libs"], floor["file_kb"] / 1024,
+                          "" if c.get("kafka") and c.get("postgresql") else
+                          "; NOT connected to Kafka and PostgreSQL, so lower than the worker's",
                           steady - floor["rss_kb"] / 1024))
+        else:
+            out.append("    the libraries' floor was not measured: bench/rss_floor is not built "
+                       "beside the worker (make bench builds it)")
     conc = {int(c.name.split("(")[1].split()[0]): c for c in mine if "in flight" in c.name}
     if 64 in conc and 1024 in conc:
         out.append("concurrency:")
