@@ -603,6 +603,41 @@ static void test_call_permanent_error_no_retry(void)
     CHECK_INT(e.transient, 0);
 }
 
+static void test_s3_body_is_error(void)
+{
+    /* Only the root element's name decides; the rest of the body is not read. */
+    static const struct {
+        const char *body;
+        int want;
+    } cases[] = {
+        {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>"
+         "<Message>We encountered an internal error.</Message></Error>",
+         1},
+        {"\r\n  <Error><Code>SlowDown</Code></Error>", 1},
+        {"<Error><Code>InternalError</Code><Mess", 1}, /* broke off: not a success */
+        {"<Error xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>", 1},
+        {"<?xml version=\"1.0\"?><!-- c --><Error><Code>X</Code></Error>", 1},
+        {"<?xml version=\"1.0\"?>\n<CopyObjectResult xmlns=\"http://s3.amazonaws.com/doc/"
+         "2006-03-01/\"><ETag>\"e\"</ETag></CopyObjectResult>",
+         0},
+        {"<CopyObjectResult><Error>in a child</Error></CopyObjectResult>", 0},
+        {"<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>", 0},
+        {"<ErrorX/>", 0},
+        {"{\"Error\": 1}", 0},
+        {"", 0},
+        {"   ", 0},
+        {"<", 0},
+        {"<<Error>", 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        int got = sl_aws_s3_body_is_error(cases[i].body, strlen(cases[i].body));
+        if (got != cases[i].want)
+            fprintf(stderr, "case %zu: %s\n", i, cases[i].body);
+        CHECK_INT(got, cases[i].want);
+    }
+    CHECK_INT(sl_aws_s3_body_is_error(NULL, 0), 0);
+}
+
 static void test_s3_200_error_is_retried(void)
 {
     /* CopyObject's 200 carrying <Error>: an error, retried; then a real success. */
@@ -909,6 +944,7 @@ static const sl_test tests[] = {
     SL_TEST(test_response_header),
     SL_TEST(test_call_retries_then_succeeds),
     SL_TEST(test_call_permanent_error_no_retry),
+    SL_TEST(test_s3_body_is_error),
     SL_TEST(test_s3_200_error_is_retried),
     SL_TEST(test_network_error_is_transient),
     SL_TEST(test_call_sleep_budget_returns_retry_after),
