@@ -65,13 +65,19 @@ typedef struct sl_sigv4_keycache {
         char service[32];
         unsigned char secret_md[32]; /* SHA-256 of the secret: which secret the key is for */
         unsigned char key[32];
+        struct evp_mac_ctx_st *mac; /* HMAC-SHA256 keyed with key, owned; NULL = use key */
         int used;
     } slot[SL_SIGV4_KEYCACHE_SLOTS];
     unsigned next; /* slot replaced next */
     long long hits, misses;
+    /* Fetched once, owned: OpenSSL 3 looks an algorithm up on every EVP_sha256()/HMAC() call,
+       which cost as much as the hashing of a request. NULL until first needed. */
+    struct evp_md_st *sha256;
+    struct evp_mac_st *hmac;
 } sl_sigv4_keycache;
 
-/* Wipes every cached key; c == NULL is a no-op. The cache can be used again afterwards. */
+/* Frees and wipes every cached key; c == NULL is a no-op. The cache can be used again
+   afterwards. A cache is used by one thread at a time (its keyed MACs are reused in place). */
 void sl_sigv4_keycache_cleanup(sl_sigv4_keycache *c);
 
 typedef struct sl_sigv4_params {

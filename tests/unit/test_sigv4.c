@@ -691,7 +691,28 @@ static void test_keycache(void)
         CHECK_INT(kc.hits - hits, cases[i].hit);
         sl_sigv4_result_cleanup(&plain);
         sl_sigv4_result_cleanup(&cached);
+        /* Another message with the key just used: its slot's MAC starts afresh. */
+        r.path = "/another";
+        p.cache = NULL;
+        CHECK_INT(sl_sigv4_sign(&r, &k, &p, &plain, err, sizeof(err)), 0);
+        p.cache = &kc;
+        CHECK_INT(sl_sigv4_sign(&r, &k, &p, &cached, err, sizeof(err)), 0);
+        CHECK_STR(cached.signature, plain.signature);
+        sl_sigv4_result_cleanup(&plain);
+        sl_sigv4_result_cleanup(&cached);
     }
+    /* A cached key signs the get-vanilla vector right, again and again. */
+    for (int n = 0; n < 3; n++) {
+        sl_sigv4_request r = {"GET", "/", NULL, host_only, 1, NULL, 0, NULL};
+        sl_sigv4_keys k = {AKID, SECRET, NULL};
+        sl_sigv4_params p = {"us-east-1", "service", T20150830, 0, 0, 0, 0, &kc};
+        sl_sigv4_result res;
+        CHECK_INT(sl_sigv4_sign(&r, &k, &p, &res, err, sizeof(err)), 0);
+        CHECK_STR(res.signature,
+                  "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+        sl_sigv4_result_cleanup(&res);
+    }
+    CHECK(kc.slot[0].mac != NULL || kc.slot[1].mac != NULL);
     sl_sigv4_keycache_cleanup(&kc);
     CHECK_INT(kc.slot[0].used, 0);
 }
