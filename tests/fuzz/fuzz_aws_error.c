@@ -3,6 +3,9 @@
  * answer (query XML, S3 XML, JSON, headers). Input layout: byte 0 picks the protocol and the
  * status, then the raw header block and the body split at the first "\n\n".
  *
+ * The body also goes through sl_aws_s3_body_is_error (the check of every CopyObject answer),
+ * which reads only up to the root element: it says 0 or 1, and 1 only for an XML body.
+ *
  * The same bytes then go through sl_aws_scrub twice: as they are (the output must stay a C
  * string of the returned length within its buffer), and with a session token planted in the
  * middle behind an x-amz-security-token header ("<fuzz>x-amz-security-token:<TOKEN>\n<fuzz>"):
@@ -50,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const long statuses[] = {200, 400, 403, 404, 429, 500, 503};
     sl_aws_error e;
-    const char *p, *split;
-    size_t n, hlen;
+    const char *p, *split, *body;
+    size_t n, hlen, blen;
+    int is_err;
 
     if (size < 1)
         return 0;
@@ -64,9 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
     hlen = split ? (size_t)(split - p) : 0;
-    (void)sl_aws_parse_error((sl_aws_protocol)(data[0] % 4), statuses[(data[0] >> 2) % 7],
-                             split ? split + 2 : p, split ? n - hlen - 2 : n, split ? p : NULL,
-                             hlen, &e);
+    body = split ? split + 2 : p;
+    blen = split ? n - hlen - 2 : n;
+    (void)sl_aws_parse_error((sl_aws_protocol)(data[0] % 4), statuses[(data[0] >> 2) % 7], body,
+                             blen, split ? p : NULL, hlen, &e);
+    is_err = sl_aws_s3_body_is_error(body, blen);
+    if (is_err != 0 && is_err != 1)
+        __builtin_trap();
+    if (is_err && !memchr(body, '<', blen))
+        __builtin_trap();
     /* Every field must stay NUL-terminated within its array. */
     if (!memchr(e.code, 0, sizeof(e.code)) || !memchr(e.message, 0, sizeof(e.message)) ||
         !memchr(e.request_id, 0, sizeof(e.request_id)) || !e.code[0])
