@@ -28,9 +28,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
@@ -315,11 +315,7 @@ out:
 /* Appends each string up to the NULL that ends the list. The request's text is built of
    strings alone, and a vsnprintf() per piece (sl_buf_appendf) showed in a copy worker's
    profile at about as much as the hashing. */
-#if defined(__GNUC__)
-__attribute__((sentinel))
-#endif
-static int
-put(sl_buf *b, ...)
+SL_SENTINEL static int put(sl_buf *b, ...)
 {
     va_list ap;
     const char *s;

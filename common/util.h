@@ -18,9 +18,11 @@
 #if defined(__GNUC__)
 #define SL_MUST_CHECK __attribute__((warn_unused_result))
 #define SL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define SL_SENTINEL __attribute__((sentinel)) /* variadic list must end with NULL */
 #else
 #define SL_MUST_CHECK
 #define SL_PRINTF(fmt, args)
+#define SL_SENTINEL
 #endif
 
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
