@@ -430,6 +430,20 @@ int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body
    work is done; a failure then arrives as an <Error> document in that 200 body (S3 API
    reference, CopyObject "Important"). The transport checks only PUT/POST answers, so a
    GetObject of a user's own XML file is never mistaken for an error. */
+/* Whether the len bytes at p hold the string lit (memmem is a GNU extension). */
+static int has_bytes(const char *p, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    const char *end = p + len, *q;
+
+    while ((size_t)(end - p) >= n && (q = memchr(p, lit[0], (size_t)(end - p) - n + 1))) {
+        if (memcmp(q, lit, n) == 0)
+            return 1;
+        p = q + 1;
+    }
+    return 0;
+}
+
 int sl_aws_s3_body_is_error(const char *body, size_t len)
 {
     size_t i;
@@ -442,6 +456,12 @@ int sl_aws_s3_body_is_error(const char *body, size_t len)
         return 0;
     i = skip_blank(body, len);
     if (i >= len || body[i] != '<')
+        return 0;
+    /* A root element named Error needs the bytes "Error" in the body: libxml2 reads it as
+       UTF-8 whatever it declares (xml.c, IGNORE_ENC), and only NUL bytes could make it take
+       the text for UTF-16. So a body without them is not an error, and is not parsed: that
+       is every CopyObject answer that succeeded. */
+    if (!memchr(body + i, '\0', len - i) && !has_bytes(body + i, len - i, "Error"))
         return 0;
     /* Only the root element's name decides, so the reader stops at it instead of building
        the whole tree: this runs on every CopyObject answer (a DOM parse of each was 6% of a

@@ -12,9 +12,14 @@
 /*
  * NONET: never fetch a DTD or entity over the network. NOENT is deliberately absent, so
  * entity references are not substituted (XXE, billion laughs). NOERROR/NOWARNING keep
- * libxml2 from writing to stderr; we report its error ourselves.
+ * libxml2 from writing to stderr; we report its error ourselves. IGNORE_ENC: AWS answers
+ * in UTF-8 (and says so in its declarations), so a declared encoding is not obeyed: a
+ * document is UTF-8 (or UTF-16 by its first bytes) and libxml2 never switches to another
+ * decoder (iconv's) for what an answer claims. The element names of a document without
+ * NUL bytes are then its bytes, which sl_aws_s3_body_is_error relies on.
  */
-#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+#define PARSE_OPTIONS                                                                              \
+    (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC)
 
 /* The checks every document passes before libxml2 sees it: 0, or -1 with err set. */
 static int input_ok(const char *data, size_t len, char *err, size_t errlen)

@@ -4,7 +4,10 @@
  * status, then the raw header block and the body split at the first "\n\n".
  *
  * The body also goes through sl_aws_s3_body_is_error (the check of every CopyObject answer),
- * which reads only up to the root element: it says 0 or 1, and 1 only for an XML body.
+ * which reads only up to the root element: it says 0 or 1, and 1 only for an XML body. It
+ * also skips the parse of a body without the bytes "Error", so a whole parse of the same text
+ * (sl_xml_parse) is its check: when that finds a root element named Error in a body without
+ * NUL bytes, it must say 1.
  *
  * The same bytes then go through sl_aws_scrub twice: as they are (the output must stay a C
  * string of the returned length within its buffer), and with a session token planted in the
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "aws_error.h"
+#include "xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +53,30 @@ static void check_scrub(const char *p, size_t n, size_t outlen)
         __builtin_trap();
 }
 
+/* What sl_aws_s3_body_is_error said of body, against a whole parse of the text it reads (after
+   a UTF-8 byte order mark and blanks). */
+static void check_root(const char *body, size_t len, int is_err)
+{
+    size_t i = 0;
+    char err[256];
+    xmlDoc *doc;
+    xmlNode *root;
+
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (body[i] == ' ' || (body[i] >= '\t' && body[i] <= '\r')))
+        i++;
+    /* Not with a NUL byte: libxml2's whole parse takes it for the document's end, while the
+       reader fails on it. */
+    if (i >= len || body[i] != '<' || memchr(body + i, '\0', len - i) ||
+        !(doc = sl_xml_parse(body + i, len - i, err, sizeof(err))))
+        return;
+    root = xmlDocGetRootElement(doc);
+    if (root && root->name && strcmp((const char *)root->name, "Error") == 0 && !is_err)
+        __builtin_trap();
+    xmlFreeDoc(doc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const long statuses[] = {200, 400, 403, 404, 429, 500, 503};
@@ -77,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     if (is_err && !memchr(body, '<', blen))
         __builtin_trap();
+    check_root(body, blen, is_err);
     /* Every field must stay NUL-terminated within its array. */
     if (!memchr(e.code, 0, sizeof(e.code)) || !memchr(e.message, 0, sizeof(e.message)) ||
         !memchr(e.request_id, 0, sizeof(e.request_id)) || !e.code[0])
