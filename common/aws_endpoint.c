@@ -182,96 +182,130 @@ int sl_aws_endpoint_check(const char *url, char *err, size_t errlen)
     return 0;
 }
 
+/* a b c d e as one heap string, or NULL when memory ran out. */
 static char *str_join(const char *a, const char *b, const char *c, const char *d, const char *e)
 {
-    size_t n = strlen(a) + strlen(b) + strlen(c) + strlen(d) + strlen(e) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s%s%s%s", a, b, c, d, e);
+    const char *v[5] = {a, b, c, d, e};
+    size_t len[5], n = 1;
+    char *s, *w;
+
+    for (size_t i = 0; i < 5; i++)
+        n += len[i] = strlen(v[i]);
+    if (!(s = w = malloc(n)))
+        return NULL;
+    for (size_t i = 0; i < 5; i++) {
+        memcpy(w, v[i], len[i]);
+        w += len[i];
+    }
+    *w = '\0';
     return s;
+}
+
+int sl_aws_endpoint_base_init(const sl_aws_opts *opts, const char *service, sl_aws_endpoint_base *b,
+                              char *err, size_t errlen)
+{
+    const char *override;
+
+    memset(b, 0, sizeof(*b));
+    if (!opts || !service || !*service)
+        return sl_seterr(err, errlen, "endpoint: no service");
+    if (!opts->region || !*opts->region)
+        return sl_seterr(err, errlen, "endpoint: no region (AWS_REGION)");
+    if (!(b->service = strdup(service)))
+        return sl_seterr(err, errlen, "endpoint: out of memory");
+    b->is_s3 = strcmp(service, "s3") == 0;
+    override = service_override(opts, service);
+    b->override = override != NULL;
+    if (override) {
+        if (parse_base(override, &b->scheme, &b->hostport, &b->base, err, errlen)) {
+            sl_aws_endpoint_base_cleanup(b);
+            return -1;
+        }
+        return 0;
+    }
+    /* China partition regions live under amazonaws.com.cn. */
+    b->scheme = strdup("https");
+    b->base = strdup("");
+    b->hostport =
+        str_join(service, ".", opts->region, ".",
+                 strncmp(opts->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com");
+    if (!b->scheme || !b->base || !b->hostport) {
+        sl_aws_endpoint_base_cleanup(b);
+        return sl_seterr(err, errlen, "endpoint: out of memory");
+    }
+    return 0;
+}
+
+void sl_aws_endpoint_base_cleanup(sl_aws_endpoint_base *b)
+{
+    if (!b)
+        return;
+    free(b->service);
+    free(b->scheme);
+    free(b->hostport);
+    free(b->base);
+    memset(b, 0, sizeof(*b));
+}
+
+int sl_aws_endpoint_resolve_at(const sl_aws_opts *opts, const sl_aws_endpoint_base *b,
+                               const char *bucket, const char *path, const char *query,
+                               sl_aws_endpoint *out, char *err, size_t errlen)
+{
+    char *ebucket = NULL, *host = NULL, *fullpath = NULL, *url = NULL;
+    int path_style;
+
+    if (!path || !*path)
+        path = "/";
+    if (path[0] != '/')
+        return sl_seterr(err, errlen, "endpoint: path \"%s\" does not start with '/'", path);
+    if (bucket && (!b->is_s3 || !*bucket))
+        return sl_seterr(err, errlen, "endpoint: bucket given for %s", b->service);
+
+    path_style = b->is_s3 && bucket &&
+                 (opts->s3_path_style || b->override || !sl_aws_s3_bucket_virtual_ok(bucket));
+    if (b->is_s3 && bucket && !path_style) {
+        host = str_join(bucket, ".", b->hostport, "", "");
+        fullpath = str_join(b->base, path, "", "", "");
+    } else if (b->is_s3 && bucket) {
+        ebucket = sl_sigv4_uri_encode(bucket, strlen(bucket), 0);
+        host = strdup(b->hostport);
+        /* "/bucket" for bucket-level calls, "/bucket/key" for objects. */
+        if (ebucket)
+            fullpath = str_join(b->base, "/", ebucket, strcmp(path, "/") == 0 ? "" : path, "");
+    } else {
+        host = strdup(b->hostport);
+        fullpath = str_join(b->base, path, "", "", "");
+    }
+    if (host && fullpath)
+        url = str_join(b->scheme, "://", host, fullpath, "");
+    if (url && query && *query) {
+        char *q = str_join(url, "?", query, "", "");
+        free(url);
+        url = q;
+    }
+    free(ebucket);
+    if (!url) {
+        free(host);
+        free(fullpath);
+        return sl_seterr(err, errlen, "endpoint: out of memory");
+    }
+    out->url = url;
+    out->host = host;
+    out->path = fullpath;
+    return 0;
 }
 
 int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const char *bucket,
                             const char *path, const char *query, sl_aws_endpoint *out, char *err,
                             size_t errlen)
 {
-    const char *override;
-    char *scheme = NULL, *hostport = NULL, *base = NULL, *ebucket = NULL;
-    char *host = NULL, *fullpath = NULL, *url = NULL;
-    int is_s3, path_style;
-    int rc = -1;
+    sl_aws_endpoint_base b;
+    int rc;
 
-    if (!opts || !service || !*service)
-        return sl_seterr(err, errlen, "endpoint: no service");
-    if (!opts->region || !*opts->region)
-        return sl_seterr(err, errlen, "endpoint: no region (AWS_REGION)");
-    if (!path || !*path)
-        path = "/";
-    if (path[0] != '/')
-        return sl_seterr(err, errlen, "endpoint: path \"%s\" does not start with '/'", path);
-    is_s3 = strcmp(service, "s3") == 0;
-    if (bucket && (!is_s3 || !*bucket))
-        return sl_seterr(err, errlen, "endpoint: bucket given for %s", service);
-
-    override = service_override(opts, service);
-    if (override) {
-        if (parse_base(override, &scheme, &hostport, &base, err, errlen))
-            goto out;
-    } else {
-        /* China partition regions live under amazonaws.com.cn. */
-        const char *suffix =
-            strncmp(opts->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
-        scheme = strdup("https");
-        base = strdup("");
-        hostport = str_join(service, ".", opts->region, ".", suffix);
-        if (!scheme || !base || !hostport) {
-            sl_seterr(err, errlen, "endpoint: out of memory");
-            goto out;
-        }
-    }
-
-    path_style = is_s3 && bucket &&
-                 (opts->s3_path_style || override || !sl_aws_s3_bucket_virtual_ok(bucket));
-    if (is_s3 && bucket && !path_style) {
-        host = str_join(bucket, ".", hostport, "", "");
-        fullpath = str_join(base, path, "", "", "");
-    } else if (is_s3 && bucket) {
-        ebucket = sl_sigv4_uri_encode(bucket, strlen(bucket), 0);
-        host = strdup(hostport);
-        /* "/bucket" for bucket-level calls, "/bucket/key" for objects. */
-        if (ebucket)
-            fullpath = str_join(base, "/", ebucket, strcmp(path, "/") == 0 ? "" : path, "");
-    } else {
-        host = strdup(hostport);
-        fullpath = str_join(base, path, "", "", "");
-    }
-    if (!host || !fullpath) {
-        sl_seterr(err, errlen, "endpoint: out of memory");
-        goto out;
-    }
-    url = str_join(scheme, "://", host, fullpath, "");
-    if (url && query && *query) {
-        char *q = str_join(url, "?", query, "", "");
-        free(url);
-        url = q;
-    }
-    if (!url) {
-        sl_seterr(err, errlen, "endpoint: out of memory");
-        goto out;
-    }
-    out->url = url;
-    out->host = host;
-    out->path = fullpath;
-    url = host = fullpath = NULL;
-    rc = 0;
-out:
-    free(scheme);
-    free(hostport);
-    free(base);
-    free(ebucket);
-    free(host);
-    free(fullpath);
-    free(url);
+    if (sl_aws_endpoint_base_init(opts, service, &b, err, errlen))
+        return -1;
+    rc = sl_aws_endpoint_resolve_at(opts, &b, bucket, path, query, out, err, errlen);
+    sl_aws_endpoint_base_cleanup(&b);
     return rc;
 }
 

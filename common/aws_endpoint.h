@@ -115,6 +115,31 @@ int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const 
                             size_t errlen) SL_MUST_CHECK;
 void sl_aws_endpoint_cleanup(sl_aws_endpoint *e);
 
+/*
+ * The part of a resolution that depends only on the options and the service: the scheme,
+ * host[:port] and base path of its endpoint (the override URL parsed, or the AWS default
+ * host). A client resolves it once per service (aws_http.c) instead of parsing its override
+ * URL for every request. Strings heap-owned; sl_aws_endpoint_base_cleanup frees them.
+ */
+typedef struct sl_aws_endpoint_base {
+    char *service;
+    char *scheme;
+    char *hostport;
+    char *base;   /* base path, no trailing '/' ("" for none) */
+    int is_s3;    /* the service is s3 (buckets allowed) */
+    int override; /* from an override URL (S3 then addresses buckets in the path) */
+} sl_aws_endpoint_base;
+
+/* 0 with *b filled, or -1 with err (no service, no region, bad override URL, OOM); *b then
+   holds nothing. */
+int sl_aws_endpoint_base_init(const sl_aws_opts *opts, const char *service,
+                              sl_aws_endpoint_base *b, char *err, size_t errlen) SL_MUST_CHECK;
+void sl_aws_endpoint_base_cleanup(sl_aws_endpoint_base *b);
+/* sl_aws_endpoint_resolve with the service's base already resolved (from the same opts). */
+int sl_aws_endpoint_resolve_at(const sl_aws_opts *opts, const sl_aws_endpoint_base *b,
+                               const char *bucket, const char *path, const char *query,
+                               sl_aws_endpoint *out, char *err, size_t errlen) SL_MUST_CHECK;
+
 /* Non-zero when an S3 bucket name can be put in the host (virtual-hosted style over TLS). */
 int sl_aws_s3_bucket_virtual_ok(const char *bucket);
 

@@ -9,6 +9,9 @@
 #include "aws_http.h"
 #include "sigv4.h"
 
+/* Services one client resolves endpoints for and remembers (snaplake calls eight). */
+#define AWS_BASES_MAX 8
+
 struct sl_aws {
     sl_aws_opts o;      /* deep copy; strings owned */
     sl_aws_creds creds; /* copy; creds.ud borrowed. get NULL = anonymous requests only */
@@ -16,6 +19,10 @@ struct sl_aws {
     sl_aws_observer_fn observe; /* NULL = none (metrics.h is never included here) */
     void *observe_ud;
     sl_sigv4_keycache keys; /* signing keys per (day, region, service, secret); wiped by free */
+    /* Each service's endpoint base, resolved at its first request (the options do not change
+       after sl_aws_new); owned. */
+    sl_aws_endpoint_base bases[AWS_BASES_MAX];
+    size_t nbases;
 };
 
 /* Where curl writes one response. overflow records that the body cap stopped the transfer. */

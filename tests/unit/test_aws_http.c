@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "aws_http.h"
+#include "aws_http_int.h"
 #include "sl_test.h"
 
 static void test_is_transient(void)
@@ -320,6 +321,56 @@ static void test_endpoint_resolve(void)
         sl_aws_endpoint_cleanup(&ep);
         CHECK_INT(rc, 0);
     }
+}
+
+/* A client resolves each service's base once and keeps it: every request of each service, the
+   first and the later ones, goes where the whole resolution says. */
+static void test_client_endpoint_bases(void)
+{
+    static const struct {
+        const char *service, *bucket, *path, *query;
+    } reqs[] = {
+        {"s3", "lake", "/k/date=2024-03-05/part-0.gz.parquet", NULL},
+        {"rds", NULL, "/", NULL},
+        {"s3", "exports", "/a%20b", "list-type=2"},
+        {"glue", NULL, "/", NULL},
+        {"s3", "Not_Virtual", "/", NULL},
+        {"rds", NULL, "/", NULL},
+    };
+    sl_aws_opts o;
+    sl_aws *c;
+    char err[SL_ERRLEN];
+
+    memset(&o, 0, sizeof(o));
+    o.region = "eu-west-1";
+    o.endpoint_s3 = "http://127.0.0.1:15000/base/";
+    CHECK((c = sl_aws_new(&o, NULL, err, sizeof(err))) != NULL);
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < SL_ARRAY_LEN(reqs); i++) {
+            sl_aws_request req;
+            aws_prepared p;
+            sl_aws_endpoint want;
+            sl_aws_error e;
+
+            memset(&req, 0, sizeof(req));
+            req.service = reqs[i].service;
+            req.method = "GET";
+            req.bucket = reqs[i].bucket;
+            req.path = reqs[i].path;
+            req.query = reqs[i].query;
+            req.anonymous = 1;
+            CHECK_INT(sl_aws_endpoint_resolve(&o, req.service, req.bucket, req.path, req.query,
+                                              &want, err, sizeof(err)),
+                      0);
+            CHECK_INT(sl_aws_prepare(c, &req, &p, &e), 0);
+            CHECK_STR(p.ep.url, want.url);
+            CHECK_STR(p.ep.host, want.host);
+            CHECK_STR(p.ep.path, want.path);
+            sl_aws_prepared_cleanup(&p);
+            sl_aws_endpoint_cleanup(&want);
+        }
+    CHECK_INT((int)c->nbases, 3);
+    sl_aws_free(c);
 }
 
 static void test_endpoint_errors(void)
@@ -961,6 +1012,7 @@ static const sl_test tests[] = {
     SL_TEST(test_call_retries_then_succeeds),
     SL_TEST(test_call_permanent_error_no_retry),
     SL_TEST(test_s3_body_is_error),
+    SL_TEST(test_client_endpoint_bases),
     SL_TEST(test_s3_200_error_is_retried),
     SL_TEST(test_network_error_is_transient),
     SL_TEST(test_call_sleep_budget_returns_retry_after),
