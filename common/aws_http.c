@@ -87,6 +87,8 @@ void sl_aws_free(sl_aws *c)
     sl_sigv4_keycache_cleanup(&c->keys);
     for (size_t i = 0; i < c->nbases; i++)
         sl_aws_endpoint_base_cleanup(&c->bases[i]);
+    for (size_t i = 0; i < c->nidle; i++)
+        curl_easy_cleanup(c->idle[i]);
     free(c);
 }
 

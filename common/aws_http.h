@@ -172,7 +172,8 @@ typedef struct sl_aws_xfer sl_aws_xfer;
  * Builds a signed easy handle for req (deep-copied, body included). 0, or -1 with err. The
  * signature is made now, so a retry is a new xfer (re-signed), not a re-add of this one.
  * CURLINFO_PRIVATE of the handle is the sl_aws_xfer. Remove the handle from the multi handle
- * before sl_aws_xfer_free.
+ * before sl_aws_xfer_free, and free every xfer before its client (the client takes the freed
+ * handle back for a later xfer).
  */
 int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out,
                     sl_aws_error *err) SL_MUST_CHECK;

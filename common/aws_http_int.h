@@ -11,6 +11,9 @@
 
 /* Services one client resolves endpoints for and remembers (snaplake calls eight). */
 #define AWS_BASES_MAX 8
+/* Easy handles a client keeps for reuse, at most: transfers end and start one for one
+   (xsched.c's reap), so a few cover any number in flight; each is about 10 KB. */
+#define AWS_IDLE_EASY 16
 
 struct sl_aws {
     sl_aws_opts o;      /* deep copy; strings owned */
@@ -23,6 +26,11 @@ struct sl_aws {
        after sl_aws_new); owned. */
     sl_aws_endpoint_base bases[AWS_BASES_MAX];
     size_t nbases;
+    /* Easy handles of finished xfers, reset, for the next ones (aws_xfer.c): a copy worker
+       starts a request as each one ends, and curl_easy_init / curl_easy_cleanup for each
+       was 4% of its CPU. Owned. */
+    CURL *idle[AWS_IDLE_EASY];
+    size_t nidle;
 };
 
 /* Where curl writes one response. overflow records that the body cap stopped the transfer. */

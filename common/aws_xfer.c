@@ -1,7 +1,8 @@
 /*
  * aws_xfer.c - see aws_http.h ("many requests at once"). Each transfer is a signed easy handle
  * of its own, set up exactly as sl_aws_call's (aws_http_int.h), for a multi handle the caller
- * drives (the copy worker); retrying is the caller's, with sl_aws_backoff_ms.
+ * drives (the copy worker); retrying is the caller's, with sl_aws_backoff_ms. A freed xfer's
+ * handle is reset and kept by the client (sl_aws.idle) for the next xfer.
  */
 #include "aws_http.h"
 
@@ -56,7 +57,7 @@ int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out, sl_
     copy.body_len = x->body_len;
     if (sl_aws_prepare(c, &copy, &x->p, err))
         goto fail;
-    x->easy = curl_easy_init();
+    x->easy = c->nidle ? c->idle[--c->nidle] : curl_easy_init();
     if (!x->easy) {
         sl_aws_error_set(err, 0, 0, "InternalFailure", "aws xfer: curl_easy_init failed");
         goto fail;
@@ -112,8 +113,14 @@ void sl_aws_xfer_free(sl_aws_xfer *x)
 {
     if (!x)
         return;
-    if (x->easy)
+    /* Off every multi handle by now (aws_http.h), so it can be reset and kept: the next xfer
+       sets every option it needs again. */
+    if (x->easy && x->c->nidle < AWS_IDLE_EASY) {
+        curl_easy_reset(x->easy);
+        x->c->idle[x->c->nidle++] = x->easy;
+    } else if (x->easy) {
         curl_easy_cleanup(x->easy);
+    }
     sl_aws_prepared_cleanup(&x->p);
     sl_aws_response_cleanup(&x->resp);
     free(x->service);

@@ -743,6 +743,91 @@ static void test_s3_200_error_is_retried(void)
     sl_aws_free(c);
 }
 
+/* One xfer through a multi handle of its own, to its end: 0, or -1 with e (sl_aws_xfer_finish). */
+static int run_xfer(sl_aws_xfer *x, sl_aws_error *e)
+{
+    CURLM *m = curl_multi_init();
+    CURLMsg *msg;
+    CURLcode cc = CURLE_FAILED_INIT;
+    int still = 1, left;
+
+    curl_multi_add_handle(m, sl_aws_xfer_handle(x));
+    while (still) {
+        curl_multi_perform(m, &still);
+        if (still)
+            curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+    while ((msg = curl_multi_info_read(m, &left)))
+        if (msg->msg == CURLMSG_DONE)
+            cc = msg->data.result;
+    curl_multi_remove_handle(m, sl_aws_xfer_handle(x));
+    curl_multi_cleanup(m);
+    return sl_aws_xfer_finish(x, cc, e);
+}
+
+/* A freed xfer's easy handle is reset and kept by the client for the next xfer, which then
+   carries nothing of the one before (its method, body, headers), and the client keeps at most
+   AWS_IDLE_EASY of them. */
+static void test_xfer_handles_reused(void)
+{
+    static const canned script[] = {{200, NULL}, {200, NULL}};
+    static const sl_http_header h[] = {{"x-amz-copy-source", "src/k"}};
+    sl_aws_xfer *x = NULL, *many[AWS_IDLE_EASY + 4];
+    sl_aws_request req;
+    sl_aws_error e;
+    CURL *first;
+    int port = 0;
+    pid_t pid = start_server(script, SL_ARRAY_LEN(script), &port);
+    sl_aws *c;
+    const char *head;
+
+    CHECK(pid > 0);
+    CHECK((c = local_client(port)) != NULL);
+    memset(&req, 0, sizeof(req));
+    req.service = "s3";
+    req.method = "PUT";
+    req.bucket = "dst";
+    req.path = "/k1";
+    req.headers = h;
+    req.nheaders = 1;
+    req.body = "abc";
+    req.body_len = 3;
+    req.anonymous = 1;
+    CHECK_INT(sl_aws_xfer_new(c, &req, &x, &e), 0);
+    first = sl_aws_xfer_handle(x);
+    CHECK_INT(run_xfer(x, &e), 0);
+    head = sl_aws_xfer_response(x)->body.data;
+    CHECK(strncmp(head, "PUT /dst/k1 ", 12) == 0);
+    CHECK(strstr(head, "x-amz-copy-source: src/k") != NULL);
+    CHECK(strstr(head, "Content-Length: 3") != NULL);
+    sl_aws_xfer_free(x);
+    CHECK_INT((int)c->nidle, 1);
+
+    memset(&req, 0, sizeof(req));
+    req.service = "s3";
+    req.method = "GET";
+    req.bucket = "dst";
+    req.path = "/k2";
+    req.anonymous = 1;
+    CHECK_INT(sl_aws_xfer_new(c, &req, &x, &e), 0);
+    CHECK(sl_aws_xfer_handle(x) == first);
+    CHECK_INT((int)c->nidle, 0);
+    CHECK_INT(run_xfer(x, &e), 0);
+    head = sl_aws_xfer_response(x)->body.data;
+    CHECK(strncmp(head, "GET /dst/k2 ", 12) == 0);
+    CHECK(strstr(head, "x-amz-copy-source") == NULL);
+    CHECK(strstr(head, "Content-Length") == NULL);
+    sl_aws_xfer_free(x);
+    CHECK_INT(wait_server(pid), 0);
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(many); i++)
+        CHECK_INT(sl_aws_xfer_new(c, &req, &many[i], &e), 0);
+    for (size_t i = 0; i < SL_ARRAY_LEN(many); i++)
+        sl_aws_xfer_free(many[i]);
+    CHECK_INT((int)c->nidle, AWS_IDLE_EASY);
+    sl_aws_free(c);
+}
+
 static void test_network_error_is_transient(void)
 {
     sl_aws_request req;
@@ -1014,6 +1099,7 @@ static const sl_test tests[] = {
     SL_TEST(test_s3_body_is_error),
     SL_TEST(test_client_endpoint_bases),
     SL_TEST(test_s3_200_error_is_retried),
+    SL_TEST(test_xfer_handles_reused),
     SL_TEST(test_network_error_is_transient),
     SL_TEST(test_call_sleep_budget_returns_retry_after),
     SL_TEST(test_call_without_budget_has_no_retry_after),
