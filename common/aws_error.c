@@ -426,17 +426,13 @@ int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body
     return found ? 0 : -1;
 }
 
-/* S3 answers CopyObject, UploadPartCopy and CompleteMultipartUpload with HTTP 200 before the
-   work is done; a failure then arrives as an <Error> document in that 200 body (S3 API
-   reference, CopyObject "Important"). The transport checks only PUT/POST answers, so a
-   GetObject of a user's own XML file is never mistaken for an error. */
-/* Whether the len bytes at p hold the string lit (memmem is a GNU extension). */
+/* Whether the len bytes at p hold the string lit, not empty (memmem is a GNU extension). */
 static int has_bytes(const char *p, size_t len, const char *lit)
 {
     size_t n = strlen(lit);
     const char *end = p + len, *q;
 
-    while ((size_t)(end - p) >= n && (q = memchr(p, lit[0], (size_t)(end - p) - n + 1))) {
+    while (n && (size_t)(end - p) >= n && (q = memchr(p, lit[0], (size_t)(end - p) - n + 1))) {
         if (memcmp(q, lit, n) == 0)
             return 1;
         p = q + 1;
@@ -444,6 +440,10 @@ static int has_bytes(const char *p, size_t len, const char *lit)
     return 0;
 }
 
+/* S3 answers CopyObject, UploadPartCopy and CompleteMultipartUpload with HTTP 200 before the
+   work is done; a failure then arrives as an <Error> document in that 200 body (S3 API
+   reference, CopyObject "Important"). The transport checks only PUT/POST answers, so a
+   GetObject of a user's own XML file is never mistaken for an error. */
 int sl_aws_s3_body_is_error(const char *body, size_t len)
 {
     size_t i;
