@@ -92,13 +92,22 @@ typedef struct cp_mpu {
 
 /* One data file to copy: 48 bytes, its strings in its table's arena. */
 typedef struct cp_obj {
-    const char *src;  /* source key */
-    const char *dest; /* destination key (after the table's collision plan) */
+    const char *src; /* source key */
+    /* Destination key, when it is not the table's dest_dir + the source's file name: the
+       name the collision plan gave it (in the arena). Otherwise NULL once the table is
+       T_READY: the key is made when a request needs it (sl_copy_obj_dest), which spares a
+       second ~90-byte string an object. While T_DEST it is set for every object (in
+       darena, or the arena when kept), for the destination set and the HeadObject calls. */
+    const char *dest;
     const char *etag; /* as listed, with its quotes */
     long long size;
     cp_mpu *mpu; /* NULL unless a multipart copy is under way */
     unsigned char done;
+    unsigned char kept; /* dest is kept past T_DEST: a plan's name, or too long for CP_KEY_BUF */
 } cp_obj;
+
+/* Room for a destination key made when a request needs it; a longer one is kept. */
+#define CP_KEY_BUF (2 * SL_KEYMAP_KEY_MAX + 2)
 
 /*
  * Where a table is in the stream (copy_table.c's sl_copy_table_state is the one place that
@@ -144,7 +153,8 @@ typedef struct cp_table {
     const char *table;    /* schema.table, in the arena */
     const char *dest_dir; /* [lake/]cluster/db/table/date=d/: the destination prefix */
     int failed;           /* export_tables_info says it did not complete: files not kept */
-    sl_copy_arena arena;  /* every string of the table */
+    sl_copy_arena arena;  /* every string of the table, but the plain destinations */
+    sl_copy_arena darena; /* T_DEST: the plain destinations (cp_obj.dest), freed at T_READY */
     cp_obj *objs;
     size_t nobjs, capobjs;
     const char **parts; /* T_LISTING only: each object's partition folder (NULL = none) */
@@ -273,6 +283,10 @@ int sl_copy_page_next(char **token, sl_s3_list_page *page);
 /* A transient failure of the job (the runtime backs off and starts it again). */
 sl_step_result sl_copy_job_retry(sl_job *job, const char *code, const char *fmt, ...)
     SL_PRINTF(3, 4);
+
+/* o's destination key: o->dest, or dest_dir + the source's file name written into buf
+   (CP_KEY_BUF bytes). */
+const char *sl_copy_obj_dest(const cp_table *t, const cp_obj *o, char *buf);
 
 /* An object is at its destination (copied or found there). */
 void sl_copy_object_done(copy_job *cj, cp_table *t, cp_obj *o);

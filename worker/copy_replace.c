@@ -284,10 +284,12 @@ static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_ta
         cp_obj *o = &t->objs[t->heads[t->head_next++]];
         sl_s3_head_result hr;
         sl_aws_error e;
+        char kb[CP_KEY_BUF];
+        const char *dest = sl_copy_obj_dest(t, o, kb);
 
-        if (sl_s3_head(aws, cfg->lake_bucket, o->dest, cfg->lake_owner, &hr, &e)) {
+        if (sl_s3_head(aws, cfg->lake_bucket, dest, cfg->lake_owner, &hr, &e)) {
             sl_log_kv(SL_LOG_DEBUG, &job->log,
-                      (const char *const[]){"key", o->dest, "error", e.code, NULL},
+                      (const char *const[]){"key", dest, "error", e.code, NULL},
                       "HeadObject failed; copying the object again: %s", e.message);
             continue;
         }

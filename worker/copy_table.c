@@ -7,8 +7,10 @@
  * so its collision plan (sl_keymap_plan_names) and its destination set are exactly what the
  * whole export's would say for it. Then it waits for its folder's listing (copy_replace.c) and
  * its copies join the scheduler (copy_xfer.c); once every object is done it is freed. Its
- * strings live in one arena (source key, destination key, ETag: about 200 bytes an object, and
- * a 48-byte cp_obj), so memory follows the tables in flight, not the export's size.
+ * strings live in one arena (source key and ETag, about 140 bytes an object, and a 48-byte
+ * cp_obj), so memory follows the tables in flight, not the export's size. Destination keys are
+ * held only while the table is T_DEST (in darena) and, past it, only where the collision plan
+ * renamed a file: the others are the table's dest_dir + the source's file name.
  *
  * Ownership: each cp_table is the job's (cj->tabs[slot]); sl_copy_table_free and
  * sl_copy_tables_cleanup free it with everything it holds.
@@ -73,6 +75,10 @@ void sl_copy_table_state(copy_job *cj, cp_table *t, cp_tstate to)
     } else if (to == T_READY && t->state == T_DEST) {
         tlist_remove(&cj->dest_q, t);
         table_drop_dest(t);
+        for (size_t i = 0; i < t->nobjs; i++)
+            if (!t->objs[i].kept)
+                t->objs[i].dest = NULL;
+        sl_copy_arena_cleanup(&t->darena);
         tlist_push(&cj->ready_q, t);
         (void)sl_copy_xfer_table_ready(cj, t); /* on failure the job has ended */
     } else {
@@ -107,6 +113,7 @@ void sl_copy_table_free(copy_job *cj, cp_table *t)
     free(t->objs);
     free((void *)t->parts);
     table_drop_dest(t);
+    sl_copy_arena_cleanup(&t->darena);
     sl_copy_arena_cleanup(&t->arena);
     cj->tabs[t->slot] = NULL;
     cj->ntabs--;
@@ -145,6 +152,7 @@ static cp_table *table_new(copy_job *cj, const sl_keymap_entry *ent)
     if (!(t = calloc(1, sizeof(*t))))
         return NULL;
     sl_copy_arena_init(&t->arena);
+    sl_copy_arena_init(&t->darena);
     t->slot = (uint32_t)slot;
     t->lane = CP_NO_LANE;
     t->state = T_LISTING;
@@ -190,7 +198,9 @@ static sl_step_result table_plan(copy_job *cj, cp_table *t)
         cp_obj *o = &t->objs[i];
         const char *file = strrchr(o->src, '/');
         file = file ? file + 1 : o->src;
-        if (!(o->dest = sl_copy_arena_put(&t->arena, t->dest_dir, file))) {
+        /* A key longer than sl_copy_obj_dest's buffer (a very long LAKE_PREFIX) is kept. */
+        o->kept = strlen(t->dest_dir) + strlen(file) >= CP_KEY_BUF;
+        if (!(o->dest = sl_copy_arena_put(o->kept ? &t->arena : &t->darena, t->dest_dir, file))) {
             r = sl_job_fail(job, "ClientError", "copy: out of memory planning %zu copies",
                             t->nobjs);
             goto out;
@@ -216,6 +226,7 @@ static sl_step_result table_plan(copy_job *cj, cp_table *t)
                             t->nobjs);
             goto out;
         }
+        t->objs[i].kept = 1;
         e[i].dest = (char *)t->objs[i].dest;
     }
     if (sl_copy_destset_init(&t->dests, e, t->nobjs, err, sizeof(err))) {
@@ -313,6 +324,26 @@ sl_step_result sl_copy_table_add(copy_job *cj, cp_table **cur, const sl_keymap_e
         return sl_job_fail(job, "ClientError", "copy: out of memory listing the export");
     t->nobjs++;
     return SL_STEP_PENDING;
+}
+
+const char *sl_copy_obj_dest(const cp_table *t, const cp_obj *o, char *buf)
+{
+    const char *file;
+    size_t d, f;
+
+    if (o->dest)
+        return o->dest;
+    file = strrchr(o->src, '/');
+    file = file ? file + 1 : o->src;
+    d = strlen(t->dest_dir);
+    f = strlen(file);
+    if (d + f >= CP_KEY_BUF) { /* never: table_plan kept every key that would not fit */
+        buf[0] = '\0';
+        return buf;
+    }
+    memcpy(buf, t->dest_dir, d);
+    memcpy(buf + d, file, f + 1);
+    return buf;
 }
 
 void sl_copy_object_done(copy_job *cj, cp_table *t, cp_obj *o)

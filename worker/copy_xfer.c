@@ -69,12 +69,16 @@ void sl_copy_mpu_free(cp_mpu *m)
 
 /* Queues the abort of o's open upload on the stage (sent by the abort queue, never inline).
    Best effort: the run's error is what made us abort, not the abort's outcome. */
-static void mpu_abort(copy_ctx *cx, const copy_job *cj, cp_obj *o)
+static void mpu_abort(copy_ctx *cx, const copy_job *cj, const cp_table *t, cp_obj *o)
 {
+    char kb[CP_KEY_BUF];
+    const char *dest;
+
     if (!o->mpu || !o->mpu->upload_id)
         return;
-    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, o->dest, o->mpu->upload_id))
-        sl_log_kv(SL_LOG_WARN, &cj->job->log, (const char *const[]){"key", o->dest, NULL},
+    dest = sl_copy_obj_dest(t, o, kb);
+    if (sl_copy_abortq_push(&cx->aborts, cx->cfg.lake_bucket, dest, o->mpu->upload_id))
+        sl_log_kv(SL_LOG_WARN, &cj->job->log, (const char *const[]){"key", dest, NULL},
                   "abort queue full; multipart upload left open");
     else if (cx->abortq)
         sl_xsched_queue_kick(cx->abortq);
@@ -268,14 +272,15 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
     const copy_cfg *cfg = &cj->cx->cfg;
     unsigned part = UNIT_PART(unit);
     cp_obj *o = &UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)];
-    const char *sbucket = cj->job->in.s3_bucket;
+    const char *sbucket = cj->job->in.s3_bucket, *dest;
     sl_s3_write_opts wo;
     sl_s3_req r;
-    char err[SL_ERRLEN], marker[96];
+    char err[SL_ERRLEN], marker[96], kb[CP_KEY_BUF];
     int rc;
 
     (void)attempt;
     write_opts(cfg, &wo);
+    dest = sl_copy_obj_dest(UNIT_TAB(cj, unit), o, kb);
     if (part == 0 && o->size > cfg->multipart_threshold) {
         sl_copy_mpu_free(o->mpu);
         o->mpu = NULL;
@@ -283,17 +288,16 @@ static int unit_start(void *ud, uint64_t unit, int attempt, sl_aws_xfer **x, sl_
             return -1;
         /* The marker lets a restarted copy recognise the finished object (sl_copy_plan_skip). */
         sl_copy_plan_etag_bare(o->etag, marker, sizeof(marker));
-        rc = sl_s3_create_multipart_request(&r, cfg->lake_bucket, o->dest, &wo, marker, err,
+        rc = sl_s3_create_multipart_request(&r, cfg->lake_bucket, dest, &wo, marker, err,
                                             sizeof(err));
     } else if (part == 0) {
-        rc = sl_s3_copy_request(&r, sbucket, o->src, cfg->lake_bucket, o->dest, &wo, err,
-                                sizeof(err));
+        rc = sl_s3_copy_request(&r, sbucket, o->src, cfg->lake_bucket, dest, &wo, err, sizeof(err));
     } else if (part == UNIT_COMPLETE) {
-        rc = sl_s3_complete_multipart_request(&r, cfg->lake_bucket, o->dest, o->mpu->upload_id,
+        rc = sl_s3_complete_multipart_request(&r, cfg->lake_bucket, dest, o->mpu->upload_id,
                                               o->mpu->etags, o->mpu->nparts, cfg->lake_owner, err,
                                               sizeof(err));
     } else {
-        rc = sl_s3_upload_part_copy_request(&r, sbucket, o->src, cfg->lake_bucket, o->dest,
+        rc = sl_s3_upload_part_copy_request(&r, sbucket, o->src, cfg->lake_bucket, dest,
                                             o->mpu->upload_id, (int)part, &o->mpu->ranges[part - 1],
                                             &wo, err, sizeof(err));
     }
@@ -325,14 +329,17 @@ static const char *unit_op(const copy_job *cj, uint64_t unit)
 static int unit_fail(copy_job *cj, uint64_t unit, const sl_aws_error *e, int attempts)
 {
     sl_job *job = cj->job;
-    cp_obj *o = &UNIT_TAB(cj, unit)->objs[UNIT_OBJ(unit)];
+    cp_table *t = UNIT_TAB(cj, unit);
+    cp_obj *o = &t->objs[UNIT_OBJ(unit)];
+    char kb[CP_KEY_BUF];
 
     if (o->mpu)
-        mpu_abort(cj->cx, cj, o);
+        mpu_abort(cj->cx, cj, t, o);
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
     return job_end(cj, sl_job_fail(job, e->code[0] ? e->code : "AwsError",
                                    "%s s3://%s/%s -> %s: %s (attempt %d)", unit_op(cj, unit),
-                                   job->in.s3_bucket, o->src, o->dest, e->message, attempts));
+                                   job->in.s3_bucket, o->src, sl_copy_obj_dest(t, o, kb),
+                                   e->message, attempts));
 }
 
 static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
@@ -481,7 +488,7 @@ void sl_copy_xfer_cleanup(copy_ctx *cx, copy_job *cj)
             /* An abandoned (shutdown, revoke) or failed multipart copy must not leave billed
                parts behind; the next owner of the message starts a fresh upload. */
             if (t->objs[i].mpu && !t->objs[i].done)
-                mpu_abort(cx, cj, &t->objs[i]);
+                mpu_abort(cx, cj, t, &t->objs[i]);
             sl_copy_mpu_free(t->objs[i].mpu);
             t->objs[i].mpu = NULL;
         }
