@@ -3,6 +3,7 @@
  * out of XML and JSON bodies and headers, the transient classification, and the scrubbing of
  * echoed secrets. Pure: the transport hands it bytes.
  */
+#define _GNU_SOURCE /* memmem */
 #include "aws_error.h"
 
 #include <ctype.h>
@@ -426,20 +427,6 @@ int sl_aws_parse_error(sl_aws_protocol proto, long http_status, const char *body
     return found ? 0 : -1;
 }
 
-/* Whether the len bytes at p hold the string lit, not empty (memmem is a GNU extension). */
-static int has_bytes(const char *p, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    const char *end = p + len, *q;
-
-    while (n && (size_t)(end - p) >= n && (q = memchr(p, lit[0], (size_t)(end - p) - n + 1))) {
-        if (memcmp(q, lit, n) == 0)
-            return 1;
-        p = q + 1;
-    }
-    return 0;
-}
-
 /* S3 answers CopyObject, UploadPartCopy and CompleteMultipartUpload with HTTP 200 before the
    work is done; a failure then arrives as an <Error> document in that 200 body (S3 API
    reference, CopyObject "Important"). The transport checks only PUT/POST answers, so a
@@ -461,7 +448,7 @@ int sl_aws_s3_body_is_error(const char *body, size_t len)
        UTF-8 whatever it declares (xml.c, IGNORE_ENC), and only NUL bytes could make it take
        the text for UTF-16. So a body without them is not an error, and is not parsed: that
        is every CopyObject answer that succeeded. */
-    if (!memchr(body + i, '\0', len - i) && !has_bytes(body + i, len - i, "Error"))
+    if (!memchr(body + i, '\0', len - i) && !memmem(body + i, len - i, "Error", 5))
         return 0;
     /* Only the root element's name decides, so the reader stops at it instead of building
        the whole tree: this runs on every CopyObject answer (a DOM parse of each was 6% of a
