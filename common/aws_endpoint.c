@@ -215,7 +215,7 @@ int sl_aws_endpoint_base_init(const sl_aws_opts *opts, const char *service, sl_a
         return sl_seterr(err, errlen, "endpoint: out of memory");
     b->is_s3 = strcmp(service, "s3") == 0;
     override = service_override(opts, service);
-    b->override = override != NULL;
+    b->path_style = b->is_s3 && (opts->s3_path_style || override);
     if (override) {
         if (parse_base(override, &b->scheme, &b->hostport, &b->base, err, errlen)) {
             sl_aws_endpoint_base_cleanup(b);
@@ -247,9 +247,8 @@ void sl_aws_endpoint_base_cleanup(sl_aws_endpoint_base *b)
     memset(b, 0, sizeof(*b));
 }
 
-int sl_aws_endpoint_resolve_at(const sl_aws_opts *opts, const sl_aws_endpoint_base *b,
-                               const char *bucket, const char *path, const char *query,
-                               sl_aws_endpoint *out, char *err, size_t errlen)
+int sl_aws_endpoint_resolve_at(const sl_aws_endpoint_base *b, const char *bucket, const char *path,
+                               const char *query, sl_aws_endpoint *out, char *err, size_t errlen)
 {
     char *ebucket = NULL, *host = NULL, *fullpath = NULL, *url = NULL;
     int path_style;
@@ -261,8 +260,7 @@ int sl_aws_endpoint_resolve_at(const sl_aws_opts *opts, const sl_aws_endpoint_ba
     if (bucket && (!b->is_s3 || !*bucket))
         return sl_seterr(err, errlen, "endpoint: bucket given for %s", b->service);
 
-    path_style = b->is_s3 && bucket &&
-                 (opts->s3_path_style || b->override || !sl_aws_s3_bucket_virtual_ok(bucket));
+    path_style = b->is_s3 && bucket && (b->path_style || !sl_aws_s3_bucket_virtual_ok(bucket));
     if (b->is_s3 && bucket && !path_style) {
         host = str_join(bucket, ".", b->hostport, "", "");
         fullpath = str_join(b->base, path, "", "", "");
@@ -304,7 +302,7 @@ int sl_aws_endpoint_resolve(const sl_aws_opts *opts, const char *service, const 
 
     if (sl_aws_endpoint_base_init(opts, service, &b, err, errlen))
         return -1;
-    rc = sl_aws_endpoint_resolve_at(opts, &b, bucket, path, query, out, err, errlen);
+    rc = sl_aws_endpoint_resolve_at(&b, bucket, path, query, out, err, errlen);
     sl_aws_endpoint_base_cleanup(&b);
     return rc;
 }

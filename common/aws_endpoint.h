@@ -126,8 +126,9 @@ typedef struct sl_aws_endpoint_base {
     char *scheme;
     char *hostport;
     char *base;   /* base path, no trailing '/' ("" for none) */
-    int is_s3;    /* the service is s3 (buckets allowed) */
-    int override; /* from an override URL (S3 then addresses buckets in the path) */
+    int is_s3;      /* the service is s3 (buckets allowed) */
+    int path_style; /* S3 addresses every bucket in the path: AWS_S3_FORCE_PATH_STYLE, or an
+                       override URL is in force */
 } sl_aws_endpoint_base;
 
 /* 0 with *b filled, or -1 with err (no service, no region, bad override URL, OOM); *b then
@@ -135,10 +136,10 @@ typedef struct sl_aws_endpoint_base {
 int sl_aws_endpoint_base_init(const sl_aws_opts *opts, const char *service,
                               sl_aws_endpoint_base *b, char *err, size_t errlen) SL_MUST_CHECK;
 void sl_aws_endpoint_base_cleanup(sl_aws_endpoint_base *b);
-/* sl_aws_endpoint_resolve with the service's base already resolved (from the same opts). */
-int sl_aws_endpoint_resolve_at(const sl_aws_opts *opts, const sl_aws_endpoint_base *b,
-                               const char *bucket, const char *path, const char *query,
-                               sl_aws_endpoint *out, char *err, size_t errlen) SL_MUST_CHECK;
+/* sl_aws_endpoint_resolve with the service's base already resolved. */
+int sl_aws_endpoint_resolve_at(const sl_aws_endpoint_base *b, const char *bucket,
+                               const char *path, const char *query, sl_aws_endpoint *out,
+                               char *err, size_t errlen) SL_MUST_CHECK;
 
 /* Non-zero when an S3 bucket name can be put in the host (virtual-hosted style over TLS). */
 int sl_aws_s3_bucket_virtual_ok(const char *bucket);

@@ -240,8 +240,7 @@ static int resolve(sl_aws *c, const sl_aws_request *req, sl_aws_endpoint *ep, ch
             return -1;
         b = &c->bases[c->nbases++];
     }
-    return sl_aws_endpoint_resolve_at(&c->o, b, req->bucket, req->path, req->query, ep, msg,
-                                      msglen);
+    return sl_aws_endpoint_resolve_at(b, req->bucket, req->path, req->query, ep, msg, msglen);
 }
 
 /* Resolves and signs req into p. On failure err is filled and p holds nothing. */
