@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -83,6 +84,7 @@ struct sl_xsched {
     long max_connects; /* CURLMOPT_MAXCONNECTS of each shard */
     int ep;
     size_t inflight;
+    sl_bdp bdp; /* round trips and CPU of every finished transfer: sized queues' limit */
     sl_xsched_queue *queues;
 };
 
@@ -199,6 +201,7 @@ sl_xsched *sl_xsched_new(long max_connects, char *err, size_t errlen)
         return NULL;
     }
     s->max_connects = max_connects;
+    sl_bdp_init(&s->bdp);
     for (size_t i = 0; i < XS_SHARDS; i++) {
         s->sh[i].s = s;
         s->sh[i].timer_due = -1;
@@ -237,6 +240,25 @@ size_t sl_xsched_inflight(const sl_xsched *s)
     return s->inflight;
 }
 
+const sl_bdp *sl_xsched_bdp(const sl_xsched *s)
+{
+    return &s->bdp;
+}
+
+/* The requests q may have in flight now: its AIMD window, and for a sized queue no more than
+   the scheduler's bandwidth-delay product (bdp.h) asks for. */
+static size_t queue_limit(const sl_xsched_queue *q)
+{
+    size_t w = sl_xsched_aimd_window(&q->aimd);
+
+    if (q->o.min_inflight) {
+        size_t b = sl_bdp_limit(&q->s->bdp, q->o.min_inflight, q->o.max_inflight);
+        if (b < w)
+            w = b;
+    }
+    return w;
+}
+
 static long long queue_due(const sl_xsched_queue *q)
 {
     long long due = -1;
@@ -245,7 +267,7 @@ static long long queue_due(const sl_xsched_queue *q)
         return -1;
     if (q->want_refill)
         return sl_mono_ms();
-    if (q->inflight < sl_xsched_aimd_window(&q->aimd))
+    if (q->inflight < queue_limit(q))
         for (size_t i = 0; i < q->nretry; i++)
             if (!q->retry[i].held && (due < 0 || q->retry[i].due < due))
                 due = q->retry[i].due;
@@ -385,7 +407,7 @@ static void refill(sl_xsched_queue *q, int held)
     q->want_refill = 0;
     for (size_t i = 0; held && i < q->nretry; i++)
         q->retry[i].held = 0;
-    while (!q->stopped && q->inflight < sl_xsched_aimd_window(&q->aimd)) {
+    while (!q->stopped && q->inflight < queue_limit(q)) {
         long long now = sl_mono_ms();
         uint64_t unit;
         int attempt = 1;
@@ -400,6 +422,20 @@ static void refill(sl_xsched_queue *q, int held)
         }
         start_unit(q, unit, attempt);
     }
+}
+
+/* A finished transfer's round trip (from the request's first byte, so a new connection's
+   set-up is left out) and, every BDP_CPU_EVERY transfers, the thread's CPU: bdp.h. */
+static void measure(sl_xsched *s, CURL *easy)
+{
+    curl_off_t total = 0, pre = 0;
+    struct timespec ts;
+
+    if (curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total) == CURLE_OK &&
+        curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK)
+        sl_bdp_rtt(&s->bdp, (long long)(total - pre), sl_mono_ms());
+    if (sl_bdp_finished(&s->bdp) && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        sl_bdp_cpu(&s->bdp, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 
 /* Every finished transfer of shard sh goes to its queue; its slot is free again at once. */
@@ -428,6 +464,8 @@ static void reap(xs_shard *sh)
         x = (sl_aws_xfer *)(void *)priv;
         slot = sl_aws_xfer_user(x);
         q = slot->q;
+        if (cc == CURLE_OK)
+            measure(s, easy);
         curl_multi_remove_handle(sh->multi, easy);
         slot->x = NULL;
         sh->inflight--;
@@ -591,7 +629,7 @@ long long sl_xsched_queue_retried(const sl_xsched_queue *q)
 
 size_t sl_xsched_queue_window(const sl_xsched_queue *q)
 {
-    return sl_xsched_aimd_window(&q->aimd);
+    return queue_limit(q);
 }
 
 int sl_xsched_queue_stopped(const sl_xsched_queue *q)

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "aws_http.h"
+#include "bdp.h"
 #include "util.h"
 
 typedef struct sl_xsched sl_xsched;
@@ -69,6 +70,10 @@ typedef struct sl_xsched_queue_opts {
     sl_aws *aws;             /* borrowed: the backoff of retries (sl_aws_backoff_ms) */
     long recv_buffer;        /* CURLOPT_BUFFERSIZE of each transfer; 0 = curl's (16 KiB) */
     int paced;               /* non-zero: the caller paces (see above); no queue-level AIMD */
+    /* Non-zero: a sized queue. Its limit also follows the requests the path needs in flight,
+       the scheduler's bandwidth-delay product (bdp.h: the least round trip of its transfers
+       over their CPU), between min_inflight and max_inflight. 0: max_inflight (and AIMD). */
+    size_t min_inflight;
 } sl_xsched_queue_opts;
 
 /* 1 when e is S3 throttling (503, or the SlowDown code), else 0. The queue's AIMD and a
@@ -107,6 +112,8 @@ int sl_xsched_fd(const sl_xsched *s);
 long long sl_xsched_due(const sl_xsched *s);
 /* Transfers in flight across every queue. */
 size_t sl_xsched_inflight(const sl_xsched *s);
+/* What the scheduler measured of the path (least round trip, CPU per request): bdp.h. */
+const sl_bdp *sl_xsched_bdp(const sl_xsched *s);
 /* Handles the ready sockets and curl's timer, dispatches finished transfers to their queues'
    done callbacks and refills every queue. Never blocks. */
 void sl_xsched_run(sl_xsched *s);
@@ -123,7 +130,8 @@ void sl_xsched_queue_kick(sl_xsched_queue *q);
 size_t sl_xsched_queue_inflight(const sl_xsched_queue *q);
 size_t sl_xsched_queue_waiting(const sl_xsched_queue *q);
 long long sl_xsched_queue_retried(const sl_xsched_queue *q);
-/* The queue's current AIMD window (requests it may have in flight; max_inflight when paced). */
+/* The requests the queue may have in flight now: its AIMD window (max_inflight when paced),
+   and for a sized queue at most the bandwidth-delay product's limit. */
 size_t sl_xsched_queue_window(const sl_xsched_queue *q);
 /* Non-zero once done() returned -1. */
 int sl_xsched_queue_stopped(const sl_xsched_queue *q);

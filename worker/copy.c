@@ -80,7 +80,11 @@ static const sl_cfg_opt copy_opts[] = {
     {"LAKE_PREFIX", SL_CFG_STRING, "", 0, -1, 0, offsetof(copy_cfg, lake_prefix),
      "key prefix of the lake (\"\" = bucket root): <prefix>/<cluster>/<db>/<table>/date=<d>/"},
     {"COPY_CONCURRENCY", SL_CFG_INT, "64", 1, 1024, 0, offsetof(copy_cfg, concurrency),
-     "copy requests in flight per export"},
+     "copy requests in flight per export, at most"},
+    {"COPY_CONCURRENCY_MIN", SL_CFG_INT, "64", 1, 1024, 0, offsetof(copy_cfg, concurrency_min),
+     "the fewest copy requests in flight per export the worker sizes down to: between this and "
+     "COPY_CONCURRENCY it keeps what the path needs (twice the least round trip over its CPU "
+     "per request; a SlowDown still cuts a prefix below it)"},
     {"COPY_KMS_KEY_ID", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(copy_cfg, kms_key),
      "optional SSE-KMS key id or ARN for the copies"},
     {"LAKE_EXPECTED_BUCKET_OWNER", SL_CFG_STRING, NULL, 0, -1, 0, offsetof(copy_cfg, lake_owner),

@@ -42,7 +42,8 @@ struct sl_worker;
 typedef struct copy_cfg {
     char *lake_bucket;
     char *lake_prefix;
-    long long concurrency;
+    long long concurrency;     /* requests in flight per export, at most */
+    long long concurrency_min; /* and at least (xsched's sized queue between the two) */
     char *kms_key;
     char *lake_owner;
     char *export_owner;

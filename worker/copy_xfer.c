@@ -391,13 +391,17 @@ int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
 {
     /* A copy's answer is a few hundred bytes of XML: a 4 KiB receive buffer instead of curl's
        16 KiB is 12 KiB less per request in flight (12 MiB at 1,024). Paced: the lanes'
-       windows answer SlowDown, the queue only holds the cap. */
+       windows answer SlowDown, the queue only holds the cap. Sized: no more in flight than
+       the path needs (bdp.h), never fewer than COPY_CONCURRENCY_MIN. */
+    size_t lo = (size_t)(cx->cfg.concurrency_min < cx->cfg.concurrency ? cx->cfg.concurrency_min
+                                                                       : cx->cfg.concurrency);
     sl_xsched_queue_opts o = {.max_inflight = (size_t)cx->cfg.concurrency,
                               .max_attempts = (int)cx->cfg.object_attempts,
                               .request_timeout_ms = (long)cx->cfg.request_timeout_ms,
                               .aws = cx->aws,
                               .recv_buffer = 4096,
-                              .paced = 1};
+                              .paced = 1,
+                              .min_inflight = lo};
 
     sl_copy_pace_init(&cj->pace, (size_t)cx->cfg.concurrency);
     if (!(cj->q = sl_xsched_queue_new(cx->xs, &unit_ops, cj, &o)))
@@ -435,13 +439,15 @@ static size_t lanes_throttled(const copy_job *cj, size_t shown[LANES_LISTED], si
     return nshown;
 }
 
-/* The progress line: objects, bytes, in flight and the queue's cap, then the lanes: how
+/* The progress line: objects, bytes, in flight and the queue's limit, then the lanes: how
    many, how many are below the cap now, SlowDowns and cuts so far, and `prefix=window` of
-   the most throttled (lane_windows). */
+   the most throttled (lane_windows), then what sized the limit (rtt_min_ms, cpu_us). */
 void sl_copy_xfer_progress(copy_job *cj, long long now, int final)
 {
     const sl_copy_pace *p = &cj->pace;
-    char a[32], b[32], c[32], d[32], w[32], ln[32], lo[32], sd[32], cu[32], list[1024];
+    const sl_bdp *bdp = sl_xsched_bdp(cj->cx->xs);
+    char a[32], b[32], c[32], d[32], w[32], ln[32], lo[32], sd[32], cu[32], rt[32], cpu[32];
+    char list[1024];
     size_t shown[LANES_LISTED], nlow = 0, nshown;
     long long slow = 0, cuts = 0;
 
@@ -466,11 +472,15 @@ void sl_copy_xfer_progress(copy_job *cj, long long now, int final)
     snprintf(lo, sizeof(lo), "%zu", nlow);
     snprintf(sd, sizeof(sd), "%lld", slow);
     snprintf(cu, sizeof(cu), "%lld", cuts);
+    /* What sized the window (bdp.h): the least round trip and the CPU per request. */
+    snprintf(rt, sizeof(rt), "%.3f", (double)sl_bdp_rtt_min_us(bdp) / 1000.0);
+    snprintf(cpu, sizeof(cpu), "%.1f", sl_bdp_cpu_ns(bdp) / 1000.0);
     sl_log_kv(SL_LOG_INFO, &cj->job->log,
-              (const char *const[]){"copied",          a,    "objects",   b,  "bytes",       c,
-                                    "in_flight",       d,    "window",    w,  "lanes",       ln,
-                                    "lanes_throttled", lo,   "slowdowns", sd, "window_cuts", cu,
-                                    "lane_windows",    list, NULL},
+              (const char *const[]){
+                  "copied",      a,  "objects",      b,    "bytes",           c,  "in_flight", d,
+                  "window",      w,  "lanes",        ln,   "lanes_throttled", lo, "slowdowns", sd,
+                  "window_cuts", cu, "lane_windows", list, "rtt_min_ms",      rt, "cpu_us",    cpu,
+                  NULL},
               "%s", final ? "all copies done" : "copying");
 }
 
@@ -553,7 +563,7 @@ static const sl_xsched_ops abort_ops = {abort_next, abort_start, abort_done, NUL
 
 int sl_copy_aborts_init(copy_ctx *cx)
 {
-    sl_xsched_queue_opts o = {CP_ABORT_INFLIGHT, 3, 30000, cx->aws, 0, 0};
+    sl_xsched_queue_opts o = {CP_ABORT_INFLIGHT, 3, 30000, cx->aws, 0, 0, 0};
 
     sl_copy_abortq_init(&cx->aborts, CP_ABORT_QUEUE_MAX);
     cx->abortq = sl_xsched_queue_new(cx->xs, &abort_ops, cx, &o);
@@ -634,7 +644,7 @@ static const sl_xsched_ops call_ops = {call_next, call_start, call_done, NULL, N
 int sl_copy_call_init(copy_ctx *cx, copy_job *cj, cp_call *c)
 {
     sl_xsched_queue_opts o = {
-        1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms, cx->aws, 0, 0};
+        1, sl_aws_max_attempts(cx->aws), (long)cx->cfg.request_timeout_ms, cx->aws, 0, 0, 0};
 
     c->cj = cj;
     c->q = sl_xsched_queue_new(cx->xs, &call_ops, c, &o);

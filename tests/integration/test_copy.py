@@ -672,6 +672,59 @@ def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin)
     assert got == [float(done[-1]["window_cuts"])], (got, done[-1])
 
 
+def test_in_flight_is_sized_to_the_path(make_ctx, private_standin):
+    """Between COPY_CONCURRENCY_MIN and COPY_CONCURRENCY a copy keeps what the path needs in
+    flight (common/bdp.c): twice the least round trip over the worker's CPU per request. The
+    same export copied by two fresh workers allowed 256: next to the endpoint (moto on
+    loopback, a few ms) the window ends far below 256, and it is what the two measured
+    figures it logs give; with 50 ms added to every request (the stand-in's latency_ms) it
+    ends several times larger (at the cap, or what this build's CPU per request allows), and
+    the stand-in saw more requests in flight at once than the near window. Both copies are
+    complete and right."""
+    per_table, tables = 150, ("public.a", "public.b")
+    windows = {}
+    for name, endpoint, latency in (("near", None, 0), ("far", private_standin, 50)):
+        kw = {"endpoint": endpoint} if endpoint else {}
+        c = make_ctx("copy-sized-" + name, COPY_CONCURRENCY="256", COPY_CONCURRENCY_MIN="2",
+                     **kw)
+        if endpoint:
+            rates = {"%s/%s" % (c.lake_bucket, c.lake_dir("db", t)): 1e9 for t in tables}
+            standin_post(endpoint, "/_standin/config",
+                         {"s3_prefix_rate": rates, "latency_ms": latency})
+        task = "exp-%s" % h.uid(8)
+        root = c.export_root(task)
+        items, want = [], {}
+        for t in tables:
+            for i in range(per_table):
+                f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
+                body = b"PAR1 %s %d PAR1" % (t.encode(), i)
+                items.append(("%s/db/%s/%s" % (root, t, f), body))
+                want[c.lake_dir("db", t) + f] = body
+        put_many(c.s3, c.export_bucket, items)
+        c.send(task)
+        m = c.next_copied()
+        assert m["objects"] == len(want), m
+        assert lake_bodies(c) == want
+        done = [r for r in c.worker.logs() if r.get("msg") == "all copies done"]
+        assert done, "no final progress line"
+        w, rtt_ms, cpu_us = (int(done[-1]["window"]), float(done[-1]["rtt_min_ms"]),
+                             float(done[-1]["cpu_us"]))
+        assert rtt_ms > 0 and cpu_us > 0, done[-1]
+        sized = max(2, min(256, 2 * rtt_ms * 1000 / cpu_us))
+        # The logged figures are rounded (3 and 1 decimals): within a few percent.
+        assert abs(w - sized) <= max(2, 0.05 * sized), (w, sized, done[-1])
+        windows[name] = w
+        if endpoint:
+            st = standin_get(endpoint, "/_standin/state")["s3_prefix_rate"]
+            peak = sum(st["%s/%s" % (c.lake_bucket, c.lake_dir("db", t))]["peak_inflight"]
+                       for t in tables)
+            assert rtt_ms >= latency, done[-1]
+            assert peak > windows["near"], (peak, windows)
+    # 50 ms against a few: the far window is several times the near one (up to the cap).
+    assert windows["near"] < 256 // 4, windows
+    assert windows["far"] >= min(256, 4 * windows["near"]), windows
+
+
 # ------------------------------------------- partition replacement: one at a time, newest wins
 
 OLD_T, NEW_T = "2024-03-05T03:04:00.000Z", "2024-03-05T15:04:00.000Z"

@@ -115,7 +115,7 @@ static void test_slowdown_classification(void)
 static void test_idle_scheduler(void)
 {
     static const sl_xsched_ops ops = {no_next, no_start, no_done, NULL, NULL};
-    sl_xsched_queue_opts o = {16, 3, 0, NULL, 0, 0};
+    sl_xsched_queue_opts o = {16, 3, 0, NULL, 0, 0, 0};
     char err[SL_ERRLEN];
     sl_xsched *s = sl_xsched_new(16, err, sizeof(err));
     sl_xsched_queue *q;
