@@ -1,4 +1,4 @@
-/* httpd.c - see httpd.h. libmicrohttpd in external-select mode, driven by sl_httpd_run. */
+/* httpd.c - see httpd.h. libmicrohttpd in external (epoll) mode, driven by sl_httpd_run. */
 #include "httpd.h"
 
 #include <netdb.h>
@@ -140,7 +140,9 @@ int sl_httpd_new(sl_httpd **out, const char *addr, sl_httpd_handler fn, void *ud
     char host[256], port_s[8], why[SL_ERRLEN];
     struct addrinfo hints, *res = NULL;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_ERROR_LOG;
+    /* epoll, not select: a worker copying with thousands of sockets open accepts a scrape on a
+       descriptor past FD_SETSIZE, which MHD's select mode would refuse (a failed probe). */
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
     sl_httpd *h = NULL;
     int port, gai;
 
@@ -161,7 +163,7 @@ int sl_httpd_new(sl_httpd **out, const char *addr, sl_httpd_handler fn, void *ud
     h->ud = ud;
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* No MHD_USE_INTERNAL_POLLING_THREAD: external select, driven by sl_httpd_run. */
+    /* No MHD_USE_INTERNAL_POLLING_THREAD: an external loop, driven by sl_httpd_run. */
     /* The logger must be the first option, or MHD logs the options before it itself. */
     h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,

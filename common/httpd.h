@@ -2,11 +2,12 @@
  * httpd.h - the small HTTP endpoint of a long-running binary (/metrics, /healthz, /readyz) on
  * libmicrohttpd, which does all of HTTP.
  *
- * No thread: the daemon runs in MHD's external-select mode and the owner's loop calls
- * sl_httpd_run once a turn, which serves whatever requests are ready (a select with a zero
- * timeout) and returns. So a handler runs on the loop's own thread and reads the loop's state
- * directly: no lock, no snapshot, and a stalled loop shows as a stalled endpoint (which is
- * what a liveness probe should see). A request waits at most one loop turn (<= 200 ms).
+ * No thread: the daemon runs in MHD's external mode on its own epoll set (any descriptor
+ * number, unlike select) and the owner's loop calls sl_httpd_run once a turn, which serves
+ * whatever requests are ready (a wait with a zero timeout) and returns. So a handler runs on the
+ * loop's own thread and reads the loop's state directly: no lock, no snapshot, and a stalled loop
+ * shows as a stalled endpoint (which is what a liveness probe should see). A request waits at most
+ * one loop turn (<= 200 ms).
  */
 #ifndef SL_HTTPD_H
 #define SL_HTTPD_H

@@ -1,10 +1,17 @@
 /* test_metrics.c - the registry's text exposition (format 0.0.4), the health decision, the
- * METRICS_ADDR parser, the statistics JSON reader and the AWS operation names. */
+ * METRICS_ADDR parser, the endpoint past FD_SETSIZE, the statistics JSON reader and the AWS
+ * operation names. */
 #include "sl_test.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "aws_http.h"
 #include "health.h"
@@ -260,6 +267,86 @@ static void test_parse_addr(void)
     }
 }
 
+static int answer_ok(void *ud, const char *path, sl_buf *body, const char **ctype)
+{
+    (void)ud;
+    (void)ctype;
+    return sl_buf_appendf(body, "ok %s\n", path) ? 500 : 200;
+}
+
+static size_t keep_body(char *p, size_t sz, size_t n, void *ud)
+{
+    return sl_buf_append(ud, p, sz * n) ? 0 : sz * n;
+}
+
+/* A copy worker holds thousands of sockets, so a scrape arrives on a descriptor past
+   FD_SETSIZE, which MHD's select mode refuses: with the low descriptors taken, a GET is still
+   answered (the client's socket and the accepted one are both past FD_SETSIZE). */
+static void test_httpd_past_fd_setsize(void)
+{
+    enum { EXTRA = FD_SETSIZE + 16 };
+    static int fds[EXTRA];
+    struct rlimit was, up;
+    sl_httpd *h = NULL;
+    CURL *c = NULL;
+    CURLM *m = NULL;
+    char err[256], url[64];
+    sl_buf body;
+    size_t nfds = 0;
+    int running = 1, ok = 0, filled = 0;
+    long status = 0;
+
+    sl_buf_init(&body, 4096);
+    CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    up = was;
+    if (up.rlim_max != RLIM_INFINITY && up.rlim_max < (rlim_t)EXTRA * 2)
+        up.rlim_max = (rlim_t)EXTRA * 2; /* as root; otherwise the check below says why */
+    up.rlim_cur = up.rlim_max == RLIM_INFINITY ? (rlim_t)EXTRA * 2 : up.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+        fprintf(stderr, "cannot raise RLIMIT_NOFILE to %d\n", EXTRA * 2);
+        CHECK(0);
+    }
+    if (sl_httpd_new(&h, "127.0.0.1:0", answer_ok, NULL, err, sizeof(err)) == 0) {
+        while (nfds < EXTRA && (fds[nfds] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+            nfds++;
+        c = curl_easy_init();
+        m = curl_multi_init();
+    }
+    filled = nfds == EXTRA;
+    if (h && filled && c && m) {
+        long long deadline = sl_mono_ms() + 10000;
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", sl_httpd_port(h));
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        curl_multi_add_handle(m, c);
+        /* One thread: the client's turn, then the server's, until the answer (or 10 s). */
+        while (running && sl_mono_ms() < deadline) {
+            curl_multi_perform(m, &running);
+            sl_httpd_run(h);
+            if (running)
+                curl_multi_poll(m, NULL, 0, 10, NULL);
+        }
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        ok = !running;
+        curl_multi_remove_handle(m, c);
+    }
+    curl_multi_cleanup(m);
+    curl_easy_cleanup(c);
+    sl_httpd_free(h);
+    while (nfds)
+        close(fds[--nfds]);
+    setrlimit(RLIMIT_NOFILE, &was);
+    if (!h)
+        fprintf(stderr, "httpd: %s\n", err);
+    CHECK(h != NULL);
+    CHECK(filled);
+    CHECK(ok);
+    CHECK(status == 200);
+    CHECK(body.len == 6 && memcmp(body.data, "ok /x\n", 6) == 0);
+    sl_buf_cleanup(&body);
+}
+
 /* ---- librdkafka statistics ---- */
 
 static void test_kstats(void)
@@ -334,6 +421,7 @@ static const sl_test tests[] = {
     SL_TEST(test_health_body),
     SL_TEST(test_health_sqs),
     SL_TEST(test_parse_addr),
+    SL_TEST(test_httpd_past_fd_setsize),
     SL_TEST(test_kstats),
     SL_TEST(test_aws_operation_names),
 };
