@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -179,4 +180,23 @@ unsigned long long sl_random_u64(void)
     if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
         v = (unsigned long long)sl_mono_ms() * 6364136223846793005ULL + 1442695040888963407ULL;
     return v;
+}
+
+long long sl_nofile_raise(void)
+{
+    struct rlimit rl;
+    rlim_t want;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    /* An unlimited hard limit is capped: Linux refuses a soft limit above fs.nr_open. */
+    want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > SL_NOFILE_MAX ? SL_NOFILE_MAX : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit up = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > SL_NOFILE_MAX ? SL_NOFILE_MAX
+                                                                       : (long long)rl.rlim_cur;
 }

@@ -76,4 +76,13 @@ int sl_time_parse_ms(const char *s, long long *out) SL_MUST_CHECK;
 /* Random 64-bit value from OpenSSL's CSPRNG (jitter, ids). Falls back to time-seeded on error. */
 unsigned long long sl_random_u64(void);
 
+/*
+ * Raises this process's soft limit on open files (RLIMIT_NOFILE) to its hard limit, at most
+ * SL_NOFILE_MAX, as servers do at start: a container's soft limit is often 1,024 whatever its
+ * hard limit, and each request in flight is a socket. Never lowers it. Returns the soft limit
+ * in effect after (SL_NOFILE_MAX for an unlimited one), or -1 if it cannot be read.
+ */
+#define SL_NOFILE_MAX 1048576
+long long sl_nofile_raise(void);
+
 #endif /* SL_UTIL_H */

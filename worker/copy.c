@@ -71,6 +71,9 @@
 #define ABORT_SHUTDOWN_MS 5000
 /* Connections kept by the scheduler: enough for a few jobs at full concurrency. */
 #define MAX_CONNECTS 4096
+/* Open files the rest of the worker may hold: Kafka (a few sockets per broker), PostgreSQL,
+   the HTTP endpoint's connections, the epoll fds, the multipart aborts in flight. */
+#define FD_RESERVE 128
 /* Safety net of a step whose request is on its way (the answer brings it forward). */
 #define CALL_WAIT_MS 60000
 
@@ -157,10 +160,40 @@ sl_step_result sl_copy_job_retry(sl_job *job, const char *code, const char *fmt,
 
 /* ---- init / cleanup ----------------------------------------------------------------------- */
 
+/*
+ * Each request in flight is a socket, and a connect past the open files limit fails (EMFILE),
+ * so the jobs' requests fit in it: COPY_CONCURRENCY (and its MIN) are lowered, with a warning,
+ * to a job's share of what the limit leaves less its listings and deletes (two calls a lister,
+ * and the job's own). Returns the connections the scheduler keeps: MAX_CONNECTS, or fewer
+ * where the limit leaves fewer.
+ */
+static long long fit_open_files(copy_cfg *cfg, long long open_files, long long jobs)
+{
+    long long fds = open_files - FD_RESERVE, per_job;
+
+    if (open_files < 0) /* unknown: nothing to fit */
+        return MAX_CONNECTS;
+    per_job = (fds > 0 ? fds : 0) / (jobs > 0 ? jobs : 1) - 2 * cfg->list_concurrency - 2;
+    if (per_job < 1)
+        per_job = 1;
+    if (cfg->concurrency > per_job) {
+        sl_warn(NULL,
+                "COPY_CONCURRENCY %lld lowered to %lld: %lld jobs at once (WORKER_MAX_JOBS) must "
+                "fit the open files limit (%lld); raise its hard limit (the container runtime's "
+                "nofile ulimit) or lower WORKER_MAX_JOBS",
+                cfg->concurrency, per_job, jobs, open_files);
+        cfg->concurrency = per_job;
+    }
+    if (cfg->concurrency_min > cfg->concurrency)
+        cfg->concurrency_min = cfg->concurrency;
+    return fds < 1 ? 1 : fds < MAX_CONNECTS ? fds : MAX_CONNECTS;
+}
+
 static int copy_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
 {
     copy_ctx *cx = calloc(1, sizeof(*cx));
     char perr[SL_ERRLEN];
+    long long conns;
 
     if (!cx)
         return sl_seterr(err, errlen, "copy: out of memory");
@@ -178,7 +211,10 @@ static int copy_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
     }
     cx->aws = sl_worker_aws(w);
     cx->w = w;
-    if (!(cx->xs = sl_xsched_new(MAX_CONNECTS, perr, sizeof(perr))) || sl_copy_aborts_init(cx)) {
+    /* A few exports at a time, each with COPY_CONCURRENCY requests of its own. */
+    sl_worker_set_default_max_jobs(w, 4);
+    conns = fit_open_files(&cx->cfg, sl_worker_open_files(w), sl_worker_max_jobs(w));
+    if (!(cx->xs = sl_xsched_new((long)conns, perr, sizeof(perr))) || sl_copy_aborts_init(cx)) {
         if (cx->xs)
             snprintf(perr, sizeof(perr), "out of memory");
         sl_copy_aborts_cleanup(cx);
@@ -187,8 +223,6 @@ static int copy_init(struct sl_worker *w, void **ctx, char *err, size_t errlen)
         free(cx);
         return sl_seterr(err, errlen, "copy: %s", perr);
     }
-    /* A few exports at a time, each with COPY_CONCURRENCY requests of its own. */
-    sl_worker_set_default_max_jobs(w, 4);
     sl_config_dump(copy_opts, SL_ARRAY_LEN(copy_opts), &cx->cfg);
     *ctx = cx;
     return 0;

@@ -124,7 +124,12 @@ void sl_worker_set_default_max_jobs(sl_worker *w, long long n)
 
 long long sl_worker_max_jobs(const sl_worker *w)
 {
-    return w->max_jobs;
+    return w->cfg.max_jobs > 0 ? w->cfg.max_jobs : w->default_max_jobs;
+}
+
+long long sl_worker_open_files(const sl_worker *w)
+{
+    return w->open_files;
 }
 
 void sl_worker_count_alert(sl_worker *w, const char *event, const char *label)
@@ -323,6 +328,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
     snprintf(w->app_name, sizeof(w->app_name), "snaplake-%s", w->stage->name);
     sl_log_init(w->app_name, lvl);
     sl_config_dump(worker_opts, SL_ARRAY_LEN(worker_opts), &w->cfg);
+    w->open_files = sl_nofile_raise();
     snprintf(w->group, sizeof(w->group), "%s", w->cfg.group_id ? w->cfg.group_id : w->app_name);
     /* The endpoint first, so probes answer (not ready) while the rest connects. */
     if (sl_endpoint_new(&w->ep, &w->cfg.ep, 0, perr, sizeof(perr)) ||
@@ -380,7 +386,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             goto fail;
         }
         w->ctx_ready = 1;
-        w->max_jobs = w->cfg.max_jobs > 0 ? w->cfg.max_jobs : w->default_max_jobs;
+        w->max_jobs = sl_worker_max_jobs(w);
         w->offsets = sl_offsets_new((size_t)w->max_jobs + 1);
         if (!w->offsets) {
             sl_seterr(err, errlen, "out of memory");
@@ -403,14 +409,16 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
         }
     }
     {
-        char mj[24];
-        const char *kv[] = {"in_topic",  w->in_topic,
-                            "in_topic2", w->in_topic2[0] ? w->in_topic2 : NULL,
-                            "out_topic", w->stage->out_topic ? w->out_topic : NULL,
-                            "group",     w->group,
-                            "max_jobs",  mj,
+        char mj[24], nf[24];
+        const char *kv[] = {"in_topic",   w->in_topic,
+                            "in_topic2",  w->in_topic2[0] ? w->in_topic2 : NULL,
+                            "out_topic",  w->stage->out_topic ? w->out_topic : NULL,
+                            "group",      w->group,
+                            "max_jobs",   mj,
+                            "open_files", nf,
                             NULL};
         snprintf(mj, sizeof(mj), "%lld", w->max_jobs);
+        snprintf(nf, sizeof(nf), "%lld", w->open_files);
         sl_log_kv(SL_LOG_INFO, NULL, kv, "worker ready");
     }
     return w;

@@ -127,8 +127,14 @@ void sl_worker_pg_link_init(sl_worker *w, const char *suffix, sl_pg_link *l);
  */
 void sl_worker_set_default_max_jobs(sl_worker *w, long long n);
 
-/* The effective WORKER_MAX_JOBS (after init). */
+/* The effective WORKER_MAX_JOBS: WORKER_MAX_JOBS, else the stage's default (so far, in init). */
 long long sl_worker_max_jobs(const sl_worker *w);
+
+/*
+ * The worker's limit on open files, raised to the hard limit at start (util.h's
+ * sl_nofile_raise), or -1 if unknown. Each request in flight is a socket.
+ */
+long long sl_worker_open_files(const sl_worker *w);
 
 /*
  * Records a job's interim status in the ledger (SL_LEDGER_RUNNING or SL_LEDGER_WAITING) with

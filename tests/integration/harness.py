@@ -50,7 +50,7 @@ Stable API (other test files import it; extend, do not change):
   Processes
   worker_binary() -> path              $SNAPLAKE_WORKER_BIN, else build/asan/bin/..., else build/bin
   producer_binary() -> path            the same for snaplake-producer ($SNAPLAKE_PRODUCER_BIN)
-  Worker(stage, env, log_path)         a running snaplake-worker; .logs() -> [dict JSON lines],
+  Worker(stage, env, log_path[, nofile]) a running snaplake-worker; .logs() -> [dict JSON lines],
                                        .wait_log(pred, timeout), .stop(timeout) (SIGTERM, returns
                                        the exit code), .kill() (SIGKILL), .alive()
   worker_env(prefix, **overrides) -> dict
@@ -64,6 +64,7 @@ Stable API (other test files import it; extend, do not change):
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -444,14 +445,16 @@ class Worker:
     _parsed = None
     _read_to = 0
 
-    def __init__(self, stage, env, log_path):
+    def __init__(self, stage, env, log_path, nofile=None):
+        """nofile: (soft, hard) RLIMIT_NOFILE of the worker's process, else this one's."""
         self.stage = stage
         self.log_path = str(log_path)
         self.out = open(self.log_path, "wb")
         self.err_path = self.log_path + ".stderr"
         self.err = open(self.err_path, "wb")
+        pre = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
         self.p = subprocess.Popen([worker_binary(), stage], env=env, stdout=self.out,
-                                  stderr=self.err, cwd=ROOT)
+                                  stderr=self.err, cwd=ROOT, preexec_fn=pre)
 
     def alive(self):
         return self.p.poll() is None

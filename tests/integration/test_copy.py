@@ -14,6 +14,7 @@ stand-in, so the shared one keeps its config).
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def tables_info(task, statuses):
 class Ctx:
     """One test's world: buckets, topics, a copy worker, readers of its output."""
 
-    def __init__(self, tmp_path, name, endpoint=None, s3=None, **env):
+    def __init__(self, tmp_path, name, endpoint=None, s3=None, nofile=None, **env):
         h.require_stack()
         self.s3 = s3 or h.aws("s3", standin=False)
         self.cluster = "c-%s" % h.uid(8)
@@ -87,7 +88,7 @@ class Ctx:
         if endpoint:
             wenv["AWS_ENDPOINT_URL"] = endpoint
         self.wenv = wenv
-        self.worker = h.Worker("copy", wenv, tmp_path / ("worker-%s.log" % name))
+        self.worker = h.Worker("copy", wenv, tmp_path / ("worker-%s.log" % name), nofile=nofile)
         self.worker.wait_ready(90)
         self.n = 0
 
@@ -610,8 +611,6 @@ def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin)
     sock.close()
     c = make_ctx("copy-prefix-rate", endpoint=private_standin, COPY_CONCURRENCY="256",
                  METRICS_ADDR="127.0.0.1:%d" % port)
-    task = "exp-%s" % h.uid(8)
-    root = c.export_root(task)
     tables = ("public.fast1", "public.slow", "public.fast2")
     per_table = 120
     slow_dir = c.lake_dir("db", "public.slow")
@@ -626,18 +625,7 @@ def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin)
     rates.update({"%s/%s" % (c.lake_bucket, d): 1e9 for d in fast_dirs})
     standin_post(private_standin, "/_standin/config",
                  {"s3_prefix_rate": rates, "s3_prefix_burst_seconds": 0.25, "latency_ms": 50})
-    items, want = [], {}
-    for t in tables:
-        for i in range(per_table):
-            f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
-            body = b"PAR1 %s %d PAR1" % (t.encode(), i)
-            items.append(("%s/db/%s/%s" % (root, t, f), body))
-            want[c.lake_dir("db", t) + f] = body
-    put_many(c.s3, c.export_bucket, items)
-    c.send(task)
-    m = c.next_copied()
-    assert m["objects"] == len(want), m
-    assert lake_bodies(c) == want
+    copy_small_export(c, tables, per_table)
     assert c.failures.read(1, 0.5) == []
 
     st = standin_get(private_standin, "/_standin/state")
@@ -672,6 +660,25 @@ def test_slowdown_on_one_prefix_paces_only_that_table(make_ctx, private_standin)
     assert got == [float(done[-1]["window_cuts"])], (got, done[-1])
 
 
+def copy_small_export(c, tables, per_table):
+    """Lays out per_table small objects for each table of database "db", has c's worker copy
+    them, and checks the copy: complete, and every object's bytes where they belong."""
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    items, want = [], {}
+    for t in tables:
+        for i in range(per_table):
+            f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
+            body = b"PAR1 %s %d PAR1" % (t.encode(), i)
+            items.append(("%s/db/%s/%s" % (root, t, f), body))
+            want[c.lake_dir("db", t) + f] = body
+    put_many(c.s3, c.export_bucket, items)
+    c.send(task)
+    m = c.next_copied()
+    assert m["objects"] == len(want), m
+    assert lake_bodies(c) == want
+
+
 def test_in_flight_is_sized_to_the_path(make_ctx, private_standin):
     """Between COPY_CONCURRENCY_MIN and COPY_CONCURRENCY a copy keeps what the path needs in
     flight (common/bdp.c): twice the least round trip over the worker's CPU per request. The
@@ -691,20 +698,7 @@ def test_in_flight_is_sized_to_the_path(make_ctx, private_standin):
             rates = {"%s/%s" % (c.lake_bucket, c.lake_dir("db", t)): 1e9 for t in tables}
             standin_post(endpoint, "/_standin/config",
                          {"s3_prefix_rate": rates, "latency_ms": latency})
-        task = "exp-%s" % h.uid(8)
-        root = c.export_root(task)
-        items, want = [], {}
-        for t in tables:
-            for i in range(per_table):
-                f = "part-%05d-%s.gz.parquet" % (i, h.uid(8))
-                body = b"PAR1 %s %d PAR1" % (t.encode(), i)
-                items.append(("%s/db/%s/%s" % (root, t, f), body))
-                want[c.lake_dir("db", t) + f] = body
-        put_many(c.s3, c.export_bucket, items)
-        c.send(task)
-        m = c.next_copied()
-        assert m["objects"] == len(want), m
-        assert lake_bodies(c) == want
+        copy_small_export(c, tables, per_table)
         done = [r for r in c.worker.logs() if r.get("msg") == "all copies done"]
         assert done, "no final progress line"
         w, rtt_ms, cpu_us = (int(done[-1]["window"]), float(done[-1]["rtt_min_ms"]),
@@ -723,6 +717,39 @@ def test_in_flight_is_sized_to_the_path(make_ctx, private_standin):
     # 50 ms against a few: the far window is several times the near one (up to the cap).
     assert windows["near"] < 256 // 4, windows
     assert windows["far"] >= min(256, 4 * windows["near"]), windows
+
+
+def test_requests_in_flight_fit_the_open_files_limit(make_ctx, private_standin):
+    """Each request in flight is a socket. A worker raises its soft limit on open files to the
+    hard one at start (containers often start at a soft 1,024), and where even the hard limit
+    cannot hold WORKER_MAX_JOBS jobs at COPY_CONCURRENCY it lowers COPY_CONCURRENCY, saying
+    so, instead of failing connects with EMFILE: at 300 open files, 4 jobs and 8 listers a job,
+    a job keeps (300 - 128) / 4 - 2 x 8 - 2 = 25 in flight. With 50 ms on every request (so
+    the path alone would size the window to 1,024) the copy is complete and right, no request
+    failed, and the stand-in never saw more than 25 in flight."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+    if want > 256:
+        raised = make_ctx("copy-nofile-raised", nofile=(256, hard))
+        ready = [r for r in raised.worker.logs() if r.get("msg") == "worker ready"]
+        assert ready and ready[-1]["open_files"] == str(want), ready
+    # One table: one prefix, whose peak the stand-in counts.
+    per_table, tables = 300, ("public.a",)
+    c = make_ctx("copy-nofile", endpoint=private_standin, nofile=(300, 300),
+                 COPY_CONCURRENCY="1024", COPY_CONCURRENCY_MIN="1024")
+    ready = [r for r in c.worker.logs() if r.get("msg") == "worker ready"]
+    assert ready and ready[-1]["open_files"] == "300", ready
+    lowered = [r for r in c.worker.logs() if "COPY_CONCURRENCY 1024 lowered to 25" in
+               r.get("msg", "")]
+    assert lowered and lowered[0]["level"] == "warn", c.worker.logs()[:20]
+    rates = {"%s/%s" % (c.lake_bucket, c.lake_dir("db", t)): 1e9 for t in tables}
+    standin_post(private_standin, "/_standin/config", {"s3_prefix_rate": rates, "latency_ms": 50})
+    copy_small_export(c, tables, per_table)
+    done = [r for r in c.worker.logs() if r.get("msg") == "copy finished"]
+    assert done and done[-1]["retries"] == "0", done
+    st = standin_get(private_standin, "/_standin/state")["s3_prefix_rate"]
+    peak = st["%s/%s" % (c.lake_bucket, c.lake_dir("db", tables[0]))]["peak_inflight"]
+    assert 1 < peak <= 25, st
 
 
 # ------------------------------------------- partition replacement: one at a time, newest wins
