@@ -6,8 +6,9 @@ input topic, and the run timed until its `copied` message arrives.
 
 Each run gets a worker of its own, topics of its own (a fresh KAFKA_TOPIC_PREFIX) and a run id
 of its own (the ledger would otherwise treat a second run as a replay), so runs do not see
-each other. The worker is started and waits in its consumer group before the clock starts:
-the figure is the copy, not the worker's start-up. CPU seconds are the worker's utime+stime
+each other. The worker is started and waits in its consumer group, and the benchmark's reader
+of the output is live (it read a marker of its own), before the clock starts: the figure is
+the copy, not either one's start-up. CPU seconds are the worker's utime+stime
 over the copy (from /proc/<pid>/stat), peak RSS its VmHWM, steady RSS the median of VmRSS
 sampled every 100 ms while it copied.
 """
@@ -107,6 +108,8 @@ class SnaplakeCopy:
                                  "enable.auto.commit": False})
             consumer.assign([TopicPartition(prefix + t, 0, OFFSET_BEGINNING)
                              for t in ("copies", "failures")])
+            producer = Producer({"bootstrap.servers": boot})
+            self._reader_live(consumer, producer, prefix + "copies", tag)
             run_id = "%s-%s-%s" % (layout.cluster, layout.date, tag)
             msg = {"v": 1, "type": "exported", "run_id": run_id, "cluster": layout.cluster,
                    "mode": "snapshot", "snapshot_id": "rds:" + run_id,
@@ -118,7 +121,6 @@ class SnaplakeCopy:
                    "export_task_id": layout.task, "s3_bucket": src_bucket,
                    "s3_prefix": layout.s3_prefix}
             cpu0 = proc_cpu_s(p.pid)
-            producer = Producer({"bootstrap.servers": boot})
             t0 = time.monotonic()
             producer.produce(prefix + "exports", json.dumps(msg).encode(),
                              key=layout.cluster.encode())
@@ -182,6 +184,23 @@ class SnaplakeCopy:
         self._finished = None
         threading.Thread(target=drain, daemon=True).start()
 
+    @staticmethod
+    def _reader_live(consumer, producer, topic, tag):
+        """A fresh reader takes a few hundred ms (metadata, offset lookup) before its first
+        fetch; a copy on the sink takes about as long, so the reader's start-up would be timed
+        as the copy's. It reads a marker of its own from the copies topic first, so the clock
+        starts with the reader live."""
+        marker = json.dumps({"bench_marker": tag}).encode()
+        producer.produce(topic, marker)
+        producer.flush(30)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            m = consumer.poll(0.1)
+            if m is not None and not m.error() and m.value() == marker:
+                return
+        raise RuntimeError("the bench's reader saw no marker on %s after %ds"
+                           % (topic, READY_TIMEOUT))
+
     def _wait_copied(self, p, consumer, t0, prefix):
         """Polls the copies and failures topics; samples the worker's RSS meanwhile."""
         rss = []
@@ -192,5 +211,8 @@ class SnaplakeCopy:
             m = consumer.poll(0.1)
             if m is None or m.error():
                 continue
-            return json.loads(m.value()), rss
+            out = json.loads(m.value())
+            if "bench_marker" in out:
+                continue
+            return out, rss
         raise RuntimeError("no copied message after %ds" % COPY_TIMEOUT)
