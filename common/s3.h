@@ -37,6 +37,9 @@ typedef struct sl_s3_write_opts {
     const char *kms_key_id;            /* SSE-KMS key (x-amz-server-side-encryption: aws:kms) */
     const char *expected_owner;        /* destination bucket's account id */
     const char *source_expected_owner; /* copy source bucket's account id */
+    /* The object's Content-Type. On CopyObject it comes with x-amz-metadata-directive REPLACE:
+       the copy carries this instead of the source's metadata. */
+    const char *content_type;
 } sl_s3_write_opts;
 
 /*
@@ -195,7 +198,8 @@ typedef struct sl_s3_head_result {
 int sl_s3_head(sl_aws *c, const char *bucket, const char *key, const char *expected_owner,
                sl_s3_head_result *out, sl_aws_error *err) SL_MUST_CHECK;
 
-/* Builds CopyObject src -> dst (up to 5 GiB) with o's SSE-KMS and owner headers. */
+/* Builds CopyObject src -> dst (up to 5 GiB) with o's SSE-KMS, owner and content type
+   headers (a content type replaces the source's metadata, see sl_s3_write_opts). */
 int sl_s3_copy_request(sl_s3_req *r, const char *src_bucket, const char *src_key,
                        const char *dst_bucket, const char *dst_key, const sl_s3_write_opts *o,
                        char *err, size_t errlen) SL_MUST_CHECK;

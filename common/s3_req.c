@@ -131,23 +131,30 @@ int sl_s3_req_key(sl_s3_req *r, const char *bucket, const char *key, char *err, 
     return 0;
 }
 
-static void req_write_opts(sl_s3_req *r, const sl_s3_write_opts *o, int sse)
+/* o's headers; whole: a request that makes an object (SSE and content type), not a part. */
+static void req_write_opts(sl_s3_req *r, const sl_s3_write_opts *o, int whole)
 {
     if (!o)
         return;
-    if (sse && o->kms_key_id && *o->kms_key_id) {
+    if (whole && o->kms_key_id && *o->kms_key_id) {
         sl_s3_req_header(r, "x-amz-server-side-encryption", "aws:kms");
         sl_s3_req_header(r, "x-amz-server-side-encryption-aws-kms-key-id", o->kms_key_id);
     }
+    if (whole)
+        sl_s3_req_header(r, "Content-Type", o->content_type);
     sl_s3_req_header(r, "x-amz-expected-bucket-owner", o->expected_owner);
 }
 
 /* A copy's write options, plus the owner check on its source bucket. */
-static void req_copy_opts(sl_s3_req *r, const sl_s3_write_opts *o, int sse)
+static void req_copy_opts(sl_s3_req *r, const sl_s3_write_opts *o, int whole)
 {
-    req_write_opts(r, o, sse);
-    if (o)
-        sl_s3_req_header(r, "x-amz-source-expected-bucket-owner", o->source_expected_owner);
+    req_write_opts(r, o, whole);
+    if (!o)
+        return;
+    sl_s3_req_header(r, "x-amz-source-expected-bucket-owner", o->source_expected_owner);
+    /* Without REPLACE, S3 ignores the content type and copies the source's metadata. */
+    if (whole && o->content_type && *o->content_type)
+        sl_s3_req_header(r, "x-amz-metadata-directive", "REPLACE");
 }
 
 int sl_s3_put_request(sl_s3_req *r, const char *bucket, const char *key, const void *data,

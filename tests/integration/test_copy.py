@@ -444,12 +444,19 @@ def test_multipart_copy_above_threshold(make_ctx):
     big = os.urandom(13 * 1024 * 1024 + 123)
     small = parquet(7)
     put_many(c.s3, c.export_bucket,
-             [("%s/db/public.big/part-00000-big.gz.parquet" % root, big),
-              ("%s/db/public.big/part-00001-small.gz.parquet" % root, small)])
+             [("%s/db/public.big/part-00000-big.gz.parquet" % root, big)])
+    # The export's own metadata stays with the export: the lake's file says it is Parquet.
+    c.s3.put_object(Bucket=c.export_bucket, Key="%s/db/public.big/part-00001-small.gz.parquet"
+                    % root, Body=small, ContentType="binary/octet-stream",
+                    Metadata={"export-side": "x"})
     c.send(task)
     m = c.next_copied()
     d = c.lake_dir("db", "public.big")
     assert m["objects"] == 2 and m["bytes"] == len(big) + len(small)
+    for f in ("part-00000-big.gz.parquet", "part-00001-small.gz.parquet"):
+        hd = c.s3.head_object(Bucket=c.lake_bucket, Key=d + f)
+        assert hd["ContentType"] == "application/vnd.apache.parquet", (f, hd)
+        assert "export-side" not in hd["Metadata"], (f, hd["Metadata"])
     assert c.s3.get_object(Bucket=c.lake_bucket, Key=d + "part-00000-big.gz.parquet")[
         "Body"].read() == big
     # A multipart object's ETag is "<md5 of the part md5s>-<parts>": 13 MiB in 5 MiB parts.

@@ -312,7 +312,7 @@ static void test_request_builders(void)
 {
     sl_s3_req r;
     sl_s3_write_opts o = {"arn:aws:kms:us-east-1:111122223333:key/k1", "222233334444",
-                          "111122223333"};
+                          "111122223333", "application/vnd.apache.parquet"};
     sl_s3_part_range range = {5242880, 10485759};
     char err[SL_ERRLEN];
 
@@ -328,7 +328,15 @@ static void test_request_builders(void)
     CHECK_STR(hdr(&r, "x-amz-server-side-encryption-aws-kms-key-id"), o.kms_key_id);
     CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "222233334444");
     CHECK_STR(hdr(&r, "x-amz-source-expected-bucket-owner"), "111122223333");
+    /* A content type replaces the source's metadata; without one the copy keeps it. */
+    CHECK_STR(hdr(&r, "Content-Type"), "application/vnd.apache.parquet");
+    CHECK_STR(hdr(&r, "x-amz-metadata-directive"), "REPLACE");
     sl_s3_req_cleanup(&r);
+    o.content_type = NULL;
+    CHECK_INT(sl_s3_copy_request(&r, "src", "k", "dst", "k2", &o, err, sizeof(err)), 0);
+    CHECK(hdr(&r, "Content-Type") == NULL && hdr(&r, "x-amz-metadata-directive") == NULL);
+    sl_s3_req_cleanup(&r);
+    o.content_type = "application/vnd.apache.parquet";
 
     CHECK_INT(sl_s3_upload_part_copy_request(&r, "src", "k", "dst", "k2", "up/id+1", 2, &range, &o,
                                              err, sizeof(err)),
@@ -336,6 +344,7 @@ static void test_request_builders(void)
     CHECK_STR(r.req.query, "partNumber=2&uploadId=up%2Fid%2B1");
     CHECK_STR(hdr(&r, "x-amz-copy-source-range"), "bytes=5242880-10485759");
     CHECK(hdr(&r, "x-amz-server-side-encryption") == NULL);
+    CHECK(hdr(&r, "Content-Type") == NULL && hdr(&r, "x-amz-metadata-directive") == NULL);
     sl_s3_req_cleanup(&r);
     CHECK_INT(sl_s3_upload_part_copy_request(&r, "src", "k", "dst", "k2", "id", 10001, &range, NULL,
                                              err, sizeof(err)),
@@ -352,7 +361,7 @@ static void test_request_builders(void)
 static void test_scheduled_request_builders(void)
 {
     sl_s3_req r;
-    sl_s3_write_opts o = {"k1", "222233334444", NULL};
+    sl_s3_write_opts o = {"k1", "222233334444", NULL, "application/vnd.apache.parquet"};
     sl_s3_list_opts lo = {"a b/", "tok+/=", NULL, 0, "999988887777", NULL};
     char *etags[2] = {"\"e1\"", "\"e2\""};
     const char *keys[2] = {"lake/x", "lake/y"};
@@ -365,6 +374,7 @@ static void test_scheduled_request_builders(void)
     CHECK_STR(hdr(&r, "x-amz-server-side-encryption"), "aws:kms");
     CHECK_STR(hdr(&r, SL_S3_META_SOURCE_ETAG), "abc");
     CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "222233334444");
+    CHECK_STR(hdr(&r, "Content-Type"), "application/vnd.apache.parquet");
     sl_s3_req_cleanup(&r);
 
     CHECK_INT(sl_s3_complete_multipart_request(&r, "dst", "big/x", "id/1", etags, 2, NULL, err,
