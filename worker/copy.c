@@ -82,7 +82,7 @@ static const sl_cfg_opt copy_opts[] = {
      "bucket of the data lake the crawler reads"},
     {"LAKE_PREFIX", SL_CFG_STRING, "", 0, -1, 0, offsetof(copy_cfg, lake_prefix),
      "key prefix of the lake (\"\" = bucket root): <prefix>/<cluster>/<db>/<table>/date=<d>/"},
-    {"COPY_CONCURRENCY", SL_CFG_INT, "64", 1, 1024, 0, offsetof(copy_cfg, concurrency),
+    {"COPY_CONCURRENCY", SL_CFG_INT, "1024", 1, 1024, 0, offsetof(copy_cfg, concurrency),
      "copy requests in flight per export, at most"},
     {"COPY_CONCURRENCY_MIN", SL_CFG_INT, "64", 1, 1024, 0, offsetof(copy_cfg, concurrency_min),
      "the fewest copy requests in flight per export the worker sizes down to: between this and "
