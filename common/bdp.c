@@ -70,8 +70,10 @@ size_t sl_bdp_limit(const sl_bdp *b, size_t floor, size_t max)
         max = 1;
     if (floor > max)
         floor = max;
-    if (rtt < 0)
-        return max;
+    if (floor == 0) /* never 0 in flight: the queue would stall */
+        floor = 1;
+    if (rtt < 0) /* slow start: one round trip at the floor, then what it measured */
+        return floor;
     want = BDP_GAIN * (double)rtt * 1000.0 / cpu;
     if (want >= (double)max)
         return max;

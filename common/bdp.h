@@ -20,9 +20,11 @@
  * The least round trip is a windowed minimum (the least of this window and the previous one,
  * BDP_RTT_WINDOW_MS each), so a path that got slower is followed within two windows. The CPU
  * per request is an average over samples of BDP_CPU_EVERY finished requests (EWMA, 1/4).
- * Before anything is measured the limit errs large: no round trip gives max, no CPU figure
- * takes BDP_CPU_NS_GUESS (faster than any request measured here, so the window only shrinks
- * once the real figure is in).
+ * Before a round trip is measured the limit is the floor (slow start: a job's first burst
+ * would otherwise open max connections to an endpoint 64 keep busy, which cost a 10,000-copy
+ * job on the sink 7%; 100 ms away it costs one round trip at the floor). Then it errs large:
+ * no CPU figure takes BDP_CPU_NS_GUESS (faster than any request measured here, so the window
+ * only shrinks once the real figure is in).
  *
  * Ownership: sl_bdp is a plain value, embedded by its owner; nothing to free.
  */
@@ -57,7 +59,7 @@ int sl_bdp_finished(sl_bdp *b);
 /* The thread's CPU clock (ns) now; the first call only sets the mark. */
 void sl_bdp_cpu(sl_bdp *b, long long cpu_ns);
 
-/* Requests to keep in flight: in [floor, max] (floor above max counts as max; max 0 as 1). */
+/* Requests to keep in flight: in [floor, max] (floor above max counts as max; either 0 as 1). */
 size_t sl_bdp_limit(const sl_bdp *b, size_t floor, size_t max);
 
 /* The least round trip in the two windows, or -1 when none; the CPU per request in ns (0 when

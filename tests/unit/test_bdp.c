@@ -18,17 +18,18 @@ static void finish(sl_bdp *b, long long *cpu, int n, long long per_ns)
     }
 }
 
-static void test_nothing_measured_is_max(void)
+static void test_nothing_measured_is_the_floor(void)
 {
     sl_bdp b;
 
     sl_bdp_init(&b);
-    CHECK_INT(sl_bdp_limit(&b, 64, 1024), 1024);
+    CHECK_INT(sl_bdp_limit(&b, 64, 1024), 64);
     CHECK_INT(sl_bdp_rtt_min_us(&b), -1);
     CHECK(sl_bdp_cpu_ns(&b) == 0);
-    /* Degenerate bounds: a floor above max is max, a max of 0 is 1. */
+    /* Degenerate bounds: a floor above max is max, a max or floor of 0 is 1. */
     CHECK_INT(sl_bdp_limit(&b, 2048, 1024), 1024);
     CHECK_INT(sl_bdp_limit(&b, 0, 0), 1);
+    CHECK_INT(sl_bdp_limit(&b, 0, 1024), 1);
 }
 
 static void test_round_trip_without_cpu_uses_the_guess(void)
@@ -104,7 +105,7 @@ static void test_rtt_window_forgets_an_old_minimum(void)
 }
 
 static const sl_test tests[] = {
-    SL_TEST(test_nothing_measured_is_max),
+    SL_TEST(test_nothing_measured_is_the_floor),
     SL_TEST(test_round_trip_without_cpu_uses_the_guess),
     SL_TEST(test_limit_follows_rtt_over_cpu),
     SL_TEST(test_cpu_is_an_average_of_samples),
