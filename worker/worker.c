@@ -386,8 +386,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
             goto fail;
         }
         w->ctx_ready = 1;
-        w->max_jobs = sl_worker_max_jobs(w);
-        w->offsets = sl_offsets_new((size_t)w->max_jobs + 1);
+        w->offsets = sl_offsets_new((size_t)sl_worker_max_jobs(w) + 1);
         if (!w->offsets) {
             sl_seterr(err, errlen, "out of memory");
             goto fail;
@@ -417,7 +416,7 @@ sl_worker *sl_worker_new(const char *stage_name, char *err, size_t errlen)
                             "max_jobs",   mj,
                             "open_files", nf,
                             NULL};
-        snprintf(mj, sizeof(mj), "%lld", w->max_jobs);
+        snprintf(mj, sizeof(mj), "%lld", sl_worker_max_jobs(w));
         snprintf(nf, sizeof(nf), "%lld", w->open_files);
         sl_log_kv(SL_LOG_INFO, NULL, kv, "worker ready");
     }

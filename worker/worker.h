@@ -127,7 +127,7 @@ void sl_worker_pg_link_init(sl_worker *w, const char *suffix, sl_pg_link *l);
  */
 void sl_worker_set_default_max_jobs(sl_worker *w, long long n);
 
-/* The effective WORKER_MAX_JOBS: WORKER_MAX_JOBS, else the stage's default (so far, in init). */
+/* The effective WORKER_MAX_JOBS: WORKER_MAX_JOBS, else the stage's default (set in its init). */
 long long sl_worker_max_jobs(const sl_worker *w);
 
 /*

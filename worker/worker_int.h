@@ -68,7 +68,6 @@ struct sl_worker {
     void *ctx;
     int ctx_ready;
     long long default_max_jobs;
-    long long max_jobs;
     long long open_files; /* RLIMIT_NOFILE after sl_nofile_raise at start; -1 unknown */
     sl_creds_provider *creds;
     sl_aws *aws;

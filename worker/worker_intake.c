@@ -115,7 +115,7 @@ oom:
 
 int sl_worker_full(const sl_worker *w)
 {
-    return (long long)w->njobs >= w->max_jobs;
+    return (long long)w->njobs >= sl_worker_max_jobs(w);
 }
 
 static void hold_message(sl_worker *w, rd_kafka_message_t *m)
