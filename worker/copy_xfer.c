@@ -44,7 +44,8 @@
  * The lake's files are Parquet and say so, and carry none of the export's metadata: a copy
  * replaces it (x-amz-metadata-directive REPLACE, as s5cmd copies). On S3 that costs nothing
  * either way; an S3-compatible store on a file system reads and rewrites the source's
- * metadata on each COPY (versitygw's posix backend: ~30% of its CPU per small copy).
+ * metadata on each COPY (versitygw's posix backend: 10.0 s of CPU per 10,000 small copies
+ * with COPY, 8.2-8.7 s with REPLACE).
  */
 #define LAKE_CONTENT_TYPE "application/vnd.apache.parquet"
 
