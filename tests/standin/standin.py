@@ -396,16 +396,18 @@ class Standin:
         return os.path.join(self.state_dir, "state.json") if self.state_dir else None
 
     def _save(self):
+        # Under the lock through the rename: the export writers' threads save too, and two
+        # saves sharing the one temporary file renamed it from under each other.
         p = self._state_path()
         if not p:
             return
         with self.lock:
             data = {"config": self.cfg,
                     "tasks": [t.to_json() for t in self.tasks.values()]}
-        tmp = p + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, p)
+            tmp = p + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, p)
 
     def _load(self):
         p = self._state_path()
