@@ -401,7 +401,7 @@ int sl_copy_xfer_begin(copy_ctx *cx, copy_job *cj)
 {
     /* A copy's answer is a few hundred bytes of XML: curl's least receive buffer (1 KiB, one
        read for a whole answer) instead of its 16 KiB is 15 KiB less per request in flight
-       (15 MiB at 1,024; 4 KiB left 3 MiB of that in place). Paced: the lanes'
+       (15 MiB at 1,024; a 4 KiB one kept 3 MiB more). Paced: the lanes'
        windows answer SlowDown, the queue only holds the cap. Sized: no more in flight than
        the path needs (bdp.h), never fewer than COPY_CONCURRENCY_MIN. */
     size_t lo = (size_t)(cx->cfg.concurrency_min < cx->cfg.concurrency ? cx->cfg.concurrency_min
