@@ -678,4 +678,6 @@ def test_state_saves_from_many_threads_at_once(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["state.json"]
     with open(tmp_path / "state.json") as f:
         assert json.load(f)["config"] == sd.cfg
-    mod.Standin("http://127.0.0.1:9", state_dir=str(tmp_path)).writers.shutdown()
+    again = mod.Standin("http://127.0.0.1:9", state_dir=str(tmp_path))
+    again.writers.shutdown()
+    assert again.cfg == sd.cfg and again.tasks == {}
