@@ -42,7 +42,8 @@ sl_aws *sl_aws_new(const sl_aws_opts *opts, const sl_aws_creds *creds, char *err
         sl_seterr(err, errlen, "aws: out of memory");
         return NULL;
     }
-    if (sl_aws_opts_copy(&c->o, opts, err, errlen))
+    if (sl_aws_opts_copy(&c->o, opts, err, errlen) ||
+        sl_tls_trust_init(&c->trust, c->o.ca_bundle, err, errlen))
         goto fail;
     if (c->o.max_attempts <= 0)
         c->o.max_attempts = 3;
@@ -85,6 +86,7 @@ void sl_aws_free(sl_aws *c)
         curl_easy_cleanup(c->easy);
     sl_aws_opts_cleanup(&c->o);
     sl_sigv4_keycache_cleanup(&c->keys);
+    sl_tls_trust_cleanup(&c->trust);
     for (size_t i = 0; i < c->nbases; i++)
         sl_aws_endpoint_base_cleanup(&c->bases[i]);
     for (size_t i = 0; i < c->nidle; i++)
@@ -368,10 +370,11 @@ out:
 
 /*
  * The one place an easy handle is set up, for signed calls, transfers and plain requests
- * alike: URL, headers, TLS (verification always on; ca NULL = the system's CA file),
+ * alike: URL, headers, TLS (verification always on; trust: the client's one CA store, NULL =
+ * curl's own CA handling with its built-in CA file),
  * timeouts, the capped body and header sinks in io, and the method's body rules.
  */
-static int easy_setup(CURL *h, const char *url, struct curl_slist *hdrs, const char *ca,
+static int easy_setup(CURL *h, const char *url, struct curl_slist *hdrs, sl_tls_trust *trust,
                       long connect_ms, long total_ms, const char *method, const void *body,
                       size_t body_len, aws_io *io, char *curl_err)
 {
@@ -391,8 +394,8 @@ static int easy_setup(CURL *h, const char *url, struct curl_slist *hdrs, const c
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (ca && *ca)
-        SETOPT(CURLOPT_CAINFO, ca);
+    if (cc == CURLE_OK && trust && sl_tls_trust_setup(trust, h, url))
+        cc = CURLE_FAILED_INIT;
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     SETOPT(CURLOPT_TIMEOUT_MS, total_ms);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
@@ -424,7 +427,7 @@ static int easy_setup(CURL *h, const char *url, struct curl_slist *hdrs, const c
 int sl_aws_setup_easy(sl_aws *c, CURL *h, const aws_prepared *p, const char *method,
                       const void *body, size_t body_len, aws_io *io, char *curl_err)
 {
-    return easy_setup(h, p->ep.url, p->hdrs, c->o.ca_bundle, (long)c->o.connect_timeout_ms,
+    return easy_setup(h, p->ep.url, p->hdrs, &c->trust, (long)c->o.connect_timeout_ms,
                       (long)c->o.request_timeout_ms, method, body, body_len, io, curl_err);
 }
 

@@ -8,6 +8,7 @@
 
 #include "aws_http.h"
 #include "sigv4.h"
+#include "tls_trust.h"
 
 /* Services one client resolves endpoints for and remembers (snaplake calls eight). */
 #define AWS_BASES_MAX 8
@@ -22,6 +23,7 @@ struct sl_aws {
     sl_aws_observer_fn observe; /* NULL = none (metrics.h is never included here) */
     void *observe_ud;
     sl_sigv4_keycache keys; /* signing keys per (day, region, service, secret); wiped by free */
+    sl_tls_trust trust;     /* the CA store all of this client's TLS connections verify with */
     /* Each service's endpoint base, resolved at its first request (the options do not change
        after sl_aws_new); owned. */
     sl_aws_endpoint_base bases[AWS_BASES_MAX];
