@@ -19,15 +19,19 @@ run. Printed per engine and setting (medians over --runs):
   peak MB     the worker's VmHWM at the end; steady MB: median VmRSS sampled while copying
 
 --old PATH adds a second worker binary (e.g. main built in a temp dir) and the ratio new/old.
+--tls serves the sink over HTTPS, as S3 is served: the worker then holds a TLS connection per
+copy in flight. It trusts the sink's self-signed certificate through AWS_CA_BUNDLE, a copy of
+the system's CA bundle with that certificate added (what a deployment's trust store holds).
 
   .venv/bin/python bench/copy_bench.py [--objects 10000] [--runs 3] [--conc 64,256,1024]
-        [--delay-ms 0,100] [--force-proxy] [--new build/bench-rel/bin/snaplake-worker]
+        [--delay-ms 0,100] [--force-proxy] [--tls] [--new build/bench-rel/bin/snaplake-worker]
         [--old PATH]
 """
 
 import argparse
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -54,24 +58,33 @@ class Sink:
     self.url is where the worker goes (through the latency); call() sends the bench-only
     requests (layout, count), through the latency as well, which only costs them time."""
 
-    def __init__(self, rtt_ms, tmp, force_proxy):
+    def __init__(self, rtt_ms, tmp, force_proxy, tls=False):
         self.proxy, self.ns = None, None
         port = free_port()
         self.how = "none"
+        self.ca, self.ctx, cert = None, None, None
         ok, why = endpoints.NetemNamespace.available() if rtt_ms > 0 else (False, "")
         try:
             if rtt_ms > 0 and ok and not force_proxy:
-                self.ns = endpoints.NetemNamespace(str(port), rtt_ms / 2.0).start()
+                self.ns = endpoints.NetemNamespace(str(port), rtt_ms / 2.0)
+            if tls:
+                cert = endpoints.make_tls_cert(tmp, ["127.0.0.1"] +
+                                               ([self.ns.ns_ip] if self.ns else []))
+                self.ca = cert[2]
+                self.ctx = ssl.create_default_context(cafile=self.ca)
+            if self.ns:
+                self.ns.start()
                 self.server = endpoints.S3Sink(port, tmp, netns=self.ns.ns,
-                                               host=self.ns.ns_ip).start()
+                                               host=self.ns.ns_ip, tls=cert).start()
                 self.url = self.server.url
                 self.how = "tc netem %g ms each way" % (rtt_ms / 2.0)
             else:
-                self.server = endpoints.S3Sink(port, tmp).start()
+                self.server = endpoints.S3Sink(port, tmp, tls=cert).start()
                 self.url = self.server.url
                 if rtt_ms > 0:
                     self.proxy = endpoints.LatencyProxy(free_port(), "127.0.0.1", port,
-                                                        rtt_ms / 2.0, tmp).start()
+                                                        rtt_ms / 2.0, tmp,
+                                                        "https" if tls else "http").start()
                     self.url = self.proxy.url
                     self.how = "bench/latproxy %g ms each way%s" % (
                         rtt_ms / 2.0, " (no netem: %s)" % why if not force_proxy else "")
@@ -81,7 +94,7 @@ class Sink:
 
     def call(self, path):
         with urllib.request.urlopen(self.url + path, data=b"" if "layout" in path else None,
-                                    timeout=60) as r:
+                                    timeout=60, context=self.ctx) as r:
             return r.read().decode()
 
     def cpu(self):
@@ -121,6 +134,8 @@ class Run:
                            AWS_ENDPOINT_URL=sink.url, AWS_S3_FORCE_PATH_STYLE="true",
                            COPY_CONCURRENCY=str(conc), KAFKA_GROUP_ID="g-" + h.uid(10),
                            LOG_LEVEL="info", STAGE_MAX_ATTEMPTS="1")
+        if sink.ca:
+            env["AWS_CA_BUNDLE"] = sink.ca
         env.pop("METRICS_ADDR", None)
         env["SNAPLAKE_WORKER_BIN"] = binary
         os.environ["SNAPLAKE_WORKER_BIN"] = binary
@@ -191,6 +206,7 @@ def main():
     ap.add_argument("--conc", default="64,256,1024")
     ap.add_argument("--delay-ms", default="0,100", help="round trips, comma list")
     ap.add_argument("--force-proxy", action="store_true", help="bench/latproxy even with netem")
+    ap.add_argument("--tls", action="store_true", help="the sink over HTTPS, as S3 is")
     ap.add_argument("--new", default=os.path.join(ROOT, "build/bench-rel/bin/snaplake-worker"))
     ap.add_argument("--old", default=None)
     a = ap.parse_args()
@@ -199,7 +215,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="copy-bench-")
     rows = []
     for delay in [int(x) for x in a.delay_ms.split(",")]:
-        sink = Sink(delay, tmp, a.force_proxy)
+        sink = Sink(delay, tmp, a.force_proxy, a.tls)
         try:
             for conc in [int(x) for x in a.conc.split(",")]:
                 workers = {}
@@ -215,7 +231,7 @@ def main():
                         w.stop()
                 for name, _b in engines:
                     rows.append((delay, conc, name, res[name]))
-                line = "RTT %3d ms  conc %4d" % (delay, conc)
+                line = "%sRTT %3d ms  conc %4d" % ("TLS " if a.tls else "", delay, conc)
                 for name, _b in engines:
                     rs = res[name]
                     line += ("  | %s: %6.0f obj/s (job %5.0f)  CPU %4.2f s/1k (sink %4.2f%s)"

@@ -7,12 +7,14 @@
  * *client* is the bottleneck, as real S3 (about 3,500 COPY/PUT a second per prefix) would let
  * it be. It checks no signature (the worker signs anyway; that cost is the client's).
  *
- *   s3sink PORT [BIND_ADDR]
+ *   s3sink PORT [BIND_ADDR [CERT_PEM KEY_PEM]]
  *
  * BIND_ADDR (an IPv4 address, default 127.0.0.1) lets the benchmark run it inside a network
- * namespace behind tc netem. Latency is added on the network, not here: by netem, or by
- * bench/latproxy in front of it (a per-answer sleep in the server would delay the answer but not
- * the request's bytes, and would need a thread per waiting request).
+ * namespace behind tc netem. With CERT_PEM and KEY_PEM it serves HTTPS (libmicrohttpd's TLS),
+ * as S3 does: what a client holds per TLS connection is then part of its figures. Latency is added
+ * on the network, not here: by netem, or by bench/latproxy in front of it (a per-answer sleep in
+ * the server would delay the answer but not the request's bytes, and would need a thread per
+ * waiting request).
  *
  * Bench-only requests (not S3):
  *   POST /_sink/layout?bucket=B&prefix=P&n=N&tables=T   N objects of an RDS export under P
@@ -624,16 +626,43 @@ static void on_sig(int s)
     stop = 1;
 }
 
+/* A whole (small) file as a NUL-terminated heap string, or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < 1024 * 1024 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+        if (fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            buf[n] = '\0';
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     struct MHD_Daemon *d;
     struct sockaddr_in sa;
     unsigned flags;
+    char *cert = NULL, *key = NULL;
 
     const char *bind_addr = argc > 2 ? argv[2] : "127.0.0.1";
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: s3sink PORT [BIND_ADDR]\n");
+    if (argc != 2 && argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: s3sink PORT [BIND_ADDR [CERT_PEM KEY_PEM]]\n");
+        return 2;
+    }
+    if (argc == 5 && (!(cert = slurp(argv[3])) || !(key = slurp(argv[4])))) {
+        fprintf(stderr, "s3sink: cannot read %s or %s\n", argv[3], argv[4]);
         return 2;
     }
     memset(&sa, 0, sizeof(sa));
@@ -645,23 +674,28 @@ int main(int argc, char **argv)
     }
     tab = calloc(cap, sizeof(*tab));
     /* A pool of POOL epoll threads (above); MHD spreads accepted connections over it. */
-    flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+    flags = MHD_USE_EPOLL_INTERNAL_THREAD | (cert ? MHD_USE_TLS : 0);
+    /* MHD reads options up to MHD_OPTION_END: without TLS the key and certificate options are
+       left out by ending the list where they would start. */
     d = MHD_start_daemon(flags | MHD_USE_ERROR_LOG, (uint16_t)atoi(argv[1]), NULL, NULL, handler,
                          NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_CONNECTION_LIMIT,
                          8192u, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
                          4096u, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
-                         (unsigned)POOL, MHD_OPTION_END);
+                         (unsigned)POOL, cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, key,
+                         MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "s3sink: cannot listen on %s\n", argv[1]);
         return 1;
     }
     signal(SIGTERM, on_sig);
     signal(SIGINT, on_sig);
-    printf("s3sink: listening on %s:%s\n", bind_addr, argv[1]);
+    printf("s3sink: listening on %s:%s%s\n", bind_addr, argv[1], cert ? " (TLS)" : "");
     fflush(stdout);
     while (!stop)
         pause();
     MHD_stop_daemon(d);
+    free(cert);
+    free(key);
     fprintf(stderr, "s3sink: %llu requests\n", requests);
     return 0;
 }

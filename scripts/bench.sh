@@ -18,6 +18,13 @@ if [[ -f .stack/env ]]; then
     (set -a; . .stack/env; set +a
      # shellcheck disable=SC2086
      .venv/bin/python bench/copy_bench.py ${SL_BENCH_COPY_ARGS:-} 2>build/bench-rel/copy_bench.stderr)
+    # The same over TLS, as S3 is served: what the worker holds per TLS connection.
+    echo "== copy_bench --tls (SL_BENCH_COPY_TLS_ARGS: ${SL_BENCH_COPY_TLS_ARGS:-defaults})"
+    # shellcheck disable=SC1091
+    (set -a; . .stack/env; set +a
+     # shellcheck disable=SC2086
+     .venv/bin/python bench/copy_bench.py --tls ${SL_BENCH_COPY_TLS_ARGS:---conc 1024 --delay-ms 100} \
+         2>build/bench-rel/copy_bench_tls.stderr)
     # The stage hop overhead and the slot hand-off (issue 10), on the same stack.
     echo "== hop_bench (SL_BENCH_HOP_ARGS: ${SL_BENCH_HOP_ARGS:-defaults})"
     # shellcheck disable=SC1091,SC2086

@@ -120,8 +120,9 @@ class LatencyProxy:
     """bench/latproxy between a listen port and the server: delay_ms each way per chunk. Its
     stderr (the log) ends with its CPU seconds; proc_cpu_s reads them live from /proc."""
 
-    def __init__(self, listen_port, upstream_host, upstream_port, delay_ms, log_dir):
-        self.port = listen_port
+    def __init__(self, listen_port, upstream_host, upstream_port, delay_ms, log_dir,
+                 scheme="http"):
+        self.port, self.scheme = listen_port, scheme
         self.args = [bench_binary("latproxy"), str(listen_port),
                      "%s:%d" % (upstream_host, upstream_port), "%g" % delay_ms]
         self.log = open(os.path.join(log_dir, "latproxy-%d.log" % listen_port), "ab")
@@ -129,7 +130,7 @@ class LatencyProxy:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
@@ -147,12 +148,46 @@ def _run(argv):
 
 
 class S3Sink(Server):
-    """bench/s3sink (answers S3 correctly, stores no bytes)."""
+    """bench/s3sink (answers S3 correctly, stores no bytes); over HTTPS with tls=(cert, key)."""
 
     name = "s3sink"
 
+    def __init__(self, port, log_dir, netns=None, host="127.0.0.1", tls=None):
+        super().__init__(port, log_dir, netns=netns, host=host)
+        self.tls = tls
+
+    @property
+    def url(self):
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
+
     def argv(self):
-        return [bench_binary("s3sink"), str(self.port), self.host]
+        return [bench_binary("s3sink"), str(self.port), self.host] + list(self.tls or ())[:2]
+
+
+SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def make_tls_cert(d, hosts):
+    """A self-signed certificate (and its key) for the IPv4 addresses in hosts, in d, and a CA
+    file that trusts it: the system's bundle with the certificate added, as a deployment's trust
+    store is (the bundle is what a client parses and holds; one certificate alone would hide
+    that). Returns (cert_path, key_path, ca_path). A client trusts the sink through
+    AWS_CA_BUNDLE=ca_path (the worker) or an SSL context with it as cafile (urllib)."""
+    crt, key, ca = (os.path.join(d, "sink.crt"), os.path.join(d, "sink.key"),
+                    os.path.join(d, "sink-ca.pem"))
+    san = ",".join(["DNS:localhost"] + ["IP:" + x for x in hosts])
+    r = _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+              "-subj", "/CN=snaplake-bench-sink", "-addext", "subjectAltName=" + san,
+              "-keyout", key, "-out", crt])
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: %s" % r.stderr.strip()[-500:])
+    with open(ca, "w") as out:
+        if os.path.exists(SYSTEM_CA_FILE):
+            with open(SYSTEM_CA_FILE) as f:
+                out.write(f.read())
+        with open(crt) as f:
+            out.write(f.read())
+    return crt, key, ca
 
 
 class NetemNamespace:
