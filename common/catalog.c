@@ -120,6 +120,17 @@ static int read_columns(const cJSON *entry, sl_cat_table *t)
         }
         for (char *c = t->cols[i].name; *c; c++)
             *c = (char)tolower((unsigned char)*c);
+        /* A column named like the partition key would make the table's columns hold one name
+           twice, which query engines refuse (Athena: "duplicate columns"): the table could be
+           registered but never read. Report it instead. */
+        if (strcmp(t->cols[i].name, SL_CATALOG_PARTITION_KEY) == 0) {
+            snprintf(why, sizeof(why),
+                     "column %zu is named %s, as the lake's partition key (the %s= folders) "
+                     "is: a query engine refuses a table with the name twice",
+                     i + 1, t->cols[i].name, SL_CATALOG_PARTITION_KEY);
+            i++;
+            goto bad;
+        }
         for (size_t k = 0; k < i; k++) {
             if (strcmp(t->cols[k].name, t->cols[i].name) == 0) {
                 snprintf(why, sizeof(why), "columns %zu and %zu are both named %.200s", k + 1,

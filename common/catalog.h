@@ -18,6 +18,8 @@
 #define SL_CATALOG_INFO_MAX ((size_t)64 * 1024 * 1024)
 /* Glue's NameString: 1..255 characters (database, table, column names). */
 #define SL_CATALOG_NAME_MAX 255
+/* The partition key of every lake table: the copy stage's `date=YYYY-MM-DD` folders. */
+#define SL_CATALOG_PARTITION_KEY "date"
 
 /* --- export_tables_info ---------------------------------------------------------------------- */
 

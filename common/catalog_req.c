@@ -57,7 +57,7 @@ static cJSON *storage_descriptor(const char *location, const sl_cat_column *cols
 cJSON *sl_catalog_table_input(const char *name, const char *location, const sl_cat_column *cols,
                               size_t ncols)
 {
-    static const sl_cat_column date_key = {"date", "string"};
+    static const sl_cat_column date_key = {SL_CATALOG_PARTITION_KEY, "string"};
     cJSON *ti = cJSON_CreateObject(), *sd = storage_descriptor(location, cols, ncols), *pk, *par;
 
     if (!ti || !sd || !cJSON_AddStringToObject(ti, "Name", name) ||

@@ -119,7 +119,11 @@ static const char info[] =
     "  {\"columnName\":\"A\",\"expectedExportedType\":\"int32\"}]}},"
     "{\"status\":\"COMPLETE\",\"target\":\"mysqldb.customers\",\"schemaMetadata\":"
     " {\"originalTypeMappings\":[{\"columnName\":\"id\",\"expectedExportedType\":\"int32\"}]}},"
-    "{\"status\":\"COMPLETE\",\"target\":\"shop.public.nocols\"}"
+    "{\"status\":\"COMPLETE\",\"target\":\"shop.public.nocols\"},"
+    "{\"status\":\"COMPLETE\",\"target\":\"shop.public.events\",\"schemaMetadata\":"
+    " {\"originalTypeMappings\":[{\"columnName\":\"id\",\"expectedExportedType\":\"int32\"},"
+    "  {\"columnName\":\"Date\",\"originalType\":\"date\","
+    "   \"expectedExportedType\":\"int32 (DATE)\"}]}}"
     "],\"unknown\":1}";
 
 static void test_parse_tables_info(void)
@@ -129,7 +133,7 @@ static void test_parse_tables_info(void)
     const sl_cat_table *t;
 
     CHECK_INT(sl_catalog_parse_tables_info(info, strlen(info), &e, err, sizeof(err)), 0);
-    CHECK_INT(e.ntables, 6); /* the database-level warning is not a table */
+    CHECK_INT(e.ntables, 7); /* the database-level warning is not a table */
     t = &e.tables[0];
     CHECK_STR(t->target, "shop.public.orders");
     CHECK_STR(t->database, "shop");
@@ -169,6 +173,11 @@ static void test_parse_tables_info(void)
 
     t = &e.tables[5];
     CHECK(t->error && strstr(t->error, "originalTypeMappings"));
+
+    t = &e.tables[6]; /* a `date` column (any case) meets the partition key */
+    CHECK(t->error && strstr(t->error, "column 2 is named date") &&
+          strstr(t->error, "partition key"));
+    CHECK(t->cols == NULL && t->ncols == 0);
     sl_catalog_export_cleanup(&e);
     sl_catalog_export_cleanup(&e); /* twice is harmless */
 }
