@@ -304,6 +304,30 @@ def s3_error(code, message, status):
     return status, [("Content-Type", "application/xml")], body.encode()
 
 
+def s3_operation(method, path, headers):
+    """The S3 REST operation a request is (path style), for faults.actions: S3's requests
+    carry no Action, so without it a fault could not pick out the copies from the listings."""
+    qs = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query, keep_blank_values=True)
+    copy = "x-amz-copy-source" in {k.lower() for k in headers.keys()}
+    if method == "PUT" and "partNumber" in qs:
+        return "UploadPartCopy" if copy else "UploadPart"
+    if method == "PUT":
+        return "CopyObject" if copy else "PutObject"
+    if method == "POST" and "uploads" in qs:
+        return "CreateMultipartUpload"
+    if method == "POST" and "uploadId" in qs:
+        return "CompleteMultipartUpload"
+    if method == "POST" and "delete" in qs:
+        return "DeleteObjects"
+    if method == "DELETE" and "uploadId" in qs:
+        return "AbortMultipartUpload"
+    if method == "HEAD":
+        return "HeadObject"
+    if method == "GET" and qs.get("list-type") == ["2"]:
+        return "ListObjectsV2"
+    return {"GET": "GetObject", "DELETE": "DeleteObject"}.get(method, method)
+
+
 def error_code_of(status, body):
     """AWS error code of an upstream answer (query XML or JSON), or None."""
     if status < 300:
@@ -1261,7 +1285,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self, service, protocol, action, params, body, k):
         sd = self.standin
-        kind = sd.pick_fault(service, action)
+        kind = sd.pick_fault(service, action if protocol != "s3" else
+                             s3_operation(self.command, self.path, self.headers))
         if kind:
             with sd.lock:
                 sd.faults_by_request[k] = sd.faults_by_request.get(k, 0) + 1
