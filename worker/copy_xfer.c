@@ -8,7 +8,8 @@
  * COPY_MULTIPART_THRESHOLD, else its CreateMultipartUpload), 1..10000 an UploadPartCopy,
  * UNIT_COMPLETE its CompleteMultipartUpload (S3 API: CopyObject copies at most 5 GiB). Transient
  * failures are retried by the scheduler up to COPY_OBJECT_ATTEMPTS per unit, each at its own
- * due time; a unit that fails for good fails the run with AWS's code and message and the key.
+ * due time; a unit out of attempts ends the job with AWS's code and message and the key: a
+ * transient error as the job's RETRY, any other as the run's failure.
  *
  * Units are paced per destination prefix (copy_pace.h): each table's `date=` folder is a lane
  * with its own AIMD window, cut by S3's 503 SlowDown for that prefix, and the next unit comes
@@ -335,21 +336,28 @@ static const char *unit_op(const copy_job *cj, uint64_t unit)
                : "CopyObject";
 }
 
-/* Fails the run for unit's object with AWS's error e. */
+/*
+ * Ends the job for unit's object with AWS's error e, as sl_job_fail_aws does for the stage's
+ * other requests: a transient e (SlowDown, 5xx, a timeout) that outlasted the unit's
+ * COPY_OBJECT_ATTEMPTS is the job's RETRY (the runtime backs off and starts it again, up to
+ * STAGE_MAX_ATTEMPTS; the restart skips what landed), anything else fails the run.
+ */
 static int unit_fail(copy_job *cj, uint64_t unit, const sl_aws_error *e, int attempts)
 {
     sl_job *job = cj->job;
     cp_table *t = UNIT_TAB(cj, unit);
     cp_obj *o = &t->objs[UNIT_OBJ(unit)];
     char kb[CP_KEY_BUF];
+    sl_step_result r;
 
     if (o->mpu)
         mpu_abort(cj->cx, cj, t, o);
     snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    return job_end(cj, sl_job_fail(job, e->code[0] ? e->code : "AwsError",
-                                   "%s s3://%s/%s -> %s: %s (attempt %d)", unit_op(cj, unit),
-                                   job->in.s3_bucket, o->src, sl_copy_obj_dest(t, o, kb),
-                                   e->message, attempts));
+    job->retry_after_ms = e->retry_after_ms;
+    r = sl_job_fail(job, e->code[0] ? e->code : "AwsError", "%s s3://%s/%s -> %s: %s (attempt %d)",
+                    unit_op(cj, unit), job->in.s3_bucket, o->src, sl_copy_obj_dest(t, o, kb),
+                    e->message, attempts);
+    return job_end(cj, e->transient ? SL_STEP_RETRY : r);
 }
 
 static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)

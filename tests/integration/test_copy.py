@@ -563,6 +563,37 @@ def test_transient_s3_faults_are_retried(make_ctx, private_standin):
     assert done and int(done[-1]["retries"]) > 0, done
 
 
+def test_copy_out_of_attempts_on_a_transient_error_retries_the_job(make_ctx, private_standin):
+    """A CopyObject that keeps failing with a transient error (500 InternalError) past its
+    COPY_OBJECT_ATTEMPTS ends the job's attempt as a RETRY, like every other request of the
+    stage, not as a failure of the run: the next attempt copies it (before, the run failed
+    for good with InternalError)."""
+    # The first two CopyObject requests fail (both attempts of the one object), then none.
+    standin_post(private_standin, "/_standin/config",
+                 {"faults": {"kinds": ["500"], "services": ["s3"], "actions": ["CopyObject"],
+                             "pattern": [1, 1] + [0] * 100, "seed": 3}})
+    c = make_ctx("copy-attempts", endpoint=private_standin, COPY_OBJECT_ATTEMPTS="2")
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    f = "part-00000-%s.gz.parquet" % h.uid(8)
+    put_many(c.s3, c.export_bucket, [("%s/db/public.t/%s" % (root, f), parquet(0))])
+    c.send(task)
+    # Whichever comes first: a failure (the defect) must not wait out the copied message.
+    h.wait_for(lambda: c.failures.read(1, 0.2) or c.out.read(1, 0.2), TIMEOUT,
+               what="the job's outcome")
+    assert c.failures.records == [], [(r.value["error_code"], r.value["error_message"])
+                                      for r in c.failures.records]
+    m = c.next_copied()
+    assert m["objects"] == 1 and set(all_keys(c.s3, c.lake_bucket)) == {
+        c.lake_dir("db", "public.t") + f}
+    assert standin_get(private_standin, "/_standin/state")["faults_injected"] == {"500": 2}
+    logs = c.worker.logs()
+    retry = [r for r in logs if r.get("event") == "retry"]
+    assert retry and "InternalError" in retry[0]["msg"] and "CopyObject" in retry[0]["msg"], retry
+    done = [r for r in logs if r.get("event") == "done"]
+    assert done and done[-1]["attempt"] == "2", done
+
+
 def test_listing_out_of_order_fails_and_copies_nothing(make_ctx, private_standin):
     """A table folder's listing must come in key order (S3 lists in UTF-8 binary order; a
     server that does not could make a client resume where it did not mean). The stand-in
