@@ -110,22 +110,36 @@ out:
     return rc;
 }
 
+int sl_s3_head_parse(const sl_aws_response *resp, sl_s3_head_result *out, char *err, size_t errlen)
+{
+    sl_s3_head_result h;
+    char len[32];
+
+    memset(&h, 0, sizeof(h));
+    if (sl_aws_response_header(resp, "Content-Length", len, sizeof(len)) ||
+        sl_s3_parse_size(len, &h.size))
+        return sl_seterr(err, errlen, "s3 head: no valid Content-Length");
+    (void)sl_aws_response_header(resp, "ETag", h.etag, sizeof(h.etag));
+    (void)sl_aws_response_header(resp, "Last-Modified", h.last_modified, sizeof(h.last_modified));
+    (void)sl_aws_response_header(resp, SL_S3_META_SOURCE_ETAG, h.source_etag,
+                                 sizeof(h.source_etag));
+    *out = h;
+    return 0;
+}
+
 int sl_s3_head(sl_aws *c, const char *bucket, const char *key, const char *expected_owner,
                sl_s3_head_result *out, sl_aws_error *err)
 {
     sl_s3_req r;
     sl_aws_response resp;
     sl_s3_head_result h;
-    char msg[SL_ERRLEN], len[32];
+    char msg[SL_ERRLEN];
     int rc = -1;
 
-    sl_s3_req_start(&r, "HEAD", bucket);
-    if (sl_s3_req_key(&r, bucket, key, msg, sizeof(msg))) {
-        sl_s3_req_cleanup(&r);
+    if (sl_s3_head_request(&r, bucket, key, expected_owner, msg, sizeof(msg))) {
         fail_local(err, "InvalidRequest", msg);
         return -1;
     }
-    sl_s3_req_header(&r, "x-amz-expected-bucket-owner", expected_owner);
     sl_aws_response_init(&resp);
     if (call_simple(c, &r, &resp, err)) {
         /* A HEAD answer has no body to name the error; S3's 404 on an object is NoSuchKey. */
@@ -133,16 +147,10 @@ int sl_s3_head(sl_aws *c, const char *bucket, const char *key, const char *expec
             snprintf(err->code, sizeof(err->code), "NoSuchKey");
         goto out;
     }
-    memset(&h, 0, sizeof(h));
-    if (sl_aws_response_header(&resp, "Content-Length", len, sizeof(len)) ||
-        sl_s3_parse_size(len, &h.size)) {
-        fail_local(err, "ParseError", "s3 head: no valid Content-Length");
+    if (sl_s3_head_parse(&resp, &h, msg, sizeof(msg))) {
+        fail_local(err, "ParseError", msg);
         goto out;
     }
-    (void)sl_aws_response_header(&resp, "ETag", h.etag, sizeof(h.etag));
-    (void)sl_aws_response_header(&resp, "Last-Modified", h.last_modified, sizeof(h.last_modified));
-    (void)sl_aws_response_header(&resp, SL_S3_META_SOURCE_ETAG, h.source_etag,
-                                 sizeof(h.source_etag));
     *out = h;
     rc = 0;
 out:

@@ -193,6 +193,14 @@ typedef struct sl_s3_head_result {
     char source_etag[80]; /* SL_S3_META_SOURCE_ETAG, "" when absent */
 } sl_s3_head_result;
 
+/* Builds HeadObject of key (the answer: sl_s3_head_parse). 0, or -1 with err. */
+int sl_s3_head_request(sl_s3_req *r, const char *bucket, const char *key,
+                       const char *expected_owner, char *err, size_t errlen) SL_MUST_CHECK;
+
+/* Reads a HeadObject answer's headers into *out. 0, or -1 with err (no valid Content-Length). */
+int sl_s3_head_parse(const sl_aws_response *resp, sl_s3_head_result *out, char *err,
+                     size_t errlen) SL_MUST_CHECK;
+
 /* HeadObject. 0 with *out, or -1 with err; a missing key is code "NoSuchKey" (HEAD answers
    have no body, so the 404 is translated here). */
 int sl_s3_head(sl_aws *c, const char *bucket, const char *key, const char *expected_owner,

@@ -366,6 +366,18 @@ int sl_s3_complete_multipart_request(sl_s3_req *r, const char *bucket, const cha
     return upload_request(r, "POST", bucket, key, upload_id, body, expected_owner, err, errlen);
 }
 
+int sl_s3_head_request(sl_s3_req *r, const char *bucket, const char *key,
+                       const char *expected_owner, char *err, size_t errlen)
+{
+    sl_s3_req_start(r, "HEAD", bucket);
+    if (sl_s3_req_key(r, bucket, key, err, errlen)) {
+        sl_s3_req_cleanup(r);
+        return -1;
+    }
+    sl_s3_req_header(r, "x-amz-expected-bucket-owner", expected_owner);
+    return 0;
+}
+
 int sl_s3_get_request(sl_s3_req *r, const char *bucket, const char *key, const char *expected_owner,
                       char *err, size_t errlen)
 {

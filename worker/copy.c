@@ -799,7 +799,7 @@ static sl_step_result stream_begin(const copy_cfg *cfg, sl_job *job, copy_job *c
 static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job, copy_job *cj)
 {
     const copy_cfg *cfg = &cx->cfg;
-    long long now = sl_mono_ms(), next, head_deadline;
+    long long now = sl_mono_ms(), next;
     size_t ndest = 0;
     sl_step_result r;
 
@@ -812,15 +812,13 @@ static sl_step_result stream_step(struct sl_worker *w, copy_ctx *cx, sl_job *job
     if (cj->dest_q.head && !cj->locked && now >= cj->lock_next_ms &&
         (r = sl_copy_lock_step(w, cj)) != SL_STEP_PENDING)
         return r;
-    /* The first COPY_LIST_CONCURRENCY planned tables list their folders at once; the HeadObject
-       calls of all of them share one slice of the step. */
-    head_deadline = sl_mono_ms() + CP_STEP_SLICE_MS;
+    /* The first COPY_LIST_CONCURRENCY planned tables list their folders (and send their
+       HeadObject calls) at once, each on its own queue. */
     for (cp_table *t = cj->locked ? cj->dest_q.head : NULL, *tn;
          t && ndest < (size_t)cfg->list_concurrency; t = tn, ndest++) {
         int over = 0;
         tn = t->next;
-        if ((r = sl_copy_dest_step(sl_worker_aws(w), cfg, cj, t, head_deadline, &over)) !=
-            SL_STEP_PENDING)
+        if ((r = sl_copy_dest_step(cfg, cj, t, &over)) != SL_STEP_PENDING)
             return r;
         if (over) {
             if (!cj->q && sl_copy_xfer_begin(cx, cj))

@@ -36,8 +36,6 @@ struct sl_worker;
 #define MSG_MAX_TABLES 2000
 /* Progress line interval while copying. */
 #define CP_PROGRESS_MS 10000
-/* Upper bound of one blocking step's slice (HeadObject of multipart objects). */
-#define CP_STEP_SLICE_MS 150
 
 typedef struct copy_cfg {
     char *lake_bucket;
@@ -140,7 +138,9 @@ typedef struct cp_call {
     sl_s3_req req;
     char *body; /* the answer's body (heap) once CALL_DONE */
     size_t len;
-    sl_aws_error err; /* once CALL_FAILED */
+    int head;             /* a HeadObject: its answer's headers are read into hr */
+    sl_s3_head_result hr; /* once CALL_DONE, when head */
+    sl_aws_error err;     /* once CALL_FAILED */
 } cp_call;
 
 #define CP_NO_LANE ((size_t)-1)
@@ -358,6 +358,9 @@ int sl_copy_list_page(cp_call *c, const char *bucket, const sl_s3_list_opts *lo,
    at the response limit (64 MiB). */
 int sl_copy_get_call(cp_call *c, const char *bucket, const char *key, const char *owner,
                      char **body, size_t *len, sl_aws_error *e);
+/* HeadObject the same way: 0 with *hr. */
+int sl_copy_head_call(cp_call *c, const char *bucket, const char *key, const char *owner,
+                      sl_s3_head_result *hr, sl_aws_error *e);
 int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,
                         const char *owner, sl_s3_delete_failure **f, size_t *nf, sl_aws_error *e);
 
@@ -367,11 +370,10 @@ int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys,
    job (superseded: DONE; RETRY; FAILED). */
 sl_step_result sl_copy_lock_step(struct sl_worker *w, copy_job *cj);
 /* One page of t's destination folder (t->listed once the last is in), then the HeadObject
-   of its multipart objects found there, blocking, until head_deadline (the step's slice, which
-   every table shares): PENDING, or the job's end. Returns with *over set once t has been fully
+   of its multipart objects found there, one at a time on t's own queue (the answers bring the
+   step forward): PENDING, or the job's end. Returns with *over set once t has been fully
    checked. */
-sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
-                                 long long head_deadline, int *over);
+sl_step_result sl_copy_dest_step(const copy_cfg *cfg, copy_job *cj, cp_table *t, int *over);
 sl_step_result sl_copy_check_lock(copy_job *cj);
 sl_step_result sl_copy_delete_step(const copy_cfg *cfg, copy_job *cj);
 sl_step_result sl_copy_record_holder(copy_job *cj);

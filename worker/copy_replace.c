@@ -272,22 +272,26 @@ out:
     return r;
 }
 
-/* Multipart objects already there with the right size: HeadObject (a few per step, as time
-   allows) reads the marker their copy recorded; then the copy starts. Any error just means
-   "copy it" (the copy itself reports what is really wrong). */
-static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
-                           long long deadline)
+/* Multipart objects already there with the right size: HeadObject reads the marker their
+   copy recorded; then the copy starts. One at a time on the table's own queue, never a
+   blocking call: a slow answer must not stop the worker loop (Kafka polls, other copies).
+   Any error just means "copy it" (the copy itself reports what is really wrong). */
+static void dest_head_step(const copy_cfg *cfg, copy_job *cj, cp_table *t)
 {
     sl_job *job = cj->job;
 
-    while (t->head_next < t->nheads && sl_mono_ms() < deadline) {
-        cp_obj *o = &t->objs[t->heads[t->head_next++]];
+    while (t->head_next < t->nheads) {
+        cp_obj *o = &t->objs[t->heads[t->head_next]];
         sl_s3_head_result hr;
         sl_aws_error e;
         char kb[CP_KEY_BUF];
         const char *dest = sl_copy_obj_dest(t, o, kb);
+        int rc = sl_copy_head_call(&t->dcall, cfg->lake_bucket, dest, cfg->lake_owner, &hr, &e);
 
-        if (sl_s3_head(aws, cfg->lake_bucket, dest, cfg->lake_owner, &hr, &e)) {
+        if (rc > 0)
+            return; /* on its way; the answer brings the step forward */
+        t->head_next++;
+        if (rc < 0) {
             sl_log_kv(SL_LOG_DEBUG, &job->log,
                       (const char *const[]){"key", dest, "error", e.code, NULL},
                       "HeadObject failed; copying the object again: %s", e.message);
@@ -302,8 +306,7 @@ static void dest_head_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_ta
     cj->woke = 1;
 }
 
-sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj, cp_table *t,
-                                 long long head_deadline, int *over)
+sl_step_result sl_copy_dest_step(const copy_cfg *cfg, copy_job *cj, cp_table *t, int *over)
 {
     sl_step_result r;
 
@@ -313,7 +316,7 @@ sl_step_result sl_copy_dest_step(sl_aws *aws, const copy_cfg *cfg, copy_job *cj,
             return r;
     }
     if (t->head_next < t->nheads)
-        dest_head_step(aws, cfg, cj, t, head_deadline);
+        dest_head_step(cfg, cj, t);
     *over = t->head_next >= t->nheads;
     return SL_STEP_PENDING;
 }

@@ -642,9 +642,16 @@ static int call_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error
         c->state = CALL_FAILED;
     } else {
         const sl_aws_response *resp = sl_aws_xfer_response(x);
-        c->len = resp->body.len;
+        char msg[SL_ERRLEN];
+        /* A HEAD answer is its headers; the empty body only says the call is over. */
+        c->len = c->head ? 0 : resp->body.len;
         c->body = malloc(c->len + 1);
-        if (!c->body) {
+        if (c->body && c->head && sl_s3_head_parse(resp, &c->hr, msg, sizeof(msg))) {
+            free(c->body);
+            c->body = NULL;
+            local_error(&c->err, "ParseError", msg);
+            c->state = CALL_FAILED;
+        } else if (!c->body) {
             local_error(&c->err, "InternalFailure", "copy: out of memory");
             c->state = CALL_FAILED;
         } else {
@@ -742,6 +749,27 @@ int sl_copy_get_call(cp_call *c, const char *bucket, const char *key, const char
         return call_send(c, sl_s3_get_request(&c->req, bucket, key, owner, msg, sizeof(msg)), msg,
                          e);
     return call_result(c, body, len, e);
+}
+
+int sl_copy_head_call(cp_call *c, const char *bucket, const char *key, const char *owner,
+                      sl_s3_head_result *hr, sl_aws_error *e)
+{
+    char msg[SL_ERRLEN], *body = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (c->state == CALL_IDLE) {
+        c->head = 1;
+        return call_send(c, sl_s3_head_request(&c->req, bucket, key, owner, msg, sizeof(msg)), msg,
+                         e);
+    }
+    if ((rc = call_result(c, &body, &len, e)) > 0)
+        return 1;
+    c->head = 0;
+    free(body);
+    if (rc == 0)
+        *hr = c->hr;
+    return rc;
 }
 
 int sl_copy_delete_call(cp_call *c, const char *bucket, const char *const *keys, size_t n,

@@ -481,6 +481,43 @@ def test_multipart_copy_above_threshold(make_ctx):
         "Body"].read() == big
 
 
+def test_head_of_a_multipart_object_does_not_block_the_loop(make_ctx, private_standin):
+    """A multipart object already at its destination is checked with a HeadObject (its
+    recorded source ETag); that request goes on the scheduler like the listings, so a slow
+    answer does not stop the worker loop: the worker's own endpoint (served by the loop)
+    answers at once while the HeadObject is held 6 s (before, the HEAD was a blocking call
+    inside step() and the endpoint waited for it)."""
+    import socket
+    import time
+    import urllib.request
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    c = make_ctx("copy-head-async", endpoint=private_standin,
+                 COPY_MULTIPART_THRESHOLD=str(6 * 1024 * 1024),
+                 COPY_PART_SIZE=str(5 * 1024 * 1024), METRICS_ADDR="127.0.0.1:%d" % port)
+    task = "exp-%s" % h.uid(8)
+    root = c.export_root(task)
+    put_many(c.s3, c.export_bucket,
+             [("%s/db/public.big/part-00000-big.gz.parquet" % root,
+               os.urandom(7 * 1024 * 1024 + 5))])
+    c.send(task)
+    assert c.next_copied()["objects"] == 1
+    heads = standin_get(private_standin, "/_standin/state")["requests"].get("s3:HEAD", 0)
+    standin_post(private_standin, "/_standin/config", {"latency_by_action": {"HeadObject": 6000}})
+    c.send(task)
+    h.wait_for(lambda: standin_get(private_standin, "/_standin/state")["requests"].get(
+        "s3:HEAD", 0) > heads, TIMEOUT, interval=0.05, what="the HeadObject sent")
+    t0 = time.monotonic()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as r:
+        r.read()
+    took = time.monotonic() - t0
+    assert took < 2.0, "the endpoint waited %.1f s: the loop was blocked by the HeadObject" % took
+    m2 = c.next_copied()
+    assert m2["objects"] == 1 and m2["skipped"] == 1, m2
+
+
 # ----------------------------------------------------------------------- awkward keys
 
 def test_awkward_keys_survive_byte_for_byte(make_ctx):

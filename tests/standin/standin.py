@@ -118,6 +118,8 @@ def default_config():
         "s3_list_disorder": 0,
         "latency_ms": 0,
         "latency_jitter_ms": 0,
+        # Action (an S3 operation by s3_operation's name) -> ms more for that request only.
+        "latency_by_action": {},
         **lakeformation.default_config(),   # lf_faults (lakeformation.py)
     }
 
@@ -1118,9 +1120,10 @@ class Standin:
             code = self.cfg["faults"].get("query_throttle_code", "ThrottlingException")
         return rds_error(code, "Rate exceeded", 400)
 
-    def latency(self):
+    def latency(self, action=None):
         with self.lock:
             ms = float(self.cfg.get("latency_ms", 0))
+            ms += float((self.cfg.get("latency_by_action") or {}).get(action) or 0)
             jit = float(self.cfg.get("latency_jitter_ms", 0))
             if jit > 0:
                 ms += self.rng.random() * jit
@@ -1270,7 +1273,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with sd.lock:
             k = "%s:%s" % (service, action or self.command)
             sd.requests[k] = sd.requests.get(k, 0) + 1
-        sd.latency()
+        sd.latency(action if protocol != "s3" else
+                   s3_operation(self.command, self.path, self.headers))
         prefixes, throttled = (sd.prefix_enter(self.command, self.path) if protocol == "s3"
                                else ([], False))
         if throttled:

@@ -406,6 +406,15 @@ static void test_scheduled_request_builders(void)
     sl_s3_req_cleanup(&r);
     CHECK_INT(sl_s3_get_request(&r, "b", "", NULL, err, sizeof(err)), -1);
 
+    CHECK_INT(
+        sl_s3_head_request(&r, "b", "l/date=d/big.gz.parquet", "999988887777", err, sizeof(err)),
+        0);
+    CHECK_STR(r.req.method, "HEAD");
+    CHECK_STR(r.req.path, "/l/date%3Dd/big.gz.parquet");
+    CHECK_STR(hdr(&r, "x-amz-expected-bucket-owner"), "999988887777");
+    sl_s3_req_cleanup(&r);
+    CHECK_INT(sl_s3_head_request(&r, "b", "", NULL, err, sizeof(err)), -1);
+
     CHECK_INT(sl_s3_list_request(&r, "b", &lo, err, sizeof(err)), 0);
     CHECK_STR(r.req.method, "GET");
     CHECK_STR(r.req.path, "/");
