@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
+
 int sl_share_guard(const sl_lfpolicy *p, const sl_lfp_rule *rule, const char *const *prev,
                    size_t nprev, int has_prev, const char *const *cur, size_t ncur,
                    sl_lf_strv *hits)
@@ -252,13 +254,15 @@ int sl_share_desire(const sl_lfpolicy *p, const char *cluster, const char *accou
                     char *err, size_t errlen)
 {
     const char *catalog = p->catalog_id ? p->catalog_id : account_id;
-    char db[SL_LF_NAME_MAX + 1];
+    char db[SL_LF_NAME_MAX + 1], why[SL_ERRLEN];
+    sl_cat_name_vars v = {.cluster = cluster};
     sl_share_desired d;
 
     memset(&d, 0, sizeof(d));
     if (!catalog || !*catalog)
         return sl_seterr(err, errlen, "share: no catalog id (the policy's or the account's)");
-    if (sl_lfpolicy_expand(p->database, cluster, NULL, NULL, db, sizeof(db)) != 0 ||
+    /* The catalog's naming, as the crawl stage gives the database (sl_share_run_database). */
+    if (sl_catalog_name(p->database, &v, db, sizeof(db), why, sizeof(why)) != 0 ||
         !glue_name_ok(db))
         return sl_seterr(err, errlen,
                          "share: the database template \"%s\" does not give a Glue name for "

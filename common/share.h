@@ -88,6 +88,7 @@ typedef struct sl_share_desired {
  * sl_share_desired_cleanup) and returns 0; a table that cannot be shared as the policy says (a
  * filter name that does not expand to a Glue name, an included or excluded column the table
  * does not have, new sensitive columns) is not an error of the call but held, with its cause.
+ * The database is the policy's template named as the catalog names it (sl_share_run_database).
  * Returns -1 with err when there is no catalog id, the database name does not expand to a
  * valid Glue name, a table has no valid name or is listed twice, or memory ran out.
  */

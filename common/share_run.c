@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "backoff.h"
+#include "catalog.h"
 #include "lflive.h"
 #include "sts.h"
 
@@ -64,11 +65,16 @@ struct sl_share_run {
 int sl_share_run_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,
                           char *err, size_t errlen)
 {
-    if (sl_lfpolicy_expand(p->database, cluster, NULL, NULL, out, outlen) != 0)
+    sl_cat_name_vars v = {.cluster = cluster};
+    char why[SL_ERRLEN];
+
+    /* Named as the crawl stage names the database (CATALOG_DATABASE): cluster
+       "orders-prod" is Glue database snaplake_orders_prod, not snaplake_orders-prod. */
+    if (sl_catalog_name(p->database, &v, out, outlen, why, sizeof(why)) != 0)
         return sl_seterr(err, errlen,
                          "share: the policy's database template \"%s\" gives no name for "
-                         "cluster \"%s\"",
-                         p->database, cluster ? cluster : "");
+                         "cluster \"%s\": %s",
+                         p->database, cluster ? cluster : "", why);
     return 0;
 }
 

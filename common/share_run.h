@@ -66,7 +66,9 @@ typedef enum sl_share_run_status {
 
 typedef struct sl_share_run sl_share_run;
 
-/* The cluster's Glue database under the policy's template. 0, or -1 (err). Pure. */
+/* The cluster's Glue database under the policy's template, named as the catalog names it
+   (catalog.h's sl_catalog_name: lower case, [a-z0-9_], so cluster "orders-prod" gives
+   snaplake_orders_prod, the database the crawl stage registers). 0, or -1 (err). Pure. */
 int sl_share_run_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,
                           char *err, size_t errlen) SL_MUST_CHECK;
 

@@ -265,10 +265,14 @@ def share_worker(standin, tmp_path_factory):
     assert "ERROR: AddressSanitizer" not in err and "LeakSanitizer" not in err, err[-3000:]
 
 
-def send_and_wait(sw, cluster, topic, timeout=60):
-    """Produces a `crawled` for cluster; returns the next record of topic for it."""
+def send_and_wait(sw, cluster, topic, timeout=60, **fields):
+    """Produces a `crawled` for cluster (fields over crawled()'s); returns the next record of
+    topic for it."""
     run_id = "%s-%s" % (cluster, h.uid(6))
-    h.produce(sw["prefix"] + "crawls", json.dumps(crawled(cluster, run_id)), key=cluster)
+    msg = crawled(cluster, run_id)
+    msg.update(fields)
+    msg = {k: v for k, v in msg.items() if v is not None}
+    h.produce(sw["prefix"] + "crawls", json.dumps(msg), key=cluster)
     r = sw["readers"][topic]
 
     def mine():
@@ -277,12 +281,19 @@ def send_and_wait(sw, cluster, topic, timeout=60):
     return h.wait_for(mine, timeout, what="%s for %s" % (topic, run_id)).value
 
 
+def share_db(cluster):
+    """The Glue database of cluster under sl_share_{cluster}, named as the catalog names it
+    (lower case, [a-z0-9_]): the crawl stage's name for it."""
+    return "sl_share_" + cluster.replace("-", "_")
+
+
 def new_cluster(tables):
-    """A cluster with its Glue database, on a Lake Formation that knows nothing yet."""
+    """A cluster (a hyphenated id, as RDS gives) with its Glue database, on a Lake Formation
+    that knows nothing yet."""
     h.standin("POST", "/_standin/lakeformation", {"reset": True})
     cluster = "t-%s" % h.uid(10)
-    glue_tables("sl_share_" + cluster, tables)
-    return cluster, "sl_share_" + cluster
+    glue_tables(share_db(cluster), tables)
+    return cluster, share_db(cluster)
 
 
 TABLES = {"customers": ["id", "name", "email"], "orders": ["id", "total"],
@@ -357,6 +368,17 @@ def test_policy_prune_revokes_only_what_snaplake_made(share_worker, tmp_path):
     # the revoked grant's key is forgotten: snaplake no longer owns a grant it did not make
     keys = [x["grant_key"] for x in h.psql_json("SELECT grant_key FROM snaplake_share_grants")]
     assert tag_key not in keys, keys
+
+
+def test_direct_mode_hyphenated_cluster_is_shared(share_worker):
+    """Direct mode's `crawled` names the database the crawl stage registered (sl_share_t_...
+    for cluster t-...): the share stage names it the same way and shares it."""
+    cluster, db = new_cluster(TABLES)
+    m = send_and_wait(share_worker, cluster, "shares", catalog_mode="direct", glue_database=db,
+                      crawler=None)
+    assert m["type"] == "shared" and m["glue_database"] == db, m
+    assert m["shared_tables"] == ["customers", "orders"], m
+    assert policy_grants(db, "customers") <= grant_set(permissions())
 
 
 def test_new_sensitive_column_holds_the_table(share_worker):

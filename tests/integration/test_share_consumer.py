@@ -277,7 +277,7 @@ def test_share_worker_runs_the_consumer_side(standin, analytics_role, tmp_path):
         g["principal"] = ANALYTICS
     pol = ts.write_policy(tmp_path, doc)
     cluster = "t-%s" % h.uid(10)
-    db = "sl_share_" + cluster
+    db = ts.share_db(cluster)
     ts.glue_tables(db, {"customers": ["id", "name", "email"], "orders": ["id", "total"]})
     prefix = h.topic_prefix("shcons")
     h.create_topics(prefix)

@@ -159,9 +159,20 @@ static void test_desired_holds_what_it_cannot_share(void)
     CHECK_INT(d.nfilters, 0);
     CHECK_INT(d.ngrants, 1); /* the filter grant has nothing to target */
     sl_share_desired_cleanup(&d);
-    /* A cluster that does not give a Glue name, and no catalog at all. */
-    CHECK(sl_share_desire(&p, "Orders", ACCOUNT, in, 1, &d, err, sizeof(err)) != 0);
-    CHECK(strstr(err, "snaplake_{cluster}") != NULL);
+    /* A hyphenated cluster id gives the database the crawl stage registers (the catalog's
+       naming), not snaplake_orders-prod. */
+    CHECK(sl_share_desire(&p, "orders-prod", ACCOUNT, in, 1, &d, err, sizeof(err)) == 0);
+    CHECK_STR(d.database, "snaplake_orders_prod");
+    CHECK_STR(d.tables[0].name, "shop_public_customers");
+    sl_share_desired_cleanup(&d);
+    /* A cluster that does not give a Glue name (over 255 characters), and no catalog at all. */
+    {
+        char longc[300];
+        memset(longc, 'a', sizeof(longc) - 1);
+        longc[sizeof(longc) - 1] = '\0';
+        CHECK(sl_share_desire(&p, longc, ACCOUNT, in, 1, &d, err, sizeof(err)) != 0);
+        CHECK(strstr(err, "snaplake_{cluster}") != NULL);
+    }
     CHECK(sl_share_desire(&p, "orders", NULL, in, 1, &d, err, sizeof(err)) != 0);
     {
         const sl_share_table_in twice[] = {in[0], in[0]};

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "share_run.h"
 #include "share_tables.h"
 
@@ -132,6 +133,17 @@ static void test_policy_file(void)
     CHECK_INT(sl_lfpolicy_load_file(path, &p, err, sizeof(err)), 0);
     CHECK_INT(sl_share_run_database(&p, "orders", db, sizeof(db), err, sizeof(err)), 0);
     CHECK_STR(db, "db_orders");
+    /* A hyphenated cluster id: the name the crawl stage gives (sl_catalog_name), so direct
+       mode's glue_database matches. */
+    CHECK_INT(sl_share_run_database(&p, "orders-prod", db, sizeof(db), err, sizeof(err)), 0);
+    CHECK_STR(db, "db_orders_prod");
+    {
+        sl_cat_name_vars v = {.cluster = "orders-prod"};
+        char crawl_db[256];
+        CHECK_INT(sl_catalog_name("db_{cluster}", &v, crawl_db, sizeof(crawl_db), err, sizeof(err)),
+                  0);
+        CHECK_STR(db, crawl_db);
+    }
     sl_lfpolicy_cleanup(&p);
     unlink(path);
     CHECK_INT(sl_lfpolicy_load_file(path, &p, err, sizeof(err)), -1);
