@@ -182,6 +182,10 @@ cJSON *sl_lf_body_update_lf_tag(const char *catalog_id, const char *key, const s
 /* POST /AddLFTagsToResource {CatalogId?, Resource, LFTags:[{TagKey, TagValues}]} */
 cJSON *sl_lf_body_add_lf_tags(const char *catalog_id, const sl_lf_resource *r,
                               const sl_lf_tag *pairs, size_t npairs);
+/* POST /RemoveLFTagsFromResource, the same shape: each pair names the key and the value the
+   resource carries. */
+cJSON *sl_lf_body_remove_lf_tags(const char *catalog_id, const sl_lf_resource *r,
+                                 const sl_lf_tag *pairs, size_t npairs);
 /* POST /CreateDataCellsFilter and /UpdateDataCellsFilter {TableData:{...}}; with_version
    adds VersionId (Update's optimistic lock) when f has one. */
 cJSON *sl_lf_body_data_cells_filter(const sl_lf_filter *f, int with_version);

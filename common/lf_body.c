@@ -139,8 +139,9 @@ cJSON *sl_lf_body_update_lf_tag(const char *catalog_id, const char *key, const s
                                add_str(o, "TagKey", key) || add_strv(o, "TagValuesToAdd", add));
 }
 
-cJSON *sl_lf_body_add_lf_tags(const char *catalog_id, const sl_lf_resource *r,
-                              const sl_lf_tag *pairs, size_t npairs)
+/* AddLFTagsToResource and RemoveLFTagsFromResource share one request shape. */
+static cJSON *resource_tags_body(const char *catalog_id, const sl_lf_resource *r,
+                                 const sl_lf_tag *pairs, size_t npairs)
 {
     cJSON *o = cJSON_CreateObject(), *res;
     int bad = !o || npairs == 0 || npairs > SL_LF_TAGS_PER_CALL;
@@ -155,6 +156,18 @@ cJSON *sl_lf_body_add_lf_tags(const char *catalog_id, const sl_lf_resource *r,
     for (size_t i = 0; !bad && i < npairs; i++)
         bad = !values_ok(&pairs[i].values);
     return body_or_null(o, bad || add_tag_list(o, "LFTags", pairs, npairs));
+}
+
+cJSON *sl_lf_body_add_lf_tags(const char *catalog_id, const sl_lf_resource *r,
+                              const sl_lf_tag *pairs, size_t npairs)
+{
+    return resource_tags_body(catalog_id, r, pairs, npairs);
+}
+
+cJSON *sl_lf_body_remove_lf_tags(const char *catalog_id, const sl_lf_resource *r,
+                                 const sl_lf_tag *pairs, size_t npairs)
+{
+    return resource_tags_body(catalog_id, r, pairs, npairs);
 }
 
 cJSON *sl_lf_body_data_cells_filter(const sl_lf_filter *f, int with_version)

@@ -9,7 +9,7 @@
  *   2. read the live state (lflive.h)                                -> sl_lflive
  *   3. sl_share_desire + sl_share_plan_make                          -> sl_share_plan
  *   4. for each step: sl_share_step_request, send it, sl_lf_parse_failures on the answer of
- *      the batch calls and AddLFTagsToResource (transient entries: retry; others fail the run
+ *      the batch calls and Add/RemoveLFTags* (transient entries: retry; others fail the run
  *      with the entry's code and message)
  *   5. read the live state again and plan again: done when the plan has no steps (a write
  *      reported failed may have succeeded, and the reverse)
@@ -116,15 +116,16 @@ typedef enum sl_share_op {
     SL_SHARE_ADD_LF_TAGS,       /* AddLFTagsToResource (pairs on res: at most 50) */
     SL_SHARE_CREATE_FILTER,     /* CreateDataCellsFilter */
     SL_SHARE_UPDATE_FILTER,     /* UpdateDataCellsFilter (with the live VersionId) */
-    SL_SHARE_GRANT              /* BatchGrantPermissions (entries: at most 20) */
+    SL_SHARE_GRANT,             /* BatchGrantPermissions (entries: at most 20) */
+    SL_SHARE_REMOVE_LF_TAGS     /* RemoveLFTagsFromResource (pairs on res: at most 50) */
 } sl_share_op;
 
 typedef struct sl_share_step {
     sl_share_op op;
     char *tag_key;      /* CREATE/UPDATE_LF_TAG */
     sl_lf_strv values;  /* CREATE/UPDATE_LF_TAG: the values (created or added) */
-    sl_lf_resource res; /* ADD_LF_TAGS: the database or table */
-    sl_lf_tag *pairs;   /* ADD_LF_TAGS: one value each */
+    sl_lf_resource res; /* ADD/REMOVE_LF_TAGS: the database or table */
+    sl_lf_tag *pairs;   /* ADD/REMOVE_LF_TAGS: one value each (REMOVE: the live one) */
     size_t npairs;
     sl_lf_filter filter;  /* CREATE/UPDATE/DELETE_FILTER */
     sl_lf_grant *entries; /* GRANT/REVOKE */
@@ -148,8 +149,11 @@ typedef struct sl_share_plan {
  * desired minus live. owned (may be NULL) holds the grant keys (sl_lf_grant_key) snaplake made,
  * as recorded by the caller. Steps run in this order: LF-Tags created or given values (values
  * are only ever added), revokes and filter deletes (prune only), the database's tags, the
- * tables' tags, filters created or updated, grants. A live state that already is the desired
- * one plans zero steps. Returns 0 with *out filled (sl_share_plan_cleanup), or -1 (OOM).
+ * tables' tags (a key the policy declares that a table carries and its desired tags no longer
+ * list is removed, so a withdrawn table stops matching a tag grant; keys the policy does not
+ * declare are drift, never touched), filters created or updated, grants. A live state that already
+ * is the desired one plans zero steps. Returns 0 with *out filled (sl_share_plan_cleanup), or -1
+ * (OOM).
  */
 int sl_share_plan_make(const sl_share_desired *d, const sl_lflive *live, const sl_lf_strv *owned,
                        sl_share_plan *out, char *err, size_t errlen) SL_MUST_CHECK;

@@ -354,6 +354,41 @@ oom:
     return -1;
 }
 
+/*
+ * One RemoveLFTagsFromResource step for the keys table t carries (assigned on the table itself)
+ * that the policy declares and t's desired tags do not list: a table withdrawn by the drift
+ * guard, or whose rule went from tags to filter or private, would otherwise keep the rule's
+ * old value (share=yes) and a tag grant on it would go on sharing the table. Only the
+ * policy's own keys: another team's tags on the table are drift, never removed.
+ */
+static int plan_table_untag(builder *b, const sl_share_desired *d, const sl_share_table *t,
+                            const sl_lflive_table *lt)
+{
+    sl_share_step s;
+
+    memset(&s, 0, sizeof(s));
+    s.op = SL_SHARE_REMOVE_LF_TAGS;
+    for (size_t k = 0; lt && k < lt->ntags; k++) {
+        const sl_lf_tag *have = &lt->tags[k];
+        if (!have->values.n || sl_lf_tags_find(t->tags, t->ntags, have->key) ||
+            !sl_lf_tags_find(d->tag_defs, d->ntag_defs, have->key))
+            continue;
+        if (sl_lf_tags_add(&s.pairs, &s.npairs, have->key, (const char *const *)have->values.v,
+                           1) != 0)
+            goto oom;
+    }
+    if (s.npairs == 0)
+        return 0;
+    s.res.kind = SL_LF_RES_TABLE;
+    if (!(s.res.catalog_id = strdup(d->catalog_id)) || !(s.res.database = strdup(d->database)) ||
+        !(s.res.table = strdup(t->name)))
+        goto oom;
+    return push_step(b, PH_TABLE_TAGS, &s);
+oom:
+    step_cleanup(&s);
+    return -1;
+}
+
 static int plan_tags(builder *b, const sl_share_desired *d, const sl_lflive *live)
 {
     if (plan_resource_tags(b, d, PH_DB_TAGS, NULL, d->db_tags, d->ndb_tags, live, NULL) != 0)
@@ -367,8 +402,10 @@ static int plan_tags(builder *b, const sl_share_desired *d, const sl_lflive *liv
     for (size_t i = 0; i < d->ntables; i++) {
         const sl_share_table *t = &d->tables[i];
         const sl_lflive_table *lt = sl_lflive_table_find(live, t->name);
+        /* A key the policy declares is the plan's to remove (plan_table_untag), not drift. */
         for (size_t k = 0; lt && k < lt->ntags; k++)
             if (!sl_lf_tags_find(t->tags, t->ntags, lt->tags[k].key) &&
+                !sl_lf_tags_find(d->tag_defs, d->ntag_defs, lt->tags[k].key) &&
                 push_drift(b, 0, "Table %s.%s carries LF-Tag %s=%s that the policy does not name",
                            d->database, t->name, lt->tags[k].key,
                            lt->tags[k].values.n ? lt->tags[k].values.v[0] : "") != 0)
@@ -380,7 +417,8 @@ static int plan_tags(builder *b, const sl_share_desired *d, const sl_lflive *liv
             return -1;
         if (t->held && !d->prune)
             continue;
-        if (plan_resource_tags(b, d, PH_TABLE_TAGS, t->name, t->tags, t->ntags, live, lt) != 0)
+        if (plan_resource_tags(b, d, PH_TABLE_TAGS, t->name, t->tags, t->ntags, live, lt) != 0 ||
+            plan_table_untag(b, d, t, lt) != 0)
             return -1;
     }
     return 0;
@@ -477,6 +515,9 @@ sl_share_counts sl_share_plan_counts(const sl_share_plan *p)
         case SL_SHARE_REVOKE:
             c.remove += p->steps[i].nentries;
             break;
+        case SL_SHARE_REMOVE_LF_TAGS:
+            c.remove += p->steps[i].npairs;
+            break;
         case SL_SHARE_DELETE_FILTER:
             c.remove++;
             break;
@@ -533,7 +574,8 @@ int sl_share_plan_format(const sl_share_plan *p, sl_buf *out)
                                 s->tag_key, s->op == SL_SHARE_UPDATE_LF_TAG ? "add values " : "",
                                 list);
             break;
-        case SL_SHARE_ADD_LF_TAGS: {
+        case SL_SHARE_ADD_LF_TAGS:
+        case SL_SHARE_REMOVE_LF_TAGS: {
             size_t o = 0;
             list[0] = '\0';
             for (size_t j = 0; j < s->npairs && o < sizeof(list); j++) {
@@ -544,7 +586,8 @@ int sl_share_plan_format(const sl_share_plan *p, sl_buf *out)
                 o += (size_t)w;
             }
             sl_lf_resource_describe(&s->res, res, sizeof(res));
-            rc = sl_buf_appendf(out, "~ tag %s: %s\n", res, list);
+            rc = sl_buf_appendf(out, "%s %s: %s\n",
+                                s->op == SL_SHARE_ADD_LF_TAGS ? "~ tag" : "- untag", res, list);
             break;
         }
         case SL_SHARE_CREATE_FILTER:
@@ -590,6 +633,9 @@ cJSON *sl_share_step_request(const sl_share_step *s, const char *catalog_id, con
     case SL_SHARE_ADD_LF_TAGS:
         *path = "/AddLFTagsToResource";
         return sl_lf_body_add_lf_tags(catalog_id, &s->res, s->pairs, s->npairs);
+    case SL_SHARE_REMOVE_LF_TAGS:
+        *path = "/RemoveLFTagsFromResource";
+        return sl_lf_body_remove_lf_tags(catalog_id, &s->res, s->pairs, s->npairs);
     case SL_SHARE_CREATE_FILTER:
         *path = "/CreateDataCellsFilter";
         return sl_lf_body_data_cells_filter(&s->filter, 0);

@@ -502,7 +502,8 @@ static sl_share_run_status do_apply(sl_share_run *r, long long now)
     }
     cJSON_Delete(body);
     r->consecutive = 0;
-    if (s->op == SL_SHARE_GRANT || s->op == SL_SHARE_REVOKE || s->op == SL_SHARE_ADD_LF_TAGS) {
+    if (s->op == SL_SHARE_GRANT || s->op == SL_SHARE_REVOKE || s->op == SL_SHARE_ADD_LF_TAGS ||
+        s->op == SL_SHARE_REMOVE_LF_TAGS) {
         if (sl_lf_parse_failures(resp, &f, &nf, perr, sizeof(perr)) != 0) {
             st = fail(r, "BadResponse", 0, "%s: %s", what, perr);
             goto out;

@@ -13,7 +13,7 @@
  *             whole catalog: the plan picks what concerns it)
  *   PLAN      sl_share_desire + sl_share_plan_make; plan_only ends here
  *   APPLY     one step of the plan a call (sl_share_step_request). The batch calls and
- *             AddLFTagsToResource report per-entry Failures inside a 200: a transient entry
+ *             Add/RemoveLFTags* report per-entry Failures inside a 200: a transient entry
  *             is left for the next round, a permanent one fails the run with the entry's own
  *             code and message
  *   then LIVE again and PLAN again: done only when the re-plan has no steps (a write

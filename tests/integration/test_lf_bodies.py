@@ -68,7 +68,8 @@ def test_every_body_validates(tmp_path):
         seen.add(op.name)
     assert not problems, "\n".join(problems)
     # Every call the share stage makes was built at least once.
-    assert seen >= {"CreateLFTag", "UpdateLFTag", "AddLFTagsToResource", "CreateDataCellsFilter",
+    assert seen >= {"CreateLFTag", "UpdateLFTag", "AddLFTagsToResource",
+                    "RemoveLFTagsFromResource", "CreateDataCellsFilter",
                     "UpdateDataCellsFilter", "DeleteDataCellsFilter", "BatchGrantPermissions",
                     "BatchRevokePermissions", "GetResourceLFTags", "ListPermissions",
                     "ListDataCellsFilter", "ListLFTags"}, seen

@@ -404,6 +404,54 @@ def test_new_sensitive_column_holds_the_table(share_worker):
     assert r.returncode == 2 and "user_email" in r.stdout, r.stdout + r.stderr
 
 
+def test_withdrawn_table_loses_a_tag_the_database_does_not_carry(share_worker, tmp_path):
+    """A table shared through share=yes, a key database.tags does not carry: held back by the
+    drift guard (prune), or its rule turned private, it loses share=yes on the table itself
+    (RemoveLFTagsFromResource), so the share=yes grant stops covering it. Another team's tag on
+    the table stays."""
+    cluster, db = new_cluster({"users": ["id", "login"], "orders": ["id", "total"]})
+    doc = {"version": 1,
+           "tags": {"share": ["yes", "no"], "confidential": ["private", "public"]},
+           "database": {"name": "sl_share_{cluster}", "tags": {"confidential": "private"}},
+           "tables": [{"match": "*.users", "tags": {"share": "yes"}},
+                      {"match": "*.orders", "tags": {"share": "yes"}}],
+           "grants": [{"principal": ANALYTICS, "tags": {"share": ["yes"]},
+                       "permissions": ["SELECT"]}],
+           "sensitive_columns": SENSITIVE, "prune": True}
+    pol = write_policy(tmp_path, doc, "share_yes.json")
+    r = ctl(["apply", "--cluster", cluster], pol)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert assigned_tags(db, "users") == {"share": ["yes"]}
+    assert assigned_tags(db, "orders") == {"share": ["yes"]}
+    lf = h.aws("lakeformation")
+    lf.create_lf_tag(TagKey="owner", TagValues=["crm"])
+    lf.add_lf_tags_to_resource(Resource={"Table": {"DatabaseName": db, "Name": "users"}},
+                               LFTags=[{"TagKey": "owner", "TagValues": ["crm"]}])
+
+    # A new sensitive column: users is held back and, with prune, withdrawn.
+    g = h.aws("glue")
+    g.update_table(DatabaseName=db, TableInput={
+        "Name": "users", "PartitionKeys": [{"Name": "date", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": c, "Type": "string"}
+                                          for c in ("id", "login", "email")],
+                              "Location": "s3://sl-lake/%s/users/" % db}})
+    r = ctl(["plan", "--cluster", cluster], pol)
+    assert "- untag Table %s.users: share=yes" % db in r.stdout, r.stdout + r.stderr
+    assert "users carries LF-Tag owner=crm that the policy does not name" in r.stdout, r.stdout
+    r = ctl(["apply", "--cluster", cluster], pol)
+    assert "held back" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert assigned_tags(db, "users") == {"owner": ["crm"]}
+
+    # The orders rule turned private: orders loses share=yes too.
+    doc["tables"][1] = {"match": "*.orders", "private": True}
+    pol = write_policy(tmp_path, doc, "orders_private.json")
+    r = ctl(["apply", "--cluster", cluster], pol)
+    assert "1 removed" in r.stdout, r.stdout + r.stderr
+    assert assigned_tags(db, "orders") == {}
+    r = ctl(["plan", "--cluster", cluster], pol)
+    assert "untag" not in r.stdout and "Plan:" not in r.stdout, r.stdout
+
+
 def test_faults_converge(share_worker):
     cluster, db = new_cluster(TABLES)
     h.standin_config(lf_faults={

@@ -833,6 +833,119 @@ static void test_filter_and_revoke_bodies(void)
     CHECK(sl_lf_body_batch_permissions(NULL, &g, 21) == NULL); /* over 20: never sent */
 }
 
+/* A table tag the database does not carry: when the table no longer gets it (held back with
+   prune, or its rule turned private), the plan removes the policy's key from the table
+   (RemoveLFTagsFromResource), so the share=yes grant stops covering it; a key the policy does
+   not declare stays, as drift. Once the live table no longer carries it, nothing is left. */
+static void test_withdrawn_table_loses_its_tag(void)
+{
+    static const char doc[] =
+        "{\"version\":1,\"tags\":{\"share\":[\"yes\",\"no\"],\"confidential\":[\"private\","
+        "\"public\"]},\"database\":{\"name\":\"snaplake_{cluster}\",\"tags\":{\"confidential\":"
+        "\"private\"}},\"tables\":[{\"match\":\"*.users\",%s}],\"grants\":[{\"principal\":"
+        "\"" ANALYTICS "\",\"tags\":{\"share\":[\"yes\"]},\"permissions\":[\"SELECT\"]}],"
+        "\"sensitive_columns\":[\"*email*\"]%s}";
+    static const char *const cols[] = {"id", "email"};
+    static const char *const prev[] = {"id"};
+    const sl_share_table_in in[] = {{"users", cols, 2, prev, 1, 1}};
+    static const char users_live[] =
+        "{\"LFTagsOnTable\": [{\"TagKey\": \"share\", \"TagValues\": [\"yes\"]}, "
+        "{\"TagKey\": \"owner\", \"TagValues\": [\"crm\"]}]}";
+    /* held with prune; a private rule; a filter rule (email is new: held, prune off). */
+    static const struct {
+        const char *rule, *extra;
+        int removes;
+    } cases[] = {
+        {"\"tags\":{\"share\":\"yes\"}", ",\"prune\":true", 1},
+        {"\"private\":true", "", 1},
+        {"\"filter\":{\"name\":\"snaplake_{table}\",\"include\":[\"id\"]}", "", 1},
+        {"\"tags\":{\"share\":\"yes\"}", "", 0}, /* held, prune off: left as it is */
+    };
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char buf[4096], err[16384], *text;
+        sl_lfpolicy p;
+        sl_share_desired d;
+        sl_lflive live;
+        sl_share_plan plan;
+        const sl_share_step *untag = NULL;
+        sl_share_counts c;
+
+        snprintf(buf, sizeof(buf), doc, cases[i].rule, cases[i].extra);
+        CHECK(sl_lfpolicy_parse(buf, strlen(buf), &p, NULL, err, sizeof(err)) == 0);
+        CHECK(sl_share_desire(&p, "orders", ACCOUNT, in, 1, &d, err, sizeof(err)) == 0);
+        sl_lflive_init(&live);
+        CHECK(feed(&live, SL_LFLIVE_LF_TAGS, NULL,
+                   "{\"LFTags\": [{\"TagKey\": \"share\", \"TagValues\": [\"yes\", \"no\"]}, "
+                   "{\"TagKey\": \"confidential\", \"TagValues\": [\"private\", "
+                   "\"public\"]}]}") == 0);
+        CHECK(feed(&live, SL_LFLIVE_DB_TAGS, NULL,
+                   "{\"LFTagOnDatabase\": [{\"TagKey\": \"confidential\", \"TagValues\": "
+                   "[\"private\"]}]}") == 0);
+        CHECK(feed(&live, SL_LFLIVE_TABLE_TAGS, "users", users_live) == 0);
+        CHECK(sl_share_plan_make(&d, &live, NULL, &plan, err, sizeof(err)) == 0);
+        dump_plan(&plan);
+        for (size_t k = 0; k < plan.nsteps; k++)
+            if (plan.steps[k].op == SL_SHARE_REMOVE_LF_TAGS)
+                untag = &plan.steps[k];
+        text = plan_text(&plan);
+        CHECK(text != NULL);
+        if (!text)
+            break;
+        if ((untag != NULL) != cases[i].removes)
+            fprintf(stderr, "case %zu:\n%s", i, text);
+        CHECK_INT(untag != NULL, cases[i].removes);
+        /* owner is not the policy's: drift whatever the rule, never removed. */
+        CHECK(strstr(text, "carries LF-Tag owner=crm that the policy does not name") != NULL);
+        if (untag) {
+            const char *path = NULL;
+            cJSON *body;
+            c = sl_share_plan_counts(&plan);
+            CHECK_INT(c.remove, 1);
+            CHECK_INT(untag->npairs, 1);
+            CHECK_STR(untag->pairs[0].key, "share");
+            CHECK_STR(untag->pairs[0].values.v[0], "yes");
+            CHECK(strstr(text, "- untag Table snaplake_orders.users: share=yes\n") != NULL);
+            CHECK(strstr(text, "carries LF-Tag share=yes") == NULL);
+            body = sl_share_step_request(untag, ACCOUNT, &path);
+            CHECK(body != NULL);
+            CHECK_STR(path, "/RemoveLFTagsFromResource");
+            CHECK_STR(path_str(body, "CatalogId"), ACCOUNT);
+            CHECK_STR(path_str(body, "Resource.Table.DatabaseName"), "snaplake_orders");
+            CHECK_STR(path_str(body, "Resource.Table.Name"), "users");
+            CHECK_STR(path_str(body, "LFTags.0.TagKey"), "share");
+            CHECK_STR(path_str(body, "LFTags.0.TagValues.0"), "yes");
+            CHECK(path_get(body, "LFTags.1") == NULL);
+            cJSON_Delete(body);
+        }
+        free(text);
+        sl_share_plan_cleanup(&plan);
+        /* The read-back after the removal: share is gone, nothing left to do on the table. */
+        if (untag) {
+            sl_lflive_cleanup(&live);
+            sl_lflive_init(&live);
+            CHECK(feed(&live, SL_LFLIVE_LF_TAGS, NULL,
+                       "{\"LFTags\": [{\"TagKey\": \"share\", \"TagValues\": [\"yes\", "
+                       "\"no\"]}, {\"TagKey\": \"confidential\", \"TagValues\": [\"private\", "
+                       "\"public\"]}]}") == 0);
+            CHECK(feed(&live, SL_LFLIVE_DB_TAGS, NULL,
+                       "{\"LFTagOnDatabase\": [{\"TagKey\": \"confidential\", \"TagValues\": "
+                       "[\"private\"]}]}") == 0);
+            CHECK(feed(&live, SL_LFLIVE_TABLE_TAGS, "users",
+                       "{\"LFTagsOnTable\": [{\"TagKey\": \"owner\", \"TagValues\": "
+                       "[\"crm\"]}]}") == 0);
+            CHECK(sl_share_plan_make(&d, &live, NULL, &plan, err, sizeof(err)) == 0);
+            for (size_t k = 0; k < plan.nsteps; k++)
+                CHECK(plan.steps[k].op != SL_SHARE_REMOVE_LF_TAGS &&
+                      plan.steps[k].op != SL_SHARE_ADD_LF_TAGS);
+            sl_share_plan_cleanup(&plan);
+        }
+        sl_lflive_cleanup(&live);
+        sl_share_desired_cleanup(&d);
+        sl_lfpolicy_cleanup(&p);
+    }
+}
+
 static const sl_test tests[] = {
     SL_TEST(test_desired_state),
     SL_TEST(test_desired_holds_what_it_cannot_share),
@@ -846,6 +959,7 @@ static const sl_test tests[] = {
     SL_TEST(test_tag_values_only_added),
     SL_TEST(test_request_bodies),
     SL_TEST(test_filter_and_revoke_bodies),
+    SL_TEST(test_withdrawn_table_loses_its_tag),
 };
 
 SL_TEST_MAIN(tests)
