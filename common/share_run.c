@@ -494,9 +494,11 @@ static sl_share_run_status do_apply(sl_share_run *r, long long now)
     r->writes++;
     if (sl_aws_rest_json(r->aws, "lakeformation", "POST", path, body, &resp, &e) != 0) {
         cJSON_Delete(body);
-        /* A tag another run created since the read: plan again from a fresh read. */
+        /* A tag or a filter another run created since the read (two jobs of one cluster, a
+           redelivery): plan again from a fresh read, where it is an update or nothing. */
         if (lf_transient(&e) ||
-            (s->op == SL_SHARE_CREATE_LF_TAG && strcmp(e.code, "AlreadyExistsException") == 0))
+            ((s->op == SL_SHARE_CREATE_LF_TAG || s->op == SL_SHARE_CREATE_FILTER) &&
+             strcmp(e.code, "AlreadyExistsException") == 0))
             return retry_later(r, what, &e, PH_LF_TAGS, now);
         return fail_aws(r, what, &e, 0);
     }

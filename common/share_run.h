@@ -22,7 +22,9 @@
  * A transient error of a read is retried with backoff (a deadline in *next_ms); of a write
  * (ConcurrentModificationException above all) it sends the run back to LIVE after the backoff,
  * because another writer changed what the plan was made from (a filter's VersionId, a tag
- * another cluster's run created). max_retries transient failures in a row end the run with
+ * another cluster's run created). So does AlreadyExistsException on CreateLFTag and
+ * CreateDataCellsFilter (a job of the same cluster, or a redelivery, made it first): the fresh
+ * plan makes it an update or nothing. max_retries transient failures in a row end the run with
  * the last one, marked transient (the worker's RETRY).
  *
  * What was made and what the tables' columns are is the caller's to record (share_store.h):

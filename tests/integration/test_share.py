@@ -18,10 +18,14 @@ against the stand-in's Lake Formation (botocore-validated requests, tests/standi
     .venv/bin/pytest -q tests/integration/test_share.py
 """
 
+import http.client
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
+import urllib.parse
 
 import pytest
 
@@ -450,6 +454,77 @@ def test_withdrawn_table_loses_a_tag_the_database_does_not_carry(share_worker, t
     assert assigned_tags(db, "orders") == {}
     r = ctl(["plan", "--cluster", cluster], pol)
     assert "untag" not in r.stdout and "Plan:" not in r.stdout, r.stdout
+
+
+class RacingProxy:
+    """Forwards every request to the stand-in unchanged (headers and signature included); the
+    first request to `race_path` is sent twice and the second answer returned: another writer's
+    identical call landed just before ours, as when two jobs of one cluster run at once."""
+
+    def __init__(self, race_path):
+        up = urllib.parse.urlsplit(os.environ["STANDIN_ENDPOINT"])
+        proxy = self
+        self.raced = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sends = 1
+                if self.path == race_path and not proxy.raced:
+                    proxy.raced, sends = 1, 2
+                for _ in range(sends):
+                    c = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                    c.request(self.command, self.path, body, dict(self.headers.items()))
+                    r = c.getresponse()
+                    data, status, headers = r.read(), r.status, r.getheaders()
+                    c.close()
+                self.send_response(status)
+                for k, v in headers:
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding",
+                                         "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_filter_created_by_a_racing_run_is_planned_again(share_worker):
+    """CreateDataCellsFilter answered AlreadyExistsException (another run of the cluster made
+    the filter since the read) is planned again from a fresh read, like CreateLFTag's: the run
+    converges instead of failing."""
+    cluster, db = new_cluster(TABLES)
+    before = lf_state()["calls"].get("CreateDataCellsFilter", 0)
+    proxy = RacingProxy("/CreateDataCellsFilter")
+    try:
+        r = ctl(["apply", "--cluster", cluster], share_worker["policy"],
+                AWS_ENDPOINT_URL=proxy.url)
+    finally:
+        proxy.close()
+    assert proxy.raced == 1
+    assert r.returncode == 0, r.stdout + r.stderr
+    # ours twice (the race), then nothing: the re-plan found the filter as wanted
+    assert lf_state()["calls"].get("CreateDataCellsFilter", 0) - before == 2
+    filters = [f for f in lf_state()["data_cells_filters"] if f["DatabaseName"] == db]
+    assert [f["Name"] for f in filters] == ["snaplake_customers_no_email"], filters
+    assert policy_grants(db, "customers") <= grant_set(permissions())
+    r = ctl(["plan", "--cluster", cluster], share_worker["policy"])
+    assert r.returncode == 0 and "No changes." in r.stdout, r.stdout + r.stderr
 
 
 def test_faults_converge(share_worker):
