@@ -143,7 +143,9 @@ typedef struct sl_msg {
     unsigned char *payload; /* original payload bytes (never NULL when set; may be len 0) */
     size_t payload_len;
     /* On the wire each of key/payload is a string when it is valid UTF-8 without NUL bytes,
-     * else base64 (EVP_EncodeBlock), with "key_encoding"/"payload_encoding": "utf8"|"base64". */
+     * else base64 (EVP_EncodeBlock), with "key_encoding"/"payload_encoding": "utf8"|"base64".
+     * Decoding takes base64 only in that canonical form (padding only at the end, zero pad
+     * bits), so a corrupt record is refused instead of replayed as other bytes. */
 } sl_msg;
 
 /* Zeroes m (partition and offset -1). */
@@ -182,10 +184,11 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err,
 
 /*
  * Decodes len bytes (need not be NUL-terminated, at most SL_MSG_MAX_BYTES). Rejects bytes that
- * are not strict UTF-8 (or hold a NUL), non-JSON, a non-object, a missing or other "v", an
- * unknown "type", and missing or wrongly typed required fields; ignores unknown fields. *out is
- * initialised here and filled only on success (caller then calls sl_msg_cleanup). Returns 0, or -1
- * with the reason in err (this text goes to the dead-letter topic).
+ * are not strict UTF-8 (or hold a NUL), non-JSON, a non-object, a
+ * missing or other "v", an unknown "type", and missing or wrongly typed required fields; ignores
+ * unknown fields. *out is initialised here and filled only on success (caller then calls
+ * sl_msg_cleanup). Returns 0, or -1 with the reason in err (this text goes to the dead-letter
+ * topic).
  */
 int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t errlen) SL_MUST_CHECK;
 

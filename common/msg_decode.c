@@ -33,7 +33,7 @@ static int get_bytes(const cJSON *root, const char *name, const char *encname, u
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, encname);
     const char *s;
     size_t n, pad = 0;
-    unsigned char *p;
+    unsigned char *p, *back;
     int got;
 
     if (!cJSON_IsString(v))
@@ -51,18 +51,29 @@ static int get_bytes(const cJSON *root, const char *name, const char *encname, u
     }
     if (strcmp(e->valuestring, "base64") != 0)
         return sl_seterr(err, errlen, "dead_letter message: unknown %s", encname);
-    /* EVP_DecodeBlock takes whole 4-char groups and counts '=' padding as zero bytes. */
+    /* EVP_DecodeBlock takes whole 4-char groups but is lenient: it reads '=' anywhere as a
+       zero sextet ("AA==AAAA" gives 6 bytes, "====" 3), trims blanks at either end and ignores
+       the bits padding drops ("AB==" gives what "AA==" does). A corrupt record would then
+       replay as other bytes without an error, so the text must be exactly what
+       EVP_EncodeBlock writes for the bytes it decodes to: one canonical spelling per value
+       (RFC 4648 section 3.5 lets a decoder refuse non-zero pad bits). */
     if (n % 4 != 0 || n > (size_t)2 * SL_MSG_MAX_BYTES)
         return sl_seterr(err, errlen, "dead_letter message: %s is not base64", name);
     if (n && s[n - 1] == '=')
-        pad = (n >= 2 && s[n - 2] == '=') ? 2 : 1;
-    if (!(p = malloc(n / 4 * 3 + 1)))
+        pad = (s[n - 2] == '=') ? 2 : 1;
+    if (!(p = malloc(n / 4 * 3 + 1)) || !(back = malloc(n + 1))) {
+        free(p);
         return sl_seterr(err, errlen, "dead_letter message: out of memory");
+    }
     got = n ? EVP_DecodeBlock(p, (const unsigned char *)s, (int)n) : 0;
-    if (got < 0 || (size_t)got != n / 4 * 3) {
+    /* got counts the padding as bytes; the value is the first got - pad of them. */
+    if (got < 0 || (size_t)got != n / 4 * 3 || EVP_EncodeBlock(back, p, got - (int)pad) != (int)n ||
+        memcmp(back, s, n) != 0) {
+        free(back);
         free(p);
         return sl_seterr(err, errlen, "dead_letter message: %s is not base64", name);
     }
+    free(back);
     *out = p;
     *outlen = (size_t)got - pad;
     return 0;

@@ -308,6 +308,62 @@ static void test_dead_letter_encodings(void)
     }
 }
 
+/* Base64 dead-letter bytes are read strictly (RFC 4648 section 3.5 lets a decoder refuse
+ * non-zero pad bits; we also refuse '=' anywhere but the last one or two characters): a lenient
+ * decoder turns a corrupt record into other bytes that replay without an error. */
+static void test_dead_letter_base64_strict(void)
+{
+    static const struct {
+        const char *b64;
+        const char *bytes; /* NULL: refused */
+        size_t len;
+    } cases[] = {
+        {"", "", 0},
+        {"AA==", "\x00", 1},
+        {"AAA=", "\x00\x00", 2},
+        {"AAAA", "\x00\x00\x00", 3},
+        {"/wECAw==", "\xff\x01\x02\x03", 4},
+        {"/wECAwQ=", "\xff\x01\x02\x03\x04", 5},
+        {"AA==AAAA", NULL, 0}, /* padding in the middle */
+        {"====", NULL, 0},
+        {"A===", NULL, 0},
+        {"=AAA", NULL, 0},
+        {"AA=A", NULL, 0},
+        {"AB==", NULL, 0}, /* pad bits not zero */
+        {"AAB=", NULL, 0},
+        {"AAA", NULL, 0}, /* not a multiple of 4 */
+        {"AAA*", NULL, 0},
+        {"AA\\nA", NULL, 0},
+        {" AAAAAA ", NULL, 0},
+        {"AAAA    ", NULL, 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char wire[256], err[SL_ERRLEN] = "";
+        sl_msg m;
+        int rc;
+        snprintf(wire, sizeof(wire),
+                 "{\"v\":1,\"type\":\"dead_letter\",\"reason\":\"r\",\"topic\":\"t\","
+                 "\"partition\":0,\"offset\":1,\"payload\":\"%s\",\"payload_encoding\":\"base64\","
+                 "\"key\":\"%s\",\"key_encoding\":\"base64\"}",
+                 cases[i].b64, cases[i].b64);
+        rc = sl_msg_decode(wire, strlen(wire), &m, err, sizeof(err));
+        if (rc != (cases[i].bytes ? 0 : -1))
+            fprintf(stderr, "case %zu (%s): rc %d err \"%s\" len %zu\n", i, cases[i].b64, rc, err,
+                    m.payload_len);
+        if (!cases[i].bytes) {
+            CHECK_INT(rc, -1);
+            CHECK(strstr(err, "is not base64") != NULL);
+            continue;
+        }
+        CHECK_INT(rc, 0);
+        CHECK_INT(m.payload_len, cases[i].len);
+        CHECK(memcmp(m.payload, cases[i].bytes, cases[i].len) == 0);
+        CHECK_INT(m.key_len, cases[i].len);
+        CHECK(memcmp(m.key, cases[i].bytes, cases[i].len) == 0);
+        sl_msg_cleanup(&m);
+    }
+}
+
 static void test_dead_letter_unknown_position_and_cap(void)
 {
     sl_msg m, back;
@@ -481,6 +537,7 @@ static const sl_test tests[] = {
     SL_TEST(test_copied_field_types),
     SL_TEST(test_failure_embeds_input),
     SL_TEST(test_dead_letter_encodings),
+    SL_TEST(test_dead_letter_base64_strict),
     SL_TEST(test_dead_letter_unknown_position_and_cap),
     SL_TEST(test_encode_rejects_bad_structs),
     SL_TEST(test_format_time),
