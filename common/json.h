@@ -3,7 +3,8 @@
  * pipeline messages, export_tables_info, credential and AWS error bodies).
  *
  * Kept to what was written more than once: parsing a buffer that must hold exactly one JSON
- * value, and reading an optional string member.
+ * value, refusing text whose strings would reach C cut short, and reading an optional string
+ * member.
  */
 #ifndef SL_JSON_H
 #define SL_JSON_H
@@ -22,6 +23,16 @@
  * exactly one JSON value (or memory ran out). Callers cap len before calling.
  */
 cJSON *sl_json_parse_exact(const char *buf, size_t len) SL_MUST_CHECK;
+
+/*
+ * Non-zero when len bytes of buf, JSON text cJSON has accepted, hold a NUL inside a string:
+ * the escape \u0000 or a raw NUL byte. cJSON stores a string as a C string and writes that NUL
+ * into it, so every reader of valuestring would take {"s3_bucket":"lake\u0000evil"} for bucket
+ * "lake" without an error. Readers of outside input call this after parsing and refuse the text
+ * (RFC 8259 section 9 lets a parser limit the strings it accepts). buf need not be
+ * NUL-terminated.
+ */
+int sl_json_has_nul(const char *buf, size_t len);
 
 /*
  * The string value of member `name` of obj (case-sensitive), or NULL when obj is not an

@@ -184,7 +184,7 @@ int sl_msg_encode(const sl_msg *m, char **out, size_t *outlen, char *err,
 
 /*
  * Decodes len bytes (need not be NUL-terminated, at most SL_MSG_MAX_BYTES). Rejects bytes that
- * are not strict UTF-8 (or hold a NUL), non-JSON, a non-object, a
+ * are not strict UTF-8 (or hold a NUL, raw or as the escape \u0000), non-JSON, a non-object, a
  * missing or other "v", an unknown "type", and missing or wrongly typed required fields; ignores
  * unknown fields. *out is initialised here and filled only on success (caller then calls
  * sl_msg_cleanup). Returns 0, or -1 with the reason in err (this text goes to the dead-letter

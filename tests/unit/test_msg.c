@@ -364,6 +364,45 @@ static void test_dead_letter_base64_strict(void)
     }
 }
 
+/* cJSON decodes "\u0000" into a NUL inside the C string, which every reader would see cut
+ * there: {"s3_bucket":"lake\u0000evil"} must not decode as bucket "lake". */
+static void test_decode_rejects_escaped_nul(void)
+{
+    static const char *const cases[] = {
+        "{\"v\":1,\"type\":\"snapshot\",\"run_id\":\"r\\u0000x\",\"cluster\":\"c\","
+        "\"mode\":\"cluster\",\"source_arn\":\"a\",\"date\":\"d\",\"source\":\"event\","
+        "\"produced_at\":\"t\"}",
+        "{\"v\":1,\"type\":\"exported\",\"run_id\":\"r\",\"cluster\":\"c\",\"mode\":\"cluster\","
+        "\"source_arn\":\"a\",\"date\":\"d\",\"source\":\"event\",\"produced_at\":\"t\","
+        "\"export_task_id\":\"e\",\"s3_bucket\":\"lake\\u0000evil\",\"s3_prefix\":\"\"}",
+        "{\"v\":1,\"type\":\"shared\",\"run_id\":\"r\",\"shared_tables\":[\"a\\u0000b\"]}",
+        "{\"v\":1,\"type\":\"dead_letter\",\"reason\":\"r\",\"topic\":\"t\",\"partition\":0,"
+        "\"offset\":1,\"payload\":\"ab\\u0000cd\"}",
+        "{\"v\":1,\"type\":\"dead_letter\",\"reason\":\"r\",\"topic\":\"t\",\"partition\":0,"
+        "\"offset\":1,\"payload\":\"ab\",\"key\":\"\\\\\\u0000\"}",
+        "{\"v\":1,\"type\":\"dead_letter\",\"reason\":\"r\\u0000\",\"topic\":\"t\",\"partition\":0,"
+        "\"offset\":1,\"payload\":\"ab\"}",
+    };
+    /* An escaped backslash followed by "u0000" is text, not a NUL. */
+    static const char ok[] = "{\"v\":1,\"type\":\"dead_letter\",\"reason\":\"r\",\"topic\":\"t\","
+                             "\"partition\":0,\"offset\":1,\"payload\":\"a\\\\u0000b\"}";
+    sl_msg m;
+    char err[SL_ERRLEN];
+
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        int rc = sl_msg_decode(cases[i], strlen(cases[i]), &m, err, sizeof(err));
+        if (rc != -1 || !strstr(err, "NUL"))
+            fprintf(stderr, "case %zu: rc %d err \"%s\"\n", i, rc, rc ? err : "");
+        CHECK_INT(rc, -1);
+        CHECK(strstr(err, "NUL") != NULL);
+        CHECK(m.type == SL_MSG_NONE);
+    }
+    CHECK_INT(sl_msg_decode(ok, sizeof(ok) - 1, &m, err, sizeof(err)), 0);
+    CHECK_INT(m.payload_len, 8);
+    CHECK(memcmp(m.payload, "a\\u0000b", 8) == 0);
+    sl_msg_cleanup(&m);
+}
+
 static void test_dead_letter_unknown_position_and_cap(void)
 {
     sl_msg m, back;
@@ -538,6 +577,7 @@ static const sl_test tests[] = {
     SL_TEST(test_failure_embeds_input),
     SL_TEST(test_dead_letter_encodings),
     SL_TEST(test_dead_letter_base64_strict),
+    SL_TEST(test_decode_rejects_escaped_nul),
     SL_TEST(test_dead_letter_unknown_position_and_cap),
     SL_TEST(test_encode_rejects_bad_structs),
     SL_TEST(test_format_time),
