@@ -183,6 +183,46 @@ int sl_ids_from_cluster(const char *cluster, long long epoch_s, sl_snapshot_id *
     return 0;
 }
 
+int sl_ids_parse_cluster_run(const char *cluster, const char *run_id, sl_snapshot_id *out,
+                             char *err, size_t errlen)
+{
+    /* "-YYYY-MM-DD-HH-MM" is 17 chars, a shortened id's "-<8 hex>" 9. */
+    enum { SUFFIX = 17, HASH = 9 };
+    char again[SL_IDS_BUFLEN], e2[SL_ERRLEN];
+    const char *p;
+    size_t n;
+    sl_snapshot_id r;
+
+    if (!sl_ids_cluster_id_valid(cluster))
+        return sl_seterr(err, errlen, "cluster run: invalid cluster id");
+    if (!run_id || !*run_id)
+        return sl_seterr(err, errlen, "cluster run: empty run id");
+    n = strlen(run_id);
+    /* A plain run id ends with the minute's two digits, a shortened one with 8 hex chars:
+     * their last 8 chars ("DD-HH-MM" against the hash) never look alike. */
+    if (n > HASH && run_id[n - HASH] == '-' &&
+        strspn(run_id + n - HASH + 1, "0123456789abcdef") == HASH - 1)
+        n -= HASH;
+    if (n < SUFFIX + 1)
+        return sl_seterr(err, errlen, "cluster run: run id %.64s has no -YYYY-MM-DD-HH-MM", run_id);
+    p = run_id + n - SUFFIX;
+    if (p[0] != '-' || p[11] != '-' || !date_ok(p + 1) || !time_ok(p + 12))
+        return sl_seterr(err, errlen, "cluster run: run id %.64s has no -YYYY-MM-DD-HH-MM", run_id);
+    memset(&r, 0, sizeof(r));
+    snprintf(r.cluster, sizeof(r.cluster), "%s", cluster);
+    memcpy(r.date, p + 1, 10);
+    memcpy(r.time, p + 12, 5);
+    /* The date and time were found by position only: the run id derived from them and the
+     * cluster must be the one given, or the message's cluster and run id disagree. */
+    if (sl_ids_run_id(&r, again, sizeof(again), e2, sizeof(e2)))
+        return sl_seterr(err, errlen, "cluster run: %s", e2);
+    if (strcmp(again, run_id) != 0)
+        return sl_seterr(err, errlen, "cluster run: run id %.64s is not cluster %s's (%s)", run_id,
+                         cluster, again);
+    *out = r;
+    return 0;
+}
+
 static int prefix_ok(const char *prefix)
 {
     size_t n, i;

@@ -67,6 +67,19 @@ int sl_ids_from_cluster(const char *cluster, long long epoch_s, sl_snapshot_id *
                         size_t errlen) SL_MUST_CHECK;
 
 /*
+ * The parts of a cluster-mode run back from its cluster id and run id (what the producer made
+ * with sl_ids_from_cluster and sl_ids_run_id). The run id alone cannot give them: over 60
+ * chars it holds a cut cluster id and a hash (sl_ids_export_task_id), so the cluster comes from
+ * the caller (the message's `cluster`) and only the date and time from the run id's
+ * `-YYYY-MM-DD-HH-MM`, followed or not by the hash's `-<8 hex>`. The parts are checked by
+ * deriving the run id again, which must equal run_id. snapshot_id is left "". Fills *out only
+ * on success. Returns 0, or -1 with err (invalid cluster id, no date and time, a run id that
+ * is not this cluster's).
+ */
+int sl_ids_parse_cluster_run(const char *cluster, const char *run_id, sl_snapshot_id *out,
+                             char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
  * Non-zero when s is a valid RDS DB cluster identifier as this pipeline uses it: 1-63 chars,
  * lowercase ASCII letters, digits and hyphens, first a letter, no trailing hyphen, no two
  * consecutive hyphens. (RDS stores identifiers lowercase; uppercase is rejected here so that

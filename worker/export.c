@@ -550,11 +550,10 @@ static sl_step_result export_start(sl_worker *w, void *ctx, sl_job *job)
     if (!job->in.mode || !job->in.source_arn || !job->in.date)
         return sl_job_fail(job, "InvalidInput", "snapshot message lacks mode, source_arn or date");
     if (strcmp(job->in.mode, "cluster") == 0) {
-        /* Cluster mode: the run id is `<cluster>-YYYY-MM-DD-HH-MM` (ids.h), which parses as a
-         * snapshot id once `rds:` is put in front. */
-        char sid[SL_IDS_BUFLEN];
-        snprintf(sid, sizeof(sid), "rds:%s", job->in.run_id ? job->in.run_id : "");
-        if (sl_ids_parse_snapshot(sid, &id, err, sizeof(err)))
+        /* Cluster mode: the cluster is the message's, the date and time are the run id's.
+         * Not the run id parsed as a snapshot id: for a cluster id over 43 chars it holds the
+         * cluster cut and a hash (ids.h), which is no snapshot id, and every such run failed. */
+        if (sl_ids_parse_cluster_run(job->in.cluster, job->in.run_id, &id, err, sizeof(err)))
             return sl_job_fail(job, "InvalidInput", "%s", err);
     } else if (sl_ids_parse_snapshot(job->in.snapshot_id ? job->in.snapshot_id : job->in.source_arn,
                                      &id, err, sizeof(err))) {

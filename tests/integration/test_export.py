@@ -8,6 +8,7 @@ The stand-in's own cap is raised far above EXPORT_TASK_LIMIT in the cap tests, s
 we assert is kept by the workers' slots, not by the stand-in refusing starts.
 """
 
+import hashlib
 import os
 import sys
 import time
@@ -250,6 +251,48 @@ def test_bad_messages_go_to_dlq_and_worker_keeps_running(ctx):
     with h.KafkaReader(ctx["prefix"] + "exports") as r:
         assert [x.value["run_id"] for x in r.read(1, 60)] == [cl["run_id"]]
     assert w.alive() and w.stop() == 0
+
+
+def cluster_run_id(cluster, when):
+    """The producer's cluster-mode run id (ids.h): `<cluster>-<when>`, or, over 60 chars, the
+    cluster cut to keep the whole at 60 and the first 8 hex chars of its SHA-256 appended."""
+    full = "%s-%s" % (cluster, when)
+    if len(full) <= 60:
+        return full
+    keep = 60 - 1 - 16 - 1 - 8
+    while keep > 1 and cluster[keep - 1] == "-":
+        keep -= 1
+    return "%s-%s-%s" % (cluster[:keep], when, hashlib.sha256(full.encode()).hexdigest()[:8])
+
+
+def test_cluster_mode_long_cluster_ids_export(ctx):
+    # 44 chars is the shortest cluster id whose run id is shortened and hashed, 63 the longest
+    # RDS allows: the stage must take the cluster from the message, not from the run id.
+    h.standin_config(export_seconds=0.5)
+    clusters = []
+    for n in (44, 63):
+        base = "c-%s-" % h.uid(12)
+        cl = h.create_cluster(base + "a" * (n - len(base)))
+        assert len(cl["cluster"]) == n
+        cl["run_id"] = cluster_run_id(cl["cluster"], "%s-04-05" % cl["date"])
+        assert cl["run_id"] != "%s-%s-04-05" % (cl["cluster"], cl["date"]), cl["run_id"]
+        clusters.append(cl)
+    w = start_worker(ctx, "w")
+    w.wait_ready()
+    feed(ctx, clusters, mode="cluster")
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        got = {x.value["run_id"]: x.value for x in r.read(2, 60)}
+    assert set(got) == {cl["run_id"] for cl in clusters}, got
+    for cl in clusters:
+        v = got[cl["run_id"]]
+        assert v["mode"] == "cluster" and v["export_task_id"] == cl["run_id"], v
+        assert v["s3_prefix"] == "s3-export/%s/%s" % (cl["cluster"], cl["date"]), v
+    calls = {c["task_id"]: c for c in h.standin_state()["start_calls"]}
+    for cl in clusters:
+        assert calls[cl["run_id"]]["result"] == "started", calls
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        assert r.read_to_end() == []
+    assert w.stop() == 0
 
 
 def test_full_worker_pauses_and_loses_nothing(ctx):

@@ -221,6 +221,82 @@ static void test_cluster_mode(void)
     CHECK_STR(id.time, "00-00");
 }
 
+/* Cluster ids of 43 (the longest whose run id is not shortened), 44 and 63 (RDS's longest). */
+#define C43 "abcdefghij-abcdefghij-abcdefghij-abcdefghij"
+#define C44 "abcdefghij-abcdefghij-abcdefghij-abcdefghijk"
+#define C63 "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh"
+
+static void test_cluster_run_round_trip(void)
+{
+    /* 2024-02-29T03:05Z, the way the producer's cluster mode builds a run. */
+    static const char *const clusters[] = {"prod-db", C43, C44, C63};
+    for (size_t i = 0; i < SL_ARRAY_LEN(clusters); i++) {
+        sl_snapshot_id made, back, snap;
+        char run[SL_IDS_BUFLEN], sid[SL_IDS_BUFLEN + 4], a[SL_IDS_BUFLEN], b[SL_IDS_BUFLEN];
+        char err[SL_ERRLEN];
+        CHECK_INT(sl_ids_from_cluster(clusters[i], 1709175959LL, &made, err, sizeof(err)), 0);
+        CHECK_INT(sl_ids_run_id(&made, run, sizeof(run), err, sizeof(err)), 0);
+        CHECK_INT(sl_ids_parse_cluster_run(clusters[i], run, &back, err, sizeof(err)), 0);
+        CHECK_STR(back.cluster, clusters[i]);
+        CHECK_STR(back.date, "2024-02-29");
+        CHECK_STR(back.time, "03-05");
+        CHECK_STR(back.snapshot_id, "");
+        /* The export task id (and so the S3 files) is the one the producer's parts give. */
+        CHECK_INT(sl_ids_export_task_id(&made, "sl-", a, sizeof(a), err, sizeof(err)), 0);
+        CHECK_INT(sl_ids_export_task_id(&back, "sl-", b, sizeof(b), err, sizeof(err)), 0);
+        CHECK_STR(a, b);
+        /* The shortened run ids are the ones `rds:` + run id never parsed back. */
+        snprintf(sid, sizeof(sid), "rds:%s", run);
+        CHECK_INT(sl_ids_parse_snapshot(sid, &snap, err, sizeof(err)),
+                  strlen(clusters[i]) > 43 ? -1 : 0);
+    }
+    {
+        /* Pinned: the SHA-256 of C44 "-2024-02-29-03-05" begins 4aabfcdb. */
+        sl_snapshot_id id;
+        char err[SL_ERRLEN];
+        CHECK_INT(sl_ids_parse_cluster_run(
+                      C44, "abcdefghij-abcdefghij-abcdefghij-a-2024-02-29-03-05-4aabfcdb", &id, err,
+                      sizeof(err)),
+                  0);
+        CHECK_STR(id.cluster, C44);
+    }
+}
+
+typedef struct cluster_run_case {
+    const char *cluster, *run_id;
+} cluster_run_case;
+
+/* Runs that must be refused: each is some other cluster's, or no run at all. */
+static const cluster_run_case bad_cluster_run_cases[] = {
+    {"prod-db", "other-db-2024-02-29-03-05"},         /* another cluster's */
+    {"prod", "prod-db-2024-02-29-03-05"},             /* a longer cluster's */
+    {"prod-db", "prod-db-2024-02-29-03-05-0123abcd"}, /* not shortened, yet a hash */
+    {C44, C44 "-2024-02-29-03-05"},                   /* over 60 yet not shortened */
+    {C44, "abcdefghij-abcdefghij-abcdefghij-a-2024-02-29-03-05-4aabfcdc"}, /* wrong hash */
+    {C63, "abcdefghij-abcdefghij-abcdefghij-a-2024-02-29-03-05-4aabfcdb"}, /* C44's run id */
+    {"prod-db", "prod-db-2024-02-30-03-05"},                               /* no such date */
+    {"prod-db", "prod-db-2024-02-29-24-05"},                               /* no such hour */
+    {"prod-db", "prod-db-2024-02-29"},                                     /* no time */
+    {"prod-db", "-2024-02-29-03-05"},
+    {"prod-db", ""},
+    {"prod-db", NULL},
+    {"Prod-db", "Prod-db-2024-02-29-03-05"}, /* not a cluster id */
+    {NULL, "prod-db-2024-02-29-03-05"},
+};
+
+static void test_cluster_run_refused_table(void)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad_cluster_run_cases); i++) {
+        const cluster_run_case *c = &bad_cluster_run_cases[i];
+        sl_snapshot_id id;
+        char err[SL_ERRLEN] = "";
+        memset(&id, 'x', sizeof(id));
+        CHECK_INT(sl_ids_parse_cluster_run(c->cluster, c->run_id, &id, err, sizeof(err)), -1);
+        CHECK(strncmp(err, "cluster run: ", 13) == 0);
+        CHECK(id.cluster[0] == 'x'); /* untouched on failure */
+    }
+}
+
 static void test_run_id_ignores_prefix(void)
 {
     sl_snapshot_id id;
@@ -348,6 +424,8 @@ static const sl_test tests[] = {
     SL_TEST(test_bad_prefix_and_buffer),
     SL_TEST(test_export_task_id_validator_table),
     SL_TEST(test_cluster_mode),
+    SL_TEST(test_cluster_run_round_trip),
+    SL_TEST(test_cluster_run_refused_table),
     SL_TEST(test_run_id_ignores_prefix),
     SL_TEST(test_export_s3_prefix_table),
     SL_TEST(test_date_valid_table),
