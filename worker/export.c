@@ -407,6 +407,10 @@ static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_e
 {
     char err[SL_ERRLEN], ts[32];
     sl_msg *o = &job->out;
+    /* The files are where the task was told to write them: an adopted task may have been
+     * started under an earlier EXPORT_S3_PREFIX (a worker redeployed during an hours-long
+     * export), so AWS's S3Bucket and S3Prefix win; ours only stand in when AWS gave none. */
+    const char *prefix = t->s3_prefix[0] ? t->s3_prefix : x->s3_prefix;
 
     if (sl_msg_copy(o, &job->in, err, sizeof(err)))
         return sl_job_fail(job, "OutOfMemory", "%s", err);
@@ -414,7 +418,7 @@ static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_e
     o->export_generation = x->gen;
     if (set_str(&o->export_task_id, x->task_id) ||
         set_str(&o->s3_bucket, t->s3_bucket[0] ? t->s3_bucket : c->cfg.bucket) ||
-        set_str(&o->s3_prefix, x->s3_prefix))
+        set_str(&o->s3_prefix, prefix))
         return sl_job_fail(job, "OutOfMemory", "building the exported message");
     if (t->start_ms && sl_msg_format_time(t->start_ms, ts, sizeof(ts)) == 0 &&
         set_str(&o->export_started_at, ts))
@@ -423,8 +427,8 @@ static sl_step_result done(sl_job *job, export_ctx *c, ex_job *x, const sl_rds_e
         set_str(&o->export_ended_at, ts))
         return sl_job_fail(job, "OutOfMemory", "building the exported message");
     {
-        const char *kv[] = {"event",      "exported", "export_task_id", x->task_id, "s3_prefix",
-                            x->s3_prefix, NULL};
+        const char *kv[] = {"event", "exported", "export_task_id", x->task_id, "s3_prefix",
+                            prefix,  NULL};
         sl_log_kv(SL_LOG_INFO, &job->log, kv, "export complete");
     }
     return SL_STEP_DONE;

@@ -223,6 +223,33 @@ def test_exports_running_elsewhere_count_against_limit(ctx):
     assert w.stop() == 0
 
 
+def test_adopted_export_publishes_the_tasks_own_prefix(ctx):
+    # An export started under an earlier EXPORT_S3_PREFIX (by a worker since redeployed with a
+    # new one) writes where it was told: the `exported` message must point there, or the copy
+    # finds nothing.
+    h.standin_config(export_seconds=1.0)
+    cl = h.create_cluster()
+    old = "old-root/%s/%s" % (cl["cluster"], cl["date"])
+    h.aws("rds").start_export_task(ExportTaskIdentifier=cl["run_id"],
+                                   SourceArn=cl["snapshot_arn"], S3BucketName=ctx["bucket"],
+                                   S3Prefix=old, IamRoleArn=ROLE, KmsKeyId=KMS)
+    w = start_worker(ctx, "w", EXPORT_S3_PREFIX="new-root")
+    w.wait_ready()
+    feed(ctx, [cl])
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        recs = r.read(1, 60)
+    v = recs[0].value
+    assert v["export_task_id"] == cl["run_id"] and v["s3_bucket"] == ctx["bucket"], v
+    assert v["s3_prefix"] == old, v
+    assert any(r.get("event") == "adopt" for r in w.logs())
+    listed = h.aws("s3").list_objects_v2(Bucket=ctx["bucket"],
+                                         Prefix="%s/%s/" % (old, cl["run_id"]))
+    assert listed.get("KeyCount", 0) > 0, "the export wrote nothing under %s" % old
+    calls = [c for c in h.standin_state()["start_calls"] if c["task_id"] == cl["run_id"]]
+    assert [c["result"] for c in calls] == ["started"], calls
+    assert w.stop() == 0
+
+
 def test_bad_messages_go_to_dlq_and_worker_keeps_running(ctx):
     w = start_worker(ctx, "w")
     w.wait_ready()
