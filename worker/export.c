@@ -138,6 +138,7 @@ typedef struct ex_job {
     char base_id[SL_IDS_EXPORT_ID_MAX + 1]; /* generation 1's id */
     int gen;                                /* generation of task_id, 1.. */
     int poll_failures;                      /* transient poll errors in a row */
+    int view_failures; /* account views AWS refused for good (not transient) in a row */
     char task_id[SL_IDS_EXPORT_ID_MAX + 1];
     char s3_prefix[512];
     PGconn *slot_conn;
@@ -251,8 +252,13 @@ static void view_clear(export_ctx *c)
     c->nlive = 0;
 }
 
-/* Refreshes R (running exports in the account) and L (task ids of live slots). */
-static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
+/*
+ * Refreshes R (running exports in the account) and L (task ids of live slots). Returns 0; -1
+ * on a failure that may heal by itself (a transient AWS error, PostgreSQL); -2 when AWS
+ * refused the listing for a reason a retry does not change (AccessDenied, an answer that does
+ * not parse), with AWS's error in *e.
+ */
+static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log, sl_aws_error *ve)
 {
     static const char *const statuses[] = {"starting", "in_progress", "canceling"};
     sl_rds_export_tasks r = {NULL, 0};
@@ -268,7 +274,10 @@ static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
     pg = sl_worker_pg(w); /* healed first when it broke (rate-limited), NULL while down */
     if (sl_rds_list_export_tasks(sl_worker_aws(w), statuses, SL_ARRAY_LEN(statuses), &r, &e)) {
         sl_warn(log, "listing running exports failed: %s: %s", e.code, e.message);
-        return -1;
+        if (e.transient)
+            return -1;
+        *ve = e;
+        return -2;
     }
     if (!pg || sl_pg_exec(pg,
                           "SELECT substr(application_name, 4) FROM pg_stat_activity "
@@ -297,19 +306,21 @@ static int view_refresh(sl_worker *w, export_ctx *c, const sl_log_ctx *log)
 
 /*
  * Tries to take a slot for job's task (see the rule at the top). Returns 1 when held, 0 when
- * none is free now, -1 on a database error (treated as "none free", retried).
+ * none is free now, -1 on a database or transient AWS error (treated as "none free",
+ * retried), -2 when AWS refused the account view for good (view_refresh; its error in *ve).
  */
-static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x)
+static int take_slot(sl_worker *w, export_ctx *c, sl_job *job, ex_job *x, sl_aws_error *ve)
 {
     char err[SL_ERRLEN], app[80];
     size_t foreign;
     long long usable;
     const char **own;
+    int rc;
 
     if (x->slot_conn && x->slot >= 0)
         return 1;
-    if (view_refresh(w, c, &job->log))
-        return -1;
+    if ((rc = view_refresh(w, c, &job->log, ve)) != 0)
+        return rc;
     own = calloc(c->nlive + 1, sizeof(*own));
     if (!own)
         return -1;
@@ -585,7 +596,7 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
     ex_job *x = job->state;
     sl_rds_export_task t;
     sl_aws_error e;
-    int found = 0;
+    int found = 0, got;
 
     switch (x->phase) {
     case EX_DESCRIBE:
@@ -615,13 +626,26 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
                                 t.status, NULL};
             sl_log_kv(SL_LOG_INFO, &job->log, kv, "export task exists, adopting it");
             if (sl_rds_export_running(t.status))
-                (void)take_slot(w, c, job, x); /* count it as ours if a slot is free */
+                (void)take_slot(w, c, job, x, &e); /* count it as ours if a slot is free */
             return on_status(w, job, c, x, &t);
         }
         x->phase = EX_SLOT;
         /* fall through */
     case EX_SLOT:
-        if (take_slot(w, c, job, x) != 1) {
+        got = take_slot(w, c, job, x, &e);
+        /* Waiting is for "no slot free" and for errors that heal. A view AWS keeps refusing
+         * (a role without DescribeExportTasks, an answer we cannot parse) would keep the job
+         * waiting forever: STAGE_MAX_ATTEMPTS such refusals in a row fail it with AWS's code. */
+        if (sl_stage_retry_note(&x->view_failures, got == -2, c->max_attempts)) {
+            size_t n;
+            (void)sl_job_fail_aws(job, "DescribeExportTasks", &e);
+            n = strlen(job->error_message);
+            snprintf(job->error_message + n, sizeof(job->error_message) - n,
+                     " (gave up waiting for a slot after %d refused account views in a row)",
+                     x->view_failures);
+            return SL_STEP_FAILED;
+        }
+        if (got != 1) {
             sl_worker_job_status(w, job, SL_LEDGER_WAITING);
             /* A freed slot wakes it earlier (waiters_wake); this is the fallback. */
             if (waiter_add(c, x))
@@ -686,7 +710,7 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
         if (x->slot_conn && PQstatus(x->slot_conn) != CONNECTION_OK)
             drop_slot(x, &job->log); /* the running export counts as foreign until re-taken */
         if (!x->slot_conn)
-            (void)take_slot(w, c, job, x);
+            (void)take_slot(w, c, job, x, &e);
         if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e)) {
             if (!e.transient)
                 return sl_job_fail_aws(job, "DescribeExportTasks", &e);

@@ -509,6 +509,63 @@ def test_transient_poll_errors_fail_only_when_consecutive(ctx):
     assert w.stop() == 0
 
 
+def listing_faults(kind, code=None):
+    """Every DescribeExportTasks after the next one fails: the job's own look-up by id passes,
+    each listing of the account's running exports (the slot's account view) does not."""
+    f = {"pattern": [0] + [1] * 500, "actions": ["DescribeExportTasks"], "kinds": [kind]}
+    if code:
+        f["query_throttle_code"] = code
+    h.standin_config(faults=f)
+
+
+def view_failures(w, run_id):
+    return [r for r in w.logs()
+            if r.get("run_id") == run_id and "listing running exports failed" in r.get("msg", "")]
+
+
+def test_slot_wait_fails_when_the_account_view_is_refused(ctx):
+    """AccessDenied on the listing is no "no slot free": STAGE_MAX_ATTEMPTS=3 refusals in a
+    row fail the run with AWS's code instead of waiting forever."""
+    cl = h.create_cluster()
+    w = start_worker(ctx, "w", STAGE_MAX_ATTEMPTS="3", AWS_MAX_ATTEMPTS="1",
+                     EXPORT_SLOT_RETRY="200ms")
+    w.wait_ready()
+    listing_faults("throttle", "AccessDenied")
+    feed(ctx, [cl])
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        fails = r.read(1, 60)
+    h.standin_config(faults={"pattern": []})
+    f = fails[0].value
+    assert f["run_id"] == cl["run_id"] and f["stage"] == "export", f
+    assert f["error_code"] == "AccessDenied", f
+    assert "3 " in f["error_message"] and "in a row" in f["error_message"], f
+    assert len(view_failures(w, cl["run_id"])) == 3
+    assert not [c for c in h.standin_state()["start_calls"] if c["task_id"] == cl["run_id"]]
+    row = h.ledger_stage([cl["run_id"]], "export")[cl["run_id"]]
+    assert row["status"] == "failed" and row["error_code"] == "AccessDenied", row
+    assert w.stop() == 0
+
+
+def test_slot_wait_outlasts_transient_account_view_errors(ctx):
+    """503s on the listing, many more than STAGE_MAX_ATTEMPTS: the job keeps waiting and
+    exports once the listing answers again."""
+    h.standin_config(export_seconds=0.5)
+    cl = h.create_cluster()
+    w = start_worker(ctx, "w", STAGE_MAX_ATTEMPTS="3", AWS_MAX_ATTEMPTS="1",
+                     EXPORT_SLOT_RETRY="200ms")
+    w.wait_ready()
+    listing_faults("503")
+    feed(ctx, [cl])
+    h.wait_for(lambda: len(view_failures(w, cl["run_id"])) > 6, 60,
+               what="more than 6 failed listings")
+    h.standin_config(faults={"pattern": []})
+    with h.KafkaReader(ctx["prefix"] + "exports") as r:
+        assert [x.value["run_id"] for x in r.read(1, 60)] == [cl["run_id"]]
+    with h.KafkaReader(ctx["prefix"] + "failures") as r:
+        assert r.read_to_end() == []
+    assert w.stop() == 0
+
+
 def test_slot_whose_connection_died_is_taken_again(ctx):
     """EXPORT_TASK_LIMIT=2, the stand-in's cap 1: A runs, B holds slot 1 waiting on
     ExportTaskLimitReachedFault. B's slot connection is killed, C takes the freed slot 1.
