@@ -100,6 +100,9 @@ int sl_aws_query(sl_aws *c, const char *service, const char *action, const char 
     *doc = d;
     rc = 0;
 out:
+    /* An STS answer (AssumeRole) holds a secret key and a session token. */
+    if (strcmp(service, "sts") == 0 && resp.body.data)
+        OPENSSL_cleanse(resp.body.data, resp.body.cap);
     sl_aws_response_cleanup(&resp);
     return rc;
 }

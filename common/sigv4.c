@@ -606,6 +606,12 @@ out:
         OPENSSL_cleanse(sts.data, sts.len);
     if (pq.data)
         OPENSSL_cleanse(pq.data, pq.len);
+    /* The canonical request holds the session token (x-amz-security-token), the
+       Authorization value the signature. */
+    if (creq.data)
+        OPENSSL_cleanse(creq.data, creq.len);
+    if (authz.data)
+        OPENSSL_cleanse(authz.data, authz.len);
     sl_buf_cleanup(&creq);
     sl_buf_cleanup(&sts);
     sl_buf_cleanup(&signed_hdrs);
@@ -620,7 +626,11 @@ void sl_sigv4_result_cleanup(sl_sigv4_result *r)
 {
     if (!r)
         return;
+    if (r->canonical_request) /* holds the session token */
+        OPENSSL_cleanse(r->canonical_request, strlen(r->canonical_request));
     free(r->canonical_request);
+    if (r->authorization)
+        OPENSSL_cleanse(r->authorization, strlen(r->authorization));
     if (r->string_to_sign)
         OPENSSL_cleanse(r->string_to_sign, strlen(r->string_to_sign));
     free(r->string_to_sign);
