@@ -216,9 +216,16 @@ void sl_aws_prepared_cleanup(aws_prepared *p)
     p->hdrs = NULL;
 }
 
-static int is_expired_code(const char *code)
+int sl_aws_expired_code(const char *code)
 {
     return strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0;
+}
+
+void sl_aws_creds_expired(sl_aws *c)
+{
+    if (c->creds.invalidate)
+        c->creds.invalidate(c->creds.ud);
+    c->creds_gen++;
 }
 
 /*
@@ -574,7 +581,7 @@ static int attempt_once(sl_aws *c, const sl_aws_request *req, sl_aws_response *r
             sl_aws_response_header(resp, "x-amz-request-id", rid, sizeof(rid)))
             rid[0] = '\0';
         log_attempt(req, &p, resp->status, rid, attempt, NULL);
-    } else if (err->transient || is_expired_code(err->code)) {
+    } else if (err->transient || sl_aws_expired_code(err->code)) {
         log_attempt(req, &p, err->http_status, err->request_id, attempt, err->code);
         *retry_logged = 1;
     }
@@ -605,9 +612,8 @@ int sl_aws_call(sl_aws *c, const sl_aws_request *req, sl_aws_response *resp, sl_
         sl_aws_observe(c, req->service, op, 0, err, 0);
         /* Temporary credentials can expire between our check and AWS's: drop the cache and
            try once more with fresh ones (not counted against the retry budget). */
-        if (is_expired_code(err->code) && c->creds.get && !refreshed && !req->anonymous) {
-            if (c->creds.invalidate)
-                c->creds.invalidate(c->creds.ud);
+        if (sl_aws_expired_code(err->code) && c->creds.get && !refreshed && !req->anonymous) {
+            sl_aws_creds_expired(c);
             refreshed = 1;
             sl_aws_observe(c, req->service, op, 0, err, 1);
             continue;

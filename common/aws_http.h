@@ -184,7 +184,10 @@ void *sl_aws_xfer_user(const sl_aws_xfer *x);
 /*
  * After curl_multi_info_read reported the handle done with `cc`: classifies the outcome.
  * 0 on success, else -1 with err (err->transient says whether to retry, after
- * sl_aws_backoff_ms). The response stays owned by x.
+ * sl_aws_backoff_ms). An ExpiredToken answer to a signed transfer is transient, and the
+ * first such answer of the transfers signed with the same credentials drops their cache
+ * (creds->invalidate), so the retry, a new xfer, signs with fresh ones. The response stays
+ * owned by x.
  */
 int sl_aws_xfer_finish(sl_aws_xfer *x, CURLcode cc, sl_aws_error *err) SL_MUST_CHECK;
 const sl_aws_response *sl_aws_xfer_response(const sl_aws_xfer *x);

@@ -24,6 +24,9 @@ struct sl_aws {
     void *observe_ud;
     sl_sigv4_keycache keys; /* signing keys per (day, region, service, secret); wiped by free */
     sl_tls_trust trust;     /* the CA store all of this client's TLS connections verify with */
+    /* Bumped each time an ExpiredToken answer drops the credentials' cache, so the answers of
+       many transfers signed with the same expired credentials drop it once (aws_xfer.c). */
+    unsigned long creds_gen;
     /* Each service's endpoint base, resolved at its first request (the options do not change
        after sl_aws_new); owned. */
     sl_aws_endpoint_base bases[AWS_BASES_MAX];
@@ -34,6 +37,13 @@ struct sl_aws {
     CURL *idle[AWS_IDLE_EASY];
     size_t nidle;
 };
+
+/* Non-zero for the codes of an answer to a request signed with expired credentials. */
+int sl_aws_expired_code(const char *code);
+
+/* Drops the credentials' cache after an ExpiredToken answer (creds.invalidate) and bumps
+   creds_gen. */
+void sl_aws_creds_expired(sl_aws *c);
 
 /* Where curl writes one response. overflow records that the body cap stopped the transfer. */
 typedef struct aws_io {

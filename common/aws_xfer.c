@@ -23,7 +23,9 @@ struct sl_aws_xfer {
     aws_io io;
     char curl_err[CURL_ERROR_SIZE];
     void *user;
-    char operation[64]; /* for the observer */
+    char operation[64];      /* for the observer */
+    int signed_req;          /* signed with the client's credentials (not anonymous) */
+    unsigned long creds_gen; /* the client's creds_gen when it was signed */
 };
 
 int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out, sl_aws_error *err)
@@ -55,6 +57,8 @@ int sl_aws_xfer_new(sl_aws *c, const sl_aws_request *req, sl_aws_xfer **out, sl_
     copy = *req;
     copy.body = x->body;
     copy.body_len = x->body_len;
+    x->signed_req = !req->anonymous && c->creds.get;
+    x->creds_gen = c->creds_gen;
     if (sl_aws_prepare(c, &copy, &x->p, err))
         goto fail;
     x->easy = c->nidle ? c->idle[--c->nidle] : curl_easy_init();
@@ -100,6 +104,14 @@ int sl_aws_xfer_finish(sl_aws_xfer *x, CURLcode cc, sl_aws_error *err)
         return 0;
     }
     err->attempts = 1;
+    /* sl_aws_call's rule for expired credentials, for transfers: drop the cache and let the
+       caller's retry sign again with fresh ones (transient). Only the first answer of those
+       signed with the same credentials drops it: 1,024 copies in flight are one refetch. */
+    if (x->signed_req && sl_aws_expired_code(err->code)) {
+        if (x->creds_gen == x->c->creds_gen)
+            sl_aws_creds_expired(x->c);
+        err->transient = 1;
+    }
     sl_aws_observe(x->c, x->service, x->operation, 0, err, 0);
     return -1;
 }

@@ -997,6 +997,62 @@ static void test_call_signs_through_interface(void)
     sl_aws_free(c);
 }
 
+/* A transfer signed with expired credentials: its ExpiredToken answer is transient and drops
+   the credentials' cache once for all the transfers signed with them (two here); the next
+   transfer signs with fresh ones. */
+static void test_xfer_expired_token_refreshes(void)
+{
+    static const canned script[] = {
+        {400, "<Error><Code>ExpiredToken</Code><Message>The token has expired.</Message></Error>"},
+        {400, "<Error><Code>ExpiredToken</Code><Message>The token has expired.</Message></Error>"},
+        {200, NULL},
+    };
+    fake_creds f = {0, 0, NULL};
+    sl_aws_creds ci = {fake_get, fake_invalidate, &f};
+    sl_aws_xfer *a = NULL, *b = NULL, *x = NULL;
+    sl_aws_request req;
+    sl_aws_error e;
+    int port = 0, ra = 0, rb = 0, rx = -1, ta = 0, tb = 0, inv_after_both = -1, srv;
+    char code_a[sizeof(e.code)] = "";
+    pid_t pid = start_server(script, SL_ARRAY_LEN(script), &port);
+    sl_aws *c = NULL;
+
+    CHECK(pid > 0);
+    memset(&req, 0, sizeof(req));
+    req.service = "s3";
+    req.method = "GET";
+    req.bucket = "bkt";
+    req.path = "/k";
+    /* No CHECK before the server is reaped: a return would leave it waiting for requests. */
+    if ((c = local_client_with(port, &ci)) && sl_aws_xfer_new(c, &req, &a, &e) == 0 &&
+        sl_aws_xfer_new(c, &req, &b, &e) == 0) {
+        ra = run_xfer(a, &e);
+        ta = e.transient;
+        snprintf(code_a, sizeof(code_a), "%s", e.code);
+        rb = run_xfer(b, &e);
+        tb = e.transient;
+        inv_after_both = f.invalidates;
+        if (sl_aws_xfer_new(c, &req, &x, &e) == 0)
+            rx = run_xfer(x, &e);
+    }
+    srv = wait_server(pid);
+    CHECK_INT(srv, 0);
+    CHECK(c != NULL && a != NULL && b != NULL && x != NULL);
+    CHECK_INT(ra, -1);
+    CHECK_STR(code_a, "ExpiredToken");
+    CHECK_INT(ta, 1);
+    CHECK_INT(rb, -1);
+    CHECK_INT(tb, 1);
+    CHECK_INT(inv_after_both, 1); /* once for both */
+    CHECK_INT(rx, 0);
+    CHECK_INT(f.invalidates, 1);
+    CHECK(strstr(sl_aws_xfer_response(x)->body.data, "x-amz-security-token: token-fake") != NULL);
+    sl_aws_xfer_free(a);
+    sl_aws_xfer_free(b);
+    sl_aws_xfer_free(x);
+    sl_aws_free(c);
+}
+
 static void test_call_credentials_failure(void)
 {
     fake_creds f = {0, 0, "no keys here"};
@@ -1104,6 +1160,7 @@ static const sl_test tests[] = {
     SL_TEST(test_call_sleep_budget_returns_retry_after),
     SL_TEST(test_call_without_budget_has_no_retry_after),
     SL_TEST(test_call_signs_through_interface),
+    SL_TEST(test_xfer_expired_token_refreshes),
     SL_TEST(test_call_credentials_failure),
     SL_TEST(test_anonymous_client_refuses_signed_request),
     SL_TEST(test_plain_call),
