@@ -510,6 +510,13 @@ static sl_share_run_status do_apply(sl_share_run *r, long long now)
             st = fail(r, "BadResponse", 0, "%s: %s", what, perr);
             goto out;
         }
+        /* The grants made are noted before any entry's failure ends the run: the caller saves
+           them on the failure path too, or a later policy shrink would see a grant of ours
+           as "not made by snaplake" and never revoke it. */
+        if (s->op == SL_SHARE_GRANT && note_made(r, s, f, nf) != 0) {
+            st = fail(r, "ClientError", 0, "share: out of memory");
+            goto out;
+        }
         for (size_t i = 0; i < nf; i++) {
             char ew[900];
             if (f[i].transient) {
@@ -522,10 +529,6 @@ static sl_share_run_status do_apply(sl_share_run *r, long long now)
             }
             entry_what(s, &f[i], ew, sizeof(ew));
             st = fail(r, f[i].code, 0, "%s %s: %s", what, ew, f[i].message);
-            goto out;
-        }
-        if (s->op == SL_SHARE_GRANT && note_made(r, s, f, nf) != 0) {
-            st = fail(r, "ClientError", 0, "share: out of memory");
             goto out;
         }
         if (retry && ++r->consecutive > r->o.max_retries) {

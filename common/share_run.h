@@ -108,7 +108,8 @@ const sl_share_desired *sl_share_run_desired(const sl_share_run *r);
 /* The Glue tables read, with their columns (same order as desired->tables). */
 const sl_share_table_in *sl_share_run_tables(const sl_share_run *r, size_t *n);
 /* Grant keys (sl_lf_grant_key) this run granted, and the owned keys no live grant has now
-   (revoked, by this run or anyone): the caller records and forgets them. */
+   (revoked, by this run or anyone): the caller records and forgets them. made is also valid
+   after FAILED (the grants written before the failure; desired then names their database). */
 const sl_lf_strv *sl_share_run_made(const sl_share_run *r);
 const sl_lf_strv *sl_share_run_gone(const sl_share_run *r);
 /* Rounds of apply + read-back, AWS calls made, write calls made. */

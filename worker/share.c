@@ -216,7 +216,27 @@ static sl_step_result step_load(struct sl_worker *w, share_ctx *c, sl_job *job, 
     return SL_STEP_PENDING;
 }
 
-static sl_step_result step_run(sl_job *job, share_job *sj)
+/*
+ * After a failed run: records the grants it made before failing, so they are ours when the
+ * policy later drops them (the redo of the job finds them live and makes nothing). Best
+ * effort: when the ledger cannot be written they stay unrecorded, as before.
+ */
+static void save_made_after_failure(struct sl_worker *w, sl_job *job, share_job *sj)
+{
+    const sl_lf_strv *made = sl_share_run_made(sj->run);
+    PGconn *pg = sl_worker_pg(w);
+    char err[SL_ERRLEN];
+
+    if (!made || made->n == 0)
+        return;
+    if (!pg || sl_share_store_save(pg, sl_share_run_desired(sj->run), NULL, 0, made, NULL, err,
+                                   sizeof(err)) != 0)
+        sl_log_kv(SL_LOG_WARN, &job->log,
+                  (const char *const[]){"error", pg ? err : "PostgreSQL unreachable", NULL},
+                  "share: the grants made before the failure are not recorded");
+}
+
+static sl_step_result step_run(struct sl_worker *w, sl_job *job, share_job *sj)
 {
     long long now = sl_mono_ms(), next = now;
     const sl_share_run_error *e;
@@ -232,6 +252,7 @@ static sl_step_result step_run(sl_job *job, share_job *sj)
     case SL_SHARE_RUN_FAILED:
         break;
     }
+    save_made_after_failure(w, job, sj);
     e = sl_share_run_error_get(sj->run);
     snprintf(job->error_code, sizeof(job->error_code), "%s", e->code);
     snprintf(job->error_message, sizeof(job->error_message), "%.1023s", e->message);
@@ -442,7 +463,7 @@ static sl_step_result share_step(struct sl_worker *w, void *ctx, sl_job *job)
     case PH_LOAD:
         return step_load(w, c, job, sj);
     case PH_RUN:
-        return step_run(job, sj);
+        return step_run(w, job, sj);
     case PH_SAVE:
         return step_save(w, job, sj);
     case PH_CONSUMER:
