@@ -133,15 +133,27 @@ static int plan_tag_defs(builder *b, const sl_share_desired *d, const sl_lflive 
     return 0;
 }
 
-/* Whether a live grant concerns what this plan manages. */
-static int relevant(const sl_share_desired *d, const sl_lf_grant *g)
+static int owned_grant(const sl_share_desired *d, const sl_lf_strv *owned, const sl_lf_grant *g,
+                       int *oom);
+
+/*
+ * Whether a live grant concerns what this plan manages: its database's resources, and LF-Tag
+ * policies on the policy's tag keys or made by snaplake (owned). The latter matters when the
+ * policy drops a tag key with its grant: the grant snaplake made on share=yes would otherwise
+ * be neither revoked (even with prune) nor shown as drift, and the tables still tagged
+ * share=yes would stay shared.
+ */
+static int relevant(const sl_share_desired *d, const sl_lf_strv *owned, const sl_lf_grant *g,
+                    int *oom)
 {
     switch (g->res.kind) {
     case SL_LF_RES_TAG_POLICY:
+        if (g->res.nexpr == 0)
+            return 0;
         for (size_t i = 0; i < g->res.nexpr; i++)
             if (!sl_lf_tags_find(d->tag_defs, d->ntag_defs, g->res.expr[i].key))
-                return 0;
-        return g->res.nexpr > 0;
+                return owned_grant(d, owned, g, oom);
+        return 1;
     case SL_LF_RES_FILTER:
     case SL_LF_RES_TABLE:
     case SL_LF_RES_DATABASE:
@@ -222,10 +234,15 @@ static int plan_grants(builder *b, const sl_share_desired *d, const sl_lflive *l
         const sl_lf_grant *g = &live->grants[j];
         unsigned have = 0, haveg = 0, want = 0, wantg = 0, extra, extrag;
         int dup = 0, removable;
-        if (!relevant(d, g))
+        if (!relevant(d, owned, g, &oom)) {
+            if (oom)
+                return -1;
             continue;
+        }
         for (size_t k = 0; k < j && !dup; k++)
-            dup = relevant(d, &live->grants[k]) && same_grant(g, &live->grants[k]);
+            dup = same_grant(g, &live->grants[k]) && relevant(d, owned, &live->grants[k], &oom);
+        if (oom)
+            return -1;
         if (dup)
             continue;
         for (size_t k = j; k < live->ngrants; k++)

@@ -514,6 +514,60 @@ static void test_drift_and_prune(void)
     sl_lf_strv_cleanup(&owned);
 }
 
+/* A grant snaplake made on an LF-Tag key the policy no longer declares (the operator dropped
+   the key with its grant) is still the plan's: drift, revoked with prune. The same grant to
+   someone else, on a key the policy does not know, is none of its business. */
+static void test_grant_on_dropped_tag_key_is_revoked(void)
+{
+    static const char extra[] =
+        "{\"PrincipalResourcePermissions\": ["
+        "{\"Principal\": {\"DataLakePrincipalIdentifier\": \"" ANALYTICS "\"}, \"Resource\": "
+        "{\"LFTagPolicy\": {\"CatalogId\": \"" ACCOUNT "\", \"ResourceType\": \"TABLE\", "
+        "\"Expression\": [{\"TagKey\": \"share\", \"TagValues\": [\"yes\"]}]}}, "
+        "\"Permissions\": [\"SELECT\"]},"
+        "{\"Principal\": {\"DataLakePrincipalIdentifier\": \"999988887777\"}, \"Resource\": "
+        "{\"LFTagPolicy\": {\"CatalogId\": \"" ACCOUNT "\", \"ResourceType\": \"TABLE\", "
+        "\"Expression\": [{\"TagKey\": \"share\", \"TagValues\": [\"yes\"]}]}}, "
+        "\"Permissions\": [\"SELECT\"]}]}";
+    sl_lf_strv owned = {0};
+
+    CHECK(sl_lf_strv_push(&owned, "[\"" ANALYTICS
+                                  "\",\"LFTagPolicy\",\"TABLE\",[[\"share\",[\"yes\"]]]]") == 0);
+    for (int prune = 0; prune <= 1; prune++) {
+        sl_lfpolicy p;
+        sl_share_desired d;
+        sl_lflive live;
+        sl_share_plan plan;
+        char err[SL_ERRLEN], *text;
+
+        CHECK(desire(prune ? ", \"prune\": true" : "", &p, &d) == 0);
+        CHECK(converged(&live) == 0);
+        CHECK(feed(&live, SL_LFLIVE_PERMISSIONS, NULL, extra) == 0);
+        CHECK(sl_share_plan_make(&d, &live, &owned, &plan, err, sizeof(err)) == 0);
+        text = plan_text(&plan);
+        CHECK(text != NULL);
+        CHECK(strstr(text, "999988887777") == NULL);
+        CHECK(strstr(text, "grant " ANALYTICS " SELECT on LFTagPolicy TABLE (share=yes) that "
+                           "the policy does not name") != NULL);
+        if (!prune) {
+            CHECK_INT(plan.nsteps, 0);
+        } else {
+            CHECK_INT(plan.nsteps, 1);
+            CHECK_INT(plan.steps[0].op, SL_SHARE_REVOKE);
+            CHECK_INT(plan.steps[0].nentries, 1);
+            CHECK_STR(plan.steps[0].entries[0].principal, ANALYTICS);
+            CHECK_INT(plan.steps[0].entries[0].perms, SL_LF_P_SELECT);
+            dump_plan(&plan);
+        }
+        free(text);
+        sl_share_plan_cleanup(&plan);
+        sl_lflive_cleanup(&live);
+        sl_share_desired_cleanup(&d);
+        sl_lfpolicy_cleanup(&p);
+    }
+    sl_lf_strv_cleanup(&owned);
+}
+
 /* Missing permissions only: a grant option is added on top of an existing SELECT, and an
    extra DESCRIBE on a resource the policy names is drift. */
 static void test_grant_differences(void)
@@ -954,6 +1008,7 @@ static const sl_test tests[] = {
     SL_TEST(test_first_run_plan),
     SL_TEST(test_replay_plans_nothing),
     SL_TEST(test_drift_and_prune),
+    SL_TEST(test_grant_on_dropped_tag_key_is_revoked),
     SL_TEST(test_grant_differences),
     SL_TEST(test_batches_of_20),
     SL_TEST(test_tag_values_only_added),
