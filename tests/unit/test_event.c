@@ -84,6 +84,9 @@ typedef struct ev_case {
 static const ev_case ev_cases[] = {
     {NULL, "", SL_EVENT_MALFORMED, "malformed: empty"},
     {NULL, "not json", SL_EVENT_MALFORMED, "malformed: not valid JSON"},
+    /* cJSON would read the cluster as "orders" (cut at the NUL): refused, not cut */
+    {"rds:orders-db-2024-02-29-03-05\",\"EventID",
+     "rds:orders\\u0000-db-2024-02-29-03-05\",\"EventID", SL_EVENT_MALFORMED, "holds a NUL"},
     {NULL, "{\"source\":\"aws.rds\"", SL_EVENT_MALFORMED, "not valid JSON"},
     {NULL, "[1,2]", SL_EVENT_MALFORMED, "not a JSON object"},
     {NULL, "{} trailing", SL_EVENT_MALFORMED, "not valid JSON"},

@@ -203,6 +203,7 @@ static void test_document_level_errors(void)
         {"", "$: not one JSON value"},
         {"[1]", "$: must be a JSON object"},
         {"{} {}", "$: not one JSON value"},
+        {"{\"version\":1,\"tags\":{\"a\\u0000b\":[\"x\"]}}", "$: a string holds a NUL"},
         {"{}", "$.version: required"},
         {"{}", "$.tags: required"},
         {"{}", "$.database: required"},
