@@ -249,25 +249,40 @@ out:
     return rc;
 }
 
+int sl_share_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,
+                      char *err, size_t errlen)
+{
+    sl_cat_name_vars v = {.cluster = cluster};
+    char why[SL_ERRLEN];
+
+    /* Named as the crawl stage names the database (CATALOG_DATABASE): cluster
+       "orders-prod" is Glue database snaplake_orders_prod, not snaplake_orders-prod. */
+    if (sl_catalog_name(p->database, &v, out, outlen, why, sizeof(why)) != 0)
+        return sl_seterr(err, errlen,
+                         "share: the policy's database template \"%s\" gives no name for "
+                         "cluster \"%s\": %s",
+                         p->database, cluster ? cluster : "", why);
+    if (!glue_name_ok(out))
+        return sl_seterr(err, errlen,
+                         "share: the database template \"%s\" does not give a Glue name for "
+                         "cluster \"%s\" (1 to 255 characters, lower case)",
+                         p->database, cluster ? cluster : "");
+    return 0;
+}
+
 int sl_share_desire(const sl_lfpolicy *p, const char *cluster, const char *account_id,
                     const sl_share_table_in *tables, size_t ntables, sl_share_desired *out,
                     char *err, size_t errlen)
 {
     const char *catalog = p->catalog_id ? p->catalog_id : account_id;
-    char db[SL_LF_NAME_MAX + 1], why[SL_ERRLEN];
-    sl_cat_name_vars v = {.cluster = cluster};
+    char db[SL_LF_NAME_MAX + 1];
     sl_share_desired d;
 
     memset(&d, 0, sizeof(d));
     if (!catalog || !*catalog)
         return sl_seterr(err, errlen, "share: no catalog id (the policy's or the account's)");
-    /* The catalog's naming, as the crawl stage gives the database (sl_share_run_database). */
-    if (sl_catalog_name(p->database, &v, db, sizeof(db), why, sizeof(why)) != 0 ||
-        !glue_name_ok(db))
-        return sl_seterr(err, errlen,
-                         "share: the database template \"%s\" does not give a Glue name for "
-                         "cluster \"%s\" (1 to 255 characters, lower case)",
-                         p->database, cluster ? cluster : "");
+    if (sl_share_database(p, cluster, db, sizeof(db), err, errlen) != 0)
+        return -1;
     if (!(d.catalog_id = strdup(catalog)) || !(d.database = strdup(db)) ||
         !(d.filter_prefix = strdup(p->filter_prefix)) ||
         copy_tags(&d.tag_defs, &d.ntag_defs, p->tags, p->ntags) != 0 ||

@@ -82,13 +82,22 @@ typedef struct sl_share_desired {
 } sl_share_desired;
 
 /*
+ * The cluster's Glue database under the policy's template, named as the catalog names it
+ * (catalog.h's sl_catalog_name: lower case, [a-z0-9_], so cluster "orders-prod" gives
+ * snaplake_orders_prod, the database the crawl stage registers), into out. 0, or -1 with err
+ * when the template gives no valid Glue name. Pure.
+ */
+int sl_share_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,
+                      char *err, size_t errlen) SL_MUST_CHECK;
+
+/*
  * The desired state of one cluster. account_id is the caller's account (the catalog when the
  * policy names none). tables must be every table of the cluster's database (a filter on a
  * table not listed is taken as left over). Fills *out (the caller calls
  * sl_share_desired_cleanup) and returns 0; a table that cannot be shared as the policy says (a
  * filter name that does not expand to a Glue name, an included or excluded column the table
  * does not have, new sensitive columns) is not an error of the call but held, with its cause.
- * The database is the policy's template named as the catalog names it (sl_share_run_database).
+ * The database is sl_share_database's.
  * Returns -1 with err when there is no catalog id, the database name does not expand to a
  * valid Glue name, a table has no valid name or is listed twice, or memory ran out.
  */

@@ -10,7 +10,6 @@
 #include <cjson/cJSON.h>
 
 #include "backoff.h"
-#include "catalog.h"
 #include "lflive.h"
 #include "sts.h"
 
@@ -61,22 +60,6 @@ struct sl_share_run {
     sl_lf_strv made, gone;
     sl_share_run_error err;
 };
-
-int sl_share_run_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,
-                          char *err, size_t errlen)
-{
-    sl_cat_name_vars v = {.cluster = cluster};
-    char why[SL_ERRLEN];
-
-    /* Named as the crawl stage names the database (CATALOG_DATABASE): cluster
-       "orders-prod" is Glue database snaplake_orders_prod, not snaplake_orders-prod. */
-    if (sl_catalog_name(p->database, &v, out, outlen, why, sizeof(why)) != 0)
-        return sl_seterr(err, errlen,
-                         "share: the policy's database template \"%s\" gives no name for "
-                         "cluster \"%s\": %s",
-                         p->database, cluster ? cluster : "", why);
-    return 0;
-}
 
 /* ---- failure and backoff ---------------------------------------------------------------- */
 
@@ -577,8 +560,8 @@ sl_share_run *sl_share_run_new(sl_aws *aws, const sl_share_run_opts *o, char *er
         return NULL;
     }
     r->o.cluster = r->cluster;
-    if (sl_share_run_database(o->policy, o->cluster, r->database, sizeof(r->database), err,
-                              errlen) != 0) {
+    if (sl_share_database(o->policy, o->cluster, r->database, sizeof(r->database), err, errlen) !=
+        0) {
         sl_share_run_free(r);
         return NULL;
     }

@@ -68,12 +68,6 @@ typedef enum sl_share_run_status {
 
 typedef struct sl_share_run sl_share_run;
 
-/* The cluster's Glue database under the policy's template, named as the catalog names it
-   (catalog.h's sl_catalog_name: lower case, [a-z0-9_], so cluster "orders-prod" gives
-   snaplake_orders_prod, the database the crawl stage registers). 0, or -1 (err). Pure. */
-int sl_share_run_database(const sl_lfpolicy *p, const char *cluster, char *out, size_t outlen,
-                          char *err, size_t errlen) SL_MUST_CHECK;
-
 /* A new run; aws is borrowed and must outlive it. NULL with err (bad options, OOM). */
 sl_share_run *sl_share_run_new(sl_aws *aws, const sl_share_run_opts *o, char *err, size_t errlen);
 void sl_share_run_free(sl_share_run *r);

@@ -125,7 +125,7 @@ static int one_cluster(const sh_cfg *cfg, const sh_args *a, const sl_lfpolicy *p
 
     memset(&hist, 0, sizeof(hist));
     sl_buf_init(&b, 0);
-    if (sl_share_run_database(pol, cluster, db, sizeof(db), err, sizeof(err)) != 0 ||
+    if (sl_share_database(pol, cluster, db, sizeof(db), err, sizeof(err)) != 0 ||
         (a->apply && sl_share_store_migrate(conn, err, sizeof(err)) != 0) ||
         sl_share_store_load(conn, db, !a->apply, &hist, err, sizeof(err)) != 0) {
         fprintf(stderr, "snaplakectl share: cluster %s: %s\n", cluster, err);

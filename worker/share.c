@@ -168,8 +168,8 @@ static sl_step_result share_start(struct sl_worker *w, void *ctx, sl_job *job)
     if (!sj)
         return sl_job_fail(job, "ClientError", "share: out of memory");
     job->state = sj;
-    if (sl_share_run_database(&c->policy, job->in.cluster, sj->database, sizeof(sj->database), err,
-                              sizeof(err)) != 0)
+    if (sl_share_database(&c->policy, job->in.cluster, sj->database, sizeof(sj->database), err,
+                          sizeof(err)) != 0)
         return sl_job_fail(job, "BadConfig", "%s", err);
     if (job->in.glue_database && strcmp(job->in.glue_database, sj->database) != 0)
         return sl_job_fail(job, "BadConfig",

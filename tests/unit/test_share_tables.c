@@ -131,11 +131,11 @@ static void test_policy_file(void)
           f);
     fclose(f);
     CHECK_INT(sl_lfpolicy_load_file(path, &p, err, sizeof(err)), 0);
-    CHECK_INT(sl_share_run_database(&p, "orders", db, sizeof(db), err, sizeof(err)), 0);
+    CHECK_INT(sl_share_database(&p, "orders", db, sizeof(db), err, sizeof(err)), 0);
     CHECK_STR(db, "db_orders");
     /* A hyphenated cluster id: the name the crawl stage gives (sl_catalog_name), so direct
        mode's glue_database matches. */
-    CHECK_INT(sl_share_run_database(&p, "orders-prod", db, sizeof(db), err, sizeof(err)), 0);
+    CHECK_INT(sl_share_database(&p, "orders-prod", db, sizeof(db), err, sizeof(err)), 0);
     CHECK_STR(db, "db_orders_prod");
     {
         sl_cat_name_vars v = {.cluster = "orders-prod"};
