@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "log.h"
+
 /* CURLINFO_CAINFO / CURLINFO_CAPATH (curl's built-in CA locations) came with 7.84.0. */
 #if LIBCURL_VERSION_NUM >= 0x075400
 #define HAVE_CURL_CA_DEFAULTS 1
@@ -56,8 +58,16 @@ static X509_STORE *load_store(CURL *h, const char *ca_file)
     if (!(st = X509_STORE_new()))
         return NULL;
     if ((file && !X509_STORE_load_file(st, file)) || (path && !X509_STORE_load_path(st, path))) {
+        char why[256];
+        /* Requests go on with curl's own CA handling, which refuses a bad file with its own
+           error; the log says why they pay a store per connection meanwhile. */
+        ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+        ERR_clear_error();
+        sl_log_kv(SL_LOG_WARN, NULL,
+                  (const char *const[]){"ca_file", file ? file : "", "ca_path", path ? path : "",
+                                        "error", why, NULL},
+                  "TLS trust store not loaded; curl loads its own per connection");
         X509_STORE_free(st);
-        ERR_clear_error(); /* curl reports the bad file itself (tls_trust.h) */
         return NULL;
     }
     X509_STORE_set_flags(st, X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
