@@ -347,17 +347,18 @@ static int unit_fail(copy_job *cj, uint64_t unit, const sl_aws_error *e, int att
     sl_job *job = cj->job;
     cp_table *t = UNIT_TAB(cj, unit);
     cp_obj *o = &t->objs[UNIT_OBJ(unit)];
-    char kb[CP_KEY_BUF];
+    char kb[CP_KEY_BUF], what[496]; /* with AWS's message (512), within error_message */
     sl_step_result r;
+    size_t n;
 
     if (o->mpu)
         mpu_abort(cj->cx, cj, t, o);
-    snprintf(job->aws_request_id, sizeof(job->aws_request_id), "%s", e->request_id);
-    job->retry_after_ms = e->retry_after_ms;
-    r = sl_job_fail(job, e->code[0] ? e->code : "AwsError", "%s s3://%s/%s -> %s: %s (attempt %d)",
-                    unit_op(cj, unit), job->in.s3_bucket, o->src, sl_copy_obj_dest(t, o, kb),
-                    e->message, attempts);
-    return job_end(cj, e->transient ? SL_STEP_RETRY : r);
+    snprintf(what, sizeof(what), "%s s3://%s/%s -> %s", unit_op(cj, unit), job->in.s3_bucket,
+             o->src, sl_copy_obj_dest(t, o, kb));
+    r = sl_job_fail_aws(job, what, e);
+    n = strlen(job->error_message);
+    snprintf(job->error_message + n, sizeof(job->error_message) - n, " (attempt %d)", attempts);
+    return job_end(cj, r);
 }
 
 static int unit_done(void *ud, uint64_t unit, sl_aws_xfer *x, const sl_aws_error *e, int attempts)
@@ -759,9 +760,10 @@ int sl_copy_head_call(cp_call *c, const char *bucket, const char *key, const cha
     int rc;
 
     if (c->state == CALL_IDLE) {
-        c->head = 1;
-        return call_send(c, sl_s3_head_request(&c->req, bucket, key, owner, msg, sizeof(msg)), msg,
-                         e);
+        rc =
+            call_send(c, sl_s3_head_request(&c->req, bucket, key, owner, msg, sizeof(msg)), msg, e);
+        c->head = rc > 0; /* only a HEAD on its way reads headers, not a body */
+        return rc;
     }
     if ((rc = call_result(c, &body, &len, e)) > 0)
         return 1;
