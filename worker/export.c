@@ -542,6 +542,20 @@ fail:
     return -1;
 }
 
+/* A DescribeExportTasks error that outlasted STAGE_MAX_ATTEMPTS in a row: the job fails with
+   AWS's code, its message saying what it gave up ("... (gave up after 5 failed polls in a
+   row)"). */
+static sl_step_result gave_up(sl_job *job, const sl_aws_error *e, const char *doing, int n,
+                              const char *what)
+{
+    size_t len;
+
+    (void)sl_job_fail_aws(job, "DescribeExportTasks", e);
+    len = strlen(job->error_message);
+    snprintf(job->error_message + len, sizeof(job->error_message) - len,
+             " (gave up %s %d %s in a row)", doing, n, what);
+    return SL_STEP_FAILED;
+}
 static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job);
 
 /* Makes generation gen the job's task (x->task_id, and the ids the ledger records). */
@@ -636,15 +650,9 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
         /* Waiting is for "no slot free" and for errors that heal. A view AWS keeps refusing
          * (a role without DescribeExportTasks, an answer we cannot parse) would keep the job
          * waiting forever: STAGE_MAX_ATTEMPTS such refusals in a row fail it with AWS's code. */
-        if (sl_stage_retry_note(&x->view_failures, got == -2, c->max_attempts)) {
-            size_t n;
-            (void)sl_job_fail_aws(job, "DescribeExportTasks", &e);
-            n = strlen(job->error_message);
-            snprintf(job->error_message + n, sizeof(job->error_message) - n,
-                     " (gave up waiting for a slot after %d refused account views in a row)",
-                     x->view_failures);
-            return SL_STEP_FAILED;
-        }
+        if (sl_stage_retry_note(&x->view_failures, got == -2, c->max_attempts))
+            return gave_up(job, &e, "waiting for a slot after", x->view_failures,
+                           "refused account views");
         if (got != 1) {
             sl_worker_job_status(w, job, SL_LEDGER_WAITING);
             /* A freed slot wakes it earlier (waiters_wake); this is the fallback. */
@@ -714,14 +722,8 @@ static sl_step_result export_step(sl_worker *w, void *ctx, sl_job *job)
         if (sl_rds_describe_export_task(sl_worker_aws(w), x->task_id, &t, &found, &e)) {
             if (!e.transient)
                 return sl_job_fail_aws(job, "DescribeExportTasks", &e);
-            if (sl_stage_retry_note(&x->poll_failures, 1, c->max_attempts)) {
-                size_t n;
-                (void)sl_job_fail_aws(job, "DescribeExportTasks", &e);
-                n = strlen(job->error_message);
-                snprintf(job->error_message + n, sizeof(job->error_message) - n,
-                         " (gave up after %d failed polls in a row)", x->poll_failures);
-                return SL_STEP_FAILED;
-            }
+            if (sl_stage_retry_note(&x->poll_failures, 1, c->max_attempts))
+                return gave_up(job, &e, "after", x->poll_failures, "failed polls");
             /* The export goes on at AWS: poll again (keeping the slot) after a backoff, never
              * sooner than the shorter of the poll interval and the retry base (full jitter
              * may draw 0, and a throttled endpoint needs no burst of polls). */
