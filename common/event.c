@@ -121,16 +121,13 @@ int sl_event_parse(const char *buf, size_t len, const char *const *allow, size_t
         len--;
     root = sl_json_parse_exact(buf, len);
     if (!root) {
-        sl_seterr(reason, reasonlen, "malformed: not valid JSON");
+        sl_seterr(reason, reasonlen, "%s",
+                  sl_json_has_nul(buf, len) ? "malformed: a string holds a NUL (\\u0000)"
+                                            : "malformed: not valid JSON");
         goto out;
     }
     if (!cJSON_IsObject(root)) {
         sl_seterr(reason, reasonlen, "malformed: not a JSON object");
-        goto out;
-    }
-    /* cJSON reads \u0000 as a real NUL: a string would be cut short there, not refused. */
-    if (sl_json_has_nul(buf, len)) {
-        sl_seterr(reason, reasonlen, "malformed: a string holds a NUL (\\u0000)");
         goto out;
     }
     if (req_str(root, "source", "source", &source, reason, reasonlen) ||

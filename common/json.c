@@ -18,7 +18,7 @@ cJSON *sl_json_parse_exact(const char *buf, size_t len)
         return NULL;
     while (end && end < buf + len && json_ws(*end))
         end++;
-    if (end != buf + len) {
+    if (end != buf + len || sl_json_has_nul(buf, len)) {
         cJSON_Delete(r);
         return NULL;
     }

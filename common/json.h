@@ -19,8 +19,10 @@
  * Parses len bytes of buf (need not be NUL-terminated) as exactly one JSON value: only JSON
  * whitespace (RFC 8259 section 2: space, tab, LF, CR) may follow it, so `{...} junk` or two
  * concatenated values are refused where plain cJSON_ParseWithLength would stop after the
- * first. Returns the value, owned by the caller (cJSON_Delete), or NULL when buf does not hold
- * exactly one JSON value (or memory ran out). Callers cap len before calling.
+ * first. A string holding a NUL (sl_json_has_nul) is refused too: cJSON would hand it out cut
+ * short at the NUL. Returns the value, owned by the caller (cJSON_Delete), or NULL when buf does
+ * not hold exactly one such JSON value (or memory ran out); a caller that names the reason asks
+ * sl_json_has_nul then. Callers cap len before calling.
  */
 cJSON *sl_json_parse_exact(const char *buf, size_t len) SL_MUST_CHECK;
 
@@ -28,9 +30,9 @@ cJSON *sl_json_parse_exact(const char *buf, size_t len) SL_MUST_CHECK;
  * Non-zero when len bytes of buf, JSON text cJSON has accepted, hold a NUL inside a string:
  * the escape \u0000 or a raw NUL byte. cJSON stores a string as a C string and writes that NUL
  * into it, so every reader of valuestring would take {"s3_bucket":"lake\u0000evil"} for bucket
- * "lake" without an error. Readers of outside input call this after parsing and refuse the text
- * (RFC 8259 section 9 lets a parser limit the strings it accepts). buf need not be
- * NUL-terminated.
+ * "lake" without an error, so sl_json_parse_exact refuses such text (RFC 8259 section 9 lets a
+ * parser limit the strings it accepts). On text cJSON refused the answer only names a likely
+ * reason. buf need not be NUL-terminated.
  */
 int sl_json_has_nul(const char *buf, size_t len);
 

@@ -578,11 +578,11 @@ int sl_lfpolicy_parse(const char *buf, size_t len, sl_lfpolicy *out, size_t *ner
     }
     doc = sl_json_parse_exact(buf, len);
     if (!doc)
-        sl_lfp_err(&c, "not one JSON value");
+        sl_lfp_err(&c, "%s",
+                   sl_json_has_nul(buf, len) ? "a string holds a NUL (\\u0000)"
+                                             : "not one JSON value");
     else if (!cJSON_IsObject(doc))
         sl_lfp_err(&c, "must be a JSON object");
-    else if (sl_json_has_nul(buf, len)) /* cJSON would cut a name short at \u0000 */
-        sl_lfp_err(&c, "a string holds a NUL (\\u0000)");
     else
         parse_doc(&c, doc, &p);
 out:

@@ -119,14 +119,12 @@ int sl_msg_decode(const char *buf, size_t len, sl_msg *out, char *err, size_t er
        the run's ledger row could never be finished) and the messages we write. */
     if (!sl_msg_utf8_ok((const unsigned char *)buf, len))
         return sl_seterr(err, errlen, "message: not valid UTF-8");
+    /* The raw bytes hold no NUL (checked above), but the escape \u0000 would be one inside a
+       C string, every field read cut short at it: the parse refuses it. */
     if (!(root = sl_json_parse_exact(buf, len)))
-        return sl_seterr(err, errlen, "message: not valid JSON");
-    /* The raw bytes hold no NUL (checked above), but cJSON turns the escape \u0000 into one
-       inside the C string, and every field would then be read cut short at it. */
-    if (sl_json_has_nul(buf, len)) {
-        sl_seterr(err, errlen, "message: a string holds a NUL (\\u0000)");
-        goto out;
-    }
+        return sl_seterr(err, errlen, "%s",
+                         sl_json_has_nul(buf, len) ? "message: a string holds a NUL (\\u0000)"
+                                                   : "message: not valid JSON");
     if (!cJSON_IsObject(root)) {
         sl_seterr(err, errlen, "message: not a JSON object");
         goto out;

@@ -29,6 +29,11 @@ static const exact_case exact_cases[] = {
     {"unterminated", "{\"a\":", 0, 0, 0},
     {"empty", "", 0, 0, 0},
     {"blanks only", "  \n", 0, 0, 0},
+    /* cJSON would hand these out cut short at the NUL: refused */
+    {"escaped NUL in a value", "{\"b\":\"lake\\u0000evil\"}", 0, 0, 0},
+    {"escaped NUL in a name", "{\"a\\u0000b\":1}", 0, 0, 0},
+    {"escaped backslash then u0000 is text", "{\"b\":\"x\\\\u0000\"}", 0, 1, cJSON_Object},
+    {"other escapes", "[\"\\u0001\\n\\\"\"]", 0, 1, cJSON_Array},
 };
 
 static void test_parse_exact_table(void)
